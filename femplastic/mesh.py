@@ -13,6 +13,9 @@ Elements of a regular grid are numbered row-major with x fastest: ``e = iy * L +
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,15 +183,28 @@ def from_arrays(
     if np.any(area <= 0):
         raise ValueError("mesh has degenerate (zero-area) quadrilaterals")
     box = np.array([nodes.min(axis=0), nodes.max(axis=0)])
-    base = skfem.MeshQuad(nodes.T.copy(), cells.T.copy())
-    if not periodic:
-        return FEMesh(base, nodes, cells, False, box, _grid)
-    ix, ix0 = _periodic_pairs(nodes, box, tol)
-    try:
-        skmesh = skfem.MeshQuad1DG.periodic(base, ix, ix0)
-    except ValueError as exc:  # element touching two identified sides (too few elements)
-        raise ValueError(f"cannot make this mesh periodic: {exc}") from exc
+    with _quiet_skfem():
+        base = skfem.MeshQuad(np.ascontiguousarray(nodes.T), np.ascontiguousarray(cells.T))
+        if not periodic:
+            return FEMesh(base, nodes, cells, False, box, _grid)
+        ix, ix0 = _periodic_pairs(nodes, box, tol)
+        try:
+            skmesh = skfem.MeshQuad1DG.periodic(base, ix, ix0)
+        except ValueError as exc:  # element touching two identified sides (too few elements)
+            raise ValueError(f"cannot make this mesh periodic: {exc}") from exc
     return FEMesh(skmesh, nodes, cells, True, box, _grid)
+
+
+@contextlib.contextmanager
+def _quiet_skfem() -> Iterator[None]:
+    """Silence scikit-fem's informational memory-layout messages while building meshes."""
+    logger = logging.getLogger("skfem")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _periodic_pairs(

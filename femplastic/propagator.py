@@ -1,0 +1,376 @@
+"""Stress-response operators: how element stresses change when plastic strain changes.
+
+Every propagator answers the same questions, so drivers never care which one they hold:
+
+* :meth:`Propagator.stress` -- the full stress field of a plastic strain field under an
+  imposed mean strain (same contract as :func:`femplastic.fem.element_stress`);
+* :meth:`Propagator.add` -- in place, ``stress += response(eigenstrain increments in some
+  elements)``: the operation drivers perform millions of times;
+* :attr:`Propagator.self_response` -- ``dSigma_e / d eps_pl_e`` per element, i.e.
+  ``C : (S - I)`` with ``S`` the element's numerical Eshelby tensor (used by the
+  dissipation bound of slip amplitudes);
+* :meth:`Propagator.load_response` -- the stress change per unit imposed mean strain.
+
+Implementations:
+
+* :class:`PeriodicKernel` -- regular periodic grid, homogeneous elasticity. The FE problem
+  is a discrete convolution; its kernel is computed *exactly* (to round-off) from the Q4
+  stiffness by diagonalising the block-circulant stiffness with FFTs, then applied per event
+  by a numba shifted add, or in batches by FFT.
+* :class:`SparsePropagator` -- any periodic mesh, heterogeneous moduli: one sparse
+  back-substitution per batch of events with a factorisation computed once.
+* :class:`DensePropagator` -- the full response matrix of a small general problem, built
+  from sparse solves once, applied like the periodic kernel.
+
+:func:`make_propagator` picks the fastest valid one.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+import scipy.fft
+from numpy.typing import ArrayLike, NDArray
+
+from . import kernels
+from .elasticity import VOIGT_WEIGHTS, Isotropic
+from .fem import PeriodicFE, _Assembly, _check_macro, check_field
+from .mesh import FEMesh, periodic_grid
+
+__all__ = [
+    "Propagator",
+    "PeriodicKernel",
+    "SparsePropagator",
+    "DensePropagator",
+    "make_propagator",
+]
+
+#: Number of simultaneous events above which :meth:`PeriodicKernel.add` uses FFTs.
+FFT_BATCH_THRESHOLD = 24
+
+
+class Propagator(ABC):
+    """Interface of all stress-response operators (see the module docstring).
+
+    Attributes
+    ----------
+    mesh : FEMesh
+    material : Isotropic
+    n_elem : int
+    """
+
+    mesh: FEMesh
+    material: Isotropic
+
+    @property
+    def n_elem(self) -> int:
+        """Number of elements."""
+        return self.mesh.n_elem
+
+    @property
+    @abstractmethod
+    def self_response(self) -> NDArray[np.float64]:
+        """``dSigma_e / d eps_pl_e``, shape (n_elem, 3, 3): ``[e, a, b]`` stress ``a`` per ``b``."""
+
+    @abstractmethod
+    def stress(
+        self,
+        eps_pl: ArrayLike,
+        macro_strain: ArrayLike = (0.0, 0.0, 0.0),
+        prestress: ArrayLike | None = None,
+    ) -> NDArray[np.float64]:
+        """Element stress (n_elem, 3) of plastic strain (n_elem, 3) under mean strain (3,)."""
+
+    @abstractmethod
+    def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
+        """In place: ``stress += response to plastic strain increments``.
+
+        Parameters
+        ----------
+        stress : (n_elem, 3) float64 ndarray
+            Updated in place.
+        elems : (k,) int array_like
+            Elements receiving an increment (repeats allowed: they add up).
+        deps : (k, 3) array_like
+            Plastic strain increments, Voigt (xx, yy, xy), tensor shear.
+        """
+
+    def load_response(self, direction: ArrayLike) -> NDArray[np.float64]:
+        """Stress change per unit imposed mean strain along ``direction`` (3,), (n_elem, 3)."""
+        d = _check_macro(direction)
+        return self.stress(np.zeros((self.n_elem, 3)), d)
+
+    def numba_form(self) -> tuple[int, NDArray[np.float64], int] | None:
+        """``(kind, array, L)`` for fused numba drivers, or None when not supported.
+
+        kind 0: periodic kernel planes ``(3, L*L*3)``; kind 1: dense response ``(n, 3, n, 3)``.
+        """
+        return None
+
+    def _check_increment(
+        self, elems: ArrayLike, deps: ArrayLike
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        elems = np.atleast_1d(np.asarray(elems, dtype=np.int64))
+        deps = np.asarray(deps, dtype=float).reshape(-1, 3)
+        if elems.shape[0] != deps.shape[0]:
+            raise ValueError(f"elems ({elems.shape[0]}) and deps ({deps.shape[0]}) differ in length")
+        if elems.size and (elems.min() < 0 or elems.max() >= self.n_elem):
+            raise ValueError(f"elems must be in [0, {self.n_elem - 1}]")
+        return elems, np.ascontiguousarray(deps)
+
+
+def _grid_stencil(
+    L: int, l: float, material: Isotropic
+) -> tuple[dict[tuple[int, int], NDArray], list[NDArray], NDArray, float]:
+    """Nodal stiffness stencil and element strain operator of the regular Q4 grid.
+
+    Extracted from a scikit-fem assembly on a 4 x 4 periodic grid (no aliasing of the
+    nearest-neighbour stencil), valid for any ``L``.
+
+    Returns
+    -------
+    K_off : dict (dx, dy) -> (2, 2) ndarray
+        Stiffness block coupling node ``n`` to node ``n + (dx, dy)``.
+    B_corner : list of four (3, 2) ndarrays
+        Element-averaged strain per displacement of the corners at offsets
+        (0, 0), (1, 0), (1, 1), (0, 1) from the element's lower-left node.
+    C : (3, 3) ndarray
+    area : float
+    """
+    m0 = periodic_grid(4, l)
+    asm = _Assembly.build(m0.skmesh, material)
+    t = m0.skmesh.t
+    nd = asm.basis.nodal_dofs
+
+    def dofs(ix: int, iy: int) -> NDArray:
+        return nd[:, t[0, (iy % 4) * 4 + (ix % 4)]]
+
+    K = asm.K.tocsr()
+    c = dofs(1, 1)
+    K_off = {}
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            K_off[(dx, dy)] = K[c][:, dofs(1 + dx, 1 + dy)].toarray()
+    e0 = 1 * 4 + 1
+    Brows = asm.Bbar[3 * e0 : 3 * e0 + 3]
+    B_corner = [Brows[:, dofs(1 + dx, 1 + dy)].toarray() for dx, dy in ((0, 0), (1, 0), (1, 1), (0, 1))]
+    return K_off, B_corner, asm.C[0], float(asm.areas[0])
+
+
+class PeriodicKernel(Propagator):
+    """Exact convolution kernel of the regular bi-periodic Q4 grid (the fast path).
+
+    The stress response in element ``j`` to a plastic strain in element ``i`` depends only on
+    the offset ``j - i`` (periodic): ``G[r, a, b]``. It is built from the FE stiffness by
+    block-diagonalising it in Fourier space,
+    ``Ghat(q) = C (B(q) K(q)^-1 B(q)^H A W C - I)`` for ``q != 0`` and ``Ghat(0) = -C``
+    (the mean strain is imposed), and equals a direct sparse FE solve to round-off.
+
+    Parameters
+    ----------
+    mesh : FEMesh
+        A regular periodic grid from :func:`femplastic.mesh.periodic_grid`.
+    material : Isotropic
+        Homogeneous material.
+
+    Attributes
+    ----------
+    G : (L*L, 3, 3) float64 ndarray
+        Real-space kernel, offset ``r = ry * L + rx``.
+    """
+
+    def __init__(self, mesh: FEMesh, material: Isotropic) -> None:
+        if not isinstance(mesh, FEMesh) or mesh.grid is None or not mesh.periodic:
+            raise ValueError(
+                "PeriodicKernel needs a regular periodic grid (femplastic.mesh.periodic_grid); "
+                "use SparsePropagator for custom meshes"
+            )
+        if not material.homogeneous:
+            raise ValueError(
+                "PeriodicKernel needs homogeneous elasticity; use SparsePropagator or "
+                "DensePropagator for per-element moduli"
+            )
+        self.mesh = mesh
+        self.material = material
+        L, l = mesh.grid
+        self.L = L
+        K_off, B_corner, C, area = _grid_stencil(L, l, material.mean())
+        self.C = C
+        k = 2.0 * np.pi * np.fft.fftfreq(L)  # wavenumber x grid spacing
+        qy, qx = np.meshgrid(k, k, indexing="ij")  # [ky, kx]
+
+        def phase(dx: int, dy: int) -> NDArray[np.complex128]:
+            return np.exp(1j * (qx * dx + qy * dy))
+
+        Kq = np.zeros((L, L, 2, 2), dtype=complex)
+        for (dx, dy), blk in K_off.items():
+            Kq += phase(dx, dy)[..., None, None] * blk
+        Bq = np.zeros((L, L, 3, 2), dtype=complex)
+        for (dx, dy), blk in zip(((0, 0), (1, 0), (1, 1), (0, 1)), B_corner, strict=True):
+            Bq += phase(dx, dy)[..., None, None] * blk
+        Kq[0, 0] = np.eye(2)  # q = 0: no fluctuation (mean strain imposed), fixed below
+        F = area * VOIGT_WEIGHTS[:, None] * C  # (3, 3): force operator A W C
+        X = np.linalg.solve(Kq, np.conj(np.swapaxes(Bq, -1, -2)) @ F)  # (L, L, 2, 3)
+        Gam = Bq @ X  # (L, L, 3, 3)
+        Gam[0, 0] = 0.0
+        Ghat = C @ (Gam - np.eye(3))
+        G = np.fft.ifft2(Ghat, axes=(0, 1))
+        self.G = np.ascontiguousarray(G.real.reshape(L * L, 3, 3))
+        self.Gb = np.ascontiguousarray(self.G.transpose(2, 0, 1).reshape(3, L * L * 3))
+        self._Ghat_r = scipy.fft.rfft2(self.G.reshape(L, L, 3, 3), axes=(0, 1))
+
+    @property
+    def self_response(self) -> NDArray[np.float64]:
+        """``G[0]`` for every element, (n_elem, 3, 3)."""
+        return np.broadcast_to(self.G[0], (self.n_elem, 3, 3))
+
+    def _convolve(self, field: NDArray[np.float64]) -> NDArray[np.float64]:
+        L = self.L
+        P = scipy.fft.rfft2(field.reshape(L, L, 3), axes=(0, 1))
+        S = np.einsum("yxab,yxb->yxa", self._Ghat_r, P)
+        return scipy.fft.irfft2(S, s=(L, L), axes=(0, 1)).reshape(L * L, 3)
+
+    def stress(
+        self,
+        eps_pl: ArrayLike,
+        macro_strain: ArrayLike = (0.0, 0.0, 0.0),
+        prestress: ArrayLike | None = None,
+    ) -> NDArray[np.float64]:
+        """Element stress by FFT convolution, (n_elem, 3); see :class:`Propagator`."""
+        epl = check_field("eps_pl", eps_pl, self.n_elem)
+        E = _check_macro(macro_strain)
+        out = self._convolve(epl) + (self.C @ E)[None, :]
+        if prestress is not None:
+            out += check_field("prestress", prestress, self.n_elem)
+        return out
+
+    def load_response(self, direction: ArrayLike) -> NDArray[np.float64]:
+        """Uniform ``C : direction`` in every element, (n_elem, 3)."""
+        d = _check_macro(direction)
+        return np.repeat((self.C @ d)[None, :], self.n_elem, axis=0)
+
+    def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
+        """Shifted adds (numba) for few events, one FFT convolution for many."""
+        elems, deps = self._check_increment(elems, deps)
+        if elems.size >= FFT_BATCH_THRESHOLD:
+            field = np.zeros((self.n_elem, 3))
+            np.add.at(field, elems, deps)
+            stress += self._convolve(field)
+        else:
+            kernels.shifted_add_many(stress.reshape(-1), self.Gb, self.L, elems, deps)
+
+    def numba_form(self) -> tuple[int, NDArray[np.float64], int]:
+        """``(0, Gb, L)`` with the kernel planes ``Gb[b, 3 r + a] = G[r, a, b]``."""
+        return 0, self.Gb, self.L
+
+
+class SparsePropagator(Propagator):
+    """General path: sparse FE solve with a factorisation computed once.
+
+    Works on any periodic quadrilateral mesh and with per-element moduli. Each call to
+    :meth:`add` costs one back-substitution, whatever the number of events in the batch.
+    """
+
+    def __init__(self, mesh: FEMesh, material: Isotropic) -> None:
+        self.mesh = mesh
+        self.material = material
+        self.fe = PeriodicFE(mesh, material)
+        self._self: NDArray[np.float64] | None = None
+
+    @property
+    def self_response(self) -> NDArray[np.float64]:
+        """Each element's own response from 3 solves per element (batched), (n_elem, 3, 3)."""
+        if self._self is None:
+            n = self.n_elem
+            out = np.empty((n, 3, 3))
+            chunk = max(1, min(n, 200_000 // max(n, 1)))
+            for start in range(0, n, chunk):
+                idx = np.arange(start, min(n, start + chunk))
+                R = self.fe.unit_responses(idx)  # (k, 3[b], n, 3[a])
+                out[idx] = R[np.arange(idx.size), :, idx, :].transpose(0, 2, 1)
+            self._self = out
+        return self._self
+
+    def stress(
+        self,
+        eps_pl: ArrayLike,
+        macro_strain: ArrayLike = (0.0, 0.0, 0.0),
+        prestress: ArrayLike | None = None,
+    ) -> NDArray[np.float64]:
+        """Direct sparse FE solve, (n_elem, 3)."""
+        return self.fe.element_stress(eps_pl, macro_strain, prestress)
+
+    def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
+        """One back-substitution for the whole batch."""
+        elems, deps = self._check_increment(elems, deps)
+        if elems.size == 0:
+            return
+        field = np.zeros((self.n_elem, 3))
+        np.add.at(field, elems, deps)
+        stress += self.fe.element_stress(field)
+
+
+class DensePropagator(Propagator):
+    """Full response matrix ``R[i, b, j, a]`` of a general periodic problem (small meshes).
+
+    Built from ``3 n_elem`` sparse solves sharing one factorisation; memory
+    ``72 n_elem^2`` bytes. Applied by a numba loop, and usable by the fused drivers.
+    """
+
+    def __init__(self, mesh: FEMesh, material: Isotropic, max_elem: int = 4096) -> None:
+        if mesh.n_elem > max_elem:
+            raise ValueError(
+                f"DensePropagator needs {72 * mesh.n_elem**2 / 1e9:.1f} GB for {mesh.n_elem} "
+                f"elements (max_elem={max_elem}); use SparsePropagator"
+            )
+        self.mesh = mesh
+        self.material = material
+        self._sparse = SparsePropagator(mesh, material)
+        n = mesh.n_elem
+        R = np.empty((n, 3, n, 3))
+        chunk = max(1, min(n, 300_000 // max(n, 1)))
+        for start in range(0, n, chunk):
+            idx = np.arange(start, min(n, start + chunk))
+            R[idx] = self._sparse.fe.unit_responses(idx)
+        self.R = R
+
+    @property
+    def self_response(self) -> NDArray[np.float64]:
+        """Diagonal blocks of ``R``, (n_elem, 3, 3) as ``[e, a, b]``."""
+        idx = np.arange(self.n_elem)
+        return self.R[idx, :, idx, :].transpose(0, 2, 1)
+
+    def stress(
+        self,
+        eps_pl: ArrayLike,
+        macro_strain: ArrayLike = (0.0, 0.0, 0.0),
+        prestress: ArrayLike | None = None,
+    ) -> NDArray[np.float64]:
+        """Direct sparse FE solve, (n_elem, 3)."""
+        return self._sparse.stress(eps_pl, macro_strain, prestress)
+
+    def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
+        """Dense numba accumulation."""
+        elems, deps = self._check_increment(elems, deps)
+        kernels.dense_add_many(stress, self.R, elems, deps)
+
+    def numba_form(self) -> tuple[int, NDArray[np.float64], int]:
+        """``(1, R, 0)``."""
+        return 1, self.R, 0
+
+
+def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int = 1024) -> Propagator:
+    """The fastest valid propagator for ``(mesh, material)``.
+
+    * regular periodic grid + homogeneous material -> :class:`PeriodicKernel`;
+    * otherwise, up to ``dense_max`` elements -> :class:`DensePropagator`;
+    * otherwise :class:`SparsePropagator`.
+    """
+    if not mesh.periodic:
+        raise ValueError("the models need a periodic mesh (load it with periodic=True)")
+    if mesh.grid is not None and material.homogeneous:
+        return PeriodicKernel(mesh, material)
+    if mesh.n_elem <= dense_max:
+        return DensePropagator(mesh, material)
+    return SparsePropagator(mesh, material)
