@@ -391,8 +391,9 @@ class PatchFE:
     def response_matrix(self) -> NDArray[np.float64]:
         """Stress response to unit eigenstrains with the boundary held, (n*n, 3, n*n, 3).
 
-        ``R[j, a, i, b]``: change of stress component ``a`` in element ``j`` per unit plastic
-        strain component ``b`` in element ``i``.
+        ``R[i, b, j, a]``: change of stress component ``a`` in element ``j`` per unit plastic
+        strain component ``b`` in element ``i`` (same layout as
+        :class:`~femplastic.propagator.DensePropagator`).
         """
         m = self.n_elem
         eig = np.zeros((m, 3, 3 * m))
@@ -400,8 +401,8 @@ class PatchFE:
             eig[i, :, 3 * i : 3 * i + 3] = np.eye(3)
         u = self._solve(eig, np.zeros((self._bnd.size, 3 * m)))
         strain = self._asm.avg_strain(u) - eig
-        stress = np.einsum("eab,ebk->eak", self._asm.C, strain)
-        return stress.reshape(m, 3, m, 3)
+        stress = np.einsum("eab,ebk->eak", self._asm.C, strain)  # [j, a, 3 i + b]
+        return stress.reshape(m, 3, m, 3).transpose(2, 3, 0, 1)
 
     def load_response(self, alpha: float) -> NDArray[np.float64]:
         """Element stress per unit boundary shear ``gamma`` along ``M(alpha)``, (n*n, 3)."""
