@@ -2,7 +2,7 @@
 
 The public API is re-exported here flat; see the documentation for the conventions
 (Voigt order (xx, yy, xy) with tensor shear, row-major x-fastest element numbering,
-Lennard-Jones units).
+Lennard-Jones units, angles in radians).
 """
 
 from importlib.metadata import PackageNotFoundError
@@ -13,7 +13,43 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from . import elasticity, fem, mesh  # noqa: E402
+from . import elasticity, fem, mesh, propagator, slip  # noqa: E402
+from .drivers import AQSRun, EventLog, QuenchInfo, aqs, quench, relax  # noqa: E402
 from .elasticity import Isotropic  # noqa: E402
+from .params import Config, ModelParams, RunParams, load_config  # noqa: E402
+from .propagator import (  # noqa: E402
+    DensePropagator,
+    PeriodicKernel,
+    Propagator,
+    SparsePropagator,
+    make_propagator,
+)
+from .state import Model, State, build_model  # noqa: E402
 
-__all__ = ["__version__", "Isotropic", "elasticity", "fem", "mesh"]
+__all__ = [
+    "__version__",
+    "AQSRun",
+    "Config",
+    "DensePropagator",
+    "EventLog",
+    "Isotropic",
+    "Model",
+    "ModelParams",
+    "PeriodicKernel",
+    "Propagator",
+    "QuenchInfo",
+    "RunParams",
+    "SparsePropagator",
+    "State",
+    "aqs",
+    "build_model",
+    "elasticity",
+    "fem",
+    "load_config",
+    "make_propagator",
+    "mesh",
+    "propagator",
+    "quench",
+    "relax",
+    "slip",
+]

@@ -104,7 +104,7 @@ class Propagator(ABC):
     def numba_form(self) -> tuple[int, NDArray[np.float64], int] | None:
         """``(kind, array, L)`` for fused numba drivers, or None when not supported.
 
-        kind 0: periodic kernel planes ``(3, L*L*3)``; kind 1: dense response ``(n, 3, n, 3)``.
+        kind 0: periodic kernel planes ``(3, L*L*3)``; kind 1: dense response ``(3 n, 3 n)``.
         """
         return None
 
@@ -334,6 +334,7 @@ class DensePropagator(Propagator):
             idx = np.arange(start, min(n, start + chunk))
             R[idx] = self._sparse.fe.unit_responses(idx)
         self.R = R
+        self._R2 = R.reshape(3 * n, 3 * n)
 
     @property
     def self_response(self) -> NDArray[np.float64]:
@@ -353,11 +354,11 @@ class DensePropagator(Propagator):
     def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
         """Dense numba accumulation."""
         elems, deps = self._check_increment(elems, deps)
-        kernels.dense_add_many(stress, self.R, elems, deps)
+        kernels.dense_add_many(stress.reshape(-1), self._R2, elems, deps)
 
     def numba_form(self) -> tuple[int, NDArray[np.float64], int]:
-        """``(1, R, 0)``."""
-        return 1, self.R, 0
+        """``(1, R2, 0)`` with ``R2 = R.reshape(3 n, 3 n)``."""
+        return 1, self._R2, 0
 
 
 def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int = 1024) -> Propagator:

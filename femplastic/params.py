@@ -1,0 +1,253 @@
+"""Model parameters: frozen, validated dataclasses; TOML configs; named presets.
+
+Defaults are the calibrated "model C" of seed 004 at ``l = 6.6``. Config files are TOML with
+one table per dataclass::
+
+    [model]
+    L = 32
+    k = 2.18
+
+    [run]
+    gamma_end = 2.0
+
+``--set model.L=32`` on the command line uses the same names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .elasticity import Isotropic
+from .slip import BoundedPowerLaw, RandomGroups, SlipLaw, Weibull
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["ModelParams", "RunParams", "Config", "PRESETS", "load_config", "apply_overrides"]
+
+#: Table 1 of seed 004: element size l -> (L, N, n for R = 30).
+TABLE1 = {3.5: (29, 8, 15), 4.4: (23, 16, 12), 6.6: (15, 36, 8), 8.8: (11, 64, 6),
+          10.5: (9, 92, 5), 13.2: (8, 144, 4)}
+
+
+def _positive(name: str, value: float, allow_zero: bool = False) -> None:
+    ok = np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        rng = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {rng}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Parameters of the weak-plane tensorial model (seed 004, model C by default).
+
+    Parameters
+    ----------
+    L : int
+        Elements per side of the periodic ``L x L`` grid (>= 2).
+    l : float
+        Element side, LJ length units (> 0).
+    N : int
+        Slip systems per element, a positive multiple of 4.
+    k, lam : float
+        Weibull shape and scale of the slip thresholds (> 0).
+    chi : float
+        Exponent of the bounded power-law slip amplitude (> 0).
+    G, B : float
+        Shear and 2D bulk moduli (> 0).
+    T : float
+        Quench (KMC) temperature in units of ``V_a`` (>= 0; 0 skips the thermal stage).
+    V_a : float
+        Activation volume (> 0).
+    """
+
+    L: int = 15
+    l: float = 6.6
+    N: int = 36
+    k: float = 2.18
+    lam: float = 2.05
+    chi: float = 2.25
+    G: float = 13.2
+    B: float = 59.0
+    T: float = 0.25
+    V_a: float = 1.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.L, bool) or not isinstance(self.L, int | np.integer) or self.L < 2:
+            raise ValueError(f"L must be an integer >= 2, got {self.L!r}")
+        if isinstance(self.N, bool) or not isinstance(self.N, int | np.integer) or self.N < 4 \
+                or self.N % 4:
+            raise ValueError(f"N must be a positive multiple of 4, got {self.N!r}")
+        for name in ("l", "k", "lam", "chi", "G", "B", "V_a"):
+            _positive(name, getattr(self, name))
+        _positive("T", self.T, allow_zero=True)
+
+    @classmethod
+    def preset(cls, l: float, **overrides: Any) -> ModelParams:
+        """Table 1 of seed 004: ``L`` and ``N`` for element size ``l`` in 3.5 ... 13.2.
+
+        Only ``l = 6.6`` has calibrated ``(k, lam, chi, T)`` in the paper; for the other
+        sizes those stay at the model C values unless overridden.
+        """
+        if l not in TABLE1:
+            raise ValueError(f"no Table 1 preset for l = {l}; choose one of {sorted(TABLE1)}")
+        L, N, _ = TABLE1[l]
+        return cls(**{"L": L, "N": N, "l": l, **overrides})
+
+    def material(self) -> Isotropic:
+        """The homogeneous elastic material."""
+        return Isotropic(self.G, self.B)
+
+    def slip_law(self) -> SlipLaw:
+        """Model C slip law: random orientation groups, Weibull thresholds, power-law slips."""
+        return SlipLaw(N=self.N, orientation=RandomGroups(), threshold=Weibull(self.k, self.lam),
+                       amplitude=BoundedPowerLaw(self.chi))
+
+    def replace(self, **changes: Any) -> ModelParams:
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the fields."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """Loading protocol of ``femplastic run``.
+
+    Parameters
+    ----------
+    gamma_end : float
+        Final external strain (> 0).
+    dgamma : float
+        External strain increment (> 0, < gamma_end).
+    alpha : float
+        Loading orientation in radians (``E = gamma M(alpha)``).
+    event_driven : bool
+        Skip increments that trigger nothing, exactly.
+    stationary_from : float
+        Strain above which statistics are stationary (seed 004: 0.5).
+    fields_every : float
+        Strain between two ParaView snapshots (0: only the first and the last).
+    """
+
+    gamma_end: float = 2.0
+    dgamma: float = 1e-4
+    alpha: float = 0.0
+    event_driven: bool = True
+    stationary_from: float = 0.5
+    fields_every: float = 0.1
+
+    def __post_init__(self) -> None:
+        _positive("gamma_end", self.gamma_end)
+        _positive("dgamma", self.dgamma)
+        if self.dgamma >= self.gamma_end:
+            raise ValueError(f"dgamma ({self.dgamma}) must be smaller than gamma_end "
+                             f"({self.gamma_end})")
+        if not np.isfinite(self.alpha):
+            raise ValueError(f"alpha must be finite, got {self.alpha!r}")
+        _positive("stationary_from", self.stationary_from, allow_zero=True)
+        _positive("fields_every", self.fields_every, allow_zero=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the fields."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A full configuration: ``[model]`` and ``[run]`` tables."""
+
+    model: ModelParams = field(default_factory=ModelParams)
+    run: RunParams = field(default_factory=RunParams)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain dict."""
+        return {"model": self.model.to_dict(), "run": self.run.to_dict()}
+
+
+PRESETS = {f"l{l}": ModelParams.preset(l) for l in TABLE1}
+
+
+def _coerce(cls: type, key: str, raw: Any) -> Any:
+    ftypes = {f.name: f.type for f in fields(cls)}
+    t = str(ftypes[key])
+    if isinstance(raw, str):
+        low = raw.strip().lower()
+        if "bool" in t:
+            if low in ("true", "1", "yes"):
+                return True
+            if low in ("false", "0", "no"):
+                return False
+            raise ValueError(f"{key} expects true/false, got {raw!r}")
+        try:
+            return int(raw) if t == "int" else float(raw)
+        except ValueError:
+            raise ValueError(f"{key} expects a number, got {raw!r}") from None
+    if t == "float" and isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
+    return raw
+
+
+def _build(cls: type, table: dict[str, Any], section: str) -> Any:
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(table) - names)
+    if unknown:
+        raise ValueError(f"unknown config key(s) {', '.join(section + '.' + u for u in unknown)}; "
+                         f"allowed: {', '.join(section + '.' + n for n in sorted(names))}")
+    return cls(**{k: _coerce(cls, k, v) for k, v in table.items()})
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """Validate a nested dict (as read from TOML) into a :class:`Config`."""
+    unknown = sorted(set(data) - {"model", "run"})
+    if unknown:
+        raise ValueError(f"unknown config section(s) {unknown}; allowed: 'model', 'run'")
+    for sec in ("model", "run"):
+        if not isinstance(data.get(sec, {}), dict):
+            raise ValueError(f"config section {sec!r} must be a table")
+    return Config(_build(ModelParams, data.get("model", {}), "model"),
+                  _build(RunParams, data.get("run", {}), "run"))
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Read a TOML config (or the defaults) and apply ``section.key=value`` overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise ValueError(f"config file {str(p)!r} does not exist")
+        with open(p, "rb") as fh:
+            try:
+                data = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as exc:
+                raise ValueError(f"config file {p.name}: {exc}") from None
+    return config_from_dict(apply_overrides(data, overrides or []))
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` strings to a nested dict (a new dict is returned)."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"--set expects section.key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        if len(parts) != 2 or not all(parts):
+            raise ValueError(f"--set key must be section.key (e.g. model.L), got {key!r}")
+        if not value.strip():
+            raise ValueError(f"--set {key}: empty value")
+        out.setdefault(parts[0], {})
+        if not isinstance(out[parts[0]], dict):
+            raise ValueError(f"config section {parts[0]!r} must be a table")
+        out[parts[0]][parts[1]] = value.strip()
+    return out

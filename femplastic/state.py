@@ -1,0 +1,206 @@
+"""The model ingredients (:class:`Model`) and the simulation state (:class:`State`).
+
+A simulation is *state + ingredients + driver*: :class:`Model` bundles the mesh, material,
+propagator and slip law (built once, shared by all realisations); :class:`State` is plain
+arrays; drivers (:mod:`femplastic.drivers`) return new states.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import kernels as K
+from .elasticity import Isotropic, ddot, schmid
+from .mesh import FEMesh, periodic_grid
+from .params import ModelParams
+from .propagator import Propagator, make_propagator
+from .slip import SlipLaw
+
+__all__ = ["Model", "State", "build_model"]
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """Ingredients of the weak-plane model.
+
+    Attributes
+    ----------
+    params : ModelParams
+    mesh : FEMesh
+    material : Isotropic
+    propagator : Propagator
+    law : SlipLaw
+    Kself : (n_elem, 3, 3) ndarray
+        Each element's own stress response to its plastic strain (``C : (S - I)``).
+    """
+
+    params: ModelParams
+    mesh: FEMesh
+    material: Isotropic
+    propagator: Propagator
+    law: SlipLaw
+    Kself: NDArray[np.float64]
+
+    @property
+    def n_elem(self) -> int:
+        """Number of elements."""
+        return self.mesh.n_elem
+
+
+@functools.lru_cache(maxsize=16)
+def _default_model(params: ModelParams) -> Model:
+    mesh = periodic_grid(params.L, params.l)
+    return _assemble(params, mesh, params.material(), params.slip_law(), None)
+
+
+def _assemble(params: ModelParams, mesh: FEMesh, material: Isotropic, law: SlipLaw,
+              propagator: Propagator | None) -> Model:
+    prop = propagator if propagator is not None else make_propagator(mesh, material)
+    if prop.n_elem != mesh.n_elem:
+        raise ValueError(f"propagator has {prop.n_elem} elements, mesh {mesh.n_elem}")
+    Kself = np.ascontiguousarray(prop.self_response, dtype=float)
+    return Model(params, mesh, material, prop, law, Kself)
+
+
+def build_model(
+    params: ModelParams,
+    mesh: FEMesh | None = None,
+    material: Isotropic | None = None,
+    law: SlipLaw | None = None,
+    propagator: Propagator | None = None,
+) -> Model:
+    """Assemble the ingredients; defaults come from ``params`` (cached for equal params).
+
+    Parameters
+    ----------
+    params : ModelParams
+    mesh : FEMesh, optional
+        A periodic custom mesh (e.g. :func:`femplastic.mesh.load` with ``periodic=True``);
+        default: the regular ``L x L`` grid of side ``l``.
+    material : Isotropic, optional
+        Default ``Isotropic(params.G, params.B)``; per-element moduli allowed.
+    law : SlipLaw, optional
+        Default: model C's law from ``params``.
+    propagator : Propagator, optional
+        Default: :func:`femplastic.propagator.make_propagator`.
+    """
+    if mesh is None and material is None and law is None and propagator is None:
+        return _default_model(params)
+    if mesh is None:
+        mesh = periodic_grid(params.L, params.l)
+    if not mesh.periodic:
+        raise ValueError("the weak-plane model needs a periodic mesh (mesh.load(..., periodic=True))")
+    return _assemble(params, mesh, material or params.material(), law or params.slip_law(),
+                     propagator)
+
+
+@dataclass(eq=False)
+class State:
+    """Plain-array state of the weak-plane model.
+
+    Attributes
+    ----------
+    model : Model
+        The ingredients (shared, never copied).
+    stress : (n_elem, 3) ndarray
+        Current element stress, Voigt (xx, yy, xy), LJ units.
+    prestress : (n_elem, 3) ndarray
+        Pre-stress ``Sigma0`` left by the quench.
+    eps_pl : (n_elem, 3) ndarray
+        Plastic strain accumulated since the last reset (quench end).
+    theta, tauc : (n_elem, N) ndarray
+        Slip-system angles (radians) and thresholds.
+    nv : (n_elem, N, 2) ndarray
+        ``(sin 2theta, cos 2theta)``, derived from ``theta``.
+    selfres : (n_elem, N) ndarray
+        ``-(K_self : M) : M`` per system, derived from ``theta``.
+    macro_strain : (3,) ndarray
+        Imposed mean strain ``E`` since the last reset.
+    slips : (n_elem,) int64 ndarray
+        Slip events per element since the last reset.
+    n_events, n_avalanches : int
+        Counters since the last reset.
+    time : float
+        Kinetic Monte Carlo time of the quench.
+    """
+
+    model: Model
+    stress: NDArray[np.float64]
+    prestress: NDArray[np.float64]
+    eps_pl: NDArray[np.float64]
+    theta: NDArray[np.float64]
+    tauc: NDArray[np.float64]
+    nv: NDArray[np.float64]
+    selfres: NDArray[np.float64]
+    macro_strain: NDArray[np.float64] = field(default_factory=lambda: np.zeros(3))
+    slips: NDArray[np.int64] | None = None
+    n_events: int = 0
+    n_avalanches: int = 0
+    time: float = 0.0
+    sref: NDArray[np.float64] | None = None
+    pref: NDArray[np.float64] | None = None
+    margin: NDArray[np.float64] | None = None
+
+    def __post_init__(self) -> None:
+        n = self.stress.shape[0]
+        if self.slips is None:
+            self.slips = np.zeros(n, dtype=np.int64)
+        if self.sref is None:
+            self.sref = np.zeros((n, 2))
+            self.pref = np.zeros(n)
+            self.margin = -np.ones(n)
+
+    @property
+    def n_elem(self) -> int:
+        """Number of elements."""
+        return self.stress.shape[0]
+
+    @classmethod
+    def fresh(cls, model: Model, rng: np.random.Generator) -> State:
+        """Random systems from the law, zero stress and strain (start of the quench)."""
+        n = model.n_elem
+        N = model.law.N
+        law_i, law_f, table, angles = model.law.arrays()
+        theta = np.zeros((n, N))
+        tauc = np.zeros((n, N))
+        nv = np.zeros((n, N, 2))
+        selfres = np.zeros((n, N))
+        for e in range(n):
+            K.renew_element(e, rng, law_i, law_f, table, angles, theta, tauc, nv, selfres,
+                            model.Kself, True)
+        z = np.zeros((n, 3))
+        return cls(model, z.copy(), z.copy(), z.copy(), theta, tauc, nv, selfres)
+
+    def copy(self) -> State:
+        """Deep copy of the arrays (the model is shared)."""
+        out = State(self.model, *(np.array(a) for a in (
+            self.stress, self.prestress, self.eps_pl, self.theta, self.tauc, self.nv,
+            self.selfres, self.macro_strain, self.slips)),
+            n_events=self.n_events, n_avalanches=self.n_avalanches, time=self.time,
+            sref=self.sref.copy(), pref=self.pref.copy(), margin=self.margin.copy())
+        return out
+
+    def mean_stress(self) -> NDArray[np.float64]:
+        """Element-average stress (3,) (area-weighted on custom meshes)."""
+        a = self.model.mesh.areas
+        return (self.stress * a[:, None]).sum(axis=0) / a.sum()
+
+    def external_stress(self, alpha: float = 0.0) -> float:
+        """Resolved external stress ``M(alpha) : <Sigma>``; ``alpha = 0`` gives ``<Sigma_xy>``."""
+        return float(ddot(schmid(alpha), self.mean_stress()))
+
+    def dtau(self) -> NDArray[np.float64]:
+        """Distances to threshold of every system, (n_elem, N)."""
+        s = np.stack([0.5 * (self.stress[:, 1] - self.stress[:, 0]), self.stress[:, 2]], axis=1)
+        tau = np.einsum("ekc,ec->ek", self.nv, s)
+        a = self.model.law.pressure_coefficient
+        p = -0.5 * (self.stress[:, 0] + self.stress[:, 1]) + self.model.law.pressure_offset
+        return self.tauc + a * p[:, None] - tau
+
+    def is_stable(self) -> bool:
+        """True when no system is active (all ``dtau_c >= 0``)."""
+        return bool(np.all(self.dtau() >= 0))
