@@ -41,10 +41,10 @@ def n_systems(l: float, rho_s: float = 0.8) -> int:
     """Number of slip systems ``N = rho_s l^2`` rounded to the nearest multiple of 4 (>= 4).
 
     >>> [n_systems(l) for l in (3.5, 4.4, 6.6, 8.8, 10.5, 13.2)]
-    [8, 16, 36, 64, 88, 140]
+    [8, 16, 36, 60, 88, 140]
 
-    (Table 1 of seed 004 lists 92 and 144 for the two largest ``l``: those are not the
-    nearest multiples of 4 of ``0.8 l^2 = 88.2, 139.4``; the presets use the table.)
+    (Table 1 of seed 004 lists 64, 92 and 144 for the three largest ``l``: those are not the
+    nearest multiples of 4 of ``0.8 l^2 = 61.95, 88.2, 139.4``; the presets use the table.)
     """
     if not np.isfinite(l) or l <= 0:
         raise ValueError(f"l must be > 0, got {l!r}")
