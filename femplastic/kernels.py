@@ -204,7 +204,7 @@ def renew_element(e, rng, law_i, law_f, thr_table, angles, theta, tauc, nv, self
                 tauc[e, k] = ppf_threshold(law_i[1], law_f[0], law_f[1], thr_table, rng.random())
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def element_check(e, stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
     """Lowest distance to threshold of element ``e`` and its system; uses and refreshes the cache.
 
@@ -370,38 +370,67 @@ def any_active(stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
 
 
 @nb.njit(cache=True)
+def _element_trigger(e, base, v, nv, tauc, law_f):  # pragma: no cover - compiled
+    """Smallest load ``x`` (strain) activating a system of element ``e`` (inf if none)."""
+    a = law_f[4]
+    v0 = 0.5 * (v[e, 1] - v[e, 0])
+    v1 = v[e, 2]
+    vp = -0.5 * (v[e, 0] + v[e, 1])
+    s0 = 0.5 * (base[e, 1] - base[e, 0])
+    s1 = base[e, 2]
+    shift = a * (-0.5 * (base[e, 0] + base[e, 1]) + law_f[5])
+    best = np.inf
+    for k in range(tauc.shape[1]):
+        r = nv[e, k, 0] * v0 + nv[e, k, 1] * v1 - a * vp
+        if r > 0.0:
+            x = (tauc[e, k] + shift - (nv[e, k, 0] * s0 + nv[e, k, 1] * s1)) / r
+            if x < best:
+                best = x
+    return best
+
+
+@nb.njit(cache=True)
 def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap):  # pragma: no cover
     """Smallest load step ``m >= 1`` at which ``base + m dgamma v`` has an active system.
 
     Analytic (the stress is affine in the load): for each system with a positive loading
-    rate ``r = n . v_s - a v_p``, activation at ``x = dtau / r``. Elements whose cached margin
-    proves them stable beyond the current best are skipped. Returns ``min(m, m_cap)``.
+    rate ``r = n . v_s - a v_p``, activation at ``x = dtau / r``. A first pass computes, from
+    the cached margins, a lower bound of every element's activation load; the element with
+    the lowest bound is solved exactly, and the second pass skips every element whose bound
+    exceeds the best load found. Returns ``min(m, m_cap)``.
     """
     a = law_f[4]
-    best = np.inf
-    for e in range(base.shape[0]):
+    n = base.shape[0]
+    lbs = np.empty(n)
+    emin = -1
+    lmin = np.inf
+    for e in range(n):
         v0 = 0.5 * (v[e, 1] - v[e, 0])
         v1 = v[e, 2]
         vp = -0.5 * (v[e, 0] + v[e, 1])
         vmax = np.sqrt(v0 * v0 + v1 * v1) + a * abs(vp)
         if vmax <= 0.0:
+            lbs[e] = np.inf
             continue
-        s0 = 0.5 * (base[e, 1] - base[e, 0])
-        s1 = base[e, 2]
-        p = -0.5 * (base[e, 0] + base[e, 1])
+        lb = -np.inf
         if margin[e] > 0.0:
-            d0 = s0 - sref[e, 0]
-            d1 = s1 - sref[e, 1]
-            lb = margin[e] - np.sqrt(d0 * d0 + d1 * d1) - a * abs(p - pref[e])
-            if lb > 0.0 and lb / vmax >= best:
-                continue
-        shift = a * (p + law_f[5])
-        for k in range(tauc.shape[1]):
-            r = nv[e, k, 0] * v0 + nv[e, k, 1] * v1 - a * vp
-            if r > 0.0:
-                x = (tauc[e, k] + shift - (nv[e, k, 0] * s0 + nv[e, k, 1] * s1)) / r
-                if x < best:
-                    best = x
+            d0 = 0.5 * (base[e, 1] - base[e, 0]) - sref[e, 0]
+            d1 = base[e, 2] - sref[e, 1]
+            p = -0.5 * (base[e, 0] + base[e, 1])
+            lb = (margin[e] - np.sqrt(d0 * d0 + d1 * d1) - a * abs(p - pref[e])) / vmax
+        lbs[e] = lb
+        if lb < lmin:
+            lmin = lb
+            emin = e
+    best = np.inf
+    if emin >= 0:
+        best = _element_trigger(emin, base, v, nv, tauc, law_f)
+    for e in range(n):
+        if e == emin or lbs[e] >= best:
+            continue
+        x = _element_trigger(e, base, v, nv, tauc, law_f)
+        if x < best:
+            best = x
     if best == np.inf:
         return m_cap
     m = np.floor(best / dgamma) + 1.0
