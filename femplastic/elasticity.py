@@ -133,7 +133,9 @@ def pressure(stress: ArrayLike) -> NDArray[np.float64]:
 def _check_modulus(name: str, value: ArrayLike) -> NDArray[np.float64]:
     arr = np.asarray(value, dtype=float)
     if arr.ndim > 1:
-        raise ValueError(f"{name} must be a scalar or a 1D per-element array, got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be a scalar or a 1D per-element array, got shape {arr.shape}"
+        )
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty")
     if not np.all(np.isfinite(arr)):

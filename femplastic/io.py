@@ -107,7 +107,9 @@ def read_hdf5(path: str | Path) -> dict[str, Any]:
     """Read a file written by :func:`write_hdf5` back into nested dicts (attrs included)."""
 
     def read(g: h5py.Group) -> dict[str, Any]:
-        out: dict[str, Any] = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()}
+        out: dict[str, Any] = {
+            k: (v.decode() if isinstance(v, bytes) else v) for k, v in g.attrs.items()
+        }
         for k, v in g.items():
             out[k] = read(v) if isinstance(v, h5py.Group) else v[()]
         return out

@@ -76,7 +76,9 @@ class FEMesh:
         return self.box[1] - self.box[0]
 
     def __repr__(self) -> str:
-        kind = f"regular {self.grid[0]}x{self.grid[0]}, l={self.grid[1]:g}" if self.grid else "custom"
+        kind = "custom"
+        if self.grid:
+            kind = f"regular {self.grid[0]}x{self.grid[0]}, l={self.grid[1]:g}"
         return f"FEMesh({kind}, n_elem={self.n_elem}, periodic={self.periodic})"
 
 

@@ -114,7 +114,9 @@ class Propagator(ABC):
         elems = np.atleast_1d(np.asarray(elems, dtype=np.int64))
         deps = np.asarray(deps, dtype=float).reshape(-1, 3)
         if elems.shape[0] != deps.shape[0]:
-            raise ValueError(f"elems ({elems.shape[0]}) and deps ({deps.shape[0]}) differ in length")
+            raise ValueError(
+                f"elems ({elems.shape[0]}) and deps ({deps.shape[0]}) differ in length"
+            )
         if elems.size and (elems.min() < 0 or elems.max() >= self.n_elem):
             raise ValueError(f"elems must be in [0, {self.n_elem - 1}]")
         return elems, np.ascontiguousarray(deps)
@@ -154,7 +156,8 @@ def _grid_stencil(
             K_off[(dx, dy)] = K[c][:, dofs(1 + dx, 1 + dy)].toarray()
     e0 = 1 * 4 + 1
     Brows = asm.Bbar[3 * e0 : 3 * e0 + 3]
-    B_corner = [Brows[:, dofs(1 + dx, 1 + dy)].toarray() for dx, dy in ((0, 0), (1, 0), (1, 1), (0, 1))]
+    corners = ((0, 0), (1, 0), (1, 1), (0, 1))
+    B_corner = [Brows[:, dofs(1 + dx, 1 + dy)].toarray() for dx, dy in corners]
     return K_off, B_corner, asm.C[0], float(asm.areas[0])
 
 

@@ -63,7 +63,7 @@ def _pos(name: str, v: float) -> float:
 # ---------------------------------------------------------------- orientations
 @dataclass(frozen=True)
 class RandomGroups:
-    """Orientation groups ``theta, theta + pi/2, theta + pi/4, theta + 3pi/4``, ``theta ~ U(-pi/2, pi/2]``.
+    """Orientation groups ``theta + (0, pi/2, pi/4, 3pi/4)``, ``theta ~ U(-pi/2, pi/2]``.
 
     Guarantees a finite element yield stress in every loading direction; ``N`` must be a
     multiple of 4.
@@ -272,7 +272,7 @@ class FixedAmplitude(_Amplitude):
 
 @dataclass(frozen=True)
 class ExponentialAmplitude(_Amplitude):
-    """Exponential amplitudes with mean ``c0 + c1 tau_c^2`` (slip-threshold correlation, seed 002)."""
+    """Exponential amplitudes, mean ``c0 + c1 tau_c^2`` (slip-threshold correlation, seed 002)."""
 
     c0: float = 0.05
     c1: float = 0.0

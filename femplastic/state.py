@@ -93,7 +93,9 @@ def build_model(
     if mesh is None:
         mesh = periodic_grid(params.L, params.l)
     if not mesh.periodic:
-        raise ValueError("the weak-plane model needs a periodic mesh (mesh.load(..., periodic=True))")
+        raise ValueError(
+            "the weak-plane model needs a periodic mesh (mesh.load(..., periodic=True))"
+        )
     return _assemble(params, mesh, material or params.material(), law or params.slip_law(),
                      propagator)
 

@@ -139,7 +139,8 @@ def relax(
         if count == 0:
             return total, plastic
         K.draw_slips(count, buf.act_e, buf.act_k, state.stress, state.theta, state.nv,
-                     state.tauc, state.selfres, law_i, law_f, rng, sweep == 0 and thermal is not None,
+                     state.tauc, state.selfres, law_i, law_f, rng,
+                     sweep == 0 and thermal is not None,
                      buf.deps, buf.amp, buf.taus)
         if record:
             j = int(buf.ev_n[0])
@@ -203,7 +204,7 @@ class AQSRun:
 
     @property
     def drops(self) -> NDArray[np.float64]:
-        """Stress drops of the avalanches, ``stress_before - stress`` where an avalanche occurred."""
+        """Stress drops ``stress_before - stress`` of the steps with an avalanche."""
         mask = self.avalanche_size > 0
         return (self.stress_before - self.stress)[mask]
 
