@@ -204,25 +204,13 @@ def renew_element(e, rng, law_i, law_f, thr_table, angles, theta, tauc, nv, self
                 tauc[e, k] = ppf_threshold(law_i[1], law_f[0], law_f[1], thr_table, rng.random())
 
 
-@nb.njit(cache=True, inline="always")
-def element_check(e, stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
-    """Lowest distance to threshold of element ``e`` and its system; uses and refreshes the cache.
-
-    Returns ``(dtau_min, k_min)``; ``k_min = -1`` when the cache proves stability. The test
-    ``|s - s_ref| + a |p - p_ref| < margin`` is exact by the triangle inequality (resolved
-    stresses are unit projections of ``s``), with a relative safety far above round-off.
-    """
+@nb.njit(cache=True)
+def full_check(e, stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
+    """Lowest distance to threshold of element ``e`` and its system; refreshes the cache."""
     a = law_f[4]
     s0 = 0.5 * (stress[e, 1] - stress[e, 0])
     s1 = stress[e, 2]
     p = -0.5 * (stress[e, 0] + stress[e, 1])
-    mg = margin[e]
-    if mg > 0.0:
-        d0 = s0 - sref[e, 0]
-        d1 = s1 - sref[e, 1]
-        dist = np.sqrt(d0 * d0 + d1 * d1) + a * abs(p - pref[e])
-        if dist < mg * (1.0 - _SAFE) - 1e-13:
-            return mg - dist, -1
     best = np.inf
     kbest = 0
     shift = a * (p + law_f[5])
@@ -240,11 +228,30 @@ def element_check(e, stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no
 
 @nb.njit(cache=True)
 def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k):  # pragma: no cover
-    """Active elements (lowest ``dtau_c < 0``) and their lowest system; returns the count."""
+    """Active elements (lowest ``dtau_c < 0``) and their lowest system; returns the count.
+
+    An element is skipped without looking at its systems when its cached margin proves it
+    stable: ``|s - s_ref| + a |p - p_ref| < margin`` is exact by the triangle inequality
+    (resolved stresses are unit projections of ``s``), with a relative safety far above
+    round-off. Otherwise :func:`full_check` scans its ``N`` systems and refreshes the cache.
+    """
+    a = law_f[4]
+    safe = 1.0 - _SAFE
     count = 0
     for e in range(stress.shape[0]):
-        d, k = element_check(e, stress, nv, tauc, law_f, sref, pref, margin)
-        if k >= 0 and d < 0.0:
+        # cached stability test (see docstring), written inline: a call per element costs
+        # more than the test itself
+        mg = margin[e]
+        if mg > 0.0:
+            d0 = 0.5 * (stress[e, 1] - stress[e, 0]) - sref[e, 0]
+            d1 = stress[e, 2] - sref[e, 1]
+            dist = np.sqrt(d0 * d0 + d1 * d1)
+            if a != 0.0:
+                dist += a * abs(-0.5 * (stress[e, 0] + stress[e, 1]) - pref[e])
+            if dist < mg * safe - 1e-13:
+                continue
+        d, k = full_check(e, stress, nv, tauc, law_f, sref, pref, margin)
+        if d < 0.0:
             out_e[count] = e
             out_k[count] = k
             count += 1
@@ -362,9 +369,21 @@ def trial_stress(base, v, x, out):  # pragma: no cover - compiled
 @nb.njit(cache=True)
 def any_active(stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover - compiled
     """Whether any system is active (early exit)."""
+    a = law_f[4]
+    safe = 1.0 - _SAFE
     for e in range(stress.shape[0]):
-        d, k = element_check(e, stress, nv, tauc, law_f, sref, pref, margin)
-        if k >= 0 and d < 0.0:
+        # cached stability test, inline (see find_active)
+        mg = margin[e]
+        if mg > 0.0:
+            d0 = 0.5 * (stress[e, 1] - stress[e, 0]) - sref[e, 0]
+            d1 = stress[e, 2] - sref[e, 1]
+            dist = np.sqrt(d0 * d0 + d1 * d1)
+            if a != 0.0:
+                dist += a * abs(-0.5 * (stress[e, 0] + stress[e, 1]) - pref[e])
+            if dist < mg * safe - 1e-13:
+                continue
+        d, k = full_check(e, stress, nv, tauc, law_f, sref, pref, margin)
+        if d < 0.0:
             return True
     return False
 
