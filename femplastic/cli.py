@@ -98,6 +98,7 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool = 
     }
     io.write_hdf5(out / "results.h5", data, params=cfg.to_dict(), seed=seed)
     means = np.array(per)
+    has_stat = bool(np.isfinite(means[:, 0]).any())  # None when gamma_end <= stationary_from
     summary = {
         "params": cfg.to_dict(),
         "seed": seed,
@@ -107,8 +108,8 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool = 
         "n_avalanches": int(n_aval),
         "stationary": {
             "from_gamma": rp.stationary_from,
-            "mean_stress": float(np.nanmean(means[:, 0])),
-            "std_stress": float(np.nanmean(means[:, 1])),
+            "mean_stress": float(np.nanmean(means[:, 0])) if has_stat else None,
+            "std_stress": float(np.nanmean(means[:, 1])) if has_stat else None,
             "per_realization": [{"mean": a, "std": b} for a, b in per],
         },
         "wall_time_s": wall,
@@ -184,8 +185,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     st = summary["stationary"]
     print(f"femplastic run: L={cfg.model.L} N={cfg.model.N} gamma_end={cfg.run.gamma_end} "
           f"seed={args.seed} realizations={args.realizations}")
-    print(f"  stationary (gamma > {st['from_gamma']}): mean stress {st['mean_stress']:.4f}, "
-          f"std {st['std_stress']:.4f}")
+    if st["mean_stress"] is None:
+        print(f"  no stationary statistics: gamma_end <= stationary_from = {st['from_gamma']}")
+    else:
+        print(f"  stationary (gamma > {st['from_gamma']}): mean stress {st['mean_stress']:.4f}, "
+              f"std {st['std_stress']:.4f}")
     print(f"  {summary['n_events']} slip events in {summary['n_avalanches']} avalanches; "
           f"{summary['events_per_second']:.0f} events/s; wall {summary['wall_time_s']:.2f} s")
     print(f"  wrote {out}/: results.h5 curve.csv summary.json stress_strain.png fields.xdmf")
