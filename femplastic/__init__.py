@@ -13,7 +13,7 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from . import elasticity, fem, mesh, propagator, slip  # noqa: E402
+from . import calibration, elasticity, fem, mesh, observables, probes, propagator, slip  # noqa: E402,I001
 from .drivers import AQSRun, EventLog, QuenchInfo, aqs, quench, relax  # noqa: E402
 from .elasticity import Isotropic  # noqa: E402
 from .params import Config, ModelParams, RunParams, load_config  # noqa: E402
@@ -43,11 +43,14 @@ __all__ = [
     "State",
     "aqs",
     "build_model",
+    "calibration",
     "elasticity",
     "fem",
     "load_config",
     "make_propagator",
     "mesh",
+    "observables",
+    "probes",
     "propagator",
     "quench",
     "relax",

@@ -1,0 +1,372 @@
+"""Calibration of the weak-plane model against reference data (seed 004, sec. 4).
+
+Error functions
+---------------
+* ``L[P] = 1 - integral min(P_model, P_ref)`` -- overlap error of two densities
+  (:func:`overlap_error`; 0 for identical densities, 1 for disjoint supports);
+* ``L[F] = |1 - F_model / F_ref|`` -- relative error of a scalar (:func:`relative_error`);
+* ``L_macro`` -- mean of ``L[P]`` for the stationary (``gamma > 0.5``) distributions of the
+  external stress, the stress drops per avalanche and the stress increments between
+  avalanches;
+* ``L_meso+`` / ``L_meso-`` -- mean of ``L[F]`` for the mean and standard deviation of
+  ``tau_i, tau_c, dtau_c, drop`` at ``R ~ 30``, forward (alpha = 0) / backward (90 deg);
+* ``L_stat = 1/2 (L_macro + 1/2 (L_meso+ + L_meso-))``.
+
+Reference data
+--------------
+A :class:`ReferenceData` holds *samples* (not histograms): ``macro`` with ``stress``,
+``drops``, ``increments`` and ``meso_forward`` / ``meso_backward`` with ``tau_i``, ``tau_c``,
+``dtau_c``, ``drop``, plus the patch radius ``R``. Fill it from atomistic measurements and save
+it as ``.npz`` with keys ``macro/stress``, ..., ``meso_forward/tau_c``, ..., ``R`` (see
+:meth:`ReferenceData.save`); :meth:`ReferenceData.load` validates it. Since no atomistic data
+ships, :func:`model_statistics` produces a synthetic reference from the model itself
+(parameter-recovery mode, :func:`recover`).
+
+Sweep
+-----
+:func:`sweep` follows the paper: for each ``k`` of a grid, the ``(lam, chi)`` pair of lowest
+``L_macro``; then ``L_stat`` at those pairs, a parabola ``a + b k + c k^2`` through it, its
+minimum ``k_hat``, and ``lam_hat``, ``chi_hat`` interpolated at ``k_hat``. Every parameter
+point is simulated with the same seeds (common random numbers), which makes differences
+between points far less noisy than independent runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .drivers import aqs, quench
+from .observables import stationary
+from .params import TABLE1, ModelParams
+from .probes import local_yield
+
+__all__ = [
+    "overlap_error",
+    "relative_error",
+    "ReferenceData",
+    "model_statistics",
+    "errors",
+    "parabola_fit",
+    "sweep",
+    "SweepResult",
+    "recover",
+]
+
+MACRO_KEYS = ("stress", "drops", "increments")
+MESO_KEYS = ("tau_i", "tau_c", "dtau_c", "drop")
+
+
+def overlap_error(a: ArrayLike, b: ArrayLike, bins: int = 40) -> float:
+    """``L[P] = 1 - integral min(P_a, P_b)`` from two samples on common bins.
+
+    Parameters
+    ----------
+    a, b : array_like
+        Samples (any shape, flattened).
+    bins : int
+        Number of equal bins spanning both samples.
+
+    Examples
+    --------
+    >>> overlap_error([0, 1, 2, 3], [0, 1, 2, 3])
+    0.0
+    >>> overlap_error([0, 1], [5, 6])
+    1.0
+    """
+    a = np.asarray(a, dtype=float).ravel()
+    b = np.asarray(b, dtype=float).ravel()
+    if a.size == 0 or b.size == 0:
+        raise ValueError("overlap_error needs two non-empty samples")
+    lo = min(a.min(), b.min())
+    hi = max(a.max(), b.max())
+    if hi <= lo:
+        return 0.0
+    edges = np.linspace(lo, hi, bins + 1)
+    pa, _ = np.histogram(a, edges)
+    pb, _ = np.histogram(b, edges)
+    return float(1.0 - np.minimum(pa / a.size, pb / b.size).sum())
+
+
+def relative_error(value: float, reference: float) -> float:
+    """``L[F] = |1 - F / F_ref|``."""
+    if reference == 0:
+        raise ValueError("relative_error: the reference value is 0")
+    return float(abs(1.0 - value / reference))
+
+
+def _check_sample(name: str, x: ArrayLike) -> NDArray[np.float64]:
+    arr = np.asarray(x, dtype=float).ravel()
+    if arr.size == 0:
+        raise ValueError(f"reference {name} is empty")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"reference {name} contains NaN or inf")
+    return arr
+
+
+@dataclass
+class ReferenceData:
+    """Samples to calibrate against (see the module docstring for the file format).
+
+    Attributes
+    ----------
+    macro : dict
+        ``stress``, ``drops``, ``increments``: 1D samples (stationary regime).
+    meso_forward, meso_backward : dict
+        ``tau_i``, ``tau_c``, ``dtau_c``, ``drop``: 1D samples of the local shear test at
+        ``alpha = 0`` and ``alpha = 90 deg``.
+    R : float
+        Equivalent patch radius of the local samples.
+    meta : dict
+        Free-form strings (origin, units...).
+    """
+
+    macro: dict[str, NDArray[np.float64]]
+    meso_forward: dict[str, NDArray[np.float64]]
+    meso_backward: dict[str, NDArray[np.float64]]
+    R: float = 30.0
+    meta: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for group, keys in (("macro", MACRO_KEYS), ("meso_forward", MESO_KEYS),
+                            ("meso_backward", MESO_KEYS)):
+            d = getattr(self, group)
+            missing = [k for k in keys if k not in d]
+            if missing:
+                raise ValueError(f"reference {group} lacks {missing}; needs {list(keys)}")
+            setattr(self, group, {k: _check_sample(f"{group}/{k}", d[k]) for k in keys})
+        if not np.isfinite(self.R) or self.R <= 0:
+            raise ValueError(f"reference R must be > 0, got {self.R!r}")
+
+    def save(self, path: str | Path) -> Path:
+        """Write an ``.npz`` with keys ``macro/stress`` ... ``meso_backward/drop``, ``R``."""
+        arrays = {f"{g}/{k}": v for g in ("macro", "meso_forward", "meso_backward")
+                  for k, v in getattr(self, g).items()}
+        arrays["R"] = np.array(self.R)
+        for k, v in self.meta.items():
+            arrays[f"meta/{k}"] = np.array(str(v))
+        path = Path(path)
+        np.savez(path, **arrays)
+        return path if path.suffix == ".npz" else path.with_suffix(path.suffix + ".npz")
+
+    @classmethod
+    def load(cls, path: str | Path) -> ReferenceData:
+        """Read and validate an ``.npz`` written by :meth:`save` (or filled by hand)."""
+        path = Path(path)
+        if not path.exists():
+            raise ValueError(f"reference file {str(path)!r} does not exist")
+        with np.load(path) as z:
+            data = {k: z[k] for k in z.files}
+        groups: dict[str, dict[str, NDArray]] = {"macro": {}, "meso_forward": {},
+                                                  "meso_backward": {}}
+        meta = {}
+        for key, v in data.items():
+            if key == "R":
+                continue
+            g, _, name = key.partition("/")
+            if g == "meta":
+                meta[name] = str(v)
+            elif g in groups:
+                groups[g][name] = v
+            else:
+                raise ValueError(f"unexpected key {key!r} in reference file")
+        if "R" not in data:
+            raise ValueError("reference file lacks R (patch radius of the local samples)")
+        return cls(groups["macro"], groups["meso_forward"], groups["meso_backward"],
+                   float(data["R"]), meta)
+
+
+def _patch_n(p: ModelParams, R: float) -> int:
+    if p.l in TABLE1 and abs(R - 30.0) < 1e-9:
+        n = TABLE1[p.l][2]
+    else:
+        n = int(round(R * np.sqrt(np.pi) / p.l))
+    return int(min(max(n, 1), p.L))
+
+
+def model_statistics(
+    params: ModelParams,
+    seed: int,
+    realizations: int,
+    gamma_end: float = 2.0,
+    dgamma: float = 1e-4,
+    gamma_min: float = 0.5,
+    R: float = 30.0,
+    stride: int = 1,
+    meso: bool = True,
+) -> ReferenceData:
+    """Samples of the model in the format of :class:`ReferenceData`.
+
+    Realisation ``r`` uses child ``r`` of ``SeedSequence(seed)``. The local samples are taken
+    on the final (stationary) state with ``n x n`` patches, ``n`` from Table 1 for ``R = 30``
+    (else ``round(R sqrt(pi) / l)``), at ``alpha = 0`` and ``90 deg``.
+    """
+    if realizations < 1:
+        raise ValueError(f"realizations must be >= 1, got {realizations}")
+    runs, fw, bw = [], [], []
+    n = _patch_n(params, R)
+    for child in np.random.SeedSequence(seed).spawn(realizations):
+        rng = np.random.default_rng(child)
+        run = aqs(quench(params, rng), params, rng, gamma_end=gamma_end, dgamma=dgamma)
+        runs.append(run)
+        if meso:
+            ly = local_yield(run.state, params, rng, n, [0.0, np.pi / 2], stride=stride)
+            fw.append({k: getattr(ly, k)[:, 0] for k in MESO_KEYS})
+            bw.append({k: getattr(ly, k)[:, 1] for k in MESO_KEYS})
+    st = stationary(runs, gamma_min)
+    macro = {"stress": st.stress, "drops": st.drops, "increments": st.increments}
+    if meso:
+        mf = {k: np.concatenate([d[k] for d in fw]) for k in MESO_KEYS}
+        mb = {k: np.concatenate([d[k] for d in bw]) for k in MESO_KEYS}
+    else:
+        mf = mb = {k: np.ones(1) for k in MESO_KEYS}
+    return ReferenceData(macro, mf, mb, R=float(params.l * n / np.sqrt(np.pi)),
+                         meta={"origin": f"femplastic model {params!r}, seed {seed}"})
+
+
+def errors(model: ReferenceData, ref: ReferenceData, bins: int = 40) -> dict[str, float]:
+    """All calibration errors of ``model`` against ``ref``.
+
+    Returns
+    -------
+    dict
+        ``L_macro``, ``L_meso+``, ``L_meso-``, ``L_stat`` and the components
+        ``L[P] stress``, ..., ``L[F] forward mean tau_c``, ...
+    """
+    out: dict[str, float] = {}
+    lp = [overlap_error(model.macro[k], ref.macro[k], bins) for k in MACRO_KEYS]
+    for k, v in zip(MACRO_KEYS, lp, strict=True):
+        out[f"L[P] {k}"] = v
+    out["L_macro"] = float(np.mean(lp))
+    for sign, gm, gr in (("+", model.meso_forward, ref.meso_forward),
+                         ("-", model.meso_backward, ref.meso_backward)):
+        lf = []
+        for k in MESO_KEYS:
+            for stat, fn in (("mean", np.mean), ("std", np.std)):
+                v = relative_error(float(fn(gm[k])), float(fn(gr[k])))
+                out[f"L[F] {'forward' if sign == '+' else 'backward'} {stat} {k}"] = v
+                lf.append(v)
+        out[f"L_meso{sign}"] = float(np.mean(lf))
+    out["L_stat"] = 0.5 * (out["L_macro"] + 0.5 * (out["L_meso+"] + out["L_meso-"]))
+    return out
+
+
+def parabola_fit(k: ArrayLike, L: ArrayLike) -> tuple[float, NDArray[np.float64]]:
+    """Fit ``L = a + b k + c k^2``; return ``(k_min, (a, b, c))``.
+
+    ``k_min = -b / (2 c)`` when the parabola is convex (``c > 0``), else the grid point of
+    lowest ``L``.
+    """
+    k = np.asarray(k, dtype=float)
+    L = np.asarray(L, dtype=float)
+    if k.shape != L.shape or k.size < 3:
+        raise ValueError("parabola_fit needs at least 3 (k, L) points of equal length")
+    c, b, a = np.polyfit(k, L, 2)
+    kmin = -b / (2 * c) if c > 0 else float(k[np.argmin(L)])
+    return float(kmin), np.array([a, b, c])
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Result of :func:`sweep`.
+
+    Attributes
+    ----------
+    k : (n_k,) ndarray
+    lam, chi : (n_k,) ndarray
+        Best pair (lowest ``L_macro``) per ``k``.
+    L_macro, L_stat : (n_k,) ndarray
+    k_hat, lam_hat, chi_hat : float
+        Parabola minimum and the interpolated pair.
+    coefficients : (3,) ndarray
+        ``(a, b, c)`` of the parabola.
+    details : list of dict
+        Every evaluated point with its errors.
+    """
+
+    k: NDArray[np.float64]
+    lam: NDArray[np.float64]
+    chi: NDArray[np.float64]
+    L_macro: NDArray[np.float64]
+    L_stat: NDArray[np.float64]
+    k_hat: float
+    lam_hat: float
+    chi_hat: float
+    coefficients: NDArray[np.float64]
+    details: list[dict]
+
+
+def sweep(
+    ref: ReferenceData,
+    base: ModelParams,
+    k_grid: ArrayLike,
+    lam_grid: ArrayLike,
+    chi_grid: ArrayLike,
+    seed: int = 0,
+    realizations: int = 48,
+    gamma_end: float = 2.0,
+    dgamma: float = 1e-4,
+    stride: int = 1,
+    bins: int = 40,
+) -> SweepResult:
+    """The calibration sweep of seed 004 (module docstring), plain loop over points."""
+    ks = np.asarray(k_grid, dtype=float)
+    if ks.size < 3:
+        raise ValueError("k_grid needs at least 3 values for the parabola fit")
+    kw = dict(seed=seed, realizations=realizations, gamma_end=gamma_end, dgamma=dgamma,
+              R=ref.R, stride=stride)
+    best_l, best_c, lmac, lstat, details = [], [], [], [], []
+    for k in ks:
+        scores = []
+        for lam, chi in itertools.product(np.atleast_1d(lam_grid), np.atleast_1d(chi_grid)):
+            p = base.replace(k=float(k), lam=float(lam), chi=float(chi))
+            md = model_statistics(p, meso=False, **kw)
+            e = errors_macro(md, ref, bins)
+            scores.append((e, float(lam), float(chi)))
+            details.append({"k": float(k), "lam": float(lam), "chi": float(chi), "L_macro": e})
+        e, lam, chi = min(scores)
+        p = base.replace(k=float(k), lam=lam, chi=chi)
+        full = errors(model_statistics(p, **kw), ref, bins)
+        details.append({"k": float(k), "lam": lam, "chi": chi, **full})
+        best_l.append(lam)
+        best_c.append(chi)
+        lmac.append(full["L_macro"])
+        lstat.append(full["L_stat"])
+    k_hat, coef = parabola_fit(ks, lstat)
+    lam_hat = float(np.interp(k_hat, ks, best_l))
+    chi_hat = float(np.interp(k_hat, ks, best_c))
+    return SweepResult(ks, np.array(best_l), np.array(best_c), np.array(lmac), np.array(lstat),
+                       k_hat, lam_hat, chi_hat, coef, details)
+
+
+def errors_macro(model: ReferenceData, ref: ReferenceData, bins: int = 40) -> float:
+    """``L_macro`` only (no local samples needed)."""
+    return float(np.mean([overlap_error(model.macro[k], ref.macro[k], bins) for k in MACRO_KEYS]))
+
+
+def recover(
+    truth: ModelParams,
+    k_grid: ArrayLike,
+    lam_grid: ArrayLike | None = None,
+    chi_grid: ArrayLike | None = None,
+    seed_ref: int = 1000,
+    seed: int = 0,
+    realizations: int = 8,
+    **kw: float,
+) -> SweepResult:
+    """Parameter recovery: a synthetic reference at ``truth``, then :func:`sweep`.
+
+    The reference uses seed ``seed_ref`` and the sweep ``seed`` (independent noise).
+    """
+    ref_real = int(kw.pop("ref_realizations", realizations))
+    ref = model_statistics(truth, seed_ref, ref_real,
+                           **{k: v for k, v in kw.items() if k in ("gamma_end", "dgamma",
+                                                                    "stride")})
+    lam_grid = [truth.lam] if lam_grid is None else lam_grid
+    chi_grid = [truth.chi] if chi_grid is None else chi_grid
+    return sweep(ref, truth, k_grid, lam_grid, chi_grid, seed=seed, realizations=realizations,
+                 **kw)

@@ -1,0 +1,84 @@
+"""Observables and calibration: error functions, reference data, parameter recovery."""
+
+import numpy as np
+import pytest
+
+import femplastic as fp
+from femplastic import calibration as cal
+from femplastic import observables as obs
+
+
+def test_overlap_error_limits(rng):
+    x = rng.normal(size=4000)
+    assert cal.overlap_error(x, x) == 0.0
+    assert cal.overlap_error(x, x + 100.0) == 1.0
+    # two unit normals shifted by d: 1 - overlap = 2 Phi(d/2) - 1
+    from scipy.stats import norm
+
+    y = rng.normal(size=200_000)
+    z = rng.normal(size=200_000) + 1.0
+    assert cal.overlap_error(y, z, bins=200) == pytest.approx(2 * norm.cdf(0.5) - 1, abs=0.01)
+
+
+def test_relative_error_and_parabola():
+    assert cal.relative_error(1.1, 1.0) == pytest.approx(0.1)
+    k = np.linspace(1, 3, 9)
+    kmin, coef = cal.parabola_fit(k, 0.3 + 2.0 * (k - 2.18) ** 2)
+    assert kmin == pytest.approx(2.18, abs=1e-10)
+    assert coef[2] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="at least 3"):
+        cal.parabola_fit([1, 2], [1, 2])
+
+
+def test_reference_roundtrip_and_validation(tmp_path, rng):
+    macro = {k: rng.normal(size=50) for k in cal.MACRO_KEYS}
+    meso = {k: rng.normal(size=30) for k in cal.MESO_KEYS}
+    ref = cal.ReferenceData(macro, meso, dict(meso), R=30.0, meta={"origin": "test"})
+    path = ref.save(tmp_path / "ref.npz")
+    back = cal.ReferenceData.load(path)
+    assert np.array_equal(back.macro["drops"], macro["drops"]) and back.R == 30.0
+    assert back.meta["origin"] == "test"
+    assert cal.errors(back, ref)["L_stat"] == 0.0
+    with pytest.raises(ValueError, match="macro lacks"):
+        cal.ReferenceData({"stress": [1.0]}, meso, meso)
+    bad = dict(meso)
+    bad["tau_c"] = np.array([np.nan])
+    with pytest.raises(ValueError, match="NaN"):
+        cal.ReferenceData(macro, bad, meso)
+    with pytest.raises(ValueError, match="does not exist"):
+        cal.ReferenceData.load(tmp_path / "nope.npz")
+
+
+def test_r_of_dgamma_on_a_known_signal():
+    # stress = linear ramp in every window: std of m equally spaced points with slope a
+    g = np.arange(1, 2001) * 1e-3
+    s = 0.5 * g
+    run = fp.AQSRun(None, g, s, s, np.zeros(2000, np.int64), np.zeros(2000), np.zeros((2000, 3)),
+                    None, 0.0, 1, 1e-3)
+    r = obs.r_of_dgamma(run, [0.01, 0.1], gamma_min=0.0)
+    for dg, val in zip([0.01, 0.1], r, strict=True):
+        m = int(round(dg / 1e-3))
+        assert val == pytest.approx(0.5 * 1e-3 * np.sqrt((m * m - 1) / 12.0))
+    A, b = obs.power_law_fit([10, 20, 40], [3 * 10**-0.94, 3 * 20**-0.94, 3 * 40**-0.94])
+    assert b == pytest.approx(-0.94) and A == pytest.approx(3.0)
+
+
+def test_stationary_pools_runs():
+    p = fp.ModelParams(L=6, N=8, T=0.0)
+    rng = np.random.default_rng(0)
+    runs = [fp.aqs(fp.quench(p, rng), p, rng, gamma_end=0.8, dgamma=1e-3) for _ in range(2)]
+    st = obs.stationary(runs)
+    assert st.stress.size == 2 * np.sum(runs[0].gamma > 0.5)
+    # elastic stretches only raise the stress; an avalanche can raise it too when its slips
+    # are misoriented with the load, but it lowers it on average
+    assert np.all(st.increments > 0)
+    assert np.mean(st.drops > 0) > 0.8 and st.drops.mean() > 0
+    assert st.sizes.size == st.drops.size
+
+
+def test_parameter_recovery_of_k():
+    truth = fp.ModelParams(L=8, N=12, k=2.2)
+    res = cal.recover(truth, [1.4, 1.8, 2.2, 2.6, 3.0], realizations=5, ref_realizations=10,
+                      gamma_end=1.0, dgamma=1e-3, stride=2)
+    assert abs(res.k_hat - 2.2) < 0.2
+    assert res.L_stat[2] == res.L_stat.min()
