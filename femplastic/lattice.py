@@ -21,16 +21,21 @@ strain field ``eps_xy(q)`` (derivation in ``docs_notes/scalar.md``),
 
 with ``mu* = mu / (1 + mu / K)`` (``K = inf``: incompressible, ``mu* = mu``). Its real-space
 far field is ``(2 / pi) mu* cos(4 theta) / r^2`` per unit ``eps_xy`` and unit cell area
-(``theta`` measured from the shear axis x). Two normalisations of the lattice kernel:
+(``theta`` measured from the shear axis x), and its self term for a circular inclusion is
+``-mu*`` (the angular average of ``sin^2 2phi`` is 1/2). On the square Brillouin zone the
+average of ``sin^2 2phi_q`` over ``q != 0`` is ``a = 0.5698`` (L = 32), not 1/2, so the
+sampled continuum kernel has a self term ``-2 a mu*``. Two normalisations:
 
-* ``"eshelby"`` (default): ``Ghat(q) = mu* (cos 4phi_q - m) - mu* L^2 / (L^2 - 1)`` for
-  ``q != 0`` and ``Ghat(0) = 0``, with ``m`` the mean of ``cos 4phi_q`` over ``q != 0``. The
-  far field is the continuum one, the sum over sites is zero and the self term is *exactly*
-  ``G[0] = -mu*``: the local drop ``mu eps0 / (1 + mu/K)`` of Eshelby's circular inclusion
-  (seed 002, eq. 1);
-* ``"continuum"``: ``Ghat(q) = mu* (cos 4phi_q - 1)`` sampled on the lattice (the usual
-  Picard kernel, ``-4 q_x^2 q_y^2 / q^4`` times ``2 mu*``); zero sum, self term
-  ``-2 mu* <sin^2 2phi_q>`` (``-1.138 mu*`` at ``L = 32``).
+* ``"eshelby"`` (default): ``Ghat(q) = -2 c mu* sin^2(2 phi_q)`` with
+  ``c = L^2 / (2 a (L^2 - 1))`` (0.877 at L = 32): zero sum, self term *exactly*
+  ``G[0] = -mu*`` (the local drop ``mu eps0 / (1 + mu/K)`` of seed 002, eq. 1), far field
+  ``c`` times the continuum one;
+* ``"continuum"``: ``c = 1`` (the usual Picard kernel ``-4 q_x^2 q_y^2 / q^4`` times
+  ``2 mu*``): exact continuum far field, self term ``-2 a mu*`` (``-1.138 mu*`` at L = 32).
+
+A multiplicative normalisation is the only one that keeps ``Ghat(q) <= 0`` for every ``q``
+(an additive correction of the self term makes some modes positive, and plastic flow in
+those modes runs away). ``Ghat(q) <= 0`` is what makes plastic flow release stress.
 
 ``q = 0`` is zero in both: the kernel is the *fluctuation* part, the response at fixed mean
 stress. At fixed mean strain every increment ``deps`` in one site also lowers the mean
@@ -56,12 +61,23 @@ __all__ = [
     "scalar_shifted_add",
     "scalar_shifted_add_many",
     "FFT_MIN_SITES",
+    "fft_min_sites",
 ]
 
 #: Default number of simultaneous increments above which :meth:`LatticeEshelby.add` uses FFTs
 #: (one FFT pair costs about as much as this many real-space shifted adds on 32 x 32 to
 #: 256 x 256 lattices; see ``benchmarks/bench_scalar.py``).
 FFT_MIN_SITES = 32
+
+
+def fft_min_sites(L: int) -> int:
+    """Number of simultaneous increments from which an FFT beats shifted adds on ``L x L``.
+
+    Measured crossover of one ``rfft2``/``irfft2`` pair (plus the driver's Python overhead)
+    against real-space shifted adds: ~100 sites at L = 16, ~60 at 32, ~20 from 64 on
+    (``benchmarks/bench_scalar.py``); ``max(16, 2048 // L)``.
+    """
+    return max(16, 2048 // int(L))
 
 
 def effective_modulus(mu: float, K: float = np.inf) -> float:
@@ -116,8 +132,14 @@ class LatticeEshelby:
         ``G.sum() == 0``.
     Ghat : (L, L) float64 ndarray
         Its discrete Fourier transform, indexed ``[ky, kx]`` (real: the kernel is even).
+    Ghat_half : (L, L // 2 + 1) float64 ndarray
+        ``Ghat[:, :L // 2 + 1]``, the multiplier of ``scipy.fft.rfft2`` spectra.
     mu_eff : float
         ``mu* = mu / (1 + mu / K)``.
+    scale : float
+        ``c``: the kernel is ``c`` times the sampled continuum one.
+    bz_mean : float
+        ``a``: mean of ``sin^2(2 phi_q)`` over the ``q != 0`` lattice wavevectors.
     """
 
     def __init__(
@@ -142,19 +164,18 @@ class LatticeEshelby:
         ky, kx = np.meshgrid(k, k, indexing="ij")
         q2 = kx**2 + ky**2
         q2[0, 0] = 1.0
-        cos4 = (kx**4 - 6.0 * kx**2 * ky**2 + ky**4) / q2**2  # cos(4 phi_q)
-        cos4[0, 0] = 0.0
+        sin2 = 4.0 * kx**2 * ky**2 / q2**2  # sin^2(2 phi_q)
+        sin2[0, 0] = 0.0
         n = self.L * self.L
-        if normalisation == "eshelby":
-            m = cos4.sum() / (n - 1)
-            Ghat = self.mu_eff * (cos4 - m) - self.mu_eff * n / (n - 1)
-        else:
-            Ghat = self.mu_eff * (cos4 - 1.0)
+        #: mean of sin^2(2 phi_q) over q != 0
+        self.bz_mean = float(sin2.sum() / (n - 1))
+        self.scale = n / (2.0 * self.bz_mean * (n - 1)) if normalisation == "eshelby" else 1.0
+        Ghat = -2.0 * self.scale * self.mu_eff * sin2
         Ghat[0, 0] = 0.0
         self.Ghat = np.ascontiguousarray(Ghat)
         G = scipy.fft.ifft2(Ghat).real
         self.G = np.ascontiguousarray(G.reshape(-1))
-        self._Ghat_r = np.ascontiguousarray(Ghat[:, : self.L // 2 + 1])
+        self.Ghat_half = np.ascontiguousarray(Ghat[:, : self.L // 2 + 1])
 
     def __repr__(self) -> str:
         return (
@@ -171,6 +192,11 @@ class LatticeEshelby:
     def self_response(self) -> NDArray[np.float64]:
         """``d sigma_i / d eps_i`` at fixed mean stress, (n_elem,): ``G[0]`` everywhere."""
         return np.broadcast_to(self.G[0], (self.n_elem,))
+
+    @property
+    def far_field_amplitude(self) -> float:
+        """``A`` in ``G ~ A cos(4 theta) / r^2`` far away: ``c (2 / pi) mu*``."""
+        return self.scale * 2.0 / np.pi * self.mu_eff
 
     @property
     def mean_response(self) -> float:
@@ -204,7 +230,7 @@ class LatticeEshelby:
     def _convolve(self, f: NDArray[np.float64]) -> NDArray[np.float64]:
         L = self.L
         P = scipy.fft.rfft2(f.reshape(L, L))
-        P *= self._Ghat_r
+        P *= self.Ghat_half
         return scipy.fft.irfft2(P, s=(L, L)).reshape(-1)
 
     def stress(
