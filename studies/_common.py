@@ -1,0 +1,46 @@
+"""Shared plumbing of the study scripts: command line, output folder, saving numbers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def parse(doc: str, argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    ap.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    ap.add_argument("--out", default=None, help="output folder (default studies/out/<name>)")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes: runs in seconds")
+    return ap.parse_args(argv)
+
+
+def out_dir(args: argparse.Namespace, name: str) -> Path:
+    out = Path(args.out) if args.out else Path(__file__).resolve().parent / "out" / name
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def save(out: Path, name: str, results: dict, fig) -> None:
+    """Write ``name.json`` (the numbers) and ``name.png`` (the figure)."""
+    (out / f"{name}.json").write_text(json.dumps(jsonable(results), indent=1))
+    fig.savefig(out / f"{name}.png", dpi=130)
+
+
+def rngs(seed: int, n: int) -> list[np.random.Generator]:
+    return [np.random.default_rng(c) for c in np.random.SeedSequence(seed).spawn(n)]

@@ -1,0 +1,72 @@
+"""Seed 004 fig. 3: calibration errors vs k, against a synthetic model-C reference.
+
+For each k of a grid, the (lam, chi) pair of lowest L_macro, then L_macro and L_stat at that
+pair and the parabola through L_stat(k) whose minimum gives k_hat (parameter-recovery mode:
+no atomistic data ships, so the reference is the model itself at known parameters; pass
+``--reference FILE.npz`` to calibrate against your own data, see femplastic.calibration).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
+import femplastic as fp  # noqa: E402
+from femplastic import calibration as cal  # noqa: E402
+
+
+def run(truth: fp.ModelParams, k_grid, lam_grid, chi_grid, seed: int, realizations: int,
+        gamma_end: float, dgamma: float, stride: int, reference: str | None = None) -> dict:
+    if reference is None:
+        ref = cal.model_statistics(truth, seed + 1000, 2 * realizations, gamma_end=gamma_end,
+                                   dgamma=dgamma, stride=stride)
+    else:
+        ref = cal.ReferenceData.load(reference)
+    sw = cal.sweep(ref, truth, k_grid, lam_grid, chi_grid, seed=seed, realizations=realizations,
+                   gamma_end=gamma_end, dgamma=dgamma, stride=stride)
+    return {"k": sw.k, "lam": sw.lam, "chi": sw.chi, "L_macro": sw.L_macro, "L_stat": sw.L_stat,
+            "k_hat": sw.k_hat, "lam_hat": sw.lam_hat, "chi_hat": sw.chi_hat,
+            "parabola": sw.coefficients, "truth": truth.to_dict() if reference is None else None}
+
+
+def plot(res: dict):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5), constrained_layout=True)
+    k = np.asarray(res["k"])
+    ax.plot(k, res["L_macro"], "s-", label=r"$\mathcal{L}_{macro}$")
+    ax.plot(k, res["L_stat"], "o-", label=r"$\mathcal{L}_{stat}$")
+    kk = np.linspace(k.min(), k.max(), 100)
+    a, b, c = res["parabola"]
+    ax.plot(kk, a + b * kk + c * kk**2, "k--", lw=0.8, label="parabola")
+    ax.axvline(res["k_hat"], color="C3", lw=0.8, label=rf"$\hat k$ = {res['k_hat']:.2f}")
+    if res["truth"]:
+        ax.axvline(res["truth"]["k"], color="0.5", ls=":", label="true k")
+    ax.set(xlabel="k", ylabel="error")
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = _common.parse(__doc__, argv)
+    if args.smoke:
+        truth = fp.ModelParams(L=6, N=8, k=2.2)
+        res = run(truth, [1.6, 2.2, 2.8], [truth.lam], [truth.chi], args.seed, 2, 0.7, 1e-3, 3)
+    else:
+        truth = fp.ModelParams(k=2.18)
+        res = run(truth, np.arange(1.5, 3.01, 0.25), [1.85, 2.05, 2.25], [2.0, 2.25, 2.5],
+                  args.seed, 8, 2.0, 1e-4, 2)
+    _common.save(_common.out_dir(args, "fig3"), "fig3_calibration", res, plot(res))
+    return res
+
+
+if __name__ == "__main__":
+    main()
