@@ -13,7 +13,20 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from . import calibration, elasticity, fem, mesh, observables, probes, propagator, slip  # noqa: E402,I001
+from . import (  # noqa: E402
+    calibration,
+    elasticity,
+    fem,
+    lattice,
+    meanfield,
+    mesh,
+    observables,
+    probes,
+    propagator,
+    scalar,
+    scalar_observables,
+    slip,
+)
 from .drivers import AQSRun, EventLog, QuenchInfo, aqs, quench, relax  # noqa: E402
 from .elasticity import Isotropic  # noqa: E402
 from .params import Config, ModelParams, RunParams, load_config  # noqa: E402
@@ -46,6 +59,8 @@ __all__ = [
     "calibration",
     "elasticity",
     "fem",
+    "lattice",
+    "meanfield",
     "load_config",
     "make_propagator",
     "mesh",
@@ -54,5 +69,7 @@ __all__ = [
     "propagator",
     "quench",
     "relax",
+    "scalar",
+    "scalar_observables",
     "slip",
 ]

@@ -1,6 +1,7 @@
 """Every study script runs in its smoke mode and writes its figure and numbers."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,11 @@ STUDIES = sorted(p for p in (Path(__file__).resolve().parents[1] / "studies").gl
 def test_study_smoke(path, tmp_path):
     spec = importlib.util.spec_from_file_location(f"study_{path.stem}", path)
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    mod.main(["--smoke", "--out", str(tmp_path)])
+    sys.modules[spec.name] = mod  # dataclasses in a study need their module registered
+    try:
+        spec.loader.exec_module(mod)
+        mod.main(["--smoke", "--out", str(tmp_path)])
+    finally:
+        sys.modules.pop(spec.name, None)
     written = {p.suffix for p in tmp_path.rglob("*")}
     assert written & {".json", ".csv"}  # the numbers behind the figure
