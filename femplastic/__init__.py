@@ -32,8 +32,10 @@ from .elasticity import Isotropic  # noqa: E402
 from .params import Config, ModelParams, RunParams, load_config  # noqa: E402
 from .propagator import (  # noqa: E402
     DensePropagator,
+    MeanFieldPropagator,
     PeriodicKernel,
     Propagator,
+    ShuffledPropagator,
     SparsePropagator,
     make_propagator,
 )
@@ -46,12 +48,14 @@ __all__ = [
     "DensePropagator",
     "EventLog",
     "Isotropic",
+    "MeanFieldPropagator",
     "Model",
     "ModelParams",
     "PeriodicKernel",
     "Propagator",
     "QuenchInfo",
     "RunParams",
+    "ShuffledPropagator",
     "SparsePropagator",
     "State",
     "aqs",
@@ -72,4 +76,5 @@ __all__ = [
     "scalar",
     "scalar_observables",
     "slip",
+    "variants",
 ]

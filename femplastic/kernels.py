@@ -9,7 +9,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["shifted_add", "shifted_add_many", "dense_add_many"]
+__all__ = ["shifted_add", "shifted_add_many", "dense_add_many", "apply_form",
+           "shuffle_scatter", "meanfield_add"]
 
 
 @nb.njit(cache=True, fastmath={"contract"})
@@ -264,7 +265,10 @@ def draw_slips(count, act_e, act_k, stress, theta, nv, tauc, selfres, law_i, law
     """Amplitudes and plastic strain increments of the active systems (before any is applied).
 
     The bound is ``gmax(tau) = 2 tau / selfres`` with ``tau`` the resolved stress at
-    activation; for a thermal event (``thermal``) it is ``gmax(tau_c)`` (seed 004, A.3).
+    activation; for a thermal event (``thermal``) it is ``gmax(tau_c)`` (seed 004, A.3), with
+    the effective threshold ``tau_c + a (p + p0)`` under a pressure-dependent criterion
+    (model B; identical for ``a = 0``). A negative bound (possible only for ``a > 0`` under
+    strong local tension) is clipped to 0: no slip can dissipate energy there.
     Fills ``deps[i]`` (Voigt), ``amp[i]`` and ``taus[i]``.
     """
     for i in range(count):
@@ -272,8 +276,15 @@ def draw_slips(count, act_e, act_k, stress, theta, nv, tauc, selfres, law_i, law
         k = act_k[i]
         s0 = 0.5 * (stress[e, 1] - stress[e, 0])
         tau = nv[e, k, 0] * s0 + nv[e, k, 1] * stress[e, 2]
-        tb = tauc[e, k] if thermal else tau
+        if thermal:
+            # the system reached its effective threshold tau_c + a (p + p0) thermally
+            p = -0.5 * (stress[e, 0] + stress[e, 1])
+            tb = tauc[e, k] + law_f[4] * (p + law_f[5])
+        else:
+            tb = tau
         gmax = 2.0 * tb / selfres[e, k]
+        if gmax < 0.0:  # only possible with a pressure-dependent threshold under tension
+            gmax = 0.0
         g = ppf_amplitude(law_i[5], law_f[2], law_f[3], gmax, tauc[e, k], rng.random())
         sn = nv[e, k, 0]
         cs = nv[e, k, 1]
@@ -299,15 +310,111 @@ def finish_slips(count, act_e, deps, eps_pl, rng, law_i, law_f, thr_table, angle
         margin[e] = -1.0
 
 
+#: Propagator numba forms (``Propagator.numba_form()`` kinds).
+FORM_PERIODIC, FORM_DENSE = 0, 1
+FORM_SHUFFLED_PERIODIC, FORM_SHUFFLED_DENSE, FORM_MEANFIELD = 2, 3, 4
+
+
 @nb.njit(cache=True)
-def apply_form(kind, arr, L, stress, count, act_e, deps):  # pragma: no cover - compiled
-    """Propagator increments through its numba form (0: periodic planes, 1: dense)."""
+def shuffle_scatter(stress, resp, e, rng, perm):  # pragma: no cover - compiled
+    """``stress += resp`` with the rows of the *other* elements randomly permuted (model D).
+
+    Parameters
+    ----------
+    stress : (n*3,) float64, flat stress, modified in place
+    resp : (n*3,) float64, flat response of one event in element ``e`` (unshuffled)
+    e : int, the event's element: ``stress[e] += resp[e]`` (self term kept)
+    rng : numpy.random.Generator, draws one uniform permutation of the ``n - 1`` others
+    perm : (n - 1,) int64 work array
+
+    Notes
+    -----
+    Other element ``o_i`` (the ``i``-th element different from ``e``) receives the response of
+    ``o_perm[i]``: a bijection of the others, so the multiset of induced stress changes, and
+    hence their sum (the mean stress change), is exactly that of the unshuffled event.
+    """
+    m = perm.shape[0]
+    for i in range(m):
+        perm[i] = i
+    rng.shuffle(perm)
+    stress[3 * e] += resp[3 * e]
+    stress[3 * e + 1] += resp[3 * e + 1]
+    stress[3 * e + 2] += resp[3 * e + 2]
+    for i in range(m):
+        dst = i if i < e else i + 1
+        q = perm[i]
+        src = q if q < e else q + 1
+        stress[3 * dst] += resp[3 * src]
+        stress[3 * dst + 1] += resp[3 * src + 1]
+        stress[3 * dst + 2] += resp[3 * src + 2]
+
+
+@nb.njit(cache=True)
+def meanfield_add(stress, MF, e, d0, d1, d2):  # pragma: no cover - compiled
+    """Mean-field response of one event (model I): self term in ``e``, one change elsewhere.
+
+    Parameters
+    ----------
+    stress : (n*3,) float64, flat stress, modified in place
+    MF : (n, 18) float64, ``MF[e, 3 a + b]`` the self response ``S_e[a, b]`` and
+        ``MF[e, 9 + 3 a + b]`` the (area-weighted) mean response of the other elements
+        ``O_e[a, b]``, per unit eigenstrain ``b`` in ``e``.
+    e : int
+    d0, d1, d2 : float, Voigt eigenstrain increment in ``e``
+    """
+    n = stress.shape[0] // 3
+    r = MF[e]
+    o0 = r[9] * d0 + r[10] * d1 + r[11] * d2
+    o1 = r[12] * d0 + r[13] * d1 + r[14] * d2
+    o2 = r[15] * d0 + r[16] * d1 + r[17] * d2
+    for j in range(n):
+        if j != e:
+            stress[3 * j] += o0
+            stress[3 * j + 1] += o1
+            stress[3 * j + 2] += o2
+    stress[3 * e] += r[0] * d0 + r[1] * d1 + r[2] * d2
+    stress[3 * e + 1] += r[3] * d0 + r[4] * d1 + r[5] * d2
+    stress[3 * e + 2] += r[6] * d0 + r[7] * d1 + r[8] * d2
+
+
+@nb.njit(cache=True)
+def apply_form(kind, arr, L, stress, count, act_e, deps, rng):  # pragma: no cover - compiled
+    """Propagator increments of ``count`` events through its numba form, in event order.
+
+    Parameters
+    ----------
+    kind : int
+        0 periodic kernel planes ``arr (3, L*L*3)``; 1 dense response ``arr (3n, 3n)``;
+        2 / 3 the same kernels shuffled per event (:func:`shuffle_scatter`); 4 mean field
+        ``arr (n, 18)`` (:func:`meanfield_add`).
+    arr : 2D float64 array, see ``kind``
+    L : int, grid side for the periodic kinds (0 otherwise)
+    stress : (n, 3) float64, C-contiguous, modified in place
+    count : int
+    act_e : (>= count,) int64, elements of the events
+    deps : (>= count, 3) float64, Voigt plastic strain increments
+    rng : numpy.random.Generator, used by the shuffled kinds only (one permutation per event)
+    """
     flat = stress.reshape(-1)
+    n = stress.shape[0]
+    shuffled = kind == 2 or kind == 3
+    resp = np.zeros(3 * n if shuffled else 0)
+    perm = np.zeros(n - 1 if shuffled else 0, np.int64)
     for i in range(count):
+        e = act_e[i]
         if kind == 0:
-            shifted_add(flat, arr, L, act_e[i], deps[i, 0], deps[i, 1], deps[i, 2])
-        else:
+            shifted_add(flat, arr, L, e, deps[i, 0], deps[i, 1], deps[i, 2])
+        elif kind == 1:
             dense_add_many(flat, arr, act_e[i : i + 1], deps[i : i + 1])
+        elif shuffled:
+            resp[:] = 0.0
+            if kind == 2:
+                shifted_add(resp, arr, L, e, deps[i, 0], deps[i, 1], deps[i, 2])
+            else:
+                dense_add_many(resp, arr, act_e[i : i + 1], deps[i : i + 1])
+            shuffle_scatter(flat, resp, e, rng, perm)
+        else:
+            meanfield_add(flat, arr, e, deps[i, 0], deps[i, 1], deps[i, 2])
 
 
 @nb.njit(cache=True)
@@ -322,6 +429,11 @@ def relax_fused(kind, arr, L, stress, eps_pl, theta, tauc, nv, selfres, Kself, l
     completing its sweep). ``thermal_first`` marks the single pre-selected thermal event
     already placed in ``act_e[0], act_k[0]`` (KMC). Returns ``(status, events, plastic)``:
     status 0 relaxed, 1 sweep limit, 2 record buffer full; plastic = sum of deps (3,).
+
+    Per sweep the draws from ``rng`` come in a fixed order: amplitudes of all events
+    (:func:`draw_slips`), then the propagator's draws (one permutation per event for the
+    shuffled forms, :func:`apply_form`), then the renewals (:func:`finish_slips`). The Python
+    sweep of :func:`femplastic.drivers.aqs.relax` follows the same order.
     """
     n_events = 0
     plastic = np.zeros(3)
@@ -344,7 +456,7 @@ def relax_fused(kind, arr, L, stress, eps_pl, theta, tauc, nv, selfres, Kself, l
                     ev_tau[j] = taus[i]
                     ev_amp[j] = amp[i]
                 ev_n[0] = j + 1
-        apply_form(kind, arr, L, stress, count, act_e, deps)
+        apply_form(kind, arr, L, stress, count, act_e, deps, rng)
         for i in range(count):
             plastic[0] += deps[i, 0]
             plastic[1] += deps[i, 1]

@@ -11,11 +11,18 @@ one table per dataclass::
     gamma_end = 2.0
 
 ``--set model.L=32`` on the command line uses the same names.
+
+**Model variants** (seed 004, A.8; :mod:`femplastic.variants`): ``variant = "A"`` ... ``"I"``
+selects which ingredient of model C is changed (``--set model.variant=D``); the
+variant-specific parameters are ordinary fields (``G_weibull_mean``, ``G_weibull_k``,
+``dp_a``, ``dp_p0``, ``tau_c_fixed``, ``dgamma_fixed``). :meth:`ModelParams.for_variant`
+gives the paper's optimum parameters of each variant.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -24,18 +31,48 @@ from typing import Any
 import numpy as np
 
 from .elasticity import Isotropic
-from .slip import BoundedPowerLaw, RandomGroups, SlipLaw, Weibull
+from .slip import (
+    BoundedPowerLaw,
+    ConstantThreshold,
+    FixedAmplitude,
+    FixedAngles,
+    RandomGroups,
+    SlipLaw,
+    Weibull,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["ModelParams", "RunParams", "Config", "PRESETS", "load_config", "apply_overrides"]
+__all__ = ["ModelParams", "RunParams", "Config", "PRESETS", "VARIANT_PRESETS", "VARIANT_NAMES",
+           "load_config", "apply_overrides"]
 
 #: Table 1 of seed 004: element size l -> (L, N, n for R = 30).
 TABLE1 = {3.5: (29, 8, 15), 4.4: (23, 16, 12), 6.6: (15, 36, 8), 8.8: (11, 64, 6),
           10.5: (9, 92, 5), 13.2: (8, 144, 4)}
+
+#: The model variants of seed 004 (A.8): C is the original model.
+VARIANT_NAMES = ("A", "B", "C", "D", "E", "F", "G", "H", "I")
+#: Variants with two slip systems (0 and 90 deg), a shared threshold and a fixed amplitude.
+TWO_SYSTEM_VARIANTS = ("F", "G", "H")
+
+#: Optimum parameters of each variant at ``l = 6.6`` (seed 004, A.8); used by
+#: :meth:`ModelParams.for_variant`. H and I have no values in the paper (H: "no combination
+#: of free parameters leads to a satisfactory fit"; the text of A.8.9 is empty): H keeps F's
+#: amplitude with the mean of F's threshold law, ``0.38 Gamma(1 + 1/1.17) = 0.36``; I keeps C's.
+VARIANT_PRESETS: dict[str, dict[str, Any]] = {
+    "A": {"k": 2.18, "lam": 2.08, "chi": 2.19, "G_weibull_mean": 18.4, "G_weibull_k": 1.3},
+    "B": {"k": 1.88, "lam": 1.05, "chi": 3.33, "dp_a": 0.2, "dp_p0": 1.95},
+    "C": {"k": 2.18, "lam": 2.05, "chi": 2.25},
+    "D": {"k": 2.03, "lam": 2.53, "chi": 3.05},
+    "E": {"chi": 2.27, "tau_c_fixed": 0.925},
+    "F": {"N": 2, "k": 1.17, "lam": 0.38, "dgamma_fixed": 0.022},
+    "G": {"N": 2, "k": 1.09, "lam": 0.57, "dgamma_fixed": 0.064},
+    "H": {"N": 2, "tau_c_fixed": 0.36, "dgamma_fixed": 0.022},
+    "I": {"k": 2.18, "lam": 2.05, "chi": 2.25},
+}
 
 
 def _positive(name: str, value: float, allow_zero: bool = False) -> None:
@@ -67,6 +104,20 @@ class ModelParams:
         Quench (KMC) temperature in units of ``V_a`` (>= 0; 0 skips the thermal stage).
     V_a : float
         Activation volume (> 0).
+    variant : str
+        Model variant of seed 004, A.8 (``"A"`` ... ``"I"``, default ``"C"``, the original);
+        see :mod:`femplastic.variants`. ``N`` must be 2 for F, G, H.
+    G_weibull_mean, G_weibull_k : float
+        Variant A: per-element shear moduli are Weibull with this mean and shape (drawn per
+        realisation; the scale is ``mean / Gamma(1 + 1/k)``). Defaults 18.4, 1.3.
+    dp_a, dp_p0 : float
+        Variant B: Drucker-Prager coefficient ``a >= 0`` and hydrostatic offset ``<p>``; the
+        effective threshold is ``tau_c + a (p + p0)``, ``p = -(s_xx + s_yy) / 2``.
+        Defaults 0.2, 1.95.
+    tau_c_fixed : float
+        Variants E and H: the homogeneous, non-evolving threshold (> 0). Default 0.925.
+    dgamma_fixed : float
+        Variants F, G, H: the fixed slip amplitude (> 0). Default 0.022.
     """
 
     L: int = 15
@@ -79,16 +130,64 @@ class ModelParams:
     B: float = 59.0
     T: float = 0.25
     V_a: float = 1.0
+    variant: str = "C"
+    G_weibull_mean: float = 18.4
+    G_weibull_k: float = 1.3
+    dp_a: float = 0.2
+    dp_p0: float = 1.95
+    tau_c_fixed: float = 0.925
+    dgamma_fixed: float = 0.022
 
     def __post_init__(self) -> None:
+        v = self.variant.strip().upper() if isinstance(self.variant, str) else self.variant
+        if v not in VARIANT_NAMES:
+            raise ValueError(f"variant must be one of {', '.join(VARIANT_NAMES)} (seed 004, "
+                             f"A.8), got {self.variant!r}")
+        object.__setattr__(self, "variant", v)
         if isinstance(self.L, bool) or not isinstance(self.L, int | np.integer) or self.L < 2:
             raise ValueError(f"L must be an integer >= 2, got {self.L!r}")
-        if isinstance(self.N, bool) or not isinstance(self.N, int | np.integer) or self.N < 4 \
-                or self.N % 4:
+        if v in TWO_SYSTEM_VARIANTS:
+            if isinstance(self.N, bool) or self.N != 2:
+                raise ValueError(
+                    f"N must be 2 for variant {v} (two slip systems at 0 and 90 deg), got "
+                    f"{self.N!r}; set N=2 (ModelParams.for_variant({v!r}) sets the A.8 values)")
+        elif isinstance(self.N, bool) or not isinstance(self.N, int | np.integer) \
+                or self.N < 4 or self.N % 4:
             raise ValueError(f"N must be a positive multiple of 4, got {self.N!r}")
-        for name in ("l", "k", "lam", "chi", "G", "B", "V_a"):
+        for name in ("l", "k", "lam", "chi", "G", "B", "V_a", "G_weibull_mean", "G_weibull_k",
+                     "tau_c_fixed", "dgamma_fixed"):
             _positive(name, getattr(self, name))
         _positive("T", self.T, allow_zero=True)
+        _positive("dp_a", self.dp_a, allow_zero=True)
+        if not np.isfinite(self.dp_p0):
+            raise ValueError(f"dp_p0 must be finite, got {self.dp_p0!r}")
+
+    @classmethod
+    def for_variant(cls, variant: str, **overrides: Any) -> ModelParams:
+        """Variant ``variant`` with its optimum parameters of seed 004 (A.8, ``l = 6.6``).
+
+        See :data:`VARIANT_PRESETS` (H and I have no published values). ``overrides``
+        change any field, e.g. ``ModelParams.for_variant("F", L=32)``.
+        """
+        v = str(variant).strip().upper()
+        if v not in VARIANT_PRESETS:
+            raise ValueError(f"variant must be one of {', '.join(VARIANT_NAMES)}, got "
+                             f"{variant!r}")
+        return cls(**{**VARIANT_PRESETS[v], "variant": v, **overrides})
+
+    @property
+    def interaction(self) -> str:
+        """Interaction kernel of the variant: ``"eshelby"``, ``"shuffled"`` or ``"mean-field"``."""
+        if self.variant in ("D", "G"):
+            return "shuffled"
+        if self.variant == "I":
+            return "mean-field"
+        return "eshelby"
+
+    @property
+    def heterogeneous(self) -> bool:
+        """Whether the variant has per-element (per-realisation) moduli (variant A)."""
+        return self.variant == "A"
 
     @classmethod
     def preset(cls, l: float, **overrides: Any) -> ModelParams:
@@ -102,14 +201,57 @@ class ModelParams:
         L, N, _ = TABLE1[l]
         return cls(**{"L": L, "N": N, "l": l, **overrides})
 
-    def material(self) -> Isotropic:
-        """The homogeneous elastic material."""
-        return Isotropic(self.G, self.B)
+    def material(self, rng: np.random.Generator | None = None,
+                 n_elem: int | None = None) -> Isotropic:
+        """The elastic material: homogeneous ``(G, B)``, or for variant A a random field.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator, optional
+            Variant A only (required there): source of the per-element shear moduli.
+        n_elem : int, optional
+            Variant A only (required there): number of elements.
+
+        Returns
+        -------
+        Isotropic
+            Variant A: ``G`` (n_elem,) Weibull of mean ``G_weibull_mean`` and shape
+            ``G_weibull_k`` (``n_elem`` draws of ``rng.weibull``), ``B`` homogeneous.
+        """
+        if self.variant != "A":
+            return Isotropic(self.G, self.B)
+        if not isinstance(rng, np.random.Generator) or n_elem is None:
+            raise ValueError(
+                "variant A draws its per-element shear moduli per realisation: call "
+                "material(rng, n_elem) (femplastic.quench does it with the realisation's rng)")
+        scale = self.G_weibull_mean / math.gamma(1.0 + 1.0 / self.G_weibull_k)
+        return Isotropic(scale * rng.weibull(self.G_weibull_k, int(n_elem)), self.B)
 
     def slip_law(self) -> SlipLaw:
-        """Model C slip law: random orientation groups, Weibull thresholds, power-law slips."""
-        return SlipLaw(N=self.N, orientation=RandomGroups(), threshold=Weibull(self.k, self.lam),
-                       amplitude=BoundedPowerLaw(self.chi))
+        """The slip law of the variant (model C: random groups, Weibull, power-law slips).
+
+        B adds the Drucker-Prager shift ``a (p + p0)``; E has constant never-renewed
+        thresholds ``tau_c_fixed``; F and G two systems (0, 90 deg) sharing one Weibull
+        threshold per element with a fixed amplitude ``dgamma_fixed``; H is F with constant
+        never-renewed thresholds. A, C, D and I share model C's law.
+        """
+        v = self.variant
+        if v in TWO_SYSTEM_VARIANTS:
+            homog = v == "H"
+            thr = ConstantThreshold(self.tau_c_fixed) if homog else Weibull(self.k, self.lam)
+            return SlipLaw(N=2, orientation=FixedAngles((0.0, np.pi / 2)), threshold=thr,
+                           amplitude=FixedAmplitude(self.dgamma_fixed), shared_threshold=True,
+                           renew_thresholds=not homog, renew_angles=False)
+        if v == "E":
+            return SlipLaw(N=self.N, orientation=RandomGroups(),
+                           threshold=ConstantThreshold(self.tau_c_fixed),
+                           amplitude=BoundedPowerLaw(self.chi), renew_thresholds=False)
+        law = SlipLaw(N=self.N, orientation=RandomGroups(), threshold=Weibull(self.k, self.lam),
+                      amplitude=BoundedPowerLaw(self.chi))
+        if v == "B":
+            law = dataclasses.replace(law, pressure_coefficient=self.dp_a,
+                                      pressure_offset=self.dp_p0)
+        return law
 
     def replace(self, **changes: Any) -> ModelParams:
         """A copy with some fields changed (validated)."""
@@ -182,6 +324,8 @@ def _coerce(cls: type, key: str, raw: Any) -> Any:
     ftypes = {f.name: f.type for f in fields(cls)}
     t = str(ftypes[key])
     if isinstance(raw, str):
+        if t == "str":
+            return raw.strip()
         low = raw.strip().lower()
         if "bool" in t:
             if low in ("true", "1", "yes"):

@@ -20,9 +20,15 @@ Implementations:
 * :class:`SparsePropagator` -- any periodic mesh, heterogeneous moduli: one sparse
   back-substitution per batch of events with a factorisation computed once.
 * :class:`DensePropagator` -- the full response matrix of a small general problem, built
-  from sparse solves once, applied like the periodic kernel.
+  once (dense Cholesky of the stiffness), applied like the periodic kernel.
+* :class:`ShuffledPropagator` -- model D of seed 004 (A.8.4): any base propagator whose
+  stress changes in the *other* elements are randomly permuted among them at every event
+  (the self term is kept). Stochastic: :meth:`Propagator.add` takes the run's ``rng``.
+* :class:`MeanFieldPropagator` -- model I (A.8.9): the self term is kept and every other
+  element receives the (area-weighted) average of the base response over the other elements.
 
-:func:`make_propagator` picks the fastest valid one.
+:func:`make_propagator` picks the fastest valid one. The variants themselves (which
+ingredient each model A-I changes) are assembled in :mod:`femplastic.variants`.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 import scipy.fft
+import scipy.linalg as sla
 from numpy.typing import ArrayLike, NDArray
 
 from . import kernels
@@ -43,6 +50,8 @@ __all__ = [
     "PeriodicKernel",
     "SparsePropagator",
     "DensePropagator",
+    "ShuffledPropagator",
+    "MeanFieldPropagator",
     "make_propagator",
 ]
 
@@ -58,10 +67,23 @@ class Propagator(ABC):
     mesh : FEMesh
     material : Isotropic
     n_elem : int
+    stochastic : bool
+        Class attribute. False for deterministic operators. A *stochastic* propagator (e.g.
+        :class:`ShuffledPropagator`) draws random numbers when it applies events: its
+        :meth:`add` accepts a keyword ``rng`` (a ``numpy.random.Generator``), which the
+        drivers pass (the run's generator), so a run stays reproducible from its seed.
+
+    Notes
+    -----
+    To plug in your own operator, subclass this class and implement :attr:`self_response`,
+    :meth:`stress` and :meth:`add` (optionally :meth:`load_response`); leave
+    :meth:`numba_form` returning None and the drivers apply it from Python once per
+    synchronous sweep (``docs_notes/variants.md`` has a worked example).
     """
 
     mesh: FEMesh
     material: Isotropic
+    stochastic: bool = False
 
     @property
     def n_elem(self) -> int:
@@ -104,7 +126,10 @@ class Propagator(ABC):
     def numba_form(self) -> tuple[int, NDArray[np.float64], int] | None:
         """``(kind, array, L)`` for fused numba drivers, or None when not supported.
 
-        kind 0: periodic kernel planes ``(3, L*L*3)``; kind 1: dense response ``(3 n, 3 n)``.
+        kind 0: periodic kernel planes ``(3, L*L*3)``; kind 1: dense response ``(3 n, 3 n)``;
+        kinds 2 and 3: the same, shuffled per event (model D); kind 4: mean field
+        ``(n, 18)`` (model I). See :func:`femplastic.kernels.apply_form`. A propagator
+        returning None is applied from Python (:meth:`add`, once per synchronous sweep).
         """
         return None
 
@@ -317,11 +342,28 @@ class SparsePropagator(Propagator):
 class DensePropagator(Propagator):
     """Full response matrix ``R[i, b, j, a]`` of a general periodic problem (small meshes).
 
-    Built from ``3 n_elem`` sparse solves sharing one factorisation; memory
-    ``72 n_elem^2`` bytes. Applied by a numba loop, and usable by the fused drivers.
+    ``R[i, b, j, a]`` is the change of stress ``a`` in element ``j`` per unit plastic strain
+    ``b`` in element ``i`` at fixed mean strain (the layout of
+    :meth:`femplastic.fem.PeriodicFE.unit_responses`). Built once: up to ``cholesky_max``
+    elements by a dense Cholesky factorisation of the stiffness (one node pinned) and dense
+    multi-right-hand-side solves, beyond by sparse-LU solves; memory ``72 n_elem^2`` bytes.
+    Applied by a numba loop, and usable by the fused drivers. This is the general path of
+    heterogeneous elasticity (model A) on small systems.
+
+    Parameters
+    ----------
+    mesh : FEMesh
+        Periodic mesh.
+    material : Isotropic
+        Homogeneous or per-element moduli.
+    max_elem : int
+        Refuse larger meshes (memory), use :class:`SparsePropagator` instead.
+    cholesky_max : int
+        Largest mesh built with the dense Cholesky factorisation.
     """
 
-    def __init__(self, mesh: FEMesh, material: Isotropic, max_elem: int = 4096) -> None:
+    def __init__(self, mesh: FEMesh, material: Isotropic, max_elem: int = 4096,
+                 cholesky_max: int = 2048) -> None:
         if mesh.n_elem > max_elem:
             raise ValueError(
                 f"DensePropagator needs {72 * mesh.n_elem**2 / 1e9:.1f} GB for {mesh.n_elem} "
@@ -332,12 +374,36 @@ class DensePropagator(Propagator):
         self._sparse = SparsePropagator(mesh, material)
         n = mesh.n_elem
         R = np.empty((n, 3, n, 3))
-        chunk = max(1, min(n, 300_000 // max(n, 1)))
-        for start in range(0, n, chunk):
-            idx = np.arange(start, min(n, start + chunk))
-            R[idx] = self._sparse.fe.unit_responses(idx)
+        if n <= cholesky_max:
+            self._dense_build(R)
+        else:
+            chunk = max(1, min(n, 300_000 // max(n, 1)))
+            for start in range(0, n, chunk):
+                idx = np.arange(start, min(n, start + chunk))
+                R[idx] = self._sparse.fe.unit_responses(idx)
         self.R = R
         self._R2 = R.reshape(3 * n, 3 * n)
+
+    def _dense_build(self, R: NDArray[np.float64]) -> None:
+        """Fill ``R`` (n, 3, n, 3) from a dense Cholesky factorisation of the stiffness."""
+        asm = _Assembly.build(self.mesh.skmesh, self.material)
+        n = asm.n_elem
+        pinned = asm.basis.nodal_dofs[:, 0]
+        free = np.setdiff1d(np.arange(asm.basis.N), pinned)
+        cho = sla.cho_factor(asm.K[free][:, free].toarray(), check_finite=False)
+        chunk = max(1, min(n, 1_000_000 // (3 * n)))
+        for start in range(0, n, chunk):
+            idx = np.arange(start, min(n, start + chunk))
+            k = idx.size
+            eig = np.zeros((n, 3, 3 * k))
+            for i, e in enumerate(idx):
+                eig[e, :, 3 * i : 3 * i + 3] = np.eye(3)
+            f = asm.force(eig)  # (n_dof, 3k)
+            u = np.zeros_like(f)
+            u[free] = sla.cho_solve(cho, f[free], check_finite=False)
+            strain = asm.avg_strain(u) - eig  # (n, 3, 3k)
+            stress = np.einsum("eab,ebk->eak", asm.C, strain)
+            R[idx] = stress.reshape(n, 3, k, 3).transpose(2, 3, 0, 1)
 
     @property
     def self_response(self) -> NDArray[np.float64]:
@@ -364,16 +430,243 @@ class DensePropagator(Propagator):
         return 1, self._R2, 0
 
 
-def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int = 1024) -> Propagator:
+def _equal_areas(mesh: FEMesh, what: str) -> None:
+    a = mesh.areas
+    if np.ptp(a) > 1e-9 * float(np.mean(a)):
+        raise ValueError(
+            f"mesh: {what} needs elements of equal area (a permutation of element stresses "
+            f"keeps the mean stress only then); this mesh's areas vary by "
+            f"{np.ptp(a) / np.mean(a):.1%}"
+        )
+
+
+def _unwrap_check(base: Propagator, cls_name: str) -> None:
+    if not isinstance(base, Propagator):
+        raise TypeError(f"{cls_name} base must be a Propagator, got {type(base).__name__}")
+    if isinstance(base, ShuffledPropagator | MeanFieldPropagator):
+        raise ValueError(
+            f"{cls_name} base is already a {type(base).__name__}: wrap the elastic (Eshelby) "
+            "propagator, not a modified one"
+        )
+
+
+class ShuffledPropagator(Propagator):
+    """Randomly shuffled interaction kernel (model D of seed 004, A.8.4).
+
+    At every event the base propagator's stress changes in the elements *other* than the
+    slipping one are randomly permuted among those elements (a fresh uniform permutation per
+    event, drawn from the run's generator); the slipping element keeps its own (self) change.
+    The statistics of the induced changes are those of the Eshelby kernel, their spatial
+    correlations are gone.
+
+    Parameters
+    ----------
+    base : Propagator
+        The elastic response to shuffle (:class:`PeriodicKernel`, :class:`DensePropagator`,
+        :class:`SparsePropagator` or a user propagator). Its mesh must have elements of
+        equal area.
+    rng : numpy.random.Generator, optional
+        Default generator of :meth:`add` when the caller passes none. The drivers always
+        pass the run's generator, so leave it unset in models.
+
+    Notes
+    -----
+    * **Macroscopic response unchanged.** A permutation preserves the multiset of the
+      induced changes, hence their sum: the mean stress changes by exactly the base amount
+      per event (``-C : deps / n`` on the regular grid), and stress-strain records obey the
+      same balance as model C.
+    * **Loading.** :meth:`load_response` is the base's: the imposed mean strain is not an
+      event and is not shuffled (uniform ``C : E`` on a homogeneous medium).
+    * **No stress function.** The shuffled stress depends on the history of permutations,
+      not only on the plastic strain: :meth:`stress` returns the base's loading/pre-stress
+      field for a zero plastic strain and refuses a non-zero one (use the state's stress,
+      which the drivers update incrementally).
+    * Events of one synchronous sweep are shuffled independently, in the order given.
+    """
+
+    stochastic = True
+
+    def __init__(self, base: Propagator, rng: np.random.Generator | None = None) -> None:
+        _unwrap_check(base, "ShuffledPropagator")
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise TypeError("rng must be a numpy.random.Generator or None")
+        _equal_areas(base.mesh, "the shuffled kernel (model D/G)")
+        self.base = base
+        self.mesh = base.mesh
+        self.material = base.material
+        self.rng = rng
+
+    @property
+    def self_response(self) -> NDArray[np.float64]:
+        """The base's self response (the self term is not shuffled), (n_elem, 3, 3)."""
+        return self.base.self_response
+
+    def load_response(self, direction: ArrayLike) -> NDArray[np.float64]:
+        """The base's response to the imposed mean strain, (n_elem, 3)."""
+        return self.base.load_response(direction)
+
+    def stress(
+        self,
+        eps_pl: ArrayLike,
+        macro_strain: ArrayLike = (0.0, 0.0, 0.0),
+        prestress: ArrayLike | None = None,
+    ) -> NDArray[np.float64]:
+        """Base field for ``eps_pl = 0``; a non-zero plastic strain has no unique field."""
+        epl = check_field("eps_pl", eps_pl, self.n_elem)
+        if np.any(epl != 0):
+            raise NotImplementedError(
+                "ShuffledPropagator.stress: the shuffled stress depends on the history of "
+                "permutations, not on eps_pl alone; use the state's stress (or base.stress "
+                "for the unshuffled field, which has the same element average)"
+            )
+        return self.base.stress(epl, macro_strain, prestress)
+
+    def response(self, e: int, deps: ArrayLike) -> NDArray[np.float64]:
+        """Unshuffled base response (n_elem, 3) to the increment ``deps`` (3,) in element ``e``."""
+        out = np.zeros((self.n_elem, 3))
+        self.base.add(out, [int(e)], np.asarray(deps, dtype=float).reshape(1, 3))
+        return out
+
+    def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike,
+            rng: np.random.Generator | None = None) -> None:
+        """In place: every event's base response, others permuted (one permutation per event).
+
+        Parameters
+        ----------
+        stress : (n_elem, 3) float64 C-contiguous ndarray
+            Updated in place.
+        elems : (k,) int array_like
+        deps : (k, 3) array_like
+        rng : numpy.random.Generator, optional
+            Source of the permutations (default: the one given at construction). The draws
+            are those of the fused kernel (:func:`femplastic.kernels.shuffle_scatter`), so
+            both driver paths give the same trajectory.
+        """
+        rng = rng if rng is not None else self.rng
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("ShuffledPropagator.add needs rng (a numpy.random.Generator)")
+        elems, deps = self._check_increment(elems, deps)
+        if not stress.flags.c_contiguous:
+            raise ValueError("stress must be a C-contiguous (n_elem, 3) array")
+        flat = stress.reshape(-1)
+        perm = np.zeros(max(self.n_elem - 1, 0), np.int64)
+        for e, d in zip(elems, deps, strict=True):
+            resp = self.response(int(e), d)
+            kernels.shuffle_scatter(flat, resp.reshape(-1), int(e), rng, perm)
+
+    def numba_form(self) -> tuple[int, NDArray[np.float64], int] | None:
+        """``(2, Gb, L)`` over a periodic kernel, ``(3, R2, 0)`` over a dense one, else None."""
+        form = self.base.numba_form()
+        if form is None or form[0] not in (kernels.FORM_PERIODIC, kernels.FORM_DENSE):
+            return None
+        kind, arr, L = form
+        return kind + 2, arr, L
+
+
+class MeanFieldPropagator(Propagator):
+    """Mean-field interaction kernel (model I of seed 004, A.8.9).
+
+    Per event in element ``e`` with increment ``deps``: element ``e`` changes by its own
+    (self) response ``S_e : deps``; every other element changes by the same amount
+    ``O_e : deps``, the area-weighted average of the base response over all elements other
+    than ``e``. The mean stress change is exactly the base's (``-C : deps / n`` on the
+    regular grid).
+
+    Parameters
+    ----------
+    base : Propagator
+        The elastic response to average (e.g. :class:`PeriodicKernel`).
+
+    Notes
+    -----
+    *Non-yielding elements.* In a synchronous sweep several elements slip at once; each
+    event is treated on its own, and "the non-yielding elements" of an event are all the
+    elements other than the event's own element. An element slipping in the same sweep thus
+    receives its self change plus the mean-field share of each of the other events: the
+    sweep is the sum of its events, as for every propagator, in any order.
+
+    Unlike the shuffled kernel, the mean-field stress is a linear function of the plastic
+    strain, so :meth:`stress` is exact:
+    ``Sigma_j = sum_e O_e : eps_e + (S_j - O_j) : eps_j + (base load) + Sigma0_j``.
+    :meth:`load_response` is the base's (the imposed strain is not an event).
+    """
+
+    def __init__(self, base: Propagator) -> None:
+        _unwrap_check(base, "MeanFieldPropagator")
+        self.base = base
+        self.mesh = base.mesh
+        self.material = base.material
+        n = base.n_elem
+        w = base.mesh.areas / base.mesh.areas.sum()
+        S = np.ascontiguousarray(base.self_response, dtype=float)  # [e, a, b]
+        if isinstance(base, PeriodicKernel):
+            T = np.broadcast_to(base.G.sum(axis=0) / n, (n, 3, 3))  # [e, a, b]
+        elif isinstance(base, DensePropagator):
+            T = np.einsum("j,ebja->eab", w, base.R)
+        else:
+            T = np.zeros((n, 3, 3))
+            for e in range(n):
+                for b in range(3):
+                    r = np.zeros((n, 3))
+                    base.add(r, [e], np.eye(3)[b : b + 1])
+                    T[e, :, b] = w @ r
+        O = (T - w[:, None, None] * S) / (1.0 - w)[:, None, None]
+        self.S = S
+        self.O = np.ascontiguousarray(O)
+        self._MF = np.ascontiguousarray(
+            np.concatenate([S.reshape(n, 9), self.O.reshape(n, 9)], axis=1))
+
+    @property
+    def self_response(self) -> NDArray[np.float64]:
+        """The base's self response ``S_e`` (n_elem, 3, 3)."""
+        return self.S
+
+    def load_response(self, direction: ArrayLike) -> NDArray[np.float64]:
+        """The base's response to the imposed mean strain, (n_elem, 3)."""
+        return self.base.load_response(direction)
+
+    def stress(
+        self,
+        eps_pl: ArrayLike,
+        macro_strain: ArrayLike = (0.0, 0.0, 0.0),
+        prestress: ArrayLike | None = None,
+    ) -> NDArray[np.float64]:
+        """Exact mean-field stress of a plastic strain field (see Notes), (n_elem, 3)."""
+        epl = check_field("eps_pl", eps_pl, self.n_elem)
+        out = self.base.stress(np.zeros_like(epl), macro_strain, prestress)
+        own = np.einsum("eab,eb->ea", self.S - self.O, epl)
+        out += np.einsum("eab,eb->a", self.O, epl)[None, :] + own
+        return out
+
+    def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
+        """In place, event by event (:func:`femplastic.kernels.meanfield_add`)."""
+        elems, deps = self._check_increment(elems, deps)
+        if not stress.flags.c_contiguous:
+            raise ValueError("stress must be a C-contiguous (n_elem, 3) array")
+        flat = stress.reshape(-1)
+        for e, d in zip(elems, deps, strict=True):
+            kernels.meanfield_add(flat, self._MF, int(e), d[0], d[1], d[2])
+
+    def numba_form(self) -> tuple[int, NDArray[np.float64], int]:
+        """``(4, MF, 0)`` with ``MF[e] = (S_e, O_e)`` flattened, (n_elem, 18)."""
+        return kernels.FORM_MEANFIELD, self._MF, 0
+
+
+def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int = 1024,
+                    periodic_kernel: bool = True) -> Propagator:
     """The fastest valid propagator for ``(mesh, material)``.
 
-    * regular periodic grid + homogeneous material -> :class:`PeriodicKernel`;
+    * regular periodic grid + homogeneous material (and ``periodic_kernel``) ->
+      :class:`PeriodicKernel`;
     * otherwise, up to ``dense_max`` elements -> :class:`DensePropagator`;
     * otherwise :class:`SparsePropagator`.
+
+    ``periodic_kernel=False`` forces the general path even for a homogeneous material (model
+    A with a uniform modulus field: the same physics through the general solver).
     """
     if not mesh.periodic:
         raise ValueError("the models need a periodic mesh (load it with periodic=True)")
-    if mesh.grid is not None and material.homogeneous:
+    if periodic_kernel and mesh.grid is not None and material.homogeneous:
         return PeriodicKernel(mesh, material)
     if mesh.n_elem <= dense_max:
         return DensePropagator(mesh, material)

@@ -1,7 +1,8 @@
 """The model ingredients (:class:`Model`) and the simulation state (:class:`State`).
 
 A simulation is *state + ingredients + driver*: :class:`Model` bundles the mesh, material,
-propagator and slip law (built once, shared by all realisations); :class:`State` is plain
+propagator and slip law (built once, shared by all realisations -- except for model variant
+A, whose random modulus field makes the model per realisation); :class:`State` is plain
 arrays; drivers (:mod:`femplastic.drivers`) return new states.
 """
 
@@ -17,8 +18,9 @@ from . import kernels as K
 from .elasticity import Isotropic, ddot, schmid
 from .mesh import FEMesh, periodic_grid
 from .params import ModelParams
-from .propagator import Propagator, make_propagator
+from .propagator import Propagator
 from .slip import SlipLaw
+from .variants import elastic_ingredients
 
 __all__ = ["Model", "State", "build_model"]
 
@@ -33,9 +35,15 @@ class Model:
     mesh : FEMesh
     material : Isotropic
     propagator : Propagator
+        The variant's interaction kernel (:mod:`femplastic.variants`).
     law : SlipLaw
     Kself : (n_elem, 3, 3) ndarray
         Each element's own stress response to its plastic strain (``C : (S - I)``).
+
+    Notes
+    -----
+    For variant A the model belongs to one realisation: ``material.G`` is that realisation's
+    (n_elem,) modulus field and ``propagator`` its general-path operator.
     """
 
     params: ModelParams
@@ -54,16 +62,17 @@ class Model:
 @functools.lru_cache(maxsize=16)
 def _default_model(params: ModelParams) -> Model:
     mesh = periodic_grid(params.L, params.l)
-    return _assemble(params, mesh, params.material(), params.slip_law(), None)
+    return _assemble(params, mesh, None, None, None, None)
 
 
-def _assemble(params: ModelParams, mesh: FEMesh, material: Isotropic, law: SlipLaw,
-              propagator: Propagator | None) -> Model:
-    prop = propagator if propagator is not None else make_propagator(mesh, material)
-    if prop.n_elem != mesh.n_elem:
-        raise ValueError(f"propagator has {prop.n_elem} elements, mesh {mesh.n_elem}")
+def _assemble(params: ModelParams, mesh: FEMesh, material: Isotropic | None,
+              law: SlipLaw | None, propagator: Propagator | None,
+              rng: np.random.Generator | None) -> Model:
+    if propagator is not None and propagator.n_elem != mesh.n_elem:
+        raise ValueError(f"propagator has {propagator.n_elem} elements, mesh {mesh.n_elem}")
+    material, prop = elastic_ingredients(params, mesh, material, propagator, rng)
     Kself = np.ascontiguousarray(prop.self_response, dtype=float)
-    return Model(params, mesh, material, prop, law, Kself)
+    return Model(params, mesh, material, prop, law or params.slip_law(), Kself)
 
 
 def build_model(
@@ -72,8 +81,11 @@ def build_model(
     material: Isotropic | None = None,
     law: SlipLaw | None = None,
     propagator: Propagator | None = None,
+    rng: np.random.Generator | None = None,
 ) -> Model:
-    """Assemble the ingredients; defaults come from ``params`` (cached for equal params).
+    """Assemble the ingredients of ``params.variant``; explicit ingredients override them.
+
+    Cached for equal ``params`` when no ingredient is given (every variant but A).
 
     Parameters
     ----------
@@ -82,13 +94,24 @@ def build_model(
         A periodic custom mesh (e.g. :func:`femplastic.mesh.load` with ``periodic=True``);
         default: the regular ``L x L`` grid of side ``l``.
     material : Isotropic, optional
-        Default ``Isotropic(params.G, params.B)``; per-element moduli allowed.
+        Default ``params.material()``: ``Isotropic(params.G, params.B)``, or for variant A a
+        Weibull modulus field drawn from ``rng``; per-element moduli allowed.
     law : SlipLaw, optional
-        Default: model C's law from ``params``.
+        Default: the variant's law, ``params.slip_law()``.
     propagator : Propagator, optional
-        Default: :func:`femplastic.propagator.make_propagator`.
+        Default: :func:`femplastic.propagator.make_propagator` (general path for variant
+        A), wrapped into the shuffled (D, G) or mean-field (I) kernel.
+    rng : numpy.random.Generator, optional
+        Variant A only: source of the realisation's moduli (``n_elem`` Weibull draws).
+
+    Raises
+    ------
+    ValueError
+        Non-periodic mesh; variant A without ``rng`` (or ``material``), or with a
+        homogeneous ``propagator``; a shuffled kernel on a mesh of unequal element areas.
     """
-    if mesh is None and material is None and law is None and propagator is None:
+    if mesh is None and material is None and law is None and propagator is None \
+            and not params.heterogeneous:
         return _default_model(params)
     if mesh is None:
         mesh = periodic_grid(params.L, params.l)
@@ -96,8 +119,7 @@ def build_model(
         raise ValueError(
             "the weak-plane model needs a periodic mesh (mesh.load(..., periodic=True))"
         )
-    return _assemble(params, mesh, material or params.material(), law or params.slip_law(),
-                     propagator)
+    return _assemble(params, mesh, material, law, propagator, rng)
 
 
 @dataclass(eq=False)

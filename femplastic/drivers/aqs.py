@@ -95,6 +95,13 @@ def relax(
     max_sweeps : int
         Safety limit on synchronous sweeps.
 
+    Notes
+    -----
+    Propagators with a numba form (:meth:`~femplastic.propagator.Propagator.numba_form`) run
+    in one fused kernel; others (user propagators) are applied from Python once per sweep with
+    :meth:`~femplastic.propagator.Propagator.add` (with ``rng=rng`` when the propagator is
+    ``stochastic``). Both paths draw from ``rng`` in the same order.
+
     Returns
     -------
     n_events : int
@@ -130,6 +137,8 @@ def relax(
             break
         return total, plastic
     # general propagators: the same kernels, the propagator applied from Python per sweep
+    # (same order of random draws as the fused kernel: amplitudes, propagator, renewals)
+    stochastic = bool(getattr(m.propagator, "stochastic", False))
     for sweep in range(max_sweeps):
         if sweep == 0 and thermal is not None:
             count = 1
@@ -152,7 +161,10 @@ def relax(
             buf.ev_tau[j:j + count] = buf.taus[:count]
             buf.ev_amp[j:j + count] = buf.amp[:count]
             buf.ev_n[0] = j + count
-        m.propagator.add(state.stress, buf.act_e[:count], buf.deps[:count])
+        if stochastic:  # e.g. the shuffled kernel: its draws come from the run's rng
+            m.propagator.add(state.stress, buf.act_e[:count], buf.deps[:count], rng=rng)
+        else:
+            m.propagator.add(state.stress, buf.act_e[:count], buf.deps[:count])
         plastic += buf.deps[:count].sum(axis=0)
         K.finish_slips(count, buf.act_e, buf.deps, state.eps_pl, rng, law_i, law_f, table,
                        angles, state.theta, state.tauc, state.nv, state.selfres, m.Kself,

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import kernels as K
-from ..elasticity import von_mises
+from ..elasticity import Isotropic, von_mises
 from ..mesh import FEMesh
 from ..params import ModelParams
 from ..propagator import Propagator
@@ -79,7 +79,7 @@ def quench(
     T: float | None = None,
     V_a: float | None = None,
     mesh: FEMesh | None = None,
-    material=None,
+    material: Isotropic | None = None,
     law: SlipLaw | None = None,
     propagator: Propagator | None = None,
     max_events: int | None = None,
@@ -100,7 +100,9 @@ def quench(
         skips the thermal stage (random systems, zero pre-stress).
     mesh, material, law, propagator : optional
         Custom ingredients (see :func:`femplastic.state.build_model`), e.g. a periodic mesh
-        from :func:`femplastic.mesh.load`.
+        from :func:`femplastic.mesh.load`. They override those of ``params.variant``
+        (:mod:`femplastic.variants`); for variant A without ``material`` the per-element
+        shear moduli are drawn from ``rng`` first, so they belong to this realisation.
     max_events : int, optional
         Cap on thermal events (default ``400 n_elem``).
     window, tol : int, float
@@ -124,7 +126,9 @@ def quench(
         raise ValueError(f"V_a must be > 0, got {V_a!r}")
     if window < 1 or not (0 < tol < 1):
         raise ValueError(f"window must be >= 1 and tol in (0, 1), got {window}, {tol}")
-    model = build_model(params, mesh=mesh, material=material, law=law, propagator=propagator)
+    # variant A: the realisation's moduli are the first draws from rng
+    model = build_model(params, mesh=mesh, material=material, law=law, propagator=propagator,
+                        rng=rng)
     st = State.fresh(model, rng)
     n = st.n_elem
     max_events = 400 * n if max_events is None else int(max_events)
