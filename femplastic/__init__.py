@@ -26,6 +26,7 @@ from . import (  # noqa: E402
     scalar,
     scalar_observables,
     slip,
+    variants,
 )
 from .drivers import AQSRun, EventLog, QuenchInfo, aqs, quench, relax  # noqa: E402
 from .elasticity import Isotropic  # noqa: E402
