@@ -2071,14 +2071,21 @@ class DiffusionFit:
     lags : (n_lag,) float64
         Time lags (time units).
     msd : (n_lag,) float64
-        ``<(sigma(t0 + t) - sigma(t0) - G0 gdot t)^2>`` (stress^2), over sites and origins.
+        ``<(sigma(t0 + t) - sigma(t0) - v t)^2>`` (stress^2) over sites and origins, with
+        ``v`` the removed drift (``G0 gdot`` by default; with ``drift="mean"`` the mean
+        displacement at each lag is removed and ``msd`` is the variance).
     counts : (n_lag,) int64
         Number of (site, origin) pairs per lag.
     D_sigma : float
-        Slope of ``msd = D_sigma t`` (least squares through the origin), the seed's
-        definition (stress^2 / time).
+        Slope of the fit ``msd = D_sigma t`` (through the origin) or ``msd = c + D_sigma t``
+        (``intercept=True``), the seed's definition (stress^2 / time).
     D_hl : float
         ``D_sigma / 2``: the coefficient of ``d2P/dsigma2`` in the HL equation.
+    intercept : float
+        ``c`` of the affine fit (stress^2); 0 for the fit through the origin.
+    drift_rate : (n_lag,) float64 or None
+        Mean displacement of the kept windows divided by the lag (stress / time), before any
+        drift removal: the measured loading rate of the non-yielding sites.
     """
 
     lags: FloatArray
@@ -2086,6 +2093,29 @@ class DiffusionFit:
     counts: NDArray[np.int64]
     D_sigma: float
     D_hl: float
+    intercept: float = 0.0
+    drift_rate: FloatArray | None = None
+
+
+def _lag_samples(lags: Any, max_lag: Any, n_t: int) -> NDArray[np.int64]:
+    if lags is None:
+        hi = max(1, (n_t - 1) // 10) if max_lag is None else _int("max_lag", max_lag, 1, n_t - 1)
+        return np.arange(1, hi + 1, dtype=np.int64)
+    a = np.atleast_1d(np.asarray(lags))
+    if (
+        a.ndim != 1
+        or a.size == 0
+        or a.dtype == bool
+        or not np.issubdtype(a.dtype, np.integer)
+        or np.any(a < 1)
+        or np.any(a > n_t - 1)
+        or np.any(np.diff(a) <= 0)
+    ):
+        raise ValueError(
+            f"lags must be a strictly increasing 1-D sequence of integers in [1, {n_t - 1}] "
+            f"(samples), got {lags!r}"
+        )
+    return a.astype(np.int64)
 
 
 def stress_diffusion(
@@ -2096,6 +2126,9 @@ def stress_diffusion(
     *,
     plastic: ArrayLike | None = None,
     max_lag: int | None = None,
+    lags: ArrayLike | None = None,
+    drift: float | Literal["mean"] | None = None,
+    intercept: bool = False,
 ) -> DiffusionFit:
     """Local stress diffusion coefficient from stress time series (seed 003, eq. 7).
 
@@ -2114,7 +2147,20 @@ def stress_diffusion(
         the site are excluded (the diffusion of *non-yielding* sites).
     max_lag : int, optional
         Largest lag in samples, in [1, n_t - 1] (the linear regime); default
-        ``max(1, (n_t - 1) // 10)``.
+        ``max(1, (n_t - 1) // 10)``. The lags are ``1 .. max_lag``. Ignored if ``lags``
+        is given.
+    lags : (n_lag,) int array_like, optional
+        Explicit lags in samples, strictly increasing, in [1, n_t - 1] (e.g. a window
+        beyond the duration of an event, where the noise has become diffusive).
+    drift : float or "mean", optional
+        Drift removed from the displacements: ``None`` (default) ``G0 gdot`` as in the
+        seed's eq. (7); a number, that rate (stress / time, finite); ``"mean"``, the mean
+        displacement of the kept windows at each lag (``msd`` is then the variance). In a
+        lattice model the non-yielding sites need not load at ``G0 gdot``.
+    intercept : bool
+        False: fit ``msd = D_sigma t`` through the origin (seed). True: fit
+        ``msd = c + D_sigma t``, the long-time diffusion of a noise that is correlated
+        over the duration of an event (needs at least 2 lags with data).
 
     Returns
     -------
@@ -2125,26 +2171,51 @@ def stress_diffusion(
     t = _times(times, n_t)
     gdot = _scalar("gdot", gdot)
     G0 = _scalar("G0", G0, 0.0)
-    max_lag = max(1, (n_t - 1) // 10) if max_lag is None else _int("max_lag", max_lag, 1, n_t - 1)
+    j_all = _lag_samples(lags, max_lag, n_t)
+    mean_mode = isinstance(drift, str)
+    if mean_mode and drift != "mean":
+        raise ValueError(f"drift must be None, a finite real number or 'mean', got {drift!r}")
+    v = G0 * gdot if drift is None else (0.0 if mean_mode else _scalar("drift", drift))
+    if not isinstance(intercept, (bool, np.bool_)):
+        raise ValueError(f"intercept must be True or False, got {intercept!r}")
     act = None if plastic is None else _plastic(plastic, s.shape)
     if act is not None:
         cs = np.concatenate([np.zeros((1, s.shape[1]), dtype=np.int64), np.cumsum(act, axis=0)])
     dt = float(np.mean(np.diff(t)))
-    lags = dt * np.arange(1, max_lag + 1)
-    msd = np.empty(max_lag)
-    counts = np.empty(max_lag, dtype=np.int64)
-    for j in range(1, max_lag + 1):
-        d = s[j:] - s[:-j] - G0 * gdot * j * dt
+    lag_t = dt * j_all
+    msd = np.full(j_all.size, np.nan)
+    rate = np.full(j_all.size, np.nan)
+    counts = np.empty(j_all.size, dtype=np.int64)
+    for k, j in enumerate(j_all):
+        d = s[j:] - s[:-j]
         if act is not None:
             quiet = (cs[j + 1 :] - cs[: n_t - j]) == 0  # no activity in samples t0..t0+j
             d = d[quiet]
-        counts[j - 1] = d.size
-        msd[j - 1] = float(np.mean(d**2)) if d.size else np.nan
+        counts[k] = d.size
+        if d.size:
+            m = float(np.mean(d))
+            rate[k] = m / lag_t[k]
+            c = m if mean_mode else v * lag_t[k]
+            msd[k] = float(np.mean((d - c) ** 2))
     ok = counts > 0
     if not np.any(ok):
         raise ValueError("plastic leaves no activity-free window: cannot measure D_sigma")
-    D = float(np.sum(lags[ok] * msd[ok]) / np.sum(lags[ok] ** 2))
-    return DiffusionFit(lags=lags, msd=msd, counts=counts, D_sigma=D, D_hl=0.5 * D)
+    if intercept:
+        if np.count_nonzero(ok) < 2:
+            raise ValueError("intercept=True needs at least 2 lags with activity-free windows")
+        slope, c0 = np.polyfit(lag_t[ok], msd[ok], 1)
+        D, c0 = float(slope), float(c0)
+    else:
+        D, c0 = float(np.sum(lag_t[ok] * msd[ok]) / np.sum(lag_t[ok] ** 2)), 0.0
+    return DiffusionFit(
+        lags=lag_t,
+        msd=msd,
+        counts=counts,
+        D_sigma=D,
+        D_hl=0.5 * D,
+        intercept=c0,
+        drift_rate=rate,
+    )
 
 
 def activity_rate(
@@ -2321,6 +2392,9 @@ def measure_bridge(
     G0: float,
     *,
     max_lag: int | None = None,
+    lags: ArrayLike | None = None,
+    drift: float | Literal["mean"] | None = None,
+    intercept: bool = False,
 ) -> BridgeMeasurement:
     """Measure D_sigma, Gamma, the mean local drop and alpha_micro in one record.
 
@@ -2338,12 +2412,25 @@ def measure_bridge(
         Shear modulus (stress), in (0, inf).
     max_lag : int, optional
         Largest lag (samples) of the linear diffusion fit, see :func:`stress_diffusion`.
+    lags, drift, intercept
+        Lags of the fit, drift removal and affine fit, see :func:`stress_diffusion`
+        (defaults: the seed's eq. (7) and ``msd = D_sigma t``).
 
     Returns
     -------
     BridgeMeasurement
     """
-    fit = stress_diffusion(sigma, times, gdot, G0, plastic=plastic, max_lag=max_lag)
+    fit = stress_diffusion(
+        sigma,
+        times,
+        gdot,
+        G0,
+        plastic=plastic,
+        max_lag=max_lag,
+        lags=lags,
+        drift=drift,
+        intercept=intercept,
+    )
     gamma = activity_rate(plastic, times, mode="onsets")
     before, after = stress_drops(sigma, plastic)
     if before.size == 0:

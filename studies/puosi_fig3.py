@@ -7,10 +7,29 @@ for ``alpha < 1/2`` and both constants depend on ``alpha`` only, so that
 ``run`` tabulates the curve from the quasistatic formulas (derived in
 ``docs_notes/meanfield.md``), checks a few of its points against Herschel-Bulkley fits of
 flow curves computed by the finite-volume solver, and places externally measured points
-(``points=[(sigma_Y / sigma_c, A / sqrt(G0 tau sigma_c), label), ...]``, e.g. from the
-scalar lattice model) with the alpha they imply (``alpha_flow`` of the seed's Table 1).
+(``points=[(sigma_Y / sigma_c, A / sqrt(G0 tau sigma_c), label), ...]``) with the alpha
+they imply (``alpha_flow`` of the seed's Table 1).
 
-Usage: ``python studies/puosi_fig3.py --out DIR [--smoke] [--seed S] [--point SY A LABEL]``.
+With ``scalar=ScalarSettings(...)`` it also measures the project's scalar finite-rate
+lattice model (Liu et al., ``femplastic.scalar``) the way the seed measures its MD glass:
+
+* **flow curve**: fixed-rate runs at several low rates, steady mean stress, HB fit with the
+  exponent fixed to 1/2 on the lowest rates (and a free-exponent fit), normalised with
+  ``G0 = mu``, ``tau`` = the model's ``tau`` and ``sigma_c`` = the mean local threshold of
+  the population in steady flow at the lowest rate (the analogue of the seed's frozen-matrix
+  ``<sigma_c^m>``; two alternatives, the mean threshold and the mean stress of the sites
+  that yield, are reported too);
+* **bridge**: per-site series ``sigma_i(t)``, ``n_i(t)``, ``sigma_th_i(t)`` recorded in steady
+  flow (``run_fixed_rate`` has no per-site record, so the run is advanced in chunks of one
+  sampling interval and the returned state is stored; chunking leaves the trajectory
+  bit-identical), from which ``D_sigma``, ``Gamma``, the mean local drop and
+  ``alpha_micro = D_sigma / (<dsigma>^2 Gamma)`` (seed eq. 8) are measured;
+* **HL placement**: where the original HL model puts a material with the measured
+  couplings, and an HL model extended with the measured partial relaxation and the
+  model's threshold renewal distribution (``meanfield.HLExtensions``).
+
+Usage: ``python studies/puosi_fig3.py --out DIR [--smoke] [--seed S] [--point SY A LABEL]
+[--no-scalar]``.
 """
 
 from __future__ import annotations
@@ -18,14 +37,24 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import pathlib
 import time
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.stats
 
 from femplastic import meanfield as mf
+from femplastic.scalar import (
+    FiniteRateParams,
+    FiniteRateState,
+    finite_rate_initial_state,
+    run_fixed_rate,
+)
+from femplastic.scalar_observables import fit_herschel_bulkley, steady_mean
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -37,6 +66,440 @@ SEED_ALPHAS: tuple[tuple[float, str], ...] = (
 )
 
 
+# --------------------------------------------------------------------------------------------
+# scalar finite-rate lattice model: settings, flow curve, per-site records
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScalarSettings:
+    """What to measure in the scalar finite-rate model (strains engineering, LJ times).
+
+    Parameters
+    ----------
+    params : FiniteRateParams
+        Model parameters (default: the seed-000/001 values, 32 x 32).
+    rates : tuple of float
+        Shear rates of the flow curve (1/time), increasing, > 0.
+    fit_max_rate : float
+        The HB fit with exponent 1/2 uses the rates <= this (the low-rate regime); at least
+        two of them.
+    strain_warm, strain_measure : float
+        Strain discarded (transient from the initial state) and strain averaged over, > 0.
+    n_realisations : int
+        Independent runs per rate (fresh initial states), >= 1.
+    n_snapshots : int
+        Threshold snapshots per measuring run (population mean threshold), >= 1.
+    bridge_rates : tuple of float
+        Rates at which per-site series are recorded; each must be in ``rates`` (the record
+        continues the first realisation's steady state).
+    bridge_strain : float
+        Strain covered by each per-site record, > 0.
+    sample : float
+        Sampling interval of the per-site record (time), a multiple of ``params.dt``.
+    window : tuple of float
+        Lags of the diffusion fit, in units of ``tau_res`` (the duration of an event):
+        beyond the ballistic regime of the event ramps, before the selection of long quiet
+        windows bends the msd.
+    n_window : int
+        Number of lags in the window (>= 2).
+    hl_classes : int
+        Threshold classes of the extended HL prediction (0: skip it).
+    hl_rates : tuple of float
+        Reduced rates ``G0 gdot tau / sigma_c`` of the HL flow curves fitted for the
+        extended prediction.
+    """
+
+    params: FiniteRateParams = field(default_factory=FiniteRateParams)
+    rates: tuple[float, ...] = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+    fit_max_rate: float = 1e-3
+    strain_warm: float = 0.5
+    strain_measure: float = 1.0
+    n_realisations: int = 2
+    n_snapshots: int = 10
+    bridge_rates: tuple[float, ...] = (3e-4, 1e-3)
+    bridge_strain: float = 1.0
+    sample: float = 0.1
+    window: tuple[float, float] = (1.5, 5.0)
+    n_window: int = 6
+    hl_classes: int = 8
+    hl_rates: tuple[float, ...] = tuple(np.logspace(-7, -4, 6))
+
+    @classmethod
+    def smoke(cls) -> ScalarSettings:
+        """Seconds-long version (16 x 16, short runs, high rates)."""
+        return cls(
+            params=FiniteRateParams(L=16),
+            rates=(2e-3, 5e-3, 1e-2, 2e-2),
+            fit_max_rate=1e-2,
+            strain_warm=0.15,
+            strain_measure=0.25,
+            n_realisations=1,
+            n_snapshots=3,
+            bridge_rates=(1e-2,),
+            bridge_strain=0.5,
+            sample=0.1,
+            hl_classes=2,
+            hl_rates=(1e-6, 1e-5, 1e-4),
+        )
+
+
+def _steps(duration: float, dt: float) -> float:
+    """``duration`` rounded to a whole, non-zero number of steps ``dt``."""
+    return max(1, round(duration / dt)) * dt
+
+
+def _flow_point(
+    p: FiniteRateParams, gdot: float, s: ScalarSettings, rng: np.random.Generator
+) -> tuple[dict[str, float], FiniteRateState]:
+    """One fixed-rate run from a fresh state: steady mean stress, SEM, mean threshold."""
+    st = finite_rate_initial_state(p, rng)
+    T_warm = _steps(s.strain_warm / gdot, p.dt)
+    _, st = run_fixed_rate(p, st, gdot, T_warm, rng, record_every=1000)
+    T_seg = _steps(s.strain_measure / gdot / s.n_snapshots, p.dt)
+    rec = max(1, int(T_seg / p.dt) // 200)
+    sig, th = [], []
+    for _ in range(s.n_snapshots):
+        tr, st = run_fixed_rate(p, st, gdot, T_seg, rng, record_every=rec)
+        sig.append(tr.sigma_ext)
+        th.append(float(st.threshold.mean()))
+    mean, sem = steady_mean(np.concatenate(sig), skip=0.0)
+    return {"sigma": mean, "sem": sem, "threshold": float(np.mean(th))}, st
+
+
+def record_sites(
+    p: FiniteRateParams,
+    state: FiniteRateState,
+    gdot: float,
+    duration: float,
+    sample: float,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """Per-site series of the finite-rate model at fixed rate, sampled every ``sample``.
+
+    ``run_fixed_rate`` records macroscopic observables only; the run is advanced one
+    sampling interval at a time from the returned state (bit-identical to one long run:
+    the state and the Generator carry everything).
+
+    Parameters
+    ----------
+    p : FiniteRateParams
+    state : FiniteRateState
+        Starting (steady) state; not modified.
+    gdot : float
+        Shear rate (1/time), >= 0.
+    duration : float
+        Recorded time, > sample.
+    sample : float
+        Sampling interval (time), a whole number of steps ``p.dt``.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    dict
+        ``times (n_t,)``, ``sigma (n_t, N)`` local stresses, ``plastic (n_t, N)`` bool
+        ``n_i``, ``threshold (n_t, N)`` float32 local thresholds, ``frac_plastic`` mean
+        plastic fraction over all steps' records, ``state`` the final state.
+    """
+    k = round(sample / p.dt)
+    if k < 1 or abs(k * p.dt - sample) > 1e-9 * sample:
+        raise ValueError(f"sample must be a positive multiple of dt={p.dt:g}, got {sample!r}")
+    n = int(round(duration / sample))
+    if n < 2:
+        raise ValueError(f"duration must cover at least 2 samples of {sample:g}, got {duration}")
+    N = p.L * p.L
+    sigma = np.empty((n + 1, N))
+    plastic = np.empty((n + 1, N), dtype=bool)
+    threshold = np.empty((n + 1, N), dtype=np.float32)
+    sigma[0], plastic[0], threshold[0] = state.stress, state.plastic == 1, state.threshold
+    frac = 0.0
+    for i in range(1, n + 1):
+        tr, state = run_fixed_rate(p, state, gdot, k * p.dt, rng, record_every=k)
+        sigma[i], plastic[i], threshold[i] = state.stress, state.plastic == 1, state.threshold
+        frac += float(tr.frac_plastic.mean())
+    return {
+        "times": sample * np.arange(n + 1),
+        "sigma": sigma,
+        "plastic": plastic,
+        "threshold": threshold,
+        "frac_plastic": frac / n,
+        "state": state,
+    }
+
+
+def _hb_half(
+    rates: np.ndarray, sigma: np.ndarray, err: np.ndarray
+) -> tuple[float, float, float, float, float]:
+    """Weighted least squares ``Sigma = sigma_Y + A gdot^(1/2)``.
+
+    Returns ``(sigma_Y, A, sigma_Y_err, A_err, chi2 / dof)`` (errors from the weighted
+    covariance with the given SEMs; ``chi2 / dof`` is nan for two points).
+    """
+    w = 1.0 / np.maximum(err, 1e-12)
+    X = np.column_stack([np.ones_like(rates), np.sqrt(rates)])
+    Xw, yw = X * w[:, None], sigma * w
+    coef, *_ = np.linalg.lstsq(Xw, yw, rcond=None)
+    cov = np.linalg.inv(Xw.T @ Xw)
+    dof = rates.size - 2
+    chi2 = float(np.sum((Xw @ coef - yw) ** 2)) / dof if dof > 0 else math.nan
+    return float(coef[0]), float(coef[1]), *map(float, np.sqrt(np.diag(cov))), chi2
+
+
+def _slope(lags: np.ndarray, msd: np.ndarray) -> float:
+    """Slope of the affine least-squares fit ``msd = c + D t`` (nan without 2 points)."""
+    ok = np.isfinite(msd)
+    return float(np.polyfit(lags[ok], msd[ok], 1)[0]) if np.count_nonzero(ok) >= 2 else math.nan
+
+
+def measure_bridge_scalar(
+    rec: dict[str, Any], p: FiniteRateParams, gdot: float, s: ScalarSettings, sigma_c: float
+) -> dict[str, Any]:
+    """HL ingredients of one per-site record (see :func:`record_sites`).
+
+    ``D_sigma`` (seed convention, ``msd = D_sigma t``) is the slope of an affine fit of the
+    msd of activity-free windows at lags ``window`` (units of ``tau_res``), with the
+    measured mean drift of those windows removed; ``Gamma`` is the plastic fraction over
+    ``tau_res`` (exact for this model's exponential event durations), the onset count of
+    the sampled record is reported as a check.
+    """
+    t, S, P = rec["times"], rec["sigma"], rec["plastic"]
+    ds = float(t[1] - t[0])
+    lo, hi = (max(1, round(w * p.tau_res / ds)) for w in s.window)
+    win = np.unique(np.linspace(lo, max(hi, lo + 1), s.n_window).round().astype(int))
+    win = win[win < t.size]
+    curve_lags = np.unique(
+        np.concatenate([np.geomspace(1, min(t.size - 1, 3 * hi), 14).round(), win])
+    ).astype(int)
+    curve = mf.stress_diffusion(S, t, gdot, p.mu, plastic=P, lags=curve_lags, drift="mean")
+    fit = mf.stress_diffusion(S, t, gdot, p.mu, plastic=P, lags=win, drift="mean", intercept=True)
+    seed_lit = mf.stress_diffusion(S, t, gdot, p.mu, plastic=P, lags=win)  # eq. 7 literally
+    # systematic spread of the slope with the window: shift it by a factor 2/3 and 3/2
+    alt = []
+    for f in (2.0 / 3.0, 1.5):
+        sel = (curve_lags >= f * win[0]) & (curve_lags <= f * win[-1])
+        alt.append(_slope(curve.lags[sel], curve.msd[sel]))
+    gamma_frac = rec["frac_plastic"] / p.tau_res
+    gamma_on = mf.activity_rate(P, t)
+    before, after = mf.stress_drops(S, P)
+    if before.size == 0:
+        raise ValueError("the record holds no complete plastic event: record longer")
+    drop, rel = mf.mean_stress_drop(before, after)
+    th_onset = mf.stress_drops(rec["threshold"], P)[0]  # threshold held until the onset
+    D = fit.D_sigma
+    out = {
+        "gdot": gdot,
+        "duration": float(t[-1] - t[0]),
+        "sample": ds,
+        "n_events": int(before.size),
+        "window_time": [float(fit.lags[0]), float(fit.lags[-1])],
+        "D_sigma": D,
+        "D_hl": fit.D_hl,
+        "D_sigma_window_alternatives": alt,
+        "msd_intercept": fit.intercept,
+        "D_sigma_seed_eq7": seed_lit.D_sigma,
+        "quiet_drift_rate": float(np.nanmean(fit.drift_rate)),
+        "G0_gdot": p.mu * gdot,
+        "Gamma": gamma_frac,
+        "Gamma_onsets": gamma_on,
+        "mean_drop": drop,
+        "relative_drop": rel,
+        "stress_before": float(before.mean()),
+        "stress_after": float(after.mean()),
+        "threshold_at_onset": float(th_onset.mean()),
+        "threshold_population": float(np.mean(rec["threshold"], dtype=np.float64)),
+        "mean_stress": float(S.mean()),
+        "alpha_micro": mf.alpha_micro(D, drop, gamma_frac),
+        "alpha_hl": mf.alpha_micro(fit.D_hl, drop, gamma_frac),
+        "alpha_micro_sigma_c": mf.alpha_micro(D, sigma_c, gamma_frac),
+        "alpha_hl_sigma_c": mf.alpha_micro(fit.D_hl, sigma_c, gamma_frac),
+        "alpha_micro_seed_eq7": mf.alpha_micro(seed_lit.D_sigma, drop, gamma_frac),
+        "msd_curve": {
+            "lag": curve.lags.tolist(),
+            "msd": curve.msd.tolist(),
+            "drift_rate": curve.drift_rate.tolist(),
+        },
+    }
+    spread = [a for a in alt if np.isfinite(a)]
+    out["alpha_micro_range"] = [
+        mf.alpha_micro(max(min(spread + [D]), 0.0), drop, gamma_frac),
+        mf.alpha_micro(max(spread + [D]), drop, gamma_frac),
+    ]
+    return out
+
+
+def _hl_point(alpha: float) -> tuple[float, float]:
+    """Original HL quasistatic point at ``alpha`` (nan, nan for no yield stress)."""
+    if 0.0 < alpha < 0.5:
+        return mf.hl_yield_stress(alpha), mf.hl_hb_prefactor(alpha)
+    return math.nan, math.nan
+
+
+def _hl_extended_point(
+    alpha: float, p: FiniteRateParams, sigma_c: float, drop: float, rel: float, s: ScalarSettings
+) -> dict[str, Any]:
+    """HL with the measured partial relaxation and the model's threshold renewal.
+
+    Units ``sigma_c = G0 = tau = 1``: thresholds ``Weibull(k_d, sigma_d) / sigma_c`` in
+    ``hl_classes`` equal-weight classes redrawn after each event, restart at
+    ``(1 - rel) sigma``, noise ``D = alpha (drop)^2 Gamma``; HB fit with n = 1/2 of the flow
+    curve at ``hl_rates``.
+    """
+    ext = mf.HLExtensions.from_distribution(
+        scipy.stats.weibull_min(p.k_d, scale=p.sigma_d / sigma_c),
+        s.hl_classes,
+        relax_fraction=min(max(rel, 1e-6), 1.0),
+        noise_scale=drop / sigma_c,
+    )
+    r = np.asarray(s.hl_rates, dtype=float)
+    fc = mf.hl_flow_curve(alpha, r, extensions=ext)
+    hb = mf.hb_fit(r, fc, n=0.5)
+    free = mf.hb_fit(r, fc) if r.size >= 4 else None
+    return {
+        "alpha": alpha,
+        "n_classes": s.hl_classes,
+        "relax_fraction": rel,
+        "noise_scale": drop / sigma_c,
+        "sigma_Y": hb.sigma_Y,
+        "A": hb.A,
+        "n_free": free.n if free is not None else math.nan,
+        "flow_curve": fc.tolist(),
+    }
+
+
+def run_scalar(s: ScalarSettings, rng: np.random.Generator) -> dict[str, Any]:
+    """Flow curve, HB fits, per-site bridge and HL placements of the scalar model.
+
+    Parameters
+    ----------
+    s : ScalarSettings
+    rng : numpy.random.Generator
+        Root generator; one child per (rate, realisation).
+
+    Returns
+    -------
+    dict
+        ``flow_curve``, ``hb_half``, ``hb_free_all``, ``hb_free_low``, ``sigma_c`` (the
+        candidates and the choice), ``point`` (normalised flow-curve point and its
+        alternatives), ``bridge`` (one dict per bridge rate), ``hl`` (HL placements of the
+        measured couplings), ``timing``.
+    """
+    t0 = time.perf_counter()
+    p = s.params
+    rates = np.asarray(s.rates, dtype=float)
+    if np.any(rates <= 0) or np.any(np.diff(rates) <= 0):
+        raise ValueError(f"rates must be increasing and > 0, got {s.rates}")
+    if not set(s.bridge_rates) <= set(s.rates):
+        raise ValueError(f"bridge_rates {s.bridge_rates} must be among rates {s.rates}")
+    flow, states = [], {}
+    for g in rates:
+        pts = []
+        for i, child in enumerate(rng.spawn(s.n_realisations)):
+            pt, st = _flow_point(p, float(g), s, child)
+            pts.append(pt)
+            if i == 0:
+                states[float(g)] = (st, child)
+        n = len(pts)
+        flow.append(
+            {
+                "gdot": float(g),
+                "sigma": float(np.mean([q["sigma"] for q in pts])),
+                "sem": float(np.sqrt(np.sum([q["sem"] ** 2 for q in pts])) / n),
+                "threshold": float(np.mean([q["threshold"] for q in pts])),
+                "realisations": [q["sigma"] for q in pts],
+            }
+        )
+    t_flow = time.perf_counter() - t0
+    sig = np.array([f["sigma"] for f in flow])
+    err = np.maximum(np.array([f["sem"] for f in flow]), 1e-4)
+    low = rates <= s.fit_max_rate * (1 + 1e-12)
+    if np.count_nonzero(low) < 2:
+        raise ValueError("fit_max_rate must leave at least 2 rates for the n = 1/2 fit")
+    sy, amp, sy_e, amp_e, chi2 = _hb_half(rates[low], sig[low], err[low])
+    hb_free_all = fit_herschel_bulkley(rates, sig, err)
+    hb_free_low = fit_herschel_bulkley(rates[low], sig[low], err[low]) if low.sum() >= 4 else None
+
+    # sigma_c: population mean threshold in steady flow at the lowest rate (primary)
+    sigma_c = flow[0]["threshold"]
+    scale = math.sqrt(p.mu * p.tau * sigma_c)
+
+    bridge = []
+    for g in s.bridge_rates:
+        st, child = states[float(g)]
+        rec = record_sites(p, st, g, _steps(s.bridge_strain / g, s.sample), s.sample, child)
+        bridge.append(measure_bridge_scalar(rec, p, g, s, sigma_c))
+        del rec
+    t_bridge = time.perf_counter() - t0 - t_flow
+
+    x, y = mf.universal_point(sy, amp, sigma_c=sigma_c, G0=p.mu, tau=p.tau)
+    b0 = bridge[-1] if bridge else None  # the highest bridge rate: most events
+    candidates = {"threshold_population": sigma_c}
+    if b0 is not None:
+        candidates["threshold_at_onset"] = b0["threshold_at_onset"]
+        candidates["stress_at_onset"] = b0["stress_before"]
+    alternatives = [
+        {
+            "sigma_c": v,
+            "label": k,
+            "sigma_Y": sy / v,
+            "A": amp / math.sqrt(p.mu * p.tau * v),
+        }
+        for k, v in candidates.items()
+    ]
+    point = {
+        "sigma_Y": x,
+        "A": y,
+        "sigma_Y_err": sy_e / sigma_c,
+        "A_err": amp_e / scale,
+        "alpha_flow": mf.alpha_from_yield_stress(x) if 0.0 < x < 0.5 else math.nan,
+        "alternatives": alternatives,
+    }
+
+    hl: list[dict[str, Any]] = []
+    if b0 is not None:
+        for key, label in (
+            ("alpha_micro", "HL at alpha_micro (eq. 8, seed's msd = D t)"),
+            ("alpha_hl", "HL at alpha_micro / 2 (eq. 8, HL's msd = 2 D t)"),
+            ("alpha_hl_sigma_c", "HL at D_HL / (sigma_c^2 Gamma) (eq. 3)"),
+        ):
+            a = b0[key]
+            hx, hy = _hl_point(a)
+            hl.append({"key": key, "label": label, "alpha": a, "sigma_Y": hx, "A": hy})
+        if s.hl_classes > 0:
+            ext = _hl_extended_point(
+                b0["alpha_hl"], p, sigma_c, b0["mean_drop"], b0["relative_drop"], s
+            )
+            ext.update(key="extended", label="HL + partial relaxation + threshold renewal")
+            hl.append(ext)
+    settings = {k: v for k, v in asdict(s).items() if k != "params"}
+    return {
+        "settings": settings,
+        "params": asdict(p),
+        "flow_curve": flow,
+        "hb_half": {
+            "sigma_Y": sy,
+            "A": amp,
+            "sigma_Y_err": sy_e,
+            "A_err": amp_e,
+            "chi2_dof": chi2,
+            "rates": rates[low].tolist(),
+        },
+        "hb_free_all": asdict(hb_free_all),
+        "hb_free_low": asdict(hb_free_low) if hb_free_low is not None else None,
+        "sigma_c": {"used": sigma_c, "choice": "threshold_population", **candidates},
+        "G0": p.mu,
+        "tau": p.tau,
+        "point": point,
+        "bridge": bridge,
+        "hl": hl,
+        "timing": {"flow": t_flow, "bridge": t_bridge, "total": time.perf_counter() - t0},
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# the universal curve
+# --------------------------------------------------------------------------------------------
+
+
 def run(
     *,
     n_alpha: int = 300,
@@ -45,6 +508,7 @@ def run(
     resolution: float = 1.0,
     points: Sequence[tuple[float, float, str]] = (),
     marked_alphas: Sequence[tuple[float, str]] = SEED_ALPHAS,
+    scalar: ScalarSettings | None = None,
     rng: np.random.Generator | None = None,
 ) -> dict[str, Any]:
     """Compute the universal HL curve, solver checks and the placement of given points.
@@ -65,17 +529,20 @@ def run(
         Measured ``(sigma_Y / sigma_c, A / sqrt(G0 tau sigma_c), label)`` to place.
     marked_alphas : sequence of (float, str)
         Couplings to mark on the curve.
+    scalar : ScalarSettings, optional
+        Measure the scalar finite-rate lattice model (:func:`run_scalar`); its flow-curve
+        point is placed like ``points``.
     rng : numpy.random.Generator, optional
-        Unused (the mean-field computation is deterministic); part of the common study
-        interface.
+        Randomness of the scalar-model runs (required with ``scalar``; the mean-field
+        computation is deterministic).
 
     Returns
     -------
     dict
         ``curve`` (alpha, sigma_Y, A lists), ``checks`` (per check alpha: theory and fitted
-        values), ``marked``, ``points`` (with their ``alpha_flow``), ``rates``, ``timing``.
+        values), ``marked``, ``points`` (with their ``alpha_flow``), ``rates``, ``scalar``
+        (or None), ``timing``.
     """
-    del rng  # deterministic computation
     t0 = time.perf_counter()
     r = np.logspace(-9, -6, 10) if rates is None else np.asarray(rates, dtype=float)
     curve = mf.hl_universal_curve(n=n_alpha)
@@ -101,8 +568,16 @@ def run(
         {"alpha": a, "label": lab, "sigma_Y": mf.hl_yield_stress(a), "A": mf.hl_hb_prefactor(a)}
         for a, lab in marked_alphas
     ]
+    scalar_res = None
+    all_points = list(points)
+    if scalar is not None:
+        if rng is None:
+            raise ValueError("rng (a numpy.random.Generator) is required with scalar")
+        scalar_res = run_scalar(scalar, rng)
+        pt = scalar_res["point"]
+        all_points.append((pt["sigma_Y"], pt["A"], "scalar lattice model (flow curve)"))
     placed = []
-    for sy, amp, lab in points:
+    for sy, amp, lab in all_points:
         alpha_flow = mf.alpha_from_yield_stress(sy) if 0.0 < sy < 0.5 else float("nan")
         a_pred = mf.hl_hb_prefactor(alpha_flow) if np.isfinite(alpha_flow) else float("nan")
         placed.append(
@@ -119,16 +594,17 @@ def run(
         "points": placed,
         "rates": r.tolist(),
         "resolution": resolution,
+        "scalar": scalar_res,
         "timing": time.perf_counter() - t0,
     }
 
 
-def plot(results: dict[str, Any]) -> Figure:
-    """Plot the universal curve with solver checks and points; returns a Figure."""
-    from matplotlib.figure import Figure
+# --------------------------------------------------------------------------------------------
+# figure and output
+# --------------------------------------------------------------------------------------------
 
-    fig = Figure(figsize=(9.0, 4.0), layout="constrained")
-    ax, ax2 = fig.subplots(1, 2)
+
+def _plot_universal(ax: Any, results: dict[str, Any]) -> None:
     c = results["curve"]
     ax.plot(c["sigma_Y"], c["A"], "k-", lw=1.5, label="HL, quasistatic theory")
     for chk in results["checks"]:
@@ -137,15 +613,58 @@ def plot(results: dict[str, Any]) -> Figure:
         ax.plot([], [], "o", mfc="none", color="C0", label="FV solver + fit")
     for m in results["marked"]:
         ax.plot(m["sigma_Y"], m["A"], "s", color="C1", ms=5)
-        ax.annotate(m["label"], (m["sigma_Y"], m["A"]), xytext=(5, 5), textcoords="offset points")
+        ax.annotate(m["label"], (m["sigma_Y"], m["A"]), xytext=(5, 5), textcoords="offset points",
+                    fontsize=7)
+    sc = results.get("scalar")
+    xmax = 0.5
     for i, p in enumerate(results["points"]):
-        ax.plot(p["sigma_Y"], p["A"], "*", ms=11, color=f"C{i + 2}", label=p["label"])
+        if sc is not None and p["label"].startswith("scalar lattice"):
+            pt = sc["point"]
+            ax.errorbar(pt["sigma_Y"], pt["A"], xerr=pt["sigma_Y_err"], yerr=pt["A_err"],
+                        fmt="*", ms=12, color="C3", label=p["label"] + r", $\sigma_c$ = <th>")
+            for j, alt in enumerate(pt["alternatives"][1:]):
+                ax.plot(alt["sigma_Y"], alt["A"], "*", ms=9, mfc="none", color=f"C{4 + j}",
+                        label=r"same, $\sigma_c$ = " + alt["label"].replace("_", " "))
+                xmax = max(xmax, alt["sigma_Y"])
+            xmax = max(xmax, pt["sigma_Y"])
+        else:
+            ax.plot(p["sigma_Y"], p["A"], "*", ms=11, color=f"C{i + 6}", label=p["label"])
+            xmax = max(xmax, p["sigma_Y"])
+    if sc is not None:
+        marks = {"alpha_micro": "D", "alpha_hl": "v", "alpha_hl_sigma_c": "^", "extended": "P"}
+        for h in sc["hl"]:
+            if np.isfinite(h["sigma_Y"]):
+                ax.plot(h["sigma_Y"], h["A"], marks.get(h["key"], "x"), color="C2", ms=7,
+                        label=f"{h['label']}: alpha = {h['alpha']:.3g}")
+                xmax = max(xmax, h["sigma_Y"])
+            else:
+                ax.plot([], [], "x", color="C2",
+                        label=f"{h['label']}: alpha = {h['alpha']:.3g} (no yield stress)")
+    ax.axvline(0.5, color="0.6", lw=0.8, ls=":")
     ax.set_xlabel(r"$\sigma_Y / \sigma_c$")
     ax.set_ylabel(r"$A / \sqrt{G_0 \tau \sigma_c}$")
     ax.set_yscale("log")
-    ax.set_xlim(0.0, 0.5)
-    ax.legend(fontsize=8)
-    ax.set_title("Universal HL relation (seed 003, Fig. 3)")
+    ax.set_xlim(0.0, 1.05 * xmax)
+    ax.legend(fontsize=6, loc="upper right")
+    ax.set_title("Universal HL relation (seed 003, Fig. 3)", fontsize=9)
+
+
+def plot(results: dict[str, Any]) -> Figure:
+    """Plot the universal curve with solver checks and points; returns a Figure.
+
+    Two panels without the scalar model (universal curve; solver flow curves vs theory),
+    four with it (plus the scalar flow curve with its HB fits and the local stress msd).
+    """
+    from matplotlib.figure import Figure
+
+    sc = results.get("scalar")
+    if sc is None:
+        fig = Figure(figsize=(9.0, 4.0), layout="constrained")
+        ax, ax2 = fig.subplots(1, 2)
+    else:
+        fig = Figure(figsize=(11.0, 8.5), layout="constrained")
+        (ax, ax2), (ax3, ax4) = fig.subplots(2, 2)
+    _plot_universal(ax, results)
     r = np.asarray(results["rates"])
     for i, chk in enumerate(results["checks"]):
         fc = np.asarray(chk["flow_curve"])
@@ -155,7 +674,40 @@ def plot(results: dict[str, Any]) -> Figure:
     ax2.set_xlabel(r"$\dot\gamma^{1/2}$")
     ax2.set_ylabel(r"$(\Sigma - \sigma_Y^{th}) / \dot\gamma^{1/2}$  (lines: $A^{th}$)")
     ax2.legend(fontsize=8)
-    ax2.set_title("Flow curves: solver vs theory")
+    ax2.set_title("Flow curves: solver vs theory", fontsize=9)
+    if sc is None:
+        return fig
+    fc = sc["flow_curve"]
+    g = np.array([f["gdot"] for f in fc])
+    ax3.errorbar(np.sqrt(g), [f["sigma"] for f in fc], yerr=[f["sem"] for f in fc], fmt="o",
+                 color="C3", label="scalar model, steady mean")
+    hb = sc["hb_half"]
+    gg = np.linspace(0.0, np.sqrt(g.max()), 100)
+    ax3.plot(gg, hb["sigma_Y"] + hb["A"] * gg, "k-", lw=1,
+             label=rf"$n = 1/2$ fit ($\dot\gamma \leq$ {max(hb['rates']):g}): "
+             rf"$\sigma_Y$ = {hb['sigma_Y']:.4f}, A = {hb['A']:.3f}")
+    fr = sc["hb_free_all"]
+    ax3.plot(gg, fr["sigma_y"] + fr["A"] * gg ** (2 * fr["n"]), "k--", lw=1,
+             label=f"free fit, all rates: n = {fr['n']:.2f}")
+    ax3.set_xlabel(r"$\dot\gamma^{1/2}$")
+    ax3.set_ylabel(r"$\Sigma$ (LJ)")
+    ax3.legend(fontsize=7)
+    ax3.set_title("Scalar finite-rate model: flow curve", fontsize=9)
+    for i, b in enumerate(sc["bridge"]):
+        lag = np.asarray(b["msd_curve"]["lag"])
+        msd = np.asarray(b["msd_curve"]["msd"])
+        norm = b["mean_drop"] ** 2 * b["Gamma"]
+        ax4.plot(lag, msd / lag / norm, "o-", ms=3, color=f"C{i}",
+                 label=rf"$\dot\gamma$ = {b['gdot']:g}: msd/(t $\Delta\sigma^2\Gamma$)")
+        ax4.axhline(b["alpha_micro"], color=f"C{i}", ls="--", lw=0.8,
+                    label=rf"slope in window: $\alpha_{{micro}}$ = {b['alpha_micro']:.2f}")
+        ax4.axvspan(*b["window_time"], color=f"C{i}", alpha=0.08)
+    ax4.axhline(0.26, color="k", ls=":", lw=0.8, label=r"seed $\alpha_{micro}$ = 0.26")
+    ax4.set_xscale("log")
+    ax4.set_xlabel("lag t (LJ time)")
+    ax4.set_ylabel(r"msd / (t $\langle\Delta\sigma\rangle^2 \Gamma$)")
+    ax4.legend(fontsize=7)
+    ax4.set_title("Local stress msd of quiet sites (drift removed)", fontsize=9)
     return fig
 
 
@@ -167,16 +719,72 @@ def _write(results: dict[str, Any], out: pathlib.Path, png: bool) -> None:
         w.writerow(["alpha", "sigma_Y_over_sigma_c", "A_over_sqrt_G0_tau_sigma_c"])
         c = results["curve"]
         w.writerows(zip(c["alpha"], c["sigma_Y"], c["A"], strict=True))
+    sc = results.get("scalar")
+    if sc is not None:
+        with open(out / "puosi_fig3_scalar_flow.csv", "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["gdot", "sigma_ext", "sem", "mean_threshold"])
+            w.writerows((f["gdot"], f["sigma"], f["sem"], f["threshold"]) for f in sc["flow_curve"])
+        keys = ["gdot", "D_sigma", "D_sigma_seed_eq7", "Gamma", "Gamma_onsets", "mean_drop",
+                "relative_drop", "alpha_micro", "alpha_hl", "alpha_micro_sigma_c",
+                "quiet_drift_rate", "G0_gdot", "threshold_at_onset", "stress_before",
+                "n_events"]
+        with open(out / "puosi_fig3_bridge.csv", "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(keys)
+            w.writerows([b[k] for k in keys] for b in sc["bridge"])
     if png:
         plot(results).savefig(out / "puosi_fig3.png", dpi=150)
 
 
+def _report(res: dict[str, Any]) -> None:
+    for chk in res["checks"]:
+        print(
+            f"alpha={chk['alpha']:.3f}  sigma_Y: theory {chk['sigma_Y_theory']:.6f} "
+            f"solver {chk['sigma_Y_solver']:.6f} | A: theory {chk['A_theory']:.5f} "
+            f"solver {chk['A_solver']:.5f} | free-n fit n = {chk['n_free_fit']:.4f}"
+        )
+    for p in res["points"]:
+        print(
+            f"{p['label']}: ({p['sigma_Y']:.4f}, {p['A']:.4f}), alpha_flow = "
+            f"{p['alpha_flow']:.4f}, HL A there {p['A_hl']:.4f}"
+        )
+    sc = res["scalar"]
+    if sc is None:
+        return
+    for f in sc["flow_curve"]:
+        print(f"  gdot={f['gdot']:.1e}  Sigma={f['sigma']:.4f} +- {f['sem']:.4f}  "
+              f"<th>={f['threshold']:.3f}")
+    hb, fr = sc["hb_half"], sc["hb_free_all"]
+    print(f"  HB n=1/2: sigma_Y={hb['sigma_Y']:.4f}+-{hb['sigma_Y_err']:.4f} "
+          f"A={hb['A']:.3f}+-{hb['A_err']:.3f} chi2/dof={hb['chi2_dof']:.2f}; free (all): "
+          f"sigma_Y={fr['sigma_y']:.4f} A={fr['A']:.3f} n={fr['n']:.3f}+-{fr['n_err']:.3f}")
+    if sc["hb_free_low"] is not None:
+        fl = sc["hb_free_low"]
+        print(f"  free (low rates): sigma_Y={fl['sigma_y']:.4f} n={fl['n']:.3f}+-{fl['n_err']:.3f}")
+    print(f"  sigma_c candidates: {sc['sigma_c']}")
+    for b in sc["bridge"]:
+        print(
+            f"  bridge gdot={b['gdot']:g}: D_sigma={b['D_sigma']:.3e} (eq.7 literal "
+            f"{b['D_sigma_seed_eq7']:.3e}), Gamma={b['Gamma']:.4f} (onsets "
+            f"{b['Gamma_onsets']:.4f}), drop={b['mean_drop']:.3f} (rel {b['relative_drop']:.3f}),"
+            f" alpha_micro={b['alpha_micro']:.3f} [{b['alpha_micro_range'][0]:.3f}, "
+            f"{b['alpha_micro_range'][1]:.3f}], alpha_hl={b['alpha_hl']:.3f}, "
+            f"D/(sigma_c^2 Gamma)={b['alpha_micro_sigma_c']:.4f}, drift {b['quiet_drift_rate']:.2e}"
+            f" vs G0 gdot {b['G0_gdot']:.2e}, events {b['n_events']}"
+        )
+    for h in sc["hl"]:
+        print(f"  {h['label']}: alpha={h['alpha']:.4f} -> ({h['sigma_Y']:.4f}, {h['A']:.4f})")
+    print(f"  scalar timing: {sc['timing']}")
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Command-line entry point: ``--seed --out DIR --smoke [--point SY A LABEL]``."""
+    """Command-line entry point: ``--seed --out DIR --smoke [--point SY A LABEL] [--no-scalar]``."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path("out/puosi_fig3"))
     ap.add_argument("--smoke", action="store_true", help="tiny run (a few seconds)")
+    ap.add_argument("--no-scalar", action="store_true", help="skip the scalar lattice model")
     ap.add_argument(
         "--point",
         nargs=3,
@@ -194,6 +802,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             check_alphas=(0.3,),
             rates=np.logspace(-8, -6, 5),
             points=points,
+            scalar=None if args.no_scalar else ScalarSettings.smoke(),
             rng=rng,
         )
     else:
@@ -203,17 +812,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             rates=np.logspace(-8, -4, 12),
             resolution=4.0,
             points=points,
+            scalar=None if args.no_scalar else ScalarSettings(),
             rng=rng,
         )
     _write(res, args.out, png=not args.smoke)
-    for chk in res["checks"]:
-        print(
-            f"alpha={chk['alpha']:.3f}  sigma_Y: theory {chk['sigma_Y_theory']:.6f} "
-            f"solver {chk['sigma_Y_solver']:.6f} | A: theory {chk['A_theory']:.5f} "
-            f"solver {chk['A_solver']:.5f} | free-n fit n = {chk['n_free_fit']:.4f}"
-        )
-    for p in res["points"]:
-        print(f"{p['label']}: alpha_flow = {p['alpha_flow']:.4f}, HL A there {p['A_hl']:.4f}")
+    _report(res)
     print(f"wrote {args.out} ({res['timing']:.2f} s)")
     return res
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import pathlib
+import sys
 
 import numpy as np
 import pytest
@@ -343,6 +345,55 @@ def test_bridge_estimators_recover_known_diffusion_activity_and_drop():
     assert m.n_events == before.size > 1000
 
 
+def _ramp_noise_record(rng, n_t=2001, n_sites=2000, dt=0.05, D=0.2, tc=0.5, v=0.9):
+    """Stresses driven by a correlated noise: integrated Ornstein-Uhlenbeck velocity of
+    correlation time tc (the ramps of events of finite duration), plus a drift v.
+    Known answer: msd(t) = 2 D (t - tc (1 - exp(-t/tc))) around the drift, i.e. linear with
+    slope 2 D (HL convention) and intercept -2 D tc for t >> tc."""
+    rho = math.exp(-dt / tc)
+    su = math.sqrt(D / tc)  # stationary std of the velocity: D = su^2 tc
+    u = su * rng.standard_normal(n_sites)
+    sigma = np.empty((n_t, n_sites))
+    sigma[0] = rng.uniform(0.0, 1.0, n_sites)
+    for i in range(1, n_t):
+        sigma[i] = sigma[i - 1] + (u + v) * dt
+        u = rho * u + su * math.sqrt(1.0 - rho**2) * rng.standard_normal(n_sites)
+    return dt * np.arange(n_t), sigma
+
+
+def test_stress_diffusion_with_correlated_noise_and_measured_drift():
+    rng = np.random.default_rng(3)
+    D, tc, v, gdot, G0 = 0.2, 0.5, 0.9, 0.2, 10.0  # v = 0.45 G0 gdot (not the elastic rate)
+    t, sigma = _ramp_noise_record(rng, D=D, tc=tc, v=v)
+    late = np.arange(60, 161, 20)  # lags 3 .. 8 time units = 6 .. 16 tc
+    fit = mf.stress_diffusion(sigma, t, gdot, G0, lags=late, drift="mean", intercept=True)
+    assert abs(fit.D_hl / D - 1.0) < 0.05
+    assert abs(fit.intercept / (-2.0 * D * tc) - 1.0) < 0.25
+    assert np.allclose(fit.drift_rate, v, rtol=0.02)
+    assert np.allclose(fit.lags, late * (t[1] - t[0]))
+    # the drift can also be given explicitly
+    given = mf.stress_diffusion(sigma, t, gdot, G0, lags=late, drift=v, intercept=True)
+    assert abs(given.D_hl / fit.D_hl - 1.0) < 0.02
+    # removing G0 gdot instead of the actual drift biases the msd upwards
+    seed = mf.stress_diffusion(sigma, t, gdot, G0, lags=late, intercept=True)
+    assert seed.D_hl > 1.5 * D
+    # at lags shorter than tc the noise is ballistic: msd / t underestimates D
+    short = mf.stress_diffusion(sigma, t, gdot, G0, max_lag=3, drift="mean")
+    assert short.D_hl < 0.3 * D and short.intercept == 0.0
+    # the bridge passes the options through
+    plastic = np.zeros(sigma.shape, dtype=bool)
+    plastic[100:102, :50] = True
+    m = mf.measure_bridge(sigma, plastic, t, gdot, G0, lags=late, drift="mean", intercept=True)
+    assert abs(m.D_hl / D - 1.0) < 0.05 and m.diffusion.intercept < 0.0
+    for bad in ({"lags": [3, 3]}, {"lags": [0, 2]}, {"lags": [1.5]}, {"lags": [t.size]}):
+        with pytest.raises(ValueError, match="lags"):
+            mf.stress_diffusion(sigma, t, gdot, G0, **bad)
+    with pytest.raises(ValueError, match="drift"):
+        mf.stress_diffusion(sigma, t, gdot, G0, drift="median")
+    with pytest.raises(ValueError, match="at least 2 lags"):
+        mf.stress_diffusion(sigma, t, gdot, G0, lags=[5], intercept=True)
+
+
 def test_universal_point_and_curve():
     curve = mf.hl_universal_curve(n=50)
     assert np.all(np.diff(curve.sigma_Y) < 0) and np.all(np.diff(curve.A) > 0)
@@ -355,16 +406,60 @@ def test_universal_point_and_curve():
 # --------------------------------------------------------------------------------------------
 
 
-def test_study_puosi_fig3_smoke(tmp_path):
+def _load_study():
     path = pathlib.Path(__file__).resolve().parents[1] / "studies" / "puosi_fig3.py"
     spec = importlib.util.spec_from_file_location("puosi_fig3", path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # the study defines a dataclass
     spec.loader.exec_module(mod)
-    res = mod.main(["--smoke", "--out", str(tmp_path), "--point", "0.2", "0.4", "lattice"])
-    assert (tmp_path / "puosi_fig3.json").exists()
-    assert (tmp_path / "puosi_fig3_curve.csv").exists()
+    return mod
+
+
+def test_study_puosi_fig3_smoke(tmp_path):
+    mod = _load_study()
+    try:
+        res = mod.main(["--smoke", "--out", str(tmp_path), "--point", "0.2", "0.4", "lattice"])
+        fig = mod.plot(res)
+        fig2 = mod.plot({**res, "scalar": None})
+    finally:
+        sys.modules.pop("puosi_fig3", None)
+    for name in ("puosi_fig3.json", "puosi_fig3_curve.csv", "puosi_fig3_scalar_flow.csv",
+                 "puosi_fig3_bridge.csv"):
+        assert (tmp_path / name).exists()
     chk = res["checks"][0]
     assert abs(chk["sigma_Y_solver"] - chk["sigma_Y_theory"]) < 1e-3
     assert res["points"][0]["label"] == "lattice"
-    fig = mod.plot(res)
-    assert len(fig.axes) == 2
+    # the scalar model's flow-curve point, normalised, and its bridge measurement
+    sc = res["scalar"]
+    assert res["points"][1]["label"].startswith("scalar lattice")
+    assert 0.2 < sc["hb_half"]["sigma_Y"] < 0.8 and sc["hb_half"]["A"] > 0.0
+    assert np.isclose(sc["point"]["sigma_Y"], sc["hb_half"]["sigma_Y"] / sc["sigma_c"]["used"])
+    b = sc["bridge"][0]
+    assert b["D_sigma"] > 0.0 and b["n_events"] > 100
+    assert abs(b["Gamma_onsets"] / b["Gamma"] - 1.0) < 0.2  # sampled onsets vs n / tau_res
+    assert 0.0 < b["relative_drop"] < 1.0
+    assert np.isclose(b["alpha_micro"], b["D_sigma"] / (b["mean_drop"] ** 2 * b["Gamma"]))
+    assert {h["key"] for h in sc["hl"]} == {"alpha_micro", "alpha_hl", "alpha_hl_sigma_c",
+                                             "extended"}
+    assert len(fig.axes) == 4 and len(fig2.axes) == 2
+
+
+def test_study_record_sites_is_a_chunked_fixed_rate_run():
+    from femplastic.scalar import FiniteRateParams, finite_rate_initial_state, run_fixed_rate
+
+    mod = _load_study()
+    try:
+        p = FiniteRateParams(L=8)
+        st = finite_rate_initial_state(p, np.random.default_rng(1))
+        _, st = run_fixed_rate(p, st, 0.05, 20.0, np.random.default_rng(2))
+        rec = mod.record_sites(p, st, 0.05, 2.0, 0.1, np.random.default_rng(3))
+        _, ref = run_fixed_rate(p, st, 0.05, 2.0, np.random.default_rng(3))
+        with pytest.raises(ValueError, match="multiple of dt"):
+            mod.record_sites(p, st, 0.05, 2.0, 0.015, np.random.default_rng(3))
+    finally:
+        sys.modules.pop("puosi_fig3", None)
+    assert rec["sigma"].shape == rec["plastic"].shape == (21, 64)
+    assert np.allclose(rec["times"], 0.1 * np.arange(21))
+    assert np.array_equal(rec["sigma"][-1], ref.stress)
+    assert np.array_equal(rec["plastic"][-1], ref.plastic == 1)
+    assert np.array_equal(rec["state"].threshold, ref.threshold)
