@@ -233,6 +233,62 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ensemble_common(args: argparse.Namespace, points: list[dict[str, Any]],
+                     keys: list[str]) -> int:
+    """Run ``points`` as an ensemble of model realisations and print a summary table."""
+    from .ensemble import (
+        Ensemble,
+        load_store,
+        model_realization,
+        model_statistics,
+        summary_table,
+        warmup_model,
+    )
+
+    if args.realizations < 1:
+        raise ValueError(f"--realizations must be >= 1, got {args.realizations}")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    if args.workers is not None and args.scheduler is not None:
+        raise ValueError("--workers and --scheduler are exclusive (the cluster has its workers)")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    func = model_statistics if args.no_curves else model_realization
+    ens = Ensemble(func, points, realizations=args.realizations, seed=args.seed,
+                   store=args.out, seeding=args.seeding)
+    show = sys.stderr.isatty() and not args.quiet
+    try:
+        rep = ens.run(workers=args.workers, scheduler=args.scheduler, setup=warmup_model,
+                      progress=show)
+    except ImportError as exc:
+        print(f"femplastic {args.cmd}: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"femplastic {args.cmd}: {len(points)} point(s) x {args.realizations} realisation(s), "
+          f"seed {args.seed}, on {rep.backend}")
+    print(f"  computed {rep.computed}, already in the store {rep.skipped}"
+          + (f", discarded incomplete {rep.discarded}" if rep.discarded else "")
+          + f"; wall {rep.wall_s:.2f} s")
+    data = load_store(ens.store, keys=("stationary_mean", "stationary_std"))
+    print(summary_table(data, keys))
+    print(f"  wrote {ens.store}")
+    return 0
+
+
+def _cmd_ensemble(args: argparse.Namespace) -> int:
+    from .ensemble import config_point
+    from .params import load_config
+
+    cfg = load_config(args.config, args.set)
+    return _ensemble_common(args, [config_point(cfg)], [])
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .ensemble import grid_points
+
+    points, keys = grid_points(args.config, args.set, args.grid)
+    return _ensemble_common(args, points, keys)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``femplastic`` command."""
     ap = argparse.ArgumentParser(
@@ -260,6 +316,42 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("which", help="benchmark name: propagator, aqs, ...")
     b.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to the benchmark")
     b.set_defaults(func=_cmd_bench)
+    for name in ("ensemble", "sweep"):
+        sweep = name == "sweep"
+        e = sub.add_parser(
+            name,
+            help=("the model over a parameter grid x realisations into one HDF5 store"
+                  if sweep else "many realisations of the model into one resumable HDF5 store"),
+            description="Quench + AQS realisations of the weak-plane model"
+            + (" at every point of a parameter grid (cartesian product of --grid)" if sweep
+               else "")
+            + ", on local processes or a Dask cluster, streamed into one HDF5 store. Rerunning "
+            "the same command resumes: finished realisations are not recomputed.",
+        )
+        e.add_argument("--config", help="TOML file with [model] and [run] tables")
+        e.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="override a config value, e.g. --set model.L=32 (repeatable)")
+        if sweep:
+            e.add_argument("--grid", action="append", default=[], metavar="SECTION.KEY=V1,V2",
+                           help="grid values of one parameter, e.g. --grid model.k=1.5,2.0 "
+                           "(repeatable; the cartesian product is run)")
+        e.add_argument("--realizations", type=int, required=True,
+                       help="realisations per parameter point")
+        e.add_argument("--workers", type=int, default=None,
+                       help="local worker processes (default: all CPUs; 1: serial)")
+        e.add_argument("--scheduler", default=None, metavar="ADDR",
+                       help="Dask scheduler address, e.g. tcp://host:8786 "
+                       "(pip install 'femplastic[distributed]')")
+        e.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+        e.add_argument("--seeding", choices=("independent", "common"), default="independent",
+                       help="common: the same random numbers at every point (default "
+                       "independent)")
+        e.add_argument("--no-curves", action="store_true",
+                       help="store stationary statistics and stress drops only, not the curves")
+        e.add_argument("--out", default=f"femplastic-{name}.h5",
+                       help=f"HDF5 store (default femplastic-{name}.h5)")
+        e.add_argument("--quiet", action="store_true", help="no progress bar")
+        e.set_defaults(func=_cmd_sweep if sweep else _cmd_ensemble)
     return ap
 
 
