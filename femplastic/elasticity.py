@@ -54,7 +54,23 @@ def ddot(a: ArrayLike, b: ArrayLike) -> NDArray[np.float64]:
 
 
 def to_tensor(v: ArrayLike) -> NDArray[np.float64]:
-    """Convert tensor-Voigt vectors ``(..., 3)`` to full tensors ``(..., 2, 2)``."""
+    """Convert tensor-Voigt vectors ``(..., 3)`` to full tensors ``(..., 2, 2)``.
+
+    Parameters
+    ----------
+    v : (..., 3) array_like
+        Voigt order (xx, yy, xy), tensor shear component.
+
+    Returns
+    -------
+    (..., 2, 2) ndarray
+        Symmetric tensors, ``t[..., 0, 1] = t[..., 1, 0] = v[..., 2]``.
+
+    Examples
+    --------
+    >>> to_tensor([1.0, 2.0, 0.5]).tolist()
+    [[1.0, 0.5], [0.5, 2.0]]
+    """
     v = np.asarray(v, dtype=float)
     if v.shape[-1] != 3:
         raise ValueError(f"v must have a last axis of length 3 (xx, yy, xy), got shape {v.shape}")
@@ -67,7 +83,18 @@ def to_tensor(v: ArrayLike) -> NDArray[np.float64]:
 
 
 def from_tensor(t: ArrayLike) -> NDArray[np.float64]:
-    """Convert symmetric tensors ``(..., 2, 2)`` to tensor-Voigt vectors ``(..., 3)``."""
+    """Convert symmetric tensors ``(..., 2, 2)`` to tensor-Voigt vectors ``(..., 3)``.
+
+    Parameters
+    ----------
+    t : (..., 2, 2) array_like
+        2D tensors; the shear component is the mean of ``t_xy`` and ``t_yx``.
+
+    Returns
+    -------
+    (..., 3) ndarray
+        Voigt order (xx, yy, xy), tensor shear component (inverse of :func:`to_tensor`).
+    """
     t = np.asarray(t, dtype=float)
     if t.shape[-2:] != (2, 2):
         raise ValueError(f"t must end in (2, 2), got shape {t.shape}")
@@ -89,6 +116,16 @@ def schmid(theta: ArrayLike) -> NDArray[np.float64]:
     -------
     (..., 3) ndarray
         ``(-sin 2theta / 2, sin 2theta / 2, cos 2theta / 2)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> schmid(0.0).tolist()                      # simple shear along xy
+    [-0.0, 0.0, 0.5]
+    >>> bool(np.allclose(schmid(np.pi / 2), -schmid(0.0)))   # backward = reversed
+    True
+    >>> float(ddot(schmid(0.0), [0.0, 0.0, 0.3]))  # resolved stress = sigma_xy
+    0.3
     """
     th = np.asarray(theta, dtype=float)
     s = np.sin(2.0 * th)
@@ -105,11 +142,12 @@ def deviatoric_vector(stress: ArrayLike) -> NDArray[np.float64]:
     Parameters
     ----------
     stress : (..., 3) array_like
-        Voigt stress.
+        Voigt stress (xx, yy, xy), LJ units.
 
     Returns
     -------
     (..., 2) ndarray
+        ``((s_yy - s_xx) / 2, s_xy)``, stress units.
     """
     st = np.asarray(stress, dtype=float)
     return np.stack([0.5 * (st[..., 1] - st[..., 0]), st[..., 2]], axis=-1)
@@ -120,12 +158,38 @@ def von_mises(stress: ArrayLike) -> NDArray[np.float64]:
 
     For a 2D stress this equals the radius of the Mohr circle,
     ``sqrt(((s_xx - s_yy)/2)^2 + s_xy^2)``.
+
+    Parameters
+    ----------
+    stress : (..., 3) array_like
+        Voigt stress (xx, yy, xy), LJ units.
+
+    Returns
+    -------
+    (...) ndarray
+        Von Mises stress, stress units.
+
+    Examples
+    --------
+    >>> float(von_mises([0.2, -0.2, 0.0])), float(von_mises([1.0, 1.0, 0.0]))
+    (0.2, 0.0)
     """
     return np.linalg.norm(deviatoric_vector(stress), axis=-1)
 
 
 def pressure(stress: ArrayLike) -> NDArray[np.float64]:
-    """Pressure ``p = -(s_xx + s_yy) / 2`` (positive in compression)."""
+    """Pressure ``p = -(s_xx + s_yy) / 2`` (positive in compression).
+
+    Parameters
+    ----------
+    stress : (..., 3) array_like
+        Voigt stress (xx, yy, xy), LJ units.
+
+    Returns
+    -------
+    (...) ndarray
+        Pressure, stress units.
+    """
     st = np.asarray(stress, dtype=float)
     return -0.5 * (st[..., 0] + st[..., 1])
 
@@ -200,7 +264,18 @@ class Isotropic:
         return None
 
     def per_element(self, n_elem: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Moduli broadcast to ``(n_elem,)`` arrays ``(G, B)``; checks array lengths."""
+        """Moduli broadcast to ``(n_elem,)`` arrays ``(G, B)``; checks array lengths.
+
+        Parameters
+        ----------
+        n_elem : int
+            Number of elements of the mesh; must equal the length of per-element moduli.
+
+        Returns
+        -------
+        G, B : (n_elem,) ndarray
+            Shear and bulk moduli of every element, LJ units.
+        """
         n = self.n_values
         if n is not None and n != n_elem:
             raise ValueError(
@@ -219,6 +294,11 @@ class Isotropic:
         n_elem : int, optional
             When given, return one matrix per element, shape ``(n_elem, 3, 3)``. Otherwise
             the material must be homogeneous and a single ``(3, 3)`` matrix is returned.
+
+        Returns
+        -------
+        (3, 3) or (n_elem, 3, 3) ndarray
+            ``C`` with ``sigma_v = C @ eps_v`` in tensor-Voigt form, LJ stress units.
         """
         if n_elem is None:
             if not self.homogeneous:

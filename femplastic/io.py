@@ -32,7 +32,22 @@ __all__ = ["write_hdf5", "read_hdf5", "provenance", "XdmfWriter", "element_field
 
 
 def provenance(params: Any = None, seed: Any = None) -> dict[str, Any]:
-    """Metadata every result carries: parameters (JSON-able), seed, package version, time."""
+    """Metadata every result carries: parameters (JSON-able), seed, package version, time.
+
+    Parameters
+    ----------
+    params : object, optional
+        Parameters: anything with a ``to_dict()`` method (e.g. ``ModelParams``, ``Config``),
+        dicts, lists, numbers, strings, NumPy arrays and scalars.
+    seed : object, optional
+        The seed: an int, a ``numpy.random.SeedSequence`` or a JSON-able structure.
+
+    Returns
+    -------
+    dict
+        ``femplastic_version``, ``created`` (UTC, ISO 8601), ``params`` and ``seed`` (both
+        JSON strings).
+    """
     from . import __version__
 
     return {
@@ -88,10 +103,32 @@ def write_hdf5(
     Parameters
     ----------
     path : str or Path
+        The ``.h5`` file (replaced if it exists).
     data : dict
-        Arrays become datasets, scalars and strings become attributes; nested dicts groups.
-    params, seed
-        Stored as JSON in the root attributes together with the package version.
+        Arrays become datasets (gzip-compressed above 4096 values), scalars and strings
+        become attributes, nested dicts become groups; None values are skipped.
+    params, seed : optional
+        Stored as JSON in the root attributes together with the package version and the
+        creation time (see :func:`provenance`).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> import numpy as np
+    >>> from femplastic.params import ModelParams
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     f = write_hdf5(pathlib.Path(tmp) / "r.h5", {"curve": {"gamma": np.arange(3.0)},
+    ...                    "note": "demo"}, params=ModelParams(L=8), seed=3)
+    ...     back = read_hdf5(f)
+    >>> back["curve"]["gamma"].tolist(), back["note"]
+    ([0.0, 1.0, 2.0], 'demo')
+    >>> json.loads(back["params"])["L"], json.loads(back["seed"])
+    (8, 3)
     """
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
@@ -104,7 +141,20 @@ def write_hdf5(
 
 
 def read_hdf5(path: str | Path) -> dict[str, Any]:
-    """Read a file written by :func:`write_hdf5` back into nested dicts (attrs included)."""
+    """Read a file written by :func:`write_hdf5` back into nested dicts (attrs included).
+
+    Parameters
+    ----------
+    path : str or Path
+        An HDF5 file, e.g. the ``results.h5`` of ``femplastic run``.
+
+    Returns
+    -------
+    dict
+        Groups become dicts, datasets NumPy arrays, attributes values (bytes decoded to
+        str). The root holds the provenance: ``params`` and ``seed`` are JSON strings
+        (``json.loads`` them), ``femplastic_version`` and ``created`` plain strings.
+    """
 
     def read(g: h5py.Group) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -125,14 +175,19 @@ def element_fields(
 
     Parameters
     ----------
-    stress : (n_elem, 3)
-        Voigt stress; written as a 3x3 tensor field ``stress`` (ParaView's 9 components)
-        and the scalar ``von_mises``.
-    eps_pl : (n_elem, 3), optional
+    stress : (n_elem, 3) ndarray
+        Voigt stress (xx, yy, xy), LJ units; written as a 3x3 tensor field ``stress``
+        (ParaView's 9 components, ``xx, xy, yy`` at 0, 1, 4) and the scalar ``von_mises``.
+    eps_pl : (n_elem, 3) ndarray, optional
         Plastic strain, written as ``plastic_strain`` (tensor) and ``plastic_shear``
         (its von Mises-like magnitude).
     **extra
         Further cell arrays, (n_elem,) or (n_elem, k).
+
+    Returns
+    -------
+    dict
+        Field name -> (n_elem,) or (n_elem, 9) float64 array.
     """
 
     def tensor(v: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -152,10 +207,8 @@ def element_fields(
 class XdmfWriter(TimeSeriesWriter):
     """meshio XDMF time series writer that survives interruptions.
 
-    Use as a context manager::
-
-        with XdmfWriter("out/fields.xdmf", mesh) as w:
-            w.write(t, stress=..., eps_pl=...)
+    Use it as a context manager; the ``.h5`` with the arrays is written beside the ``.xdmf``
+    index, and both stay readable if the run is interrupted between two steps.
 
     Parameters
     ----------
@@ -163,6 +216,23 @@ class XdmfWriter(TimeSeriesWriter):
         The ``.xdmf`` file; the heavy data goes to the ``.h5`` with the same stem beside it.
     mesh : FEMesh
         Written once (unwrapped node coordinates, one quad per element).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import meshio, numpy as np
+    >>> from femplastic.mesh import periodic_grid
+    >>> mesh = periodic_grid(4, l=6.6)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = pathlib.Path(tmp) / "fields.xdmf"
+    ...     with XdmfWriter(path, mesh) as w:
+    ...         for gamma in (0.0, 0.1):
+    ...             w.write(gamma, stress=np.full((16, 3), gamma), slips=np.zeros(16))
+    ...     with meshio.xdmf.TimeSeriesReader(path) as r:
+    ...         points, cells = r.read_points_cells()
+    ...         t, _, cell_data = r.read_data(1)
+    >>> r.num_steps, t, sorted(cell_data)
+    (2, 0.1, ['slips', 'stress', 'von_mises'])
     """
 
     def __init__(self, filename: str | Path, mesh: FEMesh) -> None:
@@ -199,7 +269,19 @@ class XdmfWriter(TimeSeriesWriter):
         eps_pl: NDArray[np.float64] | None = None,
         **extra: NDArray,
     ) -> None:
-        """Append one time step of element fields (see :func:`element_fields`)."""
+        """Append one time step of element fields and flush (see :func:`element_fields`).
+
+        Parameters
+        ----------
+        t : float
+            Time value of the step (``femplastic run`` writes the external strain).
+        stress : (n_elem, 3) ndarray
+            Voigt stress, LJ units.
+        eps_pl : (n_elem, 3) ndarray, optional
+            Plastic strain.
+        **extra
+            Further cell arrays, (n_elem,) or (n_elem, k).
+        """
         fields = element_fields(stress, eps_pl, **extra)
         self.write_data(float(t), cell_data={k: [v] for k, v in fields.items()})
         self._flush()

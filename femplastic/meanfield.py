@@ -1,6 +1,6 @@
 """Hebraud-Lequeux (HL) mean-field model of amorphous plasticity (seed 003, Puosi et al. 2015).
 
-The density ``P(sigma, t)`` of local shear stresses obeys
+The density ``P(sigma, t)`` of local shear stresses obeys::
 
     dP/dt = -G0 gdot dP/dsigma - (1/tau) H(|sigma| - sigma_c) P + Gamma delta(sigma)
             + D d2P/dsigma2,
@@ -39,7 +39,7 @@ provided (:func:`hl_stationary_exact`); it is the reference for the convergence 
 
 Quasistatic limit (alpha < 1/2; derivation in ``docs_notes/meanfield.md``): with
 ``k = sigma_c G0 tau / d`` and ``alpha / sigma_c^2 = tanh(k/2) / k`` (appendix eq. 14 of the
-seed, with ``u = k``),
+seed, with ``u = k``)::
 
     sigma_Y / sigma_c = coth(k/2) / 2 - 1/k,
     A / sqrt(G0 tau sigma_c) = [coth(k/2) - (sinh k + k) ((k/2) coth(k/2) - 1)

@@ -163,6 +163,25 @@ def from_arrays(
         ``ValueError`` when a node on one side has no partner on the other.
     tol : float
         Matching tolerance relative to the box size.
+
+    Returns
+    -------
+    FEMesh
+        The mesh, element ``e`` being ``cells[e]`` (reoriented counter-clockwise).
+
+    Examples
+    --------
+    A 3 x 2 grid of rectangles, made bi-periodic:
+
+    >>> import numpy as np
+    >>> X, Y = np.meshgrid(np.arange(4) * 2.0, np.arange(3) * 1.5)
+    >>> nodes = np.stack([X.ravel(), Y.ravel()], axis=1)          # (12, 2)
+    >>> nid = np.arange(12).reshape(3, 4)                          # nid[iy, ix]
+    >>> cells = np.stack([nid[:-1, :-1].ravel(), nid[:-1, 1:].ravel(),
+    ...                   nid[1:, 1:].ravel(), nid[1:, :-1].ravel()], axis=1)
+    >>> m = from_arrays(nodes, cells, periodic=True)
+    >>> m.n_elem, m.size.tolist(), m.areas.tolist()
+    (6, [6.0, 3.0], [3.0, 3.0, 3.0, 3.0, 3.0, 3.0])
     """
     nodes = np.asarray(nodes, dtype=float)
     cells = np.asarray(cells, dtype=np.int64)
@@ -264,6 +283,33 @@ def load(path: str | Path, periodic: bool = False, tol: float = 1e-8) -> FEMesh:
     -------
     FEMesh
         The mesh (cells reoriented counter-clockwise; element order = file order).
+
+    Raises
+    ------
+    ValueError
+        Missing file, no quadrilateral cells, or (``periodic=True``) a node without a
+        partner on the opposite side (the message names it).
+
+    Examples
+    --------
+    Write a small quad mesh with meshio, then load it periodic:
+
+    >>> import tempfile, pathlib
+    >>> import meshio, numpy as np
+    >>> X, Y = np.meshgrid(np.arange(4.0), np.arange(4.0))
+    >>> pts = np.stack([X.ravel(), Y.ravel(), 0 * X.ravel()], axis=1)
+    >>> nid = np.arange(16).reshape(4, 4)
+    >>> quads = np.stack([nid[:-1, :-1].ravel(), nid[:-1, 1:].ravel(),
+    ...                   nid[1:, 1:].ravel(), nid[1:, :-1].ravel()], axis=1)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = pathlib.Path(tmp) / "grid.vtu"
+    ...     meshio.write(path, meshio.Mesh(pts, [("quad", quads)]))
+    ...     mesh = load(path, periodic=True)
+    >>> mesh
+    FEMesh(custom, n_elem=9, periodic=True)
+
+    The example meshes of a source checkout are in ``meshes/``
+    (``load("meshes/perturbed_periodic.vtu", periodic=True)``).
     """
     import meshio
 

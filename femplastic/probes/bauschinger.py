@@ -24,7 +24,15 @@ __all__ = ["bauschinger", "Bauschinger", "ReloadCurve", "ensemble_average"]
 
 @dataclass(frozen=True)
 class ReloadCurve:
-    """A reload: ``gamma`` (n_steps,) since the unloaded state; ``stress`` (n_steps,) resolved."""
+    """One reload of a Bauschinger test.
+
+    Attributes
+    ----------
+    gamma : (n_steps,) ndarray
+        Strain since the unloaded state, along the reload direction.
+    stress : (n_steps,) ndarray
+        External stress resolved along the reload direction, LJ units.
+    """
 
     gamma: NDArray[np.float64]
     stress: NDArray[np.float64]
@@ -65,6 +73,7 @@ def bauschinger(
     state : State
         A state loaded along ``alpha = 0`` (typically stationary, ``Sigma_xy > 0``).
     params : ModelParams or None
+        Checked against ``state.model.params`` when given.
     rng : numpy.random.Generator
         Used for the unloading, then the forward reload, then the reverse reload.
     gamma_reload : float
@@ -73,6 +82,23 @@ def bauschinger(
         Strain increment (> 0).
     max_unload : float
         Give up unloading after this strain (ValueError: the state never reached 0).
+
+    Returns
+    -------
+    Bauschinger
+        The two reload curves, the unloading run and the unloaded state.
+
+    Examples
+    --------
+    >>> import numpy as np, femplastic as fp
+    >>> p = fp.ModelParams(L=6, N=8, T=0.0)
+    >>> rng = np.random.default_rng(2)
+    >>> loaded = fp.aqs(fp.quench(p, rng), p, rng, gamma_end=0.3, dgamma=1e-3).state
+    >>> b = bauschinger(loaded, p, rng, gamma_reload=0.02, dgamma=1e-3)
+    >>> b.forward.gamma.shape, b.reverse.stress.shape
+    ((20,), (20,))
+    >>> abs(b.unloaded.external_stress()) < 0.05     # unloaded to (about) zero stress
+    True
     """
     if not np.isfinite(gamma_reload) or gamma_reload <= 0:
         raise ValueError(f"gamma_reload must be > 0, got {gamma_reload!r}")
@@ -92,6 +118,11 @@ def bauschinger(
 
 def ensemble_average(results: list[Bauschinger]) -> dict[str, NDArray[np.float64]]:
     """Mean and standard error of the reload curves over realisations.
+
+    Parameters
+    ----------
+    results : list of Bauschinger
+        One test per realisation, all with the same ``gamma_reload`` and ``dgamma``.
 
     Returns
     -------

@@ -70,14 +70,39 @@ class PatchPropagator(Propagator):
 
     def stress(self, eps_pl: ArrayLike, macro_strain: ArrayLike = (0.0, 0.0, 0.0),
                prestress: ArrayLike | None = None) -> NDArray[np.float64]:
-        """Patch element stress for plastic strain and affine boundary strain (Dirichlet solve)."""
+        """Patch element stress for plastic strain and affine boundary strain (Dirichlet solve).
+
+        Parameters
+        ----------
+        eps_pl : (n*n, 3) array_like
+            Plastic strain of the patch elements, Voigt (xx, yy, xy), tensor shear.
+        macro_strain : (3,) array_like
+            Affine boundary strain, Voigt.
+        prestress : (n*n, 3) array_like, optional
+            Added to the elastic stress, LJ units.
+
+        Returns
+        -------
+        (n*n, 3) ndarray
+            Element stress, Voigt, LJ units.
+        """
         out = self.fe.stress(eps_pl, macro_strain)
         if prestress is not None:
             out = out + check_field("prestress", prestress, self.n_elem)
         return out
 
     def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
-        """Dense accumulation of the patch response."""
+        """In place, ``stress += R[elems] : deps`` (dense accumulation of the patch response).
+
+        Parameters
+        ----------
+        stress : (n*n, 3) float64 ndarray
+            Updated in place.
+        elems : (k,) int array_like
+            Patch elements receiving plastic strain increments.
+        deps : (k, 3) array_like
+            The increments, Voigt, tensor shear.
+        """
         elems, deps = self._check_increment(elems, deps)
         for e, d in zip(elems, deps, strict=True):
             stress += np.einsum("bja,b->ja", self.R[e], d)
@@ -96,6 +121,25 @@ def patch_indices(L: int, n: int, ix0: int, iy0: int) -> NDArray[np.int64]:
     """Element indices of the ``n x n`` patch with lower-left element ``(ix0, iy0)``.
 
     Periodic wrap; row-major x-fastest inside the patch (the order of :class:`PatchFE`).
+
+    Parameters
+    ----------
+    L : int
+        Elements per side of the periodic grid.
+    n : int
+        Patch side in elements, ``1 <= n <= L``.
+    ix0, iy0 : int
+        Column and row of the patch's lower-left element.
+
+    Returns
+    -------
+    (n*n,) int64 ndarray
+        Grid element indices ``e = iy * L + ix``.
+
+    Examples
+    --------
+    >>> patch_indices(4, 2, 3, 3).tolist()     # wraps around the corner of a 4 x 4 grid
+    [15, 12, 3, 0]
     """
     a = (iy0 + np.arange(n)) % L
     b = (ix0 + np.arange(n)) % L
@@ -187,7 +231,21 @@ def local_yield(
     Returns
     -------
     LocalYield
-        Fields of shape ``(n_patches, n_alphas)``.
+        Fields of shape ``(n_patches, n_alphas)``, stresses in LJ units.
+
+    Examples
+    --------
+    Forward and backward local yield stresses of the 2 x 2 patches of a small quenched
+    glass:
+
+    >>> import numpy as np, femplastic as fp
+    >>> p = fp.ModelParams(L=6, N=8, T=0.0)
+    >>> rng = np.random.default_rng(0)
+    >>> ly = local_yield(fp.quench(p, rng), p, rng, n=2, alphas=[0.0, np.pi / 2], stride=2)
+    >>> ly.tau_c.shape, round(ly.R, 3)               # 9 patches x 2 orientations
+    ((9, 2), 7.447)
+    >>> bool(np.all(ly.dtau_c >= 0)), bool(np.all(ly.n_events >= 1))
+    (True, True)
     """
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator")
