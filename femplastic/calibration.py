@@ -71,6 +71,11 @@ def overlap_error(a: ArrayLike, b: ArrayLike, bins: int = 40) -> float:
     bins : int
         Number of equal bins spanning both samples.
 
+    Returns
+    -------
+    float
+        In [0, 1]: 0 for identical histograms, 1 for disjoint ones.
+
     Examples
     --------
     >>> overlap_error([0, 1, 2, 3], [0, 1, 2, 3])
@@ -93,7 +98,24 @@ def overlap_error(a: ArrayLike, b: ArrayLike, bins: int = 40) -> float:
 
 
 def relative_error(value: float, reference: float) -> float:
-    """``L[F] = |1 - F / F_ref|``."""
+    """``L[F] = |1 - F / F_ref|``.
+
+    Parameters
+    ----------
+    value : float
+        Model value ``F``.
+    reference : float
+        Reference value ``F_ref`` (non-zero).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> relative_error(0.55, 0.5)
+    0.10000000000000009
+    """
     if reference == 0:
         raise ValueError("relative_error: the reference value is 0")
     return float(abs(1.0 - value / reference))
@@ -123,6 +145,23 @@ class ReferenceData:
         Equivalent patch radius of the local samples.
     meta : dict
         Free-form strings (origin, units...).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> local = {k: rng.normal(0.5, 0.1, 200) for k in ("tau_i", "tau_c", "dtau_c", "drop")}
+    >>> ref = ReferenceData(macro={k: rng.normal(0.5, 0.05, 500)
+    ...                            for k in ("stress", "drops", "increments")},
+    ...                     meso_forward=local, meso_backward=local, R=30.0,
+    ...                     meta={"origin": "synthetic"})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     back = ReferenceData.load(ref.save(pathlib.Path(tmp) / "ref.npz"))
+    >>> back.meta, back.macro["stress"].shape
+    ({'origin': 'synthetic'}, (500,))
+    >>> errors(back, ref)["L_stat"]                # identical samples: no error
+    0.0
     """
 
     macro: dict[str, NDArray[np.float64]]
@@ -143,7 +182,18 @@ class ReferenceData:
             raise ValueError(f"reference R must be > 0, got {self.R!r}")
 
     def save(self, path: str | Path) -> Path:
-        """Write an ``.npz`` with keys ``macro/stress`` ... ``meso_backward/drop``, ``R``."""
+        """Write an ``.npz`` with keys ``macro/stress`` ... ``meso_backward/drop``, ``R``.
+
+        Parameters
+        ----------
+        path : str or Path
+            Target file; NumPy appends ``.npz`` when the name lacks it.
+
+        Returns
+        -------
+        Path
+            The file written.
+        """
         arrays = {f"{g}/{k}": v for g in ("macro", "meso_forward", "meso_backward")
                   for k, v in getattr(self, g).items()}
         arrays["R"] = np.array(self.R)
@@ -155,7 +205,22 @@ class ReferenceData:
 
     @classmethod
     def load(cls, path: str | Path) -> ReferenceData:
-        """Read and validate an ``.npz`` written by :meth:`save` (or filled by hand)."""
+        """Read and validate an ``.npz`` written by :meth:`save` (or filled by hand).
+
+        Parameters
+        ----------
+        path : str or Path
+            An ``.npz`` with the keys of the module docstring; ``meta/<name>`` keys optional.
+
+        Returns
+        -------
+        ReferenceData
+
+        Raises
+        ------
+        ValueError
+            Missing file, missing or unexpected key, empty or non-finite samples.
+        """
         path = Path(path)
         if not path.exists():
             raise ValueError(f"reference file {str(path)!r} does not exist")
@@ -204,6 +269,31 @@ def model_statistics(
     Realisation ``r`` uses child ``r`` of ``SeedSequence(seed)``. The local samples are taken
     on the final (stationary) state with ``n x n`` patches, ``n`` from Table 1 for ``R = 30``
     (else ``round(R sqrt(pi) / l)``), at ``alpha = 0`` and ``90 deg``.
+
+    Parameters
+    ----------
+    params : ModelParams
+        The model (a regular grid: the local shear test needs one).
+    seed : int
+        Root seed.
+    realizations : int
+        Independent quench + AQS runs, >= 1.
+    gamma_end, dgamma : float
+        Strain of each run and its increment.
+    gamma_min : float
+        Start of the stationary regime for the macroscale samples.
+    R : float
+        Target patch radius of the local samples (LJ length units); ``n`` is capped at ``L``.
+    stride : int
+        Spacing of the patch positions, in elements.
+    meso : bool
+        Run the local shear tests; False leaves one-sample placeholders in the ``meso``
+        groups (enough for ``L_macro``, see :func:`errors_macro`).
+
+    Returns
+    -------
+    ReferenceData
+        With the actual ``R = l n / sqrt(pi)`` and the origin in ``meta``.
     """
     if realizations < 1:
         raise ValueError(f"realizations must be >= 1, got {realizations}")
@@ -230,6 +320,13 @@ def model_statistics(
 
 def errors(model: ReferenceData, ref: ReferenceData, bins: int = 40) -> dict[str, float]:
     """All calibration errors of ``model`` against ``ref``.
+
+    Parameters
+    ----------
+    model, ref : ReferenceData
+        Model samples (:func:`model_statistics`) and the reference.
+    bins : int
+        Bins of the overlap errors.
 
     Returns
     -------
@@ -260,6 +357,23 @@ def parabola_fit(k: ArrayLike, L: ArrayLike) -> tuple[float, NDArray[np.float64]
 
     ``k_min = -b / (2 c)`` when the parabola is convex (``c > 0``), else the grid point of
     lowest ``L``.
+
+    Parameters
+    ----------
+    k, L : (m,) array_like
+        Grid and errors, m >= 3.
+
+    Returns
+    -------
+    k_min : float
+    coefficients : (3,) ndarray
+        ``(a, b, c)``.
+
+    Examples
+    --------
+    >>> k_min, (a, b, c) = parabola_fit([1.5, 2.0, 2.5, 3.0], [0.5, 0.3, 0.3, 0.5])
+    >>> round(k_min, 6)
+    2.25
     """
     k = np.asarray(k, dtype=float)
     L = np.asarray(L, dtype=float)
@@ -313,7 +427,33 @@ def sweep(
     stride: int = 1,
     bins: int = 40,
 ) -> SweepResult:
-    """The calibration sweep of seed 004 (module docstring), plain loop over points."""
+    """The calibration sweep of seed 004 (module docstring), plain loop over points.
+
+    Parameters
+    ----------
+    ref : ReferenceData
+        The reference to calibrate against.
+    base : ModelParams
+        Every other parameter (``L``, ``N``, ``T``...); ``k``, ``lam``, ``chi`` are swept.
+    k_grid : (n_k,) array_like
+        Weibull shapes, at least 3 (the parabola fit).
+    lam_grid, chi_grid : array_like
+        Candidate scales and amplitude exponents; every pair is tried at every ``k``.
+    seed : int
+        Root seed, the same at every point (common random numbers).
+    realizations : int
+        Realisations per point (the paper: 48).
+    gamma_end, dgamma : float
+        Strain of each run and its increment.
+    stride : int
+        Spacing of the local-test patches, in elements.
+    bins : int
+        Bins of the overlap errors.
+
+    Returns
+    -------
+    SweepResult
+    """
     ks = np.asarray(k_grid, dtype=float)
     if ks.size < 3:
         raise ValueError("k_grid needs at least 3 values for the parabola fit")
@@ -344,7 +484,19 @@ def sweep(
 
 
 def errors_macro(model: ReferenceData, ref: ReferenceData, bins: int = 40) -> float:
-    """``L_macro`` only (no local samples needed)."""
+    """``L_macro`` only (no local samples needed).
+
+    Parameters
+    ----------
+    model, ref : ReferenceData
+        Only their ``macro`` groups are used.
+    bins : int
+        Bins of the overlap errors.
+
+    Returns
+    -------
+    float
+    """
     return float(np.mean([overlap_error(model.macro[k], ref.macro[k], bins) for k in MACRO_KEYS]))
 
 
@@ -361,6 +513,26 @@ def recover(
     """Parameter recovery: a synthetic reference at ``truth``, then :func:`sweep`.
 
     The reference uses seed ``seed_ref`` and the sweep ``seed`` (independent noise).
+
+    Parameters
+    ----------
+    truth : ModelParams
+        The parameters to recover.
+    k_grid : array_like
+        Weibull shapes to sweep (at least 3).
+    lam_grid, chi_grid : array_like, optional
+        Default: the true value only.
+    seed_ref, seed : int
+        Seeds of the reference and of the sweep.
+    realizations : int
+        Realisations per sweep point (and of the reference unless ``ref_realizations``).
+    **kw
+        ``ref_realizations`` and the keywords of :func:`sweep` (``gamma_end``, ``dgamma``,
+        ``stride``, ``bins``).
+
+    Returns
+    -------
+    SweepResult
     """
     ref_real = int(kw.pop("ref_realizations", realizations))
     ref = model_statistics(truth, seed_ref, ref_real,

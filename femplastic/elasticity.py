@@ -47,6 +47,13 @@ def ddot(a: ArrayLike, b: ArrayLike) -> NDArray[np.float64]:
     -------
     (...) ndarray
         ``a_xx b_xx + a_yy b_yy + 2 a_xy b_xy``.
+
+    Examples
+    --------
+    The resolved shear stress of simple shear ``M(0) = (0, 0, 1/2)`` is ``sigma_xy``:
+
+    >>> float(ddot([0.0, 0.0, 0.5], [0.1, -0.1, 0.3]))
+    0.3
     """
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)

@@ -76,6 +76,21 @@ def fft_min_sites(L: int) -> int:
     Measured crossover of one ``rfft2``/``irfft2`` pair (plus the driver's Python overhead)
     against real-space shifted adds: ~100 sites at L = 16, ~60 at 32, ~20 from 64 on
     (``benchmarks/bench_scalar.py``); ``max(16, 2048 // L)``.
+
+    Parameters
+    ----------
+    L : int
+        Linear lattice size.
+
+    Returns
+    -------
+    int
+        The crossover number of sites.
+
+    Examples
+    --------
+    >>> fft_min_sites(16), fft_min_sites(32), fft_min_sites(256)
+    (128, 64, 16)
     """
     return max(16, 2048 // int(L))
 
@@ -89,6 +104,16 @@ def effective_modulus(mu: float, K: float = np.inf) -> float:
         Shear modulus, > 0 (LJ units).
     K : float
         2D bulk modulus, > 0; ``inf`` for an incompressible medium.
+
+    Returns
+    -------
+    float
+        ``mu*``, LJ stress units.
+
+    Examples
+    --------
+    >>> effective_modulus(19.0, 55.0), effective_modulus(14.88)
+    (14.121621621621621, 14.88)
     """
     return float(mu / (1.0 + mu / K))
 
@@ -140,6 +165,17 @@ class LatticeEshelby:
         ``c``: the kernel is ``c`` times the sampled continuum one.
     bz_mean : float
         ``a``: mean of ``sin^2(2 phi_q)`` over the ``q != 0`` lattice wavevectors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> k = LatticeEshelby(32, mu=19.0, K=55.0)            # "eshelby": exact self term
+    >>> bool(np.isclose(k.G[0], -k.mu_eff)), bool(abs(k.G.sum()) < 1e-9)
+    (True, True)
+    >>> stress = np.zeros(k.n_elem)
+    >>> k.add(stress, [0], [0.01])                          # a slip eps_xy = 0.01 at site 0
+    >>> bool(np.isclose(stress[0], -0.01 * k.mu_eff)), bool(stress[1] > 0)   # quadrupole
+    (True, True)
     """
 
     def __init__(
@@ -263,7 +299,18 @@ class LatticeEshelby:
         return out
 
     def load_response(self, direction: float = 1.0) -> NDArray[np.float64]:
-        """Stress change per unit imposed mean tensor shear strain, ``2 mu`` uniform, (n_elem,)."""
+        """Stress change per unit imposed mean tensor shear strain, ``2 mu`` uniform.
+
+        Parameters
+        ----------
+        direction : float
+            Loading sense and amplitude (+1 forward, -1 unloading).
+
+        Returns
+        -------
+        (n_elem,) ndarray
+            ``2 mu direction`` at every site, stress units.
+        """
         return np.full(self.n_elem, 2.0 * self.mu * float(direction))
 
     def add(
@@ -352,7 +399,16 @@ def scalar_shifted_add(stress, G, L, e, d):  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def scalar_shifted_add_many(stress, G, L, elems, deps):  # pragma: no cover - compiled
-    """:func:`scalar_shifted_add` for every ``(elems[k], deps[k])``."""
+    """:func:`scalar_shifted_add` for every ``(elems[k], deps[k])``.
+
+    Parameters
+    ----------
+    stress : (L*L,) float64, modified in place
+    G : (L*L,) float64, kernel, offset ``r = ry * L + rx``
+    L : int
+    elems : (k,) int64, source sites (row-major, x fastest)
+    deps : (k,) float64, tensor plastic strain increments (zeros are skipped)
+    """
     for k in range(elems.shape[0]):
         if deps[k] != 0.0:
             scalar_shifted_add(stress, G, L, elems[k], deps[k])

@@ -278,7 +278,27 @@ class HLExtensions:
         )
 
     def target(self, s: FloatArray) -> FloatArray:
-        """Stress right after yielding at ``s`` (both in units of ``sigma_c``), shape of s."""
+        """Stress right after yielding at ``s`` (both in units of ``sigma_c``).
+
+        Parameters
+        ----------
+        s : array_like
+            Stresses at yielding, units of ``sigma_c``.
+
+        Returns
+        -------
+        ndarray
+            Restart stresses, same shape as ``s``: 0 (original model), ``(1 - f) s`` or
+            ``s - sign(s) drop``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> np.round(HLExtensions(relax_fraction=0.25).target([1.2, -1.6]), 12).tolist()
+        [0.9, -1.2]
+        >>> HLExtensions(relax_drop=0.2).target([1.0, -1.0]).tolist()
+        [0.8, -0.8]
+        """
         s = np.asarray(s, dtype=float)
         if self.relax_fraction is not None:
             return (1.0 - self.relax_fraction) * s
@@ -333,7 +353,18 @@ class HLGrid:
         return int(np.argmin(np.abs(self.centers)))
 
     def width_at(self, s: float) -> tuple[float, float]:
-        """Widths of the two cells adjacent to the face nearest ``s`` (left, right)."""
+        """Widths of the two cells adjacent to the face nearest ``s`` (left, right).
+
+        Parameters
+        ----------
+        s : float
+            Stress, units of ``sigma_c`` (e.g. a threshold, 1.0).
+
+        Returns
+        -------
+        left, right : float
+            Cell widths, units of ``sigma_c``.
+        """
         j = int(np.argmin(np.abs(self.faces - s)))
         w = self.widths
         return float(w[max(j - 1, 0)]), float(w[min(j, self.n - 1)])
@@ -514,6 +545,13 @@ def hl_yield_stress(alpha: float, *, sigma_c: float = 1.0) -> float:
     -------
     float
         ``sigma_Y`` in stress units.
+
+    Examples
+    --------
+    >>> round(hl_yield_stress(0.26), 6), round(hl_hb_prefactor(0.26), 5)
+    (0.252788, 0.35699)
+    >>> hl_yield_stress(0.6)            # alpha >= 1/2: no yield stress
+    0.0
     """
     alpha = _scalar("alpha", alpha, 0.0)
     sigma_c = _scalar("sigma_c", sigma_c, 0.0)
@@ -759,6 +797,15 @@ def hl_stationary_exact(
     Returns
     -------
     HLExactSteadyState
+
+    Examples
+    --------
+    >>> ex = hl_stationary_exact(0.26, 1e-4)
+    >>> fv = hl_steady_state(0.26, 1e-4)                  # finite volumes agree
+    >>> round(float(ex.mean_stress), 4), round(fv.mean_stress, 4)
+    (0.2564, 0.2564)
+    >>> round(float(ex.activity) * 1e4, 3)                # Gamma (1/time)
+    1.045
     """
     alpha = _scalar("alpha", alpha, 0.0)
     gdot = _scalar("gdot", gdot, 0.0)
@@ -1250,6 +1297,14 @@ def hl_steady_state(
     Returns
     -------
     HLSteadyState
+
+    Examples
+    --------
+    >>> st = hl_steady_state(0.3, 1e-3)
+    >>> float((st.density * st.widths).sum())           # normalised density, (1, n)
+    1.0
+    >>> bool(hl_yield_stress(0.3) < st.mean_stress < 0.5)
+    True
     """
     alpha = _scalar("alpha", alpha, 0.0)
     gdot = _scalar("gdot", gdot, 0.0)
@@ -1322,6 +1377,14 @@ def hl_flow_curve(
     -------
     (n_rates,) ndarray
         ``<sigma>`` (stress) at each rate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rates = np.logspace(-8, -6, 3)
+    >>> fit = hb_fit(rates, hl_flow_curve(0.2, rates), n=0.5)
+    >>> round(fit.sigma_Y, 4), round(hl_yield_stress(0.2), 4)
+    (0.3044, 0.3044)
     """
     alpha = _scalar("alpha", alpha, 0.0)
     r = _rates(rates)
@@ -1749,6 +1812,16 @@ def hl_creep(
     -------
     HLTrajectory
         ``gdot`` is the computed shear-rate history.
+
+    Examples
+    --------
+    Below the yield stress the flow stops:
+
+    >>> tr = hl_creep(0.3, 0.15, 1000.0, dt=0.05, dt_growth=1.2)   # time steps grow
+    >>> bool(hl_yield_stress(0.3) > 0.15), bool(tr.gdot[-1] < 1e-3 * tr.gdot[0])
+    (True, True)
+    >>> round(float(tr.strain[-1]), 2)                    # the strain saturates
+    0.45
     """
     alpha = _scalar("alpha", alpha, 0.0)
     stress = _scalar("stress", stress)

@@ -53,7 +53,30 @@ class Stationary:
 
 
 def stationary(runs: AQSRun | list[AQSRun], gamma_min: float = 0.5) -> Stationary:
-    """Pool the stationary samples (``gamma > gamma_min``) of one run or a list of runs."""
+    """Pool the stationary samples (``gamma > gamma_min``) of one run or a list of runs.
+
+    Parameters
+    ----------
+    runs : AQSRun or list of AQSRun
+        Records of :func:`femplastic.aqs`.
+    gamma_min : float
+        Start of the stationary regime (seed 004: 0.5).
+
+    Returns
+    -------
+    Stationary
+        Pooled samples, stresses in LJ units.
+
+    Examples
+    --------
+    >>> import numpy as np, femplastic as fp
+    >>> p = fp.ModelParams(L=8, T=0.0)
+    >>> rng = np.random.default_rng(0)
+    >>> run = fp.aqs(fp.quench(p, rng), p, rng, gamma_end=0.8, dgamma=1e-3)
+    >>> st = stationary(run, gamma_min=0.5)
+    >>> st.stress.size, st.drops.size == st.sizes.size, bool(np.all(st.drops > 0))
+    (300, True, True)
+    """
     runs = [runs] if isinstance(runs, AQSRun) else list(runs)
     if not runs:
         raise ValueError("runs is empty")
@@ -74,7 +97,21 @@ def stationary(runs: AQSRun | list[AQSRun], gamma_min: float = 0.5) -> Stationar
 
 def density(x: ArrayLike, bins: int | ArrayLike = 50,
             range: tuple[float, float] | None = None) -> tuple[NDArray, NDArray]:
-    """Normalised histogram: ``(centres, P)`` with ``sum(P * widths) = 1``."""
+    """Normalised histogram: ``(centres, P)`` with ``sum(P * widths) = 1``.
+
+    Parameters
+    ----------
+    x : array_like
+        Samples (flattened), non-empty.
+    bins : int or array_like
+        Number of bins or bin edges (as :func:`numpy.histogram`).
+    range : (float, float), optional
+        Lower and upper edges.
+
+    Returns
+    -------
+    centres, P : (n_bins,) ndarrays
+    """
     x = np.asarray(x, dtype=float)
     if x.size == 0:
         raise ValueError("cannot estimate a density from an empty sample")
@@ -88,9 +125,19 @@ def r_of_dgamma(run: AQSRun, dgammas: ArrayLike, gamma_min: float = 0.5) -> NDAr
     Windows of ``dgamma / run.dgamma`` consecutive load steps, non-overlapping, from
     ``gamma_min`` on (seed 004, fig. 5a).
 
+    Parameters
+    ----------
+    run : AQSRun
+        One run (its ``stress`` and ``gamma`` records).
+    dgammas : array_like
+        Window widths in strain, each spanning at least 2 load steps.
+    gamma_min : float
+        Start of the stationary regime.
+
     Returns
     -------
     (len(dgammas),) ndarray
+        ``r`` for each width (LJ stress units).
     """
     s = run.stress[run.gamma > gamma_min]
     out = []
@@ -106,7 +153,23 @@ def r_of_dgamma(run: AQSRun, dgammas: ArrayLike, gamma_min: float = 0.5) -> NDAr
 
 
 def power_law_fit(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
-    """Least-squares fit of ``y = A x^b`` in log-log; returns ``(A, b)`` (e.g. std vs L)."""
+    """Least-squares fit of ``y = A x^b`` in log-log; returns ``(A, b)`` (e.g. std vs L).
+
+    Parameters
+    ----------
+    x, y : (m,) array_like
+        Positive values, m >= 2.
+
+    Returns
+    -------
+    A, b : float
+
+    Examples
+    --------
+    >>> A, b = power_law_fit([8, 16, 32], [0.08, 0.04, 0.02])
+    >>> round(A, 6), round(b, 6)
+    (0.64, -1.0)
+    """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     if x.shape != y.shape or x.size < 2 or np.any(x <= 0) or np.any(y <= 0):
@@ -117,6 +180,11 @@ def power_law_fit(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
 
 def local_stats(results: LocalYield | list[LocalYield]) -> dict[str, dict[str, NDArray]]:
     """Mean and std per orientation of ``tau_i, tau_c, dtau_c, drop, sigma_vm``, pooled.
+
+    Parameters
+    ----------
+    results : LocalYield or list of LocalYield
+        Local-yield scans with the same orientations (patches are pooled).
 
     Returns
     -------
@@ -137,7 +205,20 @@ def local_stats(results: LocalYield | list[LocalYield]) -> dict[str, dict[str, N
 
 def drop_vs_yield(tau_c: ArrayLike, drop: ArrayLike, bins: int = 10
                   ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Mean local drop in bins of local yield stress (seed 004, fig. 5c): ``(tau_c, <drop>)``."""
+    """Mean local drop in bins of local yield stress (seed 004, fig. 5c): ``(tau_c, <drop>)``.
+
+    Parameters
+    ----------
+    tau_c, drop : array_like
+        Paired samples of the local shear test (flattened), at least ``bins`` of them.
+    bins : int
+        Number of equally populated bins of ``tau_c``.
+
+    Returns
+    -------
+    tau_c, drop : (bins,) ndarrays
+        Mean yield stress and mean drop in each bin (LJ stress units).
+    """
     tc = np.asarray(tau_c, dtype=float).ravel()
     dr = np.asarray(drop, dtype=float).ravel()
     if tc.shape != dr.shape or tc.size < bins:

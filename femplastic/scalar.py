@@ -122,11 +122,33 @@ class ThresholdDistribution(ABC):
 
     @abstractmethod
     def cdf(self, x: ArrayLike) -> NDArray[np.float64]:
-        """Cumulative distribution function at ``x``."""
+        """Cumulative distribution function at ``x``.
+
+        Parameters
+        ----------
+        x : array_like
+            Thresholds, stress units; any shape.
+
+        Returns
+        -------
+        ndarray
+            ``P(sigma_th <= x)``, same shape as ``x``.
+        """
 
     @abstractmethod
     def ppf(self, u: ArrayLike) -> NDArray[np.float64]:
-        """Quantile function (inverse CDF) at ``u`` in [0, 1]."""
+        """Quantile function (inverse CDF) at ``u`` in [0, 1].
+
+        Parameters
+        ----------
+        u : array_like
+            Probabilities in [0, 1]; any shape.
+
+        Returns
+        -------
+        ndarray
+            Thresholds (stress units), same shape as ``u``.
+        """
 
     @abstractmethod
     def mean(self) -> float:
@@ -149,7 +171,20 @@ class ThresholdDistribution(ABC):
         return self.var() + self.mean() ** 2
 
     def sample(self, rng: np.random.Generator, size: int) -> NDArray[np.float64]:
-        """``size`` independent draws (the same compiled sampler the models use), (size,)."""
+        """Independent draws with the same compiled sampler the models use.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Source of the draws.
+        size : int
+            Number of draws, >= 0.
+
+        Returns
+        -------
+        (size,) ndarray
+            Thresholds, stress units.
+        """
         rng = _generator(rng)
         if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 0:
             raise ValueError(f"size must be a non-negative integer, got {size!r}")
@@ -180,7 +215,24 @@ class Weibull(ThresholdDistribution):
 
     @classmethod
     def from_mean_std(cls, mean: float, std: float) -> Weibull:
-        """The Weibull distribution of given mean and standard deviation."""
+        """The Weibull distribution of given mean and standard deviation.
+
+        Parameters
+        ----------
+        mean, std : float
+            Target mean and standard deviation, > 0 (stress units); the coefficient of
+            variation must be reachable with a shape in [0.05, 200].
+
+        Returns
+        -------
+        Weibull
+
+        Examples
+        --------
+        >>> w = Weibull.from_mean_std(1.65, 0.509)        # the GQ glass of seed 002
+        >>> round(w.shape, 3), round(w.mean(), 6), round(w.std(), 6)
+        (3.601, 1.65, 0.509)
+        """
         m = _positive("mean", mean)
         s = _positive("std", std)
         cv2 = (s / m) ** 2
@@ -465,6 +517,7 @@ class FiniteRateState:
     sigma_ext : float
         External (mean) stress.
     time : float
+        Simulated time (LJ time units).
     """
 
     stress_int: NDArray[np.float64]
@@ -485,7 +538,17 @@ class FiniteRateState:
         return self.threshold - self.stress
 
     def gamma_tot(self, mu: float) -> float:
-        """Mean total engineering strain ``Sigma_ext / mu + <gamma_pl>``."""
+        """Mean total engineering strain ``Sigma_ext / mu + <gamma_pl>``.
+
+        Parameters
+        ----------
+        mu : float
+            Shear modulus of the model (``params.mu``), stress units.
+
+        Returns
+        -------
+        float
+        """
         return float(self.sigma_ext / mu + self.gamma_pl.mean())
 
 
@@ -496,12 +559,13 @@ class Trajectory:
     Attributes
     ----------
     time : (m,) float64
+        Time of each record (LJ time units).
     sigma_ext : (m,) float64
-        External stress.
+        External stress (LJ stress units).
     gamma_tot : (m,) float64
         Mean total engineering strain.
     gdot_pl : (m,) float64
-        Mean plastic strain rate over the interval ending at each record.
+        Mean plastic strain rate over the interval ending at each record (1 / time).
     gdot_tot : (m,) float64
         Mean total strain rate over the same interval (``= gdot`` at fixed rate, ``= gdot_pl``
         in creep).
@@ -609,6 +673,18 @@ def run_fixed_rate(
     trajectory : Trajectory
     state : FiniteRateState
         The final state (new arrays).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = FiniteRateParams(L=16)
+    >>> rng = np.random.default_rng(0)
+    >>> s0 = finite_rate_initial_state(p, rng)
+    >>> traj, s1 = run_fixed_rate(p, s0, gdot=1e-2, duration=10.0, rng=rng)
+    >>> traj.time.shape, round(s1.time, 6)            # a record every 100 steps of 0.01
+    ((10,), 10.0)
+    >>> round(s1.gamma_tot(p.mu) - s0.gamma_tot(p.mu), 9)   # exact strain bookkeeping
+    0.1
     """
     g = _real("gdot", gdot)
     if g < 0 or not np.isfinite(g):
@@ -648,6 +724,18 @@ def run_creep(
     -------
     trajectory : Trajectory
     state : FiniteRateState
+
+    Examples
+    --------
+    Far below the yield stress the system gets stuck at once:
+
+    >>> import numpy as np
+    >>> p = FiniteRateParams(L=16)
+    >>> rng = np.random.default_rng(0)
+    >>> s0 = finite_rate_initial_state(p, rng, thresholds=Weibull(4.0, 1.3))
+    >>> traj, _ = run_creep(p, s0, sigma_ext=0.1, duration=100.0, rng=rng)
+    >>> traj.stuck, bool(traj.stuck_time < 100.0)
+    (True, True)
     """
     s = _real("sigma_ext", sigma_ext)
     if not np.isfinite(s):
@@ -868,7 +956,18 @@ class QuasistaticState:
         return self.sigma_ext + self.stress_int
 
     def strain_field(self, mu: float) -> NDArray[np.float64]:
-        """Local total engineering strain ``sigma_i / mu + 2 eps_pl_i``, (N,)."""
+        """Local total engineering strain ``sigma_i / mu + 2 eps_pl_i``.
+
+        Parameters
+        ----------
+        mu : float
+            Shear modulus of the model (``params.mu``), stress units.
+
+        Returns
+        -------
+        (N,) ndarray
+            One strain per site (row-major, x fastest).
+        """
         return self.stress / mu + 2.0 * self.eps_pl
 
 
@@ -970,6 +1069,17 @@ def run_quasistatic(
     -------
     result : QuasistaticResult
     state : QuasistaticState
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = QuasistaticParams(initial=Weibull.from_mean_std(1.14, 0.478), c0=0.03, c1=0.02,
+    ...                       L=8, mu=14.7, K=52.0)
+    >>> rng = np.random.default_rng(0)
+    >>> res, st = run_quasistatic(p, quasistatic_initial_state(p, rng), gamma_max=0.2,
+    ...                           rng=rng)
+    >>> bool(res.size.min() >= 1), bool(np.all(res.sigma_after <= res.sigma_peak))
+    (True, True)
     """
     if not isinstance(params, QuasistaticParams):
         raise ValueError(f"params must be QuasistaticParams, got {type(params).__name__}")

@@ -58,11 +58,39 @@ class HerschelBulkley:
     n_err: float = float("nan")
 
     def __call__(self, gdot: ArrayLike) -> NDArray[np.float64]:
-        """Flow stress at the rates ``gdot``."""
+        """Flow stress at the rates ``gdot``.
+
+        Parameters
+        ----------
+        gdot : array_like
+            Shear rates (1 / time), >= 0.
+
+        Returns
+        -------
+        ndarray
+            ``sigma_y + A gdot^n`` (stress units), same shape as ``gdot``.
+        """
         return self.sigma_y + self.A * np.asarray(gdot, dtype=float) ** self.n
 
     def rate(self, sigma: ArrayLike) -> NDArray[np.float64]:
-        """Inverse: the rate at stress ``sigma`` (0 below ``sigma_y``)."""
+        """Inverse: the rate at stress ``sigma`` (0 below ``sigma_y``).
+
+        Parameters
+        ----------
+        sigma : array_like
+            Stresses (stress units).
+
+        Returns
+        -------
+        ndarray
+            Shear rates (1 / time), same shape as ``sigma``.
+
+        Examples
+        --------
+        >>> hb = HerschelBulkley(sigma_y=0.5, A=2.0, n=0.5)
+        >>> round(float(hb(0.01)), 12), round(float(hb.rate(0.7)), 12), float(hb.rate(0.4))
+        (0.7, 0.01, 0.0)
+        """
         x = np.maximum(np.asarray(sigma, dtype=float) - self.sigma_y, 0.0)
         return (x / self.A) ** (1.0 / self.n)
 
@@ -84,6 +112,14 @@ def fit_herschel_bulkley(
     Returns
     -------
     HerschelBulkley
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gdot = np.logspace(-4, -1, 8)
+    >>> fit = fit_herschel_bulkley(gdot, 0.5 + 2.0 * gdot**0.5)
+    >>> round(fit.sigma_y, 6), round(fit.A, 6), round(fit.n, 6)
+    (0.5, 2.0, 0.5)
     """
     g = _vector("gdot", gdot)
     s = _vector("sigma", sigma)
@@ -113,6 +149,13 @@ def steady_mean(values: ArrayLike, skip: float = 0.5) -> tuple[float, float]:
 
     The standard error uses 20 consecutive blocks (robust to time correlations shorter
     than a block).
+
+    Parameters
+    ----------
+    values : (m,) array_like
+        A time series, e.g. ``Trajectory.sigma_ext``.
+    skip : float
+        Fraction of the series discarded as transient, in [0, 1).
 
     Returns
     -------
@@ -167,6 +210,19 @@ def overshoot(
     peak_before : float, optional
         Look for the peak only at strains <= this value (the transient), so that stationary
         fluctuations of a noisy curve are not mistaken for an overshoot.
+
+    Returns
+    -------
+    Overshoot
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> strain = np.linspace(0.0, 1.0, 101)
+    >>> stress = np.minimum(10 * strain, 0.6 - 0.1 * np.clip(strain - 0.06, 0, 0.1) / 0.1)
+    >>> o = overshoot(strain, stress)
+    >>> round(o.peak, 3), round(o.strain_at_peak, 2), round(o.steady, 3), round(o.height, 3)
+    (0.6, 0.06, 0.5, 0.1)
     """
     e = _vector("strain", strain)
     s = _vector("stress", stress)
@@ -183,6 +239,13 @@ def overshoot(
 
 def smooth_rate(time: ArrayLike, gamma: ArrayLike, window: int = 10) -> tuple[NDArray, NDArray]:
     """Strain rate from a strain history by finite differences over ``window`` records.
+
+    Parameters
+    ----------
+    time, gamma : (m,) array_like
+        Record times (time units) and strains, e.g. ``Trajectory.time`` and ``gamma_tot``.
+    window : int
+        Records per difference, in [1, m - 1].
 
     Returns
     -------
@@ -204,6 +267,21 @@ def creep_is_stuck(
 
     True when the model reported its absorbing state, or when the mean strain rate over the
     last ``tail`` fraction of the records is below ``tol``.
+
+    Parameters
+    ----------
+    gdot : (m,) array_like
+        Strain-rate records (1 / time), e.g. ``Trajectory.gdot_tot``.
+    stuck_flag : bool
+        The model's own verdict (``Trajectory.stuck``).
+    tol : float
+        Rate below which the curve counts as arrested.
+    tail : float
+        Final fraction of the records averaged.
+
+    Returns
+    -------
+    bool
     """
     if stuck_flag:
         return True
@@ -214,14 +292,43 @@ def creep_is_stuck(
 
 # ------------------------------------------------------------------ distributions
 def density(values: ArrayLike, bins: int | ArrayLike = 40) -> tuple[NDArray, NDArray]:
-    """Normalised histogram ``(centres, P)`` of samples (e.g. ``P_a(sigma_th)``, ``P(X)``)."""
+    """Normalised histogram ``(centres, P)`` of samples (e.g. ``P_a(sigma_th)``, ``P(X)``).
+
+    Parameters
+    ----------
+    values : array_like
+        Samples (flattened).
+    bins : int or array_like
+        Number of bins or bin edges (as :func:`numpy.histogram`).
+
+    Returns
+    -------
+    centres, P : (n_bins,) ndarrays
+        Bin centres and density (``sum(P * widths) = 1``).
+    """
     v = _vector("values", values)
     h, edges = np.histogram(v, bins=bins, density=True)
     return 0.5 * (edges[1:] + edges[:-1]), h
 
 
 def cumulative(values: ArrayLike) -> tuple[NDArray, NDArray]:
-    """Empirical cumulative distribution ``(x sorted, C(x) = P(X <= x))``, e.g. of gaps."""
+    """Empirical cumulative distribution ``(x sorted, C(x) = P(X <= x))``, e.g. of gaps.
+
+    Parameters
+    ----------
+    values : array_like
+        Samples (flattened).
+
+    Returns
+    -------
+    x, C : (n,) ndarrays
+
+    Examples
+    --------
+    >>> x, C = cumulative([0.3, 0.1, 0.2, 0.4])
+    >>> x.tolist(), C.tolist()
+    ([0.1, 0.2, 0.3, 0.4], [0.25, 0.5, 0.75, 1.0])
+    """
     v = np.sort(_vector("values", values))
     return v, np.arange(1, v.size + 1) / v.size
 
@@ -240,6 +347,18 @@ def localisation_index(field: ArrayLike) -> float:
     ----------
     field : (L, L) array_like, or (L*L,) with L*L a perfect square
         Strain field (the index is scale invariant).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> band = np.zeros((8, 8))
+    >>> band[3] = 1.0
+    >>> localisation_index(np.ones((8, 8))), localisation_index(band)
+    (0.125, 1.0)
     """
     f = np.asarray(field, dtype=float)
     if f.ndim == 1:
@@ -262,6 +381,15 @@ def participation_ratio(field: ArrayLike) -> float:
     """Participation ratio ``(sum eps^2)^2 / (N sum eps^4)`` over the ``N`` sites, in (0, 1].
 
     1 for a uniform field, ``1 / N`` for a single site.
+
+    Parameters
+    ----------
+    field : array_like
+        Strain field, any shape (flattened), finite and not identically zero.
+
+    Returns
+    -------
+    float
     """
     f = np.asarray(field, dtype=float).ravel()
     if f.size == 0 or not np.all(np.isfinite(f)):
@@ -294,13 +422,14 @@ def stress_at_strain(
     grid : (m,) array_like
         Strains at which to evaluate, >= ``gamma0``.
     mu : float
-        Shear modulus.
+        Shear modulus (stress units).
     gamma0, sigma0 : float
         Starting point of the run.
 
     Returns
     -------
     (m,) ndarray
+        External stress at each strain of ``grid`` (stress units).
     """
     g = np.asarray(gamma, dtype=float)
     sa = np.asarray(sigma_after, dtype=float)
