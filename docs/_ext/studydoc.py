@@ -221,7 +221,8 @@ class StudyTableDirective(Directive):
             first = info["doc"].strip().splitlines()[0] if info["doc"].strip() else ""
             what, time = (md_inline(rows[name][0]), rows[name][1]) if name in rows else (
                 first, "")
-            lines += [f"   * - :doc:`{name}`", f"     - {what}", f"     - {time or '--'}"]
+            lines += [f"   * - :doc:`{name}.py <{name}>`", f"     - {what}",
+                      f"     - {time or '--'}"]
         container = nodes.container()
         self.state.nested_parse(StringList(lines, "study-table"), 0, container)
         return container.children
