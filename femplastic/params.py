@@ -336,7 +336,8 @@ def _coerce(cls: type, key: str, raw: Any) -> Any:
         try:
             return int(raw) if t == "int" else float(raw)
         except ValueError:
-            raise ValueError(f"{key} expects a number, got {raw!r}") from None
+            kind = "an integer" if t == "int" else "a number"
+            raise ValueError(f"{key} expects {kind}, got {raw!r}") from None
     if t == "float" and isinstance(raw, int) and not isinstance(raw, bool):
         return float(raw)
     return raw

@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 
 
-def parse(doc: str, argv: list[str] | None) -> argparse.Namespace:
+def parse(doc: str, argv: list[str] | None, extra: list | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    for flags, kw in extra or []:
+        ap.add_argument(*flags, **kw)
     ap.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     ap.add_argument("--out", default=None, help="output folder (default studies/out/<name>)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: runs in seconds")

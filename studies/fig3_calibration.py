@@ -56,14 +56,17 @@ def plot(res: dict):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = _common.parse(__doc__, argv)
+    args = _common.parse(__doc__, argv, extra=[
+        (("--reference",), {"default": None, "help": "calibrate against this ReferenceData .npz "
+                            "(default: a synthetic model C reference)"})])
     if args.smoke:
         truth = fp.ModelParams(L=6, N=8, k=2.2)
-        res = run(truth, [1.6, 2.2, 2.8], [truth.lam], [truth.chi], args.seed, 2, 0.7, 1e-3, 3)
+        res = run(truth, [1.6, 2.2, 2.8], [truth.lam], [truth.chi], args.seed, 2, 0.7, 1e-3, 3,
+                  reference=args.reference)
     else:
         truth = fp.ModelParams(k=2.18)
         res = run(truth, np.arange(1.5, 3.01, 0.25), [1.85, 2.05, 2.25], [2.0, 2.25, 2.5],
-                  args.seed, 8, 2.0, 1e-4, 2)
+                  args.seed, 8, 2.0, 1e-4, 2, reference=args.reference)
     _common.save(_common.out_dir(args, "fig3"), "fig3_calibration", res, plot(res))
     return res
 

@@ -82,3 +82,23 @@ def test_parameter_recovery_of_k():
                       gamma_end=1.0, dgamma=1e-3, stride=2)
     assert abs(res.k_hat - 2.2) < 0.2
     assert res.L_stat[2] == res.L_stat.min()
+
+
+def test_fig3_study_against_a_user_reference_file(tmp_path):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    ref = cal.model_statistics(fp.ModelParams(L=6, N=8, k=2.2), 5, 2, gamma_end=0.7,
+                               dgamma=1e-3, stride=3)
+    path = ref.save(tmp_path / "ref.npz")
+    study = Path(__file__).resolve().parents[1] / "studies" / "fig3_calibration.py"
+    spec = importlib.util.spec_from_file_location("fig3_user_ref", study)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    try:
+        spec.loader.exec_module(mod)
+        res = mod.main(["--smoke", "--reference", str(path), "--out", str(tmp_path / "o")])
+    finally:
+        sys.modules.pop(spec.name, None)
+    assert res["truth"] is None and np.all(np.isfinite(res["L_stat"]))
