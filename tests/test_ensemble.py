@@ -33,6 +33,13 @@ def toy(point, rng):
             "sub": {"y": rng.random(2)}}
 
 
+def big(point, rng):
+    """Arrays above the compression threshold (compressed on the worker)."""
+    return {"f": rng.normal(size=10000), "b": rng.random(5000) > 0.5,
+            "i": rng.integers(-5, 5, size=(100, 70)), "f32": rng.normal(size=5000).astype("f4"),
+            "be": rng.normal(size=5000).astype(">f8"), "c": rng.normal(size=5000) + 1j}
+
+
 def failing(point, rng):
     if point["a"] == 1:
         raise RuntimeError("boom")
@@ -118,6 +125,19 @@ def test_common_seeding_reproduces_femplastic_run(tmp_path):
     with h5py.File(tmp_path / "run" / "results.h5") as f:
         for r in range(2):
             assert np.array_equal(f[f"realizations/r{r:04d}/stress"][()], d.results[0][r]["stress"])
+
+
+def test_large_arrays_are_compressed_and_read_back_exactly(tmp_path):
+    store = tmp_path / "e.h5"
+    Ensemble(big, {"a": 0}, realizations=2, seed=3, store=store).run(workers=1)
+    d = load_store(store)
+    direct = big({"a": 0}, np.random.default_rng(np.random.SeedSequence(3, spawn_key=(0, 1))))
+    for k, v in direct.items():
+        assert d.results[0][1][k].shape == v.shape and np.array_equal(d.results[0][1][k], v), k
+    with h5py.File(store) as f:
+        ds = f["points/p0000/r0001/f"]
+        assert ds.compression == "gzip" and ds.shuffle and ds.chunks == (10000,)
+        assert ds.id.get_storage_size() < 0.97 * 80000
 
 
 # ---------------------------------------------------------------- resume
