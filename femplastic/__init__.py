@@ -16,6 +16,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 from . import (  # noqa: E402
     calibration,
     elasticity,
+    ensemble,
     fem,
     lattice,
     meanfield,
@@ -63,6 +64,7 @@ __all__ = [
     "build_model",
     "calibration",
     "elasticity",
+    "ensemble",
     "fem",
     "lattice",
     "meanfield",

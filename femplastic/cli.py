@@ -229,7 +229,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     spec = importlib.util.spec_from_file_location(f"bench_{args.which}", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    mod.main(args.rest)
+    mod.main(args.rest)  # unparsed arguments, e.g. femplastic bench propagator --sizes 64
     return 0
 
 
@@ -291,16 +291,20 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``femplastic`` command."""
+    from . import __version__
+
     ap = argparse.ArgumentParser(
         prog="femplastic",
         description="Finite-element elasto-plastic models of amorphous plasticity.",
     )
+    ap.add_argument("--version", action="version", version=f"femplastic {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser(
         "run",
         help="quench and shear the weak-plane model (model C of seed 004 by default)",
         description="KMC quench then athermal quasistatic shear of the weak-plane FE model. "
-        "Writes results.h5, curve.csv, summary.json, stress_strain.png and fields.xdmf.",
+        "Writes results.h5, curve.csv, summary.json, stress_strain.png and fields.xdmf. "
+        "Model variants A-I of seed 004: --set model.variant=D (see the docs).",
     )
     r.add_argument("--config", help="TOML file with [model] and [run] tables")
     r.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -314,7 +318,6 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=_cmd_info)
     b = sub.add_parser("bench", help="run a benchmark from benchmarks/ (e.g. propagator, aqs)")
     b.add_argument("which", help="benchmark name: propagator, aqs, ...")
-    b.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to the benchmark")
     b.set_defaults(func=_cmd_bench)
     for name in ("ensemble", "sweep"):
         sweep = name == "sweep"
@@ -358,7 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status. Bad input exits with status 2 and a message."""
     ap = build_parser()
-    args = ap.parse_args(argv)
+    args, rest = ap.parse_known_args(argv)
+    if rest and args.cmd != "bench":
+        ap.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = [a for a in rest if a != "--"]
     try:
         return int(args.func(args))
     except ValueError as exc:
