@@ -15,7 +15,7 @@ def parse(doc: str, argv: list[str] | None, extra: list | None = None) -> argpar
     for flags, kw in extra or []:
         ap.add_argument(*flags, **kw)
     ap.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
-    ap.add_argument("--out", default=None, help="output folder (default studies/out/<name>)")
+    ap.add_argument("--out", default=None, help="output folder (default studies/out/<script name>)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: runs in seconds")
     return ap.parse_args(argv)
 

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         p, R, g, dg = fp.ModelParams(), 64, 2.0, 1e-4
     res = run(p, args.seed, R, g, dg)
-    _common.save(_common.out_dir(args, "fig2"), "fig2_macro", res, plot(res))
+    _common.save(_common.out_dir(args, "fig2_macro"), "fig2_macro", res, plot(res))
     return res
 
 

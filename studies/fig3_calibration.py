@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> dict:
         truth = fp.ModelParams(k=2.18)
         res = run(truth, np.arange(1.5, 3.01, 0.25), [1.85, 2.05, 2.25], [2.0, 2.25, 2.5],
                   args.seed, 8, 2.0, 1e-4, 2, reference=args.reference)
-    _common.save(_common.out_dir(args, "fig3"), "fig3_calibration", res, plot(res))
+    out = _common.out_dir(args, "fig3_calibration")
+    _common.save(out, "fig3_calibration", res, plot(res))
     return res
 
 

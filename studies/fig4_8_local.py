@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
         p = fp.ModelParams()
         res = run(p, args.seed, 16, [1, 2, 3, 4, 6, 8, 10], 8,
                   np.linspace(0, np.pi, 18, endpoint=False), 2.0, 1e-4, 1)
-    _common.save(_common.out_dir(args, "fig4_8"), "fig4_8_local", res, plot(res))
+    _common.save(_common.out_dir(args, "fig4_8_local"), "fig4_8_local", res, plot(res))
     return res
 
 

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
         p = fp.ModelParams()
         res = run(p, [8, 11, 15, 22, 32], args.seed, 16, 2.0, 1e-4,
                   np.logspace(-3.5, -0.5, 10), 8, 0.1)
-    _common.save(_common.out_dir(args, "fig5"), "fig5_emergent", res, plot(res))
+    _common.save(_common.out_dir(args, "fig5_emergent"), "fig5_emergent", res, plot(res))
     return res
 
 

@@ -283,7 +283,8 @@ def _jsonable(x):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=Path("fig6_out"))
+    ap.add_argument("--out", type=Path,
+                    default=Path(__file__).resolve().parent / "out" / "fig6_variants")
     ap.add_argument("--smoke", action="store_true", help="seconds-long check run")
     ap.add_argument("--reference", type=Path, default=None,
                     help="reference samples (.npz); default: synthetic model C")

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         res = run(fp.ModelParams(), [8, 16, 36, 64, 100], [0.8, 0.9, 1.0, 1.1, 1.25],
                   args.seed, 8, 2.0, 1e-4)
-    _common.save(_common.out_dir(args, "fig7"), "fig7_lambda_vs_N", res, plot(res))
+    _common.save(_common.out_dir(args, "fig7_lambda_vs_N"), "fig7_lambda_vs_N", res, plot(res))
     return res
 
 

@@ -273,7 +273,8 @@ def _jsonable(x):
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=Path("liu_out"))
+    ap.add_argument("--out", type=Path,
+                    default=Path(__file__).resolve().parent / "out" / "liu_figs")
     ap.add_argument("--smoke", action="store_true", help="seconds-long check run")
     ap.add_argument("--normalisation", choices=("continuum", "eshelby"), default="continuum",
                     help="lattice kernel normalisation (default: the Picard kernel)")

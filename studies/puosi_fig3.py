@@ -782,7 +782,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command-line entry point: ``--seed --out DIR --smoke [--point SY A LABEL] [--no-scalar]``."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path("out/puosi_fig3"))
+    ap.add_argument("--out", type=pathlib.Path,
+                    default=pathlib.Path(__file__).resolve().parent / "out" / "puosi_fig3")
     ap.add_argument("--smoke", action="store_true", help="tiny run (a few seconds)")
     ap.add_argument("--no-scalar", action="store_true", help="skip the scalar lattice model")
     ap.add_argument(

@@ -204,7 +204,8 @@ def _jsonable(x):
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=Path("tyukodi_out"))
+    ap.add_argument("--out", type=Path,
+                    default=Path(__file__).resolve().parent / "out" / "tyukodi_figs")
     ap.add_argument("--smoke", action="store_true", help="seconds-long check run")
     args = ap.parse_args(argv)
     settings = Settings.smoke() if args.smoke else Settings()
