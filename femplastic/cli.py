@@ -181,6 +181,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.set)
     out = Path(args.out)
     show = sys.stderr.isatty() and not args.quiet
+    if not args.quiet and not _kernels_cached():
+        print("femplastic: compiling the numba kernels (first run only, ~30 s; cached after)",
+              file=sys.stderr)
     summary = run_main_job(cfg, args.seed, args.realizations, out, progress=show)
     st = summary["stationary"]
     print(f"femplastic run: L={cfg.model.L} N={cfg.model.N} gamma_end={cfg.run.gamma_end} "
@@ -194,6 +197,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"{summary['events_per_second']:.0f} events/s; wall {summary['wall_time_s']:.2f} s")
     print(f"  wrote {out}/: results.h5 curve.csv summary.json stress_strain.png fields.xdmf")
     return 0
+
+
+def _kernels_cached() -> bool:
+    """Whether numba has cached compiled kernels for this install (else the run compiles)."""
+    cache = Path(__file__).resolve().parent / "__pycache__"
+    return any(cache.glob("kernels.relax_fused*.nbi"))
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
