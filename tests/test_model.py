@@ -327,7 +327,7 @@ def test_config_and_overrides(tmp_path):
         load_config(None, ["model.kk=1"])
     with pytest.raises(ValueError, match="section.key=value"):
         load_config(None, ["model.L"])
-    with pytest.raises(ValueError, match="expects a number"):
+    with pytest.raises(ValueError, match="expects an integer"):
         load_config(None, ["model.L=abc"])
     f.write_text("[model]\nN = 10\n")
     with pytest.raises(ValueError, match="multiple of 4"):
