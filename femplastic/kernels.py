@@ -228,13 +228,15 @@ def full_check(e, stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no co
 
 
 @nb.njit(cache=True)
-def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k):  # pragma: no cover
+def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
+                stop_first=False):  # pragma: no cover
     """Active elements (lowest ``dtau_c < 0``) and their lowest system; returns the count.
 
     An element is skipped without looking at its systems when its cached margin proves it
     stable: ``|s - s_ref| + a |p - p_ref| < margin`` is exact by the triangle inequality
     (resolved stresses are unit projections of ``s``), with a relative safety far above
     round-off. Otherwise :func:`full_check` scans its ``N`` systems and refreshes the cache.
+    With ``stop_first`` the scan ends at the first active element.
     """
     a = law_f[4]
     safe = 1.0 - _SAFE
@@ -256,6 +258,8 @@ def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k):  # p
             out_e[count] = e
             out_k[count] = k
             count += 1
+            if stop_first:
+                return count
     return count
 
 
@@ -480,24 +484,9 @@ def trial_stress(base, v, x, out):  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def any_active(stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover - compiled
-    """Whether any system is active (early exit)."""
-    a = law_f[4]
-    safe = 1.0 - _SAFE
-    for e in range(stress.shape[0]):
-        # cached stability test, inline (see find_active)
-        mg = margin[e]
-        if mg > 0.0:
-            d0 = 0.5 * (stress[e, 1] - stress[e, 0]) - sref[e, 0]
-            d1 = stress[e, 2] - sref[e, 1]
-            dist = np.sqrt(d0 * d0 + d1 * d1)
-            if a != 0.0:
-                dist += a * abs(-0.5 * (stress[e, 0] + stress[e, 1]) - pref[e])
-            if dist < mg * safe - 1e-13:
-                continue
-        d, k = full_check(e, stress, nv, tauc, law_f, sref, pref, margin)
-        if d < 0.0:
-            return True
-    return False
+    """Whether any system is active (:func:`find_active` stopping at the first)."""
+    scratch = np.empty(1, np.int64)
+    return find_active(stress, nv, tauc, law_f, sref, pref, margin, scratch, scratch, True) > 0
 
 
 @nb.njit(cache=True)
