@@ -114,3 +114,17 @@ def test_bauschinger_reverse_yields_earlier():
                                                         + avg["reverse_sem"][i])
     with pytest.raises(ValueError, match="loaded forward"):
         bauschinger(fp.quench(p, np.random.default_rng(0), T=0.0), p, np.random.default_rng(0))
+
+
+def test_patch_propagator_add_equals_direct_dirichlet_solve(rng):
+    from femplastic.probes import PatchPropagator
+
+    n = 3
+    prop = PatchPropagator(n, 6.6, fp.Isotropic())
+    elems = np.array([0, 4, 4, 8])
+    deps = rng.normal(size=(4, 3)) * 0.01
+    s = np.zeros((n * n, 3))
+    prop.add(s, elems, deps)
+    epl = np.zeros((n * n, 3))
+    np.add.at(epl, elems, deps)
+    assert np.allclose(s, PatchFE(n, 6.6, fp.Isotropic()).stress(epl), atol=1e-12)

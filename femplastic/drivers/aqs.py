@@ -54,7 +54,6 @@ class _Buffers:
         self.taus = np.zeros(n)
         self.grow(capacity)
         self.ev_n = np.zeros(1, np.int64)
-        self.ev_aval: list[NDArray[np.int64]] = []
 
     def grow(self, capacity: int) -> None:
         old = getattr(self, "ev_e", None)

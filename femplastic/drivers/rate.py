@@ -156,7 +156,6 @@ def _run(state: State, rp: RateParams, rng: np.random.Generator, t_end: float, a
         st.stress += dgam * v
         gamma += dgam
         # 3. transitions: unstable elastic -> plastic, plastic -> elastic with renewal
-        st.margin[:] = -1.0
         count = K.find_active(st.stress, st.nv, st.tauc, law_f, st.sref, st.pref, st.margin,
                               act_e, act_k)
         cand = act_e[:count]
@@ -170,6 +169,7 @@ def _run(state: State, rp: RateParams, rng: np.random.Generator, t_end: float, a
             K.renew_element(int(e), rng, law_i, law_f, table, angles, st.theta, st.tauc, st.nv,
                             st.selfres, m.Kself, False)
             st.slips[e] += 1
+        st.margin[off] = -1.0  # renewed systems: their cached stability margin is void
         plastic[off] = False
         if (step + 1) % record_every == 0:
             i = (step + 1) // record_every - 1
@@ -180,7 +180,6 @@ def _run(state: State, rp: RateParams, rng: np.random.Generator, t_end: float, a
             rec["strain_rate"][i] = dgam / rp.dt
             rec["mean_tauc"][i] = st.tauc.mean()
     st.macro_strain = st.macro_strain + gamma * Mload
-    st.margin[:] = -1.0
     return RateRun(st, **rec)
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .. import kernels
 from ..drivers.aqs import relax
 from ..elasticity import Isotropic, ddot, schmid, von_mises
 from ..fem import PatchFE, check_field
@@ -104,8 +105,7 @@ class PatchPropagator(Propagator):
             The increments, Voigt, tensor shear.
         """
         elems, deps = self._check_increment(elems, deps)
-        for e, d in zip(elems, deps, strict=True):
-            stress += np.einsum("bja,b->ja", self.R[e], d)
+        kernels.dense_add_many(stress.reshape(-1), self._R2, elems, deps)
 
     def numba_form(self) -> tuple[int, NDArray[np.float64], int]:
         """``(1, R2, 0)``: the dense form used by the fused relaxation."""
