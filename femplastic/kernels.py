@@ -8,59 +8,121 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from numba import uint64 as u64
 
 __all__ = ["shifted_add", "shifted_add_many", "dense_add_many", "apply_form",
            "shuffle_scatter", "meanfield_add"]
 
 
-@nb.njit(cache=True, fastmath={"contract"})
-def shifted_add(stress, Gb, L, e, d0, d1, d2):  # pragma: no cover - compiled
+@nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
+def shifted_add(stress, K, L, e, d0, d1, d2):  # pragma: no cover - compiled
     """``stress[j] += G[(j - e) mod (L, L)] @ (d0, d1, d2)`` for every element ``j``.
 
     Parameters
     ----------
-    stress : (L*L*3,) float64, flat view of the (L*L, 3) stress array, modified in place
-    Gb : (3, L*L*3) float64, periodic kernel planes: ``Gb[b, 3 r + a] = G[r, a, b]``, the
-        stress ``a`` at offset ``r = ry * L + rx`` per unit eigenstrain ``b`` at the origin.
+    stress : (L*L*3,) float64, flat view of the C-contiguous (L*L, 3) stress array, modified
+        in place
+    K : (4, (L // 2 + 1) * 6 L) float64, the periodic kernel folded by its mirror symmetry
+        (built by ``femplastic.propagator.fold_kernel``): ``K[0]``, ``K[1]``, ``K[2]`` hold,
+        for the offsets ``ry = 0 .. L // 2``, the stress per unit deviatoric input
+        ``u = (d0 - d1) / 2``, shear input ``d2`` and volumetric input ``t = (d0 + d1) / 2``;
+        each kernel row (``3 L`` values, x fastest, components innermost) is stored twice in a
+        row so that any shift in x reads one contiguous segment. ``K[3, :3L]`` is the sign
+        pattern ``(1, 1, -1)`` repeated ``L`` times.
     L : int
     e : int, source element (row-major, x fastest)
     d0, d1, d2 : float, Voigt eigenstrain increment in ``e``
 
     Notes
     -----
-    Each row of the grid is two contiguous segments (before and after the wrap), so the
-    inner loop is a contiguous three-term axpy that the compiler vectorises.
+    On the square grid with isotropic elasticity the kernel is mirror symmetric:
+    ``G_ab(rx, -ry) = s_a s_b G_ab(rx, ry)`` with ``s = (1, 1, -1)`` (the shear components
+    change sign under y -> -y). So one stored kernel row updates two target rows, ``ey + ry``
+    with ``P + Q`` and ``ey - ry`` with ``s (P - Q)``, where ``P`` is the response to the
+    even inputs ``u``, ``t`` and ``Q`` to the odd input ``d2``. This halves the kernel
+    memory traffic, which with the stress read and write is what bounds the update. Slip
+    increments are traceless (``t == 0`` exactly), which skips the third plane.
+    """
+    if d0 + d1 == 0.0:
+        _folded_add2(stress, K.reshape(-1), L, e, 0.5 * (d0 - d1), d2)
+    else:
+        _folded_add3(stress, K.reshape(-1), L, e, 0.5 * (d0 - d1), d2, 0.5 * (d0 + d1))
+
+
+@nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
+def _folded_add2(stress, Kf, L, e, u, d2):  # pragma: no cover - compiled
+    """:func:`shifted_add` of a traceless increment; ``Kf`` is the folded kernel, flat.
+
+    Indices are unsigned so that numba emits no negative-index wraparound, which would keep
+    LLVM from vectorising the row loops.
     """
     ey = e // L
     ex = e - ey * L
-    g0 = Gb[0]
-    g1 = Gb[1]
-    g2 = Gb[2]
-    for jy in range(L):
-        ry = jy - ey
-        if ry < 0:
-            ry += L
-        # jx in [ex, L): rx = jx - ex
-        a = 3 * (jy * L + ex)
-        b = 3 * (ry * L)
-        m = 3 * (L - ex)
-        s, a0, a1, a2 = stress[a : a + m], g0[b : b + m], g1[b : b + m], g2[b : b + m]
-        for k in range(m):
-            s[k] += a0[k] * d0 + a1[k] * d1 + a2[k] * d2
-        # jx in [0, ex): rx = jx - ex + L
-        a = 3 * (jy * L)
-        b = 3 * (ry * L + L - ex)
-        m = 3 * ex
-        s, a0, a1, a2 = stress[a : a + m], g0[b : b + m], g1[b : b + m], g2[b : b + m]
-        for k in range(m):
-            s[k] += a0[k] * d0 + a1[k] * d1 + a2[k] * d2
+    h = L // 2
+    W = u64(3 * L)
+    W2 = u64(6 * L)
+    P = u64(h + 1) * W2
+    M = u64(3) * P
+    off = u64(3 * (L - ex))
+    for ry in range(h + 1):
+        jA = ey + ry
+        if jA >= L:
+            jA -= L
+        jB = ey - ry
+        if jB < 0:
+            jB += L
+        k0 = u64(ry) * W2 + off
+        a = u64(jA) * W
+        b = u64(jB) * W
+        if jA == jB:
+            for k in range(W):
+                stress[a + k] += Kf[k0 + k] * u + Kf[P + k0 + k] * d2
+        else:
+            for k in range(W):
+                p = Kf[k0 + k] * u
+                q = Kf[P + k0 + k] * d2
+                stress[a + k] += p + q
+                stress[b + k] += Kf[M + k] * (p - q)
+
+
+@nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
+def _folded_add3(stress, Kf, L, e, u, d2, t):  # pragma: no cover - compiled
+    """:func:`shifted_add` of an increment with a volumetric part ``t``."""
+    ey = e // L
+    ex = e - ey * L
+    h = L // 2
+    W = u64(3 * L)
+    W2 = u64(6 * L)
+    P = u64(h + 1) * W2
+    P2 = u64(2) * P
+    M = u64(3) * P
+    off = u64(3 * (L - ex))
+    for ry in range(h + 1):
+        jA = ey + ry
+        if jA >= L:
+            jA -= L
+        jB = ey - ry
+        if jB < 0:
+            jB += L
+        k0 = u64(ry) * W2 + off
+        a = u64(jA) * W
+        b = u64(jB) * W
+        if jA == jB:
+            for k in range(W):
+                stress[a + k] += Kf[k0 + k] * u + Kf[P2 + k0 + k] * t + Kf[P + k0 + k] * d2
+        else:
+            for k in range(W):
+                p = Kf[k0 + k] * u + Kf[P2 + k0 + k] * t
+                q = Kf[P + k0 + k] * d2
+                stress[a + k] += p + q
+                stress[b + k] += Kf[M + k] * (p - q)
 
 
 @nb.njit(cache=True)
-def shifted_add_many(stress, G, L, elems, deps):  # pragma: no cover - compiled
+def shifted_add_many(stress, K, L, elems, deps):  # pragma: no cover - compiled
     """Apply :func:`shifted_add` for every ``(elems[k], deps[k])``; stress flat, deps (k, 3)."""
     for k in range(elems.shape[0]):
-        shifted_add(stress, G, L, elems[k], deps[k, 0], deps[k, 1], deps[k, 2])
+        shifted_add(stress, K, L, elems[k], deps[k, 0], deps[k, 1], deps[k, 2])
 
 
 @nb.njit(cache=True, fastmath={"contract"})
@@ -98,9 +160,10 @@ def memory_pass(stress, c):  # pragma: no cover - compiled
 def _warmup() -> None:
     """Compile the kernels on tiny inputs (used by benchmarks before timing)."""
     s = np.zeros((4, 3))
-    Gb = np.zeros((3, 12))
-    shifted_add(s.reshape(-1), Gb, 2, 1, 0.0, 0.0, 1.0)
-    shifted_add_many(s.reshape(-1), Gb, 2, np.zeros(1, np.int64), np.zeros((1, 3)))
+    Kf = np.zeros((4, 24))  # folded kernel of L = 2
+    shifted_add(s.reshape(-1), Kf, 2, 1, 0.0, 0.0, 1.0)
+    shifted_add(s.reshape(-1), Kf, 2, 1, 1.0, 0.0, 1.0)
+    shifted_add_many(s.reshape(-1), Kf, 2, np.zeros(1, np.int64), np.zeros((1, 3)))
     dense_add_many(s.reshape(-1), np.zeros((12, 12)), np.zeros(1, np.int64), np.ones((1, 3)))
     memory_pass(s, 0.0)
 
@@ -388,7 +451,8 @@ def apply_form(kind, arr, L, stress, count, act_e, deps, rng):  # pragma: no cov
     Parameters
     ----------
     kind : int
-        0 periodic kernel planes ``arr (3, L*L*3)``; 1 dense response ``arr (3n, 3n)``;
+        0 folded periodic kernel ``arr (4, (L//2+1)*6L)`` (:func:`shifted_add`); 1 dense
+        response ``arr (3n, 3n)``;
         2 / 3 the same kernels shuffled per event (:func:`shuffle_scatter`); 4 mean field
         ``arr (n, 18)`` (:func:`meanfield_add`).
     arr : 2D float64 array, see ``kind``

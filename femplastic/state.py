@@ -18,7 +18,7 @@ from . import kernels as K
 from .elasticity import Isotropic, ddot, schmid
 from .mesh import FEMesh, periodic_grid
 from .params import ModelParams
-from .propagator import Propagator
+from .propagator import ALIGNMENT, Propagator, aligned_zeros
 from .slip import SlipLaw
 from .variants import elastic_ingredients
 
@@ -171,6 +171,10 @@ class State:
 
     def __post_init__(self) -> None:
         n = self.stress.shape[0]
+        if self.stress.ctypes.data % ALIGNMENT or not self.stress.flags.c_contiguous:
+            stress = aligned_zeros(self.stress.shape)  # rows streamed by the shifted add
+            stress[:] = self.stress
+            self.stress = stress
         if self.slips is None:
             self.slips = np.zeros(n, dtype=np.int64)
         if self.sref is None:

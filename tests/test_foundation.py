@@ -9,6 +9,7 @@ from femplastic.propagator import (
     DensePropagator,
     PeriodicKernel,
     SparsePropagator,
+    fold_kernel,
     make_propagator,
 )
 
@@ -122,6 +123,35 @@ def test_periodic_kernel_equals_sparse_solve(L, l, rng):
         np.add.at(field, elems, deps)
         b += fem.element_stress(m, MAT, field)
         assert np.max(np.abs(a - b)) <= 1e-10 * np.max(np.abs(b))
+
+
+@pytest.mark.parametrize("L,l", [(2, 1.0), (5, 1.0), (6, 3.3)])
+def test_folded_shifted_add_every_source_slip_and_dilatant(L, l, rng):
+    """The mirror-folded update, from every source element (every x and y shift, both wraps),
+    for slip (traceless: two planes) and dilatant (three planes) increments, against one
+    sparse FE solve per event."""
+    m = mesh.periodic_grid(L, l)
+    pk = PeriodicKernel(m, MAT)
+    sp = SparsePropagator(m, MAT)
+    n = L * L
+    for e in range(n):
+        slip = 0.3 * schmid(rng.uniform(0.0, np.pi))
+        assert slip[0] + slip[1] == 0.0  # traceless exactly: the two-plane path
+        for d in (slip, rng.normal(size=3)):
+            a = np.zeros((n, 3))
+            b = np.zeros((n, 3))
+            pk.add(a, [e], [d])
+            sp.add(b, [e], [d])
+            assert np.max(np.abs(a - b)) <= 1e-10 * np.max(np.abs(b))
+
+
+def test_fold_kernel_rejects_a_kernel_without_mirror_symmetry(rng):
+    L = 6
+    G = PeriodicKernel(mesh.periodic_grid(L), MAT).G.copy()
+    fold_kernel(G, L)  # the real kernel folds
+    G[L + 2, 2, 0] += 1e-6 * np.abs(G).max()  # break G(rx, -ry) = s G(rx, ry) s
+    with pytest.raises(ValueError, match="mirror symmetric"):
+        fold_kernel(G, L)
 
 
 def test_kernel_translation_invariance_zero_mean_and_betti(rng):
