@@ -34,8 +34,10 @@ between points far less noisy than independent runs.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -253,6 +255,122 @@ def _patch_n(p: ModelParams, R: float) -> int:
     return int(min(max(n, 1), p.L))
 
 
+def _realization_samples(p: ModelParams, rng: np.random.Generator, gamma_end: float,
+                         dgamma: float, gamma_min: float, n: int, stride: int,
+                         meso: bool) -> dict[str, dict[str, NDArray[np.float64]]]:
+    """Quench + AQS (+ local shear tests) of one realisation: its calibration samples."""
+    run = aqs(quench(p, rng), p, rng, gamma_end=gamma_end, dgamma=dgamma)
+    st = stationary(run, gamma_min)
+    out = {"macro": {"stress": st.stress, "drops": st.drops, "increments": st.increments}}
+    if meso:
+        ly = local_yield(run.state, p, rng, n, [0.0, np.pi / 2], stride=stride)
+        out["forward"] = {k: getattr(ly, k)[:, 0] for k in MESO_KEYS}
+        out["backward"] = {k: getattr(ly, k)[:, 1] for k in MESO_KEYS}
+    return out
+
+
+def _pool_samples(samples: list[dict[str, Any]], params: ModelParams, n: int, meso: bool,
+                  seed: int) -> ReferenceData:
+    """Concatenate realisations' samples (in realisation order) into a ReferenceData."""
+    macro = {k: np.concatenate([np.asarray(d["macro"][k], dtype=float) for d in samples])
+             for k in MACRO_KEYS}
+    if meso:
+        mf = {k: np.concatenate([np.asarray(d["forward"][k], dtype=float) for d in samples])
+              for k in MESO_KEYS}
+        mb = {k: np.concatenate([np.asarray(d["backward"][k], dtype=float) for d in samples])
+              for k in MESO_KEYS}
+    else:
+        mf = mb = {k: np.ones(1) for k in MESO_KEYS}
+    return ReferenceData(macro, mf, mb, R=float(params.l * n / np.sqrt(np.pi)),
+                         meta={"origin": f"femplastic model {params!r}, seed {seed}"})
+
+
+def calibration_realization(point: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """One realisation of :func:`model_statistics` (an ensemble realisation function).
+
+    Used by :func:`model_statistics` and :func:`sweep` with a ``store``, through
+    :class:`~femplastic.ensemble.Ensemble`.
+
+    Parameters
+    ----------
+    point : dict
+        ``model.*`` keys of :class:`~femplastic.params.ModelParams` (missing keys: model C)
+        and ``calibration.gamma_end``, ``calibration.dgamma``, ``calibration.gamma_min``
+        (floats), ``calibration.n`` (patch side, elements), ``calibration.stride`` (int) and
+        ``calibration.meso`` (bool).
+    rng : numpy.random.Generator
+        The realisation's generator (the only source of randomness).
+
+    Returns
+    -------
+    dict
+        ``macro``: ``stress``, ``drops``, ``increments``, the stationary samples of this run
+        (LJ units); with ``calibration.meso``, ``forward`` and ``backward``: ``tau_i``,
+        ``tau_c``, ``dtau_c``, ``drop`` of the local shear tests of the final state.
+    """
+    from .ensemble import model_config
+
+    pt = dict(point)
+    c = {k.split(".", 1)[1]: pt.pop(k) for k in list(pt) if k.startswith("calibration.")}
+    p = model_config(pt).model
+    return _realization_samples(p, rng, float(c["gamma_end"]), float(c["dgamma"]),
+                                float(c["gamma_min"]), int(c["n"]), int(c["stride"]),
+                                bool(c["meso"]))
+
+
+def _validate_calibration_point(point: Mapping[str, Any]) -> None:
+    from .ensemble import model_config
+
+    keys = {"gamma_end", "dgamma", "gamma_min", "n", "stride", "meso"}
+    got = {k.split(".", 1)[1] for k in point if k.startswith("calibration.")}
+    if got != keys:
+        raise ValueError(f"calibration point needs calibration.{sorted(keys)}, got {sorted(got)}")
+    model_config({k: v for k, v in point.items() if not k.startswith("calibration.")})
+
+
+calibration_realization.validate_point = _validate_calibration_point  # type: ignore[attr-defined]
+
+
+def _statistics_many(
+    params_list: list[ModelParams], seed: int, realizations: int, gamma_end: float,
+    dgamma: float, gamma_min: float, R: float, stride: int, meso: bool,
+    store: str | Path | None, run_kw: dict[str, Any],
+) -> list[ReferenceData]:
+    """:func:`model_statistics` of several parameter points, through one ensemble if stored."""
+    if realizations < 1:
+        raise ValueError(f"realizations must be >= 1, got {realizations}")
+    ns = [_patch_n(p, R) for p in params_list]
+    if store is None:
+        if run_kw:
+            raise ValueError(f"{sorted(run_kw)} need a store (the ensemble runs through it)")
+        out = []
+        for p, n in zip(params_list, ns, strict=True):
+            samples = [
+                _realization_samples(p, np.random.default_rng(child), gamma_end, dgamma,
+                                     gamma_min, n, stride, meso)
+                for child in np.random.SeedSequence(seed).spawn(realizations)
+            ]
+            out.append(_pool_samples(samples, p, n, meso, seed))
+        return out
+    from .ensemble import Ensemble
+
+    points = [
+        {**{f"model.{k}": v for k, v in p.to_dict().items()},
+         "calibration.gamma_end": float(gamma_end), "calibration.dgamma": float(dgamma),
+         "calibration.gamma_min": float(gamma_min), "calibration.n": int(n),
+         "calibration.stride": int(stride), "calibration.meso": bool(meso)}
+        for p, n in zip(params_list, ns, strict=True)
+    ]
+    # common seeding: realisation r of every point uses SeedSequence(seed, spawn_key=(r,)),
+    # the same generator as child r of SeedSequence(seed).spawn() in the loop above
+    ens = Ensemble(calibration_realization, points, realizations, seed, store=store,
+                   seeding="common")
+    ens.run(**run_kw)
+    data = ens.load()
+    return [_pool_samples(data.realizations(i), p, n, meso, seed)
+            for i, (p, n) in enumerate(zip(params_list, ns, strict=True))]
+
+
 def model_statistics(
     params: ModelParams,
     seed: int,
@@ -263,6 +381,8 @@ def model_statistics(
     R: float = 30.0,
     stride: int = 1,
     meso: bool = True,
+    store: str | Path | None = None,
+    **run_kw: Any,
 ) -> ReferenceData:
     """Samples of the model in the format of :class:`ReferenceData`.
 
@@ -289,33 +409,21 @@ def model_statistics(
     meso : bool
         Run the local shear tests; False leaves one-sample placeholders in the ``meso``
         groups (enough for ``L_macro``, see :func:`errors_macro`).
+    store : str or Path, optional
+        Run the realisations as an :class:`~femplastic.ensemble.Ensemble` writing to this
+        HDF5 store: in parallel (local processes or Dask) and resumable; the samples are
+        bitwise those of the serial loop (same seeds).
+    **run_kw
+        With ``store``: ``workers``, ``scheduler``, ``client``, ``setup``, ``progress`` of
+        :meth:`~femplastic.ensemble.Ensemble.run`.
 
     Returns
     -------
     ReferenceData
         With the actual ``R = l n / sqrt(pi)`` and the origin in ``meta``.
     """
-    if realizations < 1:
-        raise ValueError(f"realizations must be >= 1, got {realizations}")
-    runs, fw, bw = [], [], []
-    n = _patch_n(params, R)
-    for child in np.random.SeedSequence(seed).spawn(realizations):
-        rng = np.random.default_rng(child)
-        run = aqs(quench(params, rng), params, rng, gamma_end=gamma_end, dgamma=dgamma)
-        runs.append(run)
-        if meso:
-            ly = local_yield(run.state, params, rng, n, [0.0, np.pi / 2], stride=stride)
-            fw.append({k: getattr(ly, k)[:, 0] for k in MESO_KEYS})
-            bw.append({k: getattr(ly, k)[:, 1] for k in MESO_KEYS})
-    st = stationary(runs, gamma_min)
-    macro = {"stress": st.stress, "drops": st.drops, "increments": st.increments}
-    if meso:
-        mf = {k: np.concatenate([d[k] for d in fw]) for k in MESO_KEYS}
-        mb = {k: np.concatenate([d[k] for d in bw]) for k in MESO_KEYS}
-    else:
-        mf = mb = {k: np.ones(1) for k in MESO_KEYS}
-    return ReferenceData(macro, mf, mb, R=float(params.l * n / np.sqrt(np.pi)),
-                         meta={"origin": f"femplastic model {params!r}, seed {seed}"})
+    return _statistics_many([params], seed, realizations, gamma_end, dgamma, gamma_min, R,
+                            stride, meso, store, run_kw)[0]
 
 
 def errors(model: ReferenceData, ref: ReferenceData, bins: int = 40) -> dict[str, float]:
@@ -426,8 +534,10 @@ def sweep(
     dgamma: float = 1e-4,
     stride: int = 1,
     bins: int = 40,
+    store: str | Path | None = None,
+    **run_kw: Any,
 ) -> SweepResult:
-    """The calibration sweep of seed 004 (module docstring), plain loop over points.
+    """The calibration sweep of seed 004 (module docstring).
 
     Parameters
     ----------
@@ -449,34 +559,64 @@ def sweep(
         Spacing of the local-test patches, in elements.
     bins : int
         Bins of the overlap errors.
+    store : str or Path, optional
+        A directory: the sweep then runs as two :class:`~femplastic.ensemble.Ensemble`
+        stores in it, ``macro.h5`` (every ``(k, lam, chi)`` point, macroscale only) and
+        ``full.h5`` (the best pair of each ``k``, with the local shear tests); parallel,
+        resumable after an interruption, and bitwise equal to the serial sweep.
+    **run_kw
+        With ``store``: ``workers``, ``scheduler``, ``client``, ``setup``, ``progress`` of
+        :meth:`~femplastic.ensemble.Ensemble.run`.
 
     Returns
     -------
     SweepResult
+
+    Raises
+    ------
+    ValueError
+        If ``k_grid`` has fewer than 3 values, or ``run_kw`` is given without ``store``.
     """
     ks = np.asarray(k_grid, dtype=float)
     if ks.size < 3:
         raise ValueError("k_grid needs at least 3 values for the parabola fit")
-    kw = dict(seed=seed, realizations=realizations, gamma_end=gamma_end, dgamma=dgamma,
-              R=ref.R, stride=stride)
-    best_l, best_c, lmac, lstat, details = [], [], [], [], []
-    for k in ks:
-        scores = []
-        for lam, chi in itertools.product(np.atleast_1d(lam_grid), np.atleast_1d(chi_grid)):
-            p = base.replace(k=float(k), lam=float(lam), chi=float(chi))
-            md = model_statistics(p, meso=False, **kw)
-            e = errors_macro(md, ref, bins)
-            scores.append((e, float(lam), float(chi)))
-            details.append({"k": float(k), "lam": float(lam), "chi": float(chi), "L_macro": e})
-        e, lam, chi = min(scores)
-        p = base.replace(k=float(k), lam=lam, chi=chi)
-        full = errors(model_statistics(p, **kw), ref, bins)
-        details.append({"k": float(k), "lam": lam, "chi": chi, **full})
-        best_l.append(lam)
-        best_c.append(chi)
-        lmac.append(full["L_macro"])
-        lstat.append(full["L_stat"])
+    if run_kw and store is None:
+        raise ValueError(f"{sorted(run_kw)} need a store (the ensemble runs through it)")
+    folder = None if store is None else Path(store)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    stats = dict(seed=seed, realizations=realizations, gamma_end=gamma_end, dgamma=dgamma,
+                 gamma_min=0.5, R=ref.R, stride=stride, run_kw=run_kw)
+    pairs = [(float(lam), float(chi)) for lam, chi in
+             itertools.product(np.atleast_1d(lam_grid), np.atleast_1d(chi_grid))]
+    grid = [(float(k), lam, chi) for k in ks for lam, chi in pairs]
+    # stage 1: L_macro at every (k, lam, chi)
+    macro = _statistics_many([base.replace(k=k, lam=lam, chi=chi) for k, lam, chi in grid],
+                             meso=False, store=None if folder is None else folder / "macro.h5",
+                             **stats)
+    scores = [errors_macro(md, ref, bins) for md in macro]
+    per_k: list[list[dict]] = []
+    best = []
+    for i, k in enumerate(ks):
+        rows = range(i * len(pairs), (i + 1) * len(pairs))
+        per_k.append([{"k": grid[j][0], "lam": grid[j][1], "chi": grid[j][2],
+                       "L_macro": scores[j]} for j in rows])
+        e, lam, chi = min((scores[j], grid[j][1], grid[j][2]) for j in rows)
+        best.append((float(k), lam, chi))
+    # stage 2: all errors at the best pair of each k
+    full = _statistics_many([base.replace(k=k, lam=lam, chi=chi) for k, lam, chi in best],
+                            meso=True, store=None if folder is None else folder / "full.h5",
+                            **stats)
+    details: list[dict] = []  # per k: its (lam, chi) scores, then the full errors of the best
+    lmac, lstat = [], []
+    for (k, lam, chi), md, rows in zip(best, full, per_k, strict=True):
+        err = errors(md, ref, bins)
+        details += rows + [{"k": k, "lam": lam, "chi": chi, **err}]
+        lmac.append(err["L_macro"])
+        lstat.append(err["L_stat"])
     k_hat, coef = parabola_fit(ks, lstat)
+    best_l = [b[1] for b in best]
+    best_c = [b[2] for b in best]
     lam_hat = float(np.interp(k_hat, ks, best_l))
     chi_hat = float(np.interp(k_hat, ks, best_c))
     return SweepResult(ks, np.array(best_l), np.array(best_c), np.array(lmac), np.array(lstat),

@@ -4,6 +4,8 @@ For each k of a grid, the (lam, chi) pair of lowest L_macro, then L_macro and L_
 pair and the parabola through L_stat(k) whose minimum gives k_hat (parameter-recovery mode:
 no atomistic data ships, so the reference is the model itself at known parameters; pass
 ``--reference FILE.npz`` to calibrate against your own data, see femplastic.calibration).
+With ``--workers N`` the reference and the sweep run as ensembles in N processes, stored in
+the output folder (``reference.h5``, ``sweep/``): an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -21,14 +23,19 @@ from femplastic import calibration as cal  # noqa: E402
 
 
 def run(truth: fp.ModelParams, k_grid, lam_grid, chi_grid, seed: int, realizations: int,
-        gamma_end: float, dgamma: float, stride: int, reference: str | None = None) -> dict:
+        gamma_end: float, dgamma: float, stride: int, reference: str | None = None,
+        workers: int | None = None, store: Path | None = None) -> dict:
+    par = {} if workers is None else {"workers": workers}
     if reference is None:
         ref = cal.model_statistics(truth, seed + 1000, 2 * realizations, gamma_end=gamma_end,
-                                   dgamma=dgamma, stride=stride)
+                                   dgamma=dgamma, stride=stride,
+                                   store=None if workers is None else store / "reference.h5",
+                                   **par)
     else:
         ref = cal.ReferenceData.load(reference)
     sw = cal.sweep(ref, truth, k_grid, lam_grid, chi_grid, seed=seed, realizations=realizations,
-                   gamma_end=gamma_end, dgamma=dgamma, stride=stride)
+                   gamma_end=gamma_end, dgamma=dgamma, stride=stride,
+                   store=None if workers is None else store / "sweep", **par)
     return {"k": sw.k, "lam": sw.lam, "chi": sw.chi, "L_macro": sw.L_macro, "L_stat": sw.L_stat,
             "k_hat": sw.k_hat, "lam_hat": sw.lam_hat, "chi_hat": sw.chi_hat,
             "parabola": sw.coefficients, "truth": truth.to_dict() if reference is None else None}
@@ -58,16 +65,22 @@ def plot(res: dict):
 def main(argv: list[str] | None = None) -> dict:
     args = _common.parse(__doc__, argv, extra=[
         (("--reference",), {"default": None, "help": "calibrate against this ReferenceData .npz "
-                            "(default: a synthetic model C reference)"})])
+                            "(default: a synthetic model C reference)"}),
+        (("--workers",), {"type": int, "default": None, "help": "run the realisations in this "
+                          "many processes, stored in the output folder and resumable "
+                          "(default: a serial loop, nothing stored)"})])
+    if args.workers is not None and args.workers < 1:
+        raise SystemExit(f"--workers must be >= 1, got {args.workers}")
+    out = _common.out_dir(args, "fig3_calibration")
+    par = dict(reference=args.reference, workers=args.workers, store=out)
     if args.smoke:
         truth = fp.ModelParams(L=6, N=8, k=2.2)
         res = run(truth, [1.6, 2.2, 2.8], [truth.lam], [truth.chi], args.seed, 2, 0.7, 1e-3, 3,
-                  reference=args.reference)
+                  **par)
     else:
         truth = fp.ModelParams(k=2.18)
         res = run(truth, np.arange(1.5, 3.01, 0.25), [1.85, 2.05, 2.25], [2.0, 2.25, 2.5],
-                  args.seed, 8, 2.0, 1e-4, 2, reference=args.reference)
-    out = _common.out_dir(args, "fig3_calibration")
+                  args.seed, 8, 2.0, 1e-4, 2, **par)
     _common.save(out, "fig3_calibration", res, plot(res))
     return res
 
