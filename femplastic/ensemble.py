@@ -275,6 +275,24 @@ def local_pool(workers: int, setup: Callable[[], Any] | None = None) -> cf.Proce
 
     Pass it as ``Ensemble.run(client=...)`` to reuse warm workers across runs; close it with
     ``shutdown()`` or a ``with`` block.
+
+    Parameters
+    ----------
+    workers : int
+        Number of worker processes (>= 1).
+    setup : callable, optional
+        Function without arguments, defined at the top level of a module (e.g.
+        :func:`warmup_model`), run once in each worker before its first task.
+
+    Returns
+    -------
+    concurrent.futures.ProcessPoolExecutor
+        The pool; the caller shuts it down.
+
+    Raises
+    ------
+    ValueError
+        If ``workers`` is not an integer >= 1.
     """
     workers = _check_int("workers", workers, 1)
     return cf.ProcessPoolExecutor(max_workers=workers,
@@ -448,6 +466,7 @@ class RunReport:
     Attributes
     ----------
     store : Path
+        The HDF5 store.
     tasks : int
         Realisations the ensemble asks for (points x realizations).
     skipped : int
@@ -459,7 +478,8 @@ class RunReport:
     wall_s : float
         Wall time of this run, s.
     backend : str
-        ``serial``, ``processes(W)``, ``dask(ADDRESS)`` or the executor's class name.
+        ``serial``, ``processes(W)``, ``dask(ADDRESS)`` or the executor's class name;
+        ``none`` when nothing was left to compute.
     """
 
     store: Path
@@ -492,6 +512,36 @@ class Ensemble:
         The HDF5 store (created, or resumed when it holds the same ensemble); keyword-only.
     seeding : {"independent", "common"}
         ``spawn_key=(point, r)`` or, for common random numbers across points, ``(r,)``.
+        Default ``"independent"``.
+
+    Raises
+    ------
+    TypeError
+        If ``func`` is not a top-level function of an importable module, ``points`` is not a
+        dict or a list of dicts, or a parameter value is not a bool, int, float or str.
+    ValueError
+        If ``points`` is empty or has a parameter name that is empty or contains ``/``;
+        ``realizations`` is not an integer >= 1 or ``seed`` not an integer >= 0;
+        ``seeding`` is not ``"independent"`` or ``"common"``; ``store`` is empty; or
+        ``func.validate_point`` rejects a point (the message names it; a ``TypeError``
+        from it is re-raised as such).
+
+    Attributes
+    ----------
+    name : str
+        ``module:qualname`` of ``func``.
+    func : callable
+        The realisation function.
+    points : list of dict
+        The parameter points, numpy scalars converted to Python ones.
+    realizations : int
+        Realisations per point.
+    seed : int
+        Root seed.
+    seeding : str
+        ``"independent"`` or ``"common"``.
+    store : Path
+        The HDF5 store.
     """
 
     def __init__(self, func: RealizationFunc,
@@ -519,20 +569,63 @@ class Ensemble:
 
     @property
     def definition(self) -> dict[str, Any]:
-        """What identifies the ensemble in its store: func name, points, seed, seeding."""
+        """What identifies the ensemble in its store: func name, points, seed, seeding.
+
+        Returns
+        -------
+        dict
+            ``{"func": name, "points": points, "seed": seed, "seeding": seeding}``.
+        """
         return {"func": self.name, "points": self.points, "seed": self.seed,
                 "seeding": self.seeding}
 
     def spawn_key(self, point: int, realization: int) -> tuple[int, ...]:
-        """The ``SeedSequence`` spawn key of realisation ``realization`` of point ``point``."""
+        """The ``SeedSequence`` spawn key of realisation ``realization`` of point ``point``.
+
+        Parameters
+        ----------
+        point : int
+            Index of the parameter point.
+        realization : int
+            Realisation index.
+
+        Returns
+        -------
+        tuple of int
+            ``(point, realization)``, or ``(realization,)`` with ``seeding="common"``.
+        """
         return (realization,) if self.seeding == "common" else (point, realization)
 
     def seed_sequence(self, point: int, realization: int) -> np.random.SeedSequence:
-        """The realisation's ``SeedSequence`` (its rng is ``default_rng`` of it)."""
+        """The realisation's ``SeedSequence`` (its rng is ``default_rng`` of it).
+
+        Parameters
+        ----------
+        point : int
+            Index of the parameter point.
+        realization : int
+            Realisation index.
+
+        Returns
+        -------
+        numpy.random.SeedSequence
+            ``SeedSequence(seed, spawn_key=spawn_key(point, realization))``.
+        """
         return np.random.SeedSequence(self.seed, spawn_key=self.spawn_key(point, realization))
 
     def pending(self) -> list[tuple[int, int]]:
-        """``(point, realization)`` pairs not yet complete in the store, realisation-major."""
+        """``(point, realization)`` pairs not yet complete in the store, realisation-major.
+
+        Returns
+        -------
+        list of tuple of (int, int)
+            Every pair when the store does not exist yet.
+
+        Raises
+        ------
+        ValueError
+            If the store exists but cannot be read as HDF5 (or is locked by another run).
+        """
         done: list[set[int]] = [set() for _ in self.points]
         if self.store.exists():
             with _open_h5(self.store, "r") as f:
@@ -567,6 +660,23 @@ class Ensemble:
         Returns
         -------
         RunReport
+            What was skipped, computed and discarded, on which backend.
+
+        Raises
+        ------
+        ValueError
+            If more than one of ``workers``, ``scheduler`` and ``client`` is given,
+            ``workers`` is not an integer >= 1, ``scheduler`` is not a non-empty str, or the
+            store is not an ensemble store, holds a different ensemble, or is open in another
+            process.
+        TypeError
+            If ``client`` is neither a Dask client nor an executor, or ``setup`` is not a
+            top-level function.
+        ImportError
+            If ``scheduler`` is given and ``dask.distributed`` is not installed.
+        RuntimeError
+            If ``func`` fails on a realisation (the realisations already finished are
+            written first).
         """
         if sum(x is not None for x in (workers, scheduler, client)) > 1:
             raise ValueError("give at most one of workers, scheduler and client")
@@ -605,7 +715,23 @@ class Ensemble:
                          time.perf_counter() - t0, backend)
 
     def load(self, keys: Sequence[str] | None = None) -> EnsembleData:
-        """Read the store back (:func:`load_store`)."""
+        """Read the store back (:func:`load_store`).
+
+        Parameters
+        ----------
+        keys : sequence of str, optional
+            Read only these result keys.
+
+        Returns
+        -------
+        EnsembleData
+            The complete realisations of the store.
+
+        Raises
+        ------
+        ValueError
+            If the store does not exist or is not an ensemble store.
+        """
         return load_store(self.store, keys=keys)
 
     # -- execution -------------------------------------------------------------------------
@@ -727,9 +853,11 @@ class EnsembleData:
     Attributes
     ----------
     path : Path
+        The store read.
     definition : dict
         ``func``, ``points``, ``seed``, ``seeding``.
     points : list of dict
+        The parameter points, in store order.
     results : list of dict
         ``results[i][r]`` is the result dict of realisation ``r`` of point ``i`` (complete
         realisations only).
@@ -747,12 +875,43 @@ class EnsembleData:
     incomplete: int = 0
 
     def realizations(self, point: int = 0) -> list[dict[str, Any]]:
-        """Result dicts of one point ordered by realisation index."""
+        """Result dicts of one point ordered by realisation index.
+
+        Parameters
+        ----------
+        point : int
+            Index of the parameter point (default 0).
+
+        Returns
+        -------
+        list of dict
+            One result dict per complete realisation.
+        """
         res = self.results[point]
         return [res[r] for r in sorted(res)]
 
     def stack(self, key: str, point: int = 0) -> NDArray[Any]:
-        """``key`` of every realisation of ``point`` stacked: ``(n_real, *shape)``."""
+        """``key`` of every realisation of ``point`` stacked: ``(n_real, *shape)``.
+
+        Parameters
+        ----------
+        key : str
+            Result key, e.g. ``"stress"``.
+        point : int
+            Index of the parameter point (default 0).
+
+        Returns
+        -------
+        ndarray
+            Shape ``(n_real, *shape)``.
+
+        Raises
+        ------
+        ValueError
+            If ``key`` has different shapes across realisations.
+        KeyError
+            If a realisation has no ``key``.
+        """
         vals = [d[key] for d in self.realizations(point)]
         shapes = {np.shape(v) for v in vals}
         if len(shapes) > 1:
@@ -761,12 +920,54 @@ class EnsembleData:
         return np.array(vals)
 
     def pooled(self, key: str, point: int = 0) -> NDArray[Any]:
-        """``key`` of every realisation of ``point`` concatenated (:func:`pooled`)."""
+        """``key`` of every realisation of ``point`` concatenated (:func:`pooled`).
+
+        Parameters
+        ----------
+        key : str
+            Result key, e.g. ``"stationary_drops"``.
+        point : int
+            Index of the parameter point (default 0).
+
+        Returns
+        -------
+        (n_total,) ndarray
+            All realisations' values, in realisation order.
+
+        Raises
+        ------
+        ValueError
+            If the point has no complete realisation.
+        KeyError
+            If a realisation has no ``key``.
+        """
         return pooled([d[key] for d in self.realizations(point)])
 
     def curves(self, x: str = "gamma", y: str = "stress", point: int = 0,
                grid: NDArray[np.float64] | None = None) -> CurveStats:
-        """Ensemble mean/std of the ``y(x)`` curves of ``point`` (:func:`curve_stats`)."""
+        """Ensemble mean/std of the ``y(x)`` curves of ``point`` (:func:`curve_stats`).
+
+        Parameters
+        ----------
+        x, y : str
+            Result keys of the abscissa and the ordinate (default ``"gamma"``,
+            ``"stress"``).
+        point : int
+            Index of the parameter point (default 0).
+        grid : (n_grid,) array, optional
+            Common grid (see :func:`curve_stats`).
+
+        Returns
+        -------
+        CurveStats
+            Statistics over the point's complete realisations.
+
+        Raises
+        ------
+        ValueError
+            As :func:`curve_stats` (e.g. no realisation, or different ``x`` without
+            ``grid``).
+        """
         reals = self.realizations(point)
         return curve_stats([d[x] for d in reals], [d[y] for d in reals], grid=grid)
 
@@ -779,6 +980,17 @@ def load_store(path: str | Path, keys: Sequence[str] | None = None) -> EnsembleD
     path : str or Path
     keys : sequence of str, optional
         Read only these result keys (the store may be large).
+
+    Returns
+    -------
+    EnsembleData
+        Definition, points, complete results and root attributes of the store.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` does not exist, is not a readable HDF5 file (or is locked by a running
+        ensemble), or is not an ensemble store.
     """
     path = Path(path)
     if not path.exists():
@@ -811,6 +1023,19 @@ class CurveStats:
 
     ``std`` is the sample standard deviation across realisations (``ddof=1``, NaN where fewer
     than two curves cover a grid point), ``sem = std / sqrt(count)``.
+
+    Attributes
+    ----------
+    grid : (n_grid,) ndarray
+        Abscissae.
+    mean : (n_grid,) ndarray
+        Mean over the curves covering each grid point (NaN where none does).
+    std : (n_grid,) ndarray
+        Sample standard deviation (``ddof=1``).
+    sem : (n_grid,) ndarray
+        Standard error of the mean.
+    count : (n_grid,) int64 ndarray
+        Number of curves with a finite value at each grid point.
     """
 
     grid: NDArray[np.float64]
@@ -836,6 +1061,22 @@ def curve_stats(x: Sequence[NDArray[np.float64]], y: Sequence[NDArray[np.float64
     Returns
     -------
     CurveStats
+        Mean, std, s.e.m. and count on the grid.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` and ``y`` hold different numbers of curves or none; a curve's ``x_r`` and
+        ``y_r`` are not 1-D of equal length, or ``x_r`` decreases somewhere; ``grid`` is
+        None and the ``x_r`` are not prefixes of the longest one; ``grid`` is not 1-D.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cs = curve_stats([np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0])],
+    ...                  [np.array([1.0, 2.0, 3.0]), np.array([3.0, 4.0])])
+    >>> cs.mean.tolist(), cs.count.tolist()
+    ([2.0, 3.0, 3.0], [2, 2, 1])
     """
     if len(x) != len(y):
         raise ValueError(f"x and y must hold the same number of curves, got {len(x)} and "
@@ -877,7 +1118,29 @@ def curve_stats(x: Sequence[NDArray[np.float64]], y: Sequence[NDArray[np.float64
 
 
 def pooled(arrays: Sequence[NDArray[Any]]) -> NDArray[Any]:
-    """Concatenate per-realisation arrays (scalars count as length-1) into one sample."""
+    """Concatenate per-realisation arrays (scalars count as length-1) into one sample.
+
+    Parameters
+    ----------
+    arrays : sequence of array_like
+        One array (or scalar) per realisation.
+
+    Returns
+    -------
+    (n_total,) ndarray
+        The arrays (each made at least 1-D) concatenated in order; arrays of more
+        dimensions are joined along their first axis.
+
+    Raises
+    ------
+    ValueError
+        If ``arrays`` is empty.
+
+    Examples
+    --------
+    >>> pooled([1.0, [2.0, 3.0]]).tolist()
+    [1.0, 2.0, 3.0]
+    """
     if len(arrays) == 0:
         raise ValueError("pooled needs at least one array")
     return np.concatenate([np.atleast_1d(np.asarray(a)) for a in arrays])
@@ -896,6 +1159,7 @@ class Bootstrap:
     low, high : float
         Percentile confidence interval.
     replicates : (n_resamples,) ndarray
+        The statistic on each bootstrap resample.
     """
 
     estimate: float
@@ -924,7 +1188,21 @@ def bootstrap(data: Sequence[Any] | NDArray[Any], statistic: Callable[[NDArray[A
     n_resamples : int
         Bootstrap replicates (>= 2).
     confidence : float
-        Level of the percentile interval, in (0, 1).
+        Level of the percentile interval, in (0, 1) (default 0.95).
+
+    Returns
+    -------
+    Bootstrap
+        Estimate on the full data, bootstrap standard error, percentile interval and the
+        replicates.
+
+    Raises
+    ------
+    TypeError
+        If ``rng`` is not a ``numpy.random.Generator``.
+    ValueError
+        If ``n_resamples`` is not an integer >= 2, ``confidence`` is not in (0, 1), or
+        ``data`` holds fewer than 2 realisations.
     """
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
@@ -958,7 +1236,18 @@ def bootstrap(data: Sequence[Any] | NDArray[Any], statistic: Callable[[NDArray[A
 # ----------------------------------------------------------------------------- the model
 
 def config_point(cfg: Config) -> dict[str, Any]:
-    """A :class:`~femplastic.params.Config` as a flat point ``{"model.L": 15, ...}``."""
+    """A :class:`~femplastic.params.Config` as a flat point ``{"model.L": 15, ...}``.
+
+    Parameters
+    ----------
+    cfg : Config
+        The configuration.
+
+    Returns
+    -------
+    dict
+        ``{"section.key": value}`` for every field of ``[model]`` and ``[run]``.
+    """
     return {f"{sec}.{k}": v for sec, table in cfg.to_dict().items() for k, v in table.items()}
 
 
@@ -966,6 +1255,22 @@ def model_config(point: Mapping[str, Any]) -> Config:
     """The :class:`~femplastic.params.Config` of a point with ``section.key`` names.
 
     Missing keys take their defaults (model C); unknown keys raise ``ValueError``.
+
+    Parameters
+    ----------
+    point : mapping
+        ``{"section.key": value}``; values may be strings (converted to the field's type).
+
+    Returns
+    -------
+    Config
+        The validated configuration.
+
+    Raises
+    ------
+    ValueError
+        If a name is not ``section.key``, the section or key is unknown, or a value is
+        invalid (:func:`femplastic.params.config_from_dict`).
     """
     nested: dict[str, dict[str, Any]] = {}
     for key, value in point.items():
@@ -1020,6 +1325,11 @@ def model_realization(point: dict[str, Any], rng: np.random.Generator) -> dict[s
         ``stationary_std`` : float, of the stress over ``gamma > run.stationary_from`` (NaN if
         the run ends before); ``stationary_drops`` : (n_drops,) float, stress drops there;
         ``n_events``, ``n_avalanches`` : int.
+
+    Raises
+    ------
+    ValueError
+        If ``point`` is not a valid configuration (:func:`model_config`).
     """
     run, cfg = _model_run(point, rng)
     return {"gamma": run.gamma, "stress": run.stress, "stress_before": run.stress_before,
@@ -1028,7 +1338,27 @@ def model_realization(point: dict[str, Any], rng: np.random.Generator) -> dict[s
 
 
 def model_statistics(point: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    """As :func:`model_realization` without the curves (compact stores for sweeps)."""
+    """As :func:`model_realization` without the curves (compact stores for sweeps).
+
+    Parameters
+    ----------
+    point : dict
+        ``section.key`` parameters (``model.*``, ``run.*``); missing keys are model C.
+    rng : numpy.random.Generator
+        The realisation's generator (quench and AQS).
+
+    Returns
+    -------
+    dict
+        ``stationary_mean``, ``stationary_std`` : float (LJ units, NaN if the run ends
+        before ``run.stationary_from``); ``stationary_drops`` : (n_drops,) float;
+        ``n_events``, ``n_avalanches`` : int.
+
+    Raises
+    ------
+    ValueError
+        If ``point`` is not a valid configuration (:func:`model_config`).
+    """
     run, cfg = _model_run(point, rng)
     return _stationary(run, cfg)
 
@@ -1072,6 +1402,13 @@ def grid_points(config: str | Path | None, sets: Sequence[str], grids: Sequence[
         Full flat configs (:func:`config_point`), each validated.
     keys : list of str
         The grid keys, in order.
+
+    Raises
+    ------
+    ValueError
+        If ``grids`` is empty; a grid is not ``section.key=v1,v2,...``, has an empty or a
+        repeated value, or repeats a key; a key is both in ``sets`` and ``grids``; or a
+        resulting point (or ``config``) is not a valid configuration.
     """
     if not grids:
         raise ValueError("--grid: give at least one section.key=v1,v2,...")
@@ -1106,6 +1443,18 @@ def summary_table(data: EnsembleData, keys: Sequence[str] = ()) -> str:
 
     The mean is over realisations of each realisation's stationary mean stress; ``std`` is the
     mean over realisations of the stationary standard deviation.
+
+    Parameters
+    ----------
+    data : EnsembleData
+        A store of :func:`model_realization` or :func:`model_statistics` results.
+    keys : sequence of str
+        Point parameters shown as the first columns (e.g. the keys of :func:`grid_points`).
+
+    Returns
+    -------
+    str
+        A header line and one right-aligned line per point; ``n/a`` where undefined.
     """
     head = [*keys, "n", "mean stress", "+-", "std stress"]
     rows = []

@@ -89,24 +89,29 @@ class ModelParams:
     Parameters
     ----------
     L : int
-        Elements per side of the periodic ``L x L`` grid (>= 2).
+        Elements per side of the periodic ``L x L`` grid (>= 2). Default 15.
     l : float
-        Element side, LJ length units (> 0).
+        Element side, LJ length units (> 0). Default 6.6.
     N : int
-        Slip systems per element, a positive multiple of 4.
+        Slip systems per element, a positive multiple of 4 (2 for variants F, G, H).
+        Default 36.
     k, lam : float
-        Weibull shape and scale of the slip thresholds (> 0).
+        Weibull shape and scale of the slip thresholds (> 0; ``lam`` in the units of the
+        stresses, those of ``G``). Defaults 2.18, 2.05.
     chi : float
-        Exponent of the bounded power-law slip amplitude (> 0).
+        Exponent of the bounded power-law slip amplitude (> 0). Default 2.25.
     G, B : float
-        Shear and 2D bulk moduli (> 0).
+        Shear and 2D bulk moduli (> 0), LJ units: they set the stress unit. Defaults 13.2,
+        59.0.
     T : float
         Quench (KMC) temperature in units of ``V_a`` (>= 0; 0 skips the thermal stage).
+        Default 0.25.
     V_a : float
-        Activation volume (> 0).
+        Activation volume (> 0). Default 1.0.
     variant : str
         Model variant of seed 004, A.8 (``"A"`` ... ``"I"``, default ``"C"``, the original);
-        see :mod:`femplastic.variants`. ``N`` must be 2 for F, G, H.
+        see :mod:`femplastic.variants`. ``N`` must be 2 for F, G, H. Stripped and
+        upper-cased.
     G_weibull_mean, G_weibull_k : float
         Variant A: per-element shear moduli are Weibull with this mean and shape (drawn per
         realisation; the scale is ``mean / Gamma(1 + 1/k)``). Defaults 18.4, 1.3.
@@ -118,6 +123,15 @@ class ModelParams:
         Variants E and H: the homogeneous, non-evolving threshold (> 0). Default 0.925.
     dgamma_fixed : float
         Variants F, G, H: the fixed slip amplitude (> 0). Default 0.022.
+
+    Raises
+    ------
+    ValueError
+        If ``variant`` is not one of ``"A"`` ... ``"I"``; ``L`` is not an integer >= 2;
+        ``N`` is not a positive multiple of 4 (or not 2 for variants F, G, H); ``l``, ``k``,
+        ``lam``, ``chi``, ``G``, ``B``, ``V_a``, ``G_weibull_mean``, ``G_weibull_k``,
+        ``tau_c_fixed`` or ``dgamma_fixed`` is not finite and > 0; ``T`` or ``dp_a`` is not
+        finite and >= 0; ``dp_p0`` is not finite.
     """
 
     L: int = 15
@@ -168,6 +182,29 @@ class ModelParams:
 
         See :data:`VARIANT_PRESETS` (H and I have no published values). ``overrides``
         change any field, e.g. ``ModelParams.for_variant("F", L=32)``.
+
+        Parameters
+        ----------
+        variant : str
+            ``"A"`` ... ``"I"`` (case-insensitive).
+        **overrides
+            Field values replacing the defaults and the variant's presets.
+
+        Returns
+        -------
+        ModelParams
+            The variant's parameters, validated.
+
+        Raises
+        ------
+        ValueError
+            If ``variant`` is unknown, or an override is invalid.
+
+        Examples
+        --------
+        >>> p = ModelParams.for_variant("f", L=8)
+        >>> p.variant, p.N, p.L, p.dgamma_fixed
+        ('F', 2, 8, 0.022)
         """
         v = str(variant).strip().upper()
         if v not in VARIANT_PRESETS:
@@ -177,7 +214,13 @@ class ModelParams:
 
     @property
     def interaction(self) -> str:
-        """Interaction kernel of the variant: ``"eshelby"``, ``"shuffled"`` or ``"mean-field"``."""
+        """Interaction kernel of the variant: ``"eshelby"``, ``"shuffled"`` or ``"mean-field"``.
+
+        Returns
+        -------
+        str
+            ``"shuffled"`` for D and G, ``"mean-field"`` for I, else ``"eshelby"``.
+        """
         if self.variant in ("D", "G"):
             return "shuffled"
         if self.variant == "I":
@@ -186,7 +229,13 @@ class ModelParams:
 
     @property
     def heterogeneous(self) -> bool:
-        """Whether the variant has per-element (per-realisation) moduli (variant A)."""
+        """Whether the variant has per-element (per-realisation) moduli (variant A).
+
+        Returns
+        -------
+        bool
+            True for variant A only.
+        """
         return self.variant == "A"
 
     @classmethod
@@ -195,6 +244,29 @@ class ModelParams:
 
         Only ``l = 6.6`` has calibrated ``(k, lam, chi, T)`` in the paper; for the other
         sizes those stay at the model C values unless overridden.
+
+        Parameters
+        ----------
+        l : float
+            Element size, one of 3.5, 4.4, 6.6, 8.8, 10.5, 13.2 (LJ length units).
+        **overrides
+            Field values replacing the defaults (and the table's ``L``, ``N``).
+
+        Returns
+        -------
+        ModelParams
+            Validated parameters with ``l`` and the table's ``L`` and ``N``.
+
+        Raises
+        ------
+        ValueError
+            If ``l`` is not a key of Table 1, or an override is invalid.
+
+        Examples
+        --------
+        >>> p = ModelParams.preset(4.4)
+        >>> p.L, p.N, p.l
+        (23, 16, 4.4)
         """
         if l not in TABLE1:
             raise ValueError(f"no Table 1 preset for l = {l}; choose one of {sorted(TABLE1)}")
@@ -215,8 +287,15 @@ class ModelParams:
         Returns
         -------
         Isotropic
-            Variant A: ``G`` (n_elem,) Weibull of mean ``G_weibull_mean`` and shape
+            Other variants: ``Isotropic(G, B)``, homogeneous (``rng`` and ``n_elem`` are
+            ignored). Variant A: ``G`` (n_elem,) Weibull of mean ``G_weibull_mean`` and shape
             ``G_weibull_k`` (``n_elem`` draws of ``rng.weibull``), ``B`` homogeneous.
+
+        Raises
+        ------
+        ValueError
+            Variant A only: if ``rng`` is not a ``numpy.random.Generator`` or ``n_elem`` is
+            None.
         """
         if self.variant != "A":
             return Isotropic(self.G, self.B)
@@ -234,6 +313,11 @@ class ModelParams:
         thresholds ``tau_c_fixed``; F and G two systems (0, 90 deg) sharing one Weibull
         threshold per element with a fixed amplitude ``dgamma_fixed``; H is F with constant
         never-renewed thresholds. A, C, D and I share model C's law.
+
+        Returns
+        -------
+        SlipLaw
+            A new law built from the fields.
         """
         v = self.variant
         if v in TWO_SYSTEM_VARIANTS:
@@ -254,11 +338,33 @@ class ModelParams:
         return law
 
     def replace(self, **changes: Any) -> ModelParams:
-        """A copy with some fields changed (validated)."""
+        """A copy with some fields changed (validated).
+
+        Parameters
+        ----------
+        **changes
+            New field values, e.g. ``L=32``.
+
+        Returns
+        -------
+        ModelParams
+            The copy.
+
+        Raises
+        ------
+        ValueError
+            If a new value is invalid (see the class).
+        """
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of the fields."""
+        """Plain dict of the fields.
+
+        Returns
+        -------
+        dict
+            ``{field name: value}``, in declaration order.
+        """
         return dataclasses.asdict(self)
 
 
@@ -269,17 +375,25 @@ class RunParams:
     Parameters
     ----------
     gamma_end : float
-        Final external strain (> 0).
+        Final external strain, dimensionless (> 0). Default 2.0.
     dgamma : float
-        External strain increment (> 0, < gamma_end).
+        External strain increment (> 0, < gamma_end). Default 1e-4.
     alpha : float
-        Loading orientation in radians (``E = gamma M(alpha)``).
+        Loading orientation in radians (``E = gamma M(alpha)``, finite). Default 0.
     event_driven : bool
-        Skip increments that trigger nothing, exactly.
+        Skip increments that trigger nothing, exactly. Default True.
     stationary_from : float
-        Strain above which statistics are stationary (seed 004: 0.5).
+        Strain above which statistics are stationary (>= 0; seed 004: 0.5, the default).
     fields_every : float
-        Strain between two ParaView snapshots (0: only the first and the last).
+        Strain between two ParaView snapshots (>= 0; 0: only the first and the last).
+        Default 0.1.
+
+    Raises
+    ------
+    ValueError
+        If ``gamma_end`` or ``dgamma`` is not finite and > 0, ``dgamma >= gamma_end``,
+        ``alpha`` is not finite, or ``stationary_from`` or ``fields_every`` is not finite
+        and >= 0.
     """
 
     gamma_end: float = 2.0
@@ -301,19 +415,40 @@ class RunParams:
         _positive("fields_every", self.fields_every, allow_zero=True)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of the fields."""
+        """Plain dict of the fields.
+
+        Returns
+        -------
+        dict
+            ``{field name: value}``, in declaration order.
+        """
         return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
 class Config:
-    """A full configuration: ``[model]`` and ``[run]`` tables."""
+    """A full configuration: ``[model]`` and ``[run]`` tables.
+
+    Parameters
+    ----------
+    model : ModelParams
+        The ``[model]`` table (default: model C).
+    run : RunParams
+        The ``[run]`` table (default: ``RunParams()``).
+    """
 
     model: ModelParams = field(default_factory=ModelParams)
     run: RunParams = field(default_factory=RunParams)
 
     def to_dict(self) -> dict[str, Any]:
-        """Nested plain dict."""
+        """Nested plain dict.
+
+        Returns
+        -------
+        dict
+            ``{"model": {...}, "run": {...}}`` (:meth:`ModelParams.to_dict`,
+            :meth:`RunParams.to_dict`).
+        """
         return {"model": self.model.to_dict(), "run": self.run.to_dict()}
 
 
@@ -353,7 +488,26 @@ def _build(cls: type, table: dict[str, Any], section: str) -> Any:
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:
-    """Validate a nested dict (as read from TOML) into a :class:`Config`."""
+    """Validate a nested dict (as read from TOML) into a :class:`Config`.
+
+    Parameters
+    ----------
+    data : dict
+        ``{"model": {...}, "run": {...}}``; either table may be missing (defaults). Values
+        may be strings (as from ``--set``): they are converted to the field's type.
+
+    Returns
+    -------
+    Config
+        The validated configuration.
+
+    Raises
+    ------
+    ValueError
+        If ``data`` has a section other than ``model`` and ``run``, a section that is not a
+        table, an unknown key, a string value that does not convert to the field's type, or
+        a value the dataclasses reject.
+    """
     unknown = sorted(set(data) - {"model", "run"})
     if unknown:
         raise ValueError(f"unknown config section(s) {unknown}; allowed: 'model', 'run'")
@@ -365,7 +519,32 @@ def config_from_dict(data: dict[str, Any]) -> Config:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Read a TOML config (or the defaults) and apply ``section.key=value`` overrides."""
+    """Read a TOML config (or the defaults) and apply ``section.key=value`` overrides.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        TOML file with ``[model]`` and ``[run]`` tables; None: the defaults.
+    overrides : list of str, optional
+        ``section.key=value`` strings (``--set``), applied after the file.
+
+    Returns
+    -------
+    Config
+        The validated configuration.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` does not exist or is not valid TOML, an override is malformed, or the
+        result is not a valid configuration (:func:`config_from_dict`).
+
+    Examples
+    --------
+    >>> cfg = load_config(None, ["model.L=8", "run.gamma_end=0.5"])
+    >>> cfg.model.L, cfg.run.gamma_end
+    (8, 0.5)
+    """
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -380,7 +559,33 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``section.key=value`` strings to a nested dict (a new dict is returned)."""
+    """Apply ``section.key=value`` strings to a nested dict (a new dict is returned).
+
+    Values are kept as stripped strings; :func:`config_from_dict` converts them.
+
+    Parameters
+    ----------
+    data : dict
+        Nested ``{section: {key: value}}`` dict; not modified.
+    overrides : list of str
+        ``section.key=value`` strings, applied in order (a later one wins).
+
+    Returns
+    -------
+    dict
+        A copy of ``data`` (copied one level deep) with the overrides set.
+
+    Raises
+    ------
+    ValueError
+        If an override has no ``=``, its key is not ``section.key``, its value is empty, or
+        its section exists in ``data`` but is not a table.
+
+    Examples
+    --------
+    >>> apply_overrides({"model": {"L": 15}}, ["model.L=32", "run.alpha=0.1"])
+    {'model': {'L': '32'}, 'run': {'alpha': '0.1'}}
+    """
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
     for item in overrides:
         if "=" not in item:

@@ -73,10 +73,13 @@ def aligned_zeros(shape: int | tuple[int, ...]) -> NDArray[np.float64]:
     Parameters
     ----------
     shape : int or tuple of int
+        Shape of the array.
 
     Returns
     -------
-    ndarray of float64, C-contiguous, zero-filled, a view into a slightly larger buffer.
+    ndarray
+        float64, of shape ``shape``, C-contiguous, zero-filled: a view into a buffer
+        ``ALIGNMENT / 8`` elements larger.
 
     Examples
     --------
@@ -109,18 +112,19 @@ def fold_kernel(G: NDArray[np.float64], L: int, rtol: float = 1e-12) -> NDArray[
     L : int
         Grid side.
     rtol : float
-        Largest allowed asymmetry relative to ``max |G|``.
+        Largest allowed asymmetry relative to ``max |G|`` (default ``1e-12``).
 
     Returns
     -------
-    (4, (L // 2 + 1) * 6 L) float64, aligned
-        Planes ``u``, ``d2``, ``t`` with each row stored twice in x, and the sign pattern
-        ``(1, 1, -1) * L`` at the start of row 3.
+    (4, (L // 2 + 1) * 6 L) float64 ndarray
+        Aligned (:func:`aligned_zeros`). Planes ``u``, ``d2``, ``t`` with each row stored
+        twice in x, and the sign pattern ``(1, 1, -1) * L`` at the start of row 3.
 
     Raises
     ------
     ValueError
-        If the kernel is not mirror symmetric (not a square grid with isotropic elasticity).
+        If ``G`` is not mirror symmetric to within ``rtol`` (not a square grid with
+        isotropic elasticity).
     """
     G4 = np.asarray(G, dtype=float).reshape(L, L, 3, 3)  # [ry, rx, a, b]
     planes = (G4[..., 0] - G4[..., 1], G4[..., 2], G4[..., 0] + G4[..., 1])  # (L, L, 3) each
@@ -180,7 +184,14 @@ class Propagator(ABC):
     @property
     @abstractmethod
     def self_response(self) -> NDArray[np.float64]:
-        """``dSigma_e / d eps_pl_e``, shape (n_elem, 3, 3): ``[e, a, b]`` stress ``a`` per ``b``."""
+        """``dSigma_e / d eps_pl_e``, shape (n_elem, 3, 3): ``[e, a, b]`` stress ``a`` per ``b``.
+
+        Returns
+        -------
+        (n_elem, 3, 3) float64 ndarray
+            Stress (units of ``G``) per unit plastic strain (dimensionless, tensor shear) in
+            the same element, at fixed mean strain.
+        """
 
     @abstractmethod
     def stress(
@@ -189,7 +200,30 @@ class Propagator(ABC):
         macro_strain: ArrayLike = (0.0, 0.0, 0.0),
         prestress: ArrayLike | None = None,
     ) -> NDArray[np.float64]:
-        """Element stress (n_elem, 3) of plastic strain (n_elem, 3) under mean strain (3,)."""
+        """Element stress (n_elem, 3) of plastic strain (n_elem, 3) under mean strain (3,).
+
+        Same contract as :func:`femplastic.fem.element_stress`.
+
+        Parameters
+        ----------
+        eps_pl : (n_elem, 3) array_like
+            Element plastic strain, Voigt (xx, yy, xy), tensor shear, dimensionless.
+        macro_strain : (3,) array_like
+            Imposed mean strain ``E``, Voigt, dimensionless (default zero).
+        prestress : (n_elem, 3) array_like, optional
+            Pre-stress ``Sigma0`` added to the result, units of ``G``.
+
+        Returns
+        -------
+        (n_elem, 3) float64 ndarray
+            Element stress, Voigt (xx, yy, xy), units of ``G`` (LJ units).
+
+        Raises
+        ------
+        ValueError
+            If ``eps_pl`` or ``prestress`` is not a finite (n_elem, 3) field, or
+            ``macro_strain`` not a finite (3,) vector.
+        """
 
     @abstractmethod
     def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
@@ -202,11 +236,34 @@ class Propagator(ABC):
         elems : (k,) int array_like
             Elements receiving an increment (repeats allowed: they add up).
         deps : (k, 3) array_like
-            Plastic strain increments, Voigt (xx, yy, xy), tensor shear.
+            Plastic strain increments, Voigt (xx, yy, xy), tensor shear, dimensionless.
+
+        Raises
+        ------
+        ValueError
+            If ``elems`` and ``deps`` differ in length, or an element index is outside
+            ``[0, n_elem - 1]``.
         """
 
     def load_response(self, direction: ArrayLike) -> NDArray[np.float64]:
-        """Stress change per unit imposed mean strain along ``direction`` (3,), (n_elem, 3)."""
+        """Stress change per unit imposed mean strain along ``direction`` (3,), (n_elem, 3).
+
+        Parameters
+        ----------
+        direction : (3,) array_like
+            Mean-strain direction, Voigt (xx, yy, xy), tensor shear (e.g.
+            ``schmid(alpha)``).
+
+        Returns
+        -------
+        (n_elem, 3) float64 ndarray
+            Element stress change (units of ``G``) per unit of the imposed strain.
+
+        Raises
+        ------
+        ValueError
+            If ``direction`` is not a finite (3,) vector.
+        """
         d = _check_macro(direction)
         return self.stress(np.zeros((self.n_elem, 3)), d)
 
@@ -218,6 +275,13 @@ class Propagator(ABC):
         kinds 2 and 3: the same, shuffled per event (model D); kind 4: mean field
         ``(n, 18)`` (model I). See :func:`femplastic.kernels.apply_form`. A propagator
         returning None is applied from Python (:meth:`add`, once per synchronous sweep).
+
+        Returns
+        -------
+        tuple of (int, ndarray, int) or None
+            ``kind`` (:data:`femplastic.kernels.FORM_PERIODIC` ... ``FORM_MEANFIELD``), the
+            float64 array the numba kernel streams, and the grid side ``L`` (0 when not a
+            periodic kernel). The base class returns None.
         """
         return None
 
@@ -290,8 +354,17 @@ class PeriodicKernel(Propagator):
     material : Isotropic
         Homogeneous material.
 
+    Raises
+    ------
+    ValueError
+        If ``mesh`` is not a regular periodic grid, or ``material`` is not homogeneous.
+
     Attributes
     ----------
+    L : int
+        Grid side.
+    C : ndarray
+        Stiffness ``(3, 3)`` in tensor-Voigt form (units of ``G``).
     G : (L*L, 3, 3) float64 ndarray
         Real-space kernel, offset ``r = ry * L + rx``.
     K : (4, (L//2 + 1) * 6 L) float64 ndarray
@@ -341,7 +414,13 @@ class PeriodicKernel(Propagator):
 
     @property
     def self_response(self) -> NDArray[np.float64]:
-        """``G[0]`` for every element, (n_elem, 3, 3)."""
+        """``G[0]`` for every element, (n_elem, 3, 3).
+
+        Returns
+        -------
+        (n_elem, 3, 3) float64 ndarray
+            A read-only broadcast view of ``G[0]`` (units of ``G``).
+        """
         return np.broadcast_to(self.G[0], (self.n_elem, 3, 3))
 
     def _convolve(self, field: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -356,7 +435,27 @@ class PeriodicKernel(Propagator):
         macro_strain: ArrayLike = (0.0, 0.0, 0.0),
         prestress: ArrayLike | None = None,
     ) -> NDArray[np.float64]:
-        """Element stress by FFT convolution, (n_elem, 3); see :class:`Propagator`."""
+        """Element stress by FFT convolution, (n_elem, 3); see :class:`Propagator`.
+
+        Parameters
+        ----------
+        eps_pl : (n_elem, 3) array_like
+            Element plastic strain, Voigt (xx, yy, xy), tensor shear, dimensionless.
+        macro_strain : (3,) array_like
+            Imposed mean strain ``E``, Voigt (default zero).
+        prestress : (n_elem, 3) array_like, optional
+            Pre-stress ``Sigma0`` added to the result, units of ``G``.
+
+        Returns
+        -------
+        (n_elem, 3) float64 ndarray
+            Element stress, Voigt, units of ``G``.
+
+        Raises
+        ------
+        ValueError
+            If a field has the wrong shape or non-finite values.
+        """
         epl = check_field("eps_pl", eps_pl, self.n_elem)
         E = _check_macro(macro_strain)
         out = self._convolve(epl) + (self.C @ E)[None, :]
@@ -365,12 +464,45 @@ class PeriodicKernel(Propagator):
         return out
 
     def load_response(self, direction: ArrayLike) -> NDArray[np.float64]:
-        """Uniform ``C : direction`` in every element, (n_elem, 3)."""
+        """Uniform ``C : direction`` in every element, (n_elem, 3).
+
+        Parameters
+        ----------
+        direction : (3,) array_like
+            Mean-strain direction, Voigt (xx, yy, xy), tensor shear.
+
+        Returns
+        -------
+        (n_elem, 3) float64 ndarray
+            ``C @ direction`` repeated in every element, units of ``G``.
+
+        Raises
+        ------
+        ValueError
+            If ``direction`` is not a finite (3,) vector.
+        """
         d = _check_macro(direction)
         return np.repeat((self.C @ d)[None, :], self.n_elem, axis=0)
 
     def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
-        """Shifted adds (numba) for few events, one FFT convolution for many."""
+        """Shifted adds (numba) for few events, one FFT convolution for many.
+
+        Batches of :data:`FFT_BATCH_THRESHOLD` events or more use the FFT.
+
+        Parameters
+        ----------
+        stress : (n_elem, 3) float64 C-contiguous ndarray
+            Updated in place (units of ``G``).
+        elems : (k,) int array_like
+            Elements receiving an increment (repeats add up).
+        deps : (k, 3) array_like
+            Plastic strain increments, Voigt, tensor shear.
+
+        Raises
+        ------
+        ValueError
+            If ``elems`` and ``deps`` differ in length or an index is out of range.
+        """
         elems, deps = self._check_increment(elems, deps)
         if elems.size >= FFT_BATCH_THRESHOLD:
             field = np.zeros((self.n_elem, 3))
@@ -380,7 +512,13 @@ class PeriodicKernel(Propagator):
             kernels.shifted_add_many(stress.reshape(-1), self.K, self.L, elems, deps)
 
     def numba_form(self) -> tuple[int, NDArray[np.float64], int]:
-        """``(0, K, L)`` with ``K`` the folded kernel (:func:`fold_kernel`)."""
+        """``(0, K, L)`` with ``K`` the folded kernel (:func:`fold_kernel`).
+
+        Returns
+        -------
+        tuple of (int, ndarray, int)
+            ``(FORM_PERIODIC, K, L)``.
+        """
         return 0, self.K, self.L
 
 
@@ -389,6 +527,18 @@ class SparsePropagator(Propagator):
 
     Works on any periodic quadrilateral mesh and with per-element moduli. Each call to
     :meth:`add` costs one back-substitution, whatever the number of events in the batch.
+
+    Parameters
+    ----------
+    mesh : FEMesh
+        Periodic mesh.
+    material : Isotropic
+        Homogeneous or per-element moduli.
+
+    Attributes
+    ----------
+    fe : PeriodicFE
+        The factorised periodic FE problem (:class:`femplastic.fem.PeriodicFE`).
     """
 
     def __init__(self, mesh: FEMesh, material: Isotropic) -> None:
@@ -399,7 +549,15 @@ class SparsePropagator(Propagator):
 
     @property
     def self_response(self) -> NDArray[np.float64]:
-        """Each element's own response from 3 solves per element (batched), (n_elem, 3, 3)."""
+        """Each element's own response from 3 solves per element (batched), (n_elem, 3, 3).
+
+        Computed on first access and cached.
+
+        Returns
+        -------
+        (n_elem, 3, 3) float64 ndarray
+            ``[e, a, b]``: stress ``a`` (units of ``G``) per unit plastic strain ``b``.
+        """
         if self._self is None:
             n = self.n_elem
             out = np.empty((n, 3, 3))
@@ -417,11 +575,46 @@ class SparsePropagator(Propagator):
         macro_strain: ArrayLike = (0.0, 0.0, 0.0),
         prestress: ArrayLike | None = None,
     ) -> NDArray[np.float64]:
-        """Direct sparse FE solve, (n_elem, 3)."""
+        """Direct sparse FE solve, (n_elem, 3).
+
+        Parameters
+        ----------
+        eps_pl : (n_elem, 3) array_like
+            Element plastic strain, Voigt (xx, yy, xy), tensor shear, dimensionless.
+        macro_strain : (3,) array_like
+            Imposed mean strain ``E``, Voigt (default zero).
+        prestress : (n_elem, 3) array_like, optional
+            Pre-stress ``Sigma0`` added to the result, units of ``G``.
+
+        Returns
+        -------
+        (n_elem, 3) float64 ndarray
+            Element stress, Voigt, units of ``G``.
+
+        Raises
+        ------
+        ValueError
+            If a field has the wrong shape or non-finite values.
+        """
         return self.fe.element_stress(eps_pl, macro_strain, prestress)
 
     def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
-        """One back-substitution for the whole batch."""
+        """One back-substitution for the whole batch.
+
+        Parameters
+        ----------
+        stress : (n_elem, 3) float64 ndarray
+            Updated in place (units of ``G``).
+        elems : (k,) int array_like
+            Elements receiving an increment (repeats add up).
+        deps : (k, 3) array_like
+            Plastic strain increments, Voigt, tensor shear.
+
+        Raises
+        ------
+        ValueError
+            If ``elems`` and ``deps`` differ in length or an index is out of range.
+        """
         elems, deps = self._check_increment(elems, deps)
         if elems.size == 0:
             return
@@ -448,9 +641,20 @@ class DensePropagator(Propagator):
     material : Isotropic
         Homogeneous or per-element moduli.
     max_elem : int
-        Refuse larger meshes (memory), use :class:`SparsePropagator` instead.
+        Refuse larger meshes (memory), use :class:`SparsePropagator` instead (default 4096).
     cholesky_max : int
-        Largest mesh built with the dense Cholesky factorisation.
+        Largest mesh built with the dense Cholesky factorisation (default 2048).
+
+    Raises
+    ------
+    ValueError
+        If ``mesh`` has more than ``max_elem`` elements.
+
+    Attributes
+    ----------
+    R : float64 ndarray
+        The response matrix ``R[i, b, j, a]``, shape ``(n_elem, 3, n_elem, 3)``, units of
+        ``G``.
     """
 
     def __init__(self, mesh: FEMesh, material: Isotropic, max_elem: int = 4096,
@@ -498,7 +702,13 @@ class DensePropagator(Propagator):
 
     @property
     def self_response(self) -> NDArray[np.float64]:
-        """Diagonal blocks of ``R``, (n_elem, 3, 3) as ``[e, a, b]``."""
+        """Diagonal blocks of ``R``, (n_elem, 3, 3) as ``[e, a, b]``.
+
+        Returns
+        -------
+        (n_elem, 3, 3) float64 ndarray
+            ``R[e, b, e, a]`` rearranged as ``[e, a, b]``, units of ``G``.
+        """
         idx = np.arange(self.n_elem)
         return self.R[idx, :, idx, :].transpose(0, 2, 1)
 
@@ -508,16 +718,57 @@ class DensePropagator(Propagator):
         macro_strain: ArrayLike = (0.0, 0.0, 0.0),
         prestress: ArrayLike | None = None,
     ) -> NDArray[np.float64]:
-        """Direct sparse FE solve, (n_elem, 3)."""
+        """Direct sparse FE solve, (n_elem, 3).
+
+        Parameters
+        ----------
+        eps_pl : (n_elem, 3) array_like
+            Element plastic strain, Voigt (xx, yy, xy), tensor shear, dimensionless.
+        macro_strain : (3,) array_like
+            Imposed mean strain ``E``, Voigt (default zero).
+        prestress : (n_elem, 3) array_like, optional
+            Pre-stress ``Sigma0`` added to the result, units of ``G``.
+
+        Returns
+        -------
+        (n_elem, 3) float64 ndarray
+            Element stress, Voigt, units of ``G``.
+
+        Raises
+        ------
+        ValueError
+            If a field has the wrong shape or non-finite values.
+        """
         return self._sparse.stress(eps_pl, macro_strain, prestress)
 
     def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
-        """Dense numba accumulation."""
+        """Dense numba accumulation.
+
+        Parameters
+        ----------
+        stress : (n_elem, 3) float64 C-contiguous ndarray
+            Updated in place (units of ``G``).
+        elems : (k,) int array_like
+            Elements receiving an increment (repeats add up).
+        deps : (k, 3) array_like
+            Plastic strain increments, Voigt, tensor shear.
+
+        Raises
+        ------
+        ValueError
+            If ``elems`` and ``deps`` differ in length or an index is out of range.
+        """
         elems, deps = self._check_increment(elems, deps)
         kernels.dense_add_many(stress.reshape(-1), self._R2, elems, deps)
 
     def numba_form(self) -> tuple[int, NDArray[np.float64], int]:
-        """``(1, R2, 0)`` with ``R2 = R.reshape(3 n, 3 n)``."""
+        """``(1, R2, 0)`` with ``R2 = R.reshape(3 n, 3 n)``.
+
+        Returns
+        -------
+        tuple of (int, ndarray, int)
+            ``(FORM_DENSE, R2, 0)``.
+        """
         return 1, self._R2, 0
 
 
@@ -560,6 +811,15 @@ class ShuffledPropagator(Propagator):
         Default generator of :meth:`add` when the caller passes none. The drivers always
         pass the run's generator, so leave it unset in models.
 
+    Raises
+    ------
+    TypeError
+        If ``base`` is not a :class:`Propagator`, or ``rng`` is neither None nor a
+        ``numpy.random.Generator``.
+    ValueError
+        If ``base`` is already a shuffled or mean-field propagator, or its mesh has
+        elements of unequal area.
+
     Notes
     -----
     * **Macroscopic response unchanged.** A permutation preserves the multiset of the
@@ -589,11 +849,33 @@ class ShuffledPropagator(Propagator):
 
     @property
     def self_response(self) -> NDArray[np.float64]:
-        """The base's self response (the self term is not shuffled), (n_elem, 3, 3)."""
+        """The base's self response (the self term is not shuffled), (n_elem, 3, 3).
+
+        Returns
+        -------
+        (n_elem, 3, 3) float64 ndarray
+            ``base.self_response``, ``[e, a, b]``, units of ``G``.
+        """
         return self.base.self_response
 
     def load_response(self, direction: ArrayLike) -> NDArray[np.float64]:
-        """The base's response to the imposed mean strain, (n_elem, 3)."""
+        """The base's response to the imposed mean strain, (n_elem, 3).
+
+        Parameters
+        ----------
+        direction : (3,) array_like
+            Mean-strain direction, Voigt (xx, yy, xy), tensor shear.
+
+        Returns
+        -------
+        (n_elem, 3) float64 ndarray
+            ``base.load_response(direction)``, units of ``G`` per unit strain.
+
+        Raises
+        ------
+        ValueError
+            If ``direction`` is not a finite (3,) vector.
+        """
         return self.base.load_response(direction)
 
     def stress(
@@ -602,7 +884,29 @@ class ShuffledPropagator(Propagator):
         macro_strain: ArrayLike = (0.0, 0.0, 0.0),
         prestress: ArrayLike | None = None,
     ) -> NDArray[np.float64]:
-        """Base field for ``eps_pl = 0``; a non-zero plastic strain has no unique field."""
+        """Base field for ``eps_pl = 0``; a non-zero plastic strain has no unique field.
+
+        Parameters
+        ----------
+        eps_pl : (n_elem, 3) array_like
+            Must be zero everywhere.
+        macro_strain : (3,) array_like
+            Imposed mean strain ``E``, Voigt (default zero).
+        prestress : (n_elem, 3) array_like, optional
+            Pre-stress ``Sigma0`` added to the result, units of ``G``.
+
+        Returns
+        -------
+        (n_elem, 3) float64 ndarray
+            ``base.stress(0, macro_strain, prestress)``, units of ``G``.
+
+        Raises
+        ------
+        NotImplementedError
+            If ``eps_pl`` has a non-zero entry.
+        ValueError
+            If a field has the wrong shape or non-finite values.
+        """
         epl = check_field("eps_pl", eps_pl, self.n_elem)
         if np.any(epl != 0):
             raise NotImplementedError(
@@ -613,7 +917,25 @@ class ShuffledPropagator(Propagator):
         return self.base.stress(epl, macro_strain, prestress)
 
     def response(self, e: int, deps: ArrayLike) -> NDArray[np.float64]:
-        """Unshuffled base response (n_elem, 3) to the increment ``deps`` (3,) in element ``e``."""
+        """Unshuffled base response (n_elem, 3) to the increment ``deps`` (3,) in element ``e``.
+
+        Parameters
+        ----------
+        e : int
+            Element of the increment, in ``[0, n_elem - 1]``.
+        deps : (3,) array_like
+            Plastic strain increment, Voigt (xx, yy, xy), tensor shear.
+
+        Returns
+        -------
+        (n_elem, 3) float64 ndarray
+            Stress change of every element, units of ``G``.
+
+        Raises
+        ------
+        ValueError
+            If ``e`` is out of range.
+        """
         out = np.zeros((self.n_elem, 3))
         self.base.add(out, [int(e)], np.asarray(deps, dtype=float).reshape(1, 3))
         return out
@@ -627,11 +949,21 @@ class ShuffledPropagator(Propagator):
         stress : (n_elem, 3) float64 C-contiguous ndarray
             Updated in place.
         elems : (k,) int array_like
+            Elements receiving an increment, applied in this order.
         deps : (k, 3) array_like
+            Plastic strain increments, Voigt (xx, yy, xy), tensor shear.
         rng : numpy.random.Generator, optional
             Source of the permutations (default: the one given at construction). The draws
             are those of the fused kernel (:func:`femplastic.kernels.shuffle_scatter`), so
             both driver paths give the same trajectory.
+
+        Raises
+        ------
+        TypeError
+            If no generator is given here nor at construction.
+        ValueError
+            If ``elems`` and ``deps`` differ in length, an index is out of range, or
+            ``stress`` is not C-contiguous.
         """
         rng = rng if rng is not None else self.rng
         if not isinstance(rng, np.random.Generator):
@@ -646,7 +978,14 @@ class ShuffledPropagator(Propagator):
             kernels.shuffle_scatter(flat, resp.reshape(-1), int(e), rng, perm)
 
     def numba_form(self) -> tuple[int, NDArray[np.float64], int] | None:
-        """``(2, K, L)`` over a periodic kernel, ``(3, R2, 0)`` over a dense one, else None."""
+        """``(2, K, L)`` over a periodic kernel, ``(3, R2, 0)`` over a dense one, else None.
+
+        Returns
+        -------
+        tuple of (int, ndarray, int) or None
+            The base's form with its kind shifted by 2 (``FORM_SHUFFLED_PERIODIC`` or
+            ``FORM_SHUFFLED_DENSE``), or None when the base has no periodic or dense form.
+        """
         form = self.base.numba_form()
         if form is None or form[0] not in (kernels.FORM_PERIODIC, kernels.FORM_DENSE):
             return None
@@ -667,6 +1006,22 @@ class MeanFieldPropagator(Propagator):
     ----------
     base : Propagator
         The elastic response to average (e.g. :class:`PeriodicKernel`).
+
+    Raises
+    ------
+    TypeError
+        If ``base`` is not a :class:`Propagator`.
+    ValueError
+        If ``base`` is already a shuffled or mean-field propagator.
+
+    Attributes
+    ----------
+    S : ndarray
+        Self response ``S_e`` of each element, ``(n_elem, 3, 3)`` as ``[e, a, b]``, units
+        of ``G``.
+    O : ndarray
+        Response ``O_e`` of every other element to an event in ``e``, ``(n_elem, 3, 3)``
+        as ``[e, a, b]``.
 
     Notes
     -----
@@ -709,11 +1064,33 @@ class MeanFieldPropagator(Propagator):
 
     @property
     def self_response(self) -> NDArray[np.float64]:
-        """The base's self response ``S_e`` (n_elem, 3, 3)."""
+        """The base's self response ``S_e`` (n_elem, 3, 3).
+
+        Returns
+        -------
+        (n_elem, 3, 3) float64 ndarray
+            ``S``, ``[e, a, b]``, units of ``G``.
+        """
         return self.S
 
     def load_response(self, direction: ArrayLike) -> NDArray[np.float64]:
-        """The base's response to the imposed mean strain, (n_elem, 3)."""
+        """The base's response to the imposed mean strain, (n_elem, 3).
+
+        Parameters
+        ----------
+        direction : (3,) array_like
+            Mean-strain direction, Voigt (xx, yy, xy), tensor shear.
+
+        Returns
+        -------
+        (n_elem, 3) float64 ndarray
+            ``base.load_response(direction)``, units of ``G`` per unit strain.
+
+        Raises
+        ------
+        ValueError
+            If ``direction`` is not a finite (3,) vector.
+        """
         return self.base.load_response(direction)
 
     def stress(
@@ -722,7 +1099,27 @@ class MeanFieldPropagator(Propagator):
         macro_strain: ArrayLike = (0.0, 0.0, 0.0),
         prestress: ArrayLike | None = None,
     ) -> NDArray[np.float64]:
-        """Exact mean-field stress of a plastic strain field (see Notes), (n_elem, 3)."""
+        """Exact mean-field stress of a plastic strain field (see Notes), (n_elem, 3).
+
+        Parameters
+        ----------
+        eps_pl : (n_elem, 3) array_like
+            Element plastic strain, Voigt (xx, yy, xy), tensor shear, dimensionless.
+        macro_strain : (3,) array_like
+            Imposed mean strain ``E``, Voigt (default zero).
+        prestress : (n_elem, 3) array_like, optional
+            Pre-stress ``Sigma0`` added to the result, units of ``G``.
+
+        Returns
+        -------
+        (n_elem, 3) float64 ndarray
+            Element stress, Voigt, units of ``G``.
+
+        Raises
+        ------
+        ValueError
+            If a field has the wrong shape or non-finite values.
+        """
         epl = check_field("eps_pl", eps_pl, self.n_elem)
         out = self.base.stress(np.zeros_like(epl), macro_strain, prestress)
         own = np.einsum("eab,eb->ea", self.S - self.O, epl)
@@ -730,7 +1127,23 @@ class MeanFieldPropagator(Propagator):
         return out
 
     def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
-        """In place, event by event (:func:`femplastic.kernels.meanfield_add`)."""
+        """In place, event by event (:func:`femplastic.kernels.meanfield_add`).
+
+        Parameters
+        ----------
+        stress : (n_elem, 3) float64 C-contiguous ndarray
+            Updated in place (units of ``G``).
+        elems : (k,) int array_like
+            Elements receiving an increment (repeats add up).
+        deps : (k, 3) array_like
+            Plastic strain increments, Voigt, tensor shear.
+
+        Raises
+        ------
+        ValueError
+            If ``elems`` and ``deps`` differ in length, an index is out of range, or
+            ``stress`` is not C-contiguous.
+        """
         elems, deps = self._check_increment(elems, deps)
         if not stress.flags.c_contiguous:
             raise ValueError("stress must be a C-contiguous (n_elem, 3) array")
@@ -739,7 +1152,13 @@ class MeanFieldPropagator(Propagator):
             kernels.meanfield_add(flat, self._MF, int(e), d[0], d[1], d[2])
 
     def numba_form(self) -> tuple[int, NDArray[np.float64], int]:
-        """``(4, MF, 0)`` with ``MF[e] = (S_e, O_e)`` flattened, (n_elem, 18)."""
+        """``(4, MF, 0)`` with ``MF[e] = (S_e, O_e)`` flattened, (n_elem, 18).
+
+        Returns
+        -------
+        tuple of (int, ndarray, int)
+            ``(FORM_MEANFIELD, MF, 0)``.
+        """
         return kernels.FORM_MEANFIELD, self._MF, 0
 
 
@@ -754,6 +1173,27 @@ def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int = 1024,
 
     ``periodic_kernel=False`` forces the general path even for a homogeneous material (model
     A with a uniform modulus field: the same physics through the general solver).
+
+    Parameters
+    ----------
+    mesh : FEMesh
+        Periodic mesh.
+    material : Isotropic
+        Homogeneous or per-element moduli.
+    dense_max : int
+        Largest number of elements for :class:`DensePropagator` (default 1024).
+    periodic_kernel : bool
+        Allow :class:`PeriodicKernel` (default True).
+
+    Returns
+    -------
+    Propagator
+        A :class:`PeriodicKernel`, :class:`DensePropagator` or :class:`SparsePropagator`.
+
+    Raises
+    ------
+    ValueError
+        If ``mesh`` is not periodic.
     """
     if not mesh.periodic:
         raise ValueError("the models need a periodic mesh (load it with periodic=True)")

@@ -29,16 +29,23 @@ __all__ = ["Model", "State", "build_model"]
 class Model:
     """Ingredients of the weak-plane model.
 
+    Build it with :func:`build_model`.
+
     Attributes
     ----------
     params : ModelParams
+        The parameters the model was built from.
     mesh : FEMesh
+        The periodic mesh.
     material : Isotropic
+        Elastic moduli (per element for variant A), units of ``G``.
     propagator : Propagator
         The variant's interaction kernel (:mod:`femplastic.variants`).
     law : SlipLaw
+        Slip law: orientations, thresholds and amplitudes of the slip systems.
     Kself : (n_elem, 3, 3) ndarray
-        Each element's own stress response to its plastic strain (``C : (S - I)``).
+        Each element's own stress response to its plastic strain (``C : (S - I)``), C-contiguous
+        copy of ``propagator.self_response``, ``[e, a, b]``.
 
     Notes
     -----
@@ -90,6 +97,7 @@ def build_model(
     Parameters
     ----------
     params : ModelParams
+        Model parameters; ``params.variant`` selects the ingredients.
     mesh : FEMesh, optional
         A periodic custom mesh (e.g. :func:`femplastic.mesh.load` with ``periodic=True``);
         default: the regular ``L x L`` grid of side ``l``.
@@ -104,11 +112,18 @@ def build_model(
     rng : numpy.random.Generator, optional
         Variant A only: source of the realisation's moduli (``n_elem`` Weibull draws).
 
+    Returns
+    -------
+    Model
+        The assembled ingredients; the same (cached) object for equal ``params`` when no
+        ingredient is given.
+
     Raises
     ------
     ValueError
         Non-periodic mesh; variant A without ``rng`` (or ``material``), or with a
-        homogeneous ``propagator``; a shuffled kernel on a mesh of unequal element areas.
+        homogeneous ``propagator``; a shuffled kernel on a mesh of unequal element areas;
+        a ``propagator`` whose number of elements differs from the mesh's.
     """
     if mesh is None and material is None and law is None and propagator is None \
             and not params.heterogeneous:
@@ -131,11 +146,13 @@ class State:
     model : Model
         The ingredients (shared, never copied).
     stress : (n_elem, 3) ndarray
-        Current element stress, Voigt (xx, yy, xy), LJ units.
+        Current element stress, Voigt (xx, yy, xy), LJ units (those of ``G``). Re-allocated
+        on a :data:`~femplastic.propagator.ALIGNMENT`-byte boundary if needed.
     prestress : (n_elem, 3) ndarray
-        Pre-stress ``Sigma0`` left by the quench.
+        Pre-stress ``Sigma0`` left by the quench, units of ``G``.
     eps_pl : (n_elem, 3) ndarray
-        Plastic strain accumulated since the last reset (quench end).
+        Plastic strain accumulated since the last reset (quench end), Voigt, tensor shear,
+        dimensionless.
     theta, tauc : (n_elem, N) ndarray
         Slip-system angles (radians) and thresholds.
     nv : (n_elem, N, 2) ndarray
@@ -143,13 +160,17 @@ class State:
     selfres : (n_elem, N) ndarray
         ``-(K_self : M) : M`` per system, derived from ``theta``.
     macro_strain : (3,) ndarray
-        Imposed mean strain ``E`` since the last reset.
+        Imposed mean strain ``E`` since the last reset, Voigt, dimensionless (default zero).
     slips : (n_elem,) int64 ndarray
-        Slip events per element since the last reset.
+        Slip events per element since the last reset (default: zeros).
     n_events, n_avalanches : int
         Counters since the last reset.
     time : float
         Kinetic Monte Carlo time of the quench.
+    sref, pref, margin : ndarray, optional
+        Internal cache of the stability scan (:func:`femplastic.kernels.find_active`):
+        reference stresses (n_elem, 2) and pressures (n_elem,) and margins (n_elem,);
+        default: an empty cache (``margin = -1``, i.e. every element to be rescanned).
     """
 
     model: Model
@@ -189,7 +210,20 @@ class State:
 
     @classmethod
     def fresh(cls, model: Model, rng: np.random.Generator) -> State:
-        """Random systems from the law, zero stress and strain (start of the quench)."""
+        """Random systems from the law, zero stress and strain (start of the quench).
+
+        Parameters
+        ----------
+        model : Model
+            The ingredients; ``model.law`` gives the angles and thresholds.
+        rng : numpy.random.Generator
+            Source of the slip systems (``N`` angles and thresholds per element).
+
+        Returns
+        -------
+        State
+            Zero stress, pre-stress, plastic strain and counters.
+        """
         n = model.n_elem
         N = model.law.N
         law_i, law_f, table, angles = model.law.arrays()
@@ -204,7 +238,13 @@ class State:
         return cls(model, z.copy(), z.copy(), z.copy(), theta, tauc, nv, selfres)
 
     def copy(self) -> State:
-        """Deep copy of the arrays (the model is shared)."""
+        """Deep copy of the arrays (the model is shared).
+
+        Returns
+        -------
+        State
+            Independent arrays and counters, same :class:`Model` object.
+        """
         out = State(self.model, *(np.array(a) for a in (
             self.stress, self.prestress, self.eps_pl, self.theta, self.tauc, self.nv,
             self.selfres, self.macro_strain, self.slips)),
@@ -213,16 +253,41 @@ class State:
         return out
 
     def mean_stress(self) -> NDArray[np.float64]:
-        """Element-average stress (3,) (area-weighted on custom meshes)."""
+        """Element-average stress (3,) (area-weighted on custom meshes).
+
+        Returns
+        -------
+        (3,) float64 ndarray
+            ``<Sigma>``, Voigt (xx, yy, xy), units of ``G``.
+        """
         a = self.model.mesh.areas
         return (self.stress * a[:, None]).sum(axis=0) / a.sum()
 
     def external_stress(self, alpha: float = 0.0) -> float:
-        """Resolved external stress ``M(alpha) : <Sigma>``; ``alpha = 0`` gives ``<Sigma_xy>``."""
+        """Resolved external stress ``M(alpha) : <Sigma>``; ``alpha = 0`` gives ``<Sigma_xy>``.
+
+        Parameters
+        ----------
+        alpha : float
+            Loading orientation in radians (default 0).
+
+        Returns
+        -------
+        float
+            Resolved mean stress, units of ``G``.
+        """
         return float(ddot(schmid(alpha), self.mean_stress()))
 
     def dtau(self) -> NDArray[np.float64]:
-        """Distances to threshold of every system, (n_elem, N)."""
+        """Distances to threshold of every system, (n_elem, N).
+
+        Returns
+        -------
+        (n_elem, N) float64 ndarray
+            ``dtau_c = tau_c + a p - tau`` (units of ``G``): threshold (with the
+            Drucker-Prager shift ``a p`` of variant B) minus the resolved shear stress;
+            negative for an active system.
+        """
         s = np.stack([0.5 * (self.stress[:, 1] - self.stress[:, 0]), self.stress[:, 2]], axis=1)
         tau = np.einsum("ekc,ec->ek", self.nv, s)
         a = self.model.law.pressure_coefficient
@@ -230,5 +295,11 @@ class State:
         return self.tauc + a * p[:, None] - tau
 
     def is_stable(self) -> bool:
-        """True when no system is active (all ``dtau_c >= 0``)."""
+        """True when no system is active (all ``dtau_c >= 0``).
+
+        Returns
+        -------
+        bool
+            Whether every entry of :meth:`dtau` is ``>= 0``.
+        """
         return bool(np.all(self.dtau() >= 0))

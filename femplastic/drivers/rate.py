@@ -48,14 +48,19 @@ class RateParams:
     Parameters
     ----------
     tau0 : float
-        Plastic flow time: slip rate ``tau / (G tau0)`` (> 0).
+        Plastic flow time: slip rate ``tau / (G tau0)`` (> 0). Default 1.0.
     tau_pl : float
-        Mean waiting time to become plastic once unstable (> 0).
+        Mean waiting time to become plastic once unstable (> 0). Default 1.0.
     tau_res : float
-        Mean plastic duration before recovery and renewal (> 0).
+        Mean plastic duration before recovery and renewal (> 0). Default 2.0.
     dt : float
         Time step (> 0, small against the three times; checked against the stiffest
-        element by the drivers).
+        element by the drivers). Default 0.01. All four times share one (arbitrary) unit.
+
+    Raises
+    ------
+    ValueError
+        If a time is not finite and > 0, or ``dt > 0.1 min(tau0, tau_pl, tau_res)``.
     """
 
     tau0: float = 1.0
@@ -81,18 +86,24 @@ class RateRun:
     Attributes
     ----------
     state : State
-        Final state (the input state is not modified).
+        Final state (the input state is not modified); its ``macro_strain`` includes the
+        run's ``gamma M(alpha)``.
     time : (n,) ndarray
+        Time at the end of each recorded step, since the start of the run.
     gamma : (n,) ndarray
-        External strain along ``direction M(alpha)`` since the start.
+        External strain along ``direction M(alpha)`` since the start, dimensionless.
     stress : (n,) ndarray
-        Resolved external stress.
+        Resolved external stress ``M(alpha) : <Sigma>``, units of ``G``.
     plastic_fraction : (n,) ndarray
         Fraction of plastic elements.
     strain_rate : (n,) ndarray
-        ``d gamma / dt`` (the imposed rate, or the creep response).
+        ``d gamma / dt`` of the recorded step (the imposed rate, or the creep response).
     mean_tauc : (n,) ndarray
-        Mean threshold of all systems.
+        Mean threshold of all systems, units of ``G``.
+
+    Notes
+    -----
+    ``n = round(t_end / dt) // record_every``.
     """
 
     state: State
@@ -187,10 +198,36 @@ def shear_rate(state: State, rp: RateParams, rng: np.random.Generator, gdot: flo
                t_end: float, alpha: float = 0.0, record_every: int = 10) -> RateRun:
     """Drive ``state`` at the fixed external shear rate ``gdot`` along ``M(alpha)`` until ``t_end``.
 
+    Parameters
+    ----------
+    state : State
+        Initial state (e.g. from :func:`femplastic.drivers.quench`); copied, not modified.
+    rp : RateParams
+        Time scales and time step.
+    rng : numpy.random.Generator
+        Source of the transitions and of the renewed slip systems.
+    gdot : float
+        External strain rate ``d gamma / dt`` (finite, >= 0), per unit of ``rp``'s time.
+    t_end : float
+        Duration of the run (> 0); ``round(t_end / rp.dt)`` steps.
+    alpha : float
+        Loading orientation in radians, ``E = gamma M(alpha)`` (default 0).
+    record_every : int
+        Record one entry every this many steps (>= 1, default 10).
+
     Returns
     -------
     RateRun
         Records every ``record_every`` steps; ``strain_rate`` is ``gdot`` throughout.
+
+    Raises
+    ------
+    TypeError
+        If ``rng`` is not a ``numpy.random.Generator``.
+    ValueError
+        If ``gdot`` is negative or not finite, ``t_end`` is not finite and > 0,
+        ``record_every < 1``, or ``rp.dt`` exceeds a tenth of the relaxation time
+        ``tau0 G / max(selfres)`` of the stiffest element.
     """
     if not np.isfinite(gdot) or gdot < 0:
         raise ValueError(f"gdot must be >= 0, got {gdot!r}")
@@ -203,6 +240,38 @@ def creep(state: State, rp: RateParams, rng: np.random.Generator, stress: float,
 
     The first step jumps elastically to the target; afterwards every step adjusts ``gamma``
     so that plastic relaxation is compensated exactly.
+
+    Parameters
+    ----------
+    state : State
+        Initial state (e.g. from :func:`femplastic.drivers.quench`); copied, not modified.
+    rp : RateParams
+        Time scales and time step.
+    rng : numpy.random.Generator
+        Source of the transitions and of the renewed slip systems.
+    stress : float
+        Target resolved external stress ``M(alpha) : <Sigma>`` (finite), units of ``G``.
+    t_end : float
+        Duration of the run (> 0); ``round(t_end / rp.dt)`` steps.
+    alpha : float
+        Loading orientation in radians, ``E = gamma M(alpha)`` (default 0).
+    record_every : int
+        Record one entry every this many steps (>= 1, default 10).
+
+    Returns
+    -------
+    RateRun
+        Records every ``record_every`` steps; ``strain_rate`` is the response ``d gamma / dt``
+        of the recorded step (the first step includes the elastic jump).
+
+    Raises
+    ------
+    TypeError
+        If ``rng`` is not a ``numpy.random.Generator``.
+    ValueError
+        If ``stress`` is not finite, ``t_end`` is not finite and > 0, ``record_every < 1``,
+        or ``rp.dt`` exceeds a tenth of the relaxation time ``tau0 G / max(selfres)`` of the
+        stiffest element.
     """
     if not np.isfinite(stress):
         raise ValueError(f"stress must be finite, got {stress!r}")
