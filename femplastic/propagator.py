@@ -34,6 +34,7 @@ ingredient each model A-I changes) are assembled in :mod:`femplastic.variants`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 import numpy as np
 import scipy.fft
@@ -298,6 +299,19 @@ class Propagator(ABC):
             raise ValueError(f"elems must be in [0, {self.n_elem - 1}]")
         return elems, np.ascontiguousarray(deps)
 
+    def _check_stress(self, stress: Any) -> NDArray[np.float64]:
+        """``stress`` updated in place by a numba kernel: must be the array itself."""
+        if (not isinstance(stress, np.ndarray) or stress.dtype != np.float64
+                or stress.shape != (self.n_elem, 3) or not stress.flags.c_contiguous
+                or not stress.flags.writeable):
+            raise ValueError(
+                f"stress must be a writeable C-contiguous float64 array of shape "
+                f"({self.n_elem}, 3), got "
+                + (f"{stress.dtype} {stress.shape} (contiguous: {stress.flags.c_contiguous})"
+                   if isinstance(stress, np.ndarray) else type(stress).__name__)
+            )
+        return stress.reshape(-1)
+
 
 def _grid_stencil(
     L: int, l: float, material: Isotropic
@@ -501,15 +515,18 @@ class PeriodicKernel(Propagator):
         Raises
         ------
         ValueError
-            If ``elems`` and ``deps`` differ in length or an index is out of range.
+            If ``elems`` and ``deps`` differ in length, an index is out of range, or
+            ``stress`` is not a C-contiguous float64 ``(n_elem, 3)`` array (a copy would be
+            updated instead).
         """
         elems, deps = self._check_increment(elems, deps)
+        flat = self._check_stress(stress)
         if elems.size >= FFT_BATCH_THRESHOLD:
             field = np.zeros((self.n_elem, 3))
             np.add.at(field, elems, deps)
             stress += self._convolve(field)
         else:
-            kernels.shifted_add_many(stress.reshape(-1), self.K, self.L, elems, deps)
+            kernels.shifted_add_many(flat, self.K, self.L, elems, deps)
 
     def numba_form(self) -> tuple[int, NDArray[np.float64], int]:
         """``(0, K, L)`` with ``K`` the folded kernel (:func:`fold_kernel`).
@@ -756,10 +773,12 @@ class DensePropagator(Propagator):
         Raises
         ------
         ValueError
-            If ``elems`` and ``deps`` differ in length or an index is out of range.
+            If ``elems`` and ``deps`` differ in length, an index is out of range, or
+            ``stress`` is not a C-contiguous float64 ``(n_elem, 3)`` array (a copy would be
+            updated instead).
         """
         elems, deps = self._check_increment(elems, deps)
-        kernels.dense_add_many(stress.reshape(-1), self._R2, elems, deps)
+        kernels.dense_add_many(self._check_stress(stress), self._R2, elems, deps)
 
     def numba_form(self) -> tuple[int, NDArray[np.float64], int]:
         """``(1, R2, 0)`` with ``R2 = R.reshape(3 n, 3 n)``.
@@ -969,9 +988,7 @@ class ShuffledPropagator(Propagator):
         if not isinstance(rng, np.random.Generator):
             raise TypeError("ShuffledPropagator.add needs rng (a numpy.random.Generator)")
         elems, deps = self._check_increment(elems, deps)
-        if not stress.flags.c_contiguous:
-            raise ValueError("stress must be a C-contiguous (n_elem, 3) array")
-        flat = stress.reshape(-1)
+        flat = self._check_stress(stress)
         perm = np.zeros(max(self.n_elem - 1, 0), np.int64)
         for e, d in zip(elems, deps, strict=True):
             resp = self.response(int(e), d)
@@ -1145,9 +1162,7 @@ class MeanFieldPropagator(Propagator):
             ``stress`` is not C-contiguous.
         """
         elems, deps = self._check_increment(elems, deps)
-        if not stress.flags.c_contiguous:
-            raise ValueError("stress must be a C-contiguous (n_elem, 3) array")
-        flat = stress.reshape(-1)
+        flat = self._check_stress(stress)
         for e, d in zip(elems, deps, strict=True):
             kernels.meanfield_add(flat, self._MF, int(e), d[0], d[1], d[2])
 

@@ -259,3 +259,17 @@ def test_fe_bad_macro_and_material_size():
         fem.element_stress(m, MAT, np.zeros((16, 3)), macro_strain=(0, 1))
     with pytest.raises(ValueError, match="per-element moduli for 3 elements"):
         fem.PeriodicFE(m, Isotropic(G=[1.0, 2.0, 3.0]))
+
+
+def test_add_refuses_a_stress_it_could_only_update_as_a_copy(rng):
+    """A non-contiguous view would be reshaped into a copy and the update silently lost."""
+    m = mesh.periodic_grid(4)
+    big = np.zeros((16, 6))
+    for prop in (PeriodicKernel(m, MAT), DensePropagator(m, MAT)):
+        with pytest.raises(ValueError, match="C-contiguous float64"):
+            prop.add(big[:, :3], [0], [[0.1, -0.1, 0.2]])
+        with pytest.raises(ValueError, match=r"shape \(16, 3\)"):
+            prop.add(np.zeros((15, 3)), [0], [[0.1, -0.1, 0.2]])
+        ok = np.zeros((16, 3))
+        prop.add(ok, [0], [[0.1, -0.1, 0.2]])
+        assert np.abs(ok).max() > 0
