@@ -580,8 +580,6 @@ def sweep(
     ks = np.asarray(k_grid, dtype=float)
     if ks.size < 3:
         raise ValueError("k_grid needs at least 3 values for the parabola fit")
-    if run_kw and store is None:
-        raise ValueError(f"{sorted(run_kw)} need a store (the ensemble runs through it)")
     folder = None if store is None else Path(store)
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -449,26 +449,9 @@ class PeriodicKernel(Propagator):
         macro_strain: ArrayLike = (0.0, 0.0, 0.0),
         prestress: ArrayLike | None = None,
     ) -> NDArray[np.float64]:
-        """Element stress by FFT convolution, (n_elem, 3); see :class:`Propagator`.
+        """Element stress by FFT convolution, (n_elem, 3).
 
-        Parameters
-        ----------
-        eps_pl : (n_elem, 3) array_like
-            Element plastic strain, Voigt (xx, yy, xy), tensor shear, dimensionless.
-        macro_strain : (3,) array_like
-            Imposed mean strain ``E``, Voigt (default zero).
-        prestress : (n_elem, 3) array_like, optional
-            Pre-stress ``Sigma0`` added to the result, units of ``G``.
-
-        Returns
-        -------
-        (n_elem, 3) float64 ndarray
-            Element stress, Voigt, units of ``G``.
-
-        Raises
-        ------
-        ValueError
-            If a field has the wrong shape or non-finite values.
+        Parameters, result and errors as :meth:`Propagator.stress`.
         """
         epl = check_field("eps_pl", eps_pl, self.n_elem)
         E = _check_macro(macro_strain)
@@ -594,24 +577,7 @@ class SparsePropagator(Propagator):
     ) -> NDArray[np.float64]:
         """Direct sparse FE solve, (n_elem, 3).
 
-        Parameters
-        ----------
-        eps_pl : (n_elem, 3) array_like
-            Element plastic strain, Voigt (xx, yy, xy), tensor shear, dimensionless.
-        macro_strain : (3,) array_like
-            Imposed mean strain ``E``, Voigt (default zero).
-        prestress : (n_elem, 3) array_like, optional
-            Pre-stress ``Sigma0`` added to the result, units of ``G``.
-
-        Returns
-        -------
-        (n_elem, 3) float64 ndarray
-            Element stress, Voigt, units of ``G``.
-
-        Raises
-        ------
-        ValueError
-            If a field has the wrong shape or non-finite values.
+        Parameters, result and errors as :meth:`Propagator.stress`.
         """
         return self.fe.element_stress(eps_pl, macro_strain, prestress)
 
@@ -737,24 +703,7 @@ class DensePropagator(Propagator):
     ) -> NDArray[np.float64]:
         """Direct sparse FE solve, (n_elem, 3).
 
-        Parameters
-        ----------
-        eps_pl : (n_elem, 3) array_like
-            Element plastic strain, Voigt (xx, yy, xy), tensor shear, dimensionless.
-        macro_strain : (3,) array_like
-            Imposed mean strain ``E``, Voigt (default zero).
-        prestress : (n_elem, 3) array_like, optional
-            Pre-stress ``Sigma0`` added to the result, units of ``G``.
-
-        Returns
-        -------
-        (n_elem, 3) float64 ndarray
-            Element stress, Voigt, units of ``G``.
-
-        Raises
-        ------
-        ValueError
-            If a field has the wrong shape or non-finite values.
+        Parameters, result and errors as :meth:`Propagator.stress`.
         """
         return self._sparse.stress(eps_pl, macro_strain, prestress)
 
@@ -1118,24 +1067,7 @@ class MeanFieldPropagator(Propagator):
     ) -> NDArray[np.float64]:
         """Exact mean-field stress of a plastic strain field (see Notes), (n_elem, 3).
 
-        Parameters
-        ----------
-        eps_pl : (n_elem, 3) array_like
-            Element plastic strain, Voigt (xx, yy, xy), tensor shear, dimensionless.
-        macro_strain : (3,) array_like
-            Imposed mean strain ``E``, Voigt (default zero).
-        prestress : (n_elem, 3) array_like, optional
-            Pre-stress ``Sigma0`` added to the result, units of ``G``.
-
-        Returns
-        -------
-        (n_elem, 3) float64 ndarray
-            Element stress, Voigt, units of ``G``.
-
-        Raises
-        ------
-        ValueError
-            If a field has the wrong shape or non-finite values.
+        Parameters, result and errors as :meth:`Propagator.stress`.
         """
         epl = check_field("eps_pl", eps_pl, self.n_elem)
         out = self.base.stress(np.zeros_like(epl), macro_strain, prestress)
