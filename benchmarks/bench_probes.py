@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 import femplastic as fp
-from femplastic.probes import bauschinger, local_yield
+from femplastic.weakplane.probes import bauschinger, local_yield
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,10 +28,9 @@ import time
 import numba as nb
 import numpy as np
 
-from femplastic import kernels
-from femplastic.elasticity import Isotropic
-from femplastic.mesh import periodic_grid
-from femplastic.propagator import PeriodicKernel, SparsePropagator, aligned_zeros
+from femplastic.fe.elasticity import Isotropic
+from femplastic.fe.mesh import periodic_grid
+from femplastic.fe.propagators import PeriodicKernel, SparsePropagator, aligned_zeros, kernels
 
 
 @nb.njit(cache=True, fastmath={"contract"})

@@ -17,15 +17,17 @@ import time
 
 import numpy as np
 
-from femplastic.lattice import LatticeEshelby, fft_min_sites, scalar_shifted_add_many
-from femplastic.scalar import (
+from femplastic.lattice import (
     FiniteRateParams,
+    LatticeEshelby,
     QuasistaticParams,
     Weibull,
+    fft_min_sites,
     finite_rate_initial_state,
     quasistatic_initial_state,
     run_fixed_rate,
     run_quasistatic,
+    scalar_shifted_add_many,
 )
 
 

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 import femplastic as fp
-from femplastic.state import _default_model
+from femplastic.weakplane.state import _default_model
 
 
 def _one(p: fp.ModelParams, seed: int, gamma_end: float) -> dict[str, float]:

@@ -1,83 +1,79 @@
 """femplastic: finite-element elasto-plastic models of amorphous plasticity.
 
-The public API is re-exported here flat; see the documentation for the conventions
-(Voigt order (xx, yy, xy) with tensor shear, row-major x-fastest element numbering,
-Lennard-Jones units, angles in radians).
+Folders, one per model family or concern:
+
+* :mod:`femplastic.fe`: FE machinery (meshes, elasticity, assembly, propagators);
+* :mod:`femplastic.weakplane`: the tensorial weak-plane model of Fernandez Castellanos et al.
+  (parameters, slip laws, state, drivers, probes, observables, calibration);
+* :mod:`femplastic.lattice`: scalar lattice EPMs of Liu et al. and Tyukodi et al.;
+* :mod:`femplastic.meanfield`: the Hebraud-Lequeux model and the bridge of Puosi et al.;
+* :mod:`femplastic.ensemble`, :mod:`femplastic.io`, :mod:`femplastic.cli`: infrastructure.
+
+The public API is re-exported here flat (``fp.ModelParams``, ``fp.quench``, ``fp.aqs`` ...) and
+loaded on first use, so ``import femplastic`` (and ``femplastic --help``) stays fast. Former
+module paths (``femplastic.scalar``, ``femplastic.drivers.aqs`` ...) still import; see
+:mod:`femplastic._compat`. Conventions: Voigt order (xx, yy, xy) with tensor shear,
+row-major x-fastest element numbering, Lennard-Jones units, angles in radians.
 """
 
+from __future__ import annotations
+
+import importlib
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
+from typing import Any
+
+from . import _compat
 
 try:
     __version__ = _version("femplastic")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from . import (  # noqa: E402
-    calibration,
-    elasticity,
-    ensemble,
-    fem,
-    lattice,
-    meanfield,
-    mesh,
-    observables,
-    probes,
-    propagator,
-    scalar,
-    scalar_observables,
-    slip,
-    variants,
-)
-from .drivers import AQSRun, EventLog, QuenchInfo, aqs, quench, relax  # noqa: E402
-from .elasticity import Isotropic  # noqa: E402
-from .params import Config, ModelParams, RunParams, load_config  # noqa: E402
-from .propagator import (  # noqa: E402
-    DensePropagator,
-    MeanFieldPropagator,
-    PeriodicKernel,
-    Propagator,
-    ShuffledPropagator,
-    SparsePropagator,
-    make_propagator,
-)
-from .state import Model, State, build_model  # noqa: E402
+_compat.install()
 
-__all__ = [
-    "__version__",
-    "AQSRun",
-    "Config",
-    "DensePropagator",
-    "EventLog",
-    "Isotropic",
-    "MeanFieldPropagator",
-    "Model",
-    "ModelParams",
-    "PeriodicKernel",
-    "Propagator",
-    "QuenchInfo",
-    "RunParams",
-    "ShuffledPropagator",
-    "SparsePropagator",
-    "State",
-    "aqs",
-    "build_model",
-    "calibration",
-    "elasticity",
-    "ensemble",
-    "fem",
-    "lattice",
-    "meanfield",
-    "load_config",
-    "make_propagator",
-    "mesh",
-    "observables",
-    "probes",
-    "propagator",
-    "quench",
-    "relax",
-    "scalar",
-    "scalar_observables",
-    "slip",
-    "variants",
-]
+#: Public name -> module that defines it (imported on first access).
+_API: dict[str, str] = {
+    "AQSRun": "femplastic.weakplane.drivers",
+    "EventLog": "femplastic.weakplane.drivers",
+    "QuenchInfo": "femplastic.weakplane.drivers",
+    "aqs": "femplastic.weakplane.drivers",
+    "quench": "femplastic.weakplane.drivers",
+    "relax": "femplastic.weakplane.drivers",
+    "Isotropic": "femplastic.fe.elasticity",
+    "Config": "femplastic.weakplane.params",
+    "ModelParams": "femplastic.weakplane.params",
+    "RunParams": "femplastic.weakplane.params",
+    "load_config": "femplastic.weakplane.params",
+    "DensePropagator": "femplastic.fe.propagators",
+    "MeanFieldPropagator": "femplastic.fe.propagators",
+    "PeriodicKernel": "femplastic.fe.propagators",
+    "Propagator": "femplastic.fe.propagators",
+    "ShuffledPropagator": "femplastic.fe.propagators",
+    "SparsePropagator": "femplastic.fe.propagators",
+    "make_propagator": "femplastic.fe.propagators",
+    "Model": "femplastic.weakplane.state",
+    "State": "femplastic.weakplane.state",
+    "build_model": "femplastic.weakplane.state",
+}
+
+#: Subpackages and (former) module names reachable as attributes, e.g. ``fp.mesh.load``.
+_MODULES = ("fe", "weakplane", "lattice", "meanfield", "ensemble", "io", "cli",
+            *(old.rsplit(".", 1)[1] for old in _compat.MOVED))
+
+__all__ = ["__version__", *_API, *_MODULES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        value = getattr(importlib.import_module(_API[name]), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,7 +1,7 @@
 """Regenerate the example meshes of this folder (run from anywhere: ``python make_examples.py``).
 
 * ``regular_8x8.vtu``      -- the regular 8 x 8 grid of side l = 2 (same geometry as
-  ``femplastic.mesh.periodic_grid(8, 2.0)``), element order shuffled to exercise the
+  ``femplastic.fe.mesh.periodic_grid(8, 2.0)``), element order shuffled to exercise the
   custom-mesh path.
 * ``perturbed_periodic.vtu`` -- a 10 x 10 grid of side 1.5 with interior nodes displaced by a
   smooth periodic field that vanishes on the box sides (so opposite sides still match).

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 import femplastic as fp  # noqa: E402
-from femplastic import observables as obs  # noqa: E402
+from femplastic.weakplane import observables as obs  # noqa: E402
 
 
 def run(params: fp.ModelParams, seed: int, realizations: int, gamma_end: float,

@@ -3,7 +3,7 @@
 For each k of a grid, the (lam, chi) pair of lowest L_macro, then L_macro and L_stat at that
 pair and the parabola through L_stat(k) whose minimum gives k_hat (parameter-recovery mode:
 no atomistic data ships, so the reference is the model itself at known parameters; pass
-``--reference FILE.npz`` to calibrate against your own data, see femplastic.calibration).
+``--reference FILE.npz`` to calibrate against your own data, see femplastic.weakplane.calibration).
 With ``--workers N`` the reference and the sweep run as ensembles in N processes, stored in
 the output folder (``reference.h5``, ``sweep/``): an interrupted run resumes where it stopped.
 """
@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 import femplastic as fp  # noqa: E402
-from femplastic import calibration as cal  # noqa: E402
+from femplastic.weakplane import calibration as cal  # noqa: E402
 
 
 def run(truth: fp.ModelParams, k_grid, lam_grid, chi_grid, seed: int, realizations: int,

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 import femplastic as fp  # noqa: E402
-from femplastic.probes import local_yield  # noqa: E402
+from femplastic.weakplane.probes import local_yield  # noqa: E402
 
 FIELDS = ("sigma_vm", "tau_c", "dtau_c", "drop")
 

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 import femplastic as fp  # noqa: E402
-from femplastic import observables as obs  # noqa: E402
-from femplastic.probes import bauschinger, ensemble_average, local_yield  # noqa: E402
+from femplastic.weakplane import observables as obs  # noqa: E402
+from femplastic.weakplane.probes import bauschinger, ensemble_average, local_yield  # noqa: E402
 
 
 def run(p: fp.ModelParams, sizes, seed: int, realizations: int, gamma_end: float, dgamma: float,

@@ -1,6 +1,6 @@
 """Seed 004, Fig. 6 / appendix A.8: calibration errors of the model variants A-I.
 
-Each variant (:mod:`femplastic.variants`) is run with its optimum parameters of A.8
+Each variant (:mod:`femplastic.weakplane.variants`) is run with its optimum parameters of A.8
 (:meth:`femplastic.ModelParams.for_variant`) at ``l = 6.6`` and compared with a reference:
 
 * ``L_macro`` -- mean overlap error ``L[P] = 1 - integral min(P, P_ref)`` of the stationary
@@ -11,14 +11,14 @@ Each variant (:mod:`femplastic.variants`) is run with its optimum parameters of 
   ``R = 30`` (``8 x 8`` patches), forward (``alpha = 0``) / backward (``90 deg``);
 * ``L_stat = 1/2 (L_macro + 1/2 (L_meso+ + L_meso-))``.
 
-The error functions come from :mod:`femplastic.calibration` when it is importable (a
+The error functions come from :mod:`femplastic.weakplane.calibration` when it is importable (a
 minimal local copy otherwise). **Reference.** No atomistic data ships with the seeds, so the
 default reference is the *synthetic* model C at the same size with independent seeds: its
 errors then measure how far each variant is from model C, and the C bar is the statistical
 noise floor of the comparison (not the paper's 16 % against the atomistic glass). Pass
 ``--reference FILE.npz`` (keys ``macro/stress``, ``macro/drops``, ``macro/increments``,
 optionally ``meso_forward/tau_c`` ... and ``R``; the format of
-:class:`femplastic.calibration.ReferenceData`) to compare with your own data.
+:class:`femplastic.weakplane.calibration.ReferenceData`) to compare with your own data.
 
 Known limits: the local shear test needs homogeneous elasticity, so variant A has no
 mesoscale errors (NaN); for D, G and I the patch test uses the patch's own Eshelby response
@@ -39,13 +39,13 @@ from pathlib import Path
 import numpy as np
 
 from femplastic import ModelParams, aqs, quench
-from femplastic.params import VARIANT_NAMES
-from femplastic.probes import local_yield
+from femplastic.weakplane.params import VARIANT_NAMES
+from femplastic.weakplane.probes import local_yield
 
 try:  # the calibration module of femplastic (same definitions as the calibration sweep)
-    from femplastic.calibration import overlap_error, relative_error
+    from femplastic.weakplane.calibration import overlap_error, relative_error
 
-    ERRORS_FROM = "femplastic.calibration"
+    ERRORS_FROM = "femplastic.weakplane.calibration"
 except ImportError:  # pragma: no cover - minimal stand-ins
     ERRORS_FROM = "studies/fig6_variants.py (local)"
 

@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 import femplastic as fp  # noqa: E402
-from femplastic import calibration as cal  # noqa: E402
-from femplastic import observables as obs  # noqa: E402
+from femplastic.weakplane import calibration as cal  # noqa: E402
+from femplastic.weakplane import observables as obs  # noqa: E402
 
 
 def run(p: fp.ModelParams, Ns, lam_factors, seed: int, realizations: int, gamma_end: float,

@@ -26,18 +26,16 @@ from pathlib import Path
 import numpy as np
 import scipy.stats
 
-from femplastic.scalar import (
+from femplastic.lattice import (
     FiniteRateParams,
     Weibull,
-    finite_rate_initial_state,
-    run_creep,
-    run_fixed_rate,
-)
-from femplastic.scalar_observables import (
     cumulative,
     density,
+    finite_rate_initial_state,
     fit_herschel_bulkley,
     overshoot,
+    run_creep,
+    run_fixed_rate,
     steady_mean,
 )
 
@@ -196,7 +194,7 @@ def plot(results: dict):
     """3 x 3 panels: row 1 = Fig. 1 (a-c), row 2 = Fig. 2 (a, b), row 3 = Fig. 3 (a-c)."""
     import matplotlib.pyplot as plt
 
-    from femplastic.scalar_observables import HerschelBulkley
+    from femplastic.lattice import HerschelBulkley
 
     fig, ax = plt.subplots(3, 3, figsize=(14, 12))
     num = results["numbers"]

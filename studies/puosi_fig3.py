@@ -11,7 +11,7 @@ flow curves computed by the finite-volume solver, and places externally measured
 they imply (``alpha_flow`` of the seed's Table 1).
 
 With ``scalar=ScalarSettings(...)`` it also measures the project's scalar finite-rate
-lattice model (Liu et al., ``femplastic.scalar``) the way the seed measures its MD glass:
+lattice model (Liu et al., ``femplastic.lattice``) the way the seed measures its MD glass:
 
 * **flow curve**: fixed-rate runs at several low rates, steady mean stress, HB fit with the
   exponent fixed to 1/2 on the lowest rates (and a free-exponent fit), normalised with
@@ -48,13 +48,14 @@ import numpy as np
 import scipy.stats
 
 from femplastic import meanfield as mf
-from femplastic.scalar import (
+from femplastic.lattice import (
     FiniteRateParams,
     FiniteRateState,
     finite_rate_initial_state,
+    fit_herschel_bulkley,
     run_fixed_rate,
+    steady_mean,
 )
-from femplastic.scalar_observables import fit_herschel_bulkley, steady_mean
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 import femplastic as fp  # noqa: E402
-from femplastic.params import TABLE1  # noqa: E402
-from femplastic.slip import n_systems  # noqa: E402
+from femplastic.weakplane.params import TABLE1  # noqa: E402
+from femplastic.weakplane.slip import n_systems  # noqa: E402
 
 BOX = 98.8045
 

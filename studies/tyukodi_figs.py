@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from femplastic.scalar import (
+from femplastic.lattice import (
     QuasistaticParams,
     Weibull,
     quasistatic_initial_state,
     run_quasistatic,
+    stress_at_strain,
 )
-from femplastic.scalar_observables import stress_at_strain
 
 GLASSES = {
     "MCT": Weibull.from_mean_std(1.0, 0.436),

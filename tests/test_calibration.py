@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import femplastic as fp
-from femplastic import calibration as cal
-from femplastic import observables as obs
+from femplastic.weakplane import calibration as cal
+from femplastic.weakplane import observables as obs
 
 
 def test_overlap_error_limits(rng):

@@ -42,11 +42,11 @@ def test_docs_build_without_warnings(tmp_path):
     )
     assert proc.returncode == 0, f"sphinx-build failed:\n{proc.stdout}\n{proc.stderr}"
     for page in ("index", "installation", "tutorial", "conventions", "physics/weak_plane",
-                 "howto/custom_mesh", "api/index", "api/drivers.aqs", "gallery/index",
+                 "howto/custom_mesh", "api/index", "api/weakplane.drivers.aqs", "gallery/index",
                  "gallery/fig2_macro"):
         assert (out / f"{page}.html").exists(), page
     # autodoc really ran: the API pages hold the docstrings, not just their titles
-    aqs_page = (out / "api" / "drivers.aqs.html").read_text(encoding="utf-8")
+    aqs_page = (out / "api" / "weakplane.drivers.aqs.html").read_text(encoding="utf-8")
     assert "athermal quasistatic" in aqs_page.lower() and "gamma_end" in aqs_page
     gallery = (out / "gallery" / "fig2_macro.html").read_text(encoding="utf-8")
     assert "--smoke" in gallery

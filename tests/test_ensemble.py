@@ -113,7 +113,7 @@ def test_more_realisations_extend_the_store(tmp_path):
 
 def test_common_seeding_reproduces_femplastic_run(tmp_path):
     from femplastic.ensemble import config_point
-    from femplastic.params import load_config
+    from femplastic.weakplane.params import load_config
 
     sets = [f"{k}={v}" for k, v in SMALL.items()]
     cfg = load_config(None, sets)

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from femplastic import fem, mesh
-from femplastic.elasticity import Isotropic, ddot, schmid, to_tensor, von_mises
-from femplastic.propagator import (
+from femplastic.fe import assembly as fem
+from femplastic.fe import mesh
+from femplastic.fe.elasticity import Isotropic, ddot, schmid, to_tensor, von_mises
+from femplastic.fe.propagators import (
     DensePropagator,
     PeriodicKernel,
     SparsePropagator,

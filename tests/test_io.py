@@ -5,7 +5,8 @@ import xml.etree.ElementTree as ET
 import meshio
 import numpy as np
 
-from femplastic import io, mesh
+from femplastic import io
+from femplastic.fe import mesh
 
 
 def test_hdf5_roundtrip_with_provenance(tmp_path):
@@ -43,7 +44,8 @@ def test_xdmf_survives_interruption(tmp_path):
     out = tmp_path / "fields.xdmf"
     code = f"""
 import os, numpy as np
-from femplastic import io, mesh
+from femplastic import io
+from femplastic.fe import mesh
 m = mesh.periodic_grid(3)
 w = io.XdmfWriter({str(out)!r}, m).__enter__()
 for t in range(2):

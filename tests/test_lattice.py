@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from femplastic.elasticity import Isotropic
+from femplastic.fe.elasticity import Isotropic
+from femplastic.fe.mesh import periodic_grid
+from femplastic.fe.propagators import PeriodicKernel
 from femplastic.lattice import LatticeEshelby, effective_modulus, scalar_shifted_add_many
-from femplastic.mesh import periodic_grid
-from femplastic.propagator import PeriodicKernel
 
 
 def _continuum_sxy(nx, ny, mu, K):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from femplastic import meanfield as mf
+from femplastic.meanfield import meanfield as mf_impl
 
 # --------------------------------------------------------------------------------------------
 # quasistatic theory vs the exact stationary solution
@@ -293,7 +294,7 @@ def test_coarse_grid_error_is_raised_before_solving(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("solver called")
 
-    monkeypatch.setattr(mf, "_stationary_given_D", boom)
+    monkeypatch.setattr(mf_impl, "_stationary_given_D", boom)
     with pytest.raises(ValueError, match="too coarse for the boundary layer"):
         mf.hl_steady_state(0.3, 1e-5, grid=_coarse_grid())
 
@@ -445,7 +446,7 @@ def test_study_puosi_fig3_smoke(tmp_path):
 
 
 def test_study_record_sites_is_a_chunked_fixed_rate_run():
-    from femplastic.scalar import FiniteRateParams, finite_rate_initial_state, run_fixed_rate
+    from femplastic.lattice import FiniteRateParams, finite_rate_initial_state, run_fixed_rate
 
     mod = _load_study()
     try:

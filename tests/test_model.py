@@ -5,9 +5,10 @@ import pytest
 from scipy import stats
 
 import femplastic as fp
-from femplastic import fem, mesh
-from femplastic.elasticity import ddot, schmid
-from femplastic.slip import (
+from femplastic.fe import assembly as fem
+from femplastic.fe import mesh
+from femplastic.fe.elasticity import ddot, schmid
+from femplastic.weakplane.slip import (
     BoundedPowerLaw,
     ConstantThreshold,
     FixedAngles,
@@ -316,7 +317,7 @@ def test_bad_driver_input(rng):
 
 
 def test_config_and_overrides(tmp_path):
-    from femplastic.params import load_config
+    from femplastic.weakplane.params import load_config
 
     f = tmp_path / "c.toml"
     f.write_text("[model]\nL = 20\n[run]\ngamma_end = 0.5\n")

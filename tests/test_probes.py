@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import femplastic as fp
-from femplastic.elasticity import ddot, schmid
-from femplastic.fem import PatchFE
-from femplastic.probes import bauschinger, ensemble_average, local_yield, patch_indices
-from femplastic.slip import ConstantThreshold, FixedAmplitude, FixedAngles, SlipLaw
+from femplastic.fe.assembly import PatchFE
+from femplastic.fe.elasticity import ddot, schmid
+from femplastic.weakplane.probes import bauschinger, ensemble_average, local_yield, patch_indices
+from femplastic.weakplane.slip import ConstantThreshold, FixedAmplitude, FixedAngles, SlipLaw
 
 
 def single_system_state(theta0, tau0, g, L=6):
@@ -117,7 +117,7 @@ def test_bauschinger_reverse_yields_earlier():
 
 
 def test_patch_propagator_add_equals_direct_dirichlet_solve(rng):
-    from femplastic.probes import PatchPropagator
+    from femplastic.weakplane.probes import PatchPropagator
 
     n = 3
     prop = PatchPropagator(n, 6.6, fp.Isotropic())

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import femplastic as fp
-from femplastic.drivers.rate import RateParams, creep, shear_rate
-from femplastic.elasticity import ddot, schmid
+from femplastic.fe.elasticity import ddot, schmid
+from femplastic.weakplane.drivers.rate import RateParams, creep, shear_rate
 
 RP = RateParams()
 

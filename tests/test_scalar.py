@@ -10,26 +10,24 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from femplastic.scalar import (
+from femplastic.lattice import (
     Empirical,
     FiniteRateParams,
     FiniteRateState,
     QuasistaticParams,
     TruncatedNormal,
     Weibull,
-    finite_rate_initial_state,
-    quasistatic_initial_state,
-    run_creep,
-    run_fixed_rate,
-    run_quasistatic,
-)
-from femplastic.scalar_observables import (
     creep_is_stuck,
     cumulative,
+    finite_rate_initial_state,
     fit_herschel_bulkley,
     localisation_index,
     overshoot,
     participation_ratio,
+    quasistatic_initial_state,
+    run_creep,
+    run_fixed_rate,
+    run_quasistatic,
     steady_mean,
     stress_at_strain,
 )

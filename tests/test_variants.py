@@ -8,16 +8,19 @@ import pytest
 from scipy import stats
 
 import femplastic as fp
-from femplastic import cli, fem, mesh
-from femplastic import kernels as K
-from femplastic.elasticity import Isotropic, ddot, schmid
-from femplastic.params import load_config
-from femplastic.propagator import (
+from femplastic import cli
+from femplastic.fe import assembly as fem
+from femplastic.fe import mesh
+from femplastic.fe.elasticity import Isotropic, ddot, schmid
+from femplastic.fe.propagators import (
     DensePropagator,
     MeanFieldPropagator,
     PeriodicKernel,
     ShuffledPropagator,
 )
+from femplastic.fe.propagators import kernels as PK
+from femplastic.weakplane import kernels as K
+from femplastic.weakplane.params import load_config
 
 
 def _balance(run, st, p):
@@ -299,7 +302,7 @@ def test_D_fused_and_python_paths_agree_and_mean_stress_balance_holds():
     r1, r2 = np.random.default_rng(3), np.random.default_rng(3)
     s1 = fp.quench(p, r1, max_events=300)
     s2 = fp.quench(p, r2, propagator=PyShuffled(base), max_events=300)
-    assert s1.model.propagator.numba_form()[0] == K.FORM_SHUFFLED_PERIODIC
+    assert s1.model.propagator.numba_form()[0] == PK.FORM_SHUFFLED_PERIODIC
     a = fp.aqs(s1, p, r1, gamma_end=0.3, dgamma=1e-4, record_events=True)
     b = fp.aqs(s2, p, r2, gamma_end=0.3, dgamma=1e-4, record_events=True)
     assert a.avalanche_size.sum() > 100
@@ -316,10 +319,10 @@ def test_D_over_a_dense_base_uses_its_fused_form():
     m = mesh.periodic_grid(5, 6.6)
     base = DensePropagator(m, Isotropic(np.linspace(10, 20, 25), 59.0))
     prop = ShuffledPropagator(base)
-    assert prop.numba_form()[0] == K.FORM_SHUFFLED_DENSE
+    assert prop.numba_form()[0] == PK.FORM_SHUFFLED_DENSE
     stress = np.zeros((25, 3))
     d = np.array([[0.0, 0.0, 0.02]])
-    K.apply_form(*prop.numba_form(), stress, 1, np.array([7]), d, np.random.default_rng(1))
+    PK.apply_form(*prop.numba_form(), stress, 1, np.array([7]), d, np.random.default_rng(1))
     ref = prop.response(7, d[0])
     assert np.array_equal(stress[7], ref[7])
     assert np.array_equal(np.sort(stress[:, 2]), np.sort(ref[:, 2]))
@@ -397,7 +400,7 @@ def test_I_equal_changes_to_the_others_self_term_kept_mean_conserved():
     ev = np.array([3, 27, 50])
     deps = np.array([[0.01, -0.01, 0.02], [0.0, 0.0, 0.03], [-0.02, 0.02, 0.01]])
     s = np.zeros((64, 3))
-    K.apply_form(*prop.numba_form(), s, 3, ev, deps, np.random.default_rng(0))
+    PK.apply_form(*prop.numba_form(), s, 3, ev, deps, np.random.default_rng(0))
     quiet = np.setdiff1d(np.arange(64), ev)
     assert np.all(s[quiet] == s[quiet][0])
     ref = np.zeros((64, 3))

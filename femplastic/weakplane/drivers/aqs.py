@@ -1,0 +1,420 @@
+"""Athermal quasistatic (AQS) loading of the weak-plane model (seed 004, sec. 3.4).
+
+Rules: whenever systems are active (``dtau_c < 0``), every active element slips at once on
+its lowest-``dtau_c`` system; repeat until nothing is active, at fixed external strain (one
+*avalanche*); then apply the next external increment ``dgamma``. Loading with orientation
+``alpha`` and sense ``direction`` imposes ``E = E_0 + gamma * direction * M(alpha)``.
+
+The **event-driven** mode jumps exactly over increments that trigger nothing: between
+avalanches the stress is affine in the external strain, so the first unstable step is found
+analytically (then verified with the same test the step-by-step mode applies). Both modes
+evaluate the loaded stress with the same formula ``base + (m dgamma) v`` and produce
+identical records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ...fe.elasticity import ddot, schmid
+from .. import kernels as K
+from ..params import ModelParams
+from ..state import State
+
+__all__ = ["aqs", "relax", "AQSRun", "EventLog"]
+
+
+@dataclass
+class EventLog:
+    """Every slip event: element, system, angle (rad), resolved stress, amplitude, avalanche.
+
+    All arrays have shape (n_events,).
+    """
+
+    element: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    system: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    theta: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    tau: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    amplitude: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    avalanche: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+class _Buffers:
+    """Work arrays for the relaxation kernels (sized once per state)."""
+
+    def __init__(self, n: int, capacity: int = 0) -> None:
+        self.act_e = np.zeros(n, np.int64)
+        self.act_k = np.zeros(n, np.int64)
+        self.deps = np.zeros((n, 3))
+        self.amp = np.zeros(n)
+        self.taus = np.zeros(n)
+        self.grow(capacity)
+        self.ev_n = np.zeros(1, np.int64)
+
+    def grow(self, capacity: int) -> None:
+        old = getattr(self, "ev_e", None)
+        new = [np.zeros(capacity, np.int64), np.zeros(capacity, np.int64), np.zeros(capacity),
+               np.zeros(capacity), np.zeros(capacity)]
+        if old is not None:
+            m = int(self.ev_n[0])
+            for dst, src in zip(new, (self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp),
+                                strict=True):
+                dst[:m] = src[:m]
+        self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp = new
+
+    def log(self, avalanche_of_event: NDArray[np.int64]) -> EventLog:
+        m = int(self.ev_n[0])
+        return EventLog(self.ev_e[:m].copy(), self.ev_k[:m].copy(), self.ev_th[:m].copy(),
+                        self.ev_tau[:m].copy(), self.ev_amp[:m].copy(), avalanche_of_event[:m])
+
+
+def relax(
+    state: State,
+    rng: np.random.Generator,
+    buffers: _Buffers | None = None,
+    record: bool = False,
+    thermal: tuple[int, int] | None = None,
+    max_sweeps: int = 1_000_000,
+) -> tuple[int, NDArray[np.float64]]:
+    """Athermal relaxation of ``state`` in place, at fixed external strain.
+
+    Parameters
+    ----------
+    state : State
+        Modified in place.
+    rng : numpy.random.Generator
+    record : bool
+        Append every event to ``buffers``' event arrays.
+    thermal : (element, system), optional
+        A thermally activated system to slip first (KMC), with the bound ``gmax(tau_c)``.
+    max_sweeps : int
+        Safety limit on synchronous sweeps.
+
+    Notes
+    -----
+    Propagators with a numba form (:meth:`~femplastic.fe.propagators.Propagator.numba_form`) run
+    in one fused kernel; others (user propagators) are applied from Python once per sweep with
+    :meth:`~femplastic.fe.propagators.Propagator.add` (with ``rng=rng`` when the propagator is
+    ``stochastic``). Both paths draw from ``rng`` in the same order.
+
+    Returns
+    -------
+    n_events : int
+    plastic : (3,) ndarray
+        Sum of the plastic strain increments (Voigt) of this avalanche.
+    """
+    m = state.model
+    buf = buffers or _Buffers(state.n_elem, 1024 if record else 0)
+    law_i, law_f, table, angles = m.law.arrays()
+    if thermal is not None:
+        buf.act_e[0], buf.act_k[0] = thermal
+    form = m.propagator.numba_form()
+    total = 0
+    plastic = np.zeros(3)
+    if form is not None:
+        kind, arr, L = form
+        first = thermal is not None
+        while True:
+            status, n_ev, pl = K.relax_fused(
+                kind, arr, L, state.stress, state.eps_pl, state.theta, state.tauc, state.nv,
+                state.selfres, m.Kself, law_i, law_f, table, angles, rng, state.sref, state.pref,
+                state.margin, state.slips, buf.act_e, buf.act_k, buf.deps, buf.amp, buf.taus,
+                buf.ev_e, buf.ev_k, buf.ev_th, buf.ev_tau, buf.ev_amp, buf.ev_n, record,
+                max_sweeps, first)
+            total += n_ev
+            plastic += pl
+            first = False
+            if status == 2:
+                buf.grow(2 * buf.ev_e.shape[0] + 1024)
+                continue
+            if status == 1:
+                raise RuntimeError(f"relaxation did not stop after {max_sweeps} sweeps")
+            break
+        return total, plastic
+    # general propagators: the same kernels, the propagator applied from Python per sweep
+    # (same order of random draws as the fused kernel: amplitudes, propagator, renewals)
+    stochastic = bool(getattr(m.propagator, "stochastic", False))
+    for sweep in range(max_sweeps):
+        if sweep == 0 and thermal is not None:
+            count = 1
+        else:
+            count = K.find_active(state.stress, state.nv, state.tauc, law_f, state.sref,
+                                  state.pref, state.margin, buf.act_e, buf.act_k)
+        if count == 0:
+            return total, plastic
+        K.draw_slips(count, buf.act_e, buf.act_k, state.stress, state.theta, state.nv,
+                     state.tauc, state.selfres, law_i, law_f, rng,
+                     sweep == 0 and thermal is not None,
+                     buf.deps, buf.amp, buf.taus)
+        if record:
+            j = int(buf.ev_n[0])
+            if j + count > buf.ev_e.shape[0]:
+                buf.grow(2 * (j + count) + 1024)
+            buf.ev_e[j:j + count] = buf.act_e[:count]
+            buf.ev_k[j:j + count] = buf.act_k[:count]
+            buf.ev_th[j:j + count] = state.theta[buf.act_e[:count], buf.act_k[:count]]
+            buf.ev_tau[j:j + count] = buf.taus[:count]
+            buf.ev_amp[j:j + count] = buf.amp[:count]
+            buf.ev_n[0] = j + count
+        if stochastic:  # e.g. the shuffled kernel: its draws come from the run's rng
+            m.propagator.add(state.stress, buf.act_e[:count], buf.deps[:count], rng=rng)
+        else:
+            m.propagator.add(state.stress, buf.act_e[:count], buf.deps[:count])
+        plastic += buf.deps[:count].sum(axis=0)
+        K.finish_slips(count, buf.act_e, buf.deps, state.eps_pl, rng, law_i, law_f, table,
+                       angles, state.theta, state.tauc, state.nv, state.selfres, m.Kself,
+                       state.margin, state.slips)
+        total += count
+    raise RuntimeError(f"relaxation did not stop after {max_sweeps} sweeps")
+
+
+@dataclass
+class AQSRun:
+    """Records of an AQS run (one entry per load step unless stated).
+
+    Attributes
+    ----------
+    state : State
+        Final state (the input state is not modified).
+    gamma : (n_steps,) ndarray
+        External strain since the start of this run, along its loading tensor.
+    stress : (n_steps,) ndarray
+        Resolved external stress ``direction M(alpha) : <Sigma>`` after the step's avalanche.
+    stress_before : (n_steps,) ndarray
+        The same before the avalanche (equal to ``stress`` on steps without avalanche).
+    avalanche_size : (n_steps,) int ndarray
+        Slip events triggered at the step (0: purely elastic step).
+    plastic : (n_steps,) ndarray
+        Resolved plastic strain of the step's avalanche, ``direction M(alpha) : sum(deps)/n``
+        (area-weighted mean over elements).
+    mean_stress : (n_steps, 3) ndarray
+        Full mean stress tensor after each step.
+    events : EventLog or None
+        Every slip event when requested.
+    alpha, direction, dgamma : float
+    stopped : bool
+        True when ``stop_when`` ended the run early.
+    """
+
+    state: State
+    gamma: NDArray[np.float64]
+    stress: NDArray[np.float64]
+    stress_before: NDArray[np.float64]
+    avalanche_size: NDArray[np.int64]
+    plastic: NDArray[np.float64]
+    mean_stress: NDArray[np.float64]
+    events: EventLog | None
+    alpha: float
+    direction: int
+    dgamma: float
+    stopped: bool = False
+
+    @property
+    def drops(self) -> NDArray[np.float64]:
+        """Stress drops ``stress_before - stress`` of the steps with an avalanche."""
+        mask = self.avalanche_size > 0
+        return (self.stress_before - self.stress)[mask]
+
+    @property
+    def increments(self) -> NDArray[np.float64]:
+        """Stress increments between consecutive avalanches (elastic loading stretches)."""
+        idx = np.flatnonzero(self.avalanche_size > 0)
+        if idx.size < 2:
+            return np.zeros(0)
+        return self.stress_before[idx[1:]] - self.stress[idx[:-1]]
+
+    @property
+    def avalanche_steps(self) -> NDArray[np.int64]:
+        """Indices of the steps with an avalanche."""
+        return np.flatnonzero(self.avalanche_size > 0)
+
+
+def _validate(gamma_end: float, dgamma: float, alpha: float, direction: int) -> None:
+    if not np.isfinite(gamma_end) or gamma_end <= 0:
+        raise ValueError(f"gamma_end must be > 0, got {gamma_end!r}")
+    if not np.isfinite(dgamma) or dgamma <= 0:
+        raise ValueError(f"dgamma must be > 0, got {dgamma!r}")
+    if dgamma > gamma_end:
+        raise ValueError(f"dgamma ({dgamma}) must not exceed gamma_end ({gamma_end})")
+    if not np.isfinite(alpha):
+        raise ValueError(f"alpha must be finite (radians), got {alpha!r}")
+    if direction not in (1, -1):
+        raise ValueError(f"direction must be +1 or -1, got {direction!r}")
+
+
+def aqs(
+    state: State,
+    params: ModelParams | None = None,
+    rng: np.random.Generator | None = None,
+    gamma_end: float = 2.0,
+    dgamma: float = 1e-4,
+    alpha: float = 0.0,
+    direction: int = 1,
+    event_driven: bool = True,
+    record_events: bool = False,
+    stop_when: Callable[[float, float, float], bool] | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> AQSRun:
+    """Drive ``state`` in athermal quasistatic shear; returns the records and a new state.
+
+    Parameters
+    ----------
+    state : State
+        Starting state (typically from :func:`femplastic.quench`); not modified.
+    params : ModelParams, optional
+        Must match the parameters the state was built with (checked); informational.
+    rng : numpy.random.Generator
+        Source of every random draw (amplitudes, renewals).
+    gamma_end : float
+        External strain to apply in this run (> 0).
+    dgamma : float
+        External strain increment (> 0).
+    alpha : float
+        Loading orientation (radians): ``E += gamma * direction * M(alpha)``.
+    direction : {+1, -1}
+        Loading sense (-1 unloads a system loaded along ``alpha``).
+    event_driven : bool
+        Jump exactly over increments that trigger nothing (same records as stepping).
+    record_events : bool
+        Keep every slip event in ``run.events``.
+    stop_when : callable, optional
+        ``stop_when(gamma, stress_before, stress_after) -> bool`` evaluated after every load
+        step (with the resolved external stress); the run ends at the first True (e.g.
+        ``lambda g, sb, sa: sa <= 0`` to unload until the external stress crosses 0).
+    progress : callable, optional
+        Called with the fraction of ``gamma_end`` done (for progress bars).
+
+    Returns
+    -------
+    AQSRun
+
+    Examples
+    --------
+    >>> import numpy as np, femplastic
+    >>> p = femplastic.ModelParams(L=6, T=0.0)
+    >>> rng = np.random.default_rng(1)
+    >>> run = femplastic.aqs(femplastic.quench(p, rng), p, rng, gamma_end=0.05, dgamma=1e-3)
+    >>> run.gamma.shape, run.stress.shape
+    ((50,), (50,))
+    """
+    _validate(gamma_end, dgamma, alpha, direction)
+    if rng is None or not isinstance(rng, np.random.Generator):
+        raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
+    if params is not None and params != state.model.params:
+        raise ValueError("params differ from those the state was built with (state.model.params)")
+    st = state.copy()
+    m = st.model
+    n_steps = int(round(gamma_end / dgamma))
+    Mload = direction * schmid(alpha)
+    v = np.ascontiguousarray(m.propagator.load_response(Mload))
+    w = m.mesh.areas / m.mesh.areas.sum()
+    vbar = float(ddot(Mload, w @ v))
+    vmean = w @ v
+    law_f = m.law.arrays()[1]
+    buf = _Buffers(st.n_elem, 4096 if record_events else 0)
+    ev_aval: list[int] = []
+
+    gamma = dgamma * np.arange(1, n_steps + 1)
+    s_after = np.zeros(n_steps)
+    s_before = np.zeros(n_steps)
+    sizes = np.zeros(n_steps, np.int64)
+    plast = np.zeros(n_steps)
+    mean_st = np.zeros((n_steps, 3))
+
+    base = st.stress.copy()
+    base_mean = w @ base
+    base_ext = float(ddot(Mload, base_mean))
+    k_base = 0  # steps applied at the base state
+    trial = np.empty_like(base)
+    done = 0  # steps recorded
+    stopped = False
+    n_aval = 0
+
+    def fill_quiet(upto: int) -> bool:
+        """Record elastic steps done+1 .. upto (1-based) from the affine formula."""
+        nonlocal done
+        if upto <= done:
+            return False
+        j = np.arange(done + 1, upto + 1)
+        x = (j - k_base) * dgamma
+        s_before[done:upto] = base_ext + x * vbar
+        s_after[done:upto] = s_before[done:upto]
+        mean_st[done:upto] = base_mean[None, :] + x[:, None] * vmean[None, :]
+        if stop_when is not None:
+            for i in range(done, upto):
+                if stop_when(gamma[i], s_before[i], s_after[i]):
+                    done = i + 1
+                    return True
+        done = upto
+        return False
+
+    while done < n_steps and not stopped:
+        if event_driven:
+            cap = n_steps - k_base
+            mstep = K.next_trigger(base, v, dgamma, st.nv, st.tauc, law_f, st.sref, st.pref,
+                                   st.margin, cap + 1)
+            # verify with the exact test used step by step
+            while mstep <= cap:
+                K.trial_stress(base, v, mstep * dgamma, trial)
+                if K.any_active(trial, st.nv, st.tauc, law_f, st.sref, st.pref, st.margin):
+                    break
+                mstep += 1
+            while mstep > 1:
+                K.trial_stress(base, v, (mstep - 1) * dgamma, trial)
+                if not K.any_active(trial, st.nv, st.tauc, law_f, st.sref, st.pref, st.margin):
+                    break
+                mstep -= 1
+            if mstep > cap:
+                stopped = fill_quiet(n_steps)
+                break
+            K.trial_stress(base, v, mstep * dgamma, trial)
+        else:
+            mstep = done + 1 - k_base
+            K.trial_stress(base, v, mstep * dgamma, trial)
+            if not K.any_active(trial, st.nv, st.tauc, law_f, st.sref, st.pref, st.margin):
+                stopped = fill_quiet(done + 1)
+                if progress is not None and done % 1000 == 0:
+                    progress(done / n_steps)
+                continue
+        k_trig = k_base + mstep
+        if fill_quiet(k_trig - 1):
+            stopped = True
+            break
+        i = k_trig - 1
+        s_before[i] = base_ext + (mstep * dgamma) * vbar
+        st.stress[:] = trial
+        n_before = int(buf.ev_n[0])
+        pl_before = w @ st.eps_pl
+        n_ev, _ = relax(st, rng, buf, record=record_events)
+        ev_aval.extend([n_aval] * (int(buf.ev_n[0]) - n_before))
+        n_aval += 1
+        sizes[i] = n_ev
+        plast[i] = float(ddot(Mload, w @ st.eps_pl - pl_before))
+        base[:] = st.stress
+        base_mean = w @ base
+        base_ext = float(ddot(Mload, base_mean))
+        s_after[i] = base_ext
+        mean_st[i] = base_mean
+        k_base = k_trig
+        done = k_trig
+        st.n_events += n_ev
+        st.n_avalanches += 1
+        if stop_when is not None and stop_when(gamma[i], s_before[i], s_after[i]):
+            stopped = True
+        if progress is not None:
+            progress(done / n_steps)
+
+    # final state at the last recorded step
+    x_end = (done - k_base) * dgamma
+    K.trial_stress(base, v, x_end, st.stress)
+    st.macro_strain = st.macro_strain + done * dgamma * Mload
+    events = buf.log(np.asarray(ev_aval, np.int64)) if record_events else None
+    if progress is not None:
+        progress(1.0)
+    return AQSRun(st, gamma[:done], s_after[:done], s_before[:done], sizes[:done], plast[:done],
+                  mean_st[:done], events, float(alpha), int(direction), float(dgamma),
+                  stopped=stopped)

@@ -1,0 +1,177 @@
+"""Kinetic Monte Carlo quench of the weak-plane model (seed 004, appendix A.3).
+
+Start from random systems, zero stress and strain at fixed external strain 0. Each KMC step
+selects one system among all ``n_elem N`` with probability ``nu_n / sum(nu)``,
+``nu_n = exp(-dtau_c_n V_a / T)``, slips it with amplitude bound ``gmax(tau_c)`` (the system
+reached its threshold thermally), renews its element, and relaxes athermally (AQS rules).
+The KMC clock advances by an exponential waiting time of rate ``sum(nu)``.
+
+**Stationarity criterion.** Events are grouped in blocks of ``n_elem`` events. For each
+block we record the mean threshold over all systems and the mean von Mises stress over all
+elements. The liquid is declared stationary at the end of block ``b >= 2 W`` when, for both
+observables, the mean of the last ``W`` blocks differs from the mean of the ``W`` blocks before
+by less than ``tol`` (relative). Defaults ``W = 5``, ``tol = 0.02``; at most ``max_events``
+events (default ``400 n_elem``).
+
+Then the instantaneous quench: ``T = 0``, athermal relaxation; the stress becomes the
+pre-stress ``Sigma0``; plastic strain, external strain and counters are reset; angles and
+thresholds are kept. At fixed external strain 0 a single realisation keeps the small mean
+stress ``-C : <eps_pl>`` its plastic strain implies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ...fe.elasticity import Isotropic, von_mises
+from ...fe.mesh import FEMesh
+from ...fe.propagators import Propagator
+from .. import kernels as K
+from ..params import ModelParams
+from ..slip import SlipLaw
+from ..state import State, build_model
+from .aqs import _Buffers, relax
+
+__all__ = ["quench", "QuenchInfo"]
+
+
+@dataclass(frozen=True)
+class QuenchInfo:
+    """Diagnostics of a quench.
+
+    Attributes
+    ----------
+    n_thermal : int
+        Thermally activated events.
+    n_events : int
+        All slip events (thermal + athermal avalanches) before the reset.
+    time : float
+        KMC time reached.
+    stationary : bool
+        Whether the stationarity criterion was met (else ``max_events`` stopped it).
+    block_tauc, block_vm : (n_blocks,) ndarray
+        Block means of the thresholds and of the von Mises stress.
+    """
+
+    n_thermal: int
+    n_events: int
+    time: float
+    stationary: bool
+    block_tauc: NDArray[np.float64]
+    block_vm: NDArray[np.float64]
+
+
+def _stationary(x: list[float], W: int, tol: float) -> bool:
+    if len(x) < 2 * W:
+        return False
+    a = float(np.mean(x[-W:]))
+    b = float(np.mean(x[-2 * W:-W]))
+    return abs(a - b) <= tol * abs(a)
+
+
+def quench(
+    params: ModelParams,
+    rng: np.random.Generator,
+    T: float | None = None,
+    V_a: float | None = None,
+    mesh: FEMesh | None = None,
+    material: Isotropic | None = None,
+    law: SlipLaw | None = None,
+    propagator: Propagator | None = None,
+    max_events: int | None = None,
+    window: int = 5,
+    tol: float = 0.02,
+    return_info: bool = False,
+    progress: Callable[[float], None] | None = None,
+) -> State | tuple[State, QuenchInfo]:
+    """Prepare a quenched glass by KMC equilibration at ``T`` then an instantaneous quench.
+
+    Parameters
+    ----------
+    params : ModelParams
+    rng : numpy.random.Generator
+        Source of every random draw.
+    T, V_a : float, optional
+        Temperature and activation volume (default ``params.T``, ``params.V_a``). ``T = 0``
+        skips the thermal stage (random systems, zero pre-stress).
+    mesh, material, law, propagator : optional
+        Custom ingredients (see :func:`femplastic.weakplane.state.build_model`), e.g. a periodic
+        mesh
+        from :func:`femplastic.fe.mesh.load`. They override those of ``params.variant``
+        (:mod:`femplastic.weakplane.variants`); for variant A without ``material`` the per-element
+        shear moduli are drawn from ``rng`` first, so they belong to this realisation.
+    max_events : int, optional
+        Cap on thermal events (default ``400 n_elem``).
+    window, tol : int, float
+        Stationarity criterion (module docstring).
+    return_info : bool
+        Also return a :class:`QuenchInfo`.
+    progress : callable, optional
+        Called with the fraction of ``max_events`` done.
+
+    Returns
+    -------
+    State or (State, QuenchInfo)
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
+    T = params.T if T is None else float(T)
+    V_a = params.V_a if V_a is None else float(V_a)
+    if not np.isfinite(T) or T < 0:
+        raise ValueError(f"T must be >= 0, got {T!r}")
+    if not np.isfinite(V_a) or V_a <= 0:
+        raise ValueError(f"V_a must be > 0, got {V_a!r}")
+    if window < 1 or not (0 < tol < 1):
+        raise ValueError(f"window must be >= 1 and tol in (0, 1), got {window}, {tol}")
+    # variant A: the realisation's moduli are the first draws from rng
+    model = build_model(params, mesh=mesh, material=material, law=law, propagator=propagator,
+                        rng=rng)
+    st = State.fresh(model, rng)
+    n = st.n_elem
+    max_events = 400 * n if max_events is None else int(max_events)
+    if max_events < 0:
+        raise ValueError(f"max_events must be >= 0, got {max_events}")
+    law_f = model.law.arrays()[1]
+    buf = _Buffers(n)
+    block_tauc: list[float] = []
+    block_vm: list[float] = []
+    n_thermal = 0
+    n_events = 0
+    time = 0.0
+    stationary = T == 0
+    if T > 0:
+        beta = V_a / T
+        while n_thermal < max_events:
+            e, k, log_nu = K.kmc_select(st.stress, st.nv, st.tauc, law_f, beta, rng)
+            time += rng.exponential() * np.exp(-log_nu)
+            n_ev, _ = relax(st, rng, buf, thermal=(e, k))
+            n_events += n_ev
+            n_thermal += 1
+            if n_thermal % n == 0:
+                block_tauc.append(float(st.tauc.mean()))
+                block_vm.append(float(von_mises(st.stress).mean()))
+                if progress is not None:
+                    progress(n_thermal / max_events)
+                if _stationary(block_tauc, window, tol) and _stationary(block_vm, window, tol):
+                    stationary = True
+                    break
+    # instantaneous quench: T = 0 relaxation, stress -> pre-stress, strains reset
+    n_ev, _ = relax(st, rng, buf)
+    n_events += n_ev
+    st.prestress = st.stress.copy()
+    st.eps_pl[:] = 0.0
+    st.macro_strain = np.zeros(3)
+    st.slips[:] = 0
+    st.n_events = 0
+    st.n_avalanches = 0
+    st.time = time
+    if progress is not None:
+        progress(1.0)
+    if return_info:
+        return st, QuenchInfo(n_thermal, n_events, time, stationary, np.array(block_tauc),
+                              np.array(block_vm))
+    return st

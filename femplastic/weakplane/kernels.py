@@ -1,0 +1,405 @@
+"""Numba hot loops of the weak-plane model: stability tests, slips, renewals, relaxation.
+
+Arrays and scalars in, preallocated arrays out (last arguments). Nothing in this module knows
+about meshes, materials or parameter objects; :mod:`femplastic.weakplane.state` and the drivers
+translate their objects into the plain arrays these kernels take. The stress update of a slip
+goes through the propagator's numba form (:func:`femplastic.fe.propagators.kernels.apply_form`).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from ..fe.propagators.kernels import apply_form
+
+# =============================================================================================
+# Weak-plane slip systems. Arrays (n = elements, N = systems per element):
+#   stress (n, 3); theta, tauc, selfres (n, N); nv (n, N, 2) = (sin 2theta, cos 2theta)
+#   resolved shear stress tau = nv . s with s = ((s_yy - s_xx) / 2, s_xy)
+#   selfres[e, k] = -(K_self_e : M_k) : M_k > 0, so gmax(tau) = 2 tau / selfres
+#   law_i = [orient_kind, thr_kind, thr_shared, renew_thr, renew_angles, amp_kind]
+#   law_f = [thr_p0, thr_p1, amp_p0, amp_p1, dp_a, dp_p0]
+#   cache: sref (n, 2), pref (n,), margin (n,) (margin < 0: unknown)
+# Threshold kinds: 0 Weibull(k=p0, lam=p1), 1 constant p0, 2 tabulated inverse CDF.
+# Amplitude kinds: 0 bounded power law (chi=p0) below gmax, 1 fixed p0, 2 exponential with
+#   mean p0 + p1 tauc^2. Orientation kinds: 0 random groups of four, 1 fixed angles table.
+# =============================================================================================
+
+ORIENT_GROUPS, ORIENT_FIXED = 0, 1
+THR_WEIBULL, THR_CONSTANT, THR_TABLE = 0, 1, 2
+AMP_POWER, AMP_FIXED, AMP_EXPONENTIAL = 0, 1, 2
+_SAFE = 1e-12  # relative safety of the cached stability test (far above round-off)
+
+
+@nb.njit(cache=True)
+def ppf_table(table, u):  # pragma: no cover - compiled
+    """Inverse CDF tabulated at equally spaced probabilities ``0 .. 1`` (linear interpolation)."""
+    m = table.shape[0] - 1
+    x = u * m
+    i = int(x)
+    if i >= m:
+        return table[m]
+    f = x - i
+    return table[i] * (1.0 - f) + table[i + 1] * f
+
+
+@nb.njit(cache=True)
+def ppf_threshold(kind, p0, p1, table, u):  # pragma: no cover - compiled
+    """Threshold from a uniform ``u`` in [0, 1) by inverse transform."""
+    if kind == 0:
+        return p1 * (-np.log1p(-u)) ** (1.0 / p0)
+    if kind == 1:
+        return p0
+    return ppf_table(table, u)
+
+
+@nb.njit(cache=True)
+def ppf_amplitude(kind, p0, p1, gmax, tauc, u):  # pragma: no cover - compiled
+    """Slip amplitude from a uniform ``u`` in [0, 1) by inverse transform."""
+    if kind == 0:
+        return gmax * (1.0 - (1.0 - u) ** (1.0 / p0))
+    if kind == 1:
+        return p0
+    return -(p0 + p1 * tauc * tauc) * np.log1p(-u)
+
+
+@nb.njit(cache=True)
+def _set_system(e, k, th, theta, nv, selfres, Kself):  # pragma: no cover - compiled
+    s2 = np.sin(2.0 * th)
+    c2 = np.cos(2.0 * th)
+    theta[e, k] = th
+    nv[e, k, 0] = s2
+    nv[e, k, 1] = c2
+    m0 = -0.5 * s2
+    m1 = 0.5 * s2
+    m2 = 0.5 * c2
+    # (K M) : M with tensor-Voigt weights (1, 1, 2)
+    k0 = Kself[e, 0, 0] * m0 + Kself[e, 0, 1] * m1 + Kself[e, 0, 2] * m2
+    k1 = Kself[e, 1, 0] * m0 + Kself[e, 1, 1] * m1 + Kself[e, 1, 2] * m2
+    k2 = Kself[e, 2, 0] * m0 + Kself[e, 2, 1] * m1 + Kself[e, 2, 2] * m2
+    selfres[e, k] = -(k0 * m0 + k1 * m1 + 2.0 * k2 * m2)
+
+
+@nb.njit(cache=True)
+def renew_element(e, rng, law_i, law_f, thr_table, angles, theta, tauc, nv, selfres, Kself,
+                  first):  # pragma: no cover - compiled
+    """Draw new angles and thresholds for all systems of element ``e``.
+
+    ``first`` forces drawing everything (initial state), regardless of the renewal flags.
+    Draw order per element: angles (one uniform per group of four), then thresholds.
+    """
+    N = theta.shape[1]
+    if first or law_i[4]:
+        if law_i[0] == 0:
+            for g in range(N // 4):
+                # theta ~ U(-pi/2, pi/2]
+                th = np.pi / 2 - np.pi * rng.random()
+                # order: theta, theta + pi/2, theta + pi/4, theta + 3 pi/4
+                _set_system(e, 4 * g, th, theta, nv, selfres, Kself)
+                _set_system(e, 4 * g + 1, th + np.pi / 2, theta, nv, selfres, Kself)
+                _set_system(e, 4 * g + 2, th + np.pi / 4, theta, nv, selfres, Kself)
+                _set_system(e, 4 * g + 3, th + 3 * np.pi / 4, theta, nv, selfres, Kself)
+        else:
+            for k in range(N):
+                _set_system(e, k, angles[k], theta, nv, selfres, Kself)
+    if first or law_i[3]:
+        if law_i[2]:
+            t = ppf_threshold(law_i[1], law_f[0], law_f[1], thr_table, rng.random())
+            for k in range(N):
+                tauc[e, k] = t
+        else:
+            for k in range(N):
+                tauc[e, k] = ppf_threshold(law_i[1], law_f[0], law_f[1], thr_table, rng.random())
+
+
+@nb.njit(cache=True)
+def full_check(e, stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
+    """Lowest distance to threshold of element ``e`` and its system; refreshes the cache."""
+    a = law_f[4]
+    s0 = 0.5 * (stress[e, 1] - stress[e, 0])
+    s1 = stress[e, 2]
+    p = -0.5 * (stress[e, 0] + stress[e, 1])
+    best = np.inf
+    kbest = 0
+    shift = a * (p + law_f[5])
+    for k in range(tauc.shape[1]):
+        d = tauc[e, k] + shift - (nv[e, k, 0] * s0 + nv[e, k, 1] * s1)
+        if d < best:
+            best = d
+            kbest = k
+    sref[e, 0] = s0
+    sref[e, 1] = s1
+    pref[e] = p
+    margin[e] = best
+    return best, kbest
+
+
+@nb.njit(cache=True)
+def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
+                stop_first=False):  # pragma: no cover
+    """Active elements (lowest ``dtau_c < 0``) and their lowest system; returns the count.
+
+    An element is skipped without looking at its systems when its cached margin proves it
+    stable: ``|s - s_ref| + a |p - p_ref| < margin`` is exact by the triangle inequality
+    (resolved stresses are unit projections of ``s``), with a relative safety far above
+    round-off. Otherwise :func:`full_check` scans its ``N`` systems and refreshes the cache.
+    With ``stop_first`` the scan ends at the first active element.
+    """
+    a = law_f[4]
+    safe = 1.0 - _SAFE
+    count = 0
+    for e in range(stress.shape[0]):
+        # cached stability test (see docstring), written inline: a call per element costs
+        # more than the test itself
+        mg = margin[e]
+        if mg > 0.0:
+            d0 = 0.5 * (stress[e, 1] - stress[e, 0]) - sref[e, 0]
+            d1 = stress[e, 2] - sref[e, 1]
+            dist = np.sqrt(d0 * d0 + d1 * d1)
+            if a != 0.0:
+                dist += a * abs(-0.5 * (stress[e, 0] + stress[e, 1]) - pref[e])
+            if dist < mg * safe - 1e-13:
+                continue
+        d, k = full_check(e, stress, nv, tauc, law_f, sref, pref, margin)
+        if d < 0.0:
+            out_e[count] = e
+            out_k[count] = k
+            count += 1
+            if stop_first:
+                return count
+    return count
+
+
+@nb.njit(cache=True)
+def draw_slips(count, act_e, act_k, stress, theta, nv, tauc, selfres, law_i, law_f, rng,
+               thermal, deps, amp, taus):  # pragma: no cover - compiled
+    """Amplitudes and plastic strain increments of the active systems (before any is applied).
+
+    The bound is ``gmax(tau) = 2 tau / selfres`` with ``tau`` the resolved stress at
+    activation; for a thermal event (``thermal``) it is ``gmax(tau_c)`` (seed 004, A.3), with
+    the effective threshold ``tau_c + a (p + p0)`` under a pressure-dependent criterion
+    (model B; identical for ``a = 0``). A negative bound (possible only for ``a > 0`` under
+    strong local tension) is clipped to 0: no slip can dissipate energy there.
+    Fills ``deps[i]`` (Voigt), ``amp[i]`` and ``taus[i]``.
+    """
+    for i in range(count):
+        e = act_e[i]
+        k = act_k[i]
+        s0 = 0.5 * (stress[e, 1] - stress[e, 0])
+        tau = nv[e, k, 0] * s0 + nv[e, k, 1] * stress[e, 2]
+        if thermal:
+            # the system reached its effective threshold tau_c + a (p + p0) thermally
+            p = -0.5 * (stress[e, 0] + stress[e, 1])
+            tb = tauc[e, k] + law_f[4] * (p + law_f[5])
+        else:
+            tb = tau
+        gmax = 2.0 * tb / selfres[e, k]
+        if gmax < 0.0:  # only possible with a pressure-dependent threshold under tension
+            gmax = 0.0
+        g = ppf_amplitude(law_i[5], law_f[2], law_f[3], gmax, tauc[e, k], rng.random())
+        sn = nv[e, k, 0]
+        cs = nv[e, k, 1]
+        deps[i, 0] = -0.5 * sn * g
+        deps[i, 1] = 0.5 * sn * g
+        deps[i, 2] = 0.5 * cs * g
+        amp[i] = g
+        taus[i] = tau
+
+
+@nb.njit(cache=True)
+def finish_slips(count, act_e, deps, eps_pl, rng, law_i, law_f, thr_table, angles, theta,
+                 tauc, nv, selfres, Kself, margin, slips):  # pragma: no cover - compiled
+    """Book the plastic strain, renew the slipped elements' systems, invalidate their cache."""
+    for i in range(count):
+        e = act_e[i]
+        eps_pl[e, 0] += deps[i, 0]
+        eps_pl[e, 1] += deps[i, 1]
+        eps_pl[e, 2] += deps[i, 2]
+        slips[e] += 1
+        renew_element(e, rng, law_i, law_f, thr_table, angles, theta, tauc, nv, selfres, Kself,
+                      False)
+        margin[e] = -1.0
+
+
+@nb.njit(cache=True)
+def relax_fused(kind, arr, L, stress, eps_pl, theta, tauc, nv, selfres, Kself, law_i, law_f,
+                thr_table, angles, rng, sref, pref, margin, slips, act_e, act_k, deps, amp,
+                taus, ev_e, ev_k, ev_th, ev_tau, ev_amp, ev_n, record, max_sweeps,
+                thermal_first):  # pragma: no cover - compiled
+    """Athermal relaxation at fixed strain: synchronous sweeps until nothing is active.
+
+    ``ev_*`` receive every event when ``record`` (capacity ``ev_e.shape[0]``; ``ev_n[0]``
+    counts written events, and the function returns early with status 2 when full, after
+    completing its sweep). ``thermal_first`` marks the single pre-selected thermal event
+    already placed in ``act_e[0], act_k[0]`` (KMC). Returns ``(status, events, plastic)``:
+    status 0 relaxed, 1 sweep limit, 2 record buffer full; plastic = sum of deps (3,).
+
+    Per sweep the draws from ``rng`` come in a fixed order: amplitudes of all events
+    (:func:`draw_slips`), then the propagator's draws (one permutation per event for the
+    shuffled forms, :func:`apply_form`), then the renewals (:func:`finish_slips`). The Python
+    sweep of :func:`femplastic.weakplane.drivers.aqs.relax` follows the same order.
+    """
+    n_events = 0
+    plastic = np.zeros(3)
+    for sweep in range(max_sweeps):
+        if sweep == 0 and thermal_first:
+            count = 1
+        else:
+            count = find_active(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k)
+        if count == 0:
+            return 0, n_events, plastic
+        draw_slips(count, act_e, act_k, stress, theta, nv, tauc, selfres, law_i, law_f, rng,
+                   sweep == 0 and thermal_first, deps, amp, taus)
+        if record:
+            for i in range(count):
+                j = ev_n[0]
+                if j < ev_e.shape[0]:
+                    ev_e[j] = act_e[i]
+                    ev_k[j] = act_k[i]
+                    ev_th[j] = theta[act_e[i], act_k[i]]
+                    ev_tau[j] = taus[i]
+                    ev_amp[j] = amp[i]
+                ev_n[0] = j + 1
+        apply_form(kind, arr, L, stress, count, act_e, deps, rng)
+        for i in range(count):
+            plastic[0] += deps[i, 0]
+            plastic[1] += deps[i, 1]
+            plastic[2] += deps[i, 2]
+        finish_slips(count, act_e, deps, eps_pl, rng, law_i, law_f, thr_table, angles, theta,
+                     tauc, nv, selfres, Kself, margin, slips)
+        n_events += count
+        if record and ev_n[0] >= ev_e.shape[0]:
+            return 2, n_events, plastic
+    return 1, n_events, plastic
+
+
+@nb.njit(cache=True)
+def trial_stress(base, v, x, out):  # pragma: no cover - compiled
+    """``out = base + x * v`` elementwise (the loaded stress, same formula in every mode)."""
+    for e in range(base.shape[0]):
+        out[e, 0] = base[e, 0] + x * v[e, 0]
+        out[e, 1] = base[e, 1] + x * v[e, 1]
+        out[e, 2] = base[e, 2] + x * v[e, 2]
+
+
+@nb.njit(cache=True)
+def any_active(stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover - compiled
+    """Whether any system is active (:func:`find_active` stopping at the first)."""
+    scratch = np.empty(1, np.int64)
+    return find_active(stress, nv, tauc, law_f, sref, pref, margin, scratch, scratch, True) > 0
+
+
+@nb.njit(cache=True)
+def _element_trigger(e, base, v, nv, tauc, law_f):  # pragma: no cover - compiled
+    """Smallest load ``x`` (strain) activating a system of element ``e`` (inf if none)."""
+    a = law_f[4]
+    v0 = 0.5 * (v[e, 1] - v[e, 0])
+    v1 = v[e, 2]
+    vp = -0.5 * (v[e, 0] + v[e, 1])
+    s0 = 0.5 * (base[e, 1] - base[e, 0])
+    s1 = base[e, 2]
+    shift = a * (-0.5 * (base[e, 0] + base[e, 1]) + law_f[5])
+    best = np.inf
+    for k in range(tauc.shape[1]):
+        r = nv[e, k, 0] * v0 + nv[e, k, 1] * v1 - a * vp
+        if r > 0.0:
+            x = (tauc[e, k] + shift - (nv[e, k, 0] * s0 + nv[e, k, 1] * s1)) / r
+            if x < best:
+                best = x
+    return best
+
+
+@nb.njit(cache=True)
+def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap):  # pragma: no cover
+    """Smallest load step ``m >= 1`` at which ``base + m dgamma v`` has an active system.
+
+    Analytic (the stress is affine in the load): for each system with a positive loading
+    rate ``r = n . v_s - a v_p``, activation at ``x = dtau / r``. A first pass computes, from
+    the cached margins, a lower bound of every element's activation load; the element with
+    the lowest bound is solved exactly, and the second pass skips every element whose bound
+    exceeds the best load found. Returns ``min(m, m_cap)``.
+    """
+    a = law_f[4]
+    n = base.shape[0]
+    lbs = np.empty(n)
+    emin = -1
+    lmin = np.inf
+    for e in range(n):
+        v0 = 0.5 * (v[e, 1] - v[e, 0])
+        v1 = v[e, 2]
+        vp = -0.5 * (v[e, 0] + v[e, 1])
+        vmax = np.sqrt(v0 * v0 + v1 * v1) + a * abs(vp)
+        if vmax <= 0.0:
+            lbs[e] = np.inf
+            continue
+        lb = -np.inf
+        if margin[e] > 0.0:
+            d0 = 0.5 * (base[e, 1] - base[e, 0]) - sref[e, 0]
+            d1 = base[e, 2] - sref[e, 1]
+            p = -0.5 * (base[e, 0] + base[e, 1])
+            lb = (margin[e] - np.sqrt(d0 * d0 + d1 * d1) - a * abs(p - pref[e])) / vmax
+        lbs[e] = lb
+        if lb < lmin:
+            lmin = lb
+            emin = e
+    best = np.inf
+    if emin >= 0:
+        best = _element_trigger(emin, base, v, nv, tauc, law_f)
+    for e in range(n):
+        if e == emin or lbs[e] >= best:
+            continue
+        x = _element_trigger(e, base, v, nv, tauc, law_f)
+        if x < best:
+            best = x
+    if best == np.inf:
+        return m_cap
+    m = np.floor(best / dgamma) + 1.0
+    if m < 1.0:
+        m = 1.0
+    if m > m_cap:
+        return m_cap
+    return int(m)
+
+
+@nb.njit(cache=True)
+def kmc_select(stress, nv, tauc, law_f, beta, rng):  # pragma: no cover - compiled
+    """Pick a system with probability ``exp(-beta dtau) / sum``; returns (e, k, log nu_tot).
+
+    ``beta = V_a / T``. Rates are computed relative to the lowest ``dtau`` (no overflow for
+    negative distances); ``log nu_tot = -beta dtau_min + log sum exp(-beta (dtau - min))``.
+    """
+    n = stress.shape[0]
+    N = tauc.shape[1]
+    a = law_f[4]
+    dmin = np.inf
+    for e in range(n):
+        s0 = 0.5 * (stress[e, 1] - stress[e, 0])
+        s1 = stress[e, 2]
+        shift = a * (-0.5 * (stress[e, 0] + stress[e, 1]) + law_f[5])
+        for k in range(N):
+            d = tauc[e, k] + shift - (nv[e, k, 0] * s0 + nv[e, k, 1] * s1)
+            if d < dmin:
+                dmin = d
+    total = 0.0
+    w = np.empty(n * N)
+    for e in range(n):
+        s0 = 0.5 * (stress[e, 1] - stress[e, 0])
+        s1 = stress[e, 2]
+        shift = a * (-0.5 * (stress[e, 0] + stress[e, 1]) + law_f[5])
+        for k in range(N):
+            d = tauc[e, k] + shift - (nv[e, k, 0] * s0 + nv[e, k, 1] * s1)
+            x = np.exp(-beta * (d - dmin))
+            total += x
+            w[e * N + k] = total
+    target = rng.random() * total
+    # first index with cumulative sum > target (binary search)
+    lo = 0
+    hi = n * N - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if w[mid] > target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo // N, lo % N, -beta * dmin + np.log(total)
