@@ -1,10 +1,13 @@
 """Ensembles of realisations: HDF5 store with resume, serial/process/Dask runners, statistics.
 
-* :mod:`~femplastic.ensemble.runners`: :class:`Ensemble` (one function over parameter points
-  and realisations, seeding) and where it runs (serial, local processes, Dask);
+* :mod:`~femplastic.ensemble.runners`: :class:`~femplastic.ensemble.runners.Ensemble` (one
+  function over parameter points and realisations, seeding) and where it runs (serial, local
+  processes, Dask);
 * :mod:`~femplastic.ensemble.store`: the HDF5 store, its layout and resume;
-* :mod:`~femplastic.ensemble.data`: reading a store back (:func:`load_store`);
-* :mod:`~femplastic.ensemble.stats`: :func:`curve_stats`, :func:`pooled`, :func:`bootstrap`.
+* :mod:`~femplastic.ensemble.data`: reading a store back
+  (:func:`~femplastic.ensemble.data.load_store`);
+* :mod:`~femplastic.ensemble.stats`: :func:`~femplastic.ensemble.stats.curve_stats`,
+  :func:`~femplastic.ensemble.stats.pooled`, :func:`~femplastic.ensemble.stats.bootstrap`.
 
 The infrastructure never imports a model. The weak-plane model's realisation functions
 (:mod:`femplastic.weakplane.ensembles`: ``model_realization``, ``model_statistics``,

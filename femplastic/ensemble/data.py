@@ -97,7 +97,9 @@ class EnsembleData:
         return np.array(vals)
 
     def pooled(self, key: str, point: int = 0) -> NDArray[Any]:
-        """``key`` of every realisation of ``point`` concatenated (:func:`pooled`).
+        """``key`` of every realisation of ``point`` concatenated.
+
+        See :func:`~femplastic.ensemble.stats.pooled`.
 
         Parameters
         ----------
@@ -122,7 +124,9 @@ class EnsembleData:
 
     def curves(self, x: str = "gamma", y: str = "stress", point: int = 0,
                grid: NDArray[np.float64] | None = None) -> CurveStats:
-        """Ensemble mean/std of the ``y(x)`` curves of ``point`` (:func:`curve_stats`).
+        """Ensemble mean/std of the ``y(x)`` curves of ``point``.
+
+        See :func:`~femplastic.ensemble.stats.curve_stats`.
 
         Parameters
         ----------
@@ -132,7 +136,7 @@ class EnsembleData:
         point : int
             Index of the parameter point (default 0).
         grid : (n_grid,) array, optional
-            Common grid (see :func:`curve_stats`).
+            Common grid (see :func:`~femplastic.ensemble.stats.curve_stats`).
 
         Returns
         -------
@@ -142,8 +146,8 @@ class EnsembleData:
         Raises
         ------
         ValueError
-            As :func:`curve_stats` (e.g. no realisation, or different ``x`` without
-            ``grid``).
+            As :func:`~femplastic.ensemble.stats.curve_stats` (e.g. no realisation, or
+            different ``x`` without ``grid``).
         """
         reals = self.realizations(point)
         return curve_stats([d[x] for d in reals], [d[y] for d in reals], grid=grid)
@@ -202,9 +206,11 @@ def summary_table(data: EnsembleData, keys: Sequence[str] = ()) -> str:
     Parameters
     ----------
     data : EnsembleData
-        A store of :func:`model_realization` or :func:`model_statistics` results.
+        A store of :func:`~femplastic.weakplane.ensembles.model_realization` or
+        :func:`~femplastic.weakplane.ensembles.model_statistics` results.
     keys : sequence of str
-        Point parameters shown as the first columns (e.g. the keys of :func:`grid_points`).
+        Point parameters shown as the first columns (e.g. the keys of
+        :func:`~femplastic.weakplane.ensembles.grid_points`).
 
     Returns
     -------

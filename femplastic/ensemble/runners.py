@@ -170,7 +170,8 @@ def local_pool(workers: int, setup: Callable[[], Any] | None = None) -> cf.Proce
         Number of worker processes (>= 1).
     setup : callable, optional
         Function without arguments, defined at the top level of a module (e.g.
-        :func:`warmup_model`), run once in each worker before its first task.
+        :func:`~femplastic.weakplane.ensembles.warmup_model`), run once in each worker before
+        its first task.
 
     Returns
     -------
@@ -252,7 +253,8 @@ class Ensemble:
         copy of one parameter dict, ``rng`` the realisation's ``numpy.random.Generator`` (the
         only source of randomness). The result maps names to arrays, numbers, bools, str or
         nested dicts of those. If ``func`` has an attribute ``validate_point`` it is called on
-        every point before any work (:func:`model_realization` validates its config keys).
+        every point before any work
+        (:func:`~femplastic.weakplane.ensembles.model_realization` validates its config keys).
     points : dict or list of dict
         Parameter points, ``{name: bool | int | float | str}``; one dict is one point.
     realizations : int
@@ -404,7 +406,7 @@ class Ensemble:
             Where to run; left open.
         setup : callable, optional
             Top-level function run once per worker process before its first task (e.g.
-            :func:`warmup_model`, to load the compiled kernels).
+            :func:`~femplastic.weakplane.ensembles.warmup_model`, to load the compiled kernels).
         progress : bool, optional
             Progress bar with ETA on stderr; default: only when stderr is a terminal.
 
@@ -466,7 +468,7 @@ class Ensemble:
                          time.perf_counter() - t0, backend)
 
     def load(self, keys: Sequence[str] | None = None) -> EnsembleData:
-        """Read the store back (:func:`load_store`).
+        """Read the store back (:func:`~femplastic.ensemble.data.load_store`).
 
         Parameters
         ----------

@@ -1,11 +1,9 @@
 """Ensemble statistics: curves on a common grid, pooled samples, bootstrap errors.
 
-Aggregation
-    :func:`load_store` reads a store back (:class:`EnsembleData`), :func:`curve_stats` gives
-    ensemble means and standard deviations of curves on a common grid, :func:`pooled`
-    concatenates per-realisation arrays, :func:`bootstrap` gives the bootstrap error of any
-    statistic, resampling whole realisations.
-
+What a store read back (:func:`~femplastic.ensemble.data.load_store`) is summarised with:
+:func:`curve_stats` gives ensemble means and standard deviations of curves on a common grid,
+:func:`pooled` concatenates per-realisation arrays, :func:`bootstrap` gives the bootstrap error
+of any statistic, resampling whole realisations.
 """
 
 from __future__ import annotations
