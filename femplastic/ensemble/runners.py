@@ -41,6 +41,7 @@ Where it runs
     or start ``dask scheduler`` and ``srun dask worker --nthreads 1 ADDR`` in a batch job
     and run ``femplastic ensemble --scheduler ADDR ...`` (docs_notes/ensemble.md).
 
+Examples
 --------
 >>> import tempfile, pathlib, numpy as np
 >>> from femplastic.ensemble import Ensemble, model_realization, load_store
