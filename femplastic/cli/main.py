@@ -245,14 +245,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _ensemble_common(args: argparse.Namespace, points: list[dict[str, Any]],
                      keys: list[str]) -> int:
     """Run ``points`` as an ensemble of model realisations and print a summary table."""
-    from ..ensemble import (
-        Ensemble,
-        load_store,
-        model_realization,
-        model_statistics,
-        summary_table,
-        warmup_model,
-    )
+    from ..ensemble import Ensemble, load_store, summary_table
+    from ..weakplane.ensembles import model_realization, model_statistics, warmup_model
 
     if args.realizations < 1:
         raise ValueError(f"--realizations must be >= 1, got {args.realizations}")
@@ -284,7 +278,7 @@ def _ensemble_common(args: argparse.Namespace, points: list[dict[str, Any]],
 
 
 def _cmd_ensemble(args: argparse.Namespace) -> int:
-    from ..ensemble import config_point
+    from ..weakplane.ensembles import config_point
     from ..weakplane.params import load_config
 
     cfg = load_config(args.config, args.set)
@@ -292,7 +286,7 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from ..ensemble import grid_points
+    from ..weakplane.ensembles import grid_points
 
     points, keys = grid_points(args.config, args.set, args.grid)
     return _ensemble_common(args, points, keys)
