@@ -18,6 +18,7 @@ from ..fe.elasticity import Isotropic, ddot, schmid
 from ..fe.mesh import FEMesh, periodic_grid
 from ..fe.propagators import ALIGNMENT, Propagator, aligned_zeros
 from . import kernels as K
+from .bundles import SystemArrays
 from .params import ModelParams
 from .slip import SlipLaw
 from .variants import elastic_ingredients
@@ -226,16 +227,18 @@ class State:
         """
         n = model.n_elem
         N = model.law.N
-        law_i, law_f, table, angles = model.law.arrays()
+        law = model.law.arrays()
         theta = np.zeros((n, N))
         tauc = np.zeros((n, N))
         nv = np.zeros((n, N, 2))
         selfres = np.zeros((n, N))
-        for e in range(n):
-            K.renew_element(e, rng, law_i, law_f, table, angles, theta, tauc, nv, selfres,
-                            model.Kself, True)
         z = np.zeros((n, 3))
-        return cls(model, z.copy(), z.copy(), z.copy(), theta, tauc, nv, selfres)
+        eps_pl = z.copy()
+        system = SystemArrays(theta, tauc, nv, selfres, model.Kself, eps_pl,
+                              np.zeros(n, dtype=np.int64))
+        for e in range(n):
+            K.renew_element(e, rng, system, law, True)
+        return cls(model, z.copy(), z.copy(), eps_pl, theta, tauc, nv, selfres)
 
     def copy(self) -> State:
         """Deep copy of the arrays (the model is shared).

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from ...fe.elasticity import ddot, schmid
 from .. import kernels as K
+from ..bundles import EventRecord, WorkBuffers, kernel_state
 from ..params import ModelParams
 from ..state import State
 
@@ -66,6 +67,17 @@ class _Buffers:
                 dst[:m] = src[:m]
         self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp = new
 
+    @property
+    def work(self) -> WorkBuffers:
+        """The work arrays as the kernels take them."""
+        return WorkBuffers(self.act_e, self.act_k, self.deps, self.amp, self.taus)
+
+    @property
+    def events(self) -> EventRecord:
+        """The event record as the kernels take it (rebuilt after :meth:`grow`)."""
+        return EventRecord(self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp,
+                           self.ev_n)
+
     def log(self, avalanche_of_event: NDArray[np.int64]) -> EventLog:
         m = int(self.ev_n[0])
         return EventLog(self.ev_e[:m].copy(), self.ev_k[:m].copy(), self.ev_th[:m].copy(),
@@ -109,22 +121,18 @@ def relax(
     """
     m = state.model
     buf = buffers or _Buffers(state.n_elem, 1024 if record else 0)
-    law_i, law_f, table, angles = m.law.arrays()
+    system, law, cache = kernel_state(state)
+    work = buf.work
     if thermal is not None:
         buf.act_e[0], buf.act_k[0] = thermal
     form = m.propagator.numba_form()
     total = 0
     plastic = np.zeros(3)
     if form is not None:
-        kind, arr, L = form
         first = thermal is not None
         while True:
-            status, n_ev, pl = K.relax_fused(
-                kind, arr, L, state.stress, state.eps_pl, state.theta, state.tauc, state.nv,
-                state.selfres, m.Kself, law_i, law_f, table, angles, rng, state.sref, state.pref,
-                state.margin, state.slips, buf.act_e, buf.act_k, buf.deps, buf.amp, buf.taus,
-                buf.ev_e, buf.ev_k, buf.ev_th, buf.ev_tau, buf.ev_amp, buf.ev_n, record,
-                max_sweeps, first)
+            status, n_ev, pl = K.relax_fused(form, state.stress, system, law, cache, work,
+                                             buf.events, rng, record, max_sweeps, first)
             total += n_ev
             plastic += pl
             first = False
@@ -142,14 +150,12 @@ def relax(
         if sweep == 0 and thermal is not None:
             count = 1
         else:
-            count = K.find_active(state.stress, state.nv, state.tauc, law_f, state.sref,
+            count = K.find_active(state.stress, state.nv, state.tauc, law.law_f, state.sref,
                                   state.pref, state.margin, buf.act_e, buf.act_k)
         if count == 0:
             return total, plastic
-        K.draw_slips(count, buf.act_e, buf.act_k, state.stress, state.theta, state.nv,
-                     state.tauc, state.selfres, law_i, law_f, rng,
-                     sweep == 0 and thermal is not None,
-                     buf.deps, buf.amp, buf.taus)
+        K.draw_slips(count, state.stress, system, law, work, rng,
+                     sweep == 0 and thermal is not None)
         if record:
             j = int(buf.ev_n[0])
             if j + count > buf.ev_e.shape[0]:
@@ -165,9 +171,7 @@ def relax(
         else:
             m.propagator.add(state.stress, buf.act_e[:count], buf.deps[:count])
         plastic += buf.deps[:count].sum(axis=0)
-        K.finish_slips(count, buf.act_e, buf.deps, state.eps_pl, rng, law_i, law_f, table,
-                       angles, state.theta, state.tauc, state.nv, state.selfres, m.Kself,
-                       state.margin, state.slips)
+        K.finish_slips(count, system, law, cache, work, rng)
         total += count
     raise RuntimeError(f"relaxation did not stop after {max_sweeps} sweeps")
 
