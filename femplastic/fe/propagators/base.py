@@ -178,8 +178,10 @@ class Propagator(ABC):
         Raises
         ------
         ValueError
-            If ``elems`` and ``deps`` differ in length, or an element index is outside
-            ``[0, n_elem - 1]``.
+            If ``elems`` and ``deps`` differ in length, an element index is outside
+            ``[0, n_elem - 1]``, or (propagators updating ``stress`` in a numba kernel)
+            ``stress`` is not a writeable C-contiguous float64 ``(n_elem, 3)`` array (a copy
+            would be updated instead).
         """
 
     def load_response(self, direction: ArrayLike) -> NDArray[np.float64]:

@@ -83,19 +83,7 @@ class SparsePropagator(Propagator):
     def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
         """One back-substitution for the whole batch.
 
-        Parameters
-        ----------
-        stress : (n_elem, 3) float64 ndarray
-            Updated in place (units of ``G``).
-        elems : (k,) int array_like
-            Elements receiving an increment (repeats add up).
-        deps : (k, 3) array_like
-            Plastic strain increments, Voigt, tensor shear.
-
-        Raises
-        ------
-        ValueError
-            If ``elems`` and ``deps`` differ in length or an index is out of range.
+        Parameters and errors as :meth:`Propagator.add`.
         """
         elems, deps = self._check_increment(elems, deps)
         if elems.size == 0:
@@ -209,21 +197,7 @@ class DensePropagator(Propagator):
     def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
         """Dense numba accumulation.
 
-        Parameters
-        ----------
-        stress : (n_elem, 3) float64 C-contiguous ndarray
-            Updated in place (units of ``G``).
-        elems : (k,) int array_like
-            Elements receiving an increment (repeats add up).
-        deps : (k, 3) array_like
-            Plastic strain increments, Voigt, tensor shear.
-
-        Raises
-        ------
-        ValueError
-            If ``elems`` and ``deps`` differ in length, an index is out of range, or
-            ``stress`` is not a C-contiguous float64 ``(n_elem, 3)`` array (a copy would be
-            updated instead).
+        Parameters and errors as :meth:`Propagator.add`.
         """
         elems, deps = self._check_increment(elems, deps)
         kernels.dense_add_many(self._check_stress(stress), self._R2, elems, deps)

@@ -248,21 +248,7 @@ class PeriodicKernel(Propagator):
 
         Batches of :data:`FFT_BATCH_THRESHOLD` events or more use the FFT.
 
-        Parameters
-        ----------
-        stress : (n_elem, 3) float64 C-contiguous ndarray
-            Updated in place (units of ``G``).
-        elems : (k,) int array_like
-            Elements receiving an increment (repeats add up).
-        deps : (k, 3) array_like
-            Plastic strain increments, Voigt, tensor shear.
-
-        Raises
-        ------
-        ValueError
-            If ``elems`` and ``deps`` differ in length, an index is out of range, or
-            ``stress`` is not a C-contiguous float64 ``(n_elem, 3)`` array (a copy would be
-            updated instead).
+        Parameters and errors as :meth:`Propagator.add`.
         """
         elems, deps = self._check_increment(elems, deps)
         flat = self._check_stress(stress)

@@ -344,20 +344,7 @@ class MeanFieldPropagator(_WrappedPropagator):
     def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
         """In place, event by event (:func:`femplastic.fe.propagators.kernels.meanfield_add`).
 
-        Parameters
-        ----------
-        stress : (n_elem, 3) float64 C-contiguous ndarray
-            Updated in place (units of ``G``).
-        elems : (k,) int array_like
-            Elements receiving an increment (repeats add up).
-        deps : (k, 3) array_like
-            Plastic strain increments, Voigt, tensor shear.
-
-        Raises
-        ------
-        ValueError
-            If ``elems`` and ``deps`` differ in length, an index is out of range, or
-            ``stress`` is not C-contiguous.
+        Parameters and errors as :meth:`Propagator.add`.
         """
         elems, deps = self._check_increment(elems, deps)
         flat = self._check_stress(stress)
