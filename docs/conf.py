@@ -76,18 +76,3 @@ if importlib.util.find_spec("furo") is not None:
 else:  # sphinx alone builds the same pages with its default theme
     html_theme = "alabaster"
 
-
-# -- named tuples ---------------------------------------------------------------------------
-def _skip_namedtuple_fields(app, what, name, obj, skip, options):
-    """Skip the "Alias for field number k" members of named tuples (the kernel bundles).
-
-    Their fields are listed in the class's "Attributes" section; as separate attribute
-    entries they would become cross-reference targets that shapes like ``(n,)`` collide with.
-    """
-    if what == "class" and type(obj).__name__ == "_tuplegetter":
-        return True
-    return None
-
-
-def setup(app):
-    app.connect("autodoc-skip-member", _skip_namedtuple_fields)

@@ -87,14 +87,13 @@ def _set_system(e, k, th, theta, nv, selfres, Kself):  # pragma: no cover - comp
 def renew_element(e, rng, system, law, first):  # pragma: no cover - compiled
     """Draw new angles and thresholds for all systems of element ``e``.
 
-    ``system`` and ``law`` are :class:`~femplastic.weakplane.bundles.SystemArrays` and
-    :class:`~femplastic.weakplane.bundles.LawArrays`. ``first`` forces drawing everything
-    (initial state), regardless of the renewal flags. Draw order per element: angles (one
+    ``system`` and ``law`` are bundles (:data:`~femplastic.weakplane.bundles.SYSTEM` and
+    :data:`~femplastic.weakplane.bundles.LAW` name their fields). ``first`` forces drawing
+    everything (initial state), regardless of the renewal flags. Draw order per element: angles (one
     uniform per group of four), then thresholds.
     """
-    theta, tauc, nv, selfres, Kself = (system.theta, system.tauc, system.nv, system.selfres,
-                                       system.Kself)
-    law_i, law_f, thr_table, angles = law.law_i, law.law_f, law.thr_table, law.angles
+    theta, tauc, nv, selfres, Kself, _, _ = system
+    law_i, law_f, thr_table, angles = law
     N = theta.shape[1]
     if first or law_i[4]:
         if law_i[0] == 0:
@@ -181,19 +180,19 @@ def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
 def draw_slips(count, stress, system, law, work, rng, thermal):  # pragma: no cover - compiled
     """Amplitudes and plastic strain increments of the active systems (before any is applied).
 
-    The active systems are ``work.act_e[:count], work.act_k[:count]``
-    (:class:`~femplastic.weakplane.bundles.WorkBuffers`).
+    The active systems are ``act_e[:count], act_k[:count]`` of the ``work`` bundle
+    (:data:`~femplastic.weakplane.bundles.WORK`).
 
     The bound is ``gmax(tau) = 2 tau / selfres`` with ``tau`` the resolved stress at
     activation; for a thermal event (``thermal``) it is ``gmax(tau_c)`` (seed 004, A.3), with
     the effective threshold ``tau_c + a (p + p0)`` under a pressure-dependent criterion
     (model B; identical for ``a = 0``). A negative bound (possible only for ``a > 0`` under
     strong local tension) is clipped to 0: no slip can dissipate energy there.
-    Fills ``work.deps[i]`` (Voigt), ``work.amp[i]`` and ``work.taus[i]``.
+    Fills ``deps[i]`` (Voigt), ``amp[i]`` and ``taus[i]`` of ``work``.
     """
-    act_e, act_k, deps, amp, taus = work.act_e, work.act_k, work.deps, work.amp, work.taus
-    nv, tauc, selfres = system.nv, system.tauc, system.selfres
-    law_i, law_f = law.law_i, law.law_f
+    act_e, act_k, deps, amp, taus = work
+    _, tauc, nv, selfres, _, _, _ = system
+    law_i, law_f, _, _ = law
     for i in range(count):
         e = act_e[i]
         k = act_k[i]
@@ -221,8 +220,9 @@ def draw_slips(count, stress, system, law, work, rng, thermal):  # pragma: no co
 @nb.njit(cache=True)
 def finish_slips(count, system, law, cache, work, rng):  # pragma: no cover - compiled
     """Book the plastic strain, renew the slipped elements' systems, invalidate their cache."""
-    act_e, deps = work.act_e, work.deps
-    eps_pl, slips, margin = system.eps_pl, system.slips, cache.margin
+    act_e, _, deps, _, _ = work
+    _, _, _, _, _, eps_pl, slips = system
+    _, _, margin = cache
     for i in range(count):
         e = act_e[i]
         eps_pl[e, 0] += deps[i, 0]
@@ -241,12 +241,12 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
     ``form`` is the propagator's ``(kind, arr, L)``
     (:meth:`~femplastic.fe.propagators.Propagator.numba_form`); ``system``, ``law``,
     ``cache``, ``work`` and ``events`` are the bundles of :mod:`femplastic.weakplane.bundles`.
-    ``events`` receives every event when ``record`` (capacity ``events.element.shape[0]``;
-    ``events.n[0]`` counts written events, and the function returns early with status 2 when
-    full, after completing its sweep). ``thermal_first`` marks the single pre-selected
-    thermal event already placed in ``work.act_e[0], work.act_k[0]`` (KMC). Returns
-    ``(status, events, plastic)``: status 0 relaxed, 1 sweep limit, 2 record buffer full;
-    plastic = sum of deps (3,).
+    ``events = (ev_e, ev_k, ev_th, ev_tau, ev_amp, ev_n)`` receives every event when ``record``
+    (capacity ``ev_e.shape[0]``; ``ev_n[0]`` counts written events, and the function returns
+    early with status 2 when full, after completing its sweep). ``thermal_first`` marks the
+    single pre-selected thermal event already placed in ``act_e[0], act_k[0]`` of ``work``
+    (KMC). Returns ``(status, events, plastic)``: status 0 relaxed, 1 sweep limit, 2 record
+    buffer full; plastic = sum of deps (3,).
 
     Per sweep the draws from ``rng`` come in a fixed order: amplitudes of all events
     (:func:`draw_slips`), then the propagator's draws (one permutation per event for the
@@ -254,10 +254,10 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
     sweep of :func:`femplastic.weakplane.drivers.aqs.relax` follows the same order.
     """
     kind, arr, L = form
-    theta, tauc, nv = system.theta, system.tauc, system.nv
-    law_f = law.law_f
-    sref, pref, margin = cache.sref, cache.pref, cache.margin
-    act_e, act_k, deps, amp, taus = work.act_e, work.act_k, work.deps, work.amp, work.taus
+    theta, tauc, nv, _, _, _, _ = system
+    _, law_f, _, _ = law
+    sref, pref, margin = cache
+    act_e, act_k, deps, amp, taus = work
     ev_e, ev_k, ev_th, ev_tau, ev_amp, ev_n = events
     n_events = 0
     plastic = np.zeros(3)

@@ -21,7 +21,6 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..fe.elasticity import schmid
 from . import kernels as K
-from .bundles import LawArrays
 
 __all__ = [
     "schmid",
@@ -334,13 +333,13 @@ class SlipLaw:
         if not np.isfinite(self.pressure_coefficient) or self.pressure_coefficient < 0:
             raise ValueError(f"pressure_coefficient must be >= 0, got {self.pressure_coefficient}")
 
-    def arrays(self) -> LawArrays:
-        """``(law_i, law_f, thr_table, angles)`` for the numba kernels.
+    def arrays(self) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray, NDArray]:
+        """``(law_i, law_f, thr_table, angles)``: the ``law`` bundle of the numba kernels.
 
         Returns
         -------
-        LawArrays
-            The named tuple the kernels take (it unpacks as the four arrays).
+        tuple of ndarray
+            Fields :data:`femplastic.weakplane.bundles.LAW`.
         """
         t0, t1, table = self.threshold.params()
         a0, a1 = self.amplitude.params()
@@ -350,4 +349,4 @@ class SlipLaw:
             dtype=np.int64,
         )
         law_f = np.array([t0, t1, a0, a1, self.pressure_coefficient, self.pressure_offset])
-        return LawArrays(law_i, law_f, np.ascontiguousarray(table), self.orientation.table(self.N))
+        return law_i, law_f, np.ascontiguousarray(table), self.orientation.table(self.N)

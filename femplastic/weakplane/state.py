@@ -18,7 +18,6 @@ from ..fe.elasticity import Isotropic, ddot, schmid
 from ..fe.mesh import FEMesh, periodic_grid
 from ..fe.propagators import ALIGNMENT, Propagator, aligned_zeros
 from . import kernels as K
-from .bundles import SystemArrays
 from .params import ModelParams
 from .slip import SlipLaw
 from .variants import elastic_ingredients
@@ -234,8 +233,7 @@ class State:
         selfres = np.zeros((n, N))
         z = np.zeros((n, 3))
         eps_pl = z.copy()
-        system = SystemArrays(theta, tauc, nv, selfres, model.Kself, eps_pl,
-                              np.zeros(n, dtype=np.int64))
+        system = (theta, tauc, nv, selfres, model.Kself, eps_pl, np.zeros(n, dtype=np.int64))
         for e in range(n):
             K.renew_element(e, rng, system, law, True)
         return cls(model, z.copy(), z.copy(), eps_pl, theta, tauc, nv, selfres)

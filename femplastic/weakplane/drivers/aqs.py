@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from ...fe.elasticity import ddot, schmid
 from .. import kernels as K
-from ..bundles import EventRecord, WorkBuffers, kernel_state
+from ..bundles import event_record, kernel_state, work_buffers
 from ..params import ModelParams
 from ..state import State
 
@@ -48,35 +48,14 @@ class _Buffers:
     """Work arrays for the relaxation kernels (sized once per state)."""
 
     def __init__(self, n: int, capacity: int = 0) -> None:
-        self.act_e = np.zeros(n, np.int64)
-        self.act_k = np.zeros(n, np.int64)
-        self.deps = np.zeros((n, 3))
-        self.amp = np.zeros(n)
-        self.taus = np.zeros(n)
-        self.grow(capacity)
-        self.ev_n = np.zeros(1, np.int64)
+        self.work = work_buffers(n)  # the kernels' work and events bundles, and their arrays
+        self.act_e, self.act_k, self.deps, self.amp, self.taus = self.work
+        self.events = event_record(capacity)
+        self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp, self.ev_n = self.events
 
     def grow(self, capacity: int) -> None:
-        old = getattr(self, "ev_e", None)
-        new = [np.zeros(capacity, np.int64), np.zeros(capacity, np.int64), np.zeros(capacity),
-               np.zeros(capacity), np.zeros(capacity)]
-        if old is not None:
-            m = int(self.ev_n[0])
-            for dst, src in zip(new, (self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp),
-                                strict=True):
-                dst[:m] = src[:m]
-        self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp = new
-
-    @property
-    def work(self) -> WorkBuffers:
-        """The work arrays as the kernels take them."""
-        return WorkBuffers(self.act_e, self.act_k, self.deps, self.amp, self.taus)
-
-    @property
-    def events(self) -> EventRecord:
-        """The event record as the kernels take it (rebuilt after :meth:`grow`)."""
-        return EventRecord(self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp,
-                           self.ev_n)
+        self.events = event_record(capacity, self.events)
+        self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp, self.ev_n = self.events
 
     def log(self, avalanche_of_event: NDArray[np.int64]) -> EventLog:
         m = int(self.ev_n[0])
@@ -122,6 +101,7 @@ def relax(
     m = state.model
     buf = buffers or _Buffers(state.n_elem, 1024 if record else 0)
     system, law, cache = kernel_state(state)
+    law_f = law[1]  # fields in bundles.LAW order
     work = buf.work
     if thermal is not None:
         buf.act_e[0], buf.act_k[0] = thermal
@@ -150,7 +130,7 @@ def relax(
         if sweep == 0 and thermal is not None:
             count = 1
         else:
-            count = K.find_active(state.stress, state.nv, state.tauc, law.law_f, state.sref,
+            count = K.find_active(state.stress, state.nv, state.tauc, law_f, state.sref,
                                   state.pref, state.margin, buf.act_e, buf.act_k)
         if count == 0:
             return total, plastic

@@ -131,7 +131,7 @@ def _run(state: State, rp: RateParams, rng: np.random.Generator, t_end: float, a
         raise ValueError(f"dt = {rp.dt} is too large: the stiffest element relaxes in "
                          f"{rp.tau0 * G / float(np.max(st.selfres)):.3g}; use dt <= a tenth")
     systems, law, _ = kernel_state(st)
-    law_f = law.law_f
+    law_f = law[1]  # fields in bundles.LAW order
     Mload = schmid(alpha)
     v = m.propagator.load_response(Mload)
     w = m.mesh.areas / m.mesh.areas.sum()
