@@ -82,7 +82,7 @@ def kernel_state(state: State) -> tuple[tuple[NDArray, ...], tuple[NDArray, ...]
     m = state.model
     system = (state.theta, state.tauc, state.nv, state.selfres, m.Kself, state.eps_pl,
               state.slips)
-    return system, m.law.arrays(), (state.sref, state.pref, state.margin)
+    return system, m.law_arrays, (state.sref, state.pref, state.margin)
 
 
 def work_buffers(n: int) -> tuple[NDArray, ...]:

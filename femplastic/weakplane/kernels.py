@@ -2,10 +2,11 @@
 
 Arrays and scalars in, preallocated arrays out. Nothing in this module knows about meshes,
 materials or parameter objects. The small kernels take plain arrays; the relaxation kernels take
-the named bundles of :mod:`femplastic.weakplane.bundles` (``system``, ``law``, ``cache``,
-``work``, ``events``), which :func:`femplastic.weakplane.bundles.kernel_state` and the drivers'
-buffers assemble from the state. The stress update of a slip
-goes through the propagator's numba form (:func:`femplastic.fe.propagators.kernels.apply_form`).
+the bundles of :mod:`femplastic.weakplane.bundles` (``system``, ``law``, ``cache``, ``work``,
+``events``: tuples of arrays in documented field order), which
+:func:`femplastic.weakplane.bundles.kernel_state` and the drivers' buffers assemble from the
+state. The stress update of a slip goes through the propagator's numba form
+(:func:`femplastic.fe.propagators.kernels.apply_form`).
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ def renew_element(e, rng, system, law, first):  # pragma: no cover - compiled
 
     ``system`` and ``law`` are bundles (:data:`~femplastic.weakplane.bundles.SYSTEM` and
     :data:`~femplastic.weakplane.bundles.LAW` name their fields). ``first`` forces drawing
-    everything (initial state), regardless of the renewal flags. Draw order per element: angles (one
-    uniform per group of four), then thresholds.
+    everything (initial state), regardless of the renewal flags. Draw order per element:
+    angles (one uniform per group of four), then thresholds.
     """
     theta, tauc, nv, selfres, Kself, _, _ = system
     law_i, law_f, thr_table, angles = law

@@ -65,6 +65,18 @@ class Model:
         """Number of elements."""
         return self.mesh.n_elem
 
+    @functools.cached_property
+    def law_arrays(self) -> tuple[NDArray, ...]:
+        """The ``law`` bundle of the kernels (:meth:`SlipLaw.arrays`), built once per model.
+
+        Returns
+        -------
+        tuple of ndarray
+            ``(law_i, law_f, thr_table, angles)``
+            (:data:`femplastic.weakplane.bundles.LAW`); read only by the kernels.
+        """
+        return self.law.arrays()
+
 
 @functools.lru_cache(maxsize=16)
 def _default_model(params: ModelParams) -> Model:
@@ -226,7 +238,7 @@ class State:
         """
         n = model.n_elem
         N = model.law.N
-        law = model.law.arrays()
+        law = model.law_arrays
         theta = np.zeros((n, N))
         tauc = np.zeros((n, N))
         nv = np.zeros((n, N, 2))

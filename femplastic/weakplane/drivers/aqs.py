@@ -298,7 +298,7 @@ def aqs(
     w = m.mesh.areas / m.mesh.areas.sum()
     vbar = float(ddot(Mload, w @ v))
     vmean = w @ v
-    law_f = m.law.arrays()[1]
+    law_f = m.law_arrays[1]
     buf = _Buffers(st.n_elem, 4096 if record_events else 0)
     ev_aval: list[int] = []
 
