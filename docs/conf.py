@@ -78,3 +78,4 @@ if importlib.util.find_spec("furo") is not None:
     html_theme = "furo"
 else:  # sphinx alone builds the same pages with its default theme
     html_theme = "alabaster"
+
