@@ -36,13 +36,20 @@ from ...fe.elasticity import ddot, schmid
 from ..drivers.aqs import AQSRun, EventLog
 from ..params import ModelParams
 from ..state import State
-from .runtime import normalize_backend, require_jax, select_device
+from .runtime import device_name, normalize_backend, require_jax, select_device
 from .setup import build_setup
 
-__all__ = ["aqs_gpu", "UNIFORM_SOURCES"]
+__all__ = ["aqs_gpu", "UNIFORM_SOURCES", "TUNING"]
 
 #: Accepted ``uniforms`` values of :func:`aqs_gpu`.
 UNIFORM_SOURCES = ("device", "host")
+
+#: Default compaction sizes per platform (see :class:`~femplastic.weakplane.gpu.setup.LoopConfig`):
+#: on the CPU scatters and gathers cost per element, so small blocks win (a larger sweep
+#: finishes its renewals over several iterations); on a GPU they are nearly free up to
+#: thousands of rows.
+TUNING = {"cpu": {"n_check": 256, "n_renew": 64, "n_direct": 8},
+          "accelerator": {"n_check": 8192, "n_renew": 1024, "n_direct": 8}}
 
 
 def _check_args(gamma_end: float, dgamma: float, alpha: float, direction: int) -> None:
@@ -65,6 +72,13 @@ class _Uniforms:
                  device: Any) -> None:
         self.jax, self.kind, self.rng, self.size, self.device = jax, kind, rng, size, device
         self.refills = 0
+        jnp = jax.numpy
+
+        def combine(ubuf: Any, upos: Any, fresh: Any) -> Any:
+            keep = jnp.arange(size) < size - upos
+            return jnp.where(keep, jnp.roll(ubuf, -upos), fresh)
+
+        self._combine = jax.jit(combine)
         if kind == "device":
             self.key = jax.random.PRNGKey(int(rng.integers(0, 2**63 - 1)))
             self.host = None
@@ -86,9 +100,7 @@ class _Uniforms:
         if self.kind == "host":
             self.host = np.concatenate([self.host[upos:], self.rng.random(upos)])
             return self.jax.device_put(self.host, self.device)
-        jnp = self.jax.numpy
-        keep = jnp.arange(self.size) < self.size - upos
-        return jnp.where(keep, jnp.roll(ubuf, -upos), self._fresh())
+        return self._combine(ubuf, self.jax.numpy.int64(upos), self._fresh())
 
 
 def _host_records(n_steps: int, dgamma: float, Mload: NDArray, vbar: float, vmean: NDArray,
@@ -133,6 +145,8 @@ def aqs_gpu(
     max_sweeps: int = 1_000_000,
     chunk_records: int = 8192,
     chunk_events: int = 1 << 18,
+    tuning: dict[str, int] | None = None,
+    info: dict[str, Any] | None = None,
 ) -> AQSRun:
     """:func:`femplastic.aqs` on a JAX device; same rules, same records.
 
@@ -156,6 +170,14 @@ def aqs_gpu(
         Safety limit on the sweeps of one avalanche.
     chunk_records, chunk_events : int
         Avalanche and event records the device holds between two transfers to the host.
+    tuning : dict, optional
+        Compaction sizes ``n_check``, ``n_renew``, ``n_direct`` of
+        :func:`~femplastic.weakplane.gpu.setup.build_setup` (performance only; the tests
+        shrink them to exercise every path). Default :data:`TUNING` of the device's platform.
+    info : dict, optional
+        Filled with diagnostics: ``device`` (name), ``iterations`` (device loop iterations),
+        ``chunks`` (loop calls), ``refills`` (uniform buffer refills), ``config``
+        (:class:`~femplastic.weakplane.gpu.setup.LoopConfig`).
 
     Returns
     -------
@@ -191,11 +213,12 @@ def aqs_gpu(
         raise ValueError(f"max_sweeps must be >= 1, got {max_sweeps!r}")
     st = state.copy()
     m = st.model
-    cfg, consts = build_setup(m, record_events, n_records=chunk_records,
-                              n_events=chunk_events)
     jax = require_jax()
-    jnp = jax.numpy
     device = select_device(backend)
+    tune = dict(TUNING["cpu" if device.platform == "cpu" else "accelerator"])
+    tune.update(tuning or {})
+    cfg, consts = build_setup(m, record_events, n_records=chunk_records,
+                              n_events=chunk_events, **tune)
     from .loop import compiled_chunk, init_carry  # imports jax
 
     n_steps = int(round(gamma_end / dgamma))
@@ -222,8 +245,10 @@ def aqs_gpu(
 
     recs: list[tuple[NDArray, ...]] = []
     evs: list[tuple[NDArray, ...]] = []
+    chunks = 0
     while True:
         carry = step_fn(cfg, carry, kd, cap, msw)
+        chunks += 1
         status = int(carry["status"])
         nrec = int(carry["n_rec"])
         if nrec:
@@ -279,6 +304,9 @@ def aqs_gpu(
                     np.zeros(0), np.zeros(0, np.int64)]
         events = EventLog(cols[0].astype(np.int64), cols[1].astype(np.int64), cols[2],
                           cols[3], cols[4], cols[5].astype(np.int64))
+    if info is not None:
+        info.update(device=device_name(device), iterations=int(carry["iters"]), chunks=chunks,
+                    refills=src.refills, config=cfg)
     if progress is not None:
         progress(1.0)
     gamma = dgamma * np.arange(1, n_steps + 1)

@@ -141,7 +141,7 @@ def init_carry(cfg: LoopConfig, arrays: dict[str, np.ndarray], k_base: int) -> d
         pending=np.zeros(n, bool), ren_off=np.zeros(n, i64), upos=i64(0),
         k_base=i64(k_base), k_trig=i64(k_base), m_trig=i64(0), phase=np.int32(0),
         status=np.int32(0), aval_size=i64(0), aval_pl=np.zeros(3), sweeps=i64(0),
-        n_events=i64(0), n_aval=i64(0), n_rec=i64(0),
+        n_events=i64(0), n_aval=i64(0), n_rec=i64(0), iters=i64(0),
         rec_step=np.zeros(cfg.n_records, i64), rec_m=np.zeros(cfg.n_records, i64),
         rec_size=np.zeros(cfg.n_records, i64), rec_mean=np.zeros((cfg.n_records, 3)),
         rec_pl=np.zeros((cfg.n_records, 3)), n_ev=i64(0))
@@ -390,6 +390,7 @@ def _body(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, max_sweeps: Any,
     c["aval_size"] = c["aval_size"] + count
     c["aval_pl"] = c["aval_pl"] + jnp.sum(deps, axis=0)
     c["sweeps"] = c["sweeps"] + ok
+    c["iters"] = c["iters"] + 1
     return c
 
 
@@ -426,8 +427,10 @@ _jit_donating = jax.jit(run_chunk, static_argnums=(0,), donate_argnums=(1,))
 
 
 def compiled_chunk(platform: str) -> Any:
-    """The jitted :func:`run_chunk`; it donates the carry on accelerators (not on the CPU,
-    where XLA cannot reuse donated buffers and would warn).
+    """The jitted :func:`run_chunk`, donating the carry except on the CPU.
+
+    XLA on the CPU cannot reuse donated buffers (and would warn); on accelerators the carry's
+    arrays are then updated in place.
 
     Parameters
     ----------
