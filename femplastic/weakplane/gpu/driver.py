@@ -80,7 +80,7 @@ class _Uniforms:
 
         self._combine = jax.jit(combine)
         if kind == "device":
-            self.key = jax.random.PRNGKey(int(rng.integers(0, 2**63 - 1)))
+            self.key = jax.random.key(int(rng.integers(0, 2**63 - 1)))
             self.host = None
         else:
             self.host = rng.random(size)

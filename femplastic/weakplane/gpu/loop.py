@@ -133,7 +133,7 @@ def init_carry(cfg: LoopConfig, arrays: dict[str, np.ndarray], k_base: int) -> d
     dict
         The carry (numpy arrays; the driver moves it to the device).
     """
-    n = cfg.n
+    n = cfg.n_elem
     i64 = np.int64
     c = {k: np.asarray(v) for k, v in arrays.items()}
     c["base"] = c["stress"].copy()
@@ -154,7 +154,7 @@ def init_carry(cfg: LoopConfig, arrays: dict[str, np.ndarray], k_base: int) -> d
 
 def _renew(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any]) -> dict[str, Any]:
     """Renew up to ``n_renew`` pending elements (compacted scatter of their new systems)."""
-    n, N, R = cfg.n, cfg.N, cfg.R
+    n, N, R = cfg.n_elem, cfg.N, cfg.n_draws
     idx = jnp.nonzero(c["pending"], size=cfg.n_renew, fill_value=n)[0]
     valid = idx < n
     ic = jnp.minimum(idx, n - 1)
@@ -220,7 +220,7 @@ def _trigger(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cap: Any) ->
 def _check(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cand: Any
            ) -> tuple[Any, Any]:
     """Lowest ``dtau`` and its system for the candidate elements (others: +inf, 0)."""
-    n = cfg.n
+    n = cfg.n_elem
 
     def full(_: Any) -> tuple[Any, Any]:
         d = dtau_rows(cfg, c["stress"], c["nv"], c["tauc"], k["law_f"])
@@ -244,7 +244,7 @@ def _check(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cand: Any
 def _direct(cfg: LoopConfig, k: dict[str, Any], active: Any, du: Any, d2: Any, size: int
             ) -> Any:
     """Stress change of at most ``size`` slips by shifted copies of the kernel, (n, 3)."""
-    L, n = cfg.L, cfg.n
+    L, n = cfg.L, cfg.n_elem
     idx = jnp.nonzero(active, size=size, fill_value=n)[0]
     valid = idx < n
     ic = jnp.minimum(idx, n - 1)
@@ -265,7 +265,7 @@ def _fft(cfg: LoopConfig, k: dict[str, Any], du: Any, d2: Any) -> Any:
     planes = jnp.stack([du, d2], axis=-1).reshape(L, L, 2)
     F = jnp.fft.rfft2(planes, axes=(0, 1))
     S = jnp.einsum("yxac,yxc->yxa", k["symbol2"], F)
-    return jnp.fft.irfft2(S, s=(L, L), axes=(0, 1)).reshape(cfg.n, 3)
+    return jnp.fft.irfft2(S, s=(L, L), axes=(0, 1)).reshape(cfg.n_elem, 3)
 
 
 def _direct_sizes(cfg: LoopConfig) -> list[int]:
@@ -278,11 +278,11 @@ def _direct_sizes(cfg: LoopConfig) -> list[int]:
 
 def _body(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, max_sweeps: Any,
           c: dict[str, Any]) -> dict[str, Any]:
-    n = cfg.n
+    n = cfg.n_elem
     c = dict(c)
     law_f = k["law_f"]
     # 1. renewals of the previous sweep
-    if cfg.R or cfg.renew_ang:
+    if cfg.n_draws or cfg.renew_ang:
         c = _renew(cfg, c, k)
     else:
         c["pending"] = jnp.zeros(n, bool)
@@ -340,7 +340,7 @@ def _body(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, max_sweeps: Any,
     c["status"] = jnp.where(full, STATUS["records_full"], c["status"]).astype(jnp.int32)
     # 5. the sweep's slips
     want = gate & (count > 0)
-    need = count * (1 + cfg.R)
+    need = count * (1 + cfg.n_draws)
     low = want & (c["upos"] + need > cfg.n_unif)
     c["status"] = jnp.where(low, STATUS["uniforms_low"], c["status"]).astype(jnp.int32)
     ok = want & ~low
@@ -384,8 +384,8 @@ def _body(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, max_sweeps: Any,
     c["slips"] = c["slips"] + active
     c["margin"] = jnp.where(active, -1.0, c["margin"])
     c["pending"] = c["pending"] | active  # empty before a sweep (gate)
-    c["ren_off"] = jnp.where(active, c["upos"] + count + rank * cfg.R, c["ren_off"])
-    c["upos"] = c["upos"] + count * (1 + cfg.R)
+    c["ren_off"] = jnp.where(active, c["upos"] + count + rank * cfg.n_draws, c["ren_off"])
+    c["upos"] = c["upos"] + count * (1 + cfg.n_draws)
     c["n_events"] = c["n_events"] + count
     c["aval_size"] = c["aval_size"] + count
     c["aval_pl"] = c["aval_pl"] + jnp.sum(deps, axis=0)

@@ -70,12 +70,12 @@ class LoopConfig(NamedTuple):
     n_unif: int
 
     @property
-    def n(self) -> int:
+    def n_elem(self) -> int:
         """Number of elements."""
         return self.L * self.L
 
     @property
-    def R(self) -> int:
+    def n_draws(self) -> int:
         """Uniforms one renewal consumes."""
         return self.n_ang + self.n_thr
 
