@@ -252,12 +252,13 @@ def aqs_gpu(
         status = int(carry["status"])
         nrec = int(carry["n_rec"])
         if nrec:
-            recs.append(tuple(np.asarray(carry[f][:nrec]) for f in
+            # whole buffers (small), sliced on the host: no new device program per length
+            recs.append(tuple(np.asarray(carry[f])[:nrec] for f in
                               ("rec_step", "rec_m", "rec_size", "rec_mean", "rec_pl")))
         if cfg.n_ev:
             nev = int(carry["n_ev"])
             if nev:
-                evs.append(tuple(np.asarray(carry[f][:nev]) for f in
+                evs.append(tuple(np.asarray(carry[f])[:nev] for f in
                                  ("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp", "ev_aval")))
             carry["n_ev"] = jax.device_put(np.int64(0), device)
         carry["n_rec"] = jax.device_put(np.int64(0), device)

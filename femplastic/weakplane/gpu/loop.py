@@ -40,7 +40,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .runtime import require_jax
 from .setup import LoopConfig
+
+require_jax()  # float64 before anything is traced
 
 __all__ = ["run_chunk", "compiled_chunk", "init_carry", "STATUS", "dtau_rows"]
 
