@@ -67,6 +67,20 @@ def test_replay_reproduces_numba(quenched16):
     _same_avalanches(c1, c2)
 
 
+def test_replay_reproduces_numba_l32():
+    """The same at L = 32 with the default compaction sizes (fewer, larger sweeps)."""
+    p = fp.ModelParams(L=32, T=0.0)  # T = 0 quench: fresh systems, athermal relaxation
+    st = fp.quench(p, np.random.default_rng(8))
+    r1 = fp.aqs(st, p, np.random.default_rng(9), gamma_end=0.08)
+    r2 = aqs_gpu(st, p, np.random.default_rng(9), gamma_end=0.08, uniforms="host")
+    assert r1.state.n_events > 1000
+    _same_avalanches(r1, r2)
+    for f in ("stress", "stress_before", "plastic", "mean_stress"):
+        np.testing.assert_allclose(getattr(r2, f), getattr(r1, f), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(r2.state.stress, r1.state.stress, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(r2.state.tauc, r1.state.tauc, rtol=0, atol=1e-10)
+
+
 def test_variant_h_same_trajectory_without_replay():
     """Variant H has no randomness after the quench: any uniforms give numba's trajectory."""
     p = fp.ModelParams.for_variant("H", L=16)
