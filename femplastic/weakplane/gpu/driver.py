@@ -284,12 +284,13 @@ def aqs_gpu(
     mean0 = w @ st.stress
     s_before, s_after, mean_st, sizes, plast = _host_records(
         n_steps, dgamma, Mload, vbar, vmean, mean0, step, size, mean, pl, float(w[0]))
-    # final state, at the last step, from the last base (as the numba driver)
-    host = {k: np.asarray(carry[k]) for k in ("base", "eps_pl", "theta", "tauc", "nv",
+    # final state, at the last step, from the last base (as the numba driver); the loop ends
+    # between avalanches, where its stress is the base
+    host = {k: np.asarray(carry[k]) for k in ("stress", "eps_pl", "theta", "tauc", "nv",
                                              "selfres", "slips", "sref", "pref", "margin")}
     k_base = int(carry["k_base"])
     x_end = (n_steps - k_base) * dgamma
-    st.stress[:] = host["base"] + x_end * vfull
+    st.stress[:] = host["stress"] + x_end * vfull
     for name in ("eps_pl", "theta", "tauc", "nv", "selfres", "slips", "sref", "pref", "margin"):
         setattr(st, name, np.array(host[name]))
     n_ev_total = int(carry["n_events"])

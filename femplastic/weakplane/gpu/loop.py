@@ -139,7 +139,6 @@ def init_carry(cfg: LoopConfig, arrays: dict[str, np.ndarray], k_base: int) -> d
     n = cfg.n_elem
     i64 = np.int64
     c = {k: np.asarray(v) for k, v in arrays.items()}
-    c["base"] = c["stress"].copy()
     c.update(
         pending=np.zeros(n, bool), ren_off=np.zeros(n, i64), upos=i64(0),
         k_base=i64(k_base), k_trig=i64(k_base), m_trig=i64(0), phase=np.int32(0),
@@ -186,7 +185,7 @@ def _renew(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any]) -> dict[str, A
 
 
 def _any_active_at(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], x: Any) -> Any:
-    trial = c["base"] + x * k["v"][None, :]
+    trial = c["stress"] + x * k["v"][None, :]  # between avalanches the stress is the base
     return jnp.any(dtau_rows(cfg, trial, c["nv"], c["tauc"], k["law_f"]) < 0.0)
 
 
@@ -201,7 +200,7 @@ def _trigger(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cap: Any) ->
     r = nv[..., 0] * v0 + nv[..., 1] * v1
     if cfg.pressure:
         r = r - a * vp
-    d = dtau_rows(cfg, c["base"], nv, c["tauc"], law_f)
+    d = dtau_rows(cfg, c["stress"], nv, c["tauc"], law_f)  # the base (between avalanches)
     x = jnp.where(r > 0.0, d / jnp.where(r > 0.0, r, 1.0), jnp.inf)
     best = jnp.min(x)
     mcap = cap + 1
@@ -220,13 +219,13 @@ def _trigger(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cap: Any) ->
     return lax.while_loop(down_cond, lambda m: m - 1, m)
 
 
-def _check(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cand: Any
+def _check(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], st: Any, cand: Any
            ) -> tuple[Any, Any]:
-    """Lowest ``dtau`` and its system for the candidate elements (others: +inf, 0)."""
+    """Lowest ``dtau`` at stress ``st`` and its system for the candidates (others: +inf, 0)."""
     n = cfg.n_elem
 
     def full(_: Any) -> tuple[Any, Any]:
-        d = dtau_rows(cfg, c["stress"], c["nv"], c["tauc"], k["law_f"])
+        d = dtau_rows(cfg, st, c["nv"], c["tauc"], k["law_f"])
         dmin = jnp.where(cand, jnp.min(d, axis=1), jnp.inf)
         return dmin, jnp.argmin(d, axis=1)
 
@@ -236,7 +235,7 @@ def _check(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cand: Any
     def compact(_: Any) -> tuple[Any, Any]:
         idx = jnp.nonzero(cand, size=cfg.n_check, fill_value=n)[0]
         ic = jnp.minimum(idx, n - 1)
-        d = dtau_rows(cfg, c["stress"][ic], c["nv"][ic], c["tauc"][ic], k["law_f"])
+        d = dtau_rows(cfg, st[ic], c["nv"][ic], c["tauc"][ic], k["law_f"])
         dmin = jnp.full(n, jnp.inf).at[idx].set(jnp.min(d, axis=1), mode="drop")
         kmin = jnp.zeros(n, jnp.int64).at[idx].set(jnp.argmin(d, axis=1), mode="drop")
         return dmin, kmin
@@ -297,8 +296,10 @@ def _body(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, max_sweeps: Any,
     m = lax.cond(do_trig, lambda: _trigger(cfg, c, k, cap), lambda: cap + 1)
     finished = do_trig & (m > cap)
     started = do_trig & (m <= cap)
-    x = m.astype(jnp.float64) * k["dgamma"]
-    c["stress"] = jnp.where(started, c["base"] + x * k["v"][None, :], c["stress"])
+    # the loaded stress base + (m dgamma) v, as numba's trial stress (the stress is the base
+    # between avalanches; adding 0 v elsewhere changes no bit): written once, with the sweep
+    x = jnp.where(started, m.astype(jnp.float64) * k["dgamma"], 0.0)
+    st = c["stress"] + x * k["v"][None, :]
     c["k_trig"] = jnp.where(started, c["k_base"] + m, c["k_trig"])
     c["m_trig"] = jnp.where(started, m, c["m_trig"])
     c["phase"] = jnp.where(started, 1, c["phase"]).astype(jnp.int32)
@@ -308,7 +309,6 @@ def _body(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, max_sweeps: Any,
     c["status"] = jnp.where(finished, STATUS["finished"], c["status"]).astype(jnp.int32)
     # 3. stability test with cached margins
     gate = (c["phase"] == 1) & no_pend & (c["status"] == 0)
-    st = c["stress"]
     s0 = 0.5 * (st[:, 1] - st[:, 0])
     s1 = st[:, 2]
     p = -0.5 * (st[:, 0] + st[:, 1])
@@ -320,7 +320,7 @@ def _body(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, max_sweeps: Any,
     mg = c["margin"]
     skip = (mg > 0.0) & (dist < mg * (1.0 - _SAFE) - 1e-13)
     cand = gate & ~skip
-    dmin, kmin = _check(cfg, c, k, cand)
+    dmin, kmin = _check(cfg, c, k, st, cand)
     c["sref"] = jnp.where(cand[:, None], jnp.stack([s0, s1], axis=1), c["sref"])
     c["pref"] = jnp.where(cand, p, c["pref"])
     c["margin"] = jnp.where(cand, dmin, c["margin"])
@@ -336,7 +336,6 @@ def _body(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, max_sweeps: Any,
     c["rec_pl"] = c["rec_pl"].at[j].set(c["aval_pl"], mode="drop")
     c["n_rec"] = c["n_rec"] + end
     c["n_aval"] = c["n_aval"] + end
-    c["base"] = jnp.where(end, st, c["base"])
     c["k_base"] = jnp.where(end, c["k_trig"], c["k_base"])
     c["phase"] = jnp.where(end, 0, c["phase"]).astype(jnp.int32)
     full = end & (c["n_rec"] >= cfg.n_records)
@@ -382,7 +381,7 @@ def _body(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, max_sweeps: Any,
     branches += [functools.partial(_direct, cfg, k, active, du, d2, s) for s in sizes]
     branches += [lambda: _fft(cfg, k, du, d2)]
     delta = lax.switch(branch, branches)
-    c["stress"] = c["stress"] + delta
+    c["stress"] = st + delta
     c["eps_pl"] = c["eps_pl"] + deps
     c["slips"] = c["slips"] + active
     c["margin"] = jnp.where(active, -1.0, c["margin"])
