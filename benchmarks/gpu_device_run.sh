@@ -30,4 +30,4 @@ export PYTHONPATH="$PWD:/tmp/site" PYTHONUNBUFFERED=1 NUMBA_CACHE_DIR=/tmp/numba
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
 python3 -c "import jax; print('jax', jax.__version__, jax.devices())"
 log="${OUT:-/tmp}/bench_gpu.log"
-timeout 550 python3 benchmarks/bench_gpu.py --backend gpu --deadline 400 "$@" 2>&1 | tee "$log"
+timeout 550 python3 benchmarks/bench_gpu.py --backend gpu --deadline 380 "$@" 2>&1 | tee "$log"
