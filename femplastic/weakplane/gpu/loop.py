@@ -1,22 +1,26 @@
-"""The device loop of the accelerated AQS: many avalanches per call in one ``lax.while_loop``.
+"""The device loop of the accelerated AQS: many avalanches per call, all on the device.
 
-One loop iteration is one synchronous sweep (one host synchronisation on a GPU); it applies
-exactly the rules of the numba path (:mod:`femplastic.weakplane.kernels`,
-:func:`femplastic.weakplane.drivers.aqs.aqs`):
+Two nested ``lax.while_loop``: the outer one runs avalanches, the inner one the synchronous
+sweeps of an avalanche, one sweep per iteration (on a GPU each loop test is one host
+synchronisation; the trigger is computed without a ``lax.cond``, so a sweep costs the loop
+test plus the two branch choices below). The rules are exactly the numba path's
+(:mod:`femplastic.weakplane.kernels`, :func:`femplastic.weakplane.drivers.aqs.aqs`):
 
-1. *Renewal* of the elements that slipped in the previous sweep (at most ``n_renew`` per
-   iteration, compacted; a larger sweep finishes its renewals in the next iterations before
-   any new stability test).
-2. *Trigger* (between avalanches): the smallest load step at which a system becomes active,
-   analytic (the stress is affine in the load), then verified with the exact stability test
-   up and down, as :func:`~femplastic.weakplane.kernels.next_trigger` and the numba driver do.
-3. *Sweep*: the stability test with the per-element cached margins (the same triangle bound
-   as :func:`~femplastic.weakplane.kernels.find_active`; only uncertain elements have their
-   ``N`` systems scanned, compacted when few); every active element slips on its
-   lowest-``dtau_c`` system with a dissipation-bounded amplitude; the stress change is
-   applied by direct shifted kernel adds when few elements slip, else by one batched FFT
-   (``rfft2`` of the two traceless eigenstrain planes times the kernel symbol). An empty
-   sweep ends the avalanche and writes its record.
+* *Trigger* (outer body, between avalanches, where the stress is the base): the smallest
+  load step at which a system becomes active, analytic (the stress is affine in the load),
+  then verified with the exact stability test up and down, as
+  :func:`~femplastic.weakplane.kernels.next_trigger` and the numba driver do; the loaded
+  stress is ``base + (m dgamma) v``.
+* *Sweep* (inner body): first the renewal of the elements that slipped in the previous
+  sweep (at most ``n_renew`` per iteration, compacted; a larger sweep finishes its renewals
+  in the next iterations before any new stability test); then the stability test with the
+  per-element cached margins (the triangle bound of
+  :func:`~femplastic.weakplane.kernels.find_active`; only uncertain elements have their ``N``
+  systems scanned, compacted when few: a ``lax.cond``); every active element slips on its
+  lowest-``dtau_c`` system with a dissipation-bounded amplitude; the stress change is applied
+  by direct shifted kernel adds when few elements slip, else by one batched FFT (``rfft2`` of
+  the two traceless eigenstrain planes times the kernel symbol): a ``lax.switch``. An empty
+  sweep ends the avalanche and writes its record.
 
 Random numbers come from a device buffer of uniforms consumed in the numba path's order:
 per sweep the amplitudes of the active elements in ascending element order, then each
@@ -24,10 +28,10 @@ element's renewal draws (angles, then thresholds). The large ``(n, N)`` arrays a
 only by unconditional scatters outside every ``lax.cond``/``lax.switch`` (XLA would copy
 them); branches return ``(n,)`` or ``(n, 3)`` arrays at most.
 
-The loop returns when a *status* is set: 1 no trigger before the end of the run, 2 avalanche
+The loops return when a *status* is set: 1 no trigger before the end of the run, 2 avalanche
 records full, 3 uniform buffer too short for the next sweep, 4 event records full, 5 sweep
-limit. The carry is complete at every exit, so the host drains the records, refills the
-uniforms and calls again.
+limit. The carry is complete at every exit (possibly inside an avalanche), so the host drains
+the records, refills the uniforms and calls again.
 """
 
 from __future__ import annotations
@@ -189,8 +193,12 @@ def _any_active_at(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], x: Any
     return jnp.any(dtau_rows(cfg, trial, c["nv"], c["tauc"], k["law_f"]) < 0.0)
 
 
-def _trigger(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cap: Any) -> Any:
-    """Smallest load step ``m`` (``cap + 1``: none before the end), as the numba driver."""
+def _trigger(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cap: Any, do: Any) -> Any:
+    """Smallest load step ``m`` (``cap + 1``: none before the end), as the numba driver.
+
+    Computed unconditionally (no ``lax.cond``); with ``do`` False (resuming inside an
+    avalanche) the verification loops stop at once and the result is ignored.
+    """
     law_f, v, dg = k["law_f"], k["v"], k["dgamma"]
     a = law_f[4]
     v0 = 0.5 * (v[1] - v[0])
@@ -209,12 +217,12 @@ def _trigger(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cap: Any) ->
     m = jnp.where(jnp.isfinite(best), mf.astype(jnp.int64), mcap)
 
     def up_cond(m: Any) -> Any:
-        return (m <= cap) & ~_any_active_at(cfg, c, k, m * dg)
+        return do & (m <= cap) & ~_any_active_at(cfg, c, k, m * dg)
 
     m = lax.while_loop(up_cond, lambda m: m + 1, m)
 
     def down_cond(m: Any) -> Any:
-        return (m > 1) & _any_active_at(cfg, c, k, (m - 1) * dg)
+        return do & (m > 1) & _any_active_at(cfg, c, k, (m - 1) * dg)
 
     return lax.while_loop(down_cond, lambda m: m - 1, m)
 
@@ -278,8 +286,32 @@ def _direct_sizes(cfg: LoopConfig) -> list[int]:
     return [*sizes, cfg.n_direct]
 
 
-def _body(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, max_sweeps: Any,
-          c: dict[str, Any]) -> dict[str, Any]:
+def _start(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, c: dict[str, Any]
+           ) -> dict[str, Any]:
+    """Trigger of the next avalanche (between avalanches; a no-op when resuming inside one)."""
+    c = dict(c)
+    do_trig = (c["phase"] == 0) & (c["status"] == 0)
+    cap = cap_total - c["k_base"]
+    m = _trigger(cfg, c, k, cap, do_trig)
+    finished = do_trig & (m > cap)
+    started = do_trig & (m <= cap)
+    # the loaded stress base + (m dgamma) v, as numba's trial stress (between avalanches the
+    # stress is the base; adding 0 v when nothing starts changes no bit)
+    x = jnp.where(started, m.astype(jnp.float64) * k["dgamma"], 0.0)
+    c["stress"] = c["stress"] + x * k["v"][None, :]
+    c["k_trig"] = jnp.where(started, c["k_base"] + m, c["k_trig"])
+    c["m_trig"] = jnp.where(started, m, c["m_trig"])
+    c["phase"] = jnp.where(started, 1, c["phase"]).astype(jnp.int32)
+    c["aval_size"] = jnp.where(started, 0, c["aval_size"])
+    c["aval_pl"] = jnp.where(started, 0.0, c["aval_pl"])
+    c["sweeps"] = jnp.where(started, 0, c["sweeps"])
+    c["status"] = jnp.where(finished, STATUS["finished"], c["status"]).astype(jnp.int32)
+    return c
+
+
+def _sweep(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[str, Any]
+           ) -> dict[str, Any]:
+    """One iteration inside an avalanche: renewals, stability test, slips or the record."""
     n = cfg.n_elem
     c = dict(c)
     law_f = k["law_f"]
@@ -289,25 +321,8 @@ def _body(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, max_sweeps: Any,
     else:
         c["pending"] = jnp.zeros(n, bool)
     no_pend = ~jnp.any(c["pending"])
-    running = c["status"] == 0
-    # 2. trigger of the next avalanche
-    do_trig = (c["phase"] == 0) & no_pend & running
-    cap = cap_total - c["k_base"]
-    m = lax.cond(do_trig, lambda: _trigger(cfg, c, k, cap), lambda: cap + 1)
-    finished = do_trig & (m > cap)
-    started = do_trig & (m <= cap)
-    # the loaded stress base + (m dgamma) v, as numba's trial stress (the stress is the base
-    # between avalanches; adding 0 v elsewhere changes no bit): written once, with the sweep
-    x = jnp.where(started, m.astype(jnp.float64) * k["dgamma"], 0.0)
-    st = c["stress"] + x * k["v"][None, :]
-    c["k_trig"] = jnp.where(started, c["k_base"] + m, c["k_trig"])
-    c["m_trig"] = jnp.where(started, m, c["m_trig"])
-    c["phase"] = jnp.where(started, 1, c["phase"]).astype(jnp.int32)
-    c["aval_size"] = jnp.where(started, 0, c["aval_size"])
-    c["aval_pl"] = jnp.where(started, 0.0, c["aval_pl"])
-    c["sweeps"] = jnp.where(started, 0, c["sweeps"])
-    c["status"] = jnp.where(finished, STATUS["finished"], c["status"]).astype(jnp.int32)
-    # 3. stability test with cached margins
+    st = c["stress"]
+    # 2. stability test with cached margins
     gate = (c["phase"] == 1) & no_pend & (c["status"] == 0)
     s0 = 0.5 * (st[:, 1] - st[:, 0])
     s1 = st[:, 2]
@@ -326,7 +341,7 @@ def _body(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, max_sweeps: Any,
     c["margin"] = jnp.where(cand, dmin, c["margin"])
     active = cand & (dmin < 0.0)
     count = jnp.sum(active)
-    # 4. end of the avalanche: its record
+    # 3. end of the avalanche: its record
     end = gate & (count == 0)
     j = jnp.where(end, c["n_rec"], cfg.n_records)
     c["rec_step"] = c["rec_step"].at[j].set(c["k_trig"] - 1, mode="drop")
@@ -340,7 +355,7 @@ def _body(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, max_sweeps: Any,
     c["phase"] = jnp.where(end, 0, c["phase"]).astype(jnp.int32)
     full = end & (c["n_rec"] >= cfg.n_records)
     c["status"] = jnp.where(full, STATUS["records_full"], c["status"]).astype(jnp.int32)
-    # 5. the sweep's slips
+    # 4. the sweep's slips
     want = gate & (count > 0)
     need = count * (1 + cfg.n_draws)
     low = want & (c["upos"] + need > cfg.n_unif)
@@ -420,8 +435,13 @@ def run_chunk(cfg: LoopConfig, carry: dict[str, Any], consts: dict[str, Any],
     dict
         The carry at exit.
     """
-    body = functools.partial(_body, cfg, consts, cap_total, max_sweeps)
-    return lax.while_loop(lambda c: c["status"] == 0, body, carry)
+    sweep = functools.partial(_sweep, cfg, consts, max_sweeps)
+
+    def avalanche(c: dict[str, Any]) -> dict[str, Any]:
+        c = _start(cfg, consts, cap_total, c)
+        return lax.while_loop(lambda c: (c["status"] == 0) & (c["phase"] == 1), sweep, c)
+
+    return lax.while_loop(lambda c: c["status"] == 0, avalanche, carry)
 
 
 _jit_plain = jax.jit(run_chunk, static_argnums=(0,))
