@@ -81,6 +81,30 @@ def test_replay_reproduces_numba_l32():
     np.testing.assert_allclose(r2.state.tauc, r1.state.tauc, rtol=0, atol=1e-10)
 
 
+def test_replay_custom_law():
+    """Tabulated thresholds and exponential amplitudes (the other law kinds) replay too."""
+    from femplastic.weakplane.slip import (
+        ExponentialAmplitude,
+        RandomGroups,
+        SlipLaw,
+        TabulatedThreshold,
+    )
+
+    p = fp.ModelParams(L=16, T=0.0)
+    samples = 2.05 * np.random.default_rng(0).weibull(2.18, 5000)
+    law = SlipLaw(N=36, orientation=RandomGroups(),
+                  threshold=TabulatedThreshold.from_samples(samples, m=64),
+                  amplitude=ExponentialAmplitude(0.01, 0.002))
+    st = fp.quench(p, np.random.default_rng(3), law=law)
+    r1 = fp.aqs(st, None, np.random.default_rng(7), gamma_end=0.15)
+    r2 = aqs_gpu(st, None, np.random.default_rng(7), gamma_end=0.15, uniforms="host")
+    assert r1.state.n_events > 1000
+    _same_avalanches(r1, r2)
+    np.testing.assert_allclose(r2.stress, r1.stress, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(r2.state.tauc, r1.state.tauc, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(r2.state.eps_pl, r1.state.eps_pl, rtol=0, atol=1e-10)
+
+
 def test_variant_h_same_trajectory_without_replay():
     """Variant H has no randomness after the quench: any uniforms give numba's trajectory."""
     p = fp.ModelParams.for_variant("H", L=16)
