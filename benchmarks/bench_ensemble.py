@@ -23,14 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from femplastic.ensemble import (
-    Ensemble,
-    load_store,
-    local_pool,
-    model_realization,
-    model_statistics,
-    warmup_model,
-)
+from femplastic.ensemble import Ensemble, load_store, local_pool
+from femplastic.weakplane.ensembles import model_realization, model_statistics, warmup_model
 
 MODEL_C = {"run.gamma_end": 2.0, "run.dgamma": 1e-4}
 TINY = {"model.L": 2, "model.N": 4, "model.T": 0.0, "run.gamma_end": 2e-3, "run.dgamma": 1e-3}

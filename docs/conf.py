@@ -36,6 +36,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
+    "myst_parser",
     "studydoc",
 ]
 
@@ -58,6 +59,8 @@ python_display_short_literal_types = True
 
 # -- general --------------------------------------------------------------------------------
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+myst_heading_anchors = 3
 templates_path: list[str] = []
 default_role = "literal"  # `x` in prose and docstrings renders as code, never warns
 pygments_style = "sphinx"
@@ -77,3 +80,4 @@ if importlib.util.find_spec("furo") is not None:
     html_theme = "furo"
 else:  # sphinx alone builds the same pages with its default theme
     html_theme = "alabaster"
+

@@ -29,7 +29,7 @@ MOVED: dict[str, str] = {
     "femplastic.calibration": "femplastic.weakplane.calibration",
     "femplastic.drivers": "femplastic.weakplane.drivers",
     "femplastic.probes": "femplastic.weakplane.probes",
-    "femplastic.scalar": "femplastic.lattice.scalar",
+    "femplastic.scalar": "femplastic.lattice",
     "femplastic.scalar_observables": "femplastic.lattice.observables",
 }
 

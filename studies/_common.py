@@ -26,15 +26,22 @@ def out_dir(args: argparse.Namespace, name: str) -> Path:
     return out
 
 
-def jsonable(obj: Any) -> Any:
+def jsonable(obj: Any, nonfinite_as_null: bool = False) -> Any:
+    """``obj`` with numpy arrays and scalars as lists and Python numbers, for ``json.dumps``.
+
+    With ``nonfinite_as_null``, floats (numpy ones included) that are NaN or infinite become
+    ``None`` (strict JSON ``null``).
+    """
     if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v, nonfinite_as_null) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
+        return [jsonable(v, nonfinite_as_null) for v in obj]
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, np.generic):
-        return obj.item()
+        obj = obj.item()
+    if nonfinite_as_null and isinstance(obj, float) and not np.isfinite(obj):
+        return None
     return obj
 
 

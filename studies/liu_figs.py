@@ -16,9 +16,9 @@ internal stress, chosen so that E1 is stuck at 0.53 and 0.56 and E3 at 0.65, as 
 Run: ``python studies/liu_figs.py --out DIR [--seed S] [--smoke]``.
 """
 
-import argparse
 import csv
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -26,7 +26,10 @@ from pathlib import Path
 import numpy as np
 import scipy.stats
 
-from femplastic.lattice import (
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
+from femplastic.lattice import (  # noqa: E402
     FiniteRateParams,
     Weibull,
     cumulative,
@@ -256,49 +259,40 @@ def plot(results: dict):
     return fig
 
 
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, float) and not np.isfinite(x):
-        return None
-    return x
-
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path,
-                    default=Path(__file__).resolve().parent / "out" / "liu_figs")
-    ap.add_argument("--smoke", action="store_true", help="seconds-long check run")
-    ap.add_argument("--normalisation", choices=("continuum", "eshelby"), default="continuum",
-                    help="lattice kernel normalisation (default: the Picard kernel)")
-    args = ap.parse_args(argv)
+    args = _common.parse(__doc__, argv, extra=[
+        (("--normalisation",), dict(choices=("continuum", "eshelby"), default="continuum",
+                                    help="lattice kernel normalisation (default: the Picard "
+                                         "kernel)")),
+    ])
+    out = _common.out_dir(args, "liu_figs")
     settings = Settings.smoke() if args.smoke else Settings()
     settings.params = replace(settings.params, normalisation=args.normalisation)
     results = run(settings, np.random.default_rng(args.seed))
-    args.out.mkdir(parents=True, exist_ok=True)
     fig = plot(results)
-    fig.savefig(args.out / "liu_figs.png", dpi=110)
+    fig.savefig(out / "liu_figs.png", dpi=110)
     import matplotlib.pyplot as plt
 
     plt.close(fig)
-    (args.out / "liu_numbers.json").write_text(json.dumps(_jsonable(results["numbers"]), indent=1))
-    with open(args.out / "liu_flow_curve.csv", "w", newline="") as fh:
+    numbers = results["numbers"]
+    (out / "liu_numbers.json").write_text(json.dumps(_json(numbers), indent=1))
+    with open(out / "liu_flow_curve.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["protocol", "gdot", "sigma", "sem"])
-        for r in results["numbers"]["flow_curve"]:
+        for r in numbers["flow_curve"]:
             w.writerow(["fixed_rate", r["gdot"], r["sigma"], r["sem"]])
-        for r in results["numbers"]["creep"]:
+        for r in numbers["creep"]:
             if r["steady_rate"] > 0:
                 w.writerow(["creep", r["steady_rate"], r["sigma"], ""])
-    print(json.dumps(_jsonable({k: results["numbers"][k] for k in
-                                ("herschel_bulkley", "paper", "creep_flowing_stresses",
-                                 "runtime_s")}), indent=1))
+    print(json.dumps(_json({k: numbers[k] for k in ("herschel_bulkley", "paper",
+                                                    "creep_flowing_stresses", "runtime_s")}),
+                     indent=1))
     return results
+
+
+def _json(obj):
+    return _common.jsonable(obj, nonfinite_as_null=True)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,9 @@ lattice model (Liu et al., ``femplastic.lattice``) the way the seed measures its
 * **bridge**: per-site series ``sigma_i(t)``, ``n_i(t)``, ``sigma_th_i(t)`` recorded in steady
   flow (``run_fixed_rate`` has no per-site record, so the run is advanced in chunks of one
   sampling interval and the returned state is stored; chunking leaves the trajectory
-  bit-identical), from which ``D_sigma``, ``Gamma``, the mean local drop and
-  ``alpha_micro = D_sigma / (<dsigma>^2 Gamma)`` (seed eq. 8) are measured;
+  bit-identical; :func:`femplastic.lattice.bridge.record_sites`), from which ``D_sigma``,
+  ``Gamma``, the mean local drop and ``alpha_micro = D_sigma / (<dsigma>^2 Gamma)`` (seed
+  eq. 8) are measured (:func:`femplastic.lattice.bridge.measure_bridge_scalar`);
 * **HL placement**: where the original HL model puts a material with the measured
   couplings, and an HL model extended with the measured partial relaxation and the
   model's threshold renewal distribution (``meanfield.HLExtensions``).
@@ -45,7 +46,6 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.stats
 
 from femplastic import meanfield as mf
 from femplastic.lattice import (
@@ -56,6 +56,7 @@ from femplastic.lattice import (
     run_fixed_rate,
     steady_mean,
 )
+from femplastic.lattice.bridge import hl_extensions_for, measure_bridge_scalar, record_sites
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -168,66 +169,6 @@ def _flow_point(
     return {"sigma": mean, "sem": sem, "threshold": float(np.mean(th))}, st
 
 
-def record_sites(
-    p: FiniteRateParams,
-    state: FiniteRateState,
-    gdot: float,
-    duration: float,
-    sample: float,
-    rng: np.random.Generator,
-) -> dict[str, Any]:
-    """Per-site series of the finite-rate model at fixed rate, sampled every ``sample``.
-
-    ``run_fixed_rate`` records macroscopic observables only; the run is advanced one
-    sampling interval at a time from the returned state (bit-identical to one long run:
-    the state and the Generator carry everything).
-
-    Parameters
-    ----------
-    p : FiniteRateParams
-    state : FiniteRateState
-        Starting (steady) state; not modified.
-    gdot : float
-        Shear rate (1/time), >= 0.
-    duration : float
-        Recorded time, > sample.
-    sample : float
-        Sampling interval (time), a whole number of steps ``p.dt``.
-    rng : numpy.random.Generator
-
-    Returns
-    -------
-    dict
-        ``times (n_t,)``, ``sigma (n_t, N)`` local stresses, ``plastic (n_t, N)`` bool
-        ``n_i``, ``threshold (n_t, N)`` float32 local thresholds, ``frac_plastic`` mean
-        plastic fraction over all steps' records, ``state`` the final state.
-    """
-    k = round(sample / p.dt)
-    if k < 1 or abs(k * p.dt - sample) > 1e-9 * sample:
-        raise ValueError(f"sample must be a positive multiple of dt={p.dt:g}, got {sample!r}")
-    n = int(round(duration / sample))
-    if n < 2:
-        raise ValueError(f"duration must cover at least 2 samples of {sample:g}, got {duration}")
-    N = p.L * p.L
-    sigma = np.empty((n + 1, N))
-    plastic = np.empty((n + 1, N), dtype=bool)
-    threshold = np.empty((n + 1, N), dtype=np.float32)
-    sigma[0], plastic[0], threshold[0] = state.stress, state.plastic == 1, state.threshold
-    frac = 0.0
-    for i in range(1, n + 1):
-        tr, state = run_fixed_rate(p, state, gdot, k * p.dt, rng, record_every=k)
-        sigma[i], plastic[i], threshold[i] = state.stress, state.plastic == 1, state.threshold
-        frac += float(tr.frac_plastic.mean())
-    return {
-        "times": sample * np.arange(n + 1),
-        "sigma": sigma,
-        "plastic": plastic,
-        "threshold": threshold,
-        "frac_plastic": frac / n,
-        "state": state,
-    }
-
-
 def _hb_half(
     rates: np.ndarray, sigma: np.ndarray, err: np.ndarray
 ) -> tuple[float, float, float, float, float]:
@@ -244,88 +185,6 @@ def _hb_half(
     dof = rates.size - 2
     chi2 = float(np.sum((Xw @ coef - yw) ** 2)) / dof if dof > 0 else math.nan
     return float(coef[0]), float(coef[1]), *map(float, np.sqrt(np.diag(cov))), chi2
-
-
-def _slope(lags: np.ndarray, msd: np.ndarray) -> float:
-    """Slope of the affine least-squares fit ``msd = c + D t`` (nan without 2 points)."""
-    ok = np.isfinite(msd)
-    return float(np.polyfit(lags[ok], msd[ok], 1)[0]) if np.count_nonzero(ok) >= 2 else math.nan
-
-
-def measure_bridge_scalar(
-    rec: dict[str, Any], p: FiniteRateParams, gdot: float, s: ScalarSettings, sigma_c: float
-) -> dict[str, Any]:
-    """HL ingredients of one per-site record (see :func:`record_sites`).
-
-    ``D_sigma`` (seed convention, ``msd = D_sigma t``) is the slope of an affine fit of the
-    msd of activity-free windows at lags ``window`` (units of ``tau_res``), with the
-    measured mean drift of those windows removed; ``Gamma`` is the plastic fraction over
-    ``tau_res`` (exact for this model's exponential event durations), the onset count of
-    the sampled record is reported as a check.
-    """
-    t, S, P = rec["times"], rec["sigma"], rec["plastic"]
-    ds = float(t[1] - t[0])
-    lo, hi = (max(1, round(w * p.tau_res / ds)) for w in s.window)
-    win = np.unique(np.linspace(lo, max(hi, lo + 1), s.n_window).round().astype(int))
-    win = win[win < t.size]
-    curve_lags = np.unique(
-        np.concatenate([np.geomspace(1, min(t.size - 1, 3 * hi), 14).round(), win])
-    ).astype(int)
-    curve = mf.stress_diffusion(S, t, gdot, p.mu, plastic=P, lags=curve_lags, drift="mean")
-    fit = mf.stress_diffusion(S, t, gdot, p.mu, plastic=P, lags=win, drift="mean", intercept=True)
-    seed_lit = mf.stress_diffusion(S, t, gdot, p.mu, plastic=P, lags=win)  # eq. 7 literally
-    # systematic spread of the slope with the window: shift it by a factor 2/3 and 3/2
-    alt = []
-    for f in (2.0 / 3.0, 1.5):
-        sel = (curve_lags >= f * win[0]) & (curve_lags <= f * win[-1])
-        alt.append(_slope(curve.lags[sel], curve.msd[sel]))
-    gamma_frac = rec["frac_plastic"] / p.tau_res
-    gamma_on = mf.activity_rate(P, t)
-    before, after = mf.stress_drops(S, P)
-    if before.size == 0:
-        raise ValueError("the record holds no complete plastic event: record longer")
-    drop, rel = mf.mean_stress_drop(before, after)
-    th_onset = mf.stress_drops(rec["threshold"], P)[0]  # threshold held until the onset
-    D = fit.D_sigma
-    out = {
-        "gdot": gdot,
-        "duration": float(t[-1] - t[0]),
-        "sample": ds,
-        "n_events": int(before.size),
-        "window_time": [float(fit.lags[0]), float(fit.lags[-1])],
-        "D_sigma": D,
-        "D_hl": fit.D_hl,
-        "D_sigma_window_alternatives": alt,
-        "msd_intercept": fit.intercept,
-        "D_sigma_seed_eq7": seed_lit.D_sigma,
-        "quiet_drift_rate": float(np.nanmean(fit.drift_rate)),
-        "G0_gdot": p.mu * gdot,
-        "Gamma": gamma_frac,
-        "Gamma_onsets": gamma_on,
-        "mean_drop": drop,
-        "relative_drop": rel,
-        "stress_before": float(before.mean()),
-        "stress_after": float(after.mean()),
-        "threshold_at_onset": float(th_onset.mean()),
-        "threshold_population": float(np.mean(rec["threshold"], dtype=np.float64)),
-        "mean_stress": float(S.mean()),
-        "alpha_micro": mf.alpha_micro(D, drop, gamma_frac),
-        "alpha_hl": mf.alpha_micro(fit.D_hl, drop, gamma_frac),
-        "alpha_micro_sigma_c": mf.alpha_micro(D, sigma_c, gamma_frac),
-        "alpha_hl_sigma_c": mf.alpha_micro(fit.D_hl, sigma_c, gamma_frac),
-        "alpha_micro_seed_eq7": mf.alpha_micro(seed_lit.D_sigma, drop, gamma_frac),
-        "msd_curve": {
-            "lag": curve.lags.tolist(),
-            "msd": curve.msd.tolist(),
-            "drift_rate": curve.drift_rate.tolist(),
-        },
-    }
-    spread = [a for a in alt if np.isfinite(a)]
-    out["alpha_micro_range"] = [
-        mf.alpha_micro(max(min(spread + [D]), 0.0), drop, gamma_frac),
-        mf.alpha_micro(max(spread + [D]), drop, gamma_frac),
-    ]
-    return out
 
 
 def _hl_point(alpha: float) -> tuple[float, float]:
@@ -345,12 +204,7 @@ def _hl_extended_point(
     ``(1 - rel) sigma``, noise ``D = alpha (drop)^2 Gamma``; HB fit with n = 1/2 of the flow
     curve at ``hl_rates``.
     """
-    ext = mf.HLExtensions.from_distribution(
-        scipy.stats.weibull_min(p.k_d, scale=p.sigma_d / sigma_c),
-        s.hl_classes,
-        relax_fraction=min(max(rel, 1e-6), 1.0),
-        noise_scale=drop / sigma_c,
-    )
+    ext = hl_extensions_for(p, sigma_c, drop, rel, s.hl_classes)
     r = np.asarray(s.hl_rates, dtype=float)
     fc = mf.hl_flow_curve(alpha, r, extensions=ext)
     hb = mf.hb_fit(r, fc, n=0.5)
@@ -427,7 +281,9 @@ def run_scalar(s: ScalarSettings, rng: np.random.Generator) -> dict[str, Any]:
     for g in s.bridge_rates:
         st, child = states[float(g)]
         rec = record_sites(p, st, g, _steps(s.bridge_strain / g, s.sample), s.sample, child)
-        bridge.append(measure_bridge_scalar(rec, p, g, s, sigma_c))
+        bridge.append(
+            measure_bridge_scalar(rec, p, g, sigma_c, window=s.window, n_window=s.n_window)
+        )
         del rec
     t_bridge = time.perf_counter() - t0 - t_flow
 

@@ -18,16 +18,19 @@ are *derived from the paper's numbers* (``docs_notes/scalar.md``): the age param
 Run: ``python studies/tyukodi_figs.py --out DIR [--seed S] [--smoke]``.
 """
 
-import argparse
 import csv
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from femplastic.lattice import (
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
+from femplastic.lattice import (  # noqa: E402
     QuasistaticParams,
     Weibull,
     quasistatic_initial_state,
@@ -189,47 +192,34 @@ def plot(results: dict):
     return fig
 
 
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not np.isfinite(x):
-        return None
-    return x
-
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path,
-                    default=Path(__file__).resolve().parent / "out" / "tyukodi_figs")
-    ap.add_argument("--smoke", action="store_true", help="seconds-long check run")
-    args = ap.parse_args(argv)
+    args = _common.parse(__doc__, argv)
+    out = _common.out_dir(args, "tyukodi_figs")
     settings = Settings.smoke() if args.smoke else Settings()
     results = run(settings, np.random.default_rng(args.seed))
-    args.out.mkdir(parents=True, exist_ok=True)
     fig = plot(results)
-    fig.savefig(args.out / "tyukodi_figs.png", dpi=100)
+    fig.savefig(out / "tyukodi_figs.png", dpi=100)
     import matplotlib.pyplot as plt
 
     plt.close(fig)
-    (args.out / "tyukodi_numbers.json").write_text(json.dumps(_jsonable(results["numbers"]),
-                                                              indent=1))
+    (out / "tyukodi_numbers.json").write_text(json.dumps(_json(results["numbers"]), indent=1))
     fields = ("sigma", "sigma_sem", "mean_threshold", "strain_var", "loc", "stress_std")
-    with open(args.out / "tyukodi_curves.csv", "w", newline="") as fh:
+    with open(out / "tyukodi_curves.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["model", "gamma", *fields])
         for key, c in results["curves"].items():
             for i, g in enumerate(c["gamma"]):
                 w.writerow([key, f"{g:.6g}", *(f"{c[f][i]:.6g}" for f in fields)])
-    print(json.dumps(_jsonable({k: {kk: v[kk] for kk in ("transient_peak", "plateau",
-                                                           "mean_threshold_max",
-                                                           "loc_max_after_0_05")}
-                                for k, v in results["numbers"].items() if "/" in k}), indent=1))
+    print(json.dumps(_json({k: {kk: v[kk] for kk in ("transient_peak", "plateau",
+                                                      "mean_threshold_max",
+                                                      "loc_max_after_0_05")}
+                            for k, v in results["numbers"].items() if "/" in k}), indent=1))
     return results
+
+
+def _json(obj):
+    return _common.jsonable(obj, nonfinite_as_null=True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
+import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+import h5py
 import meshio
 import numpy as np
+import pytest
 
 from femplastic import io
 from femplastic.fe import mesh
@@ -59,3 +62,85 @@ os._exit(1)  # killed: no close, no flush by the interpreter
         assert r.num_steps == 2
         _, _, cd = r.read_data(1)
         assert np.allclose(cd["stress"][0][:, 0], 1.0)
+
+
+def _vtk_xdmf2_steps(path):
+    """Every time step of an XDMF file as read by VTK's Xdmf2 reader (ParaView's default)."""
+    xdmf2 = pytest.importorskip("vtkmodules.vtkIOXdmf2", reason="the vtk test extra")
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+    from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as SDDP
+
+    reader = xdmf2.vtkXdmfReader()
+    reader.SetFileName(str(path))
+    reader.UpdateInformation()
+    times = reader.GetOutputInformation(0).Get(SDDP.TIME_STEPS())
+    steps = []
+    for t in times:
+        reader.UpdateTimeStep(t)
+        grid = reader.GetOutputDataObject(0)
+        cd = grid.GetCellData()
+        arrays = {cd.GetArrayName(i): vtk_to_numpy(cd.GetArray(i))
+                  for i in range(cd.GetNumberOfArrays())}
+        steps.append((t, grid.GetClassName(), grid.GetNumberOfCells(), arrays))
+    return steps
+
+
+def test_xdmf_is_one_grid_for_the_xdmf2_reader(tmp_path):
+    m = mesh.periodic_grid(5, 2.0)
+    rng = np.random.default_rng(0)
+    stresses = [rng.normal(size=(25, 3)) for _ in range(4)]
+    with io.XdmfWriter(tmp_path / "fields.xdmf", m, params={"L": 5}, seed=7) as w:
+        for k, s in enumerate(stresses):
+            w.write(0.5 * k, stress=s, eps_pl=s / 10, slips=np.arange(25) * k)
+    steps = _vtk_xdmf2_steps(tmp_path / "fields.xdmf")
+    assert [t for t, *_ in steps] == [0.0, 0.5, 1.0, 1.5]
+    for k, (_, kind, n_cells, arrays) in enumerate(steps):
+        assert kind == "vtkUnstructuredGrid" and n_cells == 25  # one grid, not a multiblock
+        s = stresses[k]
+        assert np.array_equal(arrays["stress"][:, 0], s[:, 0])
+        assert np.array_equal(arrays["stress"][:, 1], s[:, 2])
+        assert np.array_equal(arrays["stress"][:, 4], s[:, 1])
+        assert np.array_equal(arrays["slips"], np.arange(25) * k)
+        vm = np.sqrt(((s[:, 0] - s[:, 1]) / 2) ** 2 + s[:, 2] ** 2)
+        assert np.allclose(arrays["von_mises"], vm, rtol=1e-12)
+    with h5py.File(tmp_path / "fields.h5") as f:  # provenance, like results.h5
+        assert f.attrs["status"] == "complete"
+        assert json.loads(f.attrs["params"]) == {"L": 5} and json.loads(f.attrs["seed"]) == 7
+        assert f.attrs["femplastic_version"]
+
+
+def test_xdmf_appends_without_rewriting(tmp_path):
+    """Each step appends to the index: the earlier index (less its closing tags) is a prefix."""
+    m = mesh.periodic_grid(3, 2.0)
+    out = tmp_path / "fields.xdmf"
+    footer = "    </Grid>\n  </Domain>\n</Xdmf>\n"
+    with io.XdmfWriter(out, m) as w:
+        before = out.read_text()
+        for t in range(5):
+            w.write(t, stress=np.full((9, 3), float(t)))
+            now = out.read_text()
+            assert now.startswith(before.removesuffix(footer)) and now.endswith(footer)
+            ET.fromstring(now)  # well-formed after every step
+            before = now
+
+
+def test_xdmf_status_running_until_closed_normally(tmp_path):
+    m = mesh.periodic_grid(3, 2.0)
+    with pytest.raises(KeyboardInterrupt):
+        with io.XdmfWriter(tmp_path / "fields.xdmf", m) as w:
+            w.write(0.0, stress=np.zeros((9, 3)))
+            raise KeyboardInterrupt
+    with h5py.File(tmp_path / "fields.h5") as f:
+        assert f.attrs["status"] == "running"  # an unfinished run is recognisable
+    with meshio.xdmf.TimeSeriesReader(tmp_path / "fields.xdmf") as r:
+        assert r.num_steps == 1
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_xdmf_rejects_wrong_shapes(tmp_path):
+    m = mesh.periodic_grid(3, 2.0)
+    with io.XdmfWriter(tmp_path / "fields.xdmf", m) as w:
+        with pytest.raises(ValueError, match="n_elem = 9"):
+            w.write(0.0, stress=np.zeros((8, 3)))
+    with pytest.raises(RuntimeError, match="inside its `with` block"):
+        w.write(0.0, stress=np.zeros((9, 3)))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from femplastic import meanfield as mf
-from femplastic.meanfield import meanfield as mf_impl
+from femplastic.meanfield import steady as mf_steady
 
 # --------------------------------------------------------------------------------------------
 # quasistatic theory vs the exact stationary solution
@@ -294,7 +294,7 @@ def test_coarse_grid_error_is_raised_before_solving(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("solver called")
 
-    monkeypatch.setattr(mf_impl, "_stationary_given_D", boom)
+    monkeypatch.setattr(mf_steady, "_stationary_given_D", boom)
     with pytest.raises(ValueError, match="too coarse for the boundary layer"):
         mf.hl_steady_state(0.3, 1e-5, grid=_coarse_grid())
 
@@ -447,8 +447,8 @@ def test_study_puosi_fig3_smoke(tmp_path):
 
 def test_study_record_sites_is_a_chunked_fixed_rate_run():
     from femplastic.lattice import FiniteRateParams, finite_rate_initial_state, run_fixed_rate
+    from femplastic.lattice import bridge as mod
 
-    mod = _load_study()
     try:
         p = FiniteRateParams(L=8)
         st = finite_rate_initial_state(p, np.random.default_rng(1))

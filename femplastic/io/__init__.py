@@ -1,6 +1,7 @@
 """Input and output: results as HDF5 with provenance, fields as XDMF for ParaView."""
 
-from . import results
+from . import fields, results
+from .fields import *  # noqa: F403
 from .results import *  # noqa: F403
 
-__all__ = list(results.__all__)
+__all__ = [*results.__all__, *fields.__all__]

@@ -1,13 +1,8 @@
-"""Results on disk: HDF5 with provenance, and ParaView XDMF time series of element fields.
+"""Results on disk: nested dicts of arrays and scalars in one HDF5 file, with provenance.
 
-* :func:`write_hdf5` / :func:`read_hdf5` -- nested dicts of arrays and scalars in one HDF5
-  file; the root attributes carry the parameters (JSON), the seed, the package version and
-  a creation time.
-* :class:`XdmfWriter` -- a meshio XDMF time series of cell fields (stress tensor, von Mises
-  stress, plastic strain, slip-system fields...). It fixes two meshio 5.3.5 pitfalls: the
-  ``.h5`` lands *beside* the ``.xdmf`` (not in the current directory, meshio issue 1351), and
-  the ``.xdmf`` index is rewritten and the HDF5 flushed after every step, so an interrupted
-  run leaves a readable file with every step written so far.
+:func:`write_hdf5` / :func:`read_hdf5`; the root attributes carry the parameters (JSON), the
+seed, the package version and a creation time (:func:`provenance`). ParaView fields are in
+:mod:`femplastic.io.fields`.
 """
 
 from __future__ import annotations
@@ -19,16 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import h5py
-import meshio
 import numpy as np
-from meshio._common import write_xml
-from meshio.xdmf.time_series import TimeSeriesWriter
-from numpy.typing import NDArray
 
-from ..fe.elasticity import von_mises
-from ..fe.mesh import FEMesh
-
-__all__ = ["write_hdf5", "read_hdf5", "provenance", "XdmfWriter", "element_fields"]
+__all__ = ["write_hdf5", "read_hdf5", "provenance"]
 
 
 def provenance(params: Any = None, seed: Any = None) -> dict[str, Any]:
@@ -166,122 +154,3 @@ def read_hdf5(path: str | Path) -> dict[str, Any]:
 
     with h5py.File(path, "r") as f:
         return read(f)
-
-
-def element_fields(
-    stress: NDArray[np.float64], eps_pl: NDArray[np.float64] | None = None, **extra: NDArray
-) -> dict[str, NDArray[np.float64]]:
-    """Standard ParaView cell fields from element arrays.
-
-    Parameters
-    ----------
-    stress : (n_elem, 3) ndarray
-        Voigt stress (xx, yy, xy), LJ units; written as a 3x3 tensor field ``stress``
-        (ParaView's 9 components, ``xx, xy, yy`` at 0, 1, 4) and the scalar ``von_mises``.
-    eps_pl : (n_elem, 3) ndarray, optional
-        Plastic strain, written as ``plastic_strain`` (tensor) and ``plastic_shear``
-        (its von Mises-like magnitude).
-    **extra
-        Further cell arrays, (n_elem,) or (n_elem, k).
-
-    Returns
-    -------
-    dict
-        Field name -> (n_elem,) or (n_elem, 9) float64 array.
-    """
-
-    def tensor(v: NDArray[np.float64]) -> NDArray[np.float64]:
-        t = np.zeros((v.shape[0], 3, 3))
-        t[:, 0, 0], t[:, 1, 1] = v[:, 0], v[:, 1]
-        t[:, 0, 1] = t[:, 1, 0] = v[:, 2]
-        return t.reshape(-1, 9)
-
-    out = {"stress": tensor(stress), "von_mises": von_mises(stress)}
-    if eps_pl is not None:
-        out["plastic_strain"] = tensor(eps_pl)
-        out["plastic_shear"] = von_mises(eps_pl)
-    out.update({k: np.asarray(v, dtype=float) for k, v in extra.items()})
-    return out
-
-
-class XdmfWriter(TimeSeriesWriter):
-    """meshio XDMF time series writer that survives interruptions.
-
-    Use it as a context manager; the ``.h5`` with the arrays is written beside the ``.xdmf``
-    index, and both stay readable if the run is interrupted between two steps.
-
-    Parameters
-    ----------
-    filename : str or Path
-        The ``.xdmf`` file; the heavy data goes to the ``.h5`` with the same stem beside it.
-    mesh : FEMesh
-        Written once (unwrapped node coordinates, one quad per element).
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> import meshio, numpy as np
-    >>> from femplastic.fe.mesh import periodic_grid
-    >>> mesh = periodic_grid(4, l=6.6)
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     path = pathlib.Path(tmp) / "fields.xdmf"
-    ...     with XdmfWriter(path, mesh) as w:
-    ...         for gamma in (0.0, 0.1):
-    ...             w.write(gamma, stress=np.full((16, 3), gamma), slips=np.zeros(16))
-    ...     with meshio.xdmf.TimeSeriesReader(path) as r:
-    ...         points, cells = r.read_points_cells()
-    ...         t, _, cell_data = r.read_data(1)
-    >>> r.num_steps, t, sorted(cell_data)
-    (2, 0.1, ['slips', 'stress', 'von_mises'])
-    """
-
-    def __init__(self, filename: str | Path, mesh: FEMesh) -> None:
-        filename = Path(filename)
-        if filename.suffix != ".xdmf":
-            raise ValueError(f"filename must end in .xdmf, got {filename.name!r}")
-        super().__init__(filename, data_format="HDF")
-        self._mesh = mesh
-
-    def __enter__(self) -> XdmfWriter:
-        self.filename.parent.mkdir(parents=True, exist_ok=True)
-        self.h5_filename = str(self.filename.with_suffix(".h5"))
-        self.h5_file = h5py.File(self.h5_filename, "w")
-        pts = np.zeros((self._mesh.nodes.shape[0], 3))
-        pts[:, :2] = self._mesh.nodes
-        self.write_points_cells(pts, [meshio.CellBlock("quad", self._mesh.cells)])
-        self._flush()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._flush()
-        self.h5_file.close()
-
-    def _flush(self) -> None:
-        self.h5_file.flush()
-        tmp = self.filename.with_name(self.filename.name + ".part")
-        write_xml(tmp, self.xdmf_file)
-        os.replace(tmp, self.filename)
-
-    def write(
-        self,
-        t: float,
-        stress: NDArray[np.float64],
-        eps_pl: NDArray[np.float64] | None = None,
-        **extra: NDArray,
-    ) -> None:
-        """Append one time step of element fields and flush (see :func:`element_fields`).
-
-        Parameters
-        ----------
-        t : float
-            Time value of the step (``femplastic run`` writes the external strain).
-        stress : (n_elem, 3) ndarray
-            Voigt stress, LJ units.
-        eps_pl : (n_elem, 3) ndarray, optional
-            Plastic strain.
-        **extra
-            Further cell arrays, (n_elem,) or (n_elem, k).
-        """
-        fields = element_fields(stress, eps_pl, **extra)
-        self.write_data(float(t), cell_data={k: [v] for k, v in fields.items()})
-        self._flush()

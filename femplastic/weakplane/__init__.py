@@ -9,7 +9,9 @@
 * :mod:`~femplastic.weakplane.drivers`: AQS, KMC quench, finite rate and creep;
 * :mod:`~femplastic.weakplane.probes`: local shear test, Bauschinger reload;
 * :mod:`~femplastic.weakplane.observables` and :mod:`~femplastic.weakplane.calibration`: what
-  the paper measures, and the calibration errors.
+  the paper measures, and the calibration errors;
+* :mod:`~femplastic.weakplane.ensembles`: the model's realisation functions for
+  :class:`femplastic.ensemble.Ensemble` and the points of parameter sweeps.
 """
 
 from . import params, slip, state, variants  # noqa: I001  (params first: it defines the inputs)

@@ -309,7 +309,7 @@ def calibration_realization(point: dict[str, Any], rng: np.random.Generator) -> 
         (LJ units); with ``calibration.meso``, ``forward`` and ``backward``: ``tau_i``,
         ``tau_c``, ``dtau_c``, ``drop`` of the local shear tests of the final state.
     """
-    from ..ensemble import model_config
+    from .ensembles import model_config
 
     pt = dict(point)
     c = {k.split(".", 1)[1]: pt.pop(k) for k in list(pt) if k.startswith("calibration.")}
@@ -320,7 +320,7 @@ def calibration_realization(point: dict[str, Any], rng: np.random.Generator) -> 
 
 
 def _validate_calibration_point(point: Mapping[str, Any]) -> None:
-    from ..ensemble import model_config
+    from .ensembles import model_config
 
     keys = {"gamma_end", "dgamma", "gamma_min", "n", "stride", "meso"}
     got = {k.split(".", 1)[1] for k in point if k.startswith("calibration.")}

@@ -1,9 +1,12 @@
 """Numba hot loops of the weak-plane model: stability tests, slips, renewals, relaxation.
 
-Arrays and scalars in, preallocated arrays out (last arguments). Nothing in this module knows
-about meshes, materials or parameter objects; :mod:`femplastic.weakplane.state` and the drivers
-translate their objects into the plain arrays these kernels take. The stress update of a slip
-goes through the propagator's numba form (:func:`femplastic.fe.propagators.kernels.apply_form`).
+Arrays and scalars in, preallocated arrays out. Nothing in this module knows about meshes,
+materials or parameter objects. The small kernels take plain arrays; the relaxation kernels take
+the bundles of :mod:`femplastic.weakplane.bundles` (``system``, ``law``, ``cache``, ``work``,
+``events``: tuples of arrays in documented field order), which
+:func:`femplastic.weakplane.bundles.kernel_state` and the drivers' buffers assemble from the
+state. The stress update of a slip goes through the propagator's numba form
+(:func:`femplastic.fe.propagators.kernels.apply_form`).
 """
 
 from __future__ import annotations
@@ -82,13 +85,16 @@ def _set_system(e, k, th, theta, nv, selfres, Kself):  # pragma: no cover - comp
 
 
 @nb.njit(cache=True)
-def renew_element(e, rng, law_i, law_f, thr_table, angles, theta, tauc, nv, selfres, Kself,
-                  first):  # pragma: no cover - compiled
+def renew_element(e, rng, system, law, first):  # pragma: no cover - compiled
     """Draw new angles and thresholds for all systems of element ``e``.
 
-    ``first`` forces drawing everything (initial state), regardless of the renewal flags.
-    Draw order per element: angles (one uniform per group of four), then thresholds.
+    ``system`` and ``law`` are bundles (:data:`~femplastic.weakplane.bundles.SYSTEM` and
+    :data:`~femplastic.weakplane.bundles.LAW` name their fields). ``first`` forces drawing
+    everything (initial state), regardless of the renewal flags. Draw order per element:
+    angles (one uniform per group of four), then thresholds.
     """
+    theta, tauc, nv, selfres, Kself, _, _ = system
+    law_i, law_f, thr_table, angles = law
     N = theta.shape[1]
     if first or law_i[4]:
         if law_i[0] == 0:
@@ -172,17 +178,22 @@ def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
 
 
 @nb.njit(cache=True)
-def draw_slips(count, act_e, act_k, stress, theta, nv, tauc, selfres, law_i, law_f, rng,
-               thermal, deps, amp, taus):  # pragma: no cover - compiled
+def draw_slips(count, stress, system, law, work, rng, thermal):  # pragma: no cover - compiled
     """Amplitudes and plastic strain increments of the active systems (before any is applied).
+
+    The active systems are ``act_e[:count], act_k[:count]`` of the ``work`` bundle
+    (:data:`~femplastic.weakplane.bundles.WORK`).
 
     The bound is ``gmax(tau) = 2 tau / selfres`` with ``tau`` the resolved stress at
     activation; for a thermal event (``thermal``) it is ``gmax(tau_c)`` (seed 004, A.3), with
     the effective threshold ``tau_c + a (p + p0)`` under a pressure-dependent criterion
     (model B; identical for ``a = 0``). A negative bound (possible only for ``a > 0`` under
     strong local tension) is clipped to 0: no slip can dissipate energy there.
-    Fills ``deps[i]`` (Voigt), ``amp[i]`` and ``taus[i]``.
+    Fills ``deps[i]`` (Voigt), ``amp[i]`` and ``taus[i]`` of ``work``.
     """
+    act_e, act_k, deps, amp, taus = work
+    _, tauc, nv, selfres, _, _, _ = system
+    law_i, law_f, _, _ = law
     for i in range(count):
         e = act_e[i]
         k = act_k[i]
@@ -208,38 +219,47 @@ def draw_slips(count, act_e, act_k, stress, theta, nv, tauc, selfres, law_i, law
 
 
 @nb.njit(cache=True)
-def finish_slips(count, act_e, deps, eps_pl, rng, law_i, law_f, thr_table, angles, theta,
-                 tauc, nv, selfres, Kself, margin, slips):  # pragma: no cover - compiled
+def finish_slips(count, system, law, cache, work, rng):  # pragma: no cover - compiled
     """Book the plastic strain, renew the slipped elements' systems, invalidate their cache."""
+    act_e, _, deps, _, _ = work
+    _, _, _, _, _, eps_pl, slips = system
+    _, _, margin = cache
     for i in range(count):
         e = act_e[i]
         eps_pl[e, 0] += deps[i, 0]
         eps_pl[e, 1] += deps[i, 1]
         eps_pl[e, 2] += deps[i, 2]
         slips[e] += 1
-        renew_element(e, rng, law_i, law_f, thr_table, angles, theta, tauc, nv, selfres, Kself,
-                      False)
+        renew_element(e, rng, system, law, False)
         margin[e] = -1.0
 
 
 @nb.njit(cache=True)
-def relax_fused(kind, arr, L, stress, eps_pl, theta, tauc, nv, selfres, Kself, law_i, law_f,
-                thr_table, angles, rng, sref, pref, margin, slips, act_e, act_k, deps, amp,
-                taus, ev_e, ev_k, ev_th, ev_tau, ev_amp, ev_n, record, max_sweeps,
+def relax_fused(form, stress, system, law, cache, work, events, rng, record, max_sweeps,
                 thermal_first):  # pragma: no cover - compiled
     """Athermal relaxation at fixed strain: synchronous sweeps until nothing is active.
 
-    ``ev_*`` receive every event when ``record`` (capacity ``ev_e.shape[0]``; ``ev_n[0]``
-    counts written events, and the function returns early with status 2 when full, after
-    completing its sweep). ``thermal_first`` marks the single pre-selected thermal event
-    already placed in ``act_e[0], act_k[0]`` (KMC). Returns ``(status, events, plastic)``:
-    status 0 relaxed, 1 sweep limit, 2 record buffer full; plastic = sum of deps (3,).
+    ``form`` is the propagator's ``(kind, arr, L)``
+    (:meth:`~femplastic.fe.propagators.Propagator.numba_form`); ``system``, ``law``,
+    ``cache``, ``work`` and ``events`` are the bundles of :mod:`femplastic.weakplane.bundles`.
+    ``events = (ev_e, ev_k, ev_th, ev_tau, ev_amp, ev_n)`` receives every event when ``record``
+    (capacity ``ev_e.shape[0]``; ``ev_n[0]`` counts written events, and the function returns
+    early with status 2 when full, after completing its sweep). ``thermal_first`` marks the
+    single pre-selected thermal event already placed in ``act_e[0], act_k[0]`` of ``work``
+    (KMC). Returns ``(status, events, plastic)``: status 0 relaxed, 1 sweep limit, 2 record
+    buffer full; plastic = sum of deps (3,).
 
     Per sweep the draws from ``rng`` come in a fixed order: amplitudes of all events
     (:func:`draw_slips`), then the propagator's draws (one permutation per event for the
     shuffled forms, :func:`apply_form`), then the renewals (:func:`finish_slips`). The Python
     sweep of :func:`femplastic.weakplane.drivers.aqs.relax` follows the same order.
     """
+    kind, arr, L = form
+    theta, tauc, nv, _, _, _, _ = system
+    _, law_f, _, _ = law
+    sref, pref, margin = cache
+    act_e, act_k, deps, amp, taus = work
+    ev_e, ev_k, ev_th, ev_tau, ev_amp, ev_n = events
     n_events = 0
     plastic = np.zeros(3)
     for sweep in range(max_sweeps):
@@ -249,8 +269,7 @@ def relax_fused(kind, arr, L, stress, eps_pl, theta, tauc, nv, selfres, Kself, l
             count = find_active(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k)
         if count == 0:
             return 0, n_events, plastic
-        draw_slips(count, act_e, act_k, stress, theta, nv, tauc, selfres, law_i, law_f, rng,
-                   sweep == 0 and thermal_first, deps, amp, taus)
+        draw_slips(count, stress, system, law, work, rng, sweep == 0 and thermal_first)
         if record:
             for i in range(count):
                 j = ev_n[0]
@@ -266,8 +285,7 @@ def relax_fused(kind, arr, L, stress, eps_pl, theta, tauc, nv, selfres, Kself, l
             plastic[0] += deps[i, 0]
             plastic[1] += deps[i, 1]
             plastic[2] += deps[i, 2]
-        finish_slips(count, act_e, deps, eps_pl, rng, law_i, law_f, thr_table, angles, theta,
-                     tauc, nv, selfres, Kself, margin, slips)
+        finish_slips(count, system, law, cache, work, rng)
         n_events += count
         if record and ev_n[0] >= ev_e.shape[0]:
             return 2, n_events, plastic

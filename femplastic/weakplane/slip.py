@@ -334,7 +334,13 @@ class SlipLaw:
             raise ValueError(f"pressure_coefficient must be >= 0, got {self.pressure_coefficient}")
 
     def arrays(self) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray, NDArray]:
-        """``(law_i, law_f, thr_table, angles)`` for the numba kernels."""
+        """``(law_i, law_f, thr_table, angles)``: the ``law`` bundle of the numba kernels.
+
+        Returns
+        -------
+        tuple of ndarray
+            Fields :data:`femplastic.weakplane.bundles.LAW`.
+        """
         t0, t1, table = self.threshold.params()
         a0, a1 = self.amplitude.params()
         law_i = np.array(

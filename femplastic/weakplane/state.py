@@ -65,6 +65,18 @@ class Model:
         """Number of elements."""
         return self.mesh.n_elem
 
+    @functools.cached_property
+    def law_arrays(self) -> tuple[NDArray, ...]:
+        """The ``law`` bundle of the kernels (:meth:`SlipLaw.arrays`), built once per model.
+
+        Returns
+        -------
+        tuple of ndarray
+            ``(law_i, law_f, thr_table, angles)``
+            (:data:`femplastic.weakplane.bundles.LAW`); read only by the kernels.
+        """
+        return self.law.arrays()
+
 
 @functools.lru_cache(maxsize=16)
 def _default_model(params: ModelParams) -> Model:
@@ -226,16 +238,17 @@ class State:
         """
         n = model.n_elem
         N = model.law.N
-        law_i, law_f, table, angles = model.law.arrays()
+        law = model.law_arrays
         theta = np.zeros((n, N))
         tauc = np.zeros((n, N))
         nv = np.zeros((n, N, 2))
         selfres = np.zeros((n, N))
-        for e in range(n):
-            K.renew_element(e, rng, law_i, law_f, table, angles, theta, tauc, nv, selfres,
-                            model.Kself, True)
         z = np.zeros((n, 3))
-        return cls(model, z.copy(), z.copy(), z.copy(), theta, tauc, nv, selfres)
+        eps_pl = z.copy()
+        system = (theta, tauc, nv, selfres, model.Kself, eps_pl, np.zeros(n, dtype=np.int64))
+        for e in range(n):
+            K.renew_element(e, rng, system, law, True)
+        return cls(model, z.copy(), z.copy(), eps_pl, theta, tauc, nv, selfres)
 
     def copy(self) -> State:
         """Deep copy of the arrays (the model is shared).

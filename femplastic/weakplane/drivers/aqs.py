@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from ...fe.elasticity import ddot, schmid
 from .. import kernels as K
+from ..bundles import event_record, kernel_state, work_buffers
 from ..params import ModelParams
 from ..state import State
 
@@ -47,24 +48,14 @@ class _Buffers:
     """Work arrays for the relaxation kernels (sized once per state)."""
 
     def __init__(self, n: int, capacity: int = 0) -> None:
-        self.act_e = np.zeros(n, np.int64)
-        self.act_k = np.zeros(n, np.int64)
-        self.deps = np.zeros((n, 3))
-        self.amp = np.zeros(n)
-        self.taus = np.zeros(n)
-        self.grow(capacity)
-        self.ev_n = np.zeros(1, np.int64)
+        self.work = work_buffers(n)  # the kernels' work and events bundles, and their arrays
+        self.act_e, self.act_k, self.deps, self.amp, self.taus = self.work
+        self.events = event_record(capacity)
+        self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp, self.ev_n = self.events
 
     def grow(self, capacity: int) -> None:
-        old = getattr(self, "ev_e", None)
-        new = [np.zeros(capacity, np.int64), np.zeros(capacity, np.int64), np.zeros(capacity),
-               np.zeros(capacity), np.zeros(capacity)]
-        if old is not None:
-            m = int(self.ev_n[0])
-            for dst, src in zip(new, (self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp),
-                                strict=True):
-                dst[:m] = src[:m]
-        self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp = new
+        self.events = event_record(capacity, self.events)
+        self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp, self.ev_n = self.events
 
     def log(self, avalanche_of_event: NDArray[np.int64]) -> EventLog:
         m = int(self.ev_n[0])
@@ -109,22 +100,19 @@ def relax(
     """
     m = state.model
     buf = buffers or _Buffers(state.n_elem, 1024 if record else 0)
-    law_i, law_f, table, angles = m.law.arrays()
+    system, law, cache = kernel_state(state)
+    law_f = law[1]  # fields in bundles.LAW order
+    work = buf.work
     if thermal is not None:
         buf.act_e[0], buf.act_k[0] = thermal
     form = m.propagator.numba_form()
     total = 0
     plastic = np.zeros(3)
     if form is not None:
-        kind, arr, L = form
         first = thermal is not None
         while True:
-            status, n_ev, pl = K.relax_fused(
-                kind, arr, L, state.stress, state.eps_pl, state.theta, state.tauc, state.nv,
-                state.selfres, m.Kself, law_i, law_f, table, angles, rng, state.sref, state.pref,
-                state.margin, state.slips, buf.act_e, buf.act_k, buf.deps, buf.amp, buf.taus,
-                buf.ev_e, buf.ev_k, buf.ev_th, buf.ev_tau, buf.ev_amp, buf.ev_n, record,
-                max_sweeps, first)
+            status, n_ev, pl = K.relax_fused(form, state.stress, system, law, cache, work,
+                                             buf.events, rng, record, max_sweeps, first)
             total += n_ev
             plastic += pl
             first = False
@@ -146,10 +134,8 @@ def relax(
                                   state.pref, state.margin, buf.act_e, buf.act_k)
         if count == 0:
             return total, plastic
-        K.draw_slips(count, buf.act_e, buf.act_k, state.stress, state.theta, state.nv,
-                     state.tauc, state.selfres, law_i, law_f, rng,
-                     sweep == 0 and thermal is not None,
-                     buf.deps, buf.amp, buf.taus)
+        K.draw_slips(count, state.stress, system, law, work, rng,
+                     sweep == 0 and thermal is not None)
         if record:
             j = int(buf.ev_n[0])
             if j + count > buf.ev_e.shape[0]:
@@ -165,9 +151,7 @@ def relax(
         else:
             m.propagator.add(state.stress, buf.act_e[:count], buf.deps[:count])
         plastic += buf.deps[:count].sum(axis=0)
-        K.finish_slips(count, buf.act_e, buf.deps, state.eps_pl, rng, law_i, law_f, table,
-                       angles, state.theta, state.tauc, state.nv, state.selfres, m.Kself,
-                       state.margin, state.slips)
+        K.finish_slips(count, system, law, cache, work, rng)
         total += count
     raise RuntimeError(f"relaxation did not stop after {max_sweeps} sweeps")
 
@@ -330,7 +314,7 @@ def aqs(
     w = m.mesh.areas / m.mesh.areas.sum()
     vbar = float(ddot(Mload, w @ v))
     vmean = w @ v
-    law_f = m.law.arrays()[1]
+    law_f = m.law_arrays[1]
     buf = _Buffers(st.n_elem, 4096 if record_events else 0)
     ev_aval: list[int] = []
 

@@ -135,7 +135,7 @@ def quench(
     max_events = 400 * n if max_events is None else int(max_events)
     if max_events < 0:
         raise ValueError(f"max_events must be >= 0, got {max_events}")
-    law_f = model.law.arrays()[1]
+    law_f = model.law_arrays[1]
     buf = _Buffers(n)
     block_tauc: list[float] = []
     block_vm: list[float] = []

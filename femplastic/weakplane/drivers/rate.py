@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 
 from ...fe.elasticity import ddot, schmid
 from .. import kernels as K
+from ..bundles import kernel_state
 from ..state import State
 
 __all__ = ["RateParams", "RateRun", "shear_rate", "creep"]
@@ -129,7 +130,8 @@ def _run(state: State, rp: RateParams, rng: np.random.Generator, t_end: float, a
     if rp.dt > 0.1 * rp.tau0 * G / float(np.max(st.selfres)):
         raise ValueError(f"dt = {rp.dt} is too large: the stiffest element relaxes in "
                          f"{rp.tau0 * G / float(np.max(st.selfres)):.3g}; use dt <= a tenth")
-    law_i, law_f, table, angles = m.law.arrays()
+    systems, law, _ = kernel_state(st)
+    law_f = law[1]  # fields in bundles.LAW order
     Mload = schmid(alpha)
     v = m.propagator.load_response(Mload)
     w = m.mesh.areas / m.mesh.areas.sum()
@@ -177,8 +179,7 @@ def _run(state: State, rp: RateParams, rng: np.random.Generator, t_end: float, a
         off = np.flatnonzero(plastic)
         off = off[rng.random(off.size) < p_off]
         for e in off:
-            K.renew_element(int(e), rng, law_i, law_f, table, angles, st.theta, st.tauc, st.nv,
-                            st.selfres, m.Kself, False)
+            K.renew_element(int(e), rng, systems, law, False)
             st.slips[e] += 1
         st.margin[off] = -1.0  # renewed systems: their cached stability margin is void
         plastic[off] = False

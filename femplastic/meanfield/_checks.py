@@ -1,0 +1,77 @@
+"""Input validation shared by the mean-field modules: one ValueError naming the parameter.
+
+Every public function of :mod:`femplastic.meanfield` checks its arguments with these helpers
+before any work starts; the message names the parameter and its allowed range.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+FloatArray = NDArray[np.float64]
+
+
+def _scalar(
+    name: str,
+    value: Any,
+    lo: float = -math.inf,
+    hi: float = math.inf,
+    lo_open: bool = True,
+    hi_open: bool = True,
+) -> float:
+    """Return ``float(value)`` or raise ValueError naming ``name`` and its allowed range."""
+    interval = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number in {interval}, got {value!r}") from None
+    if isinstance(value, bool) or not math.isfinite(x):
+        raise ValueError(f"{name} must be a finite real number in {interval}, got {value!r}")
+    bad_lo = x <= lo if lo_open else x < lo
+    bad_hi = x >= hi if hi_open else x > hi
+    if bad_lo or bad_hi:
+        raise ValueError(f"{name} must be in {interval}, got {x!r}")
+    return x
+
+
+def _units(sigma_c: float, G0: float, tau: float) -> tuple[float, float, float]:
+    return (
+        _scalar("sigma_c", sigma_c, 0.0),
+        _scalar("G0", G0, 0.0),
+        _scalar("tau", tau, 0.0),
+    )
+
+
+def _int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
+    rng = f"[{lo}, {'inf' if hi is None else hi}]"
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer in {rng}, got {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        raise ValueError(f"{name} must be an integer in {rng}, got {value!r}")
+    return int(value)
+
+
+def _array(name: str, value: Any, ndim: int | None = None) -> FloatArray:
+    try:
+        a = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a numeric array, got {value!r}") from None
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D array, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} must contain only finite values (no NaN/inf)")
+    return a
+
+
+def _rates(rates: ArrayLike) -> FloatArray:
+    r = _array("rates", rates)
+    r = np.atleast_1d(r)
+    if r.ndim != 1 or r.size == 0:
+        raise ValueError("rates must be a non-empty 1-D array of shear rates in (0, inf)")
+    if np.any(r <= 0.0):
+        raise ValueError(f"rates must all be in (0, inf) (1/time), got min {r.min()!r}")
+    return r
