@@ -17,6 +17,7 @@ checks the script on a CPU (L = 16, 32; numbers meaningless there).
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import tempfile
@@ -163,8 +164,11 @@ def main(argv: list[str] | None = None) -> None:
             path = os.path.join(tmp, f"state_{L}.npz")
             np.savez(path, **{k: getattr(st, k) for k in _ARRAYS})
             t0 = time.perf_counter()
+            # by reference to the importable module (this file may run as __main__ or be
+            # loaded by ``femplastic bench`` under another name): spawned workers import it
+            worker = importlib.import_module("bench_gpu")._numba_worker
             with ProcessPoolExecutor(ncpu, mp_context=get_context("spawn")) as ex:
-                futs = [ex.submit(_numba_worker, path, L, 100 + i, span, args.threads_budget)
+                futs = [ex.submit(worker, path, L, 100 + i, span, args.threads_budget)
                         for i in range(ncpu)]
                 res = [f.result() for f in futs]
             os.remove(path)
