@@ -55,6 +55,8 @@ def require_jax() -> Any:
     ImportError
         If JAX is not installed (``pip install "femplastic[gpu]"`` for NVIDIA GPUs, or
         ``pip install jax`` for the CPU).
+    RuntimeError
+        If this JAX cannot compute in float64.
     """
     try:
         import jax
@@ -63,6 +65,9 @@ def require_jax() -> Any:
             "the accelerated backend needs JAX: pip install \"femplastic[gpu]\" (NVIDIA GPU, "
             "jax[cuda12]) or pip install jax (CPU only)") from exc
     jax.config.update("jax_enable_x64", True)
+    if jax.numpy.zeros(1).dtype != jax.numpy.float64:  # pragma: no cover - JAX version guard
+        raise RuntimeError(f"JAX {jax.__version__} did not switch to float64 "
+                           "(jax_enable_x64); the backend computes in float64 only")
     return jax
 
 
