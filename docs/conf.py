@@ -43,6 +43,8 @@ extensions = [
 # -- autodoc / napoleon (numpy-style docstrings) -------------------------------------------
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
+# the accelerated backend's JAX is an optional extra: document it without importing it
+autodoc_mock_imports = ["jax"]
 autodoc_typehints = "none"  # the numpy docstrings carry types, shapes and units
 autodoc_class_signature = "mixed"
 napoleon_google_docstring = False

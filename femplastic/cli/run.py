@@ -63,7 +63,7 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool = 
             run = _shear_with_snapshots(state, p, rng, rp, snapshots, upd)
         else:
             run = aqs(state, p, rng, gamma_end=rp.gamma_end, dgamma=rp.dgamma, alpha=rp.alpha,
-                      event_driven=rp.event_driven, progress=upd)
+                      event_driven=rp.event_driven, progress=upd, backend=rp.backend)
         t_shear += time.perf_counter() - ts
         bar.close()
         if r == 0:
@@ -134,7 +134,7 @@ def _shear_with_snapshots(state, p, rng, rp, snapshots, upd):
         m = min(per_chunk, n_total - done)
         base = done
         run = aqs(st, p, rng, gamma_end=m * rp.dgamma, dgamma=rp.dgamma, alpha=rp.alpha,
-                  event_driven=rp.event_driven,
+                  event_driven=rp.event_driven, backend=rp.backend,
                   progress=lambda f, b=base, mm=m: upd((b + f * mm) / n_total))
         run.gamma = run.gamma + base * rp.dgamma
         runs.append(run)

@@ -85,7 +85,7 @@ def _model_run(point: Mapping[str, Any], rng: np.random.Generator) -> tuple[Any,
     p, rp = cfg.model, cfg.run
     state = quench(p, rng)
     run = aqs(state, p, rng, gamma_end=rp.gamma_end, dgamma=rp.dgamma, alpha=rp.alpha,
-              event_driven=rp.event_driven)
+              event_driven=rp.event_driven, backend=rp.backend)
     return run, cfg
 
 

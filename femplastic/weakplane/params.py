@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..fe.elasticity import Isotropic
+from .gpu.runtime import normalize_backend  # backend names only; imports no JAX
 from .slip import (
     BoundedPowerLaw,
     ConstantThreshold,
@@ -388,13 +389,16 @@ class RunParams:
     fields_every : float
         Strain between two ParaView snapshots (>= 0; 0: only the first and the last).
         Default 0.1.
+    backend : str
+        AQS backend (:func:`femplastic.aqs`): ``"numba"`` (default, CPU), ``"jax"`` or
+        ``"gpu"`` (the optional accelerated backend, ``pip install "femplastic[gpu]"``).
 
     Raises
     ------
     ValueError
         If ``gamma_end`` or ``dgamma`` is not finite and > 0, ``dgamma >= gamma_end``,
-        ``alpha`` is not finite, or ``stationary_from`` or ``fields_every`` is not finite
-        and >= 0.
+        ``alpha`` is not finite, ``stationary_from`` or ``fields_every`` is not finite
+        and >= 0, or ``backend`` is not one of ``numba``, ``jax``, ``gpu``.
     """
 
     gamma_end: float = 2.0
@@ -403,6 +407,7 @@ class RunParams:
     event_driven: bool = True
     stationary_from: float = 0.5
     fields_every: float = 0.1
+    backend: str = "numba"
 
     def __post_init__(self) -> None:
         _positive("gamma_end", self.gamma_end)
@@ -414,6 +419,7 @@ class RunParams:
             raise ValueError(f"alpha must be finite, got {self.alpha!r}")
         _positive("stationary_from", self.stationary_from, allow_zero=True)
         _positive("fields_every", self.fields_every, allow_zero=True)
+        object.__setattr__(self, "backend", normalize_backend(self.backend))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the fields.

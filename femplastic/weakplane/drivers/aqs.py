@@ -242,6 +242,7 @@ def aqs(
     record_events: bool = False,
     stop_when: Callable[[float, float, float], bool] | None = None,
     progress: Callable[[float], None] | None = None,
+    backend: str = "numba",
 ) -> AQSRun:
     """Drive ``state`` in athermal quasistatic shear; returns the records and a new state.
 
@@ -271,6 +272,11 @@ def aqs(
         ``lambda g, sb, sa: sa <= 0`` to unload until the external stress crosses 0).
     progress : callable, optional
         Called with the fraction of ``gamma_end`` done (for progress bars).
+    backend : {"numba", "jax", "gpu"}
+        ``"numba"`` (default): this CPU path. ``"jax"``/``"gpu"``: the optional accelerated
+        backend (:func:`femplastic.weakplane.gpu.driver.aqs_gpu`, ``pip install
+        "femplastic[gpu]"``), same rules and records; regular periodic grid only,
+        ``stop_when`` unsupported.
 
     Returns
     -------
@@ -285,6 +291,16 @@ def aqs(
     >>> run.gamma.shape, run.stress.shape
     ((50,), (50,))
     """
+    # --- accelerated backend hook (femplastic.weakplane.gpu): a thin dispatch, nothing else
+    if backend != "numba":
+        from ..gpu import normalize_backend
+
+        if normalize_backend(backend) != "numba":
+            from ..gpu.driver import aqs_gpu
+
+            return aqs_gpu(state, params, rng, gamma_end, dgamma, alpha, direction,
+                           event_driven, record_events, stop_when, progress, backend=backend)
+    # --- end of the hook
     _validate(gamma_end, dgamma, alpha, direction)
     if rng is None or not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")

@@ -1,0 +1,121 @@
+"""JAX runtime of the accelerated backend: import checks, float64, device choice.
+
+The accelerated weak-plane backend (:mod:`femplastic.weakplane.gpu`) runs on JAX, an optional
+dependency: ``pip install "femplastic[gpu]"`` installs ``jax[cuda12]`` (NVIDIA GPU);
+the CPU wheel (``pip install jax``) runs the same code on the CPU, which is how the tests
+check it. Everything here is resolved when a run starts, never at import time of femplastic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["BACKENDS", "normalize_backend", "require_jax", "select_device", "device_name"]
+
+#: Accepted ``backend`` values: the numba CPU path, and the JAX backend on any device
+#: (``"jax"``) or on a GPU only (``"gpu"``, an error when none is visible).
+BACKENDS = ("numba", "jax", "gpu")
+
+
+def normalize_backend(backend: Any) -> str:
+    """Validated backend name (lower case).
+
+    Parameters
+    ----------
+    backend : str
+        One of :data:`BACKENDS` (case-insensitive).
+
+    Returns
+    -------
+    str
+        ``"numba"``, ``"jax"`` or ``"gpu"``.
+
+    Raises
+    ------
+    ValueError
+        If ``backend`` is not one of :data:`BACKENDS`.
+    """
+    name = backend.strip().lower() if isinstance(backend, str) else backend
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    return name
+
+
+def require_jax() -> Any:
+    """Import JAX with float64 enabled; a clear error when the extra is missing.
+
+    Returns
+    -------
+    module
+        The ``jax`` module, with ``jax_enable_x64`` switched on (process-wide: the backend
+        computes in float64 throughout, like the numba path).
+
+    Raises
+    ------
+    ImportError
+        If JAX is not installed (``pip install "femplastic[gpu]"`` for NVIDIA GPUs, or
+        ``pip install jax`` for the CPU).
+    RuntimeError
+        If this JAX cannot compute in float64.
+    """
+    try:
+        import jax
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "the accelerated backend needs JAX: pip install \"femplastic[gpu]\" (NVIDIA GPU, "
+            "jax[cuda12]) or pip install jax (CPU only)") from exc
+    jax.config.update("jax_enable_x64", True)
+    if jax.numpy.zeros(1).dtype != jax.numpy.float64:  # pragma: no cover - JAX version guard
+        raise RuntimeError(f"JAX {jax.__version__} did not switch to float64 "
+                           "(jax_enable_x64); the backend computes in float64 only")
+    return jax
+
+
+def select_device(backend: str) -> Any:
+    """The JAX device a run of ``backend`` uses.
+
+    Parameters
+    ----------
+    backend : {"jax", "gpu"}
+        ``"jax"``: JAX's default device (a GPU when one is visible, else the CPU);
+        ``"gpu"``: the first GPU, an error when there is none.
+
+    Returns
+    -------
+    jax.Device
+
+    Raises
+    ------
+    RuntimeError
+        If ``backend == "gpu"`` and JAX sees no GPU (e.g. the CPU-only wheel is installed,
+        or the CUDA driver is missing).
+    """
+    jax = require_jax()
+    if backend == "gpu":
+        try:
+            gpus = jax.devices("gpu")
+        except RuntimeError:
+            gpus = []
+        if not gpus:
+            raise RuntimeError(
+                "backend='gpu' but JAX sees no GPU (installed: jax "
+                f"{jax.__version__}, devices {[d.platform for d in jax.devices()]}); install "
+                "the CUDA wheel with pip install \"femplastic[gpu]\", or use backend='jax' to run "
+                "the same code on the CPU")
+        return gpus[0]
+    return jax.devices()[0]
+
+
+def device_name(device: Any) -> str:
+    """Human-readable name of a JAX device, e.g. ``"gpu:0 NVIDIA H200"``.
+
+    Parameters
+    ----------
+    device : jax.Device
+
+    Returns
+    -------
+    str
+    """
+    kind = getattr(device, "device_kind", "") or ""
+    return f"{device.platform}:{device.id} {kind}".strip()
