@@ -134,8 +134,9 @@ def test_former_paths_are_the_same_modules(old):
 
 
 def test_former_submodule_path_does_not_shadow_package_attribute():
-    import femplastic as fp
     from femplastic.drivers.aqs import aqs  # noqa: F401  (former path of a submodule)
+
+    import femplastic as fp
 
     assert callable(fp.weakplane.drivers.aqs)
     assert fp.aqs is fp.weakplane.drivers.aqs
