@@ -237,6 +237,9 @@ def run(settings: Settings, rng: np.random.Generator, reference: str | Path | No
         p = ModelParams.for_variant(v, L=s.L)
         sm = simulate(p, seeds, s)
         res["errors"][v] = errors(sm, ref, s.bins, s.overlap)
+        # the other estimator on the same samples, for comparison (JSON only)
+        other = "linear" if s.overlap == "quantile" else "quantile"
+        res.setdefault(f"errors_{other}", {})[v] = errors(sm, ref, None, other)
         res["params"][v] = p.to_dict()
         res["n_events"][v] = sm["n_events"]
         res["seconds"][v] = sm["seconds"]
@@ -244,7 +247,8 @@ def run(settings: Settings, rng: np.random.Generator, reference: str | Path | No
             res["notes"][v] = f"no mesoscale errors: {sm['meso_note']}"
     res["floor"] = res["errors"]["C"]
     if "C" not in s.variants:
-        res["errors"] = {v: e for v, e in res["errors"].items() if v != "C"}
+        for key in [k for k in ("errors_linear", "errors_quantile") if k in res] + ["errors"]:
+            res[key] = {v: e for v, e in res[key].items() if v != "C"}
     return res
 
 
