@@ -25,11 +25,11 @@ causes in it. Two choices exist, since the paper does not say which it used insi
 * ``"patch"`` (default) -- ``K_self`` of the isolated patch with its boundary held (the
   operator that actually propagates the slip in the test). At the bound the elastic energy of
   the patch is unchanged, which is the criterion A.7 derives (non-negative dissipation of the
-  inclusion *in its actual surroundings*). In xy-xy it is ``-19.6`` to ``-24.5`` for
-  ``n = 8`` (centre to corner elements), stiffer than in the periodic system, so slips are
-  shorter.
+  inclusion *in its actual surroundings*). Its xy-xy component is ``-14.2`` (interior
+  elements) to ``-19.6`` (edge middles) and ``-24.4`` (corners) for ``n = 8``: stiffer than in
+  the periodic system, so slips are shorter.
 * ``"system"`` -- the element's ``K_self`` in the periodic system (``state.model.Kself``,
-  ``-13.5`` in xy-xy for model C), the value a code reusing its stored Eshelby tensors would
+  xy-xy component ``-13.5`` for model C), the value a code reusing its stored Eshelby tensors would
   take; the bound then no longer zeroes the patch's energy change.
 
 Only the drops (and the avalanche sizes) depend on this choice: ``tau_i``, ``tau_c``,
