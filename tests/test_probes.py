@@ -307,3 +307,34 @@ def test_local_yield_with_heterogeneous_moduli_uses_each_patchs_own_moduli(monke
     ds = fe.stress(epl)
     assert ly.n_events[0, 0] == 1
     assert ly.drop[0, 0] == pytest.approx(-ddot(schmid(alpha), ds.mean(axis=0)), rel=1e-9)
+
+
+@pytest.mark.parametrize("self_response", ["patch", "system"])
+def test_patch_slip_at_its_bound_dissipates_nothing_only_with_the_patch_self_response(
+        self_response):
+    """A.7: at the bound the resolved stress reverses, ``tau -> -tau`` (zero energy change)."""
+    from femplastic.fe.elasticity import schmid as M_of
+    from femplastic.weakplane.drivers.aqs import relax
+    from femplastic.weakplane.probes import patch_state
+
+    from femplastic.weakplane.slip import BoundedPowerLaw
+
+    theta0, tau0, n = 0.2, 0.8, 3
+    p = fp.ModelParams(L=6, N=4, T=0.0)
+    law = SlipLaw(N=1, orientation=FixedAngles((theta0,)), threshold=ConstantThreshold(tau0),
+                  amplitude=BoundedPowerLaw(chi=1e-3))  # all the mass at the bound gmax
+    st = fp.quench(p, np.random.default_rng(0), law=law)
+    idx = patch_indices(6, n, 0, 0)
+    st.tauc[idx] = 50.0
+    st.tauc[idx[4]] = tau0
+    ps = patch_state(st, n, 0, 0, self_response)
+    v = ps.model.propagator.load_response(M_of(theta0))
+    ps.stress += (tau0 / ddot(M_of(theta0), v[4])) * (1 + 1e-9) * v
+    tau_before = ddot(M_of(theta0), ps.stress[4])
+    assert relax(ps, np.random.default_rng(0))[0] == 1
+    tau_after = ddot(M_of(theta0), ps.stress[4])
+    # the patch's own elastic energy change of the slip g M: -A g (tau + tau_after) / 2
+    if self_response == "patch":
+        assert tau_after == pytest.approx(-tau_before, rel=1e-9)
+    else:  # the periodic system's softer self-response overshoots: negative dissipation
+        assert tau_after < -tau_before * 1.05
