@@ -316,7 +316,6 @@ def test_patch_slip_at_its_bound_dissipates_nothing_only_with_the_patch_self_res
     from femplastic.fe.elasticity import schmid as M_of
     from femplastic.weakplane.drivers.aqs import relax
     from femplastic.weakplane.probes import patch_state
-
     from femplastic.weakplane.slip import BoundedPowerLaw
 
     theta0, tau0, n = 0.2, 0.8, 3
