@@ -12,9 +12,10 @@ Each variant (:mod:`femplastic.weakplane.variants`) is run with its optimum para
 * ``L_stat = 1/2 (L_macro + 1/2 (L_meso+ + L_meso-))``.
 
 The error functions are those of :mod:`femplastic.weakplane.calibration`: ``L[P]`` with the
-default overlap estimator of :mod:`femplastic.weakplane.overlap` (repeated values are exact
-atoms, the rest on equal-mass bins of the pooled samples; ``--overlap linear`` selects the
-original 40 equal-width bins for comparison). **Reference.** No atomistic data ships with the
+default overlap estimator of :mod:`femplastic.weakplane.overlap` (equal-mass bins of the
+pooled samples, ``ceil(m^(1/3))`` of them, repeated values never split; ``--overlap linear``
+selects the original 40 equal-width bins for comparison, and the JSON output holds both).
+**Reference.** No atomistic data ships with the
 seeds, so the default reference is the *synthetic* model C at the same size with independent
 seeds: the errors then measure how far each variant is from model C. Model C itself, run with
 the variants' seeds, is the **noise floor** (C against an independent C): it is printed next
@@ -30,11 +31,11 @@ The self-response bounding slips inside the patches is the patch operator's
 (``--self-response system`` for the periodic system's, see
 :func:`femplastic.weakplane.probes.local_yield`).
 
-Note on the increments of variant A: their atoms (multiples of one elastic step) sit at a
-different value in every realisation (each has its own effective modulus), never at model C's,
-so with exact atoms ``L[P] increments`` of A is close to 1: the two distributions are indeed
-mutually singular, but the number says nothing about how close they are at a finite
-resolution (``--overlap linear`` shows that).
+Lattice-valued samples: the increments (multiples of one elastic step; for A on a different
+lattice in every realisation), and for F, G, H also the drops and the stress, are discrete
+while C's drops and stress are continuous. Exactly they never overlap (``L[P] = 1``); the
+default estimator compares them at the resolution of its bins (see
+:mod:`femplastic.weakplane.overlap`), so their ``L[P]`` depends on the sample size.
 
 Run: ``python studies/fig6_variants.py --out DIR [--seed S] [--smoke] [--reference F]
 [--realizations N] [--variants ACD] [--overlap quantile|linear] [--self-response

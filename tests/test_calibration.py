@@ -61,31 +61,37 @@ def test_overlap_error_of_one_distribution_falls_towards_zero():
     assert all(x > y for x, y in zip(disc, disc[1:], strict=False)) and disc[-1] < 0.005
 
 
-def test_overlap_error_treats_repeated_values_as_exact_atoms():
+def test_overlap_error_of_discrete_samples_and_atoms():
     r = np.random.default_rng(8)
-    # two discrete samples: the total-variation distance of the atom masses, exactly
+    # two discrete samples, every atom heavier than a bin: their total-variation distance
     a = np.repeat([0.0, 1.0, 2.0], [300, 700, 0])
     b = np.repeat([0.0, 1.0, 2.0], [500, 400, 100])
     assert cal.overlap_error(a, b) == pytest.approx(0.3, abs=1e-12)
-    assert cal.overlap_error(a, b, bins=1) == pytest.approx(0.3, abs=1e-12)  # no bins involved
-    # atoms against a continuous sample: no overlap, whatever the bins
+    # exact atoms need no bins at all
+    assert cal.overlap_error(a, b, 1, atoms=True) == pytest.approx(0.3, abs=1e-12)
+    assert cal.overlap_error(a, b, 1) == 0.0  # one bin holds everything
+    # atoms against a continuous sample: exactly disjoint (eq. 8) ...
     c = r.uniform(-0.5, 2.5, 5000)
     for bins in (None, 3, 1000):
-        assert cal.overlap_error(a, c, bins) == 1.0
-    # binned instead (atoms=False): compared at the resolution of the bins
-    binned = [cal.overlap_error(a, c, k, atoms=False) for k in (3, 30, 300)]
-    assert 0 < binned[0] < binned[1] < binned[2] < 1  # towards the exact 1 as bins narrow
+        assert cal.overlap_error(a, c, bins, atoms=True) == 1.0
+    # ... by default compared at the resolution of the bins, towards 1 as they narrow
+    binned = [cal.overlap_error(a, c, k) for k in (3, 30, 300)]
+    assert 0 < binned[0] < binned[1] < binned[2] < 1
     # a mixed sample: half an atom at 0, half the continuous law of the other sample
     mixed = np.concatenate([np.zeros(20_000), r.normal(size=20_000)])
-    assert cal.overlap_error(mixed, r.normal(size=40_000)) == pytest.approx(0.5, abs=0.02)
+    assert cal.overlap_error(mixed, r.normal(size=40_000), atoms=True) == pytest.approx(
+        0.5, abs=0.02)
+    # the atom is never split between bins: it gets a bin of its own
+    assert 0.45 < cal.overlap_error(mixed, r.normal(size=40_000)) < 0.5
     # round-off is not a difference: increments of one step read off O(1) stresses
     step = 13.2e-4
     s0, s1 = r.uniform(0.4, 0.7, 2000), r.uniform(0.4, 0.7, 2000)  # stress before
     x = (s0 + r.integers(1, 5, 2000) * step) - s0
     y = (s1 + r.integers(1, 5, 2000) * step) - s1
     assert np.unique(np.concatenate([x, y])).size > 4  # they differ in the last bits
-    assert cal.overlap_error(x, y) < 0.05
-    assert cal.overlap_error(x, x + 1e-9) == 1.0  # ... but a real shift is one
+    for atoms in (False, True):
+        assert cal.overlap_error(x, y, atoms=atoms) < 0.05
+        assert cal.overlap_error(x, x + 1e-9, atoms=atoms) == 1.0  # ... but a real shift is one
 
 
 def test_overlap_error_edge_cases():
@@ -99,11 +105,13 @@ def test_overlap_error_edge_cases():
         cal.overlap_error([1.0], [1.0], 0)
     with pytest.raises(ValueError, match="atom"):
         cal.overlap_error([1.0], [1.0], method="linear", atoms=True)
-    # a sample of one value is a point mass
-    assert cal.overlap_error([2.0], [2.0]) == 0.0
-    assert cal.overlap_error([2.0], [3.0]) == 1.0
-    assert cal.overlap_error([2.0] * 5, np.random.default_rng(0).normal(2.0, 1.0, 100)) == 1.0
-    assert cal.overlap_error([2.0, 2.0, 3.0], [2.0]) == pytest.approx(1 / 3)
+    # a sample of one value is a point mass, compared exactly in both modes
+    for atoms in (False, True):
+        assert cal.overlap_error([2.0], [2.0], atoms=atoms) == 0.0
+        assert cal.overlap_error([2.0], [3.0], atoms=atoms) == 1.0
+        assert cal.overlap_error([2.0] * 5, np.random.default_rng(0).normal(2.0, 1.0, 100),
+                                 atoms=atoms) == 1.0
+        assert cal.overlap_error([2.0, 2.0, 3.0], [2.0], atoms=atoms) == pytest.approx(1 / 3)
     # the original estimator on one value: no spread, no error
     assert cal.overlap_error([2.0], [2.0], method="linear") == 0.0
 

@@ -4,8 +4,9 @@ Error functions
 ---------------
 * ``L[P] = 1 - integral min(P_model, P_ref)`` -- overlap error of two densities
   (:func:`~femplastic.weakplane.overlap.overlap_error`, re-exported here; 0 for identical
-  densities, 1 for disjoint supports). Default estimator: atoms (repeated values) compared
-  exactly and the rest on equal-mass bins of the pooled sample, ``ceil(m^(1/3))`` of them;
+  densities, 1 for disjoint supports). Default estimator: ``ceil(m^(1/3))`` equal-mass bins
+  of the pooled samples, repeated values never split (``atoms=True`` of ``overlap_error``
+  compares them as exact atoms);
   ``method="linear"`` (with ``bins``, default 40) selects the original equal-width bins, whose
   value depends on the bin count and collapses on heavy tails (see
   :mod:`femplastic.weakplane.overlap`);
