@@ -11,20 +11,35 @@ Each variant (:mod:`femplastic.weakplane.variants`) is run with its optimum para
   ``R = 30`` (``8 x 8`` patches), forward (``alpha = 0``) / backward (``90 deg``);
 * ``L_stat = 1/2 (L_macro + 1/2 (L_meso+ + L_meso-))``.
 
-The error functions come from :mod:`femplastic.weakplane.calibration` when it is importable (a
-minimal local copy otherwise). **Reference.** No atomistic data ships with the seeds, so the
-default reference is the *synthetic* model C at the same size with independent seeds: its
-errors then measure how far each variant is from model C, and the C bar is the statistical
-noise floor of the comparison (not the paper's 16 % against the atomistic glass). Pass
-``--reference FILE.npz`` (keys ``macro/stress``, ``macro/drops``, ``macro/increments``,
-optionally ``meso_forward/tau_c`` ... and ``R``; the format of
+The error functions are those of :mod:`femplastic.weakplane.calibration`: ``L[P]`` with the
+default overlap estimator of :mod:`femplastic.weakplane.overlap` (equal-mass bins of the
+pooled samples, ``ceil(m^(1/3))`` of them, repeated values never split; ``--overlap linear``
+selects the original 40 equal-width bins for comparison, and the JSON output holds both).
+**Reference.** No atomistic data ships with the
+seeds, so the default reference is the *synthetic* model C at the same size with independent
+seeds: the errors then measure how far each variant is from model C. Model C itself, run with
+the variants' seeds, is the **noise floor** (C against an independent C): it is printed next
+to every variant (``floor`` columns), and a variant differs from C only where its error stands
+clearly above it. Pass ``--reference FILE.npz`` (keys ``macro/stress``, ``macro/drops``,
+``macro/increments``, optionally ``meso_forward/tau_c`` ... and ``R``; the format of
 :class:`femplastic.weakplane.calibration.ReferenceData`) to compare with your own data.
 
-Known limits: the local shear test needs homogeneous elasticity, so variant A has no
-mesoscale errors (NaN); for D, G and I the patch test uses the patch's own Eshelby response
-(the shuffled / mean-field kernel is a property of the full system's interactions).
+The local shear test runs for every variant: for A on each patch's own moduli (the patch
+operator is rebuilt from them); for D, G and I the patch test uses the patch's own Eshelby
+response (the shuffled / mean-field kernel is a property of the full system's interactions).
+The self-response bounding slips inside the patches is the patch operator's
+(``--self-response system`` for the periodic system's, see
+:func:`femplastic.weakplane.probes.local_yield`).
 
-Run: ``python studies/fig6_variants.py --out DIR [--seed S] [--smoke] [--reference F]``.
+Lattice-valued samples: the increments (multiples of one elastic step; for A on a different
+lattice in every realisation), and for F, G, H also the drops and the stress, are discrete
+while C's drops and stress are continuous. Exactly they never overlap (``L[P] = 1``); the
+default estimator compares them at the resolution of its bins (see
+:mod:`femplastic.weakplane.overlap`), so their ``L[P]`` depends on the sample size.
+
+Run: ``python studies/fig6_variants.py --out DIR [--seed S] [--smoke] [--reference F]
+[--realizations N] [--variants ACD] [--overlap quantile|linear] [--self-response
+patch|system]``.
 """
 
 from __future__ import annotations
@@ -39,31 +54,11 @@ from pathlib import Path
 import numpy as np
 
 from femplastic import ModelParams, aqs, quench
+from femplastic.weakplane.calibration import overlap_error, relative_error
+from femplastic.weakplane.overlap import OVERLAP_METHODS
 from femplastic.weakplane.params import VARIANT_NAMES
 from femplastic.weakplane.probes import local_yield
-
-try:  # the calibration module of femplastic (same definitions as the calibration sweep)
-    from femplastic.weakplane.calibration import overlap_error, relative_error
-
-    ERRORS_FROM = "femplastic.weakplane.calibration"
-except ImportError:  # pragma: no cover - minimal stand-ins
-    ERRORS_FROM = "studies/fig6_variants.py (local)"
-
-    def overlap_error(a, b, bins: int = 40) -> float:
-        """``1 - integral min(P_a, P_b)`` from two samples on common equal bins."""
-        a, b = np.ravel(a).astype(float), np.ravel(b).astype(float)
-        lo, hi = min(a.min(), b.min()), max(a.max(), b.max())
-        if hi <= lo:
-            return 0.0
-        edges = np.linspace(lo, hi, bins + 1)
-        pa = np.histogram(a, edges)[0] / a.size
-        pb = np.histogram(b, edges)[0] / b.size
-        return float(1.0 - np.minimum(pa, pb).sum())
-
-    def relative_error(value: float, reference: float) -> float:
-        """``|1 - F / F_ref|``."""
-        return float(abs(1.0 - value / reference))
-
+from femplastic.weakplane.probes.local_yield import SELF_RESPONSES
 
 MACRO = ("stress", "drops", "increments")
 MESO = ("tau_i", "tau_c", "dtau_c", "drop")
@@ -78,7 +73,8 @@ class Settings:
     L : int
         System size (15 is Table 1's size for ``l = 6.6``).
     realizations, ref_realizations : int
-        Realisations per variant / of the synthetic reference (the paper: 48).
+        Realisations per variant / of the synthetic reference (the paper: 48; at 4 the C-vs-C
+        noise floor of ``L_meso+`` is ~0.36, at 24 ~0.03).
     gamma_end, dgamma : float
         AQS strain range and increment.
     gamma_min : float
@@ -89,29 +85,35 @@ class Settings:
         Spacing of the patches.
     meso : bool
         Whether to run the local shear test.
-    bins : int
-        Bins of the overlap errors.
+    overlap : str
+        Overlap estimator (:data:`femplastic.weakplane.overlap.OVERLAP_METHODS`).
+    bins : int or None
+        Bins of the overlap errors (None: the estimator's default).
+    self_response : str
+        Self-response bounding slips in the local shear tests (``"patch"`` or ``"system"``).
     variants : str
-        Variants to run.
+        Variants to run (model C always runs too: it is the noise floor).
     """
 
     L: int = 15
-    realizations: int = 8
-    ref_realizations: int = 8
+    realizations: int = 24
+    ref_realizations: int = 24
     gamma_end: float = 2.0
     dgamma: float = 1e-4
     gamma_min: float = 0.5
     R: float = 30.0
     stride: int = 1
     meso: bool = True
-    bins: int = 40
+    overlap: str = "quantile"
+    bins: int | None = None
+    self_response: str = "patch"
     variants: str = "".join(VARIANT_NAMES)
 
     @classmethod
     def smoke(cls) -> Settings:
         """A few seconds: tiny system, short runs, few patches."""
         return cls(L=6, realizations=1, ref_realizations=2, gamma_end=0.4, dgamma=1e-3,
-                   gamma_min=0.2, R=12.0, stride=3, bins=12)
+                   gamma_min=0.2, R=12.0, stride=3)
 
 
 def _patch_side(R: float, l: float, L: int) -> int:
@@ -125,14 +127,14 @@ def simulate(params: ModelParams, seeds: list[np.random.SeedSequence], s: Settin
     -------
     dict
         ``macro``: ``stress``, ``drops``, ``increments`` (1D arrays); ``meso_forward`` and
-        ``meso_backward``: ``tau_i``, ``tau_c``, ``dtau_c``, ``drop`` or None when the local
-        test does not apply (``meso_note`` says why); ``n_events``; ``seconds``.
+        ``meso_backward``: ``tau_i``, ``tau_c``, ``dtau_c``, ``drop`` (None without the local
+        test); ``n_events``; ``seconds``.
     """
     t0 = time.perf_counter()
     macro: dict[str, list] = {k: [] for k in MACRO}
     fw: dict[str, list] = {k: [] for k in MESO}
     bw: dict[str, list] = {k: [] for k in MESO}
-    meso, note, n_events = s.meso, "", 0
+    meso, note, n_events = s.meso, "" if s.meso else "local shear test off", 0
     n = _patch_side(s.R, params.l, params.L)
     for seq in seeds:
         rng = np.random.default_rng(seq)
@@ -144,11 +146,8 @@ def simulate(params: ModelParams, seeds: list[np.random.SeedSequence], s: Settin
         macro["drops"].append(run.stress_before[av] - run.stress[av])
         macro["increments"].append(run.stress_before[av[1:]] - run.stress[av[:-1]])
         if meso:
-            try:
-                ly = local_yield(run.state, params, rng, n, [0.0, np.pi / 2], stride=s.stride)
-            except ValueError as exc:  # e.g. heterogeneous elasticity (variant A)
-                meso, note = False, str(exc)
-                continue
+            ly = local_yield(run.state, params, rng, n, [0.0, np.pi / 2], stride=s.stride,
+                             self_response=s.self_response)
             for k in MESO:
                 fw[k].append(getattr(ly, k)[:, 0])
                 bw[k].append(getattr(ly, k)[:, 1])
@@ -183,13 +182,14 @@ def load_reference(path: str | Path) -> dict:
     return ref
 
 
-def errors(model: dict, ref: dict, bins: int) -> dict[str, float]:
+def errors(model: dict, ref: dict, bins: int | None = None, overlap: str = "quantile"
+           ) -> dict[str, float]:
     """``L_macro``, ``L_meso+``, ``L_meso-``, ``L_stat`` and their components (NaN if absent)."""
     out: dict[str, float] = {}
     lp = []
     for k in MACRO:
         a, b = model["macro"][k], ref["macro"][k]
-        v = overlap_error(a, b, bins) if a.size and b.size else float("nan")
+        v = overlap_error(a, b, bins, method=overlap) if a.size and b.size else float("nan")
         out[f"L[P] {k}"] = v
         lp.append(v)
     out["L_macro"] = float(np.mean(lp))
@@ -213,7 +213,8 @@ def run(settings: Settings, rng: np.random.Generator, reference: str | Path | No
     """Errors of every variant against the reference (synthetic model C by default).
 
     All variants use the same realisation seeds (common random numbers); the synthetic
-    reference uses independent ones. Seeds derive from ``rng`` only.
+    reference uses independent ones. Seeds derive from ``rng`` only. Model C runs even when
+    not asked for: its errors are the noise floor (``results["floor"]``).
     """
     root = np.random.SeedSequence(int(rng.integers(2**63)))
     ref_root, model_root = root.spawn(2)
@@ -229,17 +230,26 @@ def run(settings: Settings, rng: np.random.Generator, reference: str | Path | No
         s = replace(s, meso=s.meso and ref["meso_forward"] is not None)
         ref_desc = f"file {reference}"
     seeds = model_root.spawn(s.realizations)
-    res: dict = {"settings": asdict(s), "reference": ref_desc, "errors_from": ERRORS_FROM,
+    res: dict = {"settings": asdict(s), "reference": ref_desc,
+                 "errors_from": f"femplastic.weakplane.calibration, overlap {s.overlap!r}",
                  "errors": {}, "params": {}, "notes": {}, "n_events": {}, "seconds": {}}
-    for v in s.variants:
+    todo = s.variants if "C" in s.variants else "C" + s.variants
+    for v in todo:
         p = ModelParams.for_variant(v, L=s.L)
         sm = simulate(p, seeds, s)
-        res["errors"][v] = errors(sm, ref, s.bins)
+        res["errors"][v] = errors(sm, ref, s.bins, s.overlap)
+        # the other estimator on the same samples, for comparison (JSON only)
+        other = "linear" if s.overlap == "quantile" else "quantile"
+        res.setdefault(f"errors_{other}", {})[v] = errors(sm, ref, None, other)
         res["params"][v] = p.to_dict()
         res["n_events"][v] = sm["n_events"]
         res["seconds"][v] = sm["seconds"]
         if sm["meso_note"]:
             res["notes"][v] = f"no mesoscale errors: {sm['meso_note']}"
+    res["floor"] = res["errors"]["C"]
+    if "C" not in s.variants:
+        for key in [k for k in ("errors_linear", "errors_quantile") if k in res] + ["errors"]:
+            res[key] = {v: e for v, e in res[key].items() if v != "C"}
     return res
 
 
@@ -256,10 +266,14 @@ def plot(results: dict):
     for i, (k, lab) in enumerate(keys):
         vals = [results["errors"][v][k] for v in names]
         ax.bar(x + (i - 1) * 0.27, np.nan_to_num(vals, nan=0.0), 0.27, label=lab)
-    if "C" in results["errors"]:
-        ax.axhline(results["errors"]["C"]["L_macro"], color="0.4", ls=":", lw=1,
-                   label="C vs reference (noise floor)" if "synthetic" in results["reference"]
-                   else "model C")
+    floor = results.get("floor") or results["errors"].get("C")
+    if floor is not None:
+        synthetic = "synthetic" in results["reference"]
+        for i, (k, _) in enumerate(keys):
+            if np.isfinite(floor[k]):
+                ax.axhline(floor[k], color=f"C{i}", ls=":", lw=1,
+                           label=("noise floor (C vs independent C)" if synthetic else "model C")
+                           if i == 0 else None)
     ax.set_xticks(x, names)
     ax.set_xlabel("model variant (seed 004, A.8)")
     ax.set_ylabel("relative error")
@@ -290,6 +304,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="reference samples (.npz); default: synthetic model C")
     ap.add_argument("--realizations", type=int, default=None)
     ap.add_argument("--variants", default=None, help="e.g. ACD (default: all)")
+    ap.add_argument("--overlap", choices=OVERLAP_METHODS, default=None,
+                    help="overlap estimator of L[P] (default quantile: exact atoms + "
+                         "equal-mass bins; linear: the original 40 equal-width bins)")
+    ap.add_argument("--self-response", choices=SELF_RESPONSES, default=None,
+                    help="self-response bounding slips in the patches (default patch)")
     args = ap.parse_args(argv)
     s = Settings.smoke() if args.smoke else Settings()
     if args.realizations is not None:
@@ -301,6 +320,10 @@ def main(argv: list[str] | None = None) -> int:
         if bad:
             ap.error(f"--variants: unknown {bad}; choose among {''.join(VARIANT_NAMES)}")
         s = replace(s, variants=args.variants.upper())
+    if args.overlap is not None:
+        s = replace(s, overlap=args.overlap)
+    if args.self_response is not None:
+        s = replace(s, self_response=args.self_response)
     results = run(s, np.random.default_rng(args.seed), args.reference)
     args.out.mkdir(parents=True, exist_ok=True)
     import matplotlib
@@ -312,17 +335,22 @@ def main(argv: list[str] | None = None) -> int:
     fig.savefig(args.out / "fig6_variants.png", dpi=120)
     plt.close(fig)
     (args.out / "fig6_variants.json").write_text(json.dumps(_jsonable(results), indent=1))
-    cols = ("L_macro", "L_meso+", "L_meso-", "L_stat", "L[P] stress", "L[P] drops",
-            "L[P] increments")
+    main_cols = ("L_macro", "L_meso+", "L_meso-", "L_stat")
+    parts = ("L[P] stress", "L[P] drops", "L[P] increments")
+    floor = results["floor"]
     with open(args.out / "fig6_variants.csv", "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["variant", *cols])
+        w.writerow(["variant", *(x for c in main_cols for x in (c, f"{c} floor")), *parts])
         for v, e in results["errors"].items():
-            w.writerow([v, *(f"{e[c]:.4g}" for c in cols)])
+            w.writerow([v, *(f"{x:.4g}" for c in main_cols for x in (e[c], floor[c])),
+                        *(f"{e[c]:.4g}" for c in parts)])
     print(f"reference: {results['reference']}  (errors from {results['errors_from']})")
-    print("variant  " + "  ".join(f"{c:>9s}" for c in cols[:4]))
+    print("noise floor = model C against the reference (independent seeds)")
+    print("variant  " + "  ".join(f"{c:>8s} {'floor':>6s}" for c in main_cols)
+          + "  " + "  ".join(f"{c[5:]:>10s}" for c in parts))
     for v, e in results["errors"].items():
-        print(f"{v:7s}  " + "  ".join(f"{e[c]:9.3f}" for c in cols[:4]))
+        print(f"{v:7s}  " + "  ".join(f"{e[c]:8.3f} {floor[c]:6.3f}" for c in main_cols)
+              + "  " + "  ".join(f"{e[c]:10.3f}" for c in parts))
     for v, note in results["notes"].items():
         print(f"  {v}: {note}")
     return 0

@@ -17,7 +17,103 @@ def test_overlap_error_limits(rng):
 
     y = rng.normal(size=200_000)
     z = rng.normal(size=200_000) + 1.0
-    assert cal.overlap_error(y, z, bins=200) == pytest.approx(2 * norm.cdf(0.5) - 1, abs=0.01)
+    exact = 2 * norm.cdf(0.5) - 1
+    assert cal.overlap_error(y, z, bins=200, method="linear") == pytest.approx(exact, abs=0.01)
+    assert cal.overlap_error(y, z) == pytest.approx(exact, abs=0.01)  # default estimator
+
+
+def _lomax_overlap_error(a1, a2):
+    """Exact ``1 - int min(p1, p2)`` of Lomax densities ``a (1 + x)^-(a + 1)``, by quadrature."""
+    from scipy.integrate import quad
+
+    def f(x):
+        return abs(a1 * (1 + x) ** -(a1 + 1) - a2 * (1 + x) ** -(a2 + 1))
+
+    return 0.5 * (quad(f, 0, 1, limit=200)[0] + quad(f, 1, np.inf, limit=200)[0])
+
+
+def test_overlap_error_recovers_a_heavy_tailed_pair():
+    exact = _lomax_overlap_error(1.5, 2.5)
+    # closed form: one crossing at 1 + x = 5/3, error = (3/5)^1.5 - (3/5)^2.5
+    assert exact == pytest.approx(0.6**1.5 - 0.6**2.5, rel=1e-8)
+    assert exact == pytest.approx(0.186, abs=5e-4)
+    for seed in range(3):
+        r = np.random.default_rng(seed)
+        a, b = r.pareto(1.5, 20_000), r.pareto(2.5, 20_000)  # numpy's pareto is Lomax
+        assert cal.overlap_error(a, b) == pytest.approx(exact, rel=0.05)
+        # invariant under increasing maps, as L[P] itself
+        assert cal.overlap_error(np.log1p(a), np.log1p(b)) == cal.overlap_error(a, b)
+        # the original 40 equal-width bins put almost everything in the first bin
+        assert cal.overlap_error(a, b, method="linear") < 0.05
+
+
+def test_overlap_error_of_one_distribution_falls_towards_zero():
+    r = np.random.default_rng(7)
+    sizes = (1_000, 10_000, 100_000, 1_000_000)
+    cont = [np.mean([cal.overlap_error(r.lognormal(size=n), r.lognormal(size=n))
+                     for _ in range(3)]) for n in sizes]
+    assert all(x > y for x, y in zip(cont, cont[1:], strict=False))
+    assert cont[-1] < 0.01
+    # the finite-sample bias is ~ sqrt(k / (pi m)) with k = ceil(m^(1/3)) bins
+    m = sizes[-1]
+    assert cont[-1] == pytest.approx(np.sqrt(np.ceil(m ** (1 / 3)) / (np.pi * m)), rel=0.3)
+    disc = [cal.overlap_error(r.poisson(3.0, n), r.poisson(3.0, n)) for n in sizes]
+    assert all(x > y for x, y in zip(disc, disc[1:], strict=False)) and disc[-1] < 0.005
+
+
+def test_overlap_error_of_discrete_samples_and_atoms():
+    r = np.random.default_rng(8)
+    # two discrete samples, every atom heavier than a bin: their total-variation distance
+    a = np.repeat([0.0, 1.0, 2.0], [300, 700, 0])
+    b = np.repeat([0.0, 1.0, 2.0], [500, 400, 100])
+    assert cal.overlap_error(a, b) == pytest.approx(0.3, abs=1e-12)
+    # exact atoms need no bins at all
+    assert cal.overlap_error(a, b, 1, atoms=True) == pytest.approx(0.3, abs=1e-12)
+    assert cal.overlap_error(a, b, 1) == 0.0  # one bin holds everything
+    # atoms against a continuous sample: exactly disjoint (eq. 8) ...
+    c = r.uniform(-0.5, 2.5, 5000)
+    for bins in (None, 3, 1000):
+        assert cal.overlap_error(a, c, bins, atoms=True) == 1.0
+    # ... by default compared at the resolution of the bins, towards 1 as they narrow
+    binned = [cal.overlap_error(a, c, k) for k in (3, 30, 300)]
+    assert 0 < binned[0] < binned[1] < binned[2] < 1
+    # a mixed sample: half an atom at 0, half the continuous law of the other sample
+    mixed = np.concatenate([np.zeros(20_000), r.normal(size=20_000)])
+    assert cal.overlap_error(mixed, r.normal(size=40_000), atoms=True) == pytest.approx(
+        0.5, abs=0.02)
+    # the atom is never split between bins: it gets a bin of its own
+    assert 0.45 < cal.overlap_error(mixed, r.normal(size=40_000)) < 0.5
+    # round-off is not a difference: increments of one step read off O(1) stresses
+    step = 13.2e-4
+    s0, s1 = r.uniform(0.4, 0.7, 2000), r.uniform(0.4, 0.7, 2000)  # stress before
+    x = (s0 + r.integers(1, 5, 2000) * step) - s0
+    y = (s1 + r.integers(1, 5, 2000) * step) - s1
+    assert np.unique(np.concatenate([x, y])).size > 4  # they differ in the last bits
+    for atoms in (False, True):
+        assert cal.overlap_error(x, y, atoms=atoms) < 0.05
+        assert cal.overlap_error(x, x + 1e-9, atoms=atoms) == 1.0  # ... but a real shift is one
+
+
+def test_overlap_error_edge_cases():
+    with pytest.raises(ValueError, match="sample a is empty"):
+        cal.overlap_error([], [1.0])
+    with pytest.raises(ValueError, match="sample b contains NaN"):
+        cal.overlap_error([1.0], [np.nan])
+    with pytest.raises(ValueError, match="method"):
+        cal.overlap_error([1.0], [1.0], method="log")
+    with pytest.raises(ValueError, match="bins"):
+        cal.overlap_error([1.0], [1.0], 0)
+    with pytest.raises(ValueError, match="atom"):
+        cal.overlap_error([1.0], [1.0], method="linear", atoms=True)
+    # a sample of one value is a point mass, compared exactly in both modes
+    for atoms in (False, True):
+        assert cal.overlap_error([2.0], [2.0], atoms=atoms) == 0.0
+        assert cal.overlap_error([2.0], [3.0], atoms=atoms) == 1.0
+        assert cal.overlap_error([2.0] * 5, np.random.default_rng(0).normal(2.0, 1.0, 100),
+                                 atoms=atoms) == 1.0
+        assert cal.overlap_error([2.0, 2.0, 3.0], [2.0], atoms=atoms) == pytest.approx(1 / 3)
+    # the original estimator on one value: no spread, no error
+    assert cal.overlap_error([2.0], [2.0], method="linear") == 0.0
 
 
 def test_relative_error_and_parabola():
@@ -145,3 +241,23 @@ def test_sweep_through_ensemble_stores_equals_the_serial_sweep(tmp_path):
         np.testing.assert_array_equal(getattr(serial, name), getattr(stored, name))
     assert serial.k_hat == stored.k_hat and serial.details == stored.details
     assert len(serial.details) == 3 * 2 + 3
+
+
+def test_model_statistics_self_response_moves_only_the_local_drops(tmp_path):
+    p = fp.ModelParams(L=8, N=8)
+    kw = dict(gamma_end=0.6, dgamma=1e-3, R=12.0, stride=2)
+    patch = cal.model_statistics(p, 4, 2, **kw)
+    system = cal.model_statistics(p, 4, 2, self_response="system", **kw)
+    for k in cal.MACRO_KEYS:  # the same runs
+        np.testing.assert_array_equal(patch.macro[k], system.macro[k])
+    for g in ("meso_forward", "meso_backward"):
+        for k in ("tau_i", "tau_c", "dtau_c"):  # before any slip
+            np.testing.assert_array_equal(getattr(patch, g)[k], getattr(system, g)[k])
+    # the periodic system's self-response is softer: longer slips, larger local drops
+    assert system.meso_forward["drop"].mean() > patch.meso_forward["drop"].mean()
+    # through an ensemble store: the option travels with the point, bitwise the serial loop
+    stored = cal.model_statistics(p, 4, 2, self_response="system", store=tmp_path / "s.h5",
+                                  workers=1, **kw)
+    _same_reference(system, stored)
+    with pytest.raises(ValueError, match="self_response"):
+        cal.model_statistics(p, 4, 1, self_response="periodic", **kw)

@@ -10,16 +10,17 @@
 * :mod:`~femplastic.weakplane.probes`: local shear test, Bauschinger reload;
 * :mod:`~femplastic.weakplane.observables` and :mod:`~femplastic.weakplane.calibration`: what
   the paper measures, and the calibration errors;
+* :mod:`~femplastic.weakplane.overlap`: the overlap error ``L[P]`` of two samples;
 * :mod:`~femplastic.weakplane.ensembles`: the model's realisation functions for
   :class:`femplastic.ensemble.Ensemble` and the points of parameter sweeps.
 """
 
 from . import params, slip, state, variants  # noqa: I001  (params first: it defines the inputs)
-from . import calibration, drivers, observables, probes
+from . import calibration, drivers, observables, overlap, probes
 from .drivers import AQSRun, EventLog, QuenchInfo, aqs, quench, relax
 from .params import Config, ModelParams, RunParams, load_config
 from .state import Model, State, build_model
 
 __all__ = ["AQSRun", "Config", "EventLog", "Model", "ModelParams", "QuenchInfo", "RunParams",
            "State", "aqs", "build_model", "calibration", "drivers", "load_config", "observables",
-           "params", "probes", "quench", "relax", "slip", "state", "variants"]
+           "overlap", "params", "probes", "quench", "relax", "slip", "state", "variants"]

@@ -3,7 +3,13 @@
 Error functions
 ---------------
 * ``L[P] = 1 - integral min(P_model, P_ref)`` -- overlap error of two densities
-  (:func:`overlap_error`; 0 for identical densities, 1 for disjoint supports);
+  (:func:`~femplastic.weakplane.overlap.overlap_error`, re-exported here; 0 for identical
+  densities, 1 for disjoint supports). Default estimator: ``ceil(m^(1/3))`` equal-mass bins
+  of the pooled samples, repeated values never split (``atoms=True`` of ``overlap_error``
+  compares them as exact atoms);
+  ``method="linear"`` (with ``bins``, default 40) selects the original equal-width bins, whose
+  value depends on the bin count and collapses on heavy tails (see
+  :mod:`femplastic.weakplane.overlap`);
 * ``L[F] = |1 - F_model / F_ref|`` -- relative error of a scalar (:func:`relative_error`);
 * ``L_macro`` -- mean of ``L[P]`` for the stationary (``gamma > 0.5``) distributions of the
   external stress, the stress drops per avalanche and the stress increments between
@@ -44,11 +50,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from .drivers import aqs, quench
 from .observables import stationary
+from .overlap import overlap_error
 from .params import TABLE1, ModelParams
 from .probes import local_yield
+from .probes.local_yield import SELF_RESPONSES
 
 __all__ = [
-    "overlap_error",
+    "overlap_error",  # from femplastic.weakplane.overlap
     "relative_error",
     "ReferenceData",
     "model_statistics",
@@ -61,42 +69,6 @@ __all__ = [
 
 MACRO_KEYS = ("stress", "drops", "increments")
 MESO_KEYS = ("tau_i", "tau_c", "dtau_c", "drop")
-
-
-def overlap_error(a: ArrayLike, b: ArrayLike, bins: int = 40) -> float:
-    """``L[P] = 1 - integral min(P_a, P_b)`` from two samples on common bins.
-
-    Parameters
-    ----------
-    a, b : array_like
-        Samples (any shape, flattened).
-    bins : int
-        Number of equal bins spanning both samples.
-
-    Returns
-    -------
-    float
-        In [0, 1]: 0 for identical histograms, 1 for disjoint ones.
-
-    Examples
-    --------
-    >>> overlap_error([0, 1, 2, 3], [0, 1, 2, 3])
-    0.0
-    >>> overlap_error([0, 1], [5, 6])
-    1.0
-    """
-    a = np.asarray(a, dtype=float).ravel()
-    b = np.asarray(b, dtype=float).ravel()
-    if a.size == 0 or b.size == 0:
-        raise ValueError("overlap_error needs two non-empty samples")
-    lo = min(a.min(), b.min())
-    hi = max(a.max(), b.max())
-    if hi <= lo:
-        return 0.0
-    edges = np.linspace(lo, hi, bins + 1)
-    pa, _ = np.histogram(a, edges)
-    pb, _ = np.histogram(b, edges)
-    return float(1.0 - np.minimum(pa / a.size, pb / b.size).sum())
 
 
 def relative_error(value: float, reference: float) -> float:
@@ -257,13 +229,15 @@ def _patch_n(p: ModelParams, R: float) -> int:
 
 def _realization_samples(p: ModelParams, rng: np.random.Generator, gamma_end: float,
                          dgamma: float, gamma_min: float, n: int, stride: int,
-                         meso: bool) -> dict[str, dict[str, NDArray[np.float64]]]:
+                         meso: bool, self_response: str = "patch"
+                         ) -> dict[str, dict[str, NDArray[np.float64]]]:
     """Quench + AQS (+ local shear tests) of one realisation: its calibration samples."""
     run = aqs(quench(p, rng), p, rng, gamma_end=gamma_end, dgamma=dgamma)
     st = stationary(run, gamma_min)
     out = {"macro": {"stress": st.stress, "drops": st.drops, "increments": st.increments}}
     if meso:
-        ly = local_yield(run.state, p, rng, n, [0.0, np.pi / 2], stride=stride)
+        ly = local_yield(run.state, p, rng, n, [0.0, np.pi / 2], stride=stride,
+                         self_response=self_response)
         out["forward"] = {k: getattr(ly, k)[:, 0] for k in MESO_KEYS}
         out["backward"] = {k: getattr(ly, k)[:, 1] for k in MESO_KEYS}
     return out
@@ -298,7 +272,8 @@ def calibration_realization(point: dict[str, Any], rng: np.random.Generator) -> 
         C)
         and ``calibration.gamma_end``, ``calibration.dgamma``, ``calibration.gamma_min``
         (floats), ``calibration.n`` (patch side, elements), ``calibration.stride`` (int) and
-        ``calibration.meso`` (bool).
+        ``calibration.meso`` (bool); optionally ``calibration.self_response`` (str, default
+        ``"patch"``).
     rng : numpy.random.Generator
         The realisation's generator (the only source of randomness).
 
@@ -316,7 +291,7 @@ def calibration_realization(point: dict[str, Any], rng: np.random.Generator) -> 
     p = model_config(pt).model
     return _realization_samples(p, rng, float(c["gamma_end"]), float(c["dgamma"]),
                                 float(c["gamma_min"]), int(c["n"]), int(c["stride"]),
-                                bool(c["meso"]))
+                                bool(c["meso"]), str(c.get("self_response", "patch")))
 
 
 def _validate_calibration_point(point: Mapping[str, Any]) -> None:
@@ -324,8 +299,12 @@ def _validate_calibration_point(point: Mapping[str, Any]) -> None:
 
     keys = {"gamma_end", "dgamma", "gamma_min", "n", "stride", "meso"}
     got = {k.split(".", 1)[1] for k in point if k.startswith("calibration.")}
-    if got != keys:
-        raise ValueError(f"calibration point needs calibration.{sorted(keys)}, got {sorted(got)}")
+    if got - {"self_response"} != keys:
+        raise ValueError(f"calibration point needs calibration.{sorted(keys)} (and optionally "
+                         f"calibration.self_response), got {sorted(got)}")
+    sr = point.get("calibration.self_response", "patch")
+    if sr not in SELF_RESPONSES:
+        raise ValueError(f"calibration.self_response must be one of {SELF_RESPONSES}, got {sr!r}")
     model_config({k: v for k, v in point.items() if not k.startswith("calibration.")})
 
 
@@ -335,11 +314,13 @@ calibration_realization.validate_point = _validate_calibration_point  # type: ig
 def _statistics_many(
     params_list: list[ModelParams], seed: int, realizations: int, gamma_end: float,
     dgamma: float, gamma_min: float, R: float, stride: int, meso: bool,
-    store: str | Path | None, run_kw: dict[str, Any],
+    store: str | Path | None, run_kw: dict[str, Any], self_response: str = "patch",
 ) -> list[ReferenceData]:
     """:func:`model_statistics` of several parameter points, through one ensemble if stored."""
     if realizations < 1:
         raise ValueError(f"realizations must be >= 1, got {realizations}")
+    if self_response not in SELF_RESPONSES:
+        raise ValueError(f"self_response must be one of {SELF_RESPONSES}, got {self_response!r}")
     ns = [_patch_n(p, R) for p in params_list]
     if store is None:
         if run_kw:
@@ -348,7 +329,7 @@ def _statistics_many(
         for p, n in zip(params_list, ns, strict=True):
             samples = [
                 _realization_samples(p, np.random.default_rng(child), gamma_end, dgamma,
-                                     gamma_min, n, stride, meso)
+                                     gamma_min, n, stride, meso, self_response)
                 for child in np.random.SeedSequence(seed).spawn(realizations)
             ]
             out.append(_pool_samples(samples, p, n, meso, seed))
@@ -359,7 +340,9 @@ def _statistics_many(
         {**{f"model.{k}": v for k, v in p.to_dict().items()},
          "calibration.gamma_end": float(gamma_end), "calibration.dgamma": float(dgamma),
          "calibration.gamma_min": float(gamma_min), "calibration.n": int(n),
-         "calibration.stride": int(stride), "calibration.meso": bool(meso)}
+         "calibration.stride": int(stride), "calibration.meso": bool(meso),
+         # only when not the default: stores written before the option keep their points
+         **({} if self_response == "patch" else {"calibration.self_response": self_response})}
         for p, n in zip(params_list, ns, strict=True)
     ]
     # common seeding: realisation r of every point uses SeedSequence(seed, spawn_key=(r,)),
@@ -383,6 +366,7 @@ def model_statistics(
     stride: int = 1,
     meso: bool = True,
     store: str | Path | None = None,
+    self_response: str = "patch",
     **run_kw: Any,
 ) -> ReferenceData:
     """Samples of the model in the format of :class:`ReferenceData`.
@@ -417,6 +401,9 @@ def model_statistics(
     **run_kw
         With ``store``: ``workers``, ``scheduler``, ``client``, ``setup``, ``progress`` of
         :meth:`~femplastic.ensemble.Ensemble.run`.
+    self_response : {"patch", "system"}
+        Self-response bounding the slips in the local shear tests (default ``"patch"``,
+        :func:`~femplastic.weakplane.probes.local_yield`).
 
     Returns
     -------
@@ -424,18 +411,23 @@ def model_statistics(
         With the actual ``R = l n / sqrt(pi)`` and the origin in ``meta``.
     """
     return _statistics_many([params], seed, realizations, gamma_end, dgamma, gamma_min, R,
-                            stride, meso, store, run_kw)[0]
+                            stride, meso, store, run_kw, self_response)[0]
 
 
-def errors(model: ReferenceData, ref: ReferenceData, bins: int = 40) -> dict[str, float]:
+def errors(model: ReferenceData, ref: ReferenceData, bins: int | None = None,
+           method: str = "quantile") -> dict[str, float]:
     """All calibration errors of ``model`` against ``ref``.
 
     Parameters
     ----------
     model, ref : ReferenceData
         Model samples (:func:`model_statistics`) and the reference.
-    bins : int
-        Bins of the overlap errors.
+    bins : int, optional
+        Bins of the overlap errors (default: the estimator's own, see
+        :func:`~femplastic.weakplane.overlap.overlap_error`).
+    method : {"quantile", "linear"}
+        Overlap estimator: exact atoms + equal-mass bins (default) or the original 40
+        equal-width bins.
 
     Returns
     -------
@@ -444,7 +436,7 @@ def errors(model: ReferenceData, ref: ReferenceData, bins: int = 40) -> dict[str
         ``L[P] stress``, ..., ``L[F] forward mean tau_c``, ...
     """
     out: dict[str, float] = {}
-    lp = [overlap_error(model.macro[k], ref.macro[k], bins) for k in MACRO_KEYS]
+    lp = [overlap_error(model.macro[k], ref.macro[k], bins, method=method) for k in MACRO_KEYS]
     for k, v in zip(MACRO_KEYS, lp, strict=True):
         out[f"L[P] {k}"] = v
     out["L_macro"] = float(np.mean(lp))
@@ -534,7 +526,9 @@ def sweep(
     gamma_end: float = 2.0,
     dgamma: float = 1e-4,
     stride: int = 1,
-    bins: int = 40,
+    bins: int | None = None,
+    method: str = "quantile",
+    self_response: str = "patch",
     store: str | Path | None = None,
     **run_kw: Any,
 ) -> SweepResult:
@@ -558,8 +552,15 @@ def sweep(
         Strain of each run and its increment.
     stride : int
         Spacing of the local-test patches, in elements.
-    bins : int
-        Bins of the overlap errors.
+    bins : int, optional
+        Bins of the overlap errors (default: the estimator's own, see
+        :func:`~femplastic.weakplane.overlap.overlap_error`).
+    method : {"quantile", "linear"}
+        Overlap estimator: exact atoms + equal-mass bins (default) or the original 40
+        equal-width bins.
+    self_response : {"patch", "system"}
+        Self-response bounding the slips in the local shear tests
+        (:func:`~femplastic.weakplane.probes.local_yield`).
     store : str or Path, optional
         A directory: the sweep then runs as two :class:`~femplastic.ensemble.Ensemble`
         stores in it, ``macro.h5`` (every ``(k, lam, chi)`` point, macroscale only) and
@@ -585,7 +586,8 @@ def sweep(
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
     stats = dict(seed=seed, realizations=realizations, gamma_end=gamma_end, dgamma=dgamma,
-                 gamma_min=0.5, R=ref.R, stride=stride, run_kw=run_kw)
+                 gamma_min=0.5, R=ref.R, stride=stride, run_kw=run_kw,
+                 self_response=self_response)
     pairs = [(float(lam), float(chi)) for lam, chi in
              itertools.product(np.atleast_1d(lam_grid), np.atleast_1d(chi_grid))]
     grid = [(float(k), lam, chi) for k in ks for lam, chi in pairs]
@@ -593,7 +595,7 @@ def sweep(
     macro = _statistics_many([base.replace(k=k, lam=lam, chi=chi) for k, lam, chi in grid],
                              meso=False, store=None if folder is None else folder / "macro.h5",
                              **stats)
-    scores = [errors_macro(md, ref, bins) for md in macro]
+    scores = [errors_macro(md, ref, bins, method) for md in macro]
     per_k: list[list[dict]] = []
     best = []
     for i, k in enumerate(ks):
@@ -609,7 +611,7 @@ def sweep(
     details: list[dict] = []  # per k: its (lam, chi) scores, then the full errors of the best
     lmac, lstat = [], []
     for (k, lam, chi), md, rows in zip(best, full, per_k, strict=True):
-        err = errors(md, ref, bins)
+        err = errors(md, ref, bins, method)
         details += rows + [{"k": k, "lam": lam, "chi": chi, **err}]
         lmac.append(err["L_macro"])
         lstat.append(err["L_stat"])
@@ -622,21 +624,27 @@ def sweep(
                        k_hat, lam_hat, chi_hat, coef, details)
 
 
-def errors_macro(model: ReferenceData, ref: ReferenceData, bins: int = 40) -> float:
+def errors_macro(model: ReferenceData, ref: ReferenceData, bins: int | None = None,
+                 method: str = "quantile") -> float:
     """``L_macro`` only (no local samples needed).
 
     Parameters
     ----------
     model, ref : ReferenceData
         Only their ``macro`` groups are used.
-    bins : int
-        Bins of the overlap errors.
+    bins : int, optional
+        Bins of the overlap errors (default: the estimator's own, see
+        :func:`~femplastic.weakplane.overlap.overlap_error`).
+    method : {"quantile", "linear"}
+        Overlap estimator: exact atoms + equal-mass bins (default) or the original 40
+        equal-width bins.
 
     Returns
     -------
     float
     """
-    return float(np.mean([overlap_error(model.macro[k], ref.macro[k], bins) for k in MACRO_KEYS]))
+    return float(np.mean([overlap_error(model.macro[k], ref.macro[k], bins, method=method)
+                          for k in MACRO_KEYS]))
 
 
 def recover(
@@ -667,7 +675,7 @@ def recover(
         Realisations per sweep point (and of the reference unless ``ref_realizations``).
     **kw
         ``ref_realizations`` and the keywords of :func:`sweep` (``gamma_end``, ``dgamma``,
-        ``stride``, ``bins``).
+        ``stride``, ``bins``, ``method``, ``self_response``).
 
     Returns
     -------
@@ -676,7 +684,7 @@ def recover(
     ref_real = int(kw.pop("ref_realizations", realizations))
     ref = model_statistics(truth, seed_ref, ref_real,
                            **{k: v for k, v in kw.items() if k in ("gamma_end", "dgamma",
-                                                                    "stride")})
+                                                                    "stride", "self_response")})
     lam_grid = [truth.lam] if lam_grid is None else lam_grid
     chi_grid = [truth.chi] if chi_grid is None else chi_grid
     return sweep(ref, truth, k_grid, lam_grid, chi_grid, seed=seed, realizations=realizations,

@@ -61,8 +61,8 @@ VARIANT_NAMES = ("A", "B", "C", "D", "E", "F", "G", "H", "I")
 TWO_SYSTEM_VARIANTS = ("F", "G", "H")
 
 #: Optimum parameters of each variant at ``l = 6.6`` (seed 004, A.8); used by
-#: :meth:`ModelParams.for_variant`. H and I have no values in the paper (H: "no combination
-#: of free parameters leads to a satisfactory fit"; the text of A.8.9 is empty): H keeps F's
+#: :meth:`ModelParams.for_variant`. H and I have no values in the paper (A.8.8 and A.8.9 both
+#: state that "no combination of free parameters leads to a satisfactory fit"): H keeps F's
 #: amplitude with the mean of F's threshold law, ``0.38 Gamma(1 + 1/1.17) = 0.36``; I keeps C's.
 VARIANT_PRESETS: dict[str, dict[str, Any]] = {
     "A": {"k": 2.18, "lam": 2.08, "chi": 2.19, "G_weibull_mean": 18.4, "G_weibull_k": 1.3},

@@ -6,8 +6,34 @@ current state (stresses, slip systems); its boundary nodes are driven affinely i
 :class:`femplastic.fe.assembly.PatchFE`, built once per ``(n, l, material)`` and reused). The onset
 ``gamma~_c`` at which the first system becomes active is found exactly (the patch stress is
 affine in ``gamma~``); the avalanche at fixed ``gamma~_c`` then follows the AQS rules
-(:func:`femplastic.relax`), with the dissipation bound of each element computed from its own
-self-response *inside the patch*.
+(:func:`femplastic.relax`).
+
+Every (patch, orientation) test starts from the probed state's own systems (angles,
+thresholds and their self-responses): the avalanche of one test renews systems in a copy that
+no later test sees. The generator is consumed in sequence (patches in order, orientations in
+order inside a patch), so a scan and the same tests run one by one on the same generator give
+identical results.
+
+Heterogeneous elasticity (per-element moduli, variant A): each patch operator is built from
+the patch's own moduli (a Dirichlet problem of :class:`~femplastic.fe.assembly.PatchFE` per
+patch position); homogeneous patches share one cached operator.
+
+Self-response bounding a slip (``self_response``): the dissipation bound ``gmax`` of a slip
+(seed 004, A.7) divides by ``-(K_self : M) : M``, the stress change an element's own slip
+causes in it. Two choices exist, since the paper does not say which it used inside a patch:
+
+* ``"patch"`` (default) -- ``K_self`` of the isolated patch with its boundary held (the
+  operator that actually propagates the slip in the test). At the bound the elastic energy of
+  the patch is unchanged, which is the criterion A.7 derives (non-negative dissipation of the
+  inclusion *in its actual surroundings*). Its xy-xy component is ``-14.2`` (interior
+  elements) to ``-19.6`` (edge middles) and ``-24.4`` (corners) for ``n = 8``: stiffer than in
+  the periodic system, so slips are shorter.
+* ``"system"`` -- the element's ``K_self`` in the periodic system (``state.model.Kself``,
+  xy-xy component ``-13.5`` for model C), the value a code reusing its stored Eshelby tensors would
+  take; the bound then no longer zeroes the patch's energy change.
+
+Only the drops (and the avalanche sizes) depend on this choice: ``tau_i``, ``tau_c``,
+``dtau_c`` precede any slip. Measured effect: ``docs/physics/weak_plane.rst``.
 
 Measures per patch and orientation (patch stress = average over its elements):
 ``tau_i = M(alpha) : Sigma~i``, ``tau_c = M(alpha) : Sigma~c``, ``dtau_c = tau_c - tau_i``,
@@ -31,7 +57,11 @@ from ..drivers.aqs import relax
 from ..params import ModelParams
 from ..state import Model, State
 
-__all__ = ["local_yield", "LocalYield", "PatchPropagator", "patch_indices"]
+__all__ = ["local_yield", "LocalYield", "PatchPropagator", "patch_indices", "patch_state",
+           "patch_operator", "SELF_RESPONSES"]
+
+#: Choices of the self-response that bounds a slip inside a patch (module docstring).
+SELF_RESPONSES = ("patch", "system")
 
 
 class PatchPropagator(Propagator):
@@ -116,6 +146,83 @@ def _patch_operator(n: int, l: float, G: float, B: float) -> PatchPropagator:
     return PatchPropagator(n, l, Isotropic(G, B))
 
 
+def patch_operator(model: Model, n: int, ix0: int, iy0: int) -> PatchPropagator:
+    """Dirichlet operator of the ``n x n`` patch at ``(ix0, iy0)`` with the patch's own moduli.
+
+    Parameters
+    ----------
+    model : Model
+        Ingredients of the probed state (a regular periodic grid).
+    n : int
+        Patch side in elements, ``1 <= n <= L``.
+    ix0, iy0 : int
+        Lower-left element of the patch.
+
+    Returns
+    -------
+    PatchPropagator
+        Homogeneous material: one operator cached per ``(n, l, G, B)``; per-element moduli
+        (variant A): a new operator from the moduli of the patch elements, in the order of
+        :func:`patch_indices`.
+    """
+    if model.mesh.grid is None:
+        raise ValueError("patch_operator needs a regular periodic grid (patches are n x n blocks)")
+    L, l = model.mesh.grid
+    mat = model.material
+    G, B = mat.per_element(model.n_elem)
+    if mat.homogeneous:
+        return _patch_operator(int(n), float(l), float(G[0]), float(B[0]))
+    idx = patch_indices(L, n, ix0, iy0)
+    return PatchPropagator(int(n), float(l), Isotropic(G[idx], B[idx]))
+
+
+def patch_state(state: State, n: int, ix0: int, iy0: int,
+                self_response: str = "patch") -> State:
+    """The ``n x n`` patch at ``(ix0, iy0)`` cut out of ``state``, before any loading.
+
+    The patch keeps the elements' stresses (pre-stress included) and systems; its plastic
+    strain is zero (the reference of the patch problem). All arrays are new: nothing done to
+    the patch reaches ``state``.
+
+    Parameters
+    ----------
+    state : State
+        The probed state (regular periodic grid).
+    n : int
+        Patch side in elements.
+    ix0, iy0 : int
+        Lower-left element of the patch.
+    self_response : {"patch", "system"}
+        Which ``K_self`` bounds the slips (and enters ``selfres`` of the systems drawn by
+        renewals): the patch operator's, or the periodic system's (module docstring).
+
+    Returns
+    -------
+    State
+        Of the patch model (its :class:`PatchPropagator`, the state's law and ``K_self``
+        chosen by ``self_response``); ``selfres`` is ``-(K_self : M(theta)) : M(theta)`` of
+        the state's systems.
+    """
+    if self_response not in SELF_RESPONSES:
+        raise ValueError(f"self_response must be one of {SELF_RESPONSES}, got {self_response!r}")
+    m = state.model
+    prop = patch_operator(m, n, ix0, iy0)
+    L = m.mesh.grid[0]
+    idx = patch_indices(L, n, ix0, iy0)
+    if self_response == "patch":
+        Kp = np.ascontiguousarray(prop.self_response)
+    else:
+        Kp = np.ascontiguousarray(m.Kself[idx])
+    pmodel = Model(m.params, prop.mesh, prop.material, prop, m.law, Kp)
+    theta = np.array(state.theta[idx])
+    M = schmid(theta)
+    selfres = -ddot(np.einsum("eab,ekb->eka", Kp, M), M)
+    z = np.zeros((n * n, 3))
+    return State(pmodel, np.array(state.stress[idx]), z.copy(), z.copy(), theta,
+                 np.array(state.tauc[idx]), np.array(state.nv[idx]),
+                 np.ascontiguousarray(selfres))
+
+
 def patch_indices(L: int, n: int, ix0: int, iy0: int) -> NDArray[np.int64]:
     """Element indices of the ``n x n`` patch with lower-left element ``(ix0, iy0)``.
 
@@ -168,6 +275,8 @@ class LocalYield:
         Patch side in elements.
     R : float
         Equivalent radius ``l n / sqrt(pi)``.
+    self_response : str
+        The self-response that bounded the slips (``"patch"`` or ``"system"``).
     """
 
     tau_i: NDArray[np.float64]
@@ -181,6 +290,7 @@ class LocalYield:
     positions: NDArray[np.int64]
     n: int
     R: float
+    self_response: str = "patch"
 
 
 def _onset(stress: NDArray, v: NDArray, nv: NDArray, tauc: NDArray, a: float,
@@ -207,6 +317,7 @@ def local_yield(
     alphas: ArrayLike,
     stride: int = 1,
     positions: ArrayLike | None = None,
+    self_response: str = "patch",
 ) -> LocalYield:
     """Local shear test of every ``n x n`` patch on a grid of positions, in every orientation.
 
@@ -226,6 +337,9 @@ def local_yield(
         Spacing of patch positions (in elements) along x and y; patches wrap periodically.
     positions : (k, 2) array_like of int, optional
         Explicit lower-left elements ``(ix0, iy0)`` (overrides ``stride``).
+    self_response : {"patch", "system"}
+        The self-response bounding each slip: the patch operator's (default) or the periodic
+        system's (module docstring).
 
     Returns
     -------
@@ -268,12 +382,8 @@ def local_yield(
         pos = np.asarray(positions, dtype=np.int64).reshape(-1, 2)
         if pos.size == 0 or pos.min() < 0 or pos.max() >= L:
             raise ValueError(f"positions must be (k, 2) element coordinates in [0, {L - 1}]")
-    if not m.material.homogeneous:
-        raise ValueError("local_yield currently needs homogeneous elasticity")
-    mat = m.material.mean()
-    prop = _patch_operator(int(n), float(l), float(mat._G.flat[0]), float(mat._B.flat[0]))
-    Kp = prop.self_response
-    pmodel = Model(m.params, prop.mesh, mat, prop, m.law, Kp)
+    if self_response not in SELF_RESPONSES:
+        raise ValueError(f"self_response must be one of {SELF_RESPONSES}, got {self_response!r}")
     law = m.law
     a, p0 = law.pressure_coefficient, law.pressure_offset
     na = alphas.size
@@ -281,23 +391,25 @@ def local_yield(
     out = {k: np.zeros((npch, na)) for k in ("tau_i", "tau_c", "dtau_c", "drop", "sigma_vm",
                                              "gamma_c")}
     n_events = np.zeros((npch, na), np.int64)
-    loads = [np.ascontiguousarray(prop.load_response(schmid(al))) for al in alphas]
     Ms = schmid(alphas)
+    prop: PatchPropagator | None = None
+    loads: list[NDArray[np.float64]] = []
     for ip, (ix0, iy0) in enumerate(pos):
-        idx = patch_indices(L, n, int(ix0), int(iy0))
-        s0 = state.stress[idx]
-        theta = state.theta[idx]
-        M = schmid(theta)
-        selfres = -ddot(np.einsum("eab,ekb->eka", Kp, M), M)
+        base = patch_state(state, int(n), int(ix0), int(iy0), self_response)
+        if base.model.propagator is not prop:  # one load response per operator (cached op)
+            prop = base.model.propagator
+            loads = [np.ascontiguousarray(prop.load_response(M)) for M in Ms]
+        s0 = base.stress
         mean0 = s0.mean(axis=0)
         vm = float(von_mises(mean0))
         for ia in range(na):
             v = loads[ia]
-            gc, _, _ = _onset(s0, v, state.nv[idx], state.tauc[idx], a, p0)
+            gc, _, _ = _onset(s0, v, base.nv, base.tauc, a, p0)
             gpush = gc * (1.0 + 1e-12) + 1e-14  # just past the onset: the system is active
-            ps = State(pmodel, s0 + gpush * v, np.zeros_like(s0), np.zeros_like(s0),
-                       theta.copy(), state.tauc[idx].copy(), state.nv[idx].copy(),
-                       np.ascontiguousarray(selfres))
+            # a fresh copy of the patch's own systems and self-responses for every test
+            ps = State(base.model, s0 + gpush * v, base.prestress.copy(), base.eps_pl.copy(),
+                       base.theta.copy(), base.tauc.copy(), base.nv.copy(),
+                       base.selfres.copy())
             mean_c = ps.stress.mean(axis=0)
             nev, _ = relax(ps, rng)
             mean_f = ps.stress.mean(axis=0)
@@ -312,4 +424,4 @@ def local_yield(
             out["gamma_c"][ip, ia] = gc
             n_events[ip, ia] = nev
     return LocalYield(**out, n_events=n_events, alphas=alphas, positions=pos, n=int(n),
-                      R=float(l * n / np.sqrt(np.pi)))
+                      R=float(l * n / np.sqrt(np.pi)), self_response=self_response)
