@@ -43,8 +43,9 @@ extensions = [
 # -- autodoc / napoleon (numpy-style docstrings) -------------------------------------------
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
-# the accelerated backend's JAX is an optional extra: document it without importing it
-autodoc_mock_imports = ["jax"]
+# the accelerated backend's JAX is an optional extra: when it is not installed, autodoc documents
+# the backend with JAX mocked (femplastic.weakplane.gpu.runtime then skips its float64 check)
+autodoc_mock_imports = [] if importlib.util.find_spec("jax") is not None else ["jax"]
 autodoc_typehints = "none"  # the numpy docstrings carry types, shapes and units
 autodoc_class_signature = "mixed"
 napoleon_google_docstring = False
