@@ -107,6 +107,23 @@ def test_left_tail_exponent_sign_and_fraction_bias_of_gamma_tails():
     assert f.interval[1] - f.theta == pytest.approx(1.959964 * f.stderr, rel=1e-6)
 
 
+def test_left_tail_exponent_group_bootstrap_widens_for_copies():
+    # 400 independent values, each repeated 10 times (as overlapping patches repeat their
+    # weakest element): resampling values as independent understates the error by ~sqrt(10);
+    # resampling the groups does not
+    rng = np.random.default_rng(8)
+    x = np.repeat(rng.beta(2.0, 1.0, 400), 10) * (1 + 1e-9 * rng.random(4000))
+    g = np.repeat(np.arange(400), 10)
+    iid = fits.left_tail_exponent(x, 0.2, rng=np.random.default_rng(1), n_boot=300)
+    grp = fits.left_tail_exponent(x, 0.2, rng=np.random.default_rng(1), n_boot=300, groups=g)
+    w_iid = iid.interval[1] - iid.interval[0]
+    w_grp = grp.interval[1] - grp.interval[0]
+    assert 2.0 < w_grp / w_iid < 5.0
+    assert grp.interval[0] < 1.0 < grp.interval[1]
+    with pytest.raises(ValueError, match="groups"):
+        fits.left_tail_exponent(x, 0.2, rng=rng, groups=g[:10])
+
+
 def test_left_tail_exponent_bad_input():
     with pytest.raises(ValueError, match="non-empty"):
         fits.left_tail_exponent([], 0.1)

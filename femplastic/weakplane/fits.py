@@ -268,7 +268,8 @@ class TailFit:
         Bootstrap percentile interval of ``theta`` at confidence ``level``.
     level : float
     k : int
-        Number of smallest values used.
+        Number of smallest values used (``inf`` estimates, from ties at the threshold, are
+        possible with heavily repeated values).
     threshold : float
         ``x_(k+1)``: the tail is ``x < threshold``.
     n : int
@@ -292,7 +293,8 @@ def _hill(xs: NDArray[np.float64], k: int) -> tuple[float, float]:
 
 
 def left_tail_exponent(x: ArrayLike, fraction: float = 0.1, rng: np.random.Generator | None = None,
-                       n_boot: int = 1000, level: float = 0.95) -> TailFit:
+                       n_boot: int = 1000, level: float = 0.95,
+                       groups: ArrayLike | None = None) -> TailFit:
     """Hill estimate of ``theta`` in ``P(x) ~ x^theta`` near ``x = 0`` from a positive sample.
 
     Below a threshold ``u`` a density ``~ x^theta`` has the conditional law
@@ -311,12 +313,16 @@ def left_tail_exponent(x: ArrayLike, fraction: float = 0.1, rng: np.random.Gener
     fraction : float
         Share of the sample used, in (0, 1); ``k = floor(fraction n)`` must be >= 3.
     rng : numpy.random.Generator, optional
-        Source of the bootstrap resampling (whole sample resampled, tail refitted); without
-        it the interval is the asymptotic ``theta +- z stderr``.
+        Source of the bootstrap resampling (sample resampled, tail refitted); without it the
+        interval is the asymptotic ``theta +- z stderr``.
     n_boot : int
         Bootstrap replicas (>= 2).
     level : float
         Confidence level of the interval, in (0, 1).
+    groups : (n,) array_like, optional
+        Label of the independent unit each value belongs to (e.g. its realisation): the
+        bootstrap then resamples whole groups (values within a group may be correlated, as
+        overlapping patches of one state are). Default: values resampled independently.
 
     Returns
     -------
@@ -349,6 +355,11 @@ def left_tail_exponent(x: ArrayLike, fraction: float = 0.1, rng: np.random.Gener
                          "is undefined)")
     if not (np.isfinite(fraction) and 0 < fraction < 1):
         raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
+    if groups is not None:
+        g = np.asarray(groups).ravel()
+        if g.shape != a.shape:
+            raise ValueError(f"groups must have one label per value ({a.size}), got {g.size}")
+        members = [np.flatnonzero(g == u) for u in np.unique(g)]
     k = int(np.floor(fraction * a.size))
     if k < 3 or k >= a.size:
         raise ValueError(f"fraction {fraction} of {a.size} values leaves k = {k}; need "
@@ -368,8 +379,15 @@ def left_tail_exponent(x: ArrayLike, fraction: float = 0.1, rng: np.random.Gener
         _check_n_boot(n_boot)
         boot = np.empty(n_boot)
         for i in range(n_boot):
-            boot[i] = _hill(np.sort(a[rng.integers(0, a.size, a.size)]), k)[0] - 1.0
-        lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+            if groups is None:
+                xb = a[rng.integers(0, a.size, a.size)]
+            else:
+                pick = rng.integers(0, len(members), len(members))
+                xb = a[np.concatenate([members[j] for j in pick])]
+            kb = min(k, xb.size - 1)
+            boot[i] = _hill(np.sort(xb), kb)[0] - 1.0 if kb >= 3 else np.inf
+        # ties can make a replica infinite: a quantile method without interpolation keeps them
+        lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
         interval = (float(lo), float(hi))
     return TailFit(float(theta), float(se), interval, float(level), k, u, int(a.size))
 
