@@ -151,6 +151,24 @@ def test_circular_minima_wraps_and_maps():
         fits.circular_minima(np.linspace(0, 2 * np.pi, 10), np.ones(10))
 
 
+def test_harmonics_recovers_coefficients_and_errors():
+    rng = np.random.default_rng(0)
+    a = np.linspace(0, np.pi, 72, endpoint=False)
+    est = []
+    for _ in range(200):
+        v = 0.5 + 0.03 * np.cos(4 * a) + 0.1 * np.cos(2 * a) + 0.01 * rng.standard_normal(72)
+        est.append(fits.harmonics(a, v))
+    c4 = np.array([h["cos4"] for h in est])
+    assert c4.mean() == pytest.approx(0.03, abs=5e-4)
+    # the standard error matches the scatter over repeats (within 20 %)
+    assert np.mean([h["cos4_se"] for h in est]) == pytest.approx(c4.std(), rel=0.2)
+    assert np.mean([h["resid_std"] for h in est]) == pytest.approx(0.01, rel=0.05)
+    with pytest.raises(ValueError, match="orders"):
+        fits.harmonics(a, a, orders=(0,))
+    with pytest.raises(ValueError, match="more than"):
+        fits.harmonics(a[:5], a[:5])
+
+
 # --- multi-l helpers --------------------------------------------------------------------------
 
 
