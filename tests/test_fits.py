@@ -215,6 +215,10 @@ def test_sweep_matched_matches_the_reference_stress():
     assert not sw.edge.any()          # one-value grids have no edge to flag
     with pytest.raises(ValueError, match="k_grid"):
         multiscale.sweep_matched(ref, base, [1.6, 2.0], [2.25])
+    with pytest.raises(ValueError, match="target_stress"):
+        multiscale.match_lam(base, -1.0, 0)
+    with pytest.raises(ValueError, match="gamma_end"):
+        multiscale.match_lam(base, 1.0, 0, gamma_end=0.5)
 
 
 # --- field statistics -------------------------------------------------------------------------

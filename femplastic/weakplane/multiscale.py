@@ -35,7 +35,7 @@ from numpy.typing import ArrayLike, NDArray
 from .calibration import ReferenceData, errors, errors_macro, model_statistics, parabola_fit
 from .params import ModelParams
 
-__all__ = ["minimum_statistics_lam", "moment_chi", "MatchedSweep", "sweep_matched"]
+__all__ = ["minimum_statistics_lam", "moment_chi", "match_lam", "MatchedSweep", "sweep_matched"]
 
 
 def minimum_statistics_lam(N: int, k: float, N_ref: int = 36, k_ref: float = 2.18,
@@ -117,6 +117,47 @@ def moment_chi(l: float, l_ref: float = 6.6, chi_ref: float = 2.25, floor: float
         if not (np.isfinite(v) and v > 0):
             raise ValueError(f"{name} must be finite and > 0, got {v!r}")
     return float(max(floor, (1.0 + chi_ref) * (l / l_ref) ** 2 - 1.0))
+
+
+def match_lam(params: ModelParams, target_stress: float, seed: int, gamma_end: float = 2.0,
+              dgamma: float = 1e-4) -> tuple[float, float]:
+    """Threshold scale whose mean stationary stress is ``target_stress`` (one pilot run).
+
+    Runs one realisation (child 0 of ``SeedSequence(seed)``) at ``params`` and rescales
+    ``params.lam`` by ``target_stress / <Sigma_ext>`` (stationary part, ``gamma > 0.5``):
+    stresses scale nearly linearly with ``lam`` (module docstring).
+
+    Parameters
+    ----------
+    params : ModelParams
+        The pilot's parameters (its ``lam`` is the starting scale).
+    target_stress : float
+        Mean stationary external stress to match (> 0), LJ units.
+    seed : int
+        Seed of the pilot.
+    gamma_end, dgamma : float
+        Strain of the pilot (``gamma_end > 0.5``) and its increment.
+
+    Returns
+    -------
+    lam_star, pilot_stress : float
+        The matched scale (``nan`` if the pilot diverged or its mean stress is not > 0) and
+        the pilot's mean stress.
+
+    Raises
+    ------
+    ValueError
+        If ``target_stress`` is not finite and > 0 or ``gamma_end <= 0.5``.
+    """
+    if not (np.isfinite(target_stress) and target_stress > 0):
+        raise ValueError(f"target_stress must be finite and > 0, got {target_stress!r}")
+    if gamma_end <= 0.5:
+        raise ValueError(f"gamma_end must exceed 0.5 (the stationary regime), got {gamma_end}")
+    pilot = _macro_or_none(params, seed, 1, gamma_end, dgamma, 30.0, 1, False)
+    s_p = float(np.mean(pilot.macro["stress"])) if pilot is not None else np.nan
+    if not (np.isfinite(s_p) and s_p > 0):
+        return np.nan, s_p
+    return float(params.lam * target_stress / s_p), s_p
 
 
 @dataclass(frozen=True)
@@ -248,14 +289,11 @@ def sweep_matched(
         cands = []
         for chi in chis:
             lam_p = minimum_statistics_lam(base.N, float(k), N_ref=36)
-            pilot = _macro_or_none(base.replace(k=float(k), lam=lam_p, chi=float(chi)),
-                                   seed + 1, 1, pge, dgamma, ref.R, stride, False)
-            s_p = float(np.mean(pilot.macro["stress"])) if pilot is not None else np.nan
-            ok = pilot is not None and s_p > 0
-            lam_star = lam_p * target / s_p if ok else np.nan
+            lam_star, s_p = match_lam(base.replace(k=float(k), lam=lam_p, chi=float(chi)),
+                                      target, seed + 1, pge, dgamma)
             details.append({"k": float(k), "chi": float(chi), "pilot_lam": lam_p,
                             "pilot_stress": s_p, "lam_star": lam_star})
-            if not ok:
+            if not np.isfinite(lam_star):
                 continue
             for f in facs:
                 lam = float(lam_star * f)
