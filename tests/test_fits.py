@@ -124,6 +124,31 @@ def test_left_tail_exponent_group_bootstrap_widens_for_copies():
         fits.left_tail_exponent(x, 0.2, rng=rng, groups=g[:10])
 
 
+def test_left_tail_exponent_of_a_weighted_sample_with_ties():
+    # a sample where value v_i appears w_i times is the weighted distribution: with
+    # w ~ v^-0.5 on a Beta(2, 1) sample (density 2v) the weighted density is ~ v^0.5
+    rng = np.random.default_rng(9)
+    v = rng.beta(2.0, 1.0, 40000)
+    w = np.maximum(1, np.round(3 * v ** -0.5)).astype(int)
+    x = np.repeat(v, w)
+    f = fits.left_tail_exponent(x, 0.1)
+    assert np.isfinite(f.theta) and abs(f.theta - 0.5) < 0.15
+    slope, se = fits.density_slope(x, 0.3, bins=8)
+    assert abs(slope - 0.5) < 0.15
+    # every value repeated: ties at the threshold no longer give an infinite estimate, and
+    # the exponent is that of the values (Beta(2, 1): theta = 1)
+    assert fits.left_tail_exponent(np.repeat(v, 5), 0.1).theta == pytest.approx(1.0, abs=0.15)
+
+
+def test_density_slope_bad_input():
+    with pytest.raises(ValueError, match="lowest"):
+        fits.density_slope(np.arange(1.0, 100.0), 0.1, lowest=0.2)
+    with pytest.raises(ValueError, match="bins"):
+        fits.density_slope(np.arange(1.0, 100.0), 0.5, bins=2)
+    with pytest.raises(ValueError, match="> 0"):
+        fits.density_slope([0.0, 1.0], 0.5)
+
+
 def test_left_tail_exponent_bad_input():
     with pytest.raises(ValueError, match="non-empty"):
         fits.left_tail_exponent([], 0.1)

@@ -11,7 +11,8 @@
   ``P(x) ~ x^theta`` for ``x -> 0+`` (e.g. distances to threshold ``dtau_c``: ``theta > 0`` is
   a pseudo-gap, the marginal stability expected of elasto-plastic models; ``theta < 0`` a
   density that piles up at 0) by the Hill maximum-likelihood estimator on the smallest values
-  of the sample, with its standard error and a bootstrap interval.
+  of the sample, with its standard error and a bootstrap interval; :func:`density_slope`
+  reads the same tail as a log-log histogram does.
 * **Orientation dependence.** :func:`circular_minima` finds the local minima of a quantity
   sampled on a periodic grid of orientations; :func:`harmonics` fits its Fourier components
   (in ``alpha``: order 2 for the forward/backward anisotropy of a sheared state, order 4 for
@@ -37,6 +38,7 @@ __all__ = [
     "left_tail_exponent",
     "circular_minima",
     "harmonics",
+    "density_slope",
 ]
 
 
@@ -290,10 +292,15 @@ class TailFit:
 
 
 def _hill(xs: NDArray[np.float64], k: int) -> tuple[float, float]:
-    """(a, threshold) from a sorted sample: CDF ~ x^a below x_(k+1)."""
+    """(a, threshold) from a sorted sample: CDF ~ x^a below u = x_(k+1).
+
+    Only the values strictly below ``u`` enter (values tied with ``u`` sit at the threshold,
+    not below it): repeated values then give a finite estimate.
+    """
     u = xs[k]
-    s = float(np.log(u / xs[:k]).sum())
-    return ((k - 1) / s if s > 0 else np.inf), float(u)
+    below = xs[:k][xs[:k] < u]
+    s = float(np.log(u / below).sum())
+    return ((below.size - 1) / s if s > 0 and below.size > 1 else np.inf), float(u)
 
 
 def left_tail_exponent(x: ArrayLike, fraction: float = 0.1, rng: np.random.Generator | None = None,
@@ -305,7 +312,9 @@ def left_tail_exponent(x: ArrayLike, fraction: float = 0.1, rng: np.random.Gener
     ``P(X < x | X < u) = (x / u)^a``, ``a = theta + 1 > 0``; the maximum-likelihood estimate
     from the ``k`` smallest values with ``u = x_(k+1)`` is ``k / sum ln(u / x_(i))``; the
     factor ``(k - 1)`` instead of ``k`` makes ``1 / a`` unbiased. ``theta < 0`` means a
-    density that diverges at 0, ``theta > 0`` one that vanishes (a pseudo-gap).
+    density that diverges at 0, ``theta > 0`` one that vanishes (a pseudo-gap). Values tied
+    with ``u`` are left out of the sum and of ``k`` (they are at the threshold, not below),
+    so a sample with repeated values (a weighted sample) gives a finite estimate.
 
     The estimate is only as good as the power law below ``u``: compare several ``fraction``
     values (a drift means the tail has not reached its asymptote).
@@ -503,3 +512,63 @@ def harmonics(angles: ArrayLike, values: ArrayLike, orders: tuple[int, ...] = (2
         out[f"sin{m}_se"] = float(se[2 + 2 * i])
     out["resid_std"] = float(np.sqrt(s2))
     return out
+
+
+def density_slope(x: ArrayLike, fraction: float = 0.1, bins: int = 10,
+                  lowest: float = 1e-3) -> tuple[float, float]:
+    """Log-log slope of the density of a positive sample over its left tail.
+
+    A cross-check of :func:`left_tail_exponent` that reads the tail the way a log-log plot
+    shows it: a histogram on ``bins`` logarithmic bins from the ``lowest`` to the ``fraction``
+    quantile, densities per unit ``x``, and a least-squares line through the non-empty bins
+    (``log P`` on ``log x``, bin centres geometric).
+
+    Parameters
+    ----------
+    x : array_like
+        Sample of a positive quantity (flattened); values must be finite and > 0.
+    fraction : float
+        Upper end of the tail as a quantile, in (``lowest``, 1).
+    bins : int
+        Logarithmic bins (>= 3).
+    lowest : float
+        Lower end as a quantile, in [0, ``fraction``).
+
+    Returns
+    -------
+    slope, stderr : float
+        The slope (an estimate of ``theta``) and its least-squares standard error.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` holds a value that is not finite and > 0, a parameter is out of range, or
+        fewer than 4 bins are non-empty.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).beta(0.5, 1.0, 100000)   # density ~ x^-0.5
+    >>> slope, se = density_slope(x, 0.5)
+    >>> bool(abs(slope + 0.5) < 4 * se + 0.02)
+    True
+    """
+    a = np.asarray(x, dtype=float).ravel()
+    if a.size == 0 or not np.all(np.isfinite(a)) or np.any(a <= 0):
+        raise ValueError("x must be a non-empty sample of finite values > 0")
+    if not (0 <= lowest < fraction < 1):
+        raise ValueError(f"need 0 <= lowest < fraction < 1, got {lowest!r}, {fraction!r}")
+    if isinstance(bins, bool) or not isinstance(bins, int | np.integer) or bins < 3:
+        raise ValueError(f"bins must be an integer >= 3, got {bins!r}")
+    lo, hi = np.quantile(a, [lowest, fraction])
+    if not hi > lo:
+        raise ValueError("the tail range is empty (too many repeated values)")
+    edges = np.geomspace(lo, hi, bins + 1)
+    counts, _ = np.histogram(a, edges)
+    P = counts / (a.size * np.diff(edges))
+    ok = counts > 0
+    if ok.sum() < 4:
+        raise ValueError("fewer than 4 non-empty bins (a slope and its error need 4)")
+    xc = np.log(np.sqrt(edges[1:] * edges[:-1])[ok])
+    coef, cov = np.polyfit(xc, np.log(P[ok]), 1, cov=True)
+    return float(coef[0]), float(np.sqrt(cov[0, 0]))
