@@ -1,4 +1,4 @@
-"""Seed 004 fig. 3: calibration errors vs k, against a synthetic model-C reference.
+"""Seed 004 fig. 3 (a, b, d): calibration errors vs k, against a synthetic model-C reference.
 
 For each k of a grid, the (lam, chi) pair of lowest L_macro, then L_macro and L_stat at that
 pair and the parabola through L_stat(k) whose minimum gives k_hat (parameter-recovery mode:
@@ -36,7 +36,11 @@ def run(truth: fp.ModelParams, k_grid, lam_grid, chi_grid, seed: int, realizatio
     sw = cal.sweep(ref, truth, k_grid, lam_grid, chi_grid, seed=seed, realizations=realizations,
                    gamma_end=gamma_end, dgamma=dgamma, stride=stride,
                    store=None if workers is None else store / "sweep", **par)
+    full = [d for d in sw.details if "L_stat" in d]  # the best pair of each k, in k order
     return {"k": sw.k, "lam": sw.lam, "chi": sw.chi, "L_macro": sw.L_macro, "L_stat": sw.L_stat,
+            "L_meso+": np.array([d["L_meso+"] for d in full]),
+            "L_meso-": np.array([d["L_meso-"] for d in full]),
+            "L_drops": np.array([d["L[P] drops"] for d in full]),
             "k_hat": sw.k_hat, "lam_hat": sw.lam_hat, "chi_hat": sw.chi_hat,
             "parabola": sw.coefficients, "truth": truth.to_dict() if reference is None else None}
 
@@ -47,7 +51,8 @@ def plot(res: dict):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.5), constrained_layout=True)
+    fig, axs = plt.subplots(1, 2, figsize=(10, 3.5), constrained_layout=True)
+    ax = axs[0]
     k = np.asarray(res["k"])
     ax.plot(k, res["L_macro"], "s-", label=r"$\mathcal{L}_{macro}$")
     ax.plot(k, res["L_stat"], "o-", label=r"$\mathcal{L}_{stat}$")
@@ -57,8 +62,14 @@ def plot(res: dict):
     ax.axvline(res["k_hat"], color="C3", lw=0.8, label=rf"$\hat k$ = {res['k_hat']:.2f}")
     if res["truth"]:
         ax.axvline(res["truth"]["k"], color="0.5", ls=":", label="true k")
-    ax.set(xlabel="k", ylabel="error")
+    ax.set(xlabel="k", ylabel="error", title="(a, b)")
     ax.legend(frameon=False, fontsize=8)
+    for key, lab in (("L_macro", r"$\mathcal{L}_{macro}$"), ("L_meso+", r"$\mathcal{L}^+_{meso}$"),
+                     ("L_meso-", r"$\mathcal{L}^-_{meso}$")):
+        axs[1].plot(k, res[key], "o-", label=lab)
+    axs[1].axvline(res["k_hat"], color="C3", lw=0.8)
+    axs[1].set(xlabel="k", ylabel="error", title="(d) components of L_stat")
+    axs[1].legend(frameon=False, fontsize=8)
     return fig
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "power_law_fit",
     "local_stats",
     "drop_vs_yield",
+    "field_stats",
     "von_mises",
 ]
 
@@ -228,3 +229,43 @@ def drop_vs_yield(tau_c: ArrayLike, drop: ArrayLike, bins: int = 10
     x = np.array([tc[which == b].mean() for b in range(bins)])
     y = np.array([dr[which == b].mean() for b in range(bins)])
     return x, y
+
+
+def field_stats(stress: ArrayLike) -> dict[str, float]:
+    """Statistics of an element stress field (seed 004, A.3: the quench pre-stress).
+
+    Parameters
+    ----------
+    stress : (n_elem, 3) array_like
+        Element stresses, Voigt ``(xx, yy, xy)``, LJ units; at least 2 elements.
+
+    Returns
+    -------
+    dict
+        ``std_xx``, ``std_yy``, ``std_xy`` (standard deviations over the elements),
+        ``std_p`` (of the pressure ``p = -(s_xx + s_yy) / 2``), ``mean_vm`` and ``std_vm``
+        (of the von Mises stress ``(1/2 s' : s')^(1/2)``), and ``mean_xy``, ``mean_p``;
+        LJ stress units.
+
+    Raises
+    ------
+    ValueError
+        If ``stress`` is not a finite ``(n, 3)`` array with ``n >= 2``.
+
+    Examples
+    --------
+    >>> s = [[1.0, -1.0, 0.0], [-1.0, 1.0, 0.0]]
+    >>> d = field_stats(s)
+    >>> d["std_xx"], d["mean_vm"], d["std_p"]
+    (1.0, 1.0, 0.0)
+    """
+    s = np.asarray(stress, dtype=float)
+    if s.ndim != 2 or s.shape[1] != 3 or s.shape[0] < 2 or not np.all(np.isfinite(s)):
+        raise ValueError(f"stress must be a finite (n_elem >= 2, 3) array, got shape "
+                         f"{s.shape}")
+    p = -0.5 * (s[:, 0] + s[:, 1])
+    vm = von_mises(s)
+    return {"std_xx": float(s[:, 0].std()), "std_yy": float(s[:, 1].std()),
+            "std_xy": float(s[:, 2].std()), "std_p": float(p.std()),
+            "mean_vm": float(vm.mean()), "std_vm": float(vm.std()),
+            "mean_xy": float(s[:, 2].mean()), "mean_p": float(p.mean())}
