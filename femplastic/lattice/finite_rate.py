@@ -134,6 +134,27 @@ class FiniteRateParams:
         return 0.5 * self.sigma_d * (1.0 + math.exp(-self.tau_res / self.tau))
 
     @property
+    def linear_regime_estimate(self) -> float:
+        """High-rate limit of ``Sigma / (mu gdot)`` estimated from seed 000 SI eqs. 6-8.
+
+        Above the crossover rate a site never waits for its threshold: it is elastic for
+        ``tau_pl`` (stress rising by ``mu tau_pl gdot``) and plastic for ``tau_res`` (stress
+        relaxing towards ``mu tau gdot``), between ``sigma_L = mu gdot (tau + tau_pl e /
+        (1 - e))``, ``e = exp(-tau_res / tau)``, and ``sigma_H = sigma_L + mu tau_pl gdot``;
+        the SI's algebraic average ``(sigma_H + sigma_L) / 2`` (its eq. 12) gives
+        ``Sigma / (mu gdot) = tau + tau_pl (e / (1 - e) + 1 / 2)`` (1.656 with the seed's
+        times). An estimate: it neglects the other sites' kicks and weights the two states
+        equally.
+
+        Returns
+        -------
+        float
+            ``Sigma / (mu gdot)`` in time units.
+        """
+        e = math.exp(-self.tau_res / self.tau)
+        return self.tau + self.tau_pl * (e / (1.0 - e) + 0.5)
+
+    @property
     def crossover_rate_estimate(self) -> float:
         """Seed SI eq. 11: crossover shear rate ``gdot_X`` to the linear flow regime."""
         e = math.exp(-self.tau_res / self.tau)
