@@ -93,7 +93,13 @@ def s_point(law: Weibull, s: float, st: Settings, rng: np.random.Generator) -> d
         var_curves.append(var_eps)
     f, f_err = _mean_sem(red)
     g, g_err = _mean_sem(slope)
+    # the extremal dynamics is exactly invariant under a shift of all thresholds (Sigma_F
+    # shifts with them) and under a common scaling of thresholds and slips: so
+    # (sigma_F - mean) / std and g / eps0 can depend on s and the *standardised* shape only
     return dict(s=p.disorder_strength, c0=c0, f=f, f_sem=f_err, g=g, g_sem=g_err,
+                f_over_cv=f / (law.std() / law.mean()),
+                f_over_cv_sem=f_err / (law.std() / law.mean()), g_over_eps0=g / c0,
+                g_over_eps0_sem=g_err / c0,
                 var_over_eps_end_over_mid=_mean_sem(lin)[0],
                 eps=(0.5 * grid).tolist(), var_eps=np.mean(var_curves, axis=0).tolist())
 
@@ -139,7 +145,8 @@ def run(settings: Settings, rng: np.random.Generator) -> dict:
     numbers = dict(
         system="Tyukodi et al. quasistatic scalar EPM (femplastic.lattice), L = "
                f"{settings.L}, {settings.realisations} realisations per point",
-        s_scan={k: [{kk: v[kk] for kk in ("s", "c0", "f", "f_sem", "g", "g_sem",
+        s_scan={k: [{kk: v[kk] for kk in ("s", "c0", "f", "f_sem", "g", "g_sem", "f_over_cv",
+                                           "f_over_cv_sem", "g_over_eps0", "g_over_eps0_sem",
                                            "var_over_eps_end_over_mid")} for v in pts]
                 for k, pts in s_scan.items()},
         r_scan=[{kk: v[kk] for kk in ("r", "s", "loc_max", "band_width", "eps_at_loc_max",
@@ -158,6 +165,8 @@ def plot(results: dict):
     for name, pts in results["s_scan"].items():
         s = [p["s"] for p in pts]
         ax[0].errorbar(s, [p["f"] for p in pts], [p["f_sem"] for p in pts], fmt="o-", label=name)
+        ax[0].errorbar(s, [p["f_over_cv"] for p in pts], [p["f_over_cv_sem"] for p in pts],
+                       fmt="s--", mfc="none", label=f"{name}: f / cv")
         ax[1].errorbar(s, [p["g"] for p in pts], [p["g_sem"] for p in pts], fmt="o-", label=name)
         if name == "cv0.436":
             for p in pts:

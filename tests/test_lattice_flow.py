@@ -103,3 +103,21 @@ def test_transient_excess_is_unbiased_where_the_max_of_the_mean_is_not():
     assert r2.strain_at_peak == pytest.approx(0.2, abs=0.02)
     with pytest.raises(ValueError, match="plateau_from"):
         transient_excess(e, flat, 1.5, 0.5)
+
+
+def test_mean_field_kernel_has_the_continuum_self_term_and_uniform_redistribution():
+    from femplastic.lattice import LatticeEshelby
+
+    L = 16
+    mf = LatticeEshelby(L, 14.88, normalisation="mean_field")
+    co = LatticeEshelby(L, 14.88, normalisation="continuum")
+    assert mf.G[0] == pytest.approx(co.G[0], rel=1e-12)
+    assert np.allclose(mf.G[1:], -mf.G[0] / (L * L - 1), rtol=1e-10)
+    assert abs(mf.G.sum()) < 1e-12 and np.all(mf.Ghat <= 0)
+    assert mf.far_field_amplitude == 0.0
+    # the finite-rate model accepts it; its single-site relaxation rate is the same
+    p = FiniteRateParams(L=L, normalisation="mean_field")
+    assert p.dt_max == pytest.approx(FiniteRateParams(L=L).dt_max)
+    rng = np.random.default_rng(0)
+    tr, _ = run_fixed_rate(p, finite_rate_initial_state(p, rng), 1e-2, 20.0, rng)
+    assert np.all(np.isfinite(tr.sigma_ext))
