@@ -236,6 +236,8 @@ def plot(results: dict):
                        label=f"rejuvenation, {name}")
         a.set(xlabel=r"true strain $\varepsilon = \gamma/2$" if tensor else r"$\gamma$",
               ylabel=ylabel, title=title)
+        if field == "loc":  # the first isolated slips give LOC up to L at eps ~ 0
+            a.set_ylim(0.0, 1.2)
         a.legend(fontsize=7)
 
     curve(ax[0, 0], "ESL", False, "sigma", r"$\Sigma$", "Fig. 3a ESL, c1 = 0")
