@@ -11,7 +11,10 @@ flow curves computed by the finite-volume solver, and places externally measured
 they imply (``alpha_flow`` of the seed's Table 1).
 
 With ``scalar=ScalarSettings(...)`` it also measures the project's scalar finite-rate
-lattice model (Liu et al., ``femplastic.lattice``) the way the seed measures its MD glass:
+lattice model (Liu et al., ``femplastic.lattice``) the way the seed measures its MD glass.
+**The seed's numbers (alpha_micro ~ 0.26, relative drop ~ 0.2) come from MD of a 2D
+Lennard-Jones glass; every number this study measures comes from the Liu EPM**, so they are
+properties of that EPM, not a like-for-like test of the seed's values:
 
 * **flow curve**: fixed-rate runs at several low rates, steady mean stress, HB fit with the
   exponent fixed to 1/2 on the lowest rates (and a free-exponent fit), normalised with
@@ -60,6 +63,12 @@ from femplastic.lattice.bridge import hl_extensions_for, measure_bridge_scalar, 
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+#: Where the numbers come from: the seed's values and femplastic's are different systems.
+SEED_SYSTEM = ("seed 003 values (alpha_micro ~ 0.26, relative drop ~ 0.2, alpha_flow ~ 0.33): "
+               "molecular dynamics of a 2D binary Lennard-Jones glass")
+SCALAR_SYSTEM = ("femplastic values: the Liu et al. scalar lattice EPM (femplastic.lattice, "
+                 "seeds 000/001), not the seed's MD glass")
 
 #: The seed's coupling estimates (Table 1): alpha_micro ~ 0.26, alpha_flow ~ 0.33.
 SEED_ALPHAS: tuple[tuple[float, str], ...] = (
@@ -329,6 +338,8 @@ def run_scalar(s: ScalarSettings, rng: np.random.Generator) -> dict[str, Any]:
             hl.append(ext)
     settings = {k: v for k, v in asdict(s).items() if k != "params"}
     return {
+        "system": SCALAR_SYSTEM,
+        "seed_values_system": SEED_SYSTEM,
         "settings": settings,
         "params": asdict(p),
         "flow_curve": flow,
@@ -609,6 +620,8 @@ def _report(res: dict[str, Any]) -> None:
     sc = res["scalar"]
     if sc is None:
         return
+    print(f"  [{SEED_SYSTEM}]")
+    print(f"  [below: {SCALAR_SYSTEM}]")
     for f in sc["flow_curve"]:
         print(f"  gdot={f['gdot']:.1e}  Sigma={f['sigma']:.4f} +- {f['sem']:.4f}  "
               f"<th>={f['threshold']:.3f}")

@@ -118,8 +118,11 @@ def test_single_plastic_site_relaxes_at_the_kernel_rate():
     assert fin.plastic[e] == 1 and not tr.stuck
 
 
-def test_elastic_loading_at_fixed_rate():
-    p = FiniteRateParams(L=8)
+@pytest.mark.parametrize("mu", [14.88, 16.5])
+def test_elastic_loading_at_fixed_rate(mu):
+    """The initial elastic slope is the modulus input (seed 001: the initial state's own
+    shear modulus, e.g. 16.5 for an older glass, enters as ``mu`` of the run)."""
+    p = FiniteRateParams(L=8, mu=mu)
     st = _frozen_state(p)
     tr, fin = run_fixed_rate(p, st, 2e-3, 5.0, np.random.default_rng(0), record_every=100)
     assert np.allclose(tr.sigma_ext, p.mu * 2e-3 * tr.time, rtol=1e-12)

@@ -26,6 +26,8 @@ Modules:
 
 * :mod:`~femplastic.lattice.kernel`: the lattice Eshelby propagator;
 * :mod:`~femplastic.lattice.thresholds`: local yield threshold distributions;
+* :mod:`~femplastic.lattice.initial_maps`: initial-state inputs (correlated threshold maps,
+  frozen stress fields, thresholds with a negative tail);
 * :mod:`~femplastic.lattice.finite_rate`: finite-rate and creep model (Liu et al.);
 * :mod:`~femplastic.lattice.quasistatic`: quasistatic extremal model (Tyukodi et al.);
 * :mod:`~femplastic.lattice.loops`: their compiled loops (numba);
@@ -37,13 +39,14 @@ Everything public is re-exported here, so ``femplastic.lattice.run_fixed_rate`` 
 name the same function.
 """
 
-from . import finite_rate, kernel, observables, quasistatic, thresholds
+from . import finite_rate, initial_maps, kernel, observables, quasistatic, thresholds
 from .finite_rate import *  # noqa: F403
+from .initial_maps import *  # noqa: F403
 from .kernel import *  # noqa: F403
 from .observables import *  # noqa: F403
 from .quasistatic import *  # noqa: F403
 from .thresholds import *  # noqa: F403
 
-__all__ = ["kernel", "observables", "thresholds", "finite_rate", "quasistatic",
+__all__ = ["kernel", "observables", "thresholds", "finite_rate", "quasistatic", "initial_maps",
            *kernel.__all__, *thresholds.__all__, *finite_rate.__all__, *quasistatic.__all__,
-           *observables.__all__]
+           *observables.__all__, *initial_maps.__all__]

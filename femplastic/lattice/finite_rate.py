@@ -60,8 +60,9 @@ class FiniteRateParams:
         ``tau_el = 2 mu tau / max_q |Ghat(q)|`` capped at ``tau`` (see :attr:`dt_max`).
     K : float
         2D bulk modulus of the kernel (``inf``: incompressible, the seed's scalar kernel).
-    normalisation : {"eshelby", "continuum"}
-        Lattice kernel normalisation (:class:`femplastic.lattice.LatticeEshelby`). Default
+    normalisation : {"eshelby", "continuum", "mean_field"}
+        Lattice kernel normalisation (:class:`femplastic.lattice.LatticeEshelby`;
+        ``"mean_field"``: same self term, uniform redistribution, for comparisons). Default
         ``"continuum"``: the plain Picard kernel ``mu Ghat = -4 mu q_x^2 q_y^2 / q^4`` per
         unit engineering strain (self term ``-0.569 mu``), the usual kernel of this model
         family; it reproduces the seed's Herschel-Bulkley fit best (``docs_notes/scalar.md``).
@@ -86,16 +87,17 @@ class FiniteRateParams:
     sigma_d: float = 0.57
     dt: float = 0.01
     K: float = np.inf
-    normalisation: Literal["eshelby", "continuum"] = "continuum"
+    normalisation: Literal["eshelby", "continuum", "mean_field"] = "continuum"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "L", _lattice_size(self.L))
         for name in ("mu", "tau", "tau_pl", "tau_res", "k_d", "sigma_d", "dt"):
             object.__setattr__(self, name, _positive(name, getattr(self, name)))
         object.__setattr__(self, "K", _positive("K", self.K, allow_inf=True))
-        if self.normalisation not in ("eshelby", "continuum"):
+        if self.normalisation not in ("eshelby", "continuum", "mean_field"):
             raise ValueError(
-                f"normalisation must be 'eshelby' or 'continuum', got {self.normalisation!r}"
+                "normalisation must be 'eshelby', 'continuum' or 'mean_field', got "
+                f"{self.normalisation!r}"
             )
         if self.dt > self.dt_max:
             raise ValueError(
@@ -132,6 +134,27 @@ class FiniteRateParams:
     def yield_stress_estimate(self) -> float:
         """Seed SI eq. 13: ``Sigma_Y ~ sigma_d / 2 (1 + exp(-tau_res / tau))``."""
         return 0.5 * self.sigma_d * (1.0 + math.exp(-self.tau_res / self.tau))
+
+    @property
+    def linear_regime_estimate(self) -> float:
+        """High-rate limit of ``Sigma / (mu gdot)`` estimated from seed 000 SI eqs. 6-8.
+
+        Above the crossover rate a site never waits for its threshold: it is elastic for
+        ``tau_pl`` (stress rising by ``mu tau_pl gdot``) and plastic for ``tau_res`` (stress
+        relaxing towards ``mu tau gdot``), between ``sigma_L = mu gdot (tau + tau_pl e /
+        (1 - e))``, ``e = exp(-tau_res / tau)``, and ``sigma_H = sigma_L + mu tau_pl gdot``;
+        the SI's algebraic average ``(sigma_H + sigma_L) / 2`` (its eq. 12) gives
+        ``Sigma / (mu gdot) = tau + tau_pl (e / (1 - e) + 1 / 2)`` (1.656 with the seed's
+        times). An estimate: it neglects the other sites' kicks and weights the two states
+        equally.
+
+        Returns
+        -------
+        float
+            ``Sigma / (mu gdot)`` in time units.
+        """
+        e = math.exp(-self.tau_res / self.tau)
+        return self.tau + self.tau_pl * (e / (1.0 - e) + 0.5)
 
     @property
     def crossover_rate_estimate(self) -> float:

@@ -33,6 +33,13 @@ sampled continuum kernel has a self term ``-2 a mu*``. Two normalisations:
 * ``"continuum"``: ``c = 1`` (the usual Picard kernel ``-4 q_x^2 q_y^2 / q^4`` times
   ``2 mu*``): exact continuum far field, self term ``-2 a mu*`` (``-1.138 mu*`` at L = 32).
 
+A third option is *not* an Eshelby kernel, for comparisons (the mean-field limit of the
+redistribution, as in the Hebraud-Lequeux picture of seed 003):
+
+* ``"mean_field"``: ``Ghat(q != 0) = -2 a mu*``, a constant: the same self term as
+  ``"continuum"`` and the same zero sum, but the released stress is spread *uniformly*
+  (``-G[0] / (L^2 - 1)`` on every other site) instead of as a quadrupole.
+
 A multiplicative normalisation is the only one that keeps ``Ghat(q) <= 0`` for every ``q``
 (an additive correction of the self term makes some modes positive, and plastic flow in
 those modes runs away). ``Ghat(q) <= 0`` is what makes plastic flow release stress.
@@ -146,8 +153,10 @@ class LatticeEshelby:
         Shear modulus, > 0.
     K : float, default inf
         2D bulk modulus, > 0 (``inf``: incompressible).
-    normalisation : {"eshelby", "continuum"}
-        Lattice normalisation of the kernel (see the module docstring).
+    normalisation : {"eshelby", "continuum", "mean_field"}
+        Lattice normalisation of the kernel (see the module docstring); ``"mean_field"``
+        replaces the quadrupole by a uniform redistribution (same self term as
+        ``"continuum"``).
 
     Attributes
     ----------
@@ -183,13 +192,14 @@ class LatticeEshelby:
         L: int,
         mu: float,
         K: float = np.inf,
-        normalisation: Literal["eshelby", "continuum"] = "eshelby",
+        normalisation: Literal["eshelby", "continuum", "mean_field"] = "eshelby",
     ) -> None:
         if isinstance(L, bool) or not isinstance(L, int | np.integer) or L < 2:
             raise ValueError(f"L must be an integer >= 2, got {L!r}")
-        if normalisation not in ("eshelby", "continuum"):
+        if normalisation not in ("eshelby", "continuum", "mean_field"):
             raise ValueError(
-                f"normalisation must be 'eshelby' or 'continuum', got {normalisation!r}"
+                "normalisation must be 'eshelby', 'continuum' or 'mean_field', got "
+                f"{normalisation!r}"
             )
         self.L = int(L)
         self.mu = _check_positive("mu", mu)
@@ -206,7 +216,10 @@ class LatticeEshelby:
         #: mean of sin^2(2 phi_q) over q != 0
         self.bz_mean = float(sin2.sum() / (n - 1))
         self.scale = n / (2.0 * self.bz_mean * (n - 1)) if normalisation == "eshelby" else 1.0
-        Ghat = -2.0 * self.scale * self.mu_eff * sin2
+        if normalisation == "mean_field":
+            Ghat = np.full_like(sin2, -2.0 * self.bz_mean * self.mu_eff)
+        else:
+            Ghat = -2.0 * self.scale * self.mu_eff * sin2
         Ghat[0, 0] = 0.0
         self.Ghat = np.ascontiguousarray(Ghat)
         G = scipy.fft.ifft2(Ghat).real
@@ -231,7 +244,9 @@ class LatticeEshelby:
 
     @property
     def far_field_amplitude(self) -> float:
-        """``A`` in ``G ~ A cos(4 theta) / r^2`` far away: ``c (2 / pi) mu*``."""
+        """``A`` in ``G ~ A cos(4 theta) / r^2`` far away: ``c (2 / pi) mu*`` (0: mean field)."""
+        if self.normalisation == "mean_field":
+            return 0.0
         return self.scale * 2.0 / np.pi * self.mu_eff
 
     @property

@@ -134,6 +134,10 @@ def _qs_advance(s, th, ep, scal, G, L, mu, c0, c1, kind, par, tab, rng, eps_stop
                 unstable, deps, max_events):  # pragma: no cover - compiled
     """Extremal loading + synchronous avalanches until the strain ``eps_stop`` (tensor).
 
+    The strain never decreases: when a site is already unstable (``sigma_i >= sigma_th_i``,
+    possible only in an input state) the avalanche runs at the current strain before any
+    loading, and its record has ``sigma_peak`` = the current external stress.
+
     Returns 0 when the strain ``eps_stop`` is reached on an elastic branch (the external
     stress is then the one at ``eps_stop``), 1 when the record buffer is full, 2 when an
     avalanche exceeds ``max_events`` slips. ``rec[k] = (eps, sigma_peak, sigma_after, size,
@@ -152,17 +156,21 @@ def _qs_advance(s, th, ep, scal, G, L, mu, c0, c1, kind, par, tab, rng, eps_stop
             if x < xmin:
                 xmin = x
                 imin = i
-        eps_next = scal[1] + (xmin - scal[0]) / two_mu
-        if eps_next >= eps_stop:
-            scal[0] += two_mu * (eps_stop - scal[1])
-            scal[1] = eps_stop
-            return 0
-        scal[1] = eps_next
-        scal[0] = xmin
-        peak = xmin
+        if xmin > scal[0]:
+            eps_next = scal[1] + (xmin - scal[0]) / two_mu
+            if eps_next >= eps_stop:
+                scal[0] += two_mu * (eps_stop - scal[1])
+                scal[1] = eps_stop
+                return 0
+            scal[1] = eps_next
+            scal[0] = xmin
+        # else: a site is already at or above its threshold (an unstable input state:
+        # negative thresholds, a frozen stress above threshold). It relaxes at fixed strain
+        # first; "loading" to the weakest site would *lower* the stress and the strain.
+        peak = scal[0]
         size = 0
         slip = 0.0
-        first = True
+        first = True  # the weakest site slips (explicitly: no round-off doubt)
         while True:
             k = 0
             S = scal[0]

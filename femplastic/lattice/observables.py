@@ -15,8 +15,12 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = [
     "HerschelBulkley",
     "fit_herschel_bulkley",
+    "realisation_mean",
+    "bootstrap_herschel_bulkley",
     "Overshoot",
     "overshoot",
+    "TransientExcess",
+    "transient_excess",
     "steady_mean",
     "creep_is_stuck",
     "smooth_rate",
@@ -47,7 +51,11 @@ class HerschelBulkley:
     sigma_y, A, n : float
         Dynamic yield stress (stress units), prefactor, exponent.
     sigma_y_err, A_err, n_err : float
-        Standard errors from the fit covariance.
+        Standard errors from the fit covariance (0 for a parameter held fixed).
+    corr_sigma_y_n : float
+        Correlation coefficient of ``sigma_y`` and ``n`` in the fit covariance (nan when
+        either is held fixed): close to 1 means the data fix a combination of the two, not
+        each one.
     """
 
     sigma_y: float
@@ -56,6 +64,7 @@ class HerschelBulkley:
     sigma_y_err: float = float("nan")
     A_err: float = float("nan")
     n_err: float = float("nan")
+    corr_sigma_y_n: float = float("nan")
 
     def __call__(self, gdot: ArrayLike) -> NDArray[np.float64]:
         """Flow stress at the rates ``gdot``.
@@ -96,18 +105,27 @@ class HerschelBulkley:
 
 
 def fit_herschel_bulkley(
-    gdot: ArrayLike, sigma: ArrayLike, sigma_err: ArrayLike | None = None
+    gdot: ArrayLike,
+    sigma: ArrayLike,
+    sigma_err: ArrayLike | None = None,
+    *,
+    sigma_y: float | None = None,
+    n: float | None = None,
 ) -> HerschelBulkley:
     """Least-squares Herschel-Bulkley fit (scipy ``curve_fit``) of a flow curve.
 
     Parameters
     ----------
     gdot : (m,) array_like
-        Shear rates, > 0, m >= 3.
+        Shear rates, > 0; m >= the number of free parameters.
     sigma : (m,) array_like
         Stationary stresses.
     sigma_err : (m,) array_like, optional
-        Standard errors of ``sigma`` (weights).
+        Standard errors of ``sigma``, > 0 (weights, taken as absolute: the parameter errors
+        then follow from them, not from the residuals).
+    sigma_y, n : float, optional
+        Hold the yield stress and/or the exponent fixed at these values (e.g. a paper's
+        ``sigma_y``) and fit the rest.
 
     Returns
     -------
@@ -120,28 +138,155 @@ def fit_herschel_bulkley(
     >>> fit = fit_herschel_bulkley(gdot, 0.5 + 2.0 * gdot**0.5)
     >>> round(fit.sigma_y, 6), round(fit.A, 6), round(fit.n, 6)
     (0.5, 2.0, 0.5)
+    >>> fixed = fit_herschel_bulkley(gdot, 0.5 + 2.0 * gdot**0.5, sigma_y=0.5)
+    >>> round(fixed.n, 6), fixed.sigma_y_err
+    (0.5, 0.0)
     """
     g = _vector("gdot", gdot)
     s = _vector("sigma", sigma)
     if g.shape != s.shape:
         raise ValueError(f"gdot {g.shape} and sigma {s.shape} differ in shape")
-    if g.size < 3:
-        raise ValueError("need at least 3 points for the 3-parameter fit")
     if np.any(g <= 0):
         raise ValueError("gdot must be > 0")
+    for name, v in (("sigma_y", sigma_y), ("n", n)):
+        if v is not None and not np.isfinite(float(v)):
+            raise ValueError(f"{name} must be finite when given, got {v!r}")
+    if n is not None and not 0.0 < float(n) <= 3.0:
+        raise ValueError(f"n must be in (0, 3] when given, got {n!r}")
+    free = [name for name, v in (("sigma_y", sigma_y), ("A", None), ("n", n)) if v is None]
+    if g.size < max(len(free), 2):
+        raise ValueError(f"need at least {max(len(free), 2)} points for a fit of {free}")
     err = None if sigma_err is None else _vector("sigma_err", sigma_err)
+    if err is not None and (err.shape != g.shape or np.any(err <= 0)):
+        raise ValueError("sigma_err must have the shape of gdot and be > 0")
 
-    def f(x: NDArray, sy: float, A: float, n: float) -> NDArray:
-        return sy + A * x**n
+    def full(x: NDArray, *q: float) -> NDArray:
+        v = dict(zip(free, q, strict=True))
+        sy = v.get("sigma_y", sigma_y)
+        return sy + v["A"] * x ** v.get("n", n)
 
-    p0 = (max(float(s.min()) * 0.9, 0.0), float(np.ptp(s)) / max(float(np.ptp(g**0.5)), 1e-12),
-          0.5)
+    start = {"sigma_y": max(float(s.min()) * 0.9, 0.0),
+             "A": float(np.ptp(s)) / max(float(np.ptp(g**0.5)), 1e-12), "n": 0.5}
+    if sigma_y is not None and n is not None:  # only A: linear least squares, exact
+        x = g ** float(n)
+        w = np.ones_like(g) if err is None else 1.0 / err**2
+        A = float(np.sum(w * x * (s - sigma_y)) / np.sum(w * x * x))
+        if err is None:
+            res = s - sigma_y - A * x
+            var = float(np.sum(res**2) / max(g.size - 1, 1) / np.sum(x * x))
+        else:
+            var = float(1.0 / np.sum(w * x * x))
+        return HerschelBulkley(float(sigma_y), A, float(n), 0.0, float(np.sqrt(var)), 0.0)
+    lo = {"sigma_y": -np.inf, "A": 0.0, "n": 0.01}
+    hi = {"sigma_y": np.inf, "A": np.inf, "n": 3.0}
     popt, pcov = scipy.optimize.curve_fit(
-        f, g, s, p0=p0, sigma=err, absolute_sigma=err is not None,
-        bounds=([-np.inf, 0.0, 0.01], [np.inf, np.inf, 3.0]), maxfev=20000,
+        full, g, s, p0=[start[k] for k in free], sigma=err, absolute_sigma=err is not None,
+        bounds=([lo[k] for k in free], [hi[k] for k in free]), maxfev=20000,
     )
-    perr = np.sqrt(np.diag(pcov)) if np.all(np.isfinite(pcov)) else np.full(3, np.nan)
-    return HerschelBulkley(*map(float, popt), *map(float, perr))
+    ok = np.all(np.isfinite(pcov))
+    perr = np.sqrt(np.diag(pcov)) if ok else np.full(len(free), np.nan)
+    val = dict(zip(free, map(float, popt), strict=True))
+    e = dict(zip(free, map(float, perr), strict=True))
+    corr = float("nan")
+    if ok and "sigma_y" in free and "n" in free:
+        i, j = free.index("sigma_y"), free.index("n")
+        corr = float(pcov[i, j] / np.sqrt(pcov[i, i] * pcov[j, j]))
+    return HerschelBulkley(
+        val.get("sigma_y", sigma_y), val["A"], val.get("n", n),  # type: ignore[arg-type]
+        e.get("sigma_y", 0.0), e["A"], e.get("n", 0.0), corr,
+    )
+
+
+def realisation_mean(values: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Mean over independent realisations and its standard error.
+
+    The error is the realisation-to-realisation scatter ``std(ddof=1) / sqrt(n_real)``: it
+    includes everything that differs between realisations (initial disorder, slow
+    fluctuations longer than a block), which block errors of one run can miss.
+
+    Parameters
+    ----------
+    values : (n_real, ...) array_like
+        One row per independent realisation (e.g. the steady stress at each rate), n_real >= 2.
+
+    Returns
+    -------
+    mean, sem : (...) ndarrays
+
+    Examples
+    --------
+    >>> m, e = realisation_mean([[1.0, 2.0], [3.0, 2.0]])
+    >>> m.tolist(), e.tolist()
+    ([2.0, 2.0], [1.0, 0.0])
+    """
+    v = np.asarray(values, dtype=float)
+    if v.ndim < 1 or v.shape[0] < 2:
+        raise ValueError(f"values needs at least 2 realisations along axis 0, got {v.shape}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError("values must be finite")
+    return v.mean(axis=0), v.std(axis=0, ddof=1) / np.sqrt(v.shape[0])
+
+
+def bootstrap_herschel_bulkley(
+    gdot: ArrayLike,
+    samples: ArrayLike,
+    rng: np.random.Generator,
+    n_boot: int = 400,
+    level: float = 0.68,
+    **fixed: float,
+) -> dict[str, tuple[float, float]]:
+    """Intervals of the HB parameters by resampling realisations (bootstrap).
+
+    Each resample draws ``n_real`` realisations with replacement, averages them per rate and
+    refits (weights: the resample's own realisation errors); the interval is the central
+    ``level`` quantile range of each fitted parameter.
+
+    Parameters
+    ----------
+    gdot : (m,) array_like
+        Shear rates, > 0.
+    samples : (n_real, m) array_like
+        Steady stress of each realisation at each rate, n_real >= 3.
+    rng : numpy.random.Generator
+        Source of the resampling.
+    n_boot : int
+        Number of resamples, >= 20.
+    level : float
+        Coverage of the interval, in (0, 1).
+    **fixed : float
+        ``sigma_y=...`` and/or ``n=...`` held fixed (as :func:`fit_herschel_bulkley`).
+
+    Returns
+    -------
+    dict
+        ``{"sigma_y": (lo, hi), "A": (lo, hi), "n": (lo, hi)}`` for the free parameters.
+    """
+    g = _vector("gdot", gdot)
+    x = np.asarray(samples, dtype=float)
+    if x.ndim != 2 or x.shape[1] != g.size or x.shape[0] < 3:
+        raise ValueError(f"samples must be (n_real >= 3, {g.size}), got {x.shape}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 20:
+        raise ValueError(f"n_boot must be an integer >= 20, got {n_boot!r}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    free = [k for k in ("sigma_y", "A", "n") if k not in fixed]
+    vals: dict[str, list[float]] = {k: [] for k in free}
+    k_real = x.shape[0]
+    for _ in range(n_boot):
+        pick = x[rng.integers(0, k_real, k_real)]
+        m = pick.mean(axis=0)
+        e = pick.std(axis=0, ddof=1) / np.sqrt(k_real)
+        e = np.maximum(e, 1e-3 * max(float(np.median(e)), 1e-12))
+        try:
+            f = fit_herschel_bulkley(g, m, e, **fixed)
+        except (RuntimeError, ValueError):  # a degenerate resample
+            continue
+        for k in free:
+            vals[k].append(getattr(f, k))
+    q = (0.5 - level / 2, 0.5 + level / 2)
+    return {k: (float(np.quantile(v, q[0])), float(np.quantile(v, q[1]))) for k, v in vals.items()}
 
 
 def steady_mean(values: ArrayLike, skip: float = 0.5) -> tuple[float, float]:
@@ -235,6 +380,90 @@ def overshoot(
     cut = e[-1] - steady_fraction * (e[-1] - e[0])
     steady = float(s[e >= cut].mean())
     return Overshoot(float(s[i]), float(e[i]), steady, float(max(s[i] - steady, 0.0)))
+
+
+@dataclass(frozen=True)
+class TransientExcess:
+    """Peak-minus-plateau of an ensemble of start-up curves, with an error over realisations.
+
+    Attributes
+    ----------
+    excess, excess_sem : float
+        Mean over realisations of ``curve_r(strain*) - plateau_r`` and its standard error.
+    strain_at_peak : float
+        Strain of the maximum of the ensemble-mean curve in the transient window.
+    naive : float
+        Maximum of the ensemble-mean curve minus its plateau: biased upwards by the noise
+        (the maximum of a noisy curve), reported for comparison only.
+    """
+
+    excess: float
+    excess_sem: float
+    strain_at_peak: float
+    naive: float
+
+
+def transient_excess(
+    strain: ArrayLike, curves: ArrayLike, peak_before: float, plateau_from: float
+) -> TransientExcess:
+    """Overshoot height of an ensemble, free of the max-of-noise bias, with its error.
+
+    The realisations are split in two halves (even and odd rows); each half is evaluated at
+    the strain where the *other* half's mean curve peaks (at strains ``<= peak_before``), so
+    the location is chosen independently of the values it is evaluated on. Per realisation
+    ``d_r = curve_r(strain*) - mean(curve_r[strain >= plateau_from])``; the result is
+    ``mean(d) +- std(d) / sqrt(n)``. A curve without overshoot gives an excess consistent
+    with 0 (or negative, on a rising curve), where the maximum of the averaged curve gives
+    a positive "peak" of the size of the noise.
+
+    Parameters
+    ----------
+    strain : (m,) array_like
+        Common strain grid of the curves, increasing.
+    curves : (n_real, m) array_like
+        One stress-strain curve per realisation, n_real >= 4.
+    peak_before : float
+        Transient window: the peak is looked for at ``strain <= peak_before``.
+    plateau_from : float
+        Plateau: the mean over ``strain >= plateau_from``; > ``peak_before``.
+
+    Returns
+    -------
+    TransientExcess
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> e = np.linspace(0, 2, 201)
+    >>> rng = np.random.default_rng(0)
+    >>> flat = 0.6 + 0.02 * rng.standard_normal((40, e.size))
+    >>> r = transient_excess(e, flat, 0.5, 1.0)
+    >>> abs(r.excess) < 2 * r.excess_sem, r.naive > 2 * r.excess_sem
+    (True, True)
+    """
+    e = _vector("strain", strain)
+    c = np.asarray(curves, dtype=float)
+    if c.ndim != 2 or c.shape[1] != e.size or c.shape[0] < 4:
+        raise ValueError(f"curves must be (n_real >= 4, {e.size}), got {c.shape}")
+    if not np.all(np.isfinite(c)):
+        raise ValueError("curves must be finite")
+    if not plateau_from > peak_before:
+        raise ValueError(f"plateau_from must be > peak_before, got {plateau_from!r} <= "
+                         f"{peak_before!r}")
+    early = e <= peak_before
+    late = e >= plateau_from
+    if not early.any() or not late.any():
+        raise ValueError("the transient window or the plateau holds no strain of the grid")
+    plateau = c[:, late].mean(axis=1)
+    d = np.empty(c.shape[0])
+    halves = (np.arange(c.shape[0]) % 2 == 0, np.arange(c.shape[0]) % 2 == 1)
+    for h, other in ((halves[0], halves[1]), (halves[1], halves[0])):
+        i = int(np.argmax(np.where(early, c[other].mean(axis=0), -np.inf)))
+        d[h] = c[h, i] - plateau[h]
+    mean = c.mean(axis=0)
+    i_all = int(np.argmax(np.where(early, mean, -np.inf)))
+    return TransientExcess(float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size)),
+                           float(e[i_all]), float(mean[i_all] - mean[late].mean()))
 
 
 def smooth_rate(time: ArrayLike, gamma: ArrayLike, window: int = 10) -> tuple[NDArray, NDArray]:

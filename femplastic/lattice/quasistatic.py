@@ -253,6 +253,11 @@ def run_quasistatic(
     fixed total strain (each slip ``eps0`` lowers the external stress by
     ``2 mu eps0 / N`` and adds ``G * eps0`` to the internal stress) until none is left.
 
+    The strain never decreases. An input state with sites already at or above threshold
+    (negative thresholds, as in the measured ``p_i`` of seed 002, or a frozen stress map
+    above threshold) first relaxes at its own strain: the first record is then at the
+    starting strain with ``sigma_peak`` the starting external stress.
+
     Parameters
     ----------
     params : QuasistaticParams
