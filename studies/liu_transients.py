@@ -98,9 +98,9 @@ def _startups(p, thresholds, s: Settings, rng) -> dict:
     ip = int(np.argmin(np.abs(g - ex.strain_at_peak)))
     after = np.flatnonzero(mean[ip:] <= plateau + 0.2 * max(ex.excess, 0.0))
     relax = float(g[ip + after[0]] - g[ip]) if after.size else float("nan")
-    # initial elastic slope: first 10 % of the strain before the first record above
-    # a tenth of the plateau
-    e0 = g <= 0.1 * plateau / p.mu
+    # initial elastic slope: the records below 30 % of the plateau stress (elastic: the
+    # initial thresholds are far above it)
+    e0 = g <= 0.3 * plateau / p.mu
     slope = float(np.polyfit(g[e0], mean[e0], 1)[0]) if e0.sum() >= 3 else float("nan")
     return dict(gamma=g, sigma=mean, overshoot=ex.excess, overshoot_sem=ex.excess_sem,
                 strain_at_peak=ex.strain_at_peak, plateau=float(plateau),

@@ -32,8 +32,9 @@ Input variants (issue 14): the rejuvenation + correlation models also start from
 internal stress of width 0.175 (:func:`femplastic.lattice.frozen_stress_field`, the
 paper's measured width) and from initial thresholds with a negative tail (2 % uniform on
 (-0.2, 0), :func:`femplastic.lattice.with_negative_tail`; the paper reports "a discrete
-negative tail" without numbers, so 2 % and 0.2 are assumptions). Both make the initial state
-unstable, which the quasistatic driver relaxes at zero strain first.
+negative tail" without numbers, so 2 % and 0.2 are assumptions). Both can make the initial
+state unstable (the tail always does), which the quasistatic driver relaxes at its starting
+strain first.
 
 Run: ``python studies/tyukodi_figs.py --out DIR [--seed S] [--smoke]``.
 """
