@@ -5,7 +5,7 @@ for ``alpha < 1/2`` and both constants depend on ``alpha`` only, so that
 ``A / sqrt(G0 tau sigma_c)`` vs ``sigma_Y / sigma_c`` is one curve parametrised by alpha.
 
 ``run`` tabulates the curve from the quasistatic formulas (derived in
-``docs_notes/meanfield.md``), checks a few of its points against Herschel-Bulkley fits of
+``docs/validation/meanfield.md``), checks a few of its points against Herschel-Bulkley fits of
 flow curves computed by the finite-volume solver, and places externally measured points
 (``points=[(sigma_Y / sigma_c, A / sqrt(G0 tau sigma_c), label), ...]``) with the alpha
 they imply (``alpha_flow`` of the seed's Table 1).

@@ -10,7 +10,7 @@ without slip-threshold correlation (``c1``) and rejuvenation (renewal from the M
 
 Moduli and slip coefficients ``(c0, c1)`` are the paper's. The threshold distributions
 (figure 2a of the paper, not available as numbers) are Weibull laws whose first two moments
-are *derived from the paper's numbers* (``docs_notes/scalar.md``): the age parameters
+are *derived from the paper's numbers* (``docs/validation/lattice_models.md``): the age parameters
 ``r_ESL = 0.14``, ``r_GQ = 0.65`` fix the mean ratios to MCT, and the reported
 ``eps0_bar = c0 + c1 <sigma_c^2>`` fix the second moments (``<sigma_c^2>`` = 1.19 MCT,
 1.53 ESL, 2.98 GQ); the MCT mean is set to 1.

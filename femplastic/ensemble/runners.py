@@ -39,7 +39,7 @@ Where it runs
         ens.run(client=Client(cluster), setup=warmup_model)
 
     or start ``dask scheduler`` and ``srun dask worker --nthreads 1 ADDR`` in a batch job
-    and run ``femplastic ensemble --scheduler ADDR ...`` (docs_notes/ensemble.md).
+    and run ``femplastic ensemble --scheduler ADDR ...`` (docs/howto/ensemble_reference.md).
 
 Examples
 --------

@@ -5,7 +5,7 @@ with one shear stress per site, ``sigma_i = Sigma_ext + s_i``: ``Sigma_ext`` is 
 (mean) stress and ``s`` the zero-mean internal stress built by the Fourier Eshelby kernel
 :class:`femplastic.lattice.LatticeEshelby` from the plastic strain field. Stresses are in LJ
 units, times in LJ time units. Physics, derivations and comparison with the papers:
-``docs_notes/scalar.md``.
+``docs/validation/lattice_models.md``.
 
 Array vocabulary (``N = L * L`` sites):
 

@@ -15,7 +15,7 @@ Kernel
 ------
 For a homogeneous isotropic 2D medium of shear modulus ``mu`` and 2D bulk modulus ``K``
 (``sigma = 2 mu dev(eps) + K tr(eps) I``), the continuum Green operator gives, for a plastic
-strain field ``eps_xy(q)`` (derivation in ``docs_notes/scalar.md``),
+strain field ``eps_xy(q)`` (derivation in ``docs/validation/lattice_models.md``),
 
     sigma_xy(q) = -2 mu* sin^2(2 phi_q) eps_xy(q) = mu* (cos 4phi_q - 1) eps_xy(q),  q != 0,
 

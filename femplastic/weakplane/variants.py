@@ -31,7 +31,7 @@ H         F + homogeneous non-evolving thresholds                F's law, ``Cons
 I         mean-field kernel                                      :class:`MeanFieldPropagator`
 ========  =====================================================  ==============================
 
-Design decisions (details in ``docs_notes/variants.md``):
+Design decisions (details in ``docs/validation/weak_plane_variants.md``):
 
 * **A** -- the moduli belong to the realisation: ``quench(params, rng)`` draws them
   (``n_elem`` draws of ``rng.weibull``, before anything else) and builds that realisation's

@@ -106,7 +106,7 @@ class Propagator(ABC):
     To plug in your own operator, subclass this class and implement :attr:`self_response`,
     :meth:`stress` and :meth:`add` (optionally :meth:`load_response`); leave
     :meth:`numba_form` returning None and the drivers apply it from Python once per
-    synchronous sweep (``docs_notes/variants.md`` has a worked example).
+    synchronous sweep (``docs/validation/weak_plane_variants.md`` has a worked example).
     """
 
     mesh: FEMesh
