@@ -65,12 +65,13 @@ class FiniteRateParams:
         ``"mean_field"``: same self term, uniform redistribution, for comparisons). Default
         ``"continuum"``: the plain Picard kernel ``mu Ghat = -4 mu q_x^2 q_y^2 / q^4`` per
         unit engineering strain (self term ``-0.569 mu``), the usual kernel of this model
-        family; it reproduces the seed's Herschel-Bulkley fit best (``docs/validation/lattice_models.md``).
+        family; it reproduces the seed's Herschel-Bulkley fit best
+        (``docs/validation/lattice_models.md``).
 
     Notes
     -----
-    Stability (derived in ``docs/validation/lattice_models.md``): with every site plastic the explicit
-    Euler step multiplies a stress mode of relaxation rate ``lambda`` by ``1 - lambda dt``;
+    Stability (derived in ``docs/validation/lattice_models.md``): with every site plastic the
+    explicit Euler step multiplies a stress mode of relaxation rate ``lambda`` by ``1 - lambda dt``;
     the rates are ``1 / tau`` for the mean (fixed-rate feedback) and
     ``|Ghat(q)| / (2 mu tau)`` for ``q != 0``. The scheme is stable for ``dt lambda < 2``,
     sign-preserving for ``dt lambda < 1``; the bound ``dt <= 0.1 tau_el`` keeps the
