@@ -95,16 +95,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status. Bad input exits with status 2 and a message."""
+    """Entry point; returns the exit status.
+
+    Bad input exits with status 2 and a one-line message; Ctrl-C (SIGINT) returns 130 after
+    one line, the files written so far left readable.
+    """
     ap = build_parser()
     args, rest = ap.parse_known_args(argv)
     if rest and args.cmd != "bench":
         ap.error(f"unrecognized arguments: {' '.join(rest)}")
     args.rest = [a for a in rest if a != "--"]
+    from .. import interrupt
+
     try:
-        return int(args.func(args))
-    except ValueError as exc:
+        # Ctrl-C is deferred for the whole command and raised at the drivers' safe points
+        # (between compiled calls), never half-way through an import or a file write
+        with interrupt.deferred():
+            return int(args.func(args))
+    except (ValueError, TypeError) as exc:  # bad input, found before any work
         ap.exit(2, f"femplastic {args.cmd}: error: {exc}\n")
+    except KeyboardInterrupt:
+        where = getattr(args, "out", None)
+        sys.stderr.write(f"\nfemplastic {args.cmd}: interrupted"
+                         + (f"; what was finished is in {where} (marked unfinished)" if where
+                            else "") + "\n")
+        return 130
     return 0
 
 

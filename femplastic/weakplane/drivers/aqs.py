@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from ... import interrupt
 from ...fe.elasticity import ddot, schmid
 from .. import kernels as K
 from ..bundles import event_record, kernel_state, work_buffers
@@ -63,6 +64,7 @@ class _Buffers:
                         self.ev_tau[:m].copy(), self.ev_amp[:m].copy(), avalanche_of_event[:m])
 
 
+@interrupt.deferring
 def relax(
     state: State,
     rng: np.random.Generator,
@@ -230,6 +232,7 @@ def _validate(gamma_end: float, dgamma: float, alpha: float, direction: int) -> 
         raise ValueError(f"direction must be +1 or -1, got {direction!r}")
 
 
+@interrupt.deferring
 def aqs(
     state: State,
     params: ModelParams | None = None,
@@ -337,6 +340,7 @@ def aqs(
         return False
 
     while done < n_steps and not stopped:
+        interrupt.check()  # a safe point: Ctrl-C surfaces here, between compiled calls
         if event_driven:
             cap = n_steps - k_base
             mstep = K.next_trigger(base, v, dgamma, st.nv, st.tauc, law_f, st.sref, st.pref,

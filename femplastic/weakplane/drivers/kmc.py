@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ... import interrupt
 from ...fe.elasticity import Isotropic, von_mises
 from ...fe.mesh import FEMesh
 from ...fe.propagators import Propagator
@@ -73,6 +74,7 @@ def _stationary(x: list[float], W: int, tol: float) -> bool:
     return abs(a - b) <= tol * abs(a)
 
 
+@interrupt.deferring
 def quench(
     params: ModelParams,
     rng: np.random.Generator,
@@ -146,6 +148,7 @@ def quench(
     if T > 0:
         beta = V_a / T
         while n_thermal < max_events:
+            interrupt.check()  # a safe point between compiled calls
             e, k, log_nu = K.kmc_select(st.stress, st.nv, st.tauc, law_f, beta, rng)
             time += rng.exponential() * np.exp(-log_nu)
             n_ev, _ = relax(st, rng, buf, thermal=(e, k))
