@@ -91,7 +91,7 @@ def test_library_aqs_interrupted_many_times_in_one_process():
 
 def test_cli_run_interrupted_at_random_moments_exits_130(tmp_path):
     rng = np.random.default_rng(5)
-    for i in range(6):
+    for i in range(5):
         out = tmp_path / f"o{i}"
         cmd = [sys.executable, "-m", "femplastic", "run", "--set", "model.L=12", "--set",
                "model.N=8", "--set", "run.gamma_end=3", "--set", "run.dgamma=1e-4",
@@ -99,7 +99,8 @@ def test_cli_run_interrupted_at_random_moments_exits_130(tmp_path):
                "--out", str(out)]
         proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
-        time.sleep(float(rng.uniform(1.5, 4.0)))  # start-up, quench or shear
+        time.sleep(float(rng.uniform(1.0, 4.0)))  # start-up, quench or shear
+        started = (out / "femplastic-run.json").exists()  # past the imports: in the run
         t0 = time.perf_counter()
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
@@ -109,7 +110,9 @@ def test_cli_run_interrupted_at_random_moments_exits_130(tmp_path):
         assert proc.returncode == 130, err[-2000:]
         assert "SystemError" not in err and "Traceback" not in err, err[-2000:]
         assert err.strip().splitlines()[-1].startswith("femplastic run: interrupted"), err
-        assert answered < 2.0
+        # in the run Ctrl-C answers at the next safe point; during the imports (seconds on a
+        # loaded machine) at the first one after them
+        assert answered < (2.0 if started else 30.0)
         assert not list(out.glob("*.part"))
         if (out / "fields.h5").exists():
             import h5py

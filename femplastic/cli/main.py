@@ -47,7 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config value, e.g. --set model.L=32 (repeatable)")
     r.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     r.add_argument("--realizations", type=int, default=1, help="independent samples (default 1)")
-    r.add_argument("--out", default="femplastic-out", help="output folder (default femplastic-out)")
+    r.add_argument("--out", default="femplastic-out",
+                   help="output folder (default femplastic-out); a previous run there is moved "
+                   "aside to OUT.1, OUT.2, ...; a folder holding other files is refused")
+    r.add_argument("--overwrite", action="store_true",
+                   help="write into an --out folder that holds files femplastic did not write "
+                   "(they are left alone; femplastic's own files there are replaced)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_command("run", "cmd_run"))
     i = sub.add_parser("info", help="version and a quick self-check of the FE core")

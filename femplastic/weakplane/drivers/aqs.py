@@ -26,6 +26,7 @@ from .. import kernels as K
 from ..bundles import event_record, kernel_state, work_buffers
 from ..params import ModelParams
 from ..state import State
+from .progress import report
 
 __all__ = ["aqs", "relax", "AQSRun", "EventLog"]
 
@@ -366,7 +367,7 @@ def aqs(
             if not K.any_active(trial, st.nv, st.tauc, law_f, st.sref, st.pref, st.margin):
                 stopped = fill_quiet(done + 1)
                 if progress is not None and done % 1000 == 0:
-                    progress(done / n_steps)
+                    report(progress, done / n_steps, st.n_events)
                 continue
         k_trig = k_base + mstep
         if fill_quiet(k_trig - 1):
@@ -394,15 +395,14 @@ def aqs(
         if stop_when is not None and stop_when(gamma[i], s_before[i], s_after[i]):
             stopped = True
         if progress is not None:
-            progress(done / n_steps)
+            report(progress, done / n_steps, st.n_events)
 
     # final state at the last recorded step
     x_end = (done - k_base) * dgamma
     K.trial_stress(base, v, x_end, st.stress)
     st.macro_strain = st.macro_strain + done * dgamma * Mload
     events = buf.log(np.asarray(ev_aval, np.int64)) if record_events else None
-    if progress is not None:
-        progress(1.0)
+    report(progress, 1.0, st.n_events)
     return AQSRun(st, gamma[:done], s_after[:done], s_before[:done], sizes[:done], plast[:done],
                   mean_st[:done], events, float(alpha), int(direction), float(dgamma),
                   stopped=stopped)

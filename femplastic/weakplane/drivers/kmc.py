@@ -21,6 +21,7 @@ stress ``-C : <eps_pl>`` its plastic strain implies.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ from ..params import ModelParams
 from ..slip import SlipLaw
 from ..state import State, build_model
 from .aqs import _Buffers, relax
+from .progress import StationarityEstimate, report
 
 __all__ = ["quench", "QuenchInfo"]
 
@@ -66,12 +68,18 @@ class QuenchInfo:
     block_vm: NDArray[np.float64]
 
 
-def _stationary(x: list[float], W: int, tol: float) -> bool:
+def _drift(x: list[float], W: int) -> float | None:
+    """Relative drift between the last two windows of ``W`` block means (None: too few)."""
     if len(x) < 2 * W:
-        return False
+        return None
     a = float(np.mean(x[-W:]))
     b = float(np.mean(x[-2 * W:-W]))
-    return abs(a - b) <= tol * abs(a)
+    return abs(a - b) / abs(a) if a != 0 else (0.0 if a == b else math.inf)
+
+
+def _stationary(x: list[float], W: int, tol: float) -> bool:
+    d = _drift(x, W)
+    return d is not None and d <= tol
 
 
 @interrupt.deferring
@@ -113,7 +121,9 @@ def quench(
     return_info : bool
         Also return a :class:`QuenchInfo`.
     progress : callable, optional
-        Called with the fraction of ``max_events`` done.
+        Called with the estimated fraction done, judged against the stationarity criterion
+        (:class:`~femplastic.weakplane.drivers.progress.StationarityEstimate`), once per
+        block; see :func:`~femplastic.weakplane.drivers.progress.report`.
 
     Returns
     -------
@@ -147,6 +157,7 @@ def quench(
     stationary = T == 0
     if T > 0:
         beta = V_a / T
+        estimate = StationarityEstimate(window, tol, max_events / n)
         while n_thermal < max_events:
             interrupt.check()  # a safe point between compiled calls
             e, k, log_nu = K.kmc_select(st.stress, st.nv, st.tauc, law_f, beta, rng)
@@ -158,7 +169,9 @@ def quench(
                 block_tauc.append(float(st.tauc.mean()))
                 block_vm.append(float(von_mises(st.stress).mean()))
                 if progress is not None:
-                    progress(n_thermal / max_events)
+                    d = [_drift(block_tauc, window), _drift(block_vm, window)]
+                    drift = None if None in d else max(d)
+                    report(progress, estimate.update(len(block_tauc), drift), n_events)
                 if _stationary(block_tauc, window, tol) and _stationary(block_vm, window, tol):
                     stationary = True
                     break
@@ -172,8 +185,7 @@ def quench(
     st.n_events = 0
     st.n_avalanches = 0
     st.time = time
-    if progress is not None:
-        progress(1.0)
+    report(progress, 1.0, n_events)
     if return_info:
         return st, QuenchInfo(n_thermal, n_events, time, stationary, np.array(block_tauc),
                               np.array(block_vm))
