@@ -1,6 +1,7 @@
 """Results on disk: nested dicts of arrays and scalars in one HDF5 file, with provenance.
 
-:func:`write_hdf5` / :func:`append_hdf5` / :func:`read_hdf5`; the root attributes carry the parameters (JSON), the
+:func:`write_hdf5` / :func:`append_hdf5` / :func:`read_hdf5`; the root attributes carry the
+parameters (JSON), the
 seed, the package version and a creation time (:func:`provenance`). ParaView fields are in
 :mod:`femplastic.io.fields`.
 """

@@ -289,6 +289,8 @@ def aqs(
     >>> run.gamma.shape, run.stress.shape
     ((50,), (50,))
     """
+    if not isinstance(state, State):
+        raise TypeError(f"state must be a State (e.g. from fp.quench), got {type(state).__name__}")
     _validate(gamma_end, dgamma, alpha, direction)
     if rng is None or not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
