@@ -256,9 +256,11 @@ def _is_dask_client(client: Any) -> bool:
 
 @contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored in the block (in the main thread), so processes spawned there inherit
-    SIG_IGN from their first instruction, before any import (a worker that is still
-    importing when Ctrl-C reaches the process group would print a traceback)."""
+    """SIGINT ignored in the block (main thread only).
+
+    Processes spawned there inherit SIG_IGN from their first instruction, before any import
+    (a worker still importing when Ctrl-C reaches the process group would print a traceback).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -272,8 +274,10 @@ def _sigint_ignored() -> Iterator[None]:
 
 
 def _as_completed_polled(futures: list[cf.Future], period: float = 0.2) -> Iterator[cf.Future]:
-    """Like ``as_completed``, with a Ctrl-C safe point (:func:`femplastic.interrupt.check`)
-    every ``period`` seconds while waiting."""
+    """Like ``as_completed``, with a Ctrl-C safe point every ``period`` seconds of waiting.
+
+    The safe point is :func:`femplastic.interrupt.check`.
+    """
     from .. import interrupt
 
     pending = set(futures)
