@@ -1,6 +1,7 @@
 """Model parameters: frozen, validated dataclasses; TOML configs; named presets.
 
-Defaults are the calibrated "model C" of seed 004 at ``l = 6.6``. Config files are TOML with
+Defaults are the calibrated "model C" of Castellanos et al. (2021) at ``l = 6.6``. Config
+files are TOML with
 one table per dataclass::
 
     [model]
@@ -12,7 +13,8 @@ one table per dataclass::
 
 ``--set model.L=32`` on the command line uses the same names.
 
-**Model variants** (seed 004, A.8; :mod:`femplastic.weakplane.variants`): ``variant = "A"`` ...
+**Model variants** (Castellanos et al. 2021, appendix A.8;
+:mod:`femplastic.weakplane.variants`): ``variant = "A"`` ...
 ``"I"``
 selects which ingredient of model C is changed (``--set model.variant=D``); the
 variant-specific parameters are ordinary fields (``G_weibull_mean``, ``G_weibull_k``,
@@ -51,16 +53,17 @@ else:  # pragma: no cover
 __all__ = ["ModelParams", "RunParams", "Config", "PRESETS", "VARIANT_PRESETS", "VARIANT_NAMES",
            "load_config", "apply_overrides"]
 
-#: Table 1 of seed 004: element size l -> (L, N, n for R = 30).
+#: Table 1 of Castellanos et al. (2021): element size l -> (L, N, n for R = 30).
 TABLE1 = {3.5: (29, 8, 15), 4.4: (23, 16, 12), 6.6: (15, 36, 8), 8.8: (11, 64, 6),
           10.5: (9, 92, 5), 13.2: (8, 144, 4)}
 
-#: The model variants of seed 004 (A.8): C is the original model.
+#: The model variants of Castellanos et al. (2021) (A.8): C is the original model.
 VARIANT_NAMES = ("A", "B", "C", "D", "E", "F", "G", "H", "I")
 #: Variants with two slip systems (0 and 90 deg), a shared threshold and a fixed amplitude.
 TWO_SYSTEM_VARIANTS = ("F", "G", "H")
 
-#: Optimum parameters of each variant at ``l = 6.6`` (seed 004, A.8); used by
+#: Optimum parameters of each variant at ``l = 6.6`` (Castellanos et al. 2021, appendix A.8);
+#: used by
 #: :meth:`ModelParams.for_variant`. H and I have no values in the paper (H: "no combination
 #: of free parameters leads to a satisfactory fit"; the text of A.8.9 is empty): H keeps F's
 #: amplitude with the mean of F's threshold law, ``0.38 Gamma(1 + 1/1.17) = 0.36``; I keeps C's.
@@ -94,7 +97,7 @@ def _positive(name: str, value: float, allow_zero: bool = False) -> None:
 
 @dataclass(frozen=True)
 class ModelParams:
-    """Parameters of the weak-plane tensorial model (seed 004, model C by default).
+    """Parameters of the weak-plane tensorial model (Castellanos et al. (2021), model C by default).
 
     Parameters
     ----------
@@ -119,7 +122,8 @@ class ModelParams:
     V_a : float
         Activation volume (> 0). Default 1.0.
     variant : str
-        Model variant of seed 004, A.8 (``"A"`` ... ``"I"``, default ``"C"``, the original);
+        Model variant of Castellanos et al. 2021, appendix A.8 (``"A"`` ... ``"I"``, default
+        ``"C"``, the original);
         see :mod:`femplastic.weakplane.variants`. ``N`` must be 2 for F, G, H. Stripped and
         upper-cased.
     G_weibull_mean, G_weibull_k : float
@@ -172,7 +176,8 @@ class ModelParams:
                             f"{type(self.variant).__name__} {self.variant!r}")
         v = self.variant.strip().upper()
         if v not in VARIANT_NAMES:
-            raise ValueError(f"variant must be one of {', '.join(VARIANT_NAMES)} (seed 004, "
+            raise ValueError(f"variant must be one of {', '.join(VARIANT_NAMES)} (Castellanos "
+                             f"et al. 2021, "
                              f"A.8), got {self.variant!r}")
         object.__setattr__(self, "variant", v)
         if isinstance(self.L, bool | np.bool_) or not isinstance(self.L, int | np.integer):
@@ -199,7 +204,7 @@ class ModelParams:
 
     @classmethod
     def for_variant(cls, variant: str, **overrides: Any) -> ModelParams:
-        """Variant ``variant`` with its optimum parameters of seed 004 (A.8, ``l = 6.6``).
+        """Variant ``variant`` with its optimum parameters (Castellanos et al. 2021, A.8, l = 6.6).
 
         See :data:`VARIANT_PRESETS` (H and I have no published values). ``overrides``
         change any field, e.g. ``ModelParams.for_variant("F", L=32)``.
@@ -261,7 +266,7 @@ class ModelParams:
 
     @classmethod
     def preset(cls, l: float, **overrides: Any) -> ModelParams:
-        """Table 1 of seed 004: ``L`` and ``N`` for element size ``l`` in 3.5 ... 13.2.
+        """Table 1 of Castellanos et al. (2021): ``L``, ``N`` for element size ``l`` 3.5-13.2.
 
         Only ``l = 6.6`` has calibrated ``(k, lam, chi, T)`` in the paper; for the other
         sizes those stay at the model C values unless overridden.
@@ -404,7 +409,8 @@ class RunParams:
     event_driven : bool
         Skip increments that trigger nothing, exactly. Default True.
     stationary_from : float
-        Strain above which statistics are stationary (>= 0; seed 004: 0.5, the default).
+        Strain above which statistics are stationary (>= 0; Castellanos et al. (2021): 0.5, the
+        default).
     fields_every : float
         Strain between two ParaView snapshots (>= 0; 0: only the first and the last).
         Default 0.1.
