@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import time
-import tomllib
 
 import numpy as np
 import pytest
@@ -13,6 +12,11 @@ import pytest
 import femplastic as fp
 from femplastic import cli
 from femplastic.weakplane.params import VARIANT_PRESETS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
