@@ -151,9 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         ap.exit(2, f"femplastic {args.cmd}: error: {exc}\n")
     except KeyboardInterrupt:
         where = getattr(args, "out", None)
-        sys.stderr.write(f"\nfemplastic {args.cmd}: interrupted"
-                         + (f"; what was finished is in {where} (marked unfinished)" if where
-                            else "") + "\n")
+        if args.cmd == "run":
+            what = f"; the finished realisations are in {where} (status: running)"
+        elif where:
+            what = f"; the finished realisations are kept in {where}: rerun to resume"
+        else:
+            what = ""
+        sys.stderr.write(f"\nfemplastic {args.cmd}: interrupted{what}\n")
         return 130
     return 0
 
