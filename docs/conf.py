@@ -39,6 +39,12 @@ extensions = [
     "myst_parser",
     "studydoc",
 ]
+# Math renders offline: MathJax is shipped with the build (pip package sphinx-mathjax-offline,
+# in the docs and test extras: it copies MathJax into _static/mathjax and points mathjax_path
+# there). Without it Sphinx would load MathJax from a CDN, and offline the physics pages would
+# show raw TeX.
+if importlib.util.find_spec("sphinx-mathjax-offline") is not None:
+    extensions.append("sphinx-mathjax-offline")
 
 # -- autodoc / napoleon (numpy-style docstrings) -------------------------------------------
 autodoc_default_options = {"members": True, "show-inheritance": True}

@@ -24,15 +24,17 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["deferred", "check", "pending"]
+_F = TypeVar("_F", bound=Callable[..., Any])
 
-_lock = threading.Lock()
+__all__ = ["deferred", "deferring", "check", "pending"]
+
 _depth = 0
 _pending = False
 
@@ -79,19 +81,46 @@ def deferred() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    with _lock:
-        outer = _depth == 0
-        _depth += 1
+    # Order matters: with the default handler a KeyboardInterrupt can arise at any bytecode,
+    # so the depth changes only while our handler is installed (no exception possible there).
+    outer = _depth == 0
     previous = None
     if outer:
         _pending = False
         previous = signal.signal(signal.SIGINT, _record)
+    _depth += 1
     try:
         yield
     finally:
-        with _lock:
-            _depth -= 1
+        _depth -= 1
         if outer:
-            signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGINT,
+                          signal.default_int_handler if previous is None else previous)
     if outer:
         check()
+
+
+def deferring(func: _F) -> _F:
+    """Decorator: run ``func`` inside :func:`deferred` (a driver whose loop calls :func:`check`).
+
+    Parameters
+    ----------
+    func : callable
+        A driver that calls compiled code with a ``numpy.random.Generator``.
+
+    Returns
+    -------
+    callable
+        ``func`` with the same signature and docstring; a SIGINT during the call surfaces as a
+        ``KeyboardInterrupt`` at the next :func:`check` (or when ``func`` returns). Called
+        inside a deferred block it runs directly (one global read of overhead).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if _depth:  # already inside a deferred block (e.g. relax() called by aqs()): no cost
+            return func(*args, **kwargs)
+        with deferred():
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

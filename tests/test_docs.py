@@ -50,6 +50,13 @@ def test_docs_build_without_warnings(tmp_path):
     assert "athermal quasistatic" in aqs_page.lower() and "gamma_end" in aqs_page
     gallery = (out / "gallery" / "fig2_macro.html").read_text(encoding="utf-8")
     assert "--smoke" in gallery
+    # math renders offline: MathJax ships with the build (sphinx-mathjax-offline), no CDN
+    import importlib.util
+
+    if importlib.util.find_spec("sphinx-mathjax-offline") is not None:
+        physics = (out / "physics" / "weak_plane.html").read_text(encoding="utf-8")
+        assert "_static/mathjax/tex-chtml.js" in physics and "cdn.jsdelivr" not in physics
+        assert (out / "_static" / "mathjax" / "tex-chtml.js").exists()
 
 
 def _modules() -> list[str]:

@@ -241,7 +241,8 @@ def test_store_of_another_ensemble_is_refused(tmp_path):
     store = tmp_path / "e.h5"
     Ensemble(toy, {"a": 0}, realizations=1, seed=5, store=store).run(workers=1)
     for kwargs, what in [(dict(seed=6), "seed differs"),
-                         (dict(points=[{"a": 1}]), "points differs"),
+                         (dict(points=[{"a": 1}]), r"a differs \(stored 0, requested 1\)"),
+                         (dict(points=[{"a": 0}, {"a": 1}]), "number of points differs"),
                          (dict(func=failing), "func differs"),
                          (dict(seeding="common"), "seeding differs")]:
         args = dict(func=toy, points={"a": 0}, realizations=1, seed=5, store=store) | kwargs
@@ -394,7 +395,8 @@ def test_cli_ensemble_and_resume(tmp_path, capsys):
     assert "computed 0, already in the store 3" in capsys.readouterr().out
     with pytest.raises(SystemExit) as e:  # same store, other parameters
         cli.main([*args[:-3], "--set", "model.k=1.9", "--out", str(out)])
-    assert e.value.code == 2 and "differs" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "model.k differs (stored 2.18, requested 1.9)" in err, err
 
 
 def test_cli_sweep_grid(tmp_path, capsys):

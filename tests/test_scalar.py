@@ -32,7 +32,7 @@ from femplastic.lattice import (
     stress_at_strain,
 )
 
-# Threshold distributions of the ESL/GQ/MCT glasses derived in docs_notes/scalar.md
+# Threshold distributions of the ESL/GQ/MCT glasses derived in docs/validation/lattice_models.md
 MCT = Weibull.from_mean_std(1.0, 0.436)
 GQ = Weibull.from_mean_std(1.65, 0.507)
 

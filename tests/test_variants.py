@@ -80,7 +80,8 @@ def test_cli_runs_a_variant_without_cli_changes(tmp_path):
     assert rc == 0
 
 
-@pytest.mark.parametrize("args,msg", [(["--set", "model.variant=F"], "N must be 2 for variant F"),
+@pytest.mark.parametrize("args,msg", [(["--set", "model.variant=F", "--set", "model.N=36"],
+                                       "N must be 2 for variant F"),
                                       (["--set", "model.variant=Z"], "variant must be one of")])
 def test_cli_bad_variant_exits_2(tmp_path, capsys, args, msg):
     with pytest.raises(SystemExit) as exc:

@@ -13,7 +13,28 @@ import importlib
 import sys
 from collections.abc import Callable
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "CITATIONS"]
+
+#: The papers the models come from, in full (also in README.md, CITATION.cff and the docs).
+CITATIONS = """\
+models and papers (cite them with femplastic, see CITATION.cff):
+  weak-plane FE model, variants A-I (femplastic run, ensemble, sweep):
+    D. Fernández Castellanos, S. Roux and S. Patinet, "Insights from the quantitative
+    calibration of an elasto-plastic model from a Lennard-Jones atomic glass",
+    Comptes Rendus. Physique 22 (2021)
+  scalar finite-rate and creep lattice model:
+    C. Liu, S. Dutta, P. Chaudhuri and K. Martens, "Elastoplastic approach based on
+    microscopic insights for the steady state and transient dynamics of sheared disordered
+    solids", Physical Review Letters 126, 138005 (2021)
+  quasistatic scalar model with rejuvenation:
+    B. Tyukodi, A. Barbot, R. García-García, M. Lerbinger, S. Patinet and D. Vandembroucq,
+    "Coarse-graining amorphous plasticity: impact of rejuvenation and disorder",
+    Comptes Rendus. Physique 24 (S1), 113-131 (2023)
+  Hebraud-Lequeux mean field:
+    F. Puosi, J. Olivier and K. Martens, "Probing relevant ingredients in mean-field
+    approaches for the athermal rheology of yield stress materials",
+    Soft Matter 11, 7639-7647 (2015)
+"""
 
 
 def _command(module: str, name: str) -> Callable[[argparse.Namespace], int]:
@@ -32,28 +53,42 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="femplastic",
         description="Finite-element elasto-plastic models of amorphous plasticity.",
+        epilog=CITATIONS, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("--version", action="version", version=f"femplastic {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser(
         "run",
-        help="quench and shear the weak-plane model (model C of seed 004 by default)",
-        description="KMC quench then athermal quasistatic shear of the weak-plane FE model. "
-        "Writes results.h5, curve.csv, summary.json, stress_strain.png and fields.xdmf. "
-        "Model variants A-I of seed 004: --set model.variant=D (see the docs).",
+        help="quench and shear the weak-plane model (Castellanos et al. model C by default)",
+        description="KMC quench then athermal quasistatic shear of the weak-plane FE model of "
+        "Fernandez Castellanos, Roux and Patinet, C. R. Physique 22 (2021); by default their "
+        "calibrated model C. Writes results.h5, curve.csv, summary.json, stress_strain.png, "
+        "fields.xdmf (+ fields.h5) and femplastic-run.json (status running/complete). "
+        "Variants A-I of the paper: --set model.variant=D runs variant D with its calibrated "
+        "parameters (appendix A.8) unless k, lam, chi... are set too; femplastic config lists "
+        "every key.",
     )
     r.add_argument("--config", help="TOML file with [model] and [run] tables")
     r.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set model.L=32 (repeatable)")
     r.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
     r.add_argument("--realizations", type=int, default=1, help="independent samples (default 1)")
-    r.add_argument("--out", default="femplastic-out", help="output folder (default femplastic-out)")
+    r.add_argument("--out", default="femplastic-out",
+                   help="output folder (default femplastic-out); a previous run there is moved "
+                   "aside to OUT.1, OUT.2, ...; a folder holding other files is refused")
+    r.add_argument("--overwrite", action="store_true",
+                   help="write into an --out folder that holds files femplastic did not write "
+                   "(they are left alone; femplastic's own files there are replaced)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_command("run", "cmd_run"))
     i = sub.add_parser("info", help="version and a quick self-check of the FE core")
     i.set_defaults(func=_command("info", "cmd_info"))
-    b = sub.add_parser("bench", help="run a benchmark from benchmarks/ (e.g. propagator, aqs)")
-    b.add_argument("which", help="benchmark name: propagator, aqs, ...")
+    c = sub.add_parser("config", help="print every config key with its default, meaning and "
+                       "unit (valid TOML: femplastic config > my.toml)")
+    c.set_defaults(func=_command("config", "cmd_config"))
+    b = sub.add_parser("bench", help="run a benchmark from benchmarks/ (--list: which ones)")
+    b.add_argument("which", nargs="?", help="benchmark name (femplastic bench --list)")
+    b.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     b.set_defaults(func=_command("bench", "cmd_bench"))
     for name in ("ensemble", "sweep"):
         sweep = name == "sweep"
@@ -95,16 +130,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status. Bad input exits with status 2 and a message."""
+    """Entry point; returns the exit status.
+
+    Bad input exits with status 2 and a one-line message; Ctrl-C (SIGINT) returns 130 after
+    one line, the files written so far left readable.
+    """
     ap = build_parser()
     args, rest = ap.parse_known_args(argv)
     if rest and args.cmd != "bench":
         ap.error(f"unrecognized arguments: {' '.join(rest)}")
     args.rest = [a for a in rest if a != "--"]
+    from .. import interrupt
+
     try:
-        return int(args.func(args))
-    except ValueError as exc:
+        # Ctrl-C is deferred for the whole command and raised at the drivers' safe points
+        # (between compiled calls), never half-way through an import or a file write
+        with interrupt.deferred():
+            return int(args.func(args))
+    except (ValueError, TypeError) as exc:  # bad input, found before any work
         ap.exit(2, f"femplastic {args.cmd}: error: {exc}\n")
+    except KeyboardInterrupt:
+        where = getattr(args, "out", None)
+        if args.cmd == "run":
+            what = f"; the finished realisations are in {where} (status: running)"
+        elif where:
+            what = f"; the finished realisations are kept in {where}: rerun to resume"
+        else:
+            what = ""
+        sys.stderr.write(f"\nfemplastic {args.cmd}: interrupted{what}\n")
+        return 130
     return 0
 
 

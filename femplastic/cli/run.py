@@ -1,15 +1,29 @@
 """``femplastic run``: quench and shear the weak-plane model, write every output file.
 
-Writes ``results.h5``, ``curve.csv``, ``summary.json``, ``stress_strain.png`` and
-``fields.xdmf`` (+ ``fields.h5``) into ``--out`` (:func:`run_main_job`).
+Writes ``results.h5``, ``curve.csv``, ``summary.json``, ``stress_strain.png``,
+``fields.xdmf`` (+ ``fields.h5``) and the marker ``femplastic-run.json`` into ``--out``
+(:func:`run_main_job`). Before any work :func:`cmd_run` checks the configuration, the output
+folder (:mod:`femplastic.io.outdir`: a folder with foreign files is refused unless
+``--overwrite``, a previous run is moved aside to ``OUT.1``, ``OUT.2``, ...) and the memory
+and disk the run needs (:mod:`femplastic.weakplane.estimates`), and warns when the
+parameters imply millions of slip events per unit strain.
+
+Each realisation is written to ``results.h5`` (and ``summary.json``) as soon as it is
+finished; ParaView snapshots of realisation 0 are appended to ``fields.xdmf`` as they are
+taken. ``status`` in ``results.h5``, ``fields.h5``, ``summary.json`` and the marker says
+``"running"`` until the whole run has finished: an interrupted folder is recognisable and
+readable.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,130 +31,227 @@ import numpy as np
 
 __all__ = ["cmd_run", "run_main_job"]
 
-
-def _progress_bar(total: float, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=100, desc=desc, disable=not enabled, leave=False,
-               bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}]")
-
-    def update(frac: float) -> None:
-        target = min(100.0, 100.0 * frac)
-        if target > bar.n:
-            bar.update(target - bar.n)
-
-    return bar, update
+#: Seconds between two progress lines on stderr when it is not a terminal.
+PROGRESS_EVERY_S = 5.0
+#: Slip events per element and unit strain above which ``femplastic run`` warns.
+EVENTS_WARN = 1e4
 
 
-def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool = False
+class _Progress:
+    """A progress report: a bar on a terminal, a line every few seconds elsewhere."""
+
+    wants_events = True
+
+    def __init__(self, desc: str, mode: str, steps: int = 0, gamma_end: float = 0.0,
+                 quench: bool = False) -> None:
+        self.desc, self.mode, self.steps, self.gamma_end = desc, mode, steps, gamma_end
+        self.quench = quench
+        self.t0 = self.last = time.perf_counter()
+        self.bar = None
+        if mode == "bar":
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=100, desc=desc, leave=False,
+                            bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}]")
+
+    def __call__(self, frac: float, n_events: int | None = None) -> None:
+        if self.bar is not None:
+            target = min(100.0, 100.0 * frac)
+            if target > self.bar.n:
+                self.bar.update(target - self.bar.n)
+            return
+        now = time.perf_counter()
+        if self.mode != "lines" or now - self.last < PROGRESS_EVERY_S:
+            return
+        self.last = now
+        rate = (n_events or 0) / max(now - self.t0, 1e-9)
+        if self.quench:
+            what = f"~{100 * frac:.0f} % (estimate against the stationarity criterion)"
+        else:
+            step = int(round(frac * self.steps))
+            what = f"step {step}/{self.steps}, gamma {frac * self.gamma_end:.4f}"
+        print(f"femplastic run: {self.desc}: {what}, {n_events or 0} events, "
+              f"{rate:.0f} events/s", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _jsonable(x: Any) -> Any:
+    """``x`` with every non-finite float replaced by None (strict JSON)."""
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float | np.floating):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".part")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | str = False
                  ) -> dict[str, Any]:
     """Quench and shear ``realizations`` samples; write every output file into ``out``.
 
     Realisation ``r`` uses the ``r``-th child of ``SeedSequence(seed)``, so its result does
-    not depend on how many realisations are run.
+    not depend on how many realisations are run. Each one is written when it is finished;
+    ``status`` stays ``"running"`` until all are.
+
+    Parameters
+    ----------
+    cfg : Config
+    seed : int
+    realizations : int
+    out : Path
+        Output folder (created; files of the same names are replaced).
+    progress : bool or str
+        ``"bar"`` (or True): progress bars; ``"lines"``: a line on stderr every
+        :data:`PROGRESS_EVERY_S` seconds; False: silent.
+
+    Returns
+    -------
+    dict
+        The summary (also in ``summary.json``).
     """
-    from .. import __version__, io
+    from .. import __version__, interrupt, io
     from ..weakplane.drivers import aqs, quench
 
-    out.mkdir(parents=True, exist_ok=True)
+    mode = "bar" if progress is True else (progress or "off")
+    out = Path(out)
     p, rp = cfg.model, cfg.run
+    params = cfg.to_dict()
     children = np.random.SeedSequence(seed).spawn(realizations)
-    t0 = time.perf_counter()
-    curves, per = [], []
-    n_events = n_aval = 0
-    t_shear = 0.0
-    xdmf_path = out / "fields.xdmf"
-    writer = None
-    for r, child in enumerate(children):
-        rng = np.random.default_rng(child)
-        bar, upd = _progress_bar(1.0, f"quench {r + 1}/{realizations}", progress)
-        state = quench(p, rng, progress=upd)
-        bar.close()
-        snapshots: list[tuple[float, Any]] = []
-        bar, upd = _progress_bar(1.0, f"shear  {r + 1}/{realizations}", progress)
-        ts = time.perf_counter()
-        if r == 0:
-            run = _shear_with_snapshots(state, p, rng, rp, snapshots, upd)
-        else:
-            run = aqs(state, p, rng, gamma_end=rp.gamma_end, dgamma=rp.dgamma, alpha=rp.alpha,
-                      event_driven=rp.event_driven, progress=upd, backend=rp.backend)
-        t_shear += time.perf_counter() - ts
-        bar.close()
-        if r == 0:
-            writer = io.XdmfWriter(xdmf_path, state.model.mesh)
-            with writer as w:
-                for g, st in snapshots:
-                    w.write(g, st.stress, st.eps_pl, slips=st.slips,
-                            min_dtau=st.dtau().min(axis=1), mean_tauc=st.tauc.mean(axis=1))
-        n_events += run.state.n_events
-        n_aval += run.state.n_avalanches
-        mask = run.gamma > rp.stationary_from
-        per.append((float(run.stress[mask].mean()) if mask.any() else float("nan"),
-                    float(run.stress[mask].std()) if mask.any() else float("nan")))
-        curves.append(run)
-    wall = time.perf_counter() - t0
+    with interrupt.deferred():  # Ctrl-C only at the drivers' safe points: files stay whole
+        out.mkdir(parents=True, exist_ok=True)
+        io.outdir.mark(out, "running", seed=seed, realizations=realizations, finished=0)
+        results = out / "results.h5"
+        io.write_hdf5(results, {"status": "running", "realizations_finished": 0},
+                      params=params, seed=seed)
+        t0 = time.perf_counter()
+        curves, per = [], []
+        n_events = n_aval = 0
+        t_shear = 0.0
+        n_steps = int(round(rp.gamma_end / rp.dgamma))
+        summary: dict[str, Any] = {}
+        for r, child in enumerate(children):
+            interrupt.check()
+            rng = np.random.default_rng(child)
+            rep = _Progress(f"quench {r + 1}/{realizations}", mode, quench=True)
+            state = quench(p, rng, progress=rep)
+            rep.close()
+            rep = _Progress(f"shear  {r + 1}/{realizations}", mode, n_steps, rp.gamma_end)
+            ts = time.perf_counter()
+            if r == 0:
+                with io.XdmfWriter(out / "fields.xdmf", state.model.mesh, params=params,
+                                   seed=seed) as w:
+                    def snap(g: float, st: Any) -> None:
+                        w.write(g, st.stress, st.eps_pl, slips=st.slips,
+                                min_dtau=st.dtau().min(axis=1),
+                                mean_tauc=st.tauc.mean(axis=1))
 
-    first = curves[0]
-    np.savetxt(out / "curve.csv", np.column_stack([first.gamma, first.stress]), delimiter=",",
-               header="gamma,stress", comments="", fmt="%.10g")
-    data = {
-        "realizations": {
-            f"r{r:04d}": {"gamma": c.gamma, "stress": c.stress, "stress_before": c.stress_before,
-                          "avalanche_size": c.avalanche_size, "plastic": c.plastic,
-                          "mean_stress": c.mean_stress}
-            for r, c in enumerate(curves)
-        },
-        "final_state": {"stress": first.state.stress, "prestress": first.state.prestress,
-                        "eps_pl": first.state.eps_pl, "theta": first.state.theta,
-                        "tauc": first.state.tauc},
-    }
-    io.write_hdf5(out / "results.h5", data, params=cfg.to_dict(), seed=seed)
-    means = np.array(per)
-    has_stat = bool(np.isfinite(means[:, 0]).any())  # None when gamma_end <= stationary_from
-    summary = {
-        "params": cfg.to_dict(),
+                    run = _shear_with_snapshots(state, p, rng, rp, snap, rep)
+            else:
+                run = aqs(state, p, rng, gamma_end=rp.gamma_end, dgamma=rp.dgamma,
+                          alpha=rp.alpha, event_driven=rp.event_driven, backend=rp.backend,
+                          progress=rep)
+            t_shear += time.perf_counter() - ts
+            rep.close()
+            n_events += run.state.n_events
+            n_aval += run.state.n_avalanches
+            mask = run.gamma > rp.stationary_from
+            per.append((float(run.stress[mask].mean()) if mask.any() else None,
+                        float(run.stress[mask].std()) if mask.any() else None))
+            curves.append((run.gamma, run.stress))
+            data: dict[str, Any] = {"realizations": {f"r{r:04d}": {
+                "gamma": run.gamma, "stress": run.stress, "stress_before": run.stress_before,
+                "avalanche_size": run.avalanche_size, "plastic": run.plastic,
+                "mean_stress": run.mean_stress}}, "realizations_finished": r + 1}
+            if r == 0:
+                st = run.state
+                data["final_state"] = {"stress": st.stress, "prestress": st.prestress,
+                                       "eps_pl": st.eps_pl, "theta": st.theta, "tauc": st.tauc}
+                _write_text(out / "curve.csv", "gamma,stress\n" + "".join(
+                    f"{g:.10g},{s:.10g}\n" for g, s in zip(run.gamma, run.stress,
+                                                           strict=True)))
+            io.append_hdf5(results, data)
+            wall = time.perf_counter() - t0
+            done = r + 1 == realizations
+            summary = _summary(params, seed, realizations, r + 1, __version__, n_events,
+                               n_aval, rp.stationary_from, per, wall, t_shear, done)
+            if done:
+                _plot(curves, out / "stress_strain.png", rp.stationary_from, summary, cfg,
+                      seed)
+                io.append_hdf5(results, {"status": "complete"})
+            _write_text(out / "summary.json", json.dumps(_jsonable(summary), indent=2,
+                                                         allow_nan=False))
+            io.outdir.mark(out, "complete" if done else "running", seed=seed,
+                           realizations=realizations, finished=r + 1)
+    return summary
+
+
+def _summary(params, seed, realizations, finished, version, n_events, n_aval, from_gamma, per,
+             wall, t_shear, done) -> dict[str, Any]:
+    means = [m for m, _ in per if m is not None]
+    stds = [s for _, s in per if s is not None]
+    return {
+        "status": "complete" if done else "running",
+        "params": params,
         "seed": seed,
         "realizations": realizations,
-        "version": __version__,
+        "realizations_finished": finished,
+        "version": version,
         "n_events": int(n_events),
         "n_avalanches": int(n_aval),
-        "stationary": {
-            "from_gamma": rp.stationary_from,
-            "mean_stress": float(np.nanmean(means[:, 0])) if has_stat else None,
-            "std_stress": float(np.nanmean(means[:, 1])) if has_stat else None,
+        "stationary": {  # None when gamma_end <= stationary_from
+            "from_gamma": from_gamma,
+            "mean_stress": float(np.mean(means)) if means else None,
+            "std_stress": float(np.mean(stds)) if stds else None,
             "per_realization": [{"mean": a, "std": b} for a, b in per],
         },
         "wall_time_s": wall,
         "shear_time_s": t_shear,
         "events_per_second": n_events / t_shear if t_shear > 0 else None,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    _plot(curves, out / "stress_strain.png", rp.stationary_from)
-    return summary
 
 
-def _shear_with_snapshots(state, p, rng, rp, snapshots, upd):
-    """AQS in chunks of ``fields_every`` strain so ParaView snapshots can be taken."""
+def _shear_with_snapshots(state, p, rng, rp, snap: Callable[[float, Any], None], upd):
+    """AQS in chunks of ``fields_every`` strain; ``snap(gamma, state)`` after each chunk."""
+    from .. import interrupt
     from ..weakplane.drivers import AQSRun, aqs
 
     every = rp.fields_every if rp.fields_every > 0 else rp.gamma_end
     n_total = int(round(rp.gamma_end / rp.dgamma))
     per_chunk = max(1, int(round(every / rp.dgamma)))
-    snapshots.append((0.0, state.copy()))
+    snap(0.0, state)
     runs = []
     done = 0
     st = state
     while done < n_total:
         m = min(per_chunk, n_total - done)
-        base = done
+
+        def chunk(f: float, n_ev: int | None = None, b: int = done, mm: int = m) -> None:
+            upd((b + f * mm) / n_total, n_ev)
+
+        chunk.wants_events = True  # type: ignore[attr-defined]
         run = aqs(st, p, rng, gamma_end=m * rp.dgamma, dgamma=rp.dgamma, alpha=rp.alpha,
-                  event_driven=rp.event_driven, backend=rp.backend,
-                  progress=lambda f, b=base, mm=m: upd((b + f * mm) / n_total))
-        run.gamma = run.gamma + base * rp.dgamma
+                  event_driven=rp.event_driven, backend=rp.backend, progress=chunk)
+        run.gamma = run.gamma + done * rp.dgamma
         runs.append(run)
         st = run.state
         done += m
-        snapshots.append((done * rp.dgamma, st.copy()))
+        snap(done * rp.dgamma, st)
+        interrupt.check()
     cat = {k: np.concatenate([getattr(r, k) for r in runs])
            for k in ("gamma", "stress", "stress_before", "avalanche_size", "plastic",
                      "mean_stress")}
@@ -148,25 +259,80 @@ def _shear_with_snapshots(state, p, rng, rp, snapshots, upd):
                   cat["plastic"], cat["mean_stress"], None, rp.alpha, 1, rp.dgamma)
 
 
-def _plot(curves, path: Path, stationary_from: float) -> None:
+def _plot(curves, path: Path, stationary_from: float, summary: dict[str, Any], cfg,
+          seed: int) -> None:
+    """Stress-strain curves: every realisation labelled (or banded), the stationary band."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
-    for i, c in enumerate(curves[:8]):
-        ax.plot(c.gamma, c.stress, lw=0.7, alpha=0.9 if i == 0 else 0.4,
-                label="realisation 0" if i == 0 else None)
-    if len(curves) > 1:
-        ax.plot(curves[0].gamma, np.mean([c.stress for c in curves], axis=0), "k", lw=1.2,
-                label=f"mean of {len(curves)}")
-    ax.axvline(stationary_from, color="0.6", ls=":", lw=1, label="stationary from")
+    p = cfg.model
+    R = len(curves)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
+    if R <= 6:
+        for i, (g, s) in enumerate(curves):
+            ax.plot(g, s, lw=0.7, alpha=0.9 if i == 0 else 0.6, label=f"realisation {i}")
+    else:
+        S = np.array([s for _, s in curves])
+        g = curves[0][0]
+        ax.fill_between(g, S.min(axis=0), S.max(axis=0), color="C0", alpha=0.25, lw=0,
+                        label=f"all {R} realisations (min-max)")
+        ax.plot(g, S[0], "C0", lw=0.6, label="realisation 0")
+        ax.plot(g, S.mean(axis=0), "k", lw=1.1, label=f"mean of {R}")
+    st = summary["stationary"]
+    if st["mean_stress"] is not None:
+        m, sd = st["mean_stress"], st["std_stress"]
+        g_end = max(c[0][-1] for c in curves)
+        ax.fill_between([stationary_from, g_end], m - sd, m + sd, color="0.5", alpha=0.25,
+                        lw=0, label=f"stationary mean $\\pm$ std: {m:.3f} $\\pm$ {sd:.3f}")
+        ax.hlines(m, stationary_from, g_end, colors="0.3", lw=1)
+    ax.axvline(stationary_from, color="0.6", ls=":", lw=1,
+               label=f"stationary from $\\gamma$ = {stationary_from:g}")
+    ax.set_title(f"Castellanos et al. model {p.variant}: L = {p.L}, N = {p.N}, seed {seed}, "
+                 f"{R} realisation{'s' if R > 1 else ''}", fontsize=9)
     ax.set_xlabel(r"$\gamma^{\rm ext}$")
     ax.set_ylabel(r"$\Sigma^{\rm ext}_{xy}$ (LJ units)")
-    ax.legend(frameon=False, fontsize=8)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    ax.legend(frameon=False, fontsize=7)
+    tmp = path.with_name(path.stem + ".part.png")
+    try:
+        fig.savefig(tmp, dpi=130)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        plt.close(fig)
+
+
+def check_run(cfg, realizations: int, out: Path, overwrite: bool) -> list[str]:
+    """Every check before a run: output folder, memory and disk, feasibility.
+
+    Returns
+    -------
+    list of str
+        Warnings to print (a run that will obviously not finish).
+
+    Raises
+    ------
+    ValueError
+        Naming the option or parameter: see :func:`femplastic.io.outdir.check_folder` and
+        :func:`femplastic.weakplane.estimates.check_footprint`.
+    """
+    from ..io.outdir import check_folder
+    from ..weakplane.estimates import check_footprint, events_per_strain
+
+    check_folder(out, overwrite)
+    check_footprint(cfg.model, cfg.run, realizations, out)
+    warnings = []
+    per = events_per_strain(cfg.model)
+    if per > EVENTS_WARN:
+        n = cfg.model.L ** 2
+        total = per * n * cfg.run.gamma_end * realizations
+        warnings.append(
+            f"about {per:.2g} slip events per element and unit strain (estimate from model.k "
+            f"= {cfg.model.k:g}, model.lam = {cfg.model.lam:g}, model.chi = {cfg.model.chi:g},"
+            f" model.N = {cfg.model.N}; model C: ~60), {total:.2g} events for this run: it "
+            "may not finish")
+    return warnings
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -175,9 +341,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     Raises
     ------
     ValueError
-        If ``--realizations < 1`` or ``--seed < 0`` or the configuration is invalid.
+        If ``--realizations < 1`` or ``--seed < 0``, the configuration is invalid, the
+        output folder is refused, or the run would not fit in memory or on disk.
     """
+    from .. import interrupt
+    from ..io.outdir import claim_folder
     from ..weakplane.params import load_config
+
+    interrupt.check()  # Ctrl-C during the imports (deferred by main) surfaces here
 
     if args.realizations < 1:
         raise ValueError(f"--realizations must be >= 1, got {args.realizations}")
@@ -185,21 +356,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     cfg = load_config(args.config, args.set)
     out = Path(args.out)
-    show = sys.stderr.isatty() and not args.quiet
+    for w in check_run(cfg, args.realizations, out, args.overwrite):
+        print(f"femplastic run: warning: {w}", file=sys.stderr)
+    interrupt.check()
+    mode = "off" if args.quiet else ("bar" if sys.stderr.isatty() else "lines")
     if not args.quiet and not _kernels_cached():
         print("femplastic: compiling the numba kernels (first run only, ~30 s; cached after)",
               file=sys.stderr)
-    summary = run_main_job(cfg, args.seed, args.realizations, out, progress=show)
+    moved = claim_folder(out, args.overwrite)
+    if moved is not None:
+        print(f"femplastic run: moved the previous run in {out} to {moved}", file=sys.stderr)
+    summary = run_main_job(cfg, args.seed, args.realizations, out, progress=mode)
     st = summary["stationary"]
-    print(f"femplastic run: L={cfg.model.L} N={cfg.model.N} gamma_end={cfg.run.gamma_end} "
-          f"seed={args.seed} realizations={args.realizations}")
+    print(f"femplastic run: Castellanos et al. model {cfg.model.variant}, L={cfg.model.L} "
+          f"N={cfg.model.N} gamma_end={cfg.run.gamma_end} seed={args.seed} "
+          f"realizations={args.realizations}")
     if st["mean_stress"] is None:
         print(f"  no stationary statistics: gamma_end <= stationary_from = {st['from_gamma']}")
     else:
         print(f"  stationary (gamma > {st['from_gamma']}): mean stress {st['mean_stress']:.4f}, "
               f"std {st['std_stress']:.4f}")
+    eps = summary["events_per_second"]
     print(f"  {summary['n_events']} slip events in {summary['n_avalanches']} avalanches; "
-          f"{summary['events_per_second']:.0f} events/s; wall {summary['wall_time_s']:.2f} s")
+          + (f"{eps:.0f} events/s; " if eps is not None else "")
+          + f"wall {summary['wall_time_s']:.2f} s")
     print(f"  wrote {out}/: results.h5 curve.csv summary.json stress_strain.png fields.xdmf")
     return 0
 

@@ -62,6 +62,7 @@ Examples
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import importlib
 import multiprocessing
 import os
@@ -148,6 +149,43 @@ def _ensure_setup(setup: Callable[[], Any] | None) -> None:
             _SETUP_DONE.add(key)
 
 
+def _watch_parent(parent: int, period: float = 0.5) -> None:
+    """Exit this worker as soon as its driver ``parent`` is gone (SIGKILL included)."""
+    while True:
+        time.sleep(period)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _worker_init(parent: int, setup: Callable[[], Any] | None) -> None:
+    """Initializer of the local workers: die with the driver, leave Ctrl-C to it, warm up.
+
+    A watchdog thread exits the process when its parent changes (the driver died, even by
+    SIGKILL, and the worker was re-parented), so no worker outlives its ensemble. SIGINT is
+    ignored: a Ctrl-C in the terminal reaches the whole process group, and the driver stops
+    the workers itself.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                     name="femplastic-watchdog").start()
+    _ensure_setup(setup)
+
+
+def _terminate(pool: cf.ProcessPoolExecutor) -> None:
+    """Stop a local pool now (Ctrl-C): kill its workers, do not wait for their tasks."""
+    # the worker processes: a private attribute of ProcessPoolExecutor (Python >= 3.14 has
+    # terminate_workers(); before, this is the only handle on them)
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=2)
+
+
 def _run_task(func: RealizationFunc, point: dict[str, Any], entropy: int,
               spawn_key: tuple[int, ...], setup: Callable[[], Any] | None
               ) -> tuple[dict[str, Any], float]:
@@ -187,7 +225,7 @@ def local_pool(workers: int, setup: Callable[[], Any] | None = None) -> cf.Proce
     workers = _check_int("workers", workers, 1)
     return cf.ProcessPoolExecutor(max_workers=workers,
                                   mp_context=multiprocessing.get_context("spawn"),
-                                  initializer=_ensure_setup, initargs=(setup,))
+                                  initializer=_worker_init, initargs=(os.getpid(), setup))
 
 
 def _available_cpus() -> int:
@@ -197,17 +235,56 @@ def _available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _dask_client(scheduler: str) -> Any:
+def _dask_client(scheduler: str, timeout: float = 10.0) -> Any:
+    """Connect to ``scheduler``; a ValueError naming it if it does not answer in ``timeout``."""
     try:
         from distributed import Client
     except ImportError as exc:
         raise ImportError(DASK_MISSING) from exc
-    return Client(scheduler)
+    try:
+        return Client(scheduler, timeout=f"{timeout}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ValueError(f"--scheduler {scheduler!r}: no Dask scheduler answered within "
+                         f"{timeout:g} s ({type(exc).__name__}: {exc}); is it running, and "
+                         "is the address right (tcp://host:8786)?") from None
 
 
 def _is_dask_client(client: Any) -> bool:
     mod = type(client).__module__ or ""
     return mod.split(".")[0] == "distributed"
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored in the block (main thread only).
+
+    Processes spawned there inherit SIG_IGN from their first instruction, before any import
+    (a worker still importing when Ctrl-C reaches the process group would print a traceback).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    import signal
+
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if old is None else old)
+
+
+def _as_completed_polled(futures: list[cf.Future], period: float = 0.2) -> Iterator[cf.Future]:
+    """Like ``as_completed``, with a Ctrl-C safe point every ``period`` seconds of waiting.
+
+    The safe point is :func:`femplastic.interrupt.check`.
+    """
+    from .. import interrupt
+
+    pending = set(futures)
+    while pending:
+        done, pending = cf.wait(pending, timeout=period, return_when=cf.FIRST_COMPLETED)
+        interrupt.check()
+        yield from done
 
 
 # ----------------------------------------------------------------------------- the ensemble
@@ -451,7 +528,16 @@ class Ensemble:
             except ImportError as exc:
                 raise ImportError(DASK_MISSING) from exc
         t0 = time.perf_counter()
-        store = _Store(self.store, self.definition, self.points, self.realizations)
+        own = None
+        if scheduler is not None:  # fail fast, before the store is created
+            client = own = _dask_client(scheduler)
+            scheduler = None
+        try:
+            store = _Store(self.store, self.definition, self.points, self.realizations)
+        except BaseException:
+            if own is not None:
+                own.close()
+            raise
         try:
             done = store.done()
             tasks = [(i, r) for r in range(self.realizations) for i in range(len(self.points))
@@ -462,9 +548,11 @@ class Ensemble:
             if tasks:
                 show = sys.stderr.isatty() if progress is None else bool(progress)
                 backend = self._execute(store, tasks, workers, scheduler, client, setup,
-                                        show, skipped, total)
+                                        show, skipped, total, own)
         finally:
             store.close()
+            if own is not None and backend == "none":
+                own.close()
         return RunReport(self.store, total, skipped, len(tasks), store.n_discarded,
                          time.perf_counter() - t0, backend)
 
@@ -492,10 +580,9 @@ class Ensemble:
 
     def _execute(self, store: _Store, tasks: list[tuple[int, int]], workers: int | None,
                  scheduler: str | None, client: Any, setup: Callable[[], Any] | None,
-                 show: bool, skipped: int, total: int) -> str:
+                 show: bool, skipped: int, total: int, own: Any = None) -> str:
         from tqdm.auto import tqdm
 
-        own = None
         if client is None and scheduler is not None:
             client = own = _dask_client(scheduler)
         if client is None:
@@ -523,7 +610,9 @@ class Ensemble:
             results.close()
             bar.close()
             if own is not None:
-                if isinstance(own, cf.Executor):
+                if isinstance(own, cf.ProcessPoolExecutor) and not ok:
+                    _terminate(own)  # Ctrl-C or a failure: stop now, finished results kept
+                elif isinstance(own, cf.Executor):
                     own.shutdown(wait=ok, cancel_futures=True)
                 else:
                     own.close()
@@ -573,10 +662,11 @@ class Ensemble:
     def _futures(self, ex: cf.Executor, tasks: list[tuple[int, int]],
                  setup: Callable[[], Any] | None
                  ) -> Iterator[tuple[tuple[int, int], dict[str, Any], float]]:
-        futs = {ex.submit(_run_task, *self._args(i, r, setup)): (i, r) for i, r in tasks}
+        with _sigint_ignored():  # workers started now inherit SIG_IGN: Ctrl-C is the driver's
+            futs = {ex.submit(_run_task, *self._args(i, r, setup)): (i, r) for i, r in tasks}
         try:
             yield from self._collect(
-                futs, cf.as_completed(list(futs)),
+                futs, _as_completed_polled(list(futs)),
                 lambda f: f.done() and not f.cancelled() and f.exception() is None)
         finally:
             for fut in futs:

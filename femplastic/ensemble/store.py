@@ -177,6 +177,20 @@ def _open_h5(path: Path, mode: str) -> h5py.File:
         raise ValueError(f"store {str(path)!r} is not a readable HDF5 file: {msg}") from None
 
 
+def _point_difference(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> str:
+    """Name the first parameter that differs between two lists of points, with both values."""
+    if len(old) != len(new):
+        return f"the number of points differs (stored {len(old)}, requested {len(new)})"
+    for i, (a, b) in enumerate(zip(old, new, strict=True)):
+        for k in sorted(set(a) | set(b)):
+            if _canonical(a.get(k)) != _canonical(b.get(k)):
+                where = f" at point {i}" if len(new) > 1 else ""
+                va = a.get(k, "(absent)")
+                vb = b.get(k, "(absent)")
+                return f"{k} differs{where} (stored {va!r}, requested {vb!r})"
+    return "the points differ"
+
+
 class _Store:
     """The driver's handle on the HDF5 store: the only writer."""
 
@@ -234,12 +248,13 @@ class _Store:
         old = json.loads(self.f.attrs["ensemble"])
         for key in ("func", "seed", "seeding", "points"):
             if _canonical(old.get(key)) != _canonical(definition[key]):
-                shown = (f"{len(old.get(key) or [])} points vs {len(definition[key])}"
-                         if key == "points" else f"{old.get(key)!r} vs {definition[key]!r}")
+                shown = (_point_difference(old.get(key) or [], definition[key])
+                         if key == "points" else
+                         f"{key} differs (stored {old.get(key)!r}, requested "
+                         f"{definition[key]!r})")
                 raise ValueError(
-                    f"store {str(self.path)!r} holds a different ensemble: {key} differs "
-                    f"(stored vs requested: {shown}). Use another store path, or the same "
-                    "definition to resume it")
+                    f"store {str(self.path)!r} holds a different ensemble: {shown}. Use "
+                    "another store path, or the same definition to resume it")
 
     def done(self) -> list[set[int]]:
         return [{int(n[1:]) for n in g if _is_complete(g[n])} for g in self.groups]

@@ -287,7 +287,9 @@ def load(path: str | Path, periodic: bool = False, tol: float = 1e-8) -> FEMesh:
     Raises
     ------
     ValueError
-        Missing file, no quadrilateral cells, or (``periodic=True``) a node without a
+        Missing file, a folder, a file meshio cannot read (meshio's ``SystemExit`` on some
+        bad files, e.g. femplastic's own ``fields.xdmf`` time series, becomes this error,
+        naming the file), no quadrilateral cells, or (``periodic=True``) a node without a
         partner on the opposite side (the message names it).
 
     Examples
@@ -316,7 +318,16 @@ def load(path: str | Path, periodic: bool = False, tol: float = 1e-8) -> FEMesh:
     path = Path(path)
     if not path.exists():
         raise ValueError(f"mesh file {str(path)!r} does not exist")
-    m = meshio.read(path)
+    if not path.is_file():
+        raise ValueError(f"mesh file {str(path)!r} is a folder, not a mesh file")
+    try:
+        m = meshio.read(path)
+    except (SystemExit, Exception) as exc:  # meshio exits (SystemExit) on some bad files
+        detail = f": {exc}" if str(exc) and not isinstance(exc, SystemExit) else ""
+        hint = (" (an XDMF time series such as femplastic's fields.xdmf holds no single mesh:"
+                " read it with meshio.xdmf.TimeSeriesReader)" if path.suffix == ".xdmf" else "")
+        raise ValueError(f"mesh file {str(path)!r} cannot be read by meshio "
+                         f"({type(exc).__name__}{detail}){hint}") from None
     quads = [c.data for c in m.cells if c.type == "quad"]
     if not quads:
         types = sorted({c.type for c in m.cells})

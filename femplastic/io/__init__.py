@@ -1,6 +1,6 @@
 """Input and output: results as HDF5 with provenance, fields as XDMF for ParaView."""
 
-from . import fields, results
+from . import fields, outdir, results  # noqa: F401 (io.outdir for the CLI)
 from .fields import *  # noqa: F403
 from .results import *  # noqa: F403
 

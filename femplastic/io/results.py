@@ -1,6 +1,7 @@
 """Results on disk: nested dicts of arrays and scalars in one HDF5 file, with provenance.
 
-:func:`write_hdf5` / :func:`read_hdf5`; the root attributes carry the parameters (JSON), the
+:func:`write_hdf5` / :func:`append_hdf5` / :func:`read_hdf5`; the root attributes carry the
+parameters (JSON), the
 seed, the package version and a creation time (:func:`provenance`). ParaView fields are in
 :mod:`femplastic.io.fields`.
 """
@@ -16,7 +17,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-__all__ = ["write_hdf5", "read_hdf5", "provenance"]
+__all__ = ["write_hdf5", "append_hdf5", "read_hdf5", "provenance"]
 
 
 def provenance(params: Any = None, seed: Any = None) -> dict[str, Any]:
@@ -120,12 +121,37 @@ def write_hdf5(
     """
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
-    with h5py.File(tmp, "w") as f:
-        for k, v in provenance(params, seed).items():
-            f.attrs[k] = v
-        _write_group(f, data)
-    os.replace(tmp, path)
+    try:
+        with h5py.File(tmp, "w") as f:
+            for k, v in provenance(params, seed).items():
+                f.attrs[k] = v
+            _write_group(f, data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # no .part left behind, whatever happened
     return path
+
+
+def append_hdf5(path: str | Path, data: dict[str, Any]) -> Path:
+    """Add (or replace) groups, datasets and attributes in an existing results file.
+
+    ``femplastic run`` writes each realisation this way as soon as it is finished.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by :func:`write_hdf5`.
+    data : dict
+        As for :func:`write_hdf5`; existing datasets of the same name are replaced.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    with h5py.File(path, "a") as f:
+        _write_group(f, data)
+    return Path(path)
 
 
 def read_hdf5(path: str | Path) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import numpy as np
 import scipy.fft
 from numpy.typing import ArrayLike, NDArray
 
+from .. import interrupt
 from .common import _check_state, _generator, _kernel, _lattice_size, _positive, _real, _site_map
 from .kernel import LatticeEshelby, fft_min_sites
 from .loops import _fr_advance, _fr_finish
@@ -399,6 +400,7 @@ def run_creep(
                             stop_when_stuck)
 
 
+@interrupt.deferring
 def _run_finite_rate(
     params: FiniteRateParams,
     state: FiniteRateState,
@@ -451,6 +453,7 @@ def _run_finite_rate(
     c_flow = params.dt / (params.mu * params.tau)
     stop = 1 if (stop_when_stuck and mode == 0) else 0
     while True:
+        interrupt.check()  # a safe point between compiled calls
         code = _fr_advance(s, th, pl, gp, dgam, plist, G_eng, params.L, scal, iscal, n_steps,
                            fft_min, mode, drive, params.mu, p_pl, p_res, c_flow, params.dt,
                            kind, dpar, dtab, rng, rec, acc, record_every, stop)

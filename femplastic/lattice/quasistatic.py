@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .. import interrupt
 from .common import _check_state, _generator, _kernel, _lattice_size, _positive, _real, _site_map
 from .kernel import LatticeEshelby, effective_modulus
 from .loops import _qs_advance
@@ -239,6 +240,7 @@ def quasistatic_initial_state(
     return QuasistaticState(s, th, np.zeros(n), sigma0, sigma0 / (2.0 * params.mu))
 
 
+@interrupt.deferring
 def run_quasistatic(
     params: QuasistaticParams,
     state: QuasistaticState,
@@ -312,6 +314,7 @@ def run_quasistatic(
     deps = np.empty(n)
     for k, g in enumerate(grid):
         while True:
+            interrupt.check()  # a safe point between compiled calls
             rec = np.empty((buf_n, 5))
             cnt = np.zeros(1, dtype=np.int64)
             code = _qs_advance(s, th, ep, scal, kern.G, L, params.mu, params.c0, params.c1,

@@ -18,6 +18,7 @@ import scipy.special
 import scipy.stats
 from numpy.typing import ArrayLike, NDArray
 
+from .. import interrupt
 from .common import _generator, _positive, _real
 from .loops import _draw_many
 
@@ -101,7 +102,8 @@ class ThresholdDistribution(ABC):
             raise ValueError(f"size must be a non-negative integer, got {size!r}")
         kind, par, tab = self.code()
         out = np.empty(int(size))
-        _draw_many(kind, par, tab, rng, out)
+        with interrupt.deferred():  # compiled code holding a Generator: no SIGINT inside
+            _draw_many(kind, par, tab, rng, out)
         return out
 
 

@@ -1,6 +1,7 @@
 """Model parameters: frozen, validated dataclasses; TOML configs; named presets.
 
-Defaults are the calibrated "model C" of seed 004 at ``l = 6.6``. Config files are TOML with
+Defaults are the calibrated "model C" of Castellanos et al. (2021) at ``l = 6.6``. Config
+files are TOML with
 one table per dataclass::
 
     [model]
@@ -12,12 +13,14 @@ one table per dataclass::
 
 ``--set model.L=32`` on the command line uses the same names.
 
-**Model variants** (seed 004, A.8; :mod:`femplastic.weakplane.variants`): ``variant = "A"`` ...
+**Model variants** (Castellanos et al. 2021, appendix A.8;
+:mod:`femplastic.weakplane.variants`): ``variant = "A"`` ...
 ``"I"``
 selects which ingredient of model C is changed (``--set model.variant=D``); the
 variant-specific parameters are ordinary fields (``G_weibull_mean``, ``G_weibull_k``,
 ``dp_a``, ``dp_p0``, ``tau_c_fixed``, ``dgamma_fixed``). :meth:`ModelParams.for_variant`
-gives the paper's optimum parameters of each variant.
+gives the paper's optimum parameters of each variant, and so does a config or ``--set``
+naming ``model.variant`` (for every key it does not set itself).
 """
 
 from __future__ import annotations
@@ -51,19 +54,20 @@ else:  # pragma: no cover
 __all__ = ["ModelParams", "RunParams", "Config", "PRESETS", "VARIANT_PRESETS", "VARIANT_NAMES",
            "load_config", "apply_overrides"]
 
-#: Table 1 of seed 004: element size l -> (L, N, n for R = 30).
+#: Table 1 of Castellanos et al. (2021): element size l -> (L, N, n for R = 30).
 TABLE1 = {3.5: (29, 8, 15), 4.4: (23, 16, 12), 6.6: (15, 36, 8), 8.8: (11, 64, 6),
           10.5: (9, 92, 5), 13.2: (8, 144, 4)}
 
-#: The model variants of seed 004 (A.8): C is the original model.
+#: The model variants of Castellanos et al. (2021) (A.8): C is the original model.
 VARIANT_NAMES = ("A", "B", "C", "D", "E", "F", "G", "H", "I")
 #: Variants with two slip systems (0 and 90 deg), a shared threshold and a fixed amplitude.
 TWO_SYSTEM_VARIANTS = ("F", "G", "H")
 
-#: Optimum parameters of each variant at ``l = 6.6`` (seed 004, A.8); used by
-#: :meth:`ModelParams.for_variant`. H and I have no values in the paper (A.8.8 and A.8.9 both
-#: state that "no combination of free parameters leads to a satisfactory fit"): H keeps F's
-#: amplitude with the mean of F's threshold law, ``0.38 Gamma(1 + 1/1.17) = 0.36``; I keeps C's.
+#: Optimum parameters of each variant at ``l = 6.6`` (Castellanos et al. 2021, appendix A.8);
+#: used by :meth:`ModelParams.for_variant`. H and I have no values in the paper (A.8.8 and
+#: A.8.9 both state that "no combination of free parameters leads to a satisfactory fit"):
+#: H keeps F's amplitude with the mean of F's threshold law, ``0.38 Gamma(1 + 1/1.17) = 0.36``;
+#: I keeps C's.
 VARIANT_PRESETS: dict[str, dict[str, Any]] = {
     "A": {"k": 2.18, "lam": 2.08, "chi": 2.19, "G_weibull_mean": 18.4, "G_weibull_k": 1.3},
     "B": {"k": 1.88, "lam": 1.05, "chi": 3.33, "dp_a": 0.2, "dp_p0": 1.95},
@@ -77,7 +81,15 @@ VARIANT_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def _number(name: str, value: Any) -> None:
+    """Raise TypeError unless ``value`` is a real number (booleans are not numbers)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer
+                                                               | np.floating):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+
+
 def _positive(name: str, value: float, allow_zero: bool = False) -> None:
+    _number(name, value)
     ok = np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
     if not ok:
         rng = ">= 0" if allow_zero else "> 0"
@@ -86,7 +98,7 @@ def _positive(name: str, value: float, allow_zero: bool = False) -> None:
 
 @dataclass(frozen=True)
 class ModelParams:
-    """Parameters of the weak-plane tensorial model (seed 004, model C by default).
+    """Parameters of the weak-plane tensorial model (Castellanos et al. (2021), model C by default).
 
     Parameters
     ----------
@@ -111,7 +123,8 @@ class ModelParams:
     V_a : float
         Activation volume (> 0). Default 1.0.
     variant : str
-        Model variant of seed 004, A.8 (``"A"`` ... ``"I"``, default ``"C"``, the original);
+        Model variant of Castellanos et al. 2021, appendix A.8 (``"A"`` ... ``"I"``, default
+        ``"C"``, the original);
         see :mod:`femplastic.weakplane.variants`. ``N`` must be 2 for F, G, H. Stripped and
         upper-cased.
     G_weibull_mean, G_weibull_k : float
@@ -134,6 +147,10 @@ class ModelParams:
         ``lam``, ``chi``, ``G``, ``B``, ``V_a``, ``G_weibull_mean``, ``G_weibull_k``,
         ``tau_c_fixed`` or ``dgamma_fixed`` is not finite and > 0; ``T`` or ``dp_a`` is not
         finite and >= 0; ``dp_p0`` is not finite.
+    TypeError
+        If a number is given as something else (a string, None, a list, a boolean), ``L``
+        or ``N`` is not an integer, or ``variant`` is not a string; the message names the
+        parameter.
     """
 
     L: int = 15
@@ -155,32 +172,40 @@ class ModelParams:
     dgamma_fixed: float = 0.022
 
     def __post_init__(self) -> None:
-        v = self.variant.strip().upper() if isinstance(self.variant, str) else self.variant
+        if not isinstance(self.variant, str):
+            raise TypeError(f"variant must be a string (\"A\" ... \"I\"), got "
+                            f"{type(self.variant).__name__} {self.variant!r}")
+        v = self.variant.strip().upper()
         if v not in VARIANT_NAMES:
-            raise ValueError(f"variant must be one of {', '.join(VARIANT_NAMES)} (seed 004, "
+            raise ValueError(f"variant must be one of {', '.join(VARIANT_NAMES)} (Castellanos "
+                             f"et al. 2021, "
                              f"A.8), got {self.variant!r}")
         object.__setattr__(self, "variant", v)
-        if isinstance(self.L, bool) or not isinstance(self.L, int | np.integer) or self.L < 2:
+        if isinstance(self.L, bool | np.bool_) or not isinstance(self.L, int | np.integer):
+            raise TypeError(f"L must be an integer, got {type(self.L).__name__} {self.L!r}")
+        if self.L < 2:
             raise ValueError(f"L must be an integer >= 2, got {self.L!r}")
         if v in TWO_SYSTEM_VARIANTS:
             if isinstance(self.N, bool) or self.N != 2:
                 raise ValueError(
                     f"N must be 2 for variant {v} (two slip systems at 0 and 90 deg), got "
                     f"{self.N!r}; set N=2 (ModelParams.for_variant({v!r}) sets the A.8 values)")
-        elif isinstance(self.N, bool) or not isinstance(self.N, int | np.integer) \
-                or self.N < 4 or self.N % 4:
+        elif isinstance(self.N, bool | np.bool_) or not isinstance(self.N, int | np.integer):
+            raise TypeError(f"N must be an integer, got {type(self.N).__name__} {self.N!r}")
+        elif self.N < 4 or self.N % 4:
             raise ValueError(f"N must be a positive multiple of 4, got {self.N!r}")
         for name in ("l", "k", "lam", "chi", "G", "B", "V_a", "G_weibull_mean", "G_weibull_k",
                      "tau_c_fixed", "dgamma_fixed"):
             _positive(name, getattr(self, name))
         _positive("T", self.T, allow_zero=True)
         _positive("dp_a", self.dp_a, allow_zero=True)
+        _number("dp_p0", self.dp_p0)
         if not np.isfinite(self.dp_p0):
             raise ValueError(f"dp_p0 must be finite, got {self.dp_p0!r}")
 
     @classmethod
     def for_variant(cls, variant: str, **overrides: Any) -> ModelParams:
-        """Variant ``variant`` with its optimum parameters of seed 004 (A.8, ``l = 6.6``).
+        """Variant ``variant`` with its optimum parameters (Castellanos et al. 2021, A.8, l = 6.6).
 
         See :data:`VARIANT_PRESETS` (H and I have no published values). ``overrides``
         change any field, e.g. ``ModelParams.for_variant("F", L=32)``.
@@ -242,7 +267,7 @@ class ModelParams:
 
     @classmethod
     def preset(cls, l: float, **overrides: Any) -> ModelParams:
-        """Table 1 of seed 004: ``L`` and ``N`` for element size ``l`` in 3.5 ... 13.2.
+        """Table 1 of Castellanos et al. (2021): ``L``, ``N`` for element size ``l`` 3.5-13.2.
 
         Only ``l = 6.6`` has calibrated ``(k, lam, chi, T)`` in the paper; for the other
         sizes those stay at the model C values unless overridden.
@@ -385,7 +410,8 @@ class RunParams:
     event_driven : bool
         Skip increments that trigger nothing, exactly. Default True.
     stationary_from : float
-        Strain above which statistics are stationary (>= 0; seed 004: 0.5, the default).
+        Strain above which statistics are stationary (>= 0; Castellanos et al. (2021): 0.5, the
+        default).
     fields_every : float
         Strain between two ParaView snapshots (>= 0; 0: only the first and the last).
         Default 0.1.
@@ -399,6 +425,9 @@ class RunParams:
         If ``gamma_end`` or ``dgamma`` is not finite and > 0, ``dgamma >= gamma_end``,
         ``alpha`` is not finite, ``stationary_from`` or ``fields_every`` is not finite
         and >= 0, or ``backend`` is not one of ``numba``, ``jax``, ``gpu``.
+    TypeError
+        If a number is not a number (booleans are not numbers) or ``event_driven`` is not a
+        boolean (numbers are not booleans).
     """
 
     gamma_end: float = 2.0
@@ -410,11 +439,15 @@ class RunParams:
     backend: str = "numba"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.event_driven, bool | np.bool_):
+            raise TypeError(f"event_driven must be true or false, got "
+                            f"{type(self.event_driven).__name__} {self.event_driven!r}")
         _positive("gamma_end", self.gamma_end)
         _positive("dgamma", self.dgamma)
         if self.dgamma >= self.gamma_end:
             raise ValueError(f"dgamma ({self.dgamma}) must be smaller than gamma_end "
                              f"({self.gamma_end})")
+        _number("alpha", self.alpha)
         if not np.isfinite(self.alpha):
             raise ValueError(f"alpha must be finite, got {self.alpha!r}")
         _positive("stationary_from", self.stationary_from, allow_zero=True)
@@ -487,6 +520,11 @@ def _coerce(cls: type, key: str, raw: Any) -> Any:
 
 def _build(cls: type, table: dict[str, Any], section: str) -> Any:
     names = {f.name for f in fields(cls)}
+    if cls is ModelParams and isinstance(table.get("variant"), str):
+        # a variant comes with its calibrated parameters (Castellanos et al., A.8) unless
+        # the table sets them explicitly
+        v = table["variant"].strip().upper()
+        table = {**VARIANT_PRESETS.get(v, {}), **table}
     unknown = sorted(set(table) - names)
     if unknown:
         raise ValueError(f"unknown config key(s) {', '.join(section + '.' + u for u in unknown)}; "
@@ -514,6 +552,15 @@ def config_from_dict(data: dict[str, Any]) -> Config:
         If ``data`` has a section other than ``model`` and ``run``, a section that is not a
         table, an unknown key, a string value that does not convert to the field's type, or
         a value the dataclasses reject.
+    TypeError
+        If a value has the wrong type (e.g. ``k = [1, 2]``, ``L = true``).
+
+    Notes
+    -----
+    ``model.variant`` brings the variant's calibrated parameters (:data:`VARIANT_PRESETS`,
+    as :meth:`ModelParams.for_variant`) for every key the table does not set: ``--set
+    model.variant=D`` runs Castellanos et al.'s variant D at its optimum ``(k, lam, chi)``,
+    ``--set model.variant=D --set model.k=2.5`` changes ``k`` only.
     """
     unknown = sorted(set(data) - {"model", "run"})
     if unknown:
@@ -543,7 +590,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     Raises
     ------
     ValueError
-        If ``path`` does not exist or is not valid TOML, an override is malformed, or the
+        If ``path`` does not exist, is a folder, is not UTF-8 text or not valid TOML, an
+        override is malformed, or the
         result is not a valid configuration (:func:`config_from_dict`).
 
     Examples
@@ -557,11 +605,18 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         p = Path(path)
         if not p.exists():
             raise ValueError(f"config file {str(p)!r} does not exist")
-        with open(p, "rb") as fh:
-            try:
-                data = tomllib.load(fh)
-            except tomllib.TOMLDecodeError as exc:
-                raise ValueError(f"config file {p.name}: {exc}") from None
+        if not p.is_file():
+            raise ValueError(f"config file {str(p)!r} is a folder, not a TOML file")
+        try:
+            text = p.read_bytes().decode("utf-8")
+        except OSError as exc:
+            raise ValueError(f"config file {str(p)!r} cannot be read: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"config file {str(p)!r} is not a text (UTF-8) TOML file") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"config file {str(p)!r}: {exc}") from None
     return config_from_dict(apply_overrides(data, overrides or []))
 
 

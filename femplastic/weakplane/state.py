@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from .. import interrupt
 from ..fe.elasticity import Isotropic, ddot, schmid
 from ..fe.mesh import FEMesh, periodic_grid
 from ..fe.propagators import ALIGNMENT, Propagator, aligned_zeros
@@ -221,6 +222,7 @@ class State:
         return self.stress.shape[0]
 
     @classmethod
+    @interrupt.deferring
     def fresh(cls, model: Model, rng: np.random.Generator) -> State:
         """Random systems from the law, zero stress and strain (start of the quench).
 

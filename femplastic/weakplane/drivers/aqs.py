@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from ... import interrupt
 from ...fe.elasticity import ddot, schmid
 from .. import kernels as K
 from ..bundles import event_record, kernel_state, work_buffers
 from ..params import ModelParams
 from ..state import State
+from .progress import report
 
 __all__ = ["aqs", "relax", "AQSRun", "EventLog"]
 
@@ -63,6 +65,7 @@ class _Buffers:
                         self.ev_tau[:m].copy(), self.ev_amp[:m].copy(), avalanche_of_event[:m])
 
 
+@interrupt.deferring
 def relax(
     state: State,
     rng: np.random.Generator,
@@ -230,6 +233,7 @@ def _validate(gamma_end: float, dgamma: float, alpha: float, direction: int) -> 
         raise ValueError(f"direction must be +1 or -1, got {direction!r}")
 
 
+@interrupt.deferring
 def aqs(
     state: State,
     params: ModelParams | None = None,
@@ -291,6 +295,8 @@ def aqs(
     >>> run.gamma.shape, run.stress.shape
     ((50,), (50,))
     """
+    if not isinstance(state, State):
+        raise TypeError(f"state must be a State (e.g. from fp.quench), got {type(state).__name__}")
     # --- accelerated backend hook (femplastic.weakplane.gpu): a thin dispatch, nothing else
     if backend != "numba":
         from ..gpu import normalize_backend
@@ -353,6 +359,7 @@ def aqs(
         return False
 
     while done < n_steps and not stopped:
+        interrupt.check()  # a safe point: Ctrl-C surfaces here, between compiled calls
         if event_driven:
             cap = n_steps - k_base
             mstep = K.next_trigger(base, v, dgamma, st.nv, st.tauc, law_f, st.sref, st.pref,
@@ -378,7 +385,7 @@ def aqs(
             if not K.any_active(trial, st.nv, st.tauc, law_f, st.sref, st.pref, st.margin):
                 stopped = fill_quiet(done + 1)
                 if progress is not None and done % 1000 == 0:
-                    progress(done / n_steps)
+                    report(progress, done / n_steps, st.n_events)
                 continue
         k_trig = k_base + mstep
         if fill_quiet(k_trig - 1):
@@ -406,15 +413,14 @@ def aqs(
         if stop_when is not None and stop_when(gamma[i], s_before[i], s_after[i]):
             stopped = True
         if progress is not None:
-            progress(done / n_steps)
+            report(progress, done / n_steps, st.n_events)
 
     # final state at the last recorded step
     x_end = (done - k_base) * dgamma
     K.trial_stress(base, v, x_end, st.stress)
     st.macro_strain = st.macro_strain + done * dgamma * Mload
     events = buf.log(np.asarray(ev_aval, np.int64)) if record_events else None
-    if progress is not None:
-        progress(1.0)
+    report(progress, 1.0, st.n_events)
     return AQSRun(st, gamma[:done], s_after[:done], s_before[:done], sizes[:done], plast[:done],
                   mean_st[:done], events, float(alpha), int(direction), float(dgamma),
                   stopped=stopped)

@@ -21,12 +21,14 @@ stress ``-C : <eps_pl>`` its plastic strain implies.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ... import interrupt
 from ...fe.elasticity import Isotropic, von_mises
 from ...fe.mesh import FEMesh
 from ...fe.propagators import Propagator
@@ -35,6 +37,7 @@ from ..params import ModelParams
 from ..slip import SlipLaw
 from ..state import State, build_model
 from .aqs import _Buffers, relax
+from .progress import StationarityEstimate, report
 
 __all__ = ["quench", "QuenchInfo"]
 
@@ -65,14 +68,21 @@ class QuenchInfo:
     block_vm: NDArray[np.float64]
 
 
-def _stationary(x: list[float], W: int, tol: float) -> bool:
+def _drift(x: list[float], W: int) -> float | None:
+    """Relative drift between the last two windows of ``W`` block means (None: too few)."""
     if len(x) < 2 * W:
-        return False
+        return None
     a = float(np.mean(x[-W:]))
     b = float(np.mean(x[-2 * W:-W]))
-    return abs(a - b) <= tol * abs(a)
+    return abs(a - b) / abs(a) if a != 0 else (0.0 if a == b else math.inf)
 
 
+def _stationary(x: list[float], W: int, tol: float) -> bool:
+    d = _drift(x, W)
+    return d is not None and d <= tol
+
+
+@interrupt.deferring
 def quench(
     params: ModelParams,
     rng: np.random.Generator,
@@ -111,12 +121,18 @@ def quench(
     return_info : bool
         Also return a :class:`QuenchInfo`.
     progress : callable, optional
-        Called with the fraction of ``max_events`` done.
+        Called with the estimated fraction done, judged against the stationarity criterion
+        (:class:`~femplastic.weakplane.drivers.progress.StationarityEstimate`), once per
+        block; see :func:`~femplastic.weakplane.drivers.progress.report`.
 
     Returns
     -------
     State or (State, QuenchInfo)
     """
+    if not isinstance(params, ModelParams):
+        raise TypeError(f"params must be a ModelParams (e.g. fp.ModelParams() for Castellanos "
+                        f"et al.'s model C, fp.ModelParams.for_variant('D')), got "
+                        f"{type(params).__name__} {params!r}")
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
     T = params.T if T is None else float(T)
@@ -145,7 +161,9 @@ def quench(
     stationary = T == 0
     if T > 0:
         beta = V_a / T
+        estimate = StationarityEstimate(window, tol, max_events / n)
         while n_thermal < max_events:
+            interrupt.check()  # a safe point between compiled calls
             e, k, log_nu = K.kmc_select(st.stress, st.nv, st.tauc, law_f, beta, rng)
             time += rng.exponential() * np.exp(-log_nu)
             n_ev, _ = relax(st, rng, buf, thermal=(e, k))
@@ -155,7 +173,9 @@ def quench(
                 block_tauc.append(float(st.tauc.mean()))
                 block_vm.append(float(von_mises(st.stress).mean()))
                 if progress is not None:
-                    progress(n_thermal / max_events)
+                    d = [_drift(block_tauc, window), _drift(block_vm, window)]
+                    drift = None if None in d else max(d)
+                    report(progress, estimate.update(len(block_tauc), drift), n_events)
                 if _stationary(block_tauc, window, tol) and _stationary(block_vm, window, tol):
                     stationary = True
                     break
@@ -169,8 +189,7 @@ def quench(
     st.n_events = 0
     st.n_avalanches = 0
     st.time = time
-    if progress is not None:
-        progress(1.0)
+    report(progress, 1.0, n_events)
     if return_info:
         return st, QuenchInfo(n_thermal, n_events, time, stationary, np.array(block_tauc),
                               np.array(block_vm))

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ... import interrupt
 from ...fe.elasticity import ddot, schmid
 from .. import kernels as K
 from ..bundles import kernel_state
@@ -116,6 +117,7 @@ class RateRun:
     mean_tauc: NDArray[np.float64]
 
 
+@interrupt.deferring
 def _run(state: State, rp: RateParams, rng: np.random.Generator, t_end: float, alpha: float,
          gdot: float | None, target: float | None, record_every: int) -> RateRun:
     if not isinstance(rng, np.random.Generator):
@@ -149,6 +151,7 @@ def _run(state: State, rp: RateParams, rng: np.random.Generator, t_end: float, a
     act_e = np.zeros(n, np.int64)
     act_k = np.zeros(n, np.int64)
     for step in range(n_steps):
+        interrupt.check()  # a safe point between compiled calls
         # 1. plastic flow on the selected systems (explicit Euler), one batched stress update
         idx = np.flatnonzero(plastic)
         if idx.size:

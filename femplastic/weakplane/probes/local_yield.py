@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ... import interrupt
 from ...fe.assembly import PatchFE, check_field
 from ...fe.elasticity import Isotropic, ddot, schmid, von_mises
 from ...fe.mesh import FEMesh, from_arrays
@@ -309,6 +310,7 @@ def _onset(stress: NDArray, v: NDArray, nv: NDArray, tauc: NDArray, a: float,
     return float(x[e, k]), e, k
 
 
+@interrupt.deferring
 def local_yield(
     state: State,
     params: ModelParams | None,
@@ -411,6 +413,7 @@ def local_yield(
                        base.theta.copy(), base.tauc.copy(), base.nv.copy(),
                        base.selfres.copy())
             mean_c = ps.stress.mean(axis=0)
+            interrupt.check()  # a safe point between compiled calls
             nev, _ = relax(ps, rng)
             mean_f = ps.stress.mean(axis=0)
             Ma = Ms[ia]

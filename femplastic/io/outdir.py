@@ -1,0 +1,154 @@
+"""Output folders that never mix runs nor destroy what femplastic did not write.
+
+``femplastic run --out DIR`` calls :func:`check_folder` before any work (it touches nothing)
+and :func:`claim_folder` when the work starts:
+
+* a folder holding files femplastic did not write is refused unless ``overwrite`` (then
+  femplastic's own files in it are replaced and the others left alone);
+* a previous femplastic run in the folder is moved aside, whole, to the first free numbered
+  backup ``DIR.1``, ``DIR.2``, ... (so rerunning a command never loses a result);
+* the marker file ``femplastic-run.json`` says ``"status": "running"`` from the start and
+  ``"complete"`` only once the run has finished (:func:`mark`); a folder whose marker says
+  ``running`` holds an interrupted run (its files are readable, the realisations finished
+  so far are in ``results.h5``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MARKER", "RUN_FILES", "check_folder", "claim_folder", "mark", "backup_path"]
+
+#: The marker file of a femplastic run folder.
+MARKER = "femplastic-run.json"
+#: Every file ``femplastic run`` writes into its folder.
+RUN_FILES = ("results.h5", "curve.csv", "summary.json", "stress_strain.png", "fields.xdmf",
+             "fields.h5", MARKER)
+
+
+def _foreign(folder: Path, own: tuple[str, ...]) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name not in own)
+
+
+def check_folder(folder: str | Path, overwrite: bool = False, own: tuple[str, ...] = RUN_FILES,
+                 option: str = "--out") -> None:
+    """Check that ``folder`` can take a run; touches nothing.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The output folder (it may not exist yet).
+    overwrite : bool
+        Accept a folder holding files femplastic did not write.
+    own : tuple of str
+        Names femplastic writes there.
+    option : str
+        The option named in the messages.
+
+    Raises
+    ------
+    ValueError
+        If ``folder`` is an existing file (or lies under one), holds files femplastic did not
+        write (unless ``overwrite``), or cannot be written.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{option} {str(folder)!r} is an existing file, not a folder")
+    anc = folder
+    while not anc.exists():
+        anc = anc.parent
+    if not anc.is_dir():
+        raise ValueError(f"{option} {str(folder)!r}: {str(anc)!r} is a file, not a folder")
+    if folder.exists():
+        foreign = _foreign(folder, own)
+        if foreign and not overwrite:
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise ValueError(
+                f"{option} {str(folder)!r} holds files femplastic did not write ({shown}); "
+                f"choose another folder, or pass --overwrite to write femplastic's files "
+                "into it anyway (the others are left alone)")
+    target = folder if folder.exists() else anc
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {str(folder)!r} is not writable ({str(target)!r})")
+    probe = target / f".femplastic-probe-{os.getpid()}"
+    try:  # os.access says yes to root on read-only file systems: try it
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(f"{option} {str(folder)!r} is not writable: {exc.strerror}") from None
+
+
+def backup_path(folder: str | Path) -> Path:
+    """The first free numbered backup name ``folder.1``, ``folder.2``, ... beside ``folder``.
+
+    Parameters
+    ----------
+    folder : str or Path
+
+    Returns
+    -------
+    Path
+    """
+    folder = Path(folder)
+    i = 1
+    while (folder.parent / f"{folder.name}.{i}").exists():
+        i += 1
+    return folder.parent / f"{folder.name}.{i}"
+
+
+def claim_folder(folder: str | Path, overwrite: bool = False,
+                 own: tuple[str, ...] = RUN_FILES) -> Path | None:
+    """Make ``folder`` ready for a new run; move a previous femplastic run aside.
+
+    Parameters
+    ----------
+    folder : str or Path
+    overwrite : bool
+        As for :func:`check_folder`: a folder with foreign files is used in place and only
+        femplastic's own files in it are replaced.
+    own : tuple of str
+        Names femplastic writes there.
+
+    Returns
+    -------
+    Path or None
+        Where the previous run was moved (None if there was none).
+
+    Raises
+    ------
+    ValueError
+        As :func:`check_folder`.
+    """
+    folder = Path(folder)
+    check_folder(folder, overwrite, own)
+    moved = None
+    if folder.exists() and any(folder.iterdir()):
+        if _foreign(folder, own):  # --overwrite: replace only femplastic's files
+            for name in own:
+                if (folder / name).exists():
+                    (folder / name).unlink()
+        else:
+            moved = backup_path(folder)
+            os.replace(folder, moved)
+    folder.mkdir(parents=True, exist_ok=True)
+    return moved
+
+
+def mark(folder: str | Path, status: str, **info: Any) -> None:
+    """Write the marker ``femplastic-run.json`` (atomically) with ``status`` and ``info``.
+
+    Parameters
+    ----------
+    folder : str or Path
+    status : str
+        ``"running"`` or ``"complete"``.
+    **info
+        JSON-able details (seed, realisations finished, ...).
+    """
+    path = Path(folder) / MARKER
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps({"status": status, **info}, indent=2, allow_nan=False))
+    os.replace(tmp, path)
