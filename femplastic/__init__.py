@@ -38,6 +38,8 @@ _API: dict[str, str] = {
     "EventLog": "femplastic.weakplane.drivers",
     "QuenchInfo": "femplastic.weakplane.drivers",
     "aqs": "femplastic.weakplane.drivers",
+    "CyclicRun": "femplastic.weakplane.drivers",
+    "cyclic": "femplastic.weakplane.drivers",
     "quench": "femplastic.weakplane.drivers",
     "relax": "femplastic.weakplane.drivers",
     "Isotropic": "femplastic.fe.elasticity",
