@@ -40,6 +40,8 @@ _API: dict[str, str] = {
     "aqs": "femplastic.weakplane.drivers",
     "CyclicRun": "femplastic.weakplane.drivers",
     "cyclic": "femplastic.weakplane.drivers",
+    "StressRun": "femplastic.weakplane.drivers",
+    "stress_controlled": "femplastic.weakplane.drivers",
     "quench": "femplastic.weakplane.drivers",
     "relax": "femplastic.weakplane.drivers",
     "Isotropic": "femplastic.fe.elasticity",
