@@ -205,7 +205,7 @@ def _grid(s_min: int, s_max_data: float) -> tuple[NDArray[np.float64], NDArray[n
 
 def _moments(tau: float, lam: float, s: NDArray[np.float64], logs: NDArray[np.float64],
              wts: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
-    """The log-normaliser log Z, and the mean (2,) and covariance (2, 2) of ``(log s, s)`` under the law."""
+    """Log-normaliser ``log Z``; mean (2,) and covariance (2, 2) of ``(log s, s)``."""
     e = -tau * logs - lam * s
     mx = e.max()
     p = wts * np.exp(e - mx)
