@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="quench and shear the weak-plane model (model C of seed 004 by default)",
         description="KMC quench then athermal quasistatic shear of the weak-plane FE model. "
         "Writes results.h5, curve.csv, summary.json, stress_strain.png and fields.xdmf. "
+        "Other protocols: --set run.protocol=cyclic|stress|bauschinger|local-yield|rate|creep "
+        "(their keys: see the tutorial). "
         "Model variants A-I of seed 004: --set model.variant=D (see the docs).",
     )
     r.add_argument("--config", help="TOML file with [model] and [run] tables")

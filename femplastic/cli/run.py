@@ -189,6 +189,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet and not _kernels_cached():
         print("femplastic: compiling the numba kernels (first run only, ~30 s; cached after)",
               file=sys.stderr)
+    if cfg.run.protocol != "aqs":  # cyclic, stress, bauschinger, local-yield, rate, creep
+        from .protocols import run_protocol
+
+        summary = run_protocol(cfg, args.seed, args.realizations, out, progress=show)
+        print(f"femplastic run: protocol={cfg.run.protocol} L={cfg.model.L} seed={args.seed} "
+              f"realizations={args.realizations}; wall {summary['wall_time_s']:.2f} s")
+        print(f"  wrote {out}/: {' '.join(summary['files'])}")
+        return 0
     summary = run_main_job(cfg, args.seed, args.realizations, out, progress=show)
     st = summary["stationary"]
     print(f"femplastic run: L={cfg.model.L} N={cfg.model.N} gamma_end={cfg.run.gamma_end} "
