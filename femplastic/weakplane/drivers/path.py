@@ -171,15 +171,13 @@ class StrainPath:
         return bool(K.any_active(self.trial, st.nv, st.tauc, self.state.model.law_arrays[1],
                                  st.sref, st.pref, st.margin))
 
-    def leg(self, k_to: int, stop_at_event: bool = False) -> None:
+    def leg(self, k_to: int) -> None:
         """Drive from the current position to ``k_to`` (one monotonic leg).
 
         Parameters
         ----------
         k_to : int
             Target lattice position.
-        stop_at_event : bool
-            Return right after the first avalanche (position :attr:`k`).
         """
         sense = 1 if k_to > self.k else -1
         st = self.state
@@ -201,8 +199,6 @@ class StrainPath:
             j = self.k + sense * m
             self._quiet(j - sense, sense)
             self._avalanche(j)
-            if stop_at_event:
-                return
 
     def _avalanche(self, j: int) -> None:
         st = self.state
