@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.smoke:
         res = run((6, 8), args.seed, (1, 1), 0.3, 0.1, 1e-4, 20, 1)
     else:
-        res = run((16, 32, 64, 128), args.seed, (16, 8, 4, 2), 1.0, 0.3, 1e-4, 200, 1)
+        res = run((8, 16, 32), args.seed, (16, 8, 4), 1.0, 0.3, 1e-4, 200, 1)
     out = _common.out_dir(args, "avalanche_stats")
     _common.save(out, "avalanche_stats", res, plot(res))
     return res

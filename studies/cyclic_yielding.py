@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.smoke:
         res = run((6,), (0.01, 0.08), args.seed, 1, 4, 1e-3, 2)
     else:
-        res = run((8, 12, 16), np.round(np.arange(0.02, 0.141, 0.02), 3), args.seed, 4,
-                  60, 1e-4, 10, time_budget=1500.0)
+        res = run((8, 16), np.round(np.arange(0.02, 0.121, 0.02), 3), args.seed, 3, 40, 1e-4,
+                  10, time_budget=1800.0)
     out = _common.out_dir(args, "cyclic_yielding")
     _common.save(out, "cyclic_yielding", res, plot(res))
     return res
