@@ -6,8 +6,9 @@ stationary part (gamma > gamma_min) are catalogued (size in events, stress drop,
 sweeps, distinct elements, radius of gyration). For each L the sizes are fitted by maximum
 likelihood to a discrete power law with an exponential cutoff s_c (bootstrap intervals); the
 cutoff's growth s_c ~ L^d_f gives the fractal dimension, and P(s) s^tau against s / L^d_f is
-the finite-size collapse. The spatial extent gives a second, direct d_f: size vs radius of
-gyration of the large avalanches.
+the finite-size collapse (the (tau, d_f) pair of a grid that collapses the curves best is a
+second estimate). The spatial extent gives a third, direct d_f: size vs radius of gyration of
+the avalanches of at least 5 events.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def run(sizes, seed: int, realizations, gamma_end: float, gamma_min: float, dgam
         tau = float(np.sum(w * [f.tau for f in fits]) / w.sum())
         res.update({"d_f": d_f, "d_f_ci": ci, "tau_pooled": tau})
         _, res["collapse_spread"] = A.collapse(samples, tau, d_f)
+        t_c, d_c, sp = A.best_collapse(samples, np.arange(0.9, 1.61, 0.02),
+                                       np.arange(0.6, 2.01, 0.02))
+        res.update({"collapse_tau": t_c, "collapse_d_f": d_c, "collapse_best_spread": sp})
     s = np.concatenate(ext_s)
     r = np.concatenate(ext_r)
     ok = r > 0
@@ -90,11 +94,12 @@ def plot(res: dict):
     axes[1].set(xscale="log", yscale="log", xlabel="L", ylabel="cutoff s_c",
                 title=(f"d_f = {res['d_f']:.2f}" if "d_f" in res else ""))
     if "d_f" in res:
-        curves, _ = A.collapse(samples, res["tau_pooled"], res["d_f"])
+        curves, _ = A.collapse(samples, res["collapse_tau"], res["collapse_d_f"])
         for L, (x, y) in curves.items():
             axes[2].loglog(x, y, "o-", ms=3, label=f"L = {L}")
         axes[2].set(xlabel=r"$s / L^{d_f}$", ylabel=r"$P(s)\, s^{\tau}$",
-                    title=f"collapse, tau = {res['tau_pooled']:.2f}")
+                    title=f"best collapse: tau = {res['collapse_tau']:.2f}, "
+                    f"d_f = {res['collapse_d_f']:.2f}")
         axes[2].legend(frameon=False, fontsize=8)
     return fig
 
@@ -104,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.smoke:
         res = run((6, 8), args.seed, (1, 1), 0.3, 0.1, 1e-4, 20, 1)
     else:
-        res = run((8, 16, 32), args.seed, (16, 8, 4), 1.0, 0.3, 1e-4, 200, 1)
+        res = run((8, 16, 32, 64), args.seed, (16, 8, 4, 2), 1.0, 0.3, 1e-4, 200, 1)
     out = _common.out_dir(args, "avalanche_stats")
     _common.save(out, "avalanche_stats", res, plot(res))
     return res

@@ -43,6 +43,10 @@ def test_fractal_dimension_and_collapse_of_synthetic_sizes():
     _, good = A.collapse(samples, tau, d_f)
     _, bad = A.collapse(samples, tau, d_f + 0.6)
     assert good < bad
+    # the best collapse finds d_f; its tau absorbs the L-dependence of the normalisation
+    # Z(tau, s_c) (a correction to scaling, large for tau near 1), so only d_f is checked
+    _, d_c, _ = A.best_collapse(samples, np.arange(1.0, 1.61, 0.05), np.arange(0.8, 1.61, 0.05))
+    assert abs(d_c - d_f) <= 0.15
 
 
 def test_radius_of_gyration_on_the_torus():

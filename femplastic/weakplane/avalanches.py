@@ -31,7 +31,8 @@ from .drivers.path import AvalancheLog, StrainPath
 from .params import ModelParams
 from .state import State
 
-__all__ = ["Catalogue", "PowerLawFit", "catalogue", "collapse", "fit_truncated_power_law",
+__all__ = ["Catalogue", "PowerLawFit", "best_collapse", "catalogue", "collapse",
+           "fit_truncated_power_law",
            "fractal_dimension", "radius_of_gyration", "record", "sample_truncated_power_law"]
 
 
@@ -403,8 +404,8 @@ def fractal_dimension(Ls: ArrayLike, fits: list[PowerLawFit], level: float = 0.9
     return d, np.quantile(slopes, [(1 - level) / 2, (1 + level) / 2])
 
 
-def collapse(samples: dict[int, ArrayLike], tau: float, d_f: float, n_bins: int = 20
-             ) -> tuple[dict[int, tuple[NDArray, NDArray]], float]:
+def collapse(samples: dict[int, ArrayLike], tau: float, d_f: float, n_bins: int = 20,
+             min_count: int = 10) -> tuple[dict[int, tuple[NDArray, NDArray]], float]:
     """Finite-size collapse ``P(s) s^tau`` against ``s / L^d_f``, and its quality.
 
     Parameters
@@ -414,30 +415,40 @@ def collapse(samples: dict[int, ArrayLike], tau: float, d_f: float, n_bins: int 
     tau, d_f : float
         Exponent and fractal dimension used for the rescaling.
     n_bins : int
-        Logarithmic bins of ``s`` (per size, over its own range).
+        Logarithmic bins of ``x = s / L^d_f``, common to all sizes.
+    min_count : int
+        Bins with fewer avalanches are drawn but left out of the spread (their relative
+        noise, ``1 / sqrt(count)``, would dominate it).
 
     Returns
     -------
     curves : dict
         ``{L: (x, y)}``: bin centres ``s / L^d_f`` and ``P(s) s^tau`` (empty bins dropped).
     spread : float
-        Mean squared difference of ``log y`` between the curves, interpolated on their
-        common ``x`` range (0: perfect collapse; NaN without overlap).
+        Mean squared difference of ``log y`` between the curves (bins with at least
+        ``min_count`` avalanches), interpolated on their common ``x`` range (0: perfect
+        collapse; NaN without overlap).
     """
     curves: dict[int, tuple[NDArray, NDArray]] = {}
-    for L, x in samples.items():
-        s = np.asarray(x, dtype=float)
+    logs = {}
+    data = {L: np.asarray(x, dtype=float) for L, x in samples.items()}
+    # common logarithmic bins of x = s / L^d_f: every size is binned alike in the scaled
+    # variable, so the binning bias at a given x is the same for all L
+    x_lo = min(1.0 / float(L) ** d_f for L in data)
+    x_hi = max((s.max() + 1) / float(L) ** d_f for L, s in data.items())
+    xe = np.logspace(np.log10(x_lo), np.log10(x_hi), n_bins + 1)
+    for L, s in data.items():
         s = s[s >= 1]
-        edges = np.unique(np.floor(np.logspace(0, np.log10(s.max() + 1), n_bins + 1)))
-        if edges.size < 2:
-            edges = np.array([1.0, 2.0])
-        h, e = np.histogram(s, bins=edges)
-        width = np.diff(e)
-        P = h / (s.size * width)
-        c = np.sqrt(e[:-1] * np.maximum(e[1:] - 1, e[:-1]))
-        ok = h > 0
+        e = xe * float(L) ** d_f
+        h, _ = np.histogram(s, bins=e)
+        n_int = np.ceil(e[1:]) - np.ceil(e[:-1])  # integers in [e0, e1)
+        ok = (h > 0) & (n_int > 0)
+        P = np.where(n_int > 0, h / (s.size * np.maximum(n_int, 1)), 0.0)
+        c = np.sqrt(e[:-1] * e[1:])
         curves[L] = (c[ok] / float(L) ** d_f, P[ok] * c[ok] ** tau)
-    logs = {L: (np.log(x), np.log(y)) for L, (x, y) in curves.items() if x.size > 1}
+        good = ok & (h >= min_count)
+        if good.sum() > 1:
+            logs[L] = (np.log(c[good] / float(L) ** d_f), np.log(P[good] * c[good] ** tau))
     if len(logs) < 2:
         return curves, float("nan")
     lo = max(v[0].min() for v in logs.values())
@@ -447,3 +458,30 @@ def collapse(samples: dict[int, ArrayLike], tau: float, d_f: float, n_bins: int 
     g = np.linspace(lo, hi, 30)
     Y = np.array([np.interp(g, *v) for v in logs.values()])
     return curves, float(np.mean((Y - Y.mean(axis=0)) ** 2))
+
+
+def best_collapse(samples: dict[int, ArrayLike], taus: ArrayLike, d_fs: ArrayLike,
+                  n_bins: int = 20) -> tuple[float, float, float]:
+    """The ``(tau, d_f)`` of a grid that minimises the spread of :func:`collapse`.
+
+    Parameters
+    ----------
+    samples : dict
+        ``{L: sizes}``, at least two sizes.
+    taus, d_fs : array_like
+        Candidate exponents and fractal dimensions (their cartesian product is scanned).
+    n_bins : int
+        Logarithmic bins per size.
+
+    Returns
+    -------
+    tau, d_f, spread : float
+        The best pair and its spread (mean squared log difference between the curves).
+    """
+    best = (float("nan"), float("nan"), float("inf"))
+    for t in np.asarray(taus, dtype=float):
+        for d in np.asarray(d_fs, dtype=float):
+            _, sp = collapse(samples, float(t), float(d), n_bins)
+            if np.isfinite(sp) and sp < best[2]:
+                best = (float(t), float(d), sp)
+    return best
