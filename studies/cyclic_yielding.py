@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.smoke:
         res = run((6,), (0.01, 0.08), args.seed, 1, 4, 1e-3, 2)
     else:
-        res = run((8, 16), np.round(np.arange(0.02, 0.121, 0.02), 3), args.seed, 3, 40, 1e-4,
-                  10, time_budget=1800.0)
+        amps = (0.02, 0.03, 0.04, 0.045, 0.05, 0.055, 0.06, 0.08, 0.1, 0.12)
+        res = run((8, 16, 32), amps, args.seed, 3, 40, 1e-4, 10, time_budget=1100.0)
     out = _common.out_dir(args, "cyclic_yielding")
     _common.save(out, "cyclic_yielding", res, plot(res))
     return res

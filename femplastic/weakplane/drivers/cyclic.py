@@ -51,8 +51,10 @@ class CyclicRun:
         State at the end (after the last completed cycle); the input is not modified.
     gamma : (n_steps,) ndarray
         External strain after each load step (relative to the start).
-    stress, stress_before : (n_steps,) ndarray
-        Resolved external stress ``M(alpha) : <Sigma>`` after / before each step's avalanche.
+    stress : (n_steps,) ndarray
+        Resolved external stress ``M(alpha) : <Sigma>`` after each step's avalanche.
+    stress_before : (n_steps,) ndarray
+        The same before the avalanche.
     avalanche_size, plastic : (n_steps,) ndarrays
         Events and resolved plastic strain of each step's avalanche.
     cycle : (n_steps,) int64 ndarray

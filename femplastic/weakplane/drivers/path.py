@@ -47,8 +47,10 @@ class AvalancheLog:
         Index of the load step (record row) of each avalanche.
     gamma : (m,) ndarray
         External strain (or, under stress control, the strain at the avalanche's start).
-    stress_before, stress_after : (m,) ndarray
-        Resolved external stress before and after, LJ units.
+    stress_before : (m,) ndarray
+        Resolved external stress before the avalanche, LJ units.
+    stress_after : (m,) ndarray
+        The same after it.
     size : (m,) int64 ndarray
         Slip events.
     sweeps : (m,) int64 ndarray
@@ -101,9 +103,16 @@ class StrainPath:
         Current lattice position (``gamma = k dgamma`` since the start).
     n : int
         Steps recorded.
-    pos, stress, stress_before, size, plastic : ndarrays (n_steps,)
-        Per step: position, resolved stress ``M(alpha) : <Sigma>`` after and before the
-        step's avalanche, its size and its resolved plastic strain.
+    pos : (n_steps,) int64 ndarray
+        Lattice position of each step.
+    stress : (n_steps,) ndarray
+        Resolved stress ``M(alpha) : <Sigma>`` after the step's avalanche.
+    stress_before : (n_steps,) ndarray
+        The same before it.
+    size : (n_steps,) int64 ndarray
+        Events of the step's avalanche.
+    plastic : (n_steps,) ndarray
+        Resolved plastic strain of the step's avalanche.
     """
 
     def __init__(self, state: State, rng: np.random.Generator, dgamma: float, alpha: float,
