@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         "fields.xdmf (+ fields.h5) and femplastic-run.json (status running/complete). "
         "Variants A-I of the paper: --set model.variant=D runs variant D with its calibrated "
         "parameters (appendix A.8) unless k, lam, chi... are set too; femplastic config lists "
-        "every key.",
+        "every key. Other protocols: --set run.protocol=cyclic|stress|bauschinger|local-yield|"
+        "rate|creep (their keys: femplastic config, and the tutorial).",
     )
     r.add_argument("--config", help="TOML file with [model] and [run] tables")
     r.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",

@@ -366,6 +366,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     moved = claim_folder(out, args.overwrite)
     if moved is not None:
         print(f"femplastic run: moved the previous run in {out} to {moved}", file=sys.stderr)
+    if cfg.run.protocol != "aqs":  # cyclic, stress, bauschinger, local-yield, rate, creep
+        from .protocols import run_protocol
+
+        summary = run_protocol(cfg, args.seed, args.realizations, out, progress=mode != "off")
+        print(f"femplastic run: protocol={cfg.run.protocol} L={cfg.model.L} seed={args.seed} "
+              f"realizations={args.realizations}; wall {summary['wall_time_s']:.2f} s")
+        print(f"  wrote {out}/: {' '.join(summary['files'])}")
+        return 0
     summary = run_main_job(cfg, args.seed, args.realizations, out, progress=mode)
     st = summary["stationary"]
     print(f"femplastic run: Castellanos et al. model {cfg.model.variant}, L={cfg.model.L} "

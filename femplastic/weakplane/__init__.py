@@ -6,11 +6,14 @@
 * :mod:`~femplastic.weakplane.state`: the model (mesh, material, propagator) and its state;
 * :mod:`~femplastic.weakplane.variants`: the ingredients of the paper's variants A-I;
 * :mod:`~femplastic.weakplane.kernels`: the numba hot loops (stability, slips, relaxation);
-* :mod:`~femplastic.weakplane.drivers`: AQS, KMC quench, finite rate and creep;
+* :mod:`~femplastic.weakplane.drivers`: AQS, cyclic AQS, stress control, KMC quench, finite
+  rate and creep;
 * :mod:`~femplastic.weakplane.probes`: local shear test, Bauschinger reload;
 * :mod:`~femplastic.weakplane.observables` and :mod:`~femplastic.weakplane.calibration`: what
   the paper measures, and the calibration errors;
 * :mod:`~femplastic.weakplane.overlap`: the overlap error ``L[P]`` of two samples;
+* :mod:`~femplastic.weakplane.energy` and :mod:`~femplastic.weakplane.avalanches`: elastic
+  energy and dissipation; the avalanche catalogue and its power-law statistics;
 * :mod:`~femplastic.weakplane.ensembles`: the model's realisation functions for
   :class:`femplastic.ensemble.Ensemble` and the points of parameter sweeps.
 """

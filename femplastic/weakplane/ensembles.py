@@ -42,9 +42,11 @@ def config_point(cfg: Config) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"section.key": value}`` for every field of ``[model]`` and ``[run]``.
+        ``{"section.key": value}`` for every field of ``[model]`` and ``[run]`` (the unset,
+        None, protocol keys of ``[run]`` left out: they are not parameter values).
     """
-    return {f"{sec}.{k}": v for sec, table in cfg.to_dict().items() for k, v in table.items()}
+    return {f"{sec}.{k}": v for sec, table in cfg.to_dict().items() for k, v in table.items()
+            if v is not None}
 
 
 def model_config(point: Mapping[str, Any]) -> Config:

@@ -52,7 +52,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 __all__ = ["ModelParams", "RunParams", "Config", "PRESETS", "VARIANT_PRESETS", "VARIANT_NAMES",
-           "load_config", "apply_overrides"]
+           "PROTOCOLS", "PROTOCOL_DEFAULTS", "PROTOCOL_KEYS", "load_config", "apply_overrides"]
 
 #: Table 1 of Castellanos et al. (2021): element size l -> (L, N, n for R = 30).
 TABLE1 = {3.5: (29, 8, 15), 4.4: (23, 16, 12), 6.6: (15, 36, 8), 8.8: (11, 64, 6),
@@ -395,6 +395,30 @@ class ModelParams:
         return dataclasses.asdict(self)
 
 
+#: Loading protocols of ``femplastic run`` (``run.protocol``).
+PROTOCOLS = ("aqs", "cyclic", "stress", "bauschinger", "local-yield", "rate", "creep")
+
+#: Defaults of the protocol-specific keys of :class:`RunParams`.
+PROTOCOL_DEFAULTS: dict[str, Any] = {
+    "gamma_max": 0.05, "cycles": 10, "until_absorbed": False, "stress_end": 0.5,
+    "dstress": 1e-3, "gamma_limit": 1.0, "gamma_reload": 0.1, "patch": 8, "n_alphas": 2,
+    "gdot": 1e-3, "target_stress": 0.4, "t_end": 100.0, "dt": 0.01, "tau0": 1.0,
+    "tau_pl": 1.0, "tau_res": 2.0,
+}
+
+#: The protocol-specific keys each protocol reads (the common keys ``gamma_end``, ``dgamma``,
+#: ``alpha`` ... are shared).
+PROTOCOL_KEYS: dict[str, tuple[str, ...]] = {
+    "aqs": (),
+    "cyclic": ("gamma_max", "cycles", "until_absorbed"),
+    "stress": ("stress_end", "dstress", "gamma_limit"),
+    "bauschinger": ("gamma_reload",),
+    "local-yield": ("patch", "n_alphas"),
+    "rate": ("gdot", "t_end", "dt", "tau0", "tau_pl", "tau_res"),
+    "creep": ("target_stress", "t_end", "dt", "tau0", "tau_pl", "tau_res"),
+}
+
+
 @dataclass(frozen=True)
 class RunParams:
     """Loading protocol of ``femplastic run``.
@@ -418,13 +442,49 @@ class RunParams:
     backend : str
         AQS backend (:func:`femplastic.aqs`): ``"numba"`` (default, CPU), ``"jax"`` or
         ``"gpu"`` (the optional accelerated backend, ``pip install "femplastic[gpu]"``).
+    protocol : str
+        Loading protocol (:data:`PROTOCOLS`): ``aqs`` (default), ``cyclic``, ``stress``,
+        ``bauschinger``, ``local-yield``, ``rate`` or ``creep``. The keys below belong to
+        some protocols only (:data:`PROTOCOL_KEYS`); left unset (None) they take the defaults
+        of :data:`PROTOCOL_DEFAULTS`, and setting one for another protocol is an error.
+    gamma_max : float, optional
+        ``cyclic``: strain amplitude (> 0, a multiple of ``dgamma``). Default 0.05.
+    cycles : int, optional
+        ``cyclic``: number of cycles (>= 1). Default 10.
+    until_absorbed : bool, optional
+        ``cyclic``: stop at the first limit cycle. Default False.
+    stress_end : float, optional
+        ``stress``: final resolved external stress of the ramp. Default 0.5.
+    dstress : float, optional
+        ``stress``: stress increment (> 0). Default 1e-3.
+    gamma_limit : float, optional
+        ``stress``: strain excursion (> 0) taken as flow. Default 1.0.
+    gamma_reload : float, optional
+        ``bauschinger``: strain of each reload (> 0) after the preload to ``gamma_end``.
+        Default 0.1.
+    patch : int, optional
+        ``local-yield``: patch side in elements (>= 1, <= L). Default ``min(8, L)``.
+    n_alphas : int, optional
+        ``local-yield``: orientations ``alpha = k pi / n_alphas`` (>= 1). Default 2
+        (forward and backward).
+    gdot : float, optional
+        ``rate``: imposed strain rate (> 0). Default 1e-3.
+    target_stress : float, optional
+        ``creep``: imposed resolved stress. Default 0.4.
+    t_end : float, optional
+        ``rate``, ``creep``: duration (> 0). Default 100.
+    dt, tau0, tau_pl, tau_res : float, optional
+        ``rate``, ``creep``: time step and time scales
+        (:class:`~femplastic.weakplane.drivers.rate.RateParams`). Defaults 0.01, 1, 1, 2.
 
     Raises
     ------
     ValueError
         If ``gamma_end`` or ``dgamma`` is not finite and > 0, ``dgamma >= gamma_end``,
         ``alpha`` is not finite, ``stationary_from`` or ``fields_every`` is not finite
-        and >= 0, or ``backend`` is not one of ``numba``, ``jax``, ``gpu``.
+        and >= 0, ``backend`` is not one of ``numba``, ``jax``, ``gpu``, ``protocol`` is not
+        one of :data:`PROTOCOLS`, a protocol key is set for a protocol that does not use it, or
+        a protocol key is out of its range.
     TypeError
         If a number is not a number (booleans are not numbers) or ``event_driven`` is not a
         boolean (numbers are not booleans).
@@ -437,6 +497,23 @@ class RunParams:
     stationary_from: float = 0.5
     fields_every: float = 0.1
     backend: str = "numba"
+    protocol: str = "aqs"
+    gamma_max: float | None = None
+    cycles: int | None = None
+    until_absorbed: bool | None = None
+    stress_end: float | None = None
+    dstress: float | None = None
+    gamma_limit: float | None = None
+    gamma_reload: float | None = None
+    patch: int | None = None
+    n_alphas: int | None = None
+    gdot: float | None = None
+    target_stress: float | None = None
+    t_end: float | None = None
+    dt: float | None = None
+    tau0: float | None = None
+    tau_pl: float | None = None
+    tau_res: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.event_driven, bool | np.bool_):
@@ -453,6 +530,53 @@ class RunParams:
         _positive("stationary_from", self.stationary_from, allow_zero=True)
         _positive("fields_every", self.fields_every, allow_zero=True)
         object.__setattr__(self, "backend", normalize_backend(self.backend))
+        proto = self.protocol.strip().lower() if isinstance(self.protocol, str) else None
+        if proto not in PROTOCOLS:
+            raise ValueError(f"run.protocol must be one of {', '.join(PROTOCOLS)}, got "
+                             f"{self.protocol!r}")
+        object.__setattr__(self, "protocol", proto)
+        own = PROTOCOL_KEYS[proto]
+        for key in PROTOCOL_DEFAULTS:
+            if getattr(self, key) is not None and key not in own:
+                users = [p for p in PROTOCOLS if key in PROTOCOL_KEYS[p]]
+                raise ValueError(
+                    f"run.{key} does not apply to run.protocol={proto} (it is a key of "
+                    f"{', '.join(users)}); the keys of {proto} are: "
+                    f"{', '.join('run.' + k for k in own) or 'none beyond the common ones'}")
+        opts = self.settings()
+        for key in ("gamma_max", "dstress", "gamma_limit", "gamma_reload", "gdot", "t_end",
+                    "dt", "tau0", "tau_pl", "tau_res"):
+            if key in opts:
+                _positive(key, opts[key])
+        for key in ("cycles", "patch", "n_alphas"):
+            if key in opts and (isinstance(opts[key], bool) or not isinstance(opts[key], int)
+                                or opts[key] < 1):
+                raise ValueError(f"run.{key} must be an integer >= 1, got {opts[key]!r}")
+        if "until_absorbed" in opts and not isinstance(opts["until_absorbed"], bool | np.bool_):
+            raise TypeError(f"run.until_absorbed must be true or false, got "
+                            f"{opts['until_absorbed']!r}")
+        for key in ("stress_end", "target_stress"):
+            if key in opts and not np.isfinite(opts[key]):
+                raise ValueError(f"run.{key} must be finite, got {opts[key]!r}")
+        if "dt" in opts:
+            limit = 0.1 * min(opts["tau0"], opts["tau_pl"], opts["tau_res"])
+            if opts["dt"] > limit:
+                raise ValueError(f"run.dt must be <= 0.1 min(tau0, tau_pl, tau_res) = {limit:g} "
+                                 f"for a stable explicit integration, got {opts['dt']}")
+        if "gamma_max" in opts and self.dgamma > opts["gamma_max"]:
+            raise ValueError(f"dgamma ({self.dgamma}) must not exceed gamma_max "
+                             f"({opts['gamma_max']})")
+
+    def settings(self) -> dict[str, Any]:
+        """The protocol's own keys with their defaults filled in.
+
+        Returns
+        -------
+        dict
+            ``{key: value}`` for the keys of :data:`PROTOCOL_KEYS` ``[protocol]``.
+        """
+        return {k: (PROTOCOL_DEFAULTS[k] if getattr(self, k) is None else getattr(self, k))
+                for k in PROTOCOL_KEYS[self.protocol.strip().lower()]}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the fields.
@@ -480,6 +604,11 @@ class Config:
     model: ModelParams = field(default_factory=ModelParams)
     run: RunParams = field(default_factory=RunParams)
 
+    def __post_init__(self) -> None:
+        if self.run.patch is not None and self.run.patch > self.model.L:
+            raise ValueError(f"run.patch ({self.run.patch}) must not exceed model.L "
+                             f"({self.model.L})")
+
     def to_dict(self) -> dict[str, Any]:
         """Nested plain dict.
 
@@ -497,7 +626,7 @@ PRESETS = {f"l{l}": ModelParams.preset(l) for l in TABLE1}
 
 def _coerce(cls: type, key: str, raw: Any) -> Any:
     ftypes = {f.name: f.type for f in fields(cls)}
-    t = str(ftypes[key])
+    t = str(ftypes[key]).replace(" | None", "")
     if isinstance(raw, str):
         if t == "str":
             return raw.strip()

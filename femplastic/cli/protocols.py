@@ -1,0 +1,283 @@
+"""``femplastic run --set run.protocol=...``: the loading protocols other than monotonic AQS.
+
+One function per protocol runs it on a quenched realisation and returns its records;
+:func:`run_protocol` loops over realisations (the ``r``-th child of ``SeedSequence(seed)``, as
+``femplastic run`` does for AQS) and writes, into the output folder:
+
+* ``results.h5`` -- every realisation's records and the first one's final state, with the
+  parameters, seed and version (:func:`femplastic.io.write_hdf5`);
+* ``curve.csv`` -- the first realisation's main curve (columns named in the header);
+* ``summary.json`` -- parameters, seed, protocol, the protocol's headline numbers, timings;
+* ``<protocol>.png`` -- a figure suited to the protocol;
+* ``fields.xdmf`` (+ ``fields.h5``) -- element fields of the first realisation for ParaView,
+  quenched (t = 0) and final (t = 1).
+
+Protocols and their drivers: ``cyclic`` (:func:`femplastic.cyclic`), ``stress``
+(:func:`femplastic.stress_controlled`), ``bauschinger`` (preload to ``run.gamma_end``, then
+:func:`femplastic.weakplane.probes.bauschinger.bauschinger`), ``local-yield`` (the local shear
+test of :func:`femplastic.weakplane.probes.local_yield.local_yield` on the quenched state and
+after AQS to ``run.gamma_end``), ``rate`` and ``creep``
+(:func:`femplastic.weakplane.drivers.rate.shear_rate`,
+:func:`~femplastic.weakplane.drivers.rate.creep`).
+The keys of each protocol are validated by :class:`femplastic.weakplane.params.RunParams`
+before any work starts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ProtocolResult", "run_protocol"]
+
+
+@dataclass
+class ProtocolResult:
+    """What one realisation of a protocol produced.
+
+    Attributes
+    ----------
+    records : dict
+        Arrays (and nested dicts of arrays) for ``results.h5``.
+    curve : tuple of (str, ndarray)
+        CSV header (comma-separated names) and columns (n, k).
+    summary : dict
+        Headline numbers (JSON-serialisable).
+    state : State
+        Final state (fields for ParaView).
+    plot : dict
+        What :func:`_figure` draws.
+    """
+
+    records: dict[str, Any]
+    curve: tuple[str, Any]
+    summary: dict[str, Any]
+    state: Any
+    plot: dict[str, Any] = field(default_factory=dict)
+
+
+def _cyclic(state, p, rng, rp, opts) -> ProtocolResult:
+    from ..weakplane.drivers.cyclic import cyclic
+
+    r = cyclic(state, p, rng, gamma_max=opts["gamma_max"], cycles=opts["cycles"],
+               dgamma=rp.dgamma, alpha=rp.alpha, until_absorbed=opts["until_absorbed"])
+    rec = {"gamma": r.gamma, "stress": r.stress, "stress_before": r.stress_before,
+           "avalanche_size": r.avalanche_size, "cycle": r.cycle,
+           "strobe_stress": r.strobe_stress, "strobe_energy": r.strobe_energy,
+           "events": r.events, "plastic_net": r.plastic_net, "plastic_abs": r.plastic_abs,
+           "loop_work": r.loop_work, "dissipation": r.dissipation, "balance": r.balance}
+    summ = {"cycles_run": r.n_cycles, "absorbed_at": r.absorbed_at, "period": r.period,
+            "transient": r.transient, "events_per_cycle": r.events.tolist(),
+            "dissipation_per_cycle": r.dissipation.tolist(),
+            "max_energy_balance_residual": float(np.abs(r.balance).max())}
+    return ProtocolResult(rec, ("gamma,stress,cycle", np.column_stack(
+        [r.gamma, r.stress, r.cycle])), summ, r.state, {"run": r})
+
+
+def _stress(state, p, rng, rp, opts) -> ProtocolResult:
+    from ..weakplane.drivers.stress import stress_controlled
+
+    r = stress_controlled(state, p, rng, stress_end=opts["stress_end"], dstress=opts["dstress"],
+                          alpha=rp.alpha, gamma_limit=opts["gamma_limit"])
+    av = r.avalanches
+    rec = {"target": r.target, "stress": r.stress, "gamma": r.gamma, "gamma_jump": r.gamma_jump,
+           "avalanche_size": r.avalanche_size, "avalanche_dissipation": av.dissipation}
+    summ = {"flowed": r.flowed, "final_stress": float(r.stress[-1]),
+            "final_gamma": float(r.gamma[-1]), "n_avalanches": int(av.size.size),
+            "largest_avalanche": int(av.size.max()) if av.size.size else 0}
+    return ProtocolResult(rec, ("target,stress,gamma", np.column_stack(
+        [r.target, r.stress, r.gamma])), summ, r.state, {"run": r})
+
+
+def _bauschinger(state, p, rng, rp, opts) -> ProtocolResult:
+    from ..weakplane.drivers.aqs import aqs
+    from ..weakplane.probes.bauschinger import bauschinger
+
+    pre = aqs(state, p, rng, gamma_end=rp.gamma_end, dgamma=rp.dgamma,
+              event_driven=rp.event_driven)
+    b = bauschinger(pre.state, p, rng, gamma_reload=opts["gamma_reload"], dgamma=rp.dgamma)
+    rec = {"preload": {"gamma": pre.gamma, "stress": pre.stress},
+           "forward": {"gamma": b.forward.gamma, "stress": b.forward.stress},
+           "reverse": {"gamma": b.reverse.gamma, "stress": b.reverse.stress}}
+    summ = {"preload_stress": float(pre.stress[-1]),
+            "forward_final": float(b.forward.stress[-1]),
+            "reverse_final": float(b.reverse.stress[-1])}
+    return ProtocolResult(rec, ("gamma,forward,reverse", np.column_stack(
+        [b.forward.gamma, b.forward.stress, b.reverse.stress])), summ, b.unloaded,
+        {"pre": pre, "b": b})
+
+
+def _local_yield(state, p, rng, rp, opts) -> ProtocolResult:
+    from ..weakplane.drivers.aqs import aqs
+    from ..weakplane.probes.local_yield import local_yield
+
+    n = min(opts["patch"], p.L) if rp.patch is None else opts["patch"]
+    alphas = np.pi * np.arange(opts["n_alphas"]) / opts["n_alphas"]
+    sheared = aqs(state, p, rng, gamma_end=rp.gamma_end, dgamma=rp.dgamma,
+                  event_driven=rp.event_driven).state
+    rec, summ, cols = {}, {"patch": n, "alphas": alphas.tolist()}, []
+    for name, st in (("quench", state), ("sheared", sheared)):
+        ly = local_yield(st, p, rng, n, alphas, stride=max(1, n // 2))
+        rec[name] = {f: getattr(ly, f) for f in ("tau_i", "tau_c", "dtau_c", "drop", "sigma_vm",
+                                                 "gamma_c", "n_events", "positions")}
+        summ[name] = {"mean_tau_c": ly.tau_c.mean(axis=0).tolist(),
+                      "std_tau_c": ly.tau_c.std(axis=0).tolist(), "R": ly.R}
+        cols.append(ly.tau_c[:, 0])
+    k = min(c.size for c in cols)
+    return ProtocolResult(rec, ("tau_c_quench,tau_c_sheared", np.column_stack(
+        [c[:k] for c in cols])), summ, sheared, {"rec": rec, "alphas": alphas})
+
+
+def _rate_or_creep(state, p, rng, rp, opts, creep: bool) -> ProtocolResult:
+    from ..weakplane.drivers import rate as R
+
+    tp = R.RateParams(tau0=opts["tau0"], tau_pl=opts["tau_pl"], tau_res=opts["tau_res"],
+                      dt=opts["dt"])
+    if creep:
+        r = R.creep(state, tp, rng, stress=opts["target_stress"], t_end=opts["t_end"],
+                    alpha=rp.alpha)
+    else:
+        r = R.shear_rate(state, tp, rng, gdot=opts["gdot"], t_end=opts["t_end"], alpha=rp.alpha)
+    rec = {f: getattr(r, f) for f in ("time", "gamma", "stress", "plastic_fraction",
+                                      "strain_rate", "mean_tauc")}
+    half = r.time > r.time[-1] / 2
+    summ = {"final_gamma": float(r.gamma[-1]),
+            "late_mean_stress": float(r.stress[half].mean()),
+            "late_mean_strain_rate": float(r.strain_rate[half].mean())}
+    return ProtocolResult(rec, ("time,gamma,stress,strain_rate", np.column_stack(
+        [r.time, r.gamma, r.stress, r.strain_rate])), summ, r.state, {"run": r, "creep": creep})
+
+
+def _figure(protocol: str, results: list[ProtocolResult], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
+    a, b = axes
+    d = results[0].plot
+    if protocol == "cyclic":
+        r = d["run"]
+        for c in range(r.n_cycles):
+            m = r.cycle == c
+            a.plot(r.gamma[m], r.stress[m], lw=0.6, color=plt.cm.viridis(c / max(1, r.n_cycles)))
+        a.set(xlabel=r"$\gamma$", ylabel=r"$\Sigma^{\rm ext}$", title="loops (colour: cycle)")
+        cyc = np.arange(1, r.n_cycles + 1)
+        b.plot(cyc, r.dissipation, "o-", ms=3, label="dissipation")
+        b.plot(cyc, r.loop_work, "x", ms=4, label="loop area")
+        b.set(xlabel="cycle", ylabel="per cycle (LJ energy / area)")
+        b.legend(frameon=False, fontsize=8)
+    elif protocol == "stress":
+        r = d["run"]
+        a.plot(r.gamma, r.stress, lw=0.8)
+        a.set(xlabel=r"$\gamma$ (output)", ylabel=r"$\Sigma^{\rm ext}$ (imposed)")
+        s = r.avalanches.size
+        if s.size:
+            b.loglog(np.sort(s)[::-1], np.arange(1, s.size + 1) / s.size, ".")
+        b.set(xlabel="avalanche size", ylabel="P(S >= s)")
+    elif protocol == "bauschinger":
+        bb = d["b"]
+        a.plot(d["pre"].gamma, d["pre"].stress, lw=0.7)
+        a.set(xlabel=r"$\gamma$", ylabel=r"$\Sigma_{xy}$", title="preload")
+        b.plot(bb.forward.gamma, bb.forward.stress, label="forward")
+        b.plot(bb.reverse.gamma, bb.reverse.stress, label="reverse")
+        b.set(xlabel="reload strain", ylabel="resolved stress")
+        b.legend(frameon=False, fontsize=8)
+    elif protocol == "local-yield":
+        for ax, name in ((a, "quench"), (b, "sheared")):
+            tc = d["rec"][name]["tau_c"]
+            for j, al in enumerate(d["alphas"]):
+                x = tc[:, j]
+                pad = 1e-3 * max(1.0, float(np.abs(x).max()))  # a one-valued sample too
+                ax.hist(x, bins=20, range=(x.min() - pad, x.max() + pad), histtype="step",
+                        density=True,
+                        label=rf"$\alpha$ = {np.degrees(al):.0f} deg")
+            ax.set(xlabel=r"local $\tau_c$", ylabel="density", title=name)
+            ax.legend(frameon=False, fontsize=8)
+    else:
+        r = d["run"]
+        a.plot(r.time, r.stress if not d["creep"] else r.gamma, lw=0.8)
+        a.set(xlabel="time", ylabel="stress" if not d["creep"] else r"$\gamma$")
+        b.semilogy(r.time, np.maximum(r.strain_rate, 1e-12), lw=0.8)
+        b.set(xlabel="time", ylabel=r"$\dot\gamma$")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool = False
+                 ) -> dict[str, Any]:
+    """Quench and run ``cfg.run.protocol`` on ``realizations`` samples; write the outputs.
+
+    Parameters
+    ----------
+    cfg : Config
+        Validated configuration; ``cfg.run.protocol`` is not ``aqs``.
+    seed : int
+        Root seed; realisation ``r`` uses the ``r``-th child of ``SeedSequence(seed)``.
+    realizations : int
+        Number of samples (>= 1).
+    out : Path
+        Output folder (created).
+    progress : bool
+        Unused (the protocols report no progress yet); kept for the run command's signature.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``.
+    """
+    from .. import __version__, io
+    from ..weakplane.drivers import quench
+
+    p, rp = cfg.model, cfg.run
+    opts = rp.settings()
+    proto = rp.protocol
+    fn = {"cyclic": _cyclic, "stress": _stress, "bauschinger": _bauschinger,
+          "local-yield": _local_yield,
+          "rate": lambda *a: _rate_or_creep(*a, creep=False),
+          "creep": lambda *a: _rate_or_creep(*a, creep=True)}[proto]
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    results, quenched = [], None
+    for r, child in enumerate(np.random.SeedSequence(seed).spawn(realizations)):
+        rng = np.random.default_rng(child)
+        state = quench(p, rng)
+        if r == 0:
+            quenched = state
+        results.append(fn(state, p, rng, rp, opts))
+    wall = time.perf_counter() - t0
+    first = results[0]
+    header, cols = first.curve
+    np.savetxt(out / "curve.csv", cols, delimiter=",", header=header, comments="", fmt="%.10g")
+    st = first.state
+    data = {"protocol": proto,
+            "realizations": {f"r{r:04d}": res.records for r, res in enumerate(results)},
+            "final_state": {"stress": st.stress, "prestress": st.prestress, "eps_pl": st.eps_pl,
+                            "theta": st.theta, "tauc": st.tauc}}
+    io.write_hdf5(out / "results.h5", data, params=cfg.to_dict(), seed=seed)
+    with io.XdmfWriter(out / "fields.xdmf", st.model.mesh) as w:
+        for t, s in ((0.0, quenched), (1.0, st)):
+            w.write(t, s.stress, s.eps_pl, slips=s.slips, min_dtau=s.dtau().min(axis=1),
+                    mean_tauc=s.tauc.mean(axis=1))
+    _figure(proto, results, out / f"{proto}.png")
+    summary = {"params": cfg.to_dict(), "seed": seed, "realizations": realizations,
+               "version": __version__, "protocol": proto, "settings": opts,
+               "per_realization": [res.summary for res in results], "wall_time_s": wall,
+               "files": ["results.h5", "curve.csv", "summary.json", f"{proto}.png",
+                         "fields.xdmf"]}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+    return summary
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
