@@ -242,7 +242,7 @@ def _alive(pid):
 
 
 ENSEMBLE = ["-m", "femplastic", "ensemble", "--set", "model.L=8", "--set", "model.N=8",
-            "--set", "run.gamma_end=0.5", "--set", "run.dgamma=1e-4", "--realizations", "40",
+            "--set", "run.gamma_end=2", "--set", "run.dgamma=1e-4", "--realizations", "400",
             "--workers", "2", "--quiet"]
 
 

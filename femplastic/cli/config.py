@@ -50,7 +50,13 @@ def config_toml() -> str:
     str
         ``[model]`` and ``[run]`` tables, each key preceded by its meaning and unit.
     """
-    from ..weakplane.params import VARIANT_PRESETS, ModelParams, RunParams
+    from ..weakplane.params import (
+        PROTOCOL_DEFAULTS,
+        PROTOCOL_KEYS,
+        VARIANT_PRESETS,
+        ModelParams,
+        RunParams,
+    )
 
     lines = ["# femplastic configuration: every key with its default (femplastic config).",
              "# Use: femplastic run --config this.toml; --set section.key=value overrides it.",
@@ -67,7 +73,16 @@ def config_toml() -> str:
             text = re.sub(r":\w+:`~?([\w.]+)`", r"\1", desc.get(f.name, "")).replace("``", "")
             for chunk in textwrap.wrap(text, 96):
                 lines.append(f"# {chunk}")
-            lines.append(f"{f.name} = {_toml_value(default)}")
+            if default is None and f.name in PROTOCOL_DEFAULTS:
+                # a protocol's own key: setting it for another protocol is an error, so it is
+                # shown commented out with the default its protocol uses
+                users = [p for p, keys in PROTOCOL_KEYS.items() if f.name in keys]
+                lines.append(f"# {f.name} = {_toml_value(PROTOCOL_DEFAULTS[f.name])}"
+                             f"    (protocol {' / '.join(users)})")
+            elif default is None:
+                lines.append(f"# {f.name} = (unset)")
+            else:
+                lines.append(f"{f.name} = {_toml_value(default)}")
     return "\n".join(lines) + "\n"
 
 
