@@ -183,6 +183,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--realizations must be >= 1, got {args.realizations}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    from .. import threads
+
+    threads.set_threads(getattr(args, "threads", None))
     cfg = load_config(args.config, args.set)
     out = Path(args.out)
     show = sys.stderr.isatty() and not args.quiet

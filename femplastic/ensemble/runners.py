@@ -148,10 +148,25 @@ def _ensure_setup(setup: Callable[[], Any] | None) -> None:
             _SETUP_DONE.add(key)
 
 
+def _worker_threads() -> None:
+    """Numba threads of a worker: ``$FEMPLASTIC_THREADS``, else one (workers fill the CPUs)."""
+    from .. import threads
+
+    threads.set_threads(threads.resolve() or 1)
+
+
+def _init_worker(setup: Callable[[], Any] | None) -> None:
+    """Local pool worker start: one numba thread by default, then ``setup()``."""
+    _worker_threads()
+    _ensure_setup(setup)
+
+
 def _run_task(func: RealizationFunc, point: dict[str, Any], entropy: int,
               spawn_key: tuple[int, ...], setup: Callable[[], Any] | None
               ) -> tuple[dict[str, Any], float]:
     """One realisation on a worker: (canonical result, wall time in s)."""
+    if threading.current_thread() is not threading.main_thread():
+        _worker_threads()  # a Dask worker thread (numba's thread count is per thread)
     _ensure_setup(setup)
     t0 = time.perf_counter()
     rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=spawn_key))
@@ -187,7 +202,7 @@ def local_pool(workers: int, setup: Callable[[], Any] | None = None) -> cf.Proce
     workers = _check_int("workers", workers, 1)
     return cf.ProcessPoolExecutor(max_workers=workers,
                                   mp_context=multiprocessing.get_context("spawn"),
-                                  initializer=_ensure_setup, initargs=(setup,))
+                                  initializer=_init_worker, initargs=(setup,))
 
 
 def _available_cpus() -> int:
