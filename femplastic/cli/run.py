@@ -32,18 +32,35 @@ def _progress_bar(total: float, desc: str, enabled: bool):
     return bar, update
 
 
-def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool = False
+def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool = False,
+                 checkpoint_every: float | None = None, resume: bool = False
                  ) -> dict[str, Any]:
     """Quench and shear ``realizations`` samples; write every output file into ``out``.
 
     Realisation ``r`` uses the ``r``-th child of ``SeedSequence(seed)``, so its result does
     not depend on how many realisations are run.
+
+    With ``checkpoint_every`` (seconds; one realisation only) a restartable checkpoint is
+    written atomically to ``out/checkpoint.npz`` during the shear
+    (:mod:`femplastic.weakplane.drivers.checkpoint`). With ``resume`` the run continues from
+    that file (written by the same version, configuration and seed, else refused): the quench
+    is redone only for heterogeneous models (variant A: the model belongs to the realisation),
+    and ``results.h5`` is bitwise that of the uninterrupted run; ``fields.xdmf`` then holds the
+    snapshots from the resume point on.
     """
     from .. import __version__, io
     from ..weakplane.drivers import aqs, quench
 
     out.mkdir(parents=True, exist_ok=True)
     p, rp = cfg.model, cfg.run
+    ck = None
+    if checkpoint_every is not None or resume:
+        if realizations != 1:
+            raise ValueError("--checkpoint-every/--resume need --realizations 1")
+        if checkpoint_every is not None and not checkpoint_every >= 0:
+            raise ValueError(f"--checkpoint-every must be >= 0 seconds, got {checkpoint_every}")
+        ck = _Checkpointing(out, {"version": __version__, "config": cfg.to_dict(),
+                                  "seed": int(seed)}, checkpoint_every, resume)
     children = np.random.SeedSequence(seed).spawn(realizations)
     t0 = time.perf_counter()
     curves, per = [], []
@@ -54,13 +71,16 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool = 
     for r, child in enumerate(children):
         rng = np.random.default_rng(child)
         bar, upd = _progress_bar(1.0, f"quench {r + 1}/{realizations}", progress)
-        state = quench(p, rng, progress=upd)
+        if ck is not None and ck.resume is not None and not p.heterogeneous:
+            state = ck.blank_state(p)  # its arrays come from the checkpoint
+        else:
+            state = quench(p, rng, progress=upd)
         bar.close()
         snapshots: list[tuple[float, Any]] = []
         bar, upd = _progress_bar(1.0, f"shear  {r + 1}/{realizations}", progress)
         ts = time.perf_counter()
         if r == 0:
-            run = _shear_with_snapshots(state, p, rng, rp, snapshots, upd)
+            run = _shear_with_snapshots(state, p, rng, rp, snapshots, upd, ck)
         else:
             run = aqs(state, p, rng, gamma_end=rp.gamma_end, dgamma=rp.dgamma, alpha=rp.alpha,
                       event_driven=rp.event_driven, progress=upd)
@@ -116,36 +136,98 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool = 
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     _plot(curves, out / "stress_strain.png", rp.stationary_from)
+    if ck is not None:
+        ck.finish()
     return summary
 
 
-def _shear_with_snapshots(state, p, rng, rp, snapshots, upd):
-    """AQS in chunks of ``fields_every`` strain so ParaView snapshots can be taken."""
+class _Checkpointing:
+    """Checkpoints of the shear of ``run_main_job`` in ``out/checkpoint.npz``."""
+
+    def __init__(self, out: Path, tag: dict[str, Any], every: float | None, resume: bool):
+        from ..weakplane.drivers import checkpoint
+
+        self.path = out / "checkpoint.npz"
+        self.tag = tag
+        self.every = every
+        self.resume = None
+        self.extra: dict[str, Any] = {}
+        if resume:
+            self.resume, self.extra, _ = checkpoint.load(self.path, tag)
+
+    def blank_state(self, p):
+        """A state of the model with the right shapes (overwritten from the checkpoint)."""
+        from ..weakplane.state import State, build_model
+
+        return State.fresh(build_model(p), np.random.default_rng(0))
+
+    def save(self, snap, chunk_start: int, previous: dict[str, Any]) -> None:
+        from ..weakplane.drivers import checkpoint
+
+        extra = {"chunk_start": np.array(chunk_start), **previous}
+        checkpoint.save(self.path, snap, self.tag, extra)
+
+    def finish(self) -> None:
+        """The run completed: its checkpoint is no longer needed."""
+        self.path.unlink(missing_ok=True)
+
+
+_KEYS = ("gamma", "stress", "stress_before", "avalanche_size", "plastic", "mean_stress")
+
+
+def _shear_with_snapshots(state, p, rng, rp, snapshots, upd, ck=None):
+    """AQS in chunks of ``fields_every`` strain so ParaView snapshots can be taken.
+
+    With ``ck`` (:class:`_Checkpointing`) every chunk checkpoints, with the records of the
+    chunks before it, and a resumed run starts in the checkpoint's chunk.
+    """
     from ..weakplane.drivers import AQSRun, aqs
 
     every = rp.fields_every if rp.fields_every > 0 else rp.gamma_end
     n_total = int(round(rp.gamma_end / rp.dgamma))
     per_chunk = max(1, int(round(every / rp.dgamma)))
-    snapshots.append((0.0, state.copy()))
     runs = []
     done = 0
     st = state
+    resume = None
+    if ck is not None and ck.resume is not None:
+        resume = ck.resume
+        done = int(ck.extra["chunk_start"])
+        if done:
+            runs.append(_Records(**{k: ck.extra[f"prev_{k}"] for k in _KEYS}))
+    else:
+        snapshots.append((0.0, state.copy()))
     while done < n_total:
         m = min(per_chunk, n_total - done)
         base = done
+        hook = None
+        if ck is not None and ck.every is not None:
+            prev = {f"prev_{k}": np.concatenate([getattr(r, k) for r in runs]) if runs
+                    else np.zeros((0, 3) if k == "mean_stress" else 0) for k in _KEYS}
+
+            def hook(snap, b=base, prev=prev):
+                ck.save(snap, b, prev)
+
         run = aqs(st, p, rng, gamma_end=m * rp.dgamma, dgamma=rp.dgamma, alpha=rp.alpha,
                   event_driven=rp.event_driven,
-                  progress=lambda f, b=base, mm=m: upd((b + f * mm) / n_total))
+                  progress=lambda f, b=base, mm=m: upd((b + f * mm) / n_total),
+                  checkpoint=hook, checkpoint_every=ck.every if hook else 0.0, resume=resume)
+        resume = None
         run.gamma = run.gamma + base * rp.dgamma
         runs.append(run)
         st = run.state
         done += m
         snapshots.append((done * rp.dgamma, st.copy()))
-    cat = {k: np.concatenate([getattr(r, k) for r in runs])
-           for k in ("gamma", "stress", "stress_before", "avalanche_size", "plastic",
-                     "mean_stress")}
+    cat = {k: np.concatenate([getattr(r, k) for r in runs]) for k in _KEYS}
     return AQSRun(st, cat["gamma"], cat["stress"], cat["stress_before"], cat["avalanche_size"],
                   cat["plastic"], cat["mean_stress"], None, rp.alpha, 1, rp.dgamma)
+
+
+class _Records:
+    """Records of earlier chunks, restored from a checkpoint."""
+
+    def __init__(self, **arrays: Any) -> None:
+        self.__dict__.update(arrays)
 
 
 def _plot(curves, path: Path, stationary_from: float) -> None:
@@ -188,11 +270,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     threads.set_threads(getattr(args, "threads", None))
     cfg = load_config(args.config, args.set)
     out = Path(args.out)
+    resume = getattr(args, "resume", None)
+    if resume is not None:
+        out = Path(resume)
+        if not (out / "checkpoint.npz").exists():
+            raise ValueError(f"--resume {resume}: no checkpoint.npz there")
     show = sys.stderr.isatty() and not args.quiet
     if not args.quiet and not _kernels_cached():
         print("femplastic: compiling the numba kernels (first run only, ~30 s; cached after)",
               file=sys.stderr)
-    summary = run_main_job(cfg, args.seed, args.realizations, out, progress=show)
+    summary = run_main_job(cfg, args.seed, args.realizations, out, progress=show,
+                           checkpoint_every=getattr(args, "checkpoint_every", None),
+                           resume=resume is not None)
     st = summary["stationary"]
     print(f"femplastic run: L={cfg.model.L} N={cfg.model.N} gamma_end={cfg.run.gamma_end} "
           f"seed={args.seed} realizations={args.realizations}")

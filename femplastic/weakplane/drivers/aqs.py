@@ -14,6 +14,7 @@ identical records.
 
 from __future__ import annotations
 
+import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ from .. import kernels as K
 from ..bundles import event_record, kernel_state, work_buffers
 from ..params import ModelParams
 from ..state import State
+from .checkpoint import AQSCheckpoint
 
 __all__ = ["aqs", "relax", "AQSRun", "EventLog"]
 
@@ -242,6 +244,9 @@ def aqs(
     record_events: bool = False,
     stop_when: Callable[[float, float, float], bool] | None = None,
     progress: Callable[[float], None] | None = None,
+    checkpoint: Callable[[AQSCheckpoint], None] | None = None,
+    checkpoint_every: float = 0.0,
+    resume: AQSCheckpoint | None = None,
 ) -> AQSRun:
     """Drive ``state`` in athermal quasistatic shear; returns the records and a new state.
 
@@ -271,6 +276,18 @@ def aqs(
         ``lambda g, sb, sa: sa <= 0`` to unload until the external stress crosses 0).
     progress : callable, optional
         Called with the fraction of ``gamma_end`` done (for progress bars).
+    checkpoint : callable, optional
+        Called with an :class:`~femplastic.weakplane.drivers.checkpoint.AQSCheckpoint` after
+        an avalanche whenever ``checkpoint_every`` seconds (wall time) have passed since the
+        start or the last checkpoint (e.g. to :func:`~femplastic.weakplane.drivers.checkpoint.save`
+        it).
+    checkpoint_every : float
+        Seconds between checkpoints (>= 0; 0: after every avalanche).
+    resume : AQSCheckpoint, optional
+        Continue the run that produced this checkpoint: ``state`` must be the run's starting
+        state (its model and shapes; its arrays are replaced by the checkpoint's), ``rng`` is
+        set to the saved generator state, and the other arguments must be the run's. The
+        returned records and state are bitwise those of the uninterrupted run.
 
     Returns
     -------
@@ -288,6 +305,8 @@ def aqs(
     _validate(gamma_end, dgamma, alpha, direction)
     if rng is None or not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
+    if not np.isfinite(checkpoint_every) or checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}")
     if params is not None and params != state.model.params:
         raise ValueError("params differ from those the state was built with (state.model.params)")
     st = state.copy()
@@ -317,6 +336,48 @@ def aqs(
     done = 0  # steps recorded
     stopped = False
     n_aval = 0
+    if resume is not None:
+        rec = resume.records
+        same = (float(rec["gamma_end"]), float(rec["dgamma"]), float(rec["alpha"]),
+                int(rec["direction"]))
+        if same != (float(gamma_end), float(dgamma), float(alpha), int(direction)):
+            raise ValueError(f"resume: the checkpoint's (gamma_end, dgamma, alpha, direction) "
+                             f"{same} differ from this call's")
+        resume.restore_state(st)
+        rng.bit_generator.state = resume.rng_state
+        base[:] = resume.base
+        base_mean = np.array(resume.base_mean)
+        base_ext = float(resume.base_ext)
+        k_base, done, n_aval = int(resume.k_base), int(resume.done), int(resume.n_aval)
+        s_after[:done] = rec["stress"]
+        s_before[:done] = rec["stress_before"]
+        sizes[:done] = rec["avalanche_size"]
+        plast[:done] = rec["plastic"]
+        mean_st[:done] = rec["mean_stress"]
+        if record_events:
+            ev = resume.events
+            m0 = ev["ev_e"].size
+            buf.grow(max(2 * m0, 4096))
+            for dst, key in zip(buf.events[:5], ("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp"),
+                                strict=True):
+                dst[:m0] = ev[key]
+            buf.ev_n[0] = m0
+            ev_aval.extend(int(x) for x in ev["ev_aval"])
+    t_ckpt = _time.perf_counter()
+
+    def snapshot() -> AQSCheckpoint:
+        m0 = int(buf.ev_n[0]) if record_events else 0
+        rec = {"gamma_end": np.array(float(gamma_end)), "dgamma": np.array(float(dgamma)),
+               "alpha": np.array(float(alpha)), "direction": np.array(int(direction)),
+               "stress": s_after[:done].copy(), "stress_before": s_before[:done].copy(),
+               "avalanche_size": sizes[:done].copy(), "plastic": plast[:done].copy(),
+               "mean_stress": mean_st[:done].copy()}
+        ev = {"ev_e": buf.ev_e[:m0].copy(), "ev_k": buf.ev_k[:m0].copy(),
+              "ev_th": buf.ev_th[:m0].copy(), "ev_tau": buf.ev_tau[:m0].copy(),
+              "ev_amp": buf.ev_amp[:m0].copy(), "ev_aval": np.asarray(ev_aval[:m0], np.int64)}
+        return AQSCheckpoint(AQSCheckpoint.state_dict(st), base.copy(), np.array(base_mean),
+                             float(base_ext), k_base, done, n_aval, rec, ev,
+                             rng.bit_generator.state)
 
     def fill_quiet(upto: int) -> bool:
         """Record elastic steps done+1 .. upto (1-based) from the affine formula."""
@@ -391,6 +452,10 @@ def aqs(
             stopped = True
         if progress is not None:
             progress(done / n_steps)
+        if checkpoint is not None and not stopped and done < n_steps \
+                and _time.perf_counter() - t_ckpt >= checkpoint_every:
+            checkpoint(snapshot())
+            t_ckpt = _time.perf_counter()
 
     # final state at the last recorded step
     x_end = (done - k_base) * dgamma
