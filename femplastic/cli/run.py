@@ -76,22 +76,23 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool = 
         else:
             state = quench(p, rng, progress=upd)
         bar.close()
-        snapshots: list[tuple[float, Any]] = []
         bar, upd = _progress_bar(1.0, f"shear  {r + 1}/{realizations}", progress)
         ts = time.perf_counter()
         if r == 0:
-            run = _shear_with_snapshots(state, p, rng, rp, snapshots, upd, ck)
+            # snapshots go to fields.xdmf as they are taken: memory does not grow with
+            # gamma_end (one state, not one per snapshot)
+            writer = io.XdmfWriter(xdmf_path, state.model.mesh)
+            with writer as w:
+                def snap(g, st, w=w):
+                    w.write(g, st.stress, st.eps_pl, slips=st.slips,
+                            min_dtau=st.dtau().min(axis=1), mean_tauc=st.tauc.mean(axis=1))
+
+                run = _shear_with_snapshots(state, p, rng, rp, snap, upd, ck)
         else:
             run = aqs(state, p, rng, gamma_end=rp.gamma_end, dgamma=rp.dgamma, alpha=rp.alpha,
                       event_driven=rp.event_driven, progress=upd)
         t_shear += time.perf_counter() - ts
         bar.close()
-        if r == 0:
-            writer = io.XdmfWriter(xdmf_path, state.model.mesh)
-            with writer as w:
-                for g, st in snapshots:
-                    w.write(g, st.stress, st.eps_pl, slips=st.slips,
-                            min_dtau=st.dtau().min(axis=1), mean_tauc=st.tauc.mean(axis=1))
         n_events += run.state.n_events
         n_aval += run.state.n_avalanches
         mask = run.gamma > rp.stationary_from
@@ -176,7 +177,10 @@ _KEYS = ("gamma", "stress", "stress_before", "avalanche_size", "plastic", "mean_
 
 
 def _shear_with_snapshots(state, p, rng, rp, snapshots, upd, ck=None):
-    """AQS in chunks of ``fields_every`` strain so ParaView snapshots can be taken.
+    """AQS in chunks of ``fields_every`` strain, ``snapshots(gamma, state)`` after each.
+
+    Only the records of the finished chunks are kept (not their states), so memory holds one
+    state whatever the number of chunks.
 
     With ``ck`` (:class:`_Checkpointing`) every chunk checkpoints, with the records of the
     chunks before it, and a resumed run starts in the checkpoint's chunk.
@@ -196,7 +200,7 @@ def _shear_with_snapshots(state, p, rng, rp, snapshots, upd, ck=None):
         if done:
             runs.append(_Records(**{k: ck.extra[f"prev_{k}"] for k in _KEYS}))
     else:
-        snapshots.append((0.0, state.copy()))
+        snapshots(0.0, state)
     while done < n_total:
         m = min(per_chunk, n_total - done)
         base = done
@@ -214,10 +218,10 @@ def _shear_with_snapshots(state, p, rng, rp, snapshots, upd, ck=None):
                   checkpoint=hook, checkpoint_every=ck.every if hook else 0.0, resume=resume)
         resume = None
         run.gamma = run.gamma + base * rp.dgamma
-        runs.append(run)
+        runs.append(_Records(**{k: getattr(run, k) for k in _KEYS}))
         st = run.state
         done += m
-        snapshots.append((done * rp.dgamma, st.copy()))
+        snapshots(done * rp.dgamma, st)
     cat = {k: np.concatenate([getattr(r, k) for r in runs]) for k in _KEYS}
     return AQSRun(st, cat["gamma"], cat["stress"], cat["stress_before"], cat["avalanche_size"],
                   cat["plastic"], cat["mean_stress"], None, rp.alpha, 1, rp.dgamma)
