@@ -464,6 +464,33 @@ def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap):  
 
 
 @nb.njit(cache=True)
+def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap,
+                       trial):  # pragma: no cover - compiled
+    """First load step ``m`` in ``1 .. cap`` at which ``base + m dgamma v`` is unstable.
+
+    :func:`next_trigger` finds it analytically; the result is then verified with the exact
+    test the step-by-step mode applies (:func:`trial_stress` + :func:`any_active`): ``m``
+    must be unstable and ``m - 1`` stable, else it is moved. Returns ``cap + 1`` when no
+    step up to ``cap`` is unstable; otherwise ``trial`` holds the loaded stress at ``m``.
+    One compiled call per avalanche (was six calls from Python).
+    """
+    mstep = next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap + 1)
+    while mstep <= cap:
+        trial_stress(base, v, mstep * dgamma, trial)
+        if any_active(trial, nv, tauc, law_f, sref, pref, margin):
+            break
+        mstep += 1
+    while mstep > 1:
+        trial_stress(base, v, (mstep - 1) * dgamma, trial)
+        if not any_active(trial, nv, tauc, law_f, sref, pref, margin):
+            break
+        mstep -= 1
+    if mstep <= cap:
+        trial_stress(base, v, mstep * dgamma, trial)
+    return mstep
+
+
+@nb.njit(cache=True)
 def kmc_select(stress, nv, tauc, law_f, beta, rng):  # pragma: no cover - compiled
     """Pick a system with probability ``exp(-beta dtau) / sum``; returns (e, k, log nu_tot).
 

@@ -400,23 +400,12 @@ def aqs(
     while done < n_steps and not stopped:
         if event_driven:
             cap = n_steps - k_base
-            mstep = K.next_trigger(base, v, dgamma, st.nv, st.tauc, law_f, st.sref, st.pref,
-                                   st.margin, cap + 1)
-            # verify with the exact test used step by step
-            while mstep <= cap:
-                K.trial_stress(base, v, mstep * dgamma, trial)
-                if K.any_active(trial, st.nv, st.tauc, law_f, st.sref, st.pref, st.margin):
-                    break
-                mstep += 1
-            while mstep > 1:
-                K.trial_stress(base, v, (mstep - 1) * dgamma, trial)
-                if not K.any_active(trial, st.nv, st.tauc, law_f, st.sref, st.pref, st.margin):
-                    break
-                mstep -= 1
+            # analytic first unstable step, verified with the step-by-step test (one call)
+            mstep = K.next_unstable_step(base, v, dgamma, st.nv, st.tauc, law_f, st.sref,
+                                         st.pref, st.margin, cap, trial)
             if mstep > cap:
                 stopped = fill_quiet(n_steps)
                 break
-            K.trial_stress(base, v, mstep * dgamma, trial)
         else:
             mstep = done + 1 - k_base
             K.trial_stress(base, v, mstep * dgamma, trial)
