@@ -33,7 +33,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .kernels import relax_fused
+from .kernels import PARALLEL_MIN_N, relax_fused
 
 __all__ = ["REFRESH", "kmc_cache", "kmc_select_bounded", "kmc_run"]
 
@@ -102,6 +102,42 @@ def _set_leaf(tree, m, e, w):  # pragma: no cover - compiled
         i //= 2
 
 
+@nb.njit(cache=True, parallel=True)
+def _sync_par(stress, nv, tauc, slips, law_f, beta, kcache, rebuild):  # pragma: no cover
+    """The refresh pass of :func:`_sync` on threads; the tree updated afterwards, serially.
+
+    Refreshes write only their own element; the sum tree's nodes are recomputed from their
+    children, so its final values depend on the leaves only: bit-identical to the serial
+    pass whatever the number of threads. Returns whether the tree must be rebuilt.
+    """
+    k_s, k_p, k_logr, k_slips, tree, meta = kcache
+    a = abs(law_f[4])
+    n = stress.shape[0]
+    m = tree.shape[0] // 2
+    thr = REFRESH / beta
+    thr2 = thr * thr
+    flag = np.zeros(n, np.bool_)
+    for e in nb.prange(n):
+        d0 = 0.5 * (stress[e, 1] - stress[e, 0]) - k_s[e, 0]
+        d1 = stress[e, 2] - k_s[e, 1]
+        q = d0 * d0 + d1 * d1
+        stale = k_slips[e] != slips[e] or q > thr2
+        if not stale and a != 0.0:
+            stale = np.sqrt(q) + a * abs(-0.5 * (stress[e, 0] + stress[e, 1]) - k_p[e]) > thr
+        if stale:
+            _refresh(e, stress, nv, tauc, law_f, beta, k_s, k_p, k_logr)
+            k_slips[e] = slips[e]
+            flag[e] = True
+    for e in range(n):
+        if flag[e]:
+            x = k_logr[e] - meta[0]
+            if x > 600.0:
+                rebuild = True
+            elif not rebuild:
+                _set_leaf(tree, m, e, np.exp(x))
+    return rebuild
+
+
 @nb.njit(cache=True)
 def _sync(stress, nv, tauc, slips, law_f, beta, kcache):  # pragma: no cover - compiled
     """Refresh every element that was renewed or drifted beyond :data:`REFRESH`; O(n)."""
@@ -112,7 +148,11 @@ def _sync(stress, nv, tauc, slips, law_f, beta, kcache):  # pragma: no cover - c
     thr = REFRESH / beta
     thr2 = thr * thr
     rebuild = meta[1] != 0.0
-    for e in range(n):
+    n_serial = n
+    if n >= PARALLEL_MIN_N:
+        rebuild = _sync_par(stress, nv, tauc, slips, law_f, beta, kcache, rebuild)
+        n_serial = 0  # done: skip the serial pass
+    for e in range(n_serial):
         d0 = 0.5 * (stress[e, 1] - stress[e, 0]) - k_s[e, 0]
         d1 = stress[e, 2] - k_s[e, 1]
         q = d0 * d0 + d1 * d1
