@@ -271,7 +271,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     from .. import threads
 
-    threads.set_threads(getattr(args, "threads", None))
+    # one thread unless asked: on a loaded machine idle-spinning threads cost far more than
+    # they gain (femplastic bench scale)
+    threads.set_threads(threads.resolve(getattr(args, "threads", None)) or 1)
     cfg = load_config(args.config, args.set)
     out = Path(args.out)
     resume = getattr(args, "resume", None)
