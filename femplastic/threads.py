@@ -2,7 +2,8 @@
 
 The per-event stress update (:func:`femplastic.fe.propagators.kernels.shifted_add`), the
 stability scans and the trigger search (:mod:`femplastic.weakplane.kernels`) run their
-threaded forms on large grids (``L >= PARALLEL_MIN_L``, ``n >= PARALLEL_MIN_N``), on numba's
+threaded forms (the KMC refresh pass too) on grids ``L >= PARALLEL_MIN_L = 1024`` (``n >=
+PARALLEL_MIN_N``), on numba's
 threads (one thread runs the same code), and serially on smaller grids. Every threaded loop
 writes disjoint elements with the serial arithmetic, and reductions are exact (minima) or
 done serially in element order, so the results are bit-identical whatever the thread count.
@@ -13,9 +14,11 @@ started with (default: the CPUs). :func:`set_threads` sets it; ``None`` reads
 default applies (all CPUs) until :func:`set_threads` is called; ``femplastic run`` uses
 ``--threads``, else ``FEMPLASTIC_THREADS``, else one thread; ensemble workers
 (:mod:`femplastic.ensemble.runners`) use ``FEMPLASTIC_THREADS``, else one thread each.
-Threads pay only on an otherwise idle machine: on an oversubscribed one (more runnable
-processes than cores) each threaded loop waits for its threads to be scheduled, and
-``femplastic bench scale`` measured the threaded L = 256 update 20x slower than one thread.
+The threshold is high because threads did not pay where measured: on the 2-core development
+machine (load ~1.5) ``femplastic bench scale`` found AQS at L = 256 with the threaded forms
+on 2 threads 19x slower than on one (each threaded loop's launch costs more than the
+~40 us serial update it splits); whether they pay at L >= 1024 on many idle cores is not
+measured.
 """
 
 from __future__ import annotations

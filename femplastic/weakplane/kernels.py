@@ -34,7 +34,7 @@ THR_WEIBULL, THR_CONSTANT, THR_TABLE = 0, 1, 2
 AMP_POWER, AMP_FIXED, AMP_EXPONENTIAL = 0, 1, 2
 _SAFE = 1e-12  # relative safety of the cached stability test (far above round-off)
 #: Smallest number of elements at which the scans run their threaded forms.
-PARALLEL_MIN_N = 256 * 256
+PARALLEL_MIN_N = 1024 * 1024
 
 
 @nb.njit(cache=True)

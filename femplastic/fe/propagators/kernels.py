@@ -17,7 +17,7 @@ __all__ = ["PARALLEL_MIN_L", "shifted_add", "shifted_add_many", "dense_add_many"
            "FORM_MEANFIELD"]
 
 #: Smallest grid side at which the shifted add runs its threaded form (numba threads).
-PARALLEL_MIN_L = 256
+PARALLEL_MIN_L = 1024
 
 
 @nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
