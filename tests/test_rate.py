@@ -13,7 +13,9 @@ RP = RateParams()
 @pytest.fixture(scope="module")
 def glass():
     p = fp.ModelParams(L=10, N=12)
-    return p, fp.quench(p, np.random.default_rng(0))
+    # the reference scan: the glass these single-realisation tolerances were set on (the O(n)
+    # selection draws a statistically equal but different glass, tests/test_kmc.py)
+    return p, fp.quench(p, np.random.default_rng(0), selection="scan")
 
 
 def test_elastic_limit_is_exact():

@@ -81,6 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write into an --out folder that holds files femplastic did not write "
                    "(they are left alone; femplastic's own files there are replaced)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="threads of the numba kernels (default: $FEMPLASTIC_THREADS, else 1; "
+                   "threaded on grids L >= 1024, results identical for any N)")
+    r.add_argument("--checkpoint-every", type=float, default=None, metavar="SECONDS",
+                   help="write a restartable checkpoint into --out every SECONDS of shearing "
+                   "(one realisation only)")
+    r.add_argument("--resume", default=None, metavar="DIR",
+                   help="continue the interrupted run whose checkpoint is in DIR (same "
+                   "config and seed; results identical to an uninterrupted run)")
     r.set_defaults(func=_command("run", "cmd_run"))
     i = sub.add_parser("info", help="version and a quick self-check of the FE core")
     i.set_defaults(func=_command("info", "cmd_info"))

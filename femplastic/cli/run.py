@@ -100,13 +100,21 @@ def _write_text(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | str = False
-                 ) -> dict[str, Any]:
+def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | str = False,
+                 checkpoint_every: float | None = None, resume: bool = False) -> dict[str, Any]:
     """Quench and shear ``realizations`` samples; write every output file into ``out``.
 
     Realisation ``r`` uses the ``r``-th child of ``SeedSequence(seed)``, so its result does
     not depend on how many realisations are run. Each one is written when it is finished;
     ``status`` stays ``"running"`` until all are.
+
+    With ``checkpoint_every`` (seconds; one realisation only) a restartable checkpoint is
+    written atomically to ``out/checkpoint.npz`` during the shear
+    (:mod:`femplastic.weakplane.drivers.checkpoint`). With ``resume`` the run continues from
+    that file (written by the same version, configuration and seed, else refused): the quench
+    is redone only for heterogeneous models (variant A: the model belongs to the realisation),
+    and ``results.h5`` is bitwise that of the uninterrupted run; ``fields.xdmf`` then holds the
+    snapshots from the resume point on.
 
     Parameters
     ----------
@@ -118,6 +126,10 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
     progress : bool or str
         ``"bar"`` (or True): progress bars; ``"lines"``: a line on stderr every
         :data:`PROGRESS_EVERY_S` seconds; False: silent.
+    checkpoint_every : float, optional
+        Seconds between checkpoints of the shear (>= 0), one realisation only.
+    resume : bool
+        Continue from ``out/checkpoint.npz``.
 
     Returns
     -------
@@ -131,6 +143,14 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
     out = Path(out)
     p, rp = cfg.model, cfg.run
     params = cfg.to_dict()
+    ck = None
+    if checkpoint_every is not None or resume:
+        if realizations != 1:
+            raise ValueError("--checkpoint-every/--resume need --realizations 1")
+        if checkpoint_every is not None and not checkpoint_every >= 0:
+            raise ValueError(f"--checkpoint-every must be >= 0 seconds, got {checkpoint_every}")
+        ck = _Checkpointing(out, {"version": __version__, "config": params, "seed": int(seed)},
+                            checkpoint_every, resume)
     children = np.random.SeedSequence(seed).spawn(realizations)
     with interrupt.deferred():  # Ctrl-C only at the drivers' safe points: files stay whole
         out.mkdir(parents=True, exist_ok=True)
@@ -148,7 +168,10 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
             interrupt.check()
             rng = np.random.default_rng(child)
             rep = _Progress(f"quench {r + 1}/{realizations}", mode, quench=True)
-            state = quench(p, rng, progress=rep)
+            if ck is not None and ck.resume is not None and not p.heterogeneous:
+                state = ck.blank_state(p)  # its arrays come from the checkpoint
+            else:
+                state = quench(p, rng, progress=rep)
             rep.close()
             rep = _Progress(f"shear  {r + 1}/{realizations}", mode, n_steps, rp.gamma_end)
             ts = time.perf_counter()
@@ -160,7 +183,7 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
                                 min_dtau=st.dtau().min(axis=1),
                                 mean_tauc=st.tauc.mean(axis=1))
 
-                    run = _shear_with_snapshots(state, p, rng, rp, snap, rep)
+                    run = _shear_with_snapshots(state, p, rng, rp, snap, rep, ck)
             else:
                 run = aqs(state, p, rng, gamma_end=rp.gamma_end, dgamma=rp.dgamma,
                           alpha=rp.alpha, event_driven=rp.event_driven, backend=rp.backend,
@@ -197,7 +220,50 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
                                                          allow_nan=False))
             io.outdir.mark(out, "complete" if done else "running", seed=seed,
                            realizations=realizations, finished=r + 1)
+    if ck is not None:
+        ck.finish()
     return summary
+
+
+class _Checkpointing:
+    """Checkpoints of the shear of ``run_main_job`` in ``out/checkpoint.npz``."""
+
+    def __init__(self, out: Path, tag: dict[str, Any], every: float | None, resume: bool):
+        from ..weakplane.drivers import checkpoint
+
+        self.path = Path(out) / "checkpoint.npz"
+        self.tag = tag
+        self.every = every
+        self.resume = None
+        self.extra: dict[str, Any] = {}
+        if resume:
+            self.resume, self.extra, _ = checkpoint.load(self.path, tag)
+
+    def blank_state(self, p):
+        """A state of the model with the right shapes (overwritten from the checkpoint)."""
+        from ..weakplane.state import State, build_model
+
+        return State.fresh(build_model(p), np.random.default_rng(0))
+
+    def save(self, snap, chunk_start: int, previous: dict[str, Any]) -> None:
+        from ..weakplane.drivers import checkpoint
+
+        extra = {"chunk_start": np.array(chunk_start), **previous}
+        checkpoint.save(self.path, snap, self.tag, extra)
+
+    def finish(self) -> None:
+        """The run completed: its checkpoint is no longer needed."""
+        self.path.unlink(missing_ok=True)
+
+
+_KEYS = ("gamma", "stress", "stress_before", "avalanche_size", "plastic", "mean_stress")
+
+
+class _Records:
+    """The records of one chunk (or of earlier chunks restored from a checkpoint)."""
+
+    def __init__(self, **arrays: Any) -> None:
+        self.__dict__.update(arrays)
 
 
 def _summary(params, seed, realizations, finished, version, n_events, n_aval, from_gamma, per,
@@ -225,36 +291,56 @@ def _summary(params, seed, realizations, finished, version, n_events, n_aval, fr
     }
 
 
-def _shear_with_snapshots(state, p, rng, rp, snap: Callable[[float, Any], None], upd):
-    """AQS in chunks of ``fields_every`` strain; ``snap(gamma, state)`` after each chunk."""
+def _shear_with_snapshots(state, p, rng, rp, snap: Callable[[float, Any], None], upd, ck=None):
+    """AQS in chunks of ``fields_every`` strain; ``snap(gamma, state)`` after each chunk.
+
+    Only the records of the finished chunks are kept (not their states), so memory holds one
+    state whatever the number of chunks. With ``ck`` (:class:`_Checkpointing`) every chunk
+    checkpoints, with the records of the chunks before it, and a resumed run starts in the
+    checkpoint's chunk.
+    """
     from .. import interrupt
     from ..weakplane.drivers import AQSRun, aqs
 
     every = rp.fields_every if rp.fields_every > 0 else rp.gamma_end
     n_total = int(round(rp.gamma_end / rp.dgamma))
     per_chunk = max(1, int(round(every / rp.dgamma)))
-    snap(0.0, state)
-    runs = []
+    runs: list[_Records] = []
     done = 0
     st = state
+    resume = None
+    if ck is not None and ck.resume is not None:
+        resume = ck.resume
+        done = int(ck.extra["chunk_start"])
+        if done:
+            runs.append(_Records(**{k: ck.extra[f"prev_{k}"] for k in _KEYS}))
+    else:
+        snap(0.0, state)
     while done < n_total:
         m = min(per_chunk, n_total - done)
+        hook = None
+        if ck is not None and ck.every is not None:
+            prev = {f"prev_{k}": np.concatenate([getattr(r, k) for r in runs]) if runs
+                    else np.zeros((0, 3) if k == "mean_stress" else 0) for k in _KEYS}
+
+            def hook(snapshot, b=done, prev=prev):
+                ck.save(snapshot, b, prev)
 
         def chunk(f: float, n_ev: int | None = None, b: int = done, mm: int = m) -> None:
             upd((b + f * mm) / n_total, n_ev)
 
         chunk.wants_events = True  # type: ignore[attr-defined]
         run = aqs(st, p, rng, gamma_end=m * rp.dgamma, dgamma=rp.dgamma, alpha=rp.alpha,
-                  event_driven=rp.event_driven, backend=rp.backend, progress=chunk)
+                  event_driven=rp.event_driven, backend=rp.backend, progress=chunk,
+                  checkpoint=hook, checkpoint_every=ck.every if hook else 0.0, resume=resume)
+        resume = None
         run.gamma = run.gamma + done * rp.dgamma
-        runs.append(run)
+        runs.append(_Records(**{k: getattr(run, k) for k in _KEYS}))
         st = run.state
         done += m
         snap(done * rp.dgamma, st)
         interrupt.check()
-    cat = {k: np.concatenate([getattr(r, k) for r in runs])
-           for k in ("gamma", "stress", "stress_before", "avalanche_size", "plastic",
-                     "mean_stress")}
+    cat = {k: np.concatenate([getattr(r, k) for r in runs]) for k in _KEYS}
     return AQSRun(st, cat["gamma"], cat["stress"], cat["stress_before"], cat["avalanche_size"],
                   cat["plastic"], cat["mean_stress"], None, rp.alpha, 1, rp.dgamma)
 
@@ -344,7 +430,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         If ``--realizations < 1`` or ``--seed < 0``, the configuration is invalid, the
         output folder is refused, or the run would not fit in memory or on disk.
     """
-    from .. import interrupt
+    from .. import interrupt, threads
     from ..io.outdir import claim_folder
     from ..weakplane.params import load_config
 
@@ -354,16 +440,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--realizations must be >= 1, got {args.realizations}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    # one thread unless asked: on a loaded machine idle-spinning threads cost far more than
+    # they gain (femplastic bench scale)
+    threads.set_threads(threads.resolve(getattr(args, "threads", None)) or 1)
     cfg = load_config(args.config, args.set)
     out = Path(args.out)
-    for w in check_run(cfg, args.realizations, out, args.overwrite):
-        print(f"femplastic run: warning: {w}", file=sys.stderr)
+    resume = getattr(args, "resume", None)
+    checkpoint_every = getattr(args, "checkpoint_every", None)
+    if (resume is not None or checkpoint_every is not None) and cfg.run.protocol != "aqs":
+        raise ValueError("--checkpoint-every/--resume apply to run.protocol=aqs only")
+    if resume is not None:  # continue in the folder of the interrupted run
+        out = Path(resume)
+        if not (out / "checkpoint.npz").exists():
+            raise ValueError(f"--resume {resume}: no checkpoint.npz there")
+    else:
+        for w in check_run(cfg, args.realizations, out, args.overwrite):
+            print(f"femplastic run: warning: {w}", file=sys.stderr)
     interrupt.check()
     mode = "off" if args.quiet else ("bar" if sys.stderr.isatty() else "lines")
     if not args.quiet and not _kernels_cached():
         print("femplastic: compiling the numba kernels (first run only, ~30 s; cached after)",
               file=sys.stderr)
-    moved = claim_folder(out, args.overwrite)
+    moved = None if resume is not None else claim_folder(out, args.overwrite)
     if moved is not None:
         print(f"femplastic run: moved the previous run in {out} to {moved}", file=sys.stderr)
     if cfg.run.protocol != "aqs":  # cyclic, stress, bauschinger, local-yield, rate, creep
@@ -374,7 +472,8 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"realizations={args.realizations}; wall {summary['wall_time_s']:.2f} s")
         print(f"  wrote {out}/: {' '.join(summary['files'])}")
         return 0
-    summary = run_main_job(cfg, args.seed, args.realizations, out, progress=mode)
+    summary = run_main_job(cfg, args.seed, args.realizations, out, progress=mode,
+                           checkpoint_every=checkpoint_every, resume=resume is not None)
     st = summary["stationary"]
     print(f"femplastic run: Castellanos et al. model {cfg.model.variant}, L={cfg.model.L} "
           f"N={cfg.model.N} gamma_end={cfg.run.gamma_end} seed={args.seed} "

@@ -149,6 +149,13 @@ def _ensure_setup(setup: Callable[[], Any] | None) -> None:
             _SETUP_DONE.add(key)
 
 
+def _worker_threads() -> None:
+    """Numba threads of a worker: ``$FEMPLASTIC_THREADS``, else one (workers fill the CPUs)."""
+    from .. import threads
+
+    threads.set_threads(threads.resolve() or 1)
+
+
 def _watch_parent(parent: int, period: float = 0.5) -> None:
     """Exit this worker as soon as its driver ``parent`` is gone (SIGKILL included)."""
     while True:
@@ -168,6 +175,7 @@ def _worker_init(parent: int, setup: Callable[[], Any] | None) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker_threads()
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
                      name="femplastic-watchdog").start()
     _ensure_setup(setup)
@@ -190,6 +198,8 @@ def _run_task(func: RealizationFunc, point: dict[str, Any], entropy: int,
               spawn_key: tuple[int, ...], setup: Callable[[], Any] | None
               ) -> tuple[dict[str, Any], float]:
     """One realisation on a worker: (canonical result, wall time in s)."""
+    if threading.current_thread() is not threading.main_thread():
+        _worker_threads()  # a Dask worker thread (numba's thread count is per thread)
     _ensure_setup(setup)
     t0 = time.perf_counter()
     rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=spawn_key))

@@ -33,6 +33,8 @@ ORIENT_GROUPS, ORIENT_FIXED = 0, 1
 THR_WEIBULL, THR_CONSTANT, THR_TABLE = 0, 1, 2
 AMP_POWER, AMP_FIXED, AMP_EXPONENTIAL = 0, 1, 2
 _SAFE = 1e-12  # relative safety of the cached stability test (far above round-off)
+#: Smallest number of elements at which the scans run their threaded forms.
+PARALLEL_MIN_N = 1024 * 1024
 
 
 @nb.njit(cache=True)
@@ -152,6 +154,8 @@ def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
     round-off. Otherwise :func:`full_check` scans its ``N`` systems and refreshes the cache.
     With ``stop_first`` the scan ends at the first active element.
     """
+    if not stop_first and stress.shape[0] >= PARALLEL_MIN_N:
+        return _find_active_par(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k)
     a = law_f[4]
     safe = 1.0 - _SAFE
     count = 0
@@ -174,6 +178,41 @@ def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
             count += 1
             if stop_first:
                 return count
+    return count
+
+
+@nb.njit(cache=True, parallel=True)
+def _find_active_par(stress, nv, tauc, law_f, sref, pref, margin, out_e,
+                     out_k):  # pragma: no cover - compiled
+    """:func:`find_active` with the elements shared among threads, same output order.
+
+    Each element's test is the serial one; the active elements are compacted afterwards in
+    increasing order, so the result is bit-identical whatever the number of threads.
+    """
+    a = law_f[4]
+    safe = 1.0 - _SAFE
+    n = stress.shape[0]
+    flag = np.empty(n, np.int64)
+    for e in nb.prange(n):
+        flag[e] = -1
+        mg = margin[e]
+        if mg > 0.0:
+            d0 = 0.5 * (stress[e, 1] - stress[e, 0]) - sref[e, 0]
+            d1 = stress[e, 2] - sref[e, 1]
+            dist = np.sqrt(d0 * d0 + d1 * d1)
+            if a != 0.0:
+                dist += a * abs(-0.5 * (stress[e, 0] + stress[e, 1]) - pref[e])
+            if dist < mg * safe - 1e-13:
+                continue
+        d, k = full_check(e, stress, nv, tauc, law_f, sref, pref, margin)
+        if d < 0.0:
+            flag[e] = k
+    count = 0
+    for e in range(n):
+        if flag[e] >= 0:
+            out_e[count] = e
+            out_k[count] = flag[e]
+            count += 1
     return count
 
 
@@ -329,34 +368,33 @@ def _element_trigger(e, base, v, nv, tauc, law_f):  # pragma: no cover - compile
 
 
 @nb.njit(cache=True)
-def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap):  # pragma: no cover
-    """Smallest load step ``m >= 1`` at which ``base + m dgamma v`` has an active system.
-
-    Analytic (the stress is affine in the load): for each system with a positive loading
-    rate ``r = n . v_s - a v_p``, activation at ``x = dtau / r``. A first pass computes, from
-    the cached margins, a lower bound of every element's activation load; the element with
-    the lowest bound is solved exactly, and the second pass skips every element whose bound
-    exceeds the best load found. Returns ``min(m, m_cap)``.
-    """
+def _lower_bound(e, base, v, law_f, sref, pref, margin):  # pragma: no cover - compiled
+    """Lower bound of element ``e``'s activation load from its cached margin."""
     a = law_f[4]
+    v0 = 0.5 * (v[e, 1] - v[e, 0])
+    v1 = v[e, 2]
+    vp = -0.5 * (v[e, 0] + v[e, 1])
+    vmax = np.sqrt(v0 * v0 + v1 * v1) + a * abs(vp)
+    if vmax <= 0.0:
+        return np.inf
+    lb = -np.inf
+    if margin[e] > 0.0:
+        d0 = 0.5 * (base[e, 1] - base[e, 0]) - sref[e, 0]
+        d1 = base[e, 2] - sref[e, 1]
+        p = -0.5 * (base[e, 0] + base[e, 1])
+        lb = (margin[e] - np.sqrt(d0 * d0 + d1 * d1) - a * abs(p - pref[e])) / vmax
+    return lb
+
+
+@nb.njit(cache=True)
+def _trigger_serial(base, v, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
+    """Smallest activation load over all elements (see :func:`next_trigger`)."""
     n = base.shape[0]
     lbs = np.empty(n)
     emin = -1
     lmin = np.inf
     for e in range(n):
-        v0 = 0.5 * (v[e, 1] - v[e, 0])
-        v1 = v[e, 2]
-        vp = -0.5 * (v[e, 0] + v[e, 1])
-        vmax = np.sqrt(v0 * v0 + v1 * v1) + a * abs(vp)
-        if vmax <= 0.0:
-            lbs[e] = np.inf
-            continue
-        lb = -np.inf
-        if margin[e] > 0.0:
-            d0 = 0.5 * (base[e, 1] - base[e, 0]) - sref[e, 0]
-            d1 = base[e, 2] - sref[e, 1]
-            p = -0.5 * (base[e, 0] + base[e, 1])
-            lb = (margin[e] - np.sqrt(d0 * d0 + d1 * d1) - a * abs(p - pref[e])) / vmax
+        lb = _lower_bound(e, base, v, law_f, sref, pref, margin)
         lbs[e] = lb
         if lb < lmin:
             lmin = lb
@@ -370,6 +408,51 @@ def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap):  
         x = _element_trigger(e, base, v, nv, tauc, law_f)
         if x < best:
             best = x
+    return best
+
+
+@nb.njit(cache=True, parallel=True)
+def _trigger_par(base, v, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
+    """:func:`_trigger_serial` threaded: the same minimum (exact), whatever the threads."""
+    n = base.shape[0]
+    lbs = np.empty(n)
+    for e in nb.prange(n):
+        lbs[e] = _lower_bound(e, base, v, law_f, sref, pref, margin)
+    emin = -1
+    lmin = np.inf
+    for e in range(n):
+        if lbs[e] < lmin:
+            lmin = lbs[e]
+            emin = e
+    best = np.inf
+    if emin >= 0:
+        best = _element_trigger(emin, base, v, nv, tauc, law_f)
+    xs = np.empty(n)
+    for e in nb.prange(n):
+        xs[e] = np.inf
+        if e != emin and lbs[e] < best:
+            xs[e] = _element_trigger(e, base, v, nv, tauc, law_f)
+    for e in range(n):
+        if xs[e] < best:
+            best = xs[e]
+    return best
+
+
+@nb.njit(cache=True)
+def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap):  # pragma: no cover
+    """Smallest load step ``m >= 1`` at which ``base + m dgamma v`` has an active system.
+
+    Analytic (the stress is affine in the load): for each system with a positive loading
+    rate ``r = n . v_s - a v_p``, activation at ``x = dtau / r``. A first pass computes, from
+    the cached margins, a lower bound of every element's activation load; the element with
+    the lowest bound is solved exactly, and the second pass skips every element whose bound
+    exceeds the best load found. Returns ``min(m, m_cap)``.
+    """
+    n = base.shape[0]
+    if n >= PARALLEL_MIN_N:
+        best = _trigger_par(base, v, nv, tauc, law_f, sref, pref, margin)
+    else:
+        best = _trigger_serial(base, v, nv, tauc, law_f, sref, pref, margin)
     if best == np.inf:
         return m_cap
     m = np.floor(best / dgamma) + 1.0
@@ -378,6 +461,33 @@ def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap):  
     if m > m_cap:
         return m_cap
     return int(m)
+
+
+@nb.njit(cache=True)
+def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap,
+                       trial):  # pragma: no cover - compiled
+    """First load step ``m`` in ``1 .. cap`` at which ``base + m dgamma v`` is unstable.
+
+    :func:`next_trigger` finds it analytically; the result is then verified with the exact
+    test the step-by-step mode applies (:func:`trial_stress` + :func:`any_active`): ``m``
+    must be unstable and ``m - 1`` stable, else it is moved. Returns ``cap + 1`` when no
+    step up to ``cap`` is unstable; otherwise ``trial`` holds the loaded stress at ``m``.
+    One compiled call per avalanche (was six calls from Python).
+    """
+    mstep = next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap + 1)
+    while mstep <= cap:
+        trial_stress(base, v, mstep * dgamma, trial)
+        if any_active(trial, nv, tauc, law_f, sref, pref, margin):
+            break
+        mstep += 1
+    while mstep > 1:
+        trial_stress(base, v, (mstep - 1) * dgamma, trial)
+        if not any_active(trial, nv, tauc, law_f, sref, pref, margin):
+            break
+        mstep -= 1
+    if mstep <= cap:
+        trial_stress(base, v, mstep * dgamma, trial)
+    return mstep
 
 
 @nb.njit(cache=True)

@@ -11,10 +11,14 @@ import numba as nb
 import numpy as np
 from numba import uint64 as u64
 
-__all__ = ["shifted_add", "shifted_add_many", "dense_add_many", "apply_form",
+__all__ = ["PARALLEL_MIN_L", "shifted_add", "shifted_add_many", "dense_add_many", "apply_form",
            "shuffle_scatter", "meanfield_add", "memory_pass",
            "FORM_PERIODIC", "FORM_DENSE", "FORM_SHUFFLED_PERIODIC", "FORM_SHUFFLED_DENSE",
            "FORM_MEANFIELD"]
+
+#: Smallest grid side at which the shifted add runs its threaded form (numba threads).
+PARALLEL_MIN_L = 1024
+
 
 @nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
 def shifted_add(stress, K, L, e, d0, d1, d2):  # pragma: no cover - compiled
@@ -46,7 +50,10 @@ def shifted_add(stress, K, L, e, d0, d1, d2):  # pragma: no cover - compiled
     increments are traceless (``t == 0`` exactly), which skips the third plane.
     """
     if d0 + d1 == 0.0:
-        _folded_add2(stress, K.reshape(-1), L, e, 0.5 * (d0 - d1), d2)
+        if L >= PARALLEL_MIN_L:
+            _folded_add2_par(stress, K.reshape(-1), L, e, 0.5 * (d0 - d1), d2)
+        else:
+            _folded_add2(stress, K.reshape(-1), L, e, 0.5 * (d0 - d1), d2)
     else:
         _folded_add3(stress, K.reshape(-1), L, e, 0.5 * (d0 - d1), d2, 0.5 * (d0 + d1))
 
@@ -67,6 +74,43 @@ def _folded_add2(stress, Kf, L, e, u, d2):  # pragma: no cover - compiled
     M = u64(3) * P
     off = u64(3 * (L - ex))
     for ry in range(h + 1):
+        jA = ey + ry
+        if jA >= L:
+            jA -= L
+        jB = ey - ry
+        if jB < 0:
+            jB += L
+        k0 = u64(ry) * W2 + off
+        a = u64(jA) * W
+        b = u64(jB) * W
+        if jA == jB:
+            for k in range(W):
+                stress[a + k] += Kf[k0 + k] * u + Kf[P + k0 + k] * d2
+        else:
+            for k in range(W):
+                p = Kf[k0 + k] * u
+                q = Kf[P + k0 + k] * d2
+                stress[a + k] += p + q
+                stress[b + k] += Kf[M + k] * (p - q)
+
+
+@nb.njit(cache=True, fastmath={"contract"}, boundscheck=False, parallel=True)
+def _folded_add2_par(stress, Kf, L, e, u, d2):  # pragma: no cover - compiled
+    """:func:`_folded_add2` with the kernel rows ``ry`` shared among threads.
+
+    Row ``ry`` writes the target rows ``ey + ry`` and ``ey - ry`` only, which no other ``ry``
+    in ``0 .. L // 2`` writes, and every value is computed by the same arithmetic as the
+    serial form: the result is bit-identical whatever the number of threads.
+    """
+    ey = e // L
+    ex = e - ey * L
+    h = L // 2
+    W = u64(3 * L)
+    W2 = u64(6 * L)
+    P = u64(h + 1) * W2
+    M = u64(3) * P
+    off = u64(3 * (L - ex))
+    for ry in nb.prange(h + 1):
         jA = ey + ry
         if jA >= L:
             jA -= L

@@ -14,6 +14,7 @@ identical records.
 
 from __future__ import annotations
 
+import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,6 +28,7 @@ from ..bundles import event_record, kernel_state, work_buffers
 from ..params import ModelParams
 from ..state import State
 from .progress import report
+from .checkpoint import AQSCheckpoint
 
 __all__ = ["aqs", "relax", "AQSRun", "EventLog"]
 
@@ -247,6 +249,9 @@ def aqs(
     stop_when: Callable[[float, float, float], bool] | None = None,
     progress: Callable[[float], None] | None = None,
     backend: str = "numba",
+    checkpoint: Callable[[AQSCheckpoint], None] | None = None,
+    checkpoint_every: float = 0.0,
+    resume: AQSCheckpoint | None = None,
 ) -> AQSRun:
     """Drive ``state`` in athermal quasistatic shear; returns the records and a new state.
 
@@ -281,6 +286,18 @@ def aqs(
         backend (:func:`femplastic.weakplane.gpu.driver.aqs_gpu`, ``pip install
         "femplastic[gpu]"``), same rules and records; regular periodic grid only,
         ``stop_when`` unsupported.
+    checkpoint : callable, optional
+        Called with an :class:`~femplastic.weakplane.drivers.checkpoint.AQSCheckpoint` after
+        an avalanche whenever ``checkpoint_every`` seconds (wall time) have passed since the
+        start or the last checkpoint (e.g. to :func:`~femplastic.weakplane.drivers.checkpoint.save`
+        it).
+    checkpoint_every : float
+        Seconds between checkpoints (>= 0; 0: after every avalanche).
+    resume : AQSCheckpoint, optional
+        Continue the run that produced this checkpoint: ``state`` must be the run's starting
+        state (its model and shapes; its arrays are replaced by the checkpoint's), ``rng`` is
+        set to the saved generator state, and the other arguments must be the run's. The
+        returned records and state are bitwise those of the uninterrupted run.
 
     Returns
     -------
@@ -304,12 +321,18 @@ def aqs(
         if normalize_backend(backend) != "numba":
             from ..gpu.driver import aqs_gpu
 
+            if checkpoint is not None or resume is not None:
+                raise ValueError(f"checkpoint/resume are not supported by backend={backend!r} "
+                                 "(use the numba backend for checkpointed runs)")
+
             return aqs_gpu(state, params, rng, gamma_end, dgamma, alpha, direction,
                            event_driven, record_events, stop_when, progress, backend=backend)
     # --- end of the hook
     _validate(gamma_end, dgamma, alpha, direction)
     if rng is None or not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
+    if not np.isfinite(checkpoint_every) or checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}")
     if params is not None and params != state.model.params:
         raise ValueError("params differ from those the state was built with (state.model.params)")
     st = state.copy()
@@ -339,6 +362,48 @@ def aqs(
     done = 0  # steps recorded
     stopped = False
     n_aval = 0
+    if resume is not None:
+        rec = resume.records
+        same = (float(rec["gamma_end"]), float(rec["dgamma"]), float(rec["alpha"]),
+                int(rec["direction"]))
+        if same != (float(gamma_end), float(dgamma), float(alpha), int(direction)):
+            raise ValueError(f"resume: the checkpoint's (gamma_end, dgamma, alpha, direction) "
+                             f"{same} differ from this call's")
+        resume.restore_state(st)
+        rng.bit_generator.state = resume.rng_state
+        base[:] = resume.base
+        base_mean = np.array(resume.base_mean)
+        base_ext = float(resume.base_ext)
+        k_base, done, n_aval = int(resume.k_base), int(resume.done), int(resume.n_aval)
+        s_after[:done] = rec["stress"]
+        s_before[:done] = rec["stress_before"]
+        sizes[:done] = rec["avalanche_size"]
+        plast[:done] = rec["plastic"]
+        mean_st[:done] = rec["mean_stress"]
+        if record_events:
+            ev = resume.events
+            m0 = ev["ev_e"].size
+            buf.grow(max(2 * m0, 4096))
+            for dst, key in zip(buf.events[:5], ("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp"),
+                                strict=True):
+                dst[:m0] = ev[key]
+            buf.ev_n[0] = m0
+            ev_aval.extend(int(x) for x in ev["ev_aval"])
+    t_ckpt = _time.perf_counter()
+
+    def snapshot() -> AQSCheckpoint:
+        m0 = int(buf.ev_n[0]) if record_events else 0
+        rec = {"gamma_end": np.array(float(gamma_end)), "dgamma": np.array(float(dgamma)),
+               "alpha": np.array(float(alpha)), "direction": np.array(int(direction)),
+               "stress": s_after[:done].copy(), "stress_before": s_before[:done].copy(),
+               "avalanche_size": sizes[:done].copy(), "plastic": plast[:done].copy(),
+               "mean_stress": mean_st[:done].copy()}
+        ev = {"ev_e": buf.ev_e[:m0].copy(), "ev_k": buf.ev_k[:m0].copy(),
+              "ev_th": buf.ev_th[:m0].copy(), "ev_tau": buf.ev_tau[:m0].copy(),
+              "ev_amp": buf.ev_amp[:m0].copy(), "ev_aval": np.asarray(ev_aval[:m0], np.int64)}
+        return AQSCheckpoint(AQSCheckpoint.state_dict(st), base.copy(), np.array(base_mean),
+                             float(base_ext), k_base, done, n_aval, rec, ev,
+                             rng.bit_generator.state)
 
     def fill_quiet(upto: int) -> bool:
         """Record elastic steps done+1 .. upto (1-based) from the affine formula."""
@@ -362,23 +427,12 @@ def aqs(
         interrupt.check()  # a safe point: Ctrl-C surfaces here, between compiled calls
         if event_driven:
             cap = n_steps - k_base
-            mstep = K.next_trigger(base, v, dgamma, st.nv, st.tauc, law_f, st.sref, st.pref,
-                                   st.margin, cap + 1)
-            # verify with the exact test used step by step
-            while mstep <= cap:
-                K.trial_stress(base, v, mstep * dgamma, trial)
-                if K.any_active(trial, st.nv, st.tauc, law_f, st.sref, st.pref, st.margin):
-                    break
-                mstep += 1
-            while mstep > 1:
-                K.trial_stress(base, v, (mstep - 1) * dgamma, trial)
-                if not K.any_active(trial, st.nv, st.tauc, law_f, st.sref, st.pref, st.margin):
-                    break
-                mstep -= 1
+            # analytic first unstable step, verified with the step-by-step test (one call)
+            mstep = K.next_unstable_step(base, v, dgamma, st.nv, st.tauc, law_f, st.sref,
+                                         st.pref, st.margin, cap, trial)
             if mstep > cap:
                 stopped = fill_quiet(n_steps)
                 break
-            K.trial_stress(base, v, mstep * dgamma, trial)
         else:
             mstep = done + 1 - k_base
             K.trial_stress(base, v, mstep * dgamma, trial)
@@ -414,6 +468,10 @@ def aqs(
             stopped = True
         if progress is not None:
             report(progress, done / n_steps, st.n_events)
+        if checkpoint is not None and not stopped and done < n_steps \
+                and _time.perf_counter() - t_ckpt >= checkpoint_every:
+            checkpoint(snapshot())
+            t_ckpt = _time.perf_counter()
 
     # final state at the last recorded step
     x_end = (done - k_base) * dgamma

@@ -6,6 +6,26 @@ selects one system among all ``n_elem N`` with probability ``nu_n / sum(nu)``,
 reached its threshold thermally), renews its element, and relaxes athermally (AQS rules).
 The KMC clock advances by an exponential waiting time of rate ``sum(nu)``.
 
+**Exact selection in O(n) per event** (:mod:`femplastic.weakplane.kmc_kernels`). Every event
+changes every element's stress through the long-range kernel, so no per-system rate can be
+kept up to date for less than ``n N`` work. Instead each element ``e`` keeps the exact total
+rate ``R_e = sum_k nu_ek`` at a reference stress ``(s_ref, p_ref)``. Resolved stresses are unit
+projections of ``s``, so ``dtau_ek(s) >= dtau_ek(ref) - delta_e`` with
+``delta_e = |s - s_ref| + |a| |p - p_ref|`` (triangle inequality), and
+``R_e(s) <= B_e = R_e(ref) exp(beta delta_e)``, ``beta = V_a / T``: an O(1) bound per element.
+A step computes all ``B_e`` (O(n); an element is first recomputed exactly, O(N), when its
+systems were renewed or ``beta delta_e > 1/2``), draws ``e`` with probability ``B_e / sum B``
+and a uniform ``u``: system ``k`` is taken if ``u`` falls in the ``k``-th of the consecutive
+intervals of lengths ``nu_ek / B_e`` (total ``R_e / B_e <= 1``), else the trial is rejected and
+repeated with the same bounds. A trial yields ``(e, k)`` with probability
+``(B_e / sum B) (nu_ek / B_e) = nu_ek / sum B``, independent of the trial, so the accepted
+event has probability ``nu_ek / sum(nu)`` exactly, and each trial succeeds with probability
+``sum(nu) / sum B >= exp(-1/2)``. The clock: proposals form a Poisson process of rate
+``sum B`` (exponential gaps), thinned with probability ``R_e / B_e``; the thinned process is
+Poisson of rate ``sum(nu)``, so the accumulated gaps up to the accepted trial are exponential
+of rate ``sum(nu)``, as with the reference scan (``selection="scan"``). The draws differ from
+the scan's, the distribution of the trajectory does not.
+
 **Stationarity criterion.** Events are grouped in blocks of ``n_elem`` events. For each
 block we record the mean threshold over all systems and the mean von Mises stress over all
 elements. The liquid is declared stationary at the end of block ``b >= 2 W`` when, for both
@@ -33,6 +53,8 @@ from ...fe.elasticity import Isotropic, von_mises
 from ...fe.mesh import FEMesh
 from ...fe.propagators import Propagator
 from .. import kernels as K
+from ..bundles import kernel_state
+from ..kmc_kernels import kmc_cache, kmc_run, kmc_select_bounded
 from ..params import ModelParams
 from ..slip import SlipLaw
 from ..state import State, build_model
@@ -97,6 +119,7 @@ def quench(
     tol: float = 0.02,
     return_info: bool = False,
     progress: Callable[[float], None] | None = None,
+    selection: str = "bounded",
 ) -> State | tuple[State, QuenchInfo]:
     """Prepare a quenched glass by KMC equilibration at ``T`` then an instantaneous quench.
 
@@ -124,6 +147,10 @@ def quench(
         Called with the estimated fraction done, judged against the stationarity criterion
         (:class:`~femplastic.weakplane.drivers.progress.StationarityEstimate`), once per
         block; see :func:`~femplastic.weakplane.drivers.progress.report`.
+    selection : {"bounded", "scan"}
+        How thermal events are selected: ``"bounded"`` (default) the exact O(n) rejection
+        scheme of the module docstring; ``"scan"`` the reference O(n N) scan of every rate.
+        Both select with probability ``nu_n / sum(nu)``; their random draws differ.
 
     Returns
     -------
@@ -141,6 +168,8 @@ def quench(
         raise ValueError(f"T must be >= 0, got {T!r}")
     if not np.isfinite(V_a) or V_a <= 0:
         raise ValueError(f"V_a must be > 0, got {V_a!r}")
+    if selection not in ("bounded", "scan"):
+        raise ValueError(f"selection must be 'bounded' or 'scan', got {selection!r}")
     if window < 1 or not (0 < tol < 1):
         raise ValueError(f"window must be >= 1 and tol in (0, 1), got {window}, {tol}")
     # variant A: the realisation's moduli are the first draws from rng
@@ -161,14 +190,32 @@ def quench(
     stationary = T == 0
     if T > 0:
         beta = V_a / T
+        form = model.propagator.numba_form() if selection == "bounded" else None
+        kcache = kmc_cache(n)
+        system, law, cache = kernel_state(st)
         estimate = StationarityEstimate(window, tol, max_events / n)
         while n_thermal < max_events:
             interrupt.check()  # a safe point between compiled calls
-            e, k, log_nu = K.kmc_select(st.stress, st.nv, st.tauc, law_f, beta, rng)
-            time += rng.exponential() * np.exp(-log_nu)
-            n_ev, _ = relax(st, rng, buf, thermal=(e, k))
-            n_events += n_ev
-            n_thermal += 1
+            if form is not None:  # a whole block in one compiled call
+                todo = min(n - n_thermal % n, max_events - n_thermal)
+                status, n_ev, dt = kmc_run(form, st.stress, system, law, cache, buf.work,
+                                           buf.events, kcache, rng, beta, todo, 1_000_000)
+                if status != 0:
+                    raise RuntimeError("relaxation did not stop after 1000000 sweeps")
+                time += dt
+                n_events += n_ev
+                n_thermal += todo
+            else:
+                if selection == "bounded":
+                    e, k, dt = kmc_select_bounded(st.stress, st.nv, st.tauc, st.slips, law_f,
+                                                  beta, kcache, rng)
+                    time += dt
+                else:
+                    e, k, log_nu = K.kmc_select(st.stress, st.nv, st.tauc, law_f, beta, rng)
+                    time += rng.exponential() * np.exp(-log_nu)
+                n_ev, _ = relax(st, rng, buf, thermal=(e, k))
+                n_events += n_ev
+                n_thermal += 1
             if n_thermal % n == 0:
                 block_tauc.append(float(st.tauc.mean()))
                 block_vm.append(float(von_mises(st.stress).mean()))

@@ -1,0 +1,129 @@
+"""Threaded kernels: bit-identical results whatever the thread count; the count's sources."""
+
+import numba
+import numpy as np
+import pytest
+
+import femplastic as fp
+from femplastic import threads
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+def test_aqs_one_and_two_threads_bit_identical():
+    from femplastic.weakplane.kernels import PARALLEL_MIN_N
+
+    p = fp.ModelParams(L=256, N=12, T=0.0)
+    assert PARALLEL_MIN_N > 0
+    st = fp.quench(p, np.random.default_rng(4))
+    runs = []
+    try:
+        for t in (1, 2):
+            assert threads.set_threads(t) == t
+            runs.append(fp.aqs(st, p, np.random.default_rng(9), gamma_end=0.012, dgamma=1e-4,
+                               record_events=True))
+    finally:
+        threads.set_threads(None)
+    a, b = runs
+    assert a.state.n_events > 100
+    for name in ("stress", "stress_before", "avalanche_size", "plastic", "mean_stress"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    for name in ("stress", "eps_pl", "tauc", "theta"):
+        assert np.array_equal(getattr(a.state, name), getattr(b.state, name)), name
+    assert np.array_equal(a.events.amplitude, b.events.amplitude)
+
+
+def test_thread_count_sources(monkeypatch):
+    monkeypatch.setenv(threads.ENV, "1")
+    assert threads.resolve() == 1
+    assert threads.resolve(3) == 3
+    monkeypatch.setenv(threads.ENV, "many")
+    with pytest.raises(ValueError, match="FEMPLASTIC_THREADS"):
+        threads.resolve()
+    monkeypatch.delenv(threads.ENV)
+    assert threads.resolve() is None
+    with pytest.raises(ValueError, match="threads"):
+        threads.resolve(0)
+    try:
+        assert threads.set_threads(1) == 1 == threads.get_threads()
+    finally:
+        threads.set_threads(None)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+def test_kmc_selection_one_and_two_threads_bit_identical():
+    from femplastic.weakplane import kmc_kernels as KK
+
+    p = fp.ModelParams(L=256, N=4, T=0.0)
+    st = fp.quench(p, np.random.default_rng(2))
+    law_f = st.model.law_arrays[1]
+    out = []
+    try:
+        for t in (1, 2):
+            threads.set_threads(t)
+            s = st.copy()
+            kc = KK.kmc_cache(s.n_elem)
+            rng, kick = np.random.default_rng(5), np.random.default_rng(6)
+            draws = []
+            for _ in range(20):
+                draws.append(KK.kmc_select_bounded(s.stress, s.nv, s.tauc, s.slips, law_f, 4.0,
+                                                   kc, rng))
+                s.stress += kick.normal(0.0, 0.05, s.stress.shape)  # some elements drift
+                s.slips[kick.integers(0, s.n_elem, 50)] += 1  # some are "renewed"
+            out.append((draws, kc))
+    finally:
+        threads.set_threads(None)
+    (d1, k1), (d2, k2) = out
+    assert d1 == d2
+    for a, b in zip(k1, k2, strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+def test_threaded_forms_equal_serial_forms_bitwise():
+    """The threaded kernels, called directly on 2 threads, against their serial forms."""
+    from femplastic.fe.propagators import kernels as PK
+    from femplastic.weakplane import kernels as K
+    from femplastic.weakplane import kmc_kernels as KK
+
+    p = fp.ModelParams(L=32, N=12, T=0.0)
+    st = fp.quench(p, np.random.default_rng(1))
+    rng = np.random.default_rng(2)
+    st.stress += rng.normal(0.0, 0.3, st.stress.shape)
+    law_f = st.model.law_arrays[1]
+    _, Kf, L = st.model.propagator.numba_form()
+    try:
+        threads.set_threads(2)
+        a, b = st.stress.copy().reshape(-1), st.stress.copy().reshape(-1)
+        for e in rng.integers(0, st.n_elem, 20):
+            PK._folded_add2(a, Kf.reshape(-1), L, e, 1e-3, -2e-3)
+            PK._folded_add2_par(b, Kf.reshape(-1), L, e, 1e-3, -2e-3)
+        assert np.array_equal(a, b)
+        caches = [(st.sref.copy(), st.pref.copy(), st.margin.copy()) for _ in range(2)]
+        outs = []
+        for i, c in enumerate(caches):
+            ae, ak = np.zeros(st.n_elem, np.int64), np.zeros(st.n_elem, np.int64)
+            f = K.find_active if i == 0 else K._find_active_par
+            cnt = f(st.stress, st.nv, st.tauc, law_f, *c, ae, ak)
+            outs.append((cnt, ae[:cnt].copy(), ak[:cnt].copy()))
+        assert outs[0][0] > 0 and outs[0][0] == outs[1][0]
+        assert np.array_equal(outs[0][1], outs[1][1]) and np.array_equal(outs[0][2], outs[1][2])
+        for x, y in zip(*caches, strict=True):
+            assert np.array_equal(x, y)
+        v = np.ascontiguousarray(st.model.propagator.load_response(fp.fe.elasticity.schmid(0.0)))
+        base = st.stress - 1.0  # pushed back to stability
+        args = (base, v, st.nv, st.tauc, law_f, *caches[0])
+        assert K._trigger_serial(*args) == K._trigger_par(*args)
+        # the KMC refresh pass: serial and threaded forms leave the same cache and tree
+        kcs = [KK.kmc_cache(st.n_elem) for _ in range(2)]
+        for kc in kcs:
+            kc[3][:] = -1
+        KK._sync(st.stress, st.nv, st.tauc, st.slips, law_f, 4.0, kcs[0])
+        k_s, k_p, k_logr, k_slips, tree, meta = kcs[1]
+        rebuild = KK._sync_par(st.stress, st.nv, st.tauc, st.slips, law_f, 4.0, kcs[1], True)
+        assert rebuild
+        meta[1] = 1.0
+        KK._sync(st.stress, st.nv, st.tauc, st.slips, law_f, 4.0, kcs[1])  # rebuilds the tree
+        for x, y in zip(kcs[0], kcs[1], strict=True):
+            assert np.array_equal(x, y)
+    finally:
+        threads.set_threads(None)
