@@ -27,8 +27,8 @@ from .. import kernels as K
 from ..bundles import event_record, kernel_state, work_buffers
 from ..params import ModelParams
 from ..state import State
-from .progress import report
 from .checkpoint import AQSCheckpoint
+from .progress import report
 
 __all__ = ["aqs", "relax", "AQSRun", "EventLog"]
 
