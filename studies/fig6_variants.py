@@ -275,7 +275,7 @@ def plot(results: dict):
                            label=("noise floor (C vs independent C)" if synthetic else "model C")
                            if i == 0 else None)
     ax.set_xticks(x, names)
-    ax.set_xlabel("model variant (seed 004, A.8)")
+    ax.set_xlabel("model variant (Castellanos et al. 2021, A.8)")
     ax.set_ylabel("relative error")
     ax.set_title(f"reference: {results['reference']}", fontsize=8)
     ax.legend(frameon=False, fontsize=8, ncols=2)

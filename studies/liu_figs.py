@@ -1,4 +1,4 @@
-"""Liu, Dutta, Chaudhuri, Martens (seeds 000/001), figures 1-3, model side.
+"""Liu, Dutta, Chaudhuri, Martens (2021), figures 1-3, model side.
 
 * Fig. 1 (a) flow curve from fixed-rate and creep runs with a Herschel-Bulkley fit
   (paper: ``Sigma_Y = 0.5107``, ``n = 0.784``); (b, c) stationary apparent threshold

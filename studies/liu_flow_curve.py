@@ -1,4 +1,4 @@
-"""Liu et al. (seeds 000/001), Fig. 1a flow curve with realisation-level errors: values
+"""Liu et al. (2021), Fig. 1a flow curve with realisation-level errors: values
 against the paper's Herschel-Bulkley line, HB fits (free and with ``Sigma_Y`` fixed at the
 paper's 0.5107) with bootstrap intervals, the fit-window dependence of the exponent, and
 the linear regime above the crossover rate against the SI estimate ``Sigma / (mu gdot) ->

@@ -1,4 +1,4 @@
-"""Liu et al. (seeds 000/001), transient claims as measurements:
+"""Liu et al. (2021), transient claims as measurements:
 
 * **tau_pl, tau_res** (SI, "Transient dynamics"): the overshoot height is set by
   ``tau_pl`` (SI eq. 14, ``Sigma_overshoot ~ sigma_I + mu tau_pl gdot``); "increasing
@@ -9,12 +9,12 @@
   to 20 % of the overshoot) and creep at ``Sigma = 0.65`` from E1 (fluidisation time
   ``tau_f``: first time the rate, smoothed over 10 time units, exceeds half its final
   steady value after its minimum).
-* **spatially correlated thresholds** (seed 001: "the creep curves can also be reproduced
+* **spatially correlated thresholds** (Liu et al. 2021: "the creep curves can also be reproduced
   if the mesoscale equations are initialised with random local yield thresholds ...
   spatial correlations play a minute role"): creep from E1 threshold maps with correlation
   length ``xi`` = 0 (independent), 2 and 4 cells
   (:class:`femplastic.lattice.CorrelatedThresholdMap`, same one-point law).
-* **initial-state shear modulus** (seed 001: the initial state enters through its
+* **initial-state shear modulus** (Liu et al. 2021: the initial state enters through its
   threshold map, its stress map *and its shear modulus*; "with decreasing energy of the IS
   states, macroscopic shear modulus increases"): start-up from E1, E2, E3 with the seed's
   ``mu = 14.88`` for all, and with a modulus per state (``INITIAL_MODULI``: E1 14.88, E2

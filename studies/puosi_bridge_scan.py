@@ -1,10 +1,10 @@
-"""Puosi, Olivier & Martens (seed 003), the mean-field bridge measured on the Liu et al. scalar
+"""Puosi, Olivier & Martens (2015), the mean-field bridge measured on the Liu et al. scalar
 EPM across shear rates and for two elastic kernels.
 
 **Which system.** The seed's numbers (``alpha_micro ~ 0.26``, Table 1: 0.23-0.28; relative
 local stress drop ~ 0.2; ``D_sigma`` proportional to ``Gamma``) were measured on molecular
 dynamics of a 2D Lennard-Jones glass. Every number this study writes is measured on the
-*Liu et al. scalar lattice EPM* of ``femplastic.lattice`` (32 x 32, the seed 000/001
+*Liu et al. scalar lattice EPM* of ``femplastic.lattice`` (32 x 32, the Liu et al. 2021
 parameters), with
 
 * ``kernel = "continuum"``: the Eshelby (Picard) kernel of that model, and
@@ -46,7 +46,7 @@ from femplastic.lattice import (  # noqa: E402
 from femplastic.lattice.bridge import measure_bridge_scalar, record_sites  # noqa: E402
 
 SEED_MD = {"alpha_micro": 0.26, "alpha_micro_range": [0.23, 0.28], "relative_drop": 0.2,
-           "system": "MD of a 2D binary Lennard-Jones glass (seed 003)"}
+           "system": "MD of a 2D binary Lennard-Jones glass (Puosi et al. 2015)"}
 
 
 @dataclass

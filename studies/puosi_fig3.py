@@ -65,10 +65,10 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 #: Where the numbers come from: the seed's values and femplastic's are different systems.
-SEED_SYSTEM = ("seed 003 values (alpha_micro ~ 0.26, relative drop ~ 0.2, alpha_flow ~ 0.33): "
+SEED_SYSTEM = ("Puosi et al. values (alpha_micro ~ 0.26, relative drop ~ 0.2, alpha_flow ~ 0.33): "
                "molecular dynamics of a 2D binary Lennard-Jones glass")
 SCALAR_SYSTEM = ("femplastic values: the Liu et al. scalar lattice EPM (femplastic.lattice, "
-                 "seeds 000/001), not the seed's MD glass")
+                 "Liu et al. 2021), not the seed's MD glass")
 
 #: The seed's coupling estimates (Table 1): alpha_micro ~ 0.26, alpha_flow ~ 0.33.
 SEED_ALPHAS: tuple[tuple[float, str], ...] = (
@@ -514,7 +514,7 @@ def _plot_universal(ax: Any, results: dict[str, Any]) -> None:
     ax.set_yscale("log")
     ax.set_xlim(0.0, 1.05 * xmax)
     ax.legend(fontsize=6, loc="upper right")
-    ax.set_title("Universal HL relation (seed 003, Fig. 3)", fontsize=9)
+    ax.set_title("Universal HL relation (Puosi et al. 2015, Fig. 3)", fontsize=9)
 
 
 def plot(results: dict[str, Any]) -> Figure:

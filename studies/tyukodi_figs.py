@@ -1,4 +1,4 @@
-"""Tyukodi, Barbot, Garcia-Garcia, Lerbinger, Patinet, Vandembroucq (seed 002), figures 3-7,
+"""Tyukodi, Barbot, Garcia-Garcia, Lerbinger, Patinet, Vandembroucq (2023), figures 3-7,
 model side: the quasistatic scalar EPM for a soft (ESL) and an aged (GQ) glass, with and
 without slip-threshold correlation (``c1``) and rejuvenation (renewal from the MCT glass).
 

@@ -1,4 +1,4 @@
-"""Tyukodi et al. (seed 002), the claims on the two dimensionless parameters as scans:
+"""Tyukodi et al. (2023), the claims on the two dimensionless parameters as scans:
 
 * **disorder strength s** (eqs. 4-5): the reduced plateau ``(sigma_F - <sigma_c^r>) /
   <sigma_c^r> = f(s)`` and the strain variance ``var(eps_i) = g(s) eps_tot`` (tensor

@@ -1,7 +1,7 @@
 """Finite-element solves with scikit-fem: periodic cell with imposed mean strain, Dirichlet patch.
 
 The mesoscale element strain is the FE strain *averaged over the element* and the plastic
-strain is element-wise constant (seed 004, sec. 3). For an element-constant plastic strain
+strain is element-wise constant (Castellanos et al., sec. 3). For an element-constant plastic strain
 ``eps_pl`` and an imposed macroscopic strain ``E``, the displacement is
 ``u = E . x + u~`` with ``u~`` periodic, and ``u~`` solves ``K u~ = f`` with
 ``f = sum_e A_e Bbar_e^T W C_e (eps_pl_e - E)`` (``Bbar_e`` the element-averaged strain
@@ -398,7 +398,7 @@ def element_stress(
 
 
 def eshelby_tensor(mesh: FEMesh, material: Isotropic, element: int = 0) -> NDArray[np.float64]:
-    """Numerical Eshelby tensor ``S`` of one element of a periodic mesh (seed 004, A.7).
+    """Numerical Eshelby tensor ``S`` of one element of a periodic mesh (Castellanos et al., A.7).
 
     ``S`` maps a unit eigenstrain in ``element`` to the element-averaged strain it causes in
     that same element (at fixed mean strain): ``Delta eps_e = S : Delta eps_pl_e``. Obtained
@@ -438,7 +438,7 @@ def eshelby_tensor(mesh: FEMesh, material: Isotropic, element: int = 0) -> NDArr
 class PatchFE:
     """An ``n x n`` block of elements whose boundary nodes follow an affine displacement.
 
-    The Dirichlet-patch problem of the local shear test (seed 004, sec. 3.5): the patch is cut
+    The Dirichlet-patch problem of the local shear test (Castellanos et al., 3.5): the patch is cut
     out of the system, its free boundary is driven in pure shear ``gamma M(alpha)``, and the
     interior nodes are in equilibrium. Boundary displacements are measured from the patch
     centre.

@@ -111,7 +111,7 @@ def from_tensor(t: ArrayLike) -> NDArray[np.float64]:
 def schmid(theta: ArrayLike) -> NDArray[np.float64]:
     """Schmid tensor ``M(theta)`` of a slip plane at angle ``theta`` (radians), in Voigt form.
 
-    ``M(theta) = 1/2 [[-sin 2theta, cos 2theta], [cos 2theta, sin 2theta]]`` (seed 004,
+    ``M(theta) = 1/2 [[-sin 2theta, cos 2theta], [cos 2theta, sin 2theta]]`` (Castellanos et al.,
     eq. 3), so ``M(0)`` is simple shear along xy and ``M(theta + pi/2) = -M(theta)``.
 
     Parameters
@@ -161,7 +161,7 @@ def deviatoric_vector(stress: ArrayLike) -> NDArray[np.float64]:
 
 
 def von_mises(stress: ArrayLike) -> NDArray[np.float64]:
-    """Von Mises stress ``(1/2 sigma' : sigma')^(1/2)`` of 2D Voigt stresses (seed 004, 3.5).
+    """Von Mises stress ``(1/2 sigma' : sigma')^(1/2)`` of 2D Voigt stresses (Castellanos, 3.5).
 
     For a 2D stress this equals the radius of the Mohr circle,
     ``sqrt(((s_xx - s_yy)/2)^2 + s_xy^2)``.
@@ -231,7 +231,7 @@ class Isotropic:
 
     Notes
     -----
-    Defaults are the atomistic values of seed 004: ``G = 13.2``, ``B = 59``. Lame constants:
+    Defaults: the atomistic values of Castellanos et al., ``G = 13.2``, ``B = 59``. Lame constants:
     ``lambda = B - G``, ``mu = G``; 2D Poisson ratio ``(B - G) / (B + G)``.
 
     Examples

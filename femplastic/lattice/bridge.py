@@ -1,4 +1,4 @@
-"""The Hebraud-Lequeux bridge applied to the scalar finite-rate lattice model (seed 003 on 000/001).
+"""The Hebraud-Lequeux bridge applied to the finite-rate lattice model (Puosi et al. on Liu et al.).
 
 Records per-site series of the finite-rate model in steady flow (:func:`record_sites`),
 measures in them what the HL model is built from -- the stress diffusion of quiet sites

@@ -1,4 +1,4 @@
-"""Finite-rate and creep dynamics of the scalar lattice EPM of Liu et al. (seeds 000/001).
+"""Finite-rate and creep dynamics of the scalar lattice EPM of Liu et al. (2021).
 
 Each site relaxes plastically, ``d gamma_pl / dt = n sigma / (mu tau)``, while its state
 ``n`` in {0, 1} switches on above threshold (rate ``1 / tau_pl``) and off (rate
@@ -139,7 +139,7 @@ class FiniteRateParams:
 
     @property
     def linear_regime_estimate(self) -> float:
-        """High-rate limit of ``Sigma / (mu gdot)`` estimated from seed 000 SI eqs. 6-8.
+        """High-rate limit of ``Sigma / (mu gdot)`` estimated from Liu et al. 2021 SI eqs. 6-8.
 
         Above the crossover rate a site never waits for its threshold: it is elastic for
         ``tau_pl`` (stress rising by ``mu tau_pl gdot``) and plastic for ``tau_res`` (stress
@@ -304,7 +304,7 @@ def run_fixed_rate(
     """Shear at fixed mean total strain rate ``gdot`` for ``duration``.
 
     The external stress follows the feedback ``dSigma/dt = mu (gdot - <d gamma_pl / dt>)``
-    (seed 001, eq. 2), integrated so that ``Sigma / mu + <gamma_pl>`` grows by exactly
+    (Liu et al. 2021, eq. 2), integrated so that ``Sigma / mu + <gamma_pl>`` grows by exactly
     ``gdot dt`` per step.
 
     Parameters

@@ -2,7 +2,7 @@
 
 Correlated threshold maps, frozen stress fields and threshold laws with a negative tail.
 
-The papers feed their lattice models with maps measured in atomistic glasses (seed 001:
+The papers feed their lattice models with maps measured in atomistic glasses (Liu et al. 2021:
 "the local threshold map, the stress map and the shear modulus in the initial state"; seed
 002: a frozen internal stress of Gaussian width 0.175 and thresholds with "a discrete
 negative tail"). Those maps are not available; these generators make statistically
@@ -232,7 +232,7 @@ def with_negative_tail(
     """The law ``dist`` with a fraction ``fraction`` of its mass moved to ``(-depth, 0)``.
 
     A mixture: with probability ``1 - fraction`` a draw of ``dist``, otherwise uniform in
-    ``(-depth, 0)``: the "discrete negative tail" of the thresholds measured in seed 002
+    ``(-depth, 0)``: the "discrete negative tail" of the thresholds measured in Tyukodi et al. 2023
     (a frozen stress above a patch's yield stress). Tabulated as an :class:`Empirical`
     inverse CDF on ``n_table`` quantiles so the models sample it in numba.
 

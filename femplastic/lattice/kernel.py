@@ -1,6 +1,6 @@
 """Fourier lattice Eshelby propagator for the scalar elasto-plastic models.
 
-The scalar models (seeds 000-002) keep one stress per site of an ``L x L`` bi-periodic
+The scalar models (Liu et al. 2021-002) keep one stress per site of an ``L x L`` bi-periodic
 lattice of unit spacing: the shear stress ``sigma_xy`` along the loading direction. A plastic
 shear strain in one site changes the stress everywhere by a translated copy of one kernel.
 
@@ -28,13 +28,13 @@ sampled continuum kernel has a self term ``-2 a mu*``. Two normalisations:
 
 * ``"eshelby"`` (default): ``Ghat(q) = -2 c mu* sin^2(2 phi_q)`` with
   ``c = L^2 / (2 a (L^2 - 1))`` (0.877 at L = 32): zero sum, self term *exactly*
-  ``G[0] = -mu*`` (the local drop ``mu eps0 / (1 + mu/K)`` of seed 002, eq. 1), far field
+  ``G[0] = -mu*`` (the local drop ``mu eps0 / (1 + mu/K)`` of Tyukodi et al. 2023, eq. 1), far field
   ``c`` times the continuum one;
 * ``"continuum"``: ``c = 1`` (the usual Picard kernel ``-4 q_x^2 q_y^2 / q^4`` times
   ``2 mu*``): exact continuum far field, self term ``-2 a mu*`` (``-1.138 mu*`` at L = 32).
 
 A third option is *not* an Eshelby kernel, for comparisons (the mean-field limit of the
-redistribution, as in the Hebraud-Lequeux picture of seed 003):
+redistribution, as in the Hebraud-Lequeux picture of Puosi et al. 2015):
 
 * ``"mean_field"``: ``Ghat(q != 0) = -2 a mu*``, a constant: the same self term as
   ``"continuum"`` and the same zero sum, but the released stress is spread *uniformly*

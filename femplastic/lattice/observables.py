@@ -1,4 +1,4 @@
-"""Observables of the scalar lattice models (seeds 000-002).
+"""Observables of the scalar lattice models (Liu et al. 2021-002).
 
 Pure functions on arrays: flow-curve fits, overshoots, creep arrest, distributions,
 localisation. Units: stresses in LJ units, engineering strains, LJ times.
@@ -564,7 +564,7 @@ def cumulative(values: ArrayLike) -> tuple[NDArray, NDArray]:
 
 # ------------------------------------------------------------------ localisation
 def localisation_index(field: ArrayLike) -> float:
-    """Localisation index of a strain field on an ``L x L`` lattice (seed 002, eq. 13).
+    """Localisation index of a strain field on an ``L x L`` lattice (Tyukodi et al. 2023, eq. 13).
 
     ``LOC = L sum_ij eps_ij^4 / (sum_ij eps_ij^2)^2 = 1 / (L PR)`` with ``L`` the *linear*
     size and ``PR`` the participation ratio normalised by the number of sites

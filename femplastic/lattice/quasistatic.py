@@ -1,4 +1,4 @@
-"""Quasistatic extremal dynamics of the scalar lattice EPM of Tyukodi et al. (seed 002).
+"""Quasistatic extremal dynamics of the scalar lattice EPM of Tyukodi et al. (2023).
 
 The external stress rises until the weakest site yields; the avalanche then runs at fixed
 total strain, each slip drawing its increment (mean ``c0 + c1 sigma_c^2``, slip-threshold
@@ -33,7 +33,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class QuasistaticParams:
-    """Quasistatic extremal scalar EPM with renewal disorder (Tyukodi et al., seed 002).
+    """Quasistatic extremal scalar EPM with renewal disorder (Tyukodi et al. 2023).
 
     Parameters
     ----------
@@ -113,12 +113,12 @@ class QuasistaticParams:
 
     @property
     def disorder_strength(self) -> float:
-        """``s = std(p_r) / (mu* eps0_bar)`` (seed 002, eq. 3)."""
+        """``s = std(p_r) / (mu* eps0_bar)`` (Tyukodi et al. 2023, eq. 3)."""
         return self.renewal_dist.std() / (self.mu_eff * self.mean_slip)
 
     @property
     def age(self) -> float:
-        """``r = (<sigma_c^i> - <sigma_c^r>) / <sigma_c^r>`` (seed 002, eq. 6)."""
+        """``r = (<sigma_c^i> - <sigma_c^r>) / <sigma_c^r>`` (Tyukodi et al. 2023, eq. 6)."""
         mr = self.renewal_dist.mean()
         return (self.initial.mean() - mr) / mr
 
@@ -256,7 +256,7 @@ def run_quasistatic(
     ``2 mu eps0 / N`` and adds ``G * eps0`` to the internal stress) until none is left.
 
     The strain never decreases. An input state with sites already at or above threshold
-    (negative thresholds, as in the measured ``p_i`` of seed 002, or a frozen stress map
+    (negative thresholds, as in the measured ``p_i`` of Tyukodi et al. 2023, or a frozen stress map
     above threshold) first relaxes at its own strain: the first record is then at the
     starting strain with ``sigma_peak`` the starting external stress.
 

@@ -142,7 +142,7 @@ class Weibull(ThresholdDistribution):
 
         Examples
         --------
-        >>> w = Weibull.from_mean_std(1.65, 0.509)        # the GQ glass of seed 002
+        >>> w = Weibull.from_mean_std(1.65, 0.509)        # the GQ glass of Tyukodi et al. 2023
         >>> round(w.shape, 3), round(w.mean(), 6), round(w.std(), 6)
         (3.601, 1.65, 0.509)
         """

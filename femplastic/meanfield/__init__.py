@@ -1,4 +1,4 @@
-"""Hebraud-Lequeux (HL) mean-field model of amorphous plasticity (seed 003, Puosi et al. 2015).
+"""Hebraud-Lequeux (HL) mean-field model of amorphous plasticity (Puosi, Olivier & Martens 2015).
 
 The density ``P(sigma, t)`` of local shear stresses obeys::
 

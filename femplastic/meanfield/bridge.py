@@ -1,4 +1,4 @@
-"""Bridge estimators: the HL ingredients measured in simulation records (seed 003, eqs. 7-8).
+"""Bridge estimators: the HL ingredients measured in simulation records (Puosi et al., eqs. 7-8).
 
 From per-site series of local stresses ``sigma (n_t, n_sites)`` and yielding flags
 ``plastic (n_t, n_sites)`` at uniformly spaced times: the stress diffusion coefficient of
@@ -123,7 +123,7 @@ def stress_diffusion(
     drift: float | Literal["mean"] | None = None,
     intercept: bool = False,
 ) -> DiffusionFit:
-    """Local stress diffusion coefficient from stress time series (seed 003, eq. 7).
+    """Local stress diffusion coefficient from stress time series (Puosi et al. 2015, eq. 7).
 
     Parameters
     ----------
@@ -314,7 +314,7 @@ def mean_stress_drop(before: ArrayLike, after: ArrayLike) -> tuple[float, float]
 
 
 def alpha_micro(D_sigma: float, stress_drop: float, activity: float) -> float:
-    """Coupling ``alpha_micro = D_sigma / (dsigma^2 Gamma)`` (seed 003, eq. 8).
+    """Coupling ``alpha_micro = D_sigma / (dsigma^2 Gamma)`` (Puosi et al. 2015, eq. 8).
 
     With the seed's ``D_sigma`` (``msd = D_sigma t``) this is twice the coefficient that
     enters the HL equation, whose noise term ``D d2P/dsigma2`` gives ``msd = 2 D t``:

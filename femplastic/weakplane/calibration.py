@@ -1,4 +1,4 @@
-"""Calibration of the weak-plane model against reference data (seed 004, sec. 4).
+"""Calibration of the weak-plane model against reference data (Castellanos et al. 2021, sec. 4).
 
 Error functions
 ---------------
@@ -532,7 +532,7 @@ def sweep(
     store: str | Path | None = None,
     **run_kw: Any,
 ) -> SweepResult:
-    """The calibration sweep of seed 004 (module docstring).
+    """The calibration sweep of Castellanos et al. 2021 (module docstring).
 
     Parameters
     ----------

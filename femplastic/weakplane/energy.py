@@ -84,7 +84,7 @@ def elastic_energy(state: State, macro_strain: ArrayLike | None = None,
 
 def slip_dissipation(tau: ArrayLike, amplitude: ArrayLike, selfres: ArrayLike,
                      weight: ArrayLike) -> NDArray[np.float64]:
-    """Energy released by isolated slips, ``weight g (tau - g selfres / 2)`` (seed 004, eq. 6).
+    """Energy released by isolated slips, ``weight g (tau - g selfres / 2)`` (Castellanos, eq. 6).
 
     Parameters
     ----------

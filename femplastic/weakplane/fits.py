@@ -1,4 +1,4 @@
-"""Fits and estimators for the weak-plane observables (seed 004, sec. 5 and 6, A.5).
+"""Fits and estimators for the weak-plane observables (Castellanos et al. 2021, sec. 5 and 6, A.5).
 
 * **Finite-size scaling.** :func:`scaling_fit` fits ``y(L) = A L^b`` to the per-size means of
   per-realisation values (e.g. ``std(Sigma_ext)`` of each run) by least squares in log-log,
@@ -17,7 +17,7 @@
   sampled on a periodic grid of orientations; :func:`harmonics` fits its Fourier components
   (in ``alpha``: order 2 for the forward/backward anisotropy of a sheared state, order 4 for
   the square symmetry of the mesh, whose positive ``cos 4 alpha`` coefficient puts minima at
-  +-45 deg; seed 004, fig. 8).
+  +-45 deg; Castellanos et al. 2021, fig. 8).
 
 Every random draw comes from the ``numpy.random.Generator`` passed in.
 """

@@ -224,7 +224,7 @@ def draw_slips(count, stress, system, law, work, rng, thermal):  # pragma: no co
     (:data:`~femplastic.weakplane.bundles.WORK`).
 
     The bound is ``gmax(tau) = 2 tau / selfres`` with ``tau`` the resolved stress at
-    activation; for a thermal event (``thermal``) it is ``gmax(tau_c)`` (seed 004, A.3), with
+    activation; for a thermal event (``thermal``) it is ``gmax(tau_c)`` (Castellanos, A.3), with
     the effective threshold ``tau_c + a (p + p0)`` under a pressure-dependent criterion
     (model B; identical for ``a = 0``). A negative bound (possible only for ``a > 0`` under
     strong local tension) is clipped to 0: no slip can dissipate energy there.

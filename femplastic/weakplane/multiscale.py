@@ -1,4 +1,4 @@
-"""Calibration across element sizes l (seed 004, fig. 3 a-c, A.1, A.2).
+"""Calibration across element sizes l (Castellanos et al. 2021, fig. 3 a-c, A.1, A.2).
 
 The paper repeats its calibration sweep (:mod:`femplastic.weakplane.calibration`) for every
 element size of Table 1 and finds the lowest ``L_stat`` at ``l = 4.4 - 6.6``, with ``chi_hat``
@@ -231,7 +231,7 @@ def sweep_matched(
     stride: int = 1,
     pilot_gamma_end: float | None = None,
 ) -> MatchedSweep:
-    """The calibration sweep of seed 004 at one element size, ``lam`` matched per ``(k, chi)``.
+    """Calibration sweep of Castellanos et al. at one element size, ``lam`` matched per (k, chi).
 
     Parameters
     ----------

@@ -61,7 +61,7 @@ def stationary(runs: AQSRun | list[AQSRun], gamma_min: float = 0.5) -> Stationar
     runs : AQSRun or list of AQSRun
         Records of :func:`femplastic.aqs`.
     gamma_min : float
-        Start of the stationary regime (seed 004: 0.5).
+        Start of the stationary regime (Castellanos et al. 2021: 0.5).
 
     Returns
     -------
@@ -124,7 +124,7 @@ def r_of_dgamma(run: AQSRun, dgammas: ArrayLike, gamma_min: float = 0.5) -> NDAr
     """``r(dgamma) = < std(Sigma_ext | [g, g + dgamma]) >_g`` over the stationary curve.
 
     Windows of ``dgamma / run.dgamma`` consecutive load steps, non-overlapping, from
-    ``gamma_min`` on (seed 004, fig. 5a).
+    ``gamma_min`` on (Castellanos et al. 2021, fig. 5a).
 
     Parameters
     ----------
@@ -206,7 +206,7 @@ def local_stats(results: LocalYield | list[LocalYield]) -> dict[str, dict[str, N
 
 def drop_vs_yield(tau_c: ArrayLike, drop: ArrayLike, bins: int = 10
                   ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Mean local drop in bins of local yield stress (seed 004, fig. 5c): ``(tau_c, <drop>)``.
+    """Mean local drop in bins of local yield stress (Castellanos, fig. 5c): ``(tau_c, <drop>)``.
 
     Parameters
     ----------
@@ -232,7 +232,7 @@ def drop_vs_yield(tau_c: ArrayLike, drop: ArrayLike, bins: int = 10
 
 
 def field_stats(stress: ArrayLike) -> dict[str, float]:
-    """Statistics of an element stress field (seed 004, A.3: the quench pre-stress).
+    """Statistics of an element stress field (Castellanos et al. 2021, A.3: the quench pre-stress).
 
     Parameters
     ----------

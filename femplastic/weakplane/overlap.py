@@ -1,4 +1,4 @@
-"""Overlap error ``L[P] = 1 - integral min(P_a, P_b)`` of two samples (seed 004, eq. 8).
+"""Overlap error ``L[P] = 1 - integral min(P_a, P_b)`` of two samples (Castellanos et al., eq. 8).
 
 ``L[P]`` is the total-variation distance between the two distributions: 0 when they are equal,
 1 when they are mutually singular. It is defined for any pair of distributions, continuous,

@@ -1,4 +1,4 @@
-"""Weak-plane slip systems: orientations, thresholds, amplitudes, renewal (seed 004, sec. 3.1-3.3).
+"""Weak-plane slip systems: orientations, thresholds, amplitudes, renewal (Castellanos, 3.1-3.3).
 
 Each law is a small frozen object with a ``sample(rng, ...)`` method. Every built-in law is
 an inverse transform of uniforms, and the very same compiled inverse CDF
@@ -44,7 +44,7 @@ def n_systems(l: float, rho_s: float = 0.8) -> int:
     >>> [n_systems(l) for l in (3.5, 4.4, 6.6, 8.8, 10.5, 13.2)]
     [8, 16, 36, 60, 88, 140]
 
-    (Table 1 of seed 004 lists 64, 92 and 144 for the three largest ``l``: those are not the
+    (Castellanos et al.'s Table 1 lists 64, 92, 144 for the three largest ``l``: those are not the
     nearest multiples of 4 of ``0.8 l^2 = 61.95, 88.2, 139.4``; the presets use the table.)
     """
     if not np.isfinite(l) or l <= 0:
@@ -273,7 +273,7 @@ class FixedAmplitude(_Amplitude):
 
 @dataclass(frozen=True)
 class ExponentialAmplitude(_Amplitude):
-    """Exponential amplitudes, mean ``c0 + c1 tau_c^2`` (slip-threshold correlation, seed 002)."""
+    """Exponential amplitudes, mean ``c0 + c1 tau_c^2`` (slip-threshold correlation, Tyukodi)."""
 
     c0: float = 0.05
     c1: float = 0.0

@@ -1,4 +1,4 @@
-"""Model variants A-I of seed 004 (appendix A.8, Fig. 6): one ingredient of model C changed.
+"""Model variants A-I of Castellanos et al. (A.8, Fig. 6): one ingredient of model C changed.
 
 Every variant is selected by one field, ``ModelParams.variant`` (``"C"`` by default), from
 Python, a TOML ``[model]`` table or the command line (``femplastic run --set
@@ -7,7 +7,7 @@ assemble the ingredients below. :meth:`ModelParams.for_variant` gives the paper'
 parameters (:data:`femplastic.weakplane.params.VARIANT_PRESETS`).
 
 ========  =====================================================  ==============================
-variant   ingredient changed (seed 004, A.8)                     how femplastic builds it
+variant   ingredient changed (Castellanos et al., A.8)                     how femplastic builds it
 ========  =====================================================  ==============================
 A         heterogeneous, non-evolving shear modulus per          ``G_e`` Weibull (mean
           element                                                ``G_weibull_mean = 18.4``,
@@ -122,14 +122,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Variant:
-    """Description of one model variant (seed 004, A.8).
+    """Description of one model variant (Castellanos et al. 2021, A.8).
 
     Attributes
     ----------
     name : str
         ``"A"`` ... ``"I"``.
     section : str
-        Appendix section of seed 004.
+        Appendix section of Castellanos et al. 2021.
     description : str
         The ingredient changed with respect to model C.
     parameters : tuple of str

@@ -21,7 +21,7 @@ Implementations:
   back-substitution per batch of events with a factorisation computed once.
 * :class:`DensePropagator` -- the full response matrix of a small general problem, built
   once (dense Cholesky of the stiffness), applied like the periodic kernel.
-* :class:`ShuffledPropagator` -- model D of seed 004 (A.8.4): any base propagator whose
+* :class:`ShuffledPropagator` -- model D of Castellanos et al. (A.8.4): any base propagator whose
   stress changes in the *other* elements are randomly permuted among them at every event
   (the self term is kept). Stochastic: :meth:`Propagator.add` takes the run's ``rng``.
 * :class:`MeanFieldPropagator` -- model I (A.8.9): the self term is kept and every other

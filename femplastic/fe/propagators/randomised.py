@@ -1,4 +1,4 @@
-"""Randomised interaction kernels over an elastic base propagator (models D, G and I of seed 004).
+"""Randomised interaction kernels over an elastic base propagator (models D, G, I of Castellanos).
 
 :class:`ShuffledPropagator` permutes the base response among the other elements at every event;
 :class:`MeanFieldPropagator` gives every other element the average base response.
@@ -83,7 +83,7 @@ class _WrappedPropagator(Propagator):
 
 
 class ShuffledPropagator(_WrappedPropagator):
-    """Randomly shuffled interaction kernel (model D of seed 004, A.8.4).
+    """Randomly shuffled interaction kernel (model D of Castellanos et al. 2021, A.8.4).
 
     At every event the base propagator's stress changes in the elements *other* than the
     slipping one are randomly permuted among those elements (a fresh uniform permutation per
@@ -249,7 +249,7 @@ class ShuffledPropagator(_WrappedPropagator):
 
 
 class MeanFieldPropagator(_WrappedPropagator):
-    """Mean-field interaction kernel (model I of seed 004, A.8.9).
+    """Mean-field interaction kernel (model I of Castellanos et al. 2021, A.8.9).
 
     Per event in element ``e`` with increment ``deps``: element ``e`` changes by its own
     (self) response ``S_e : deps``; every other element changes by the same amount

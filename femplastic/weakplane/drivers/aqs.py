@@ -1,4 +1,4 @@
-"""Athermal quasistatic (AQS) loading of the weak-plane model (seed 004, sec. 3.4).
+"""Athermal quasistatic (AQS) loading of the weak-plane model (Castellanos et al. 2021, sec. 3.4).
 
 Rules: whenever systems are active (``dtau_c < 0``), every active element slips at once on
 its lowest-``dtau_c`` system; repeat until nothing is active, at fixed external strain (one

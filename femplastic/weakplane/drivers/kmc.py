@@ -1,4 +1,4 @@
-"""Kinetic Monte Carlo quench of the weak-plane model (seed 004, appendix A.3).
+"""Kinetic Monte Carlo quench of the weak-plane model (Castellanos et al. 2021, appendix A.3).
 
 Start from random systems, zero stress and strain at fixed external strain 0. Each KMC step
 selects one system among all ``n_elem N`` with probability ``nu_n / sum(nu)``,

@@ -1,6 +1,6 @@
 """AQS along a piecewise-monotonic strain path: the engine of cyclic and reversed loading.
 
-The rules are those of :func:`femplastic.aqs` (seed 004, sec. 3.4): load in increments
+The rules are those of :func:`femplastic.aqs` (Castellanos et al., sec. 3.4): load in increments
 ``dgamma`` of ``E = E_0 + gamma M(alpha)``, relax at fixed strain after every increment that
 makes a system active, skip exactly (event-driven) the increments that trigger nothing. Here
 ``gamma`` may go up and down: it follows the turning points of a path, on the lattice

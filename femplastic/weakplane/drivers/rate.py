@@ -1,6 +1,6 @@
 """Finite-rate dynamics of the weak-plane FE model: fixed shear rate and creep.
 
-The scalar finite-rate EPM of Liu et al. (seeds 000/001, :mod:`femplastic.lattice`) carried over
+The scalar finite-rate EPM of Liu et al. (2021, :mod:`femplastic.lattice`) carried over
 to the tensorial model, as its authors suggest for stochastic FE models. Each element is
 *elastic* or *plastic*:
 
@@ -45,7 +45,7 @@ __all__ = ["RateParams", "RateRun", "shear_rate", "creep"]
 
 @dataclass(frozen=True)
 class RateParams:
-    """Time scales of the finite-rate dynamics (defaults: Liu et al., seeds 000/001).
+    """Time scales of the finite-rate dynamics (defaults: Liu et al. 2021).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Bauschinger test (seed 004, sec. 5): unload a stationary state, reload forward and in reverse.
+"""Bauschinger test (Castellanos et al., sec. 5): unload a stationary state, reload both ways.
 
 From a state loaded along ``alpha = 0``, unload (``direction = -1``) until the external stress
 ``Sigma_xy`` crosses 0, then reload from that unloaded state forward (``alpha = 0``) and in

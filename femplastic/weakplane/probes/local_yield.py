@@ -1,4 +1,4 @@
-"""Local shear test of patches (the local yield stress method, seed 004 sec. 3.5).
+"""Local shear test of patches (the local yield stress method, Castellanos et al. 2021 sec. 3.5).
 
 A patch of ``n x n`` contiguous elements (periodic wrap) is cut out of the system with its
 current state (stresses, slip systems); its boundary nodes are driven affinely in pure shear
@@ -19,7 +19,7 @@ the patch's own moduli (a Dirichlet problem of :class:`~femplastic.fe.assembly.P
 patch position); homogeneous patches share one cached operator.
 
 Self-response bounding a slip (``self_response``): the dissipation bound ``gmax`` of a slip
-(seed 004, A.7) divides by ``-(K_self : M) : M``, the stress change an element's own slip
+(Castellanos et al., A.7) divides by ``-(K_self : M) : M``, the stress change an element's own slip
 causes in it. Two choices exist, since the paper does not say which it used inside a patch:
 
 * ``"patch"`` (default) -- ``K_self`` of the isolated patch with its boundary held (the
