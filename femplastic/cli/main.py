@@ -143,8 +143,18 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status.
 
     Bad input exits with status 2 and a one-line message; Ctrl-C (SIGINT) returns 130 after
-    one line, the files written so far left readable.
+    one line, the files written so far left readable, at any moment (also while the command
+    is still parsing its arguments or importing).
     """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before the command's own handling (parser, imports)
+        words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+        sys.stderr.write(f"\nfemplastic {words[0] if words else ''}: interrupted\n")
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     ap = build_parser()
     args, rest = ap.parse_known_args(argv)
     if rest and args.cmd != "bench":

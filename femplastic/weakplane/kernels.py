@@ -282,8 +282,10 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
     (:meth:`~femplastic.fe.propagators.Propagator.numba_form`); ``system``, ``law``,
     ``cache``, ``work`` and ``events`` are the bundles of :mod:`femplastic.weakplane.bundles`.
     ``events = (ev_e, ev_k, ev_th, ev_tau, ev_amp, ev_n)`` receives every event when ``record``
-    (capacity ``ev_e.shape[0]``; ``ev_n[0]`` counts written events, and the function returns
-    early with status 2 when full, after completing its sweep). ``thermal_first`` marks the
+    (capacity ``ev_e.shape[0]``; ``ev_n[0]`` counts written events). A sweep has at most one
+    event per element, so the function returns early with status 2, after completing a sweep,
+    when fewer than ``n`` free slots remain: a caller that starts it with ``n`` free slots
+    and grows the record on status 2 never loses an event. ``thermal_first`` marks the
     single pre-selected thermal event already placed in ``act_e[0], act_k[0]`` of ``work``
     (KMC). Returns ``(status, events, plastic)``: status 0 relaxed, 1 sweep limit, 2 record
     buffer full; plastic = sum of deps (3,).
@@ -326,8 +328,8 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
             plastic[2] += deps[i, 2]
         finish_slips(count, system, law, cache, work, rng)
         n_events += count
-        if record and ev_n[0] >= ev_e.shape[0]:
-            return 2, n_events, plastic
+        if record and ev_n[0] + stress.shape[0] > ev_e.shape[0]:
+            return 2, n_events, plastic  # the next sweep (<= n events) might not fit
     return 1, n_events, plastic
 
 

@@ -115,6 +115,8 @@ def relax(
     plastic = np.zeros(3)
     if form is not None:
         first = thermal is not None
+        if record and int(buf.ev_n[0]) + state.n_elem > buf.ev_e.shape[0]:
+            buf.grow(2 * (int(buf.ev_n[0]) + state.n_elem))  # room for a whole sweep
         while True:
             status, n_ev, pl = K.relax_fused(form, state.stress, system, law, cache, work,
                                              buf.events, rng, record, max_sweeps, first)
@@ -122,7 +124,7 @@ def relax(
             plastic += pl
             first = False
             if status == 2:
-                buf.grow(2 * buf.ev_e.shape[0] + 1024)
+                buf.grow(2 * buf.ev_e.shape[0] + state.n_elem)
                 continue
             if status == 1:
                 raise RuntimeError(f"relaxation did not stop after {max_sweeps} sweeps")
