@@ -33,3 +33,16 @@ def test_tiny_record_gives_the_same_events_and_state_as_a_large_one():
     # the returned plastic strain is summed per kernel call: a record grown mid-relaxation
     # splits the sum, so it agrees to round-off only
     np.testing.assert_allclose(states[0][2], states[1][2], rtol=1e-12, atol=1e-14)
+
+
+def test_aqs_refuses_to_return_non_finite_stresses():
+    p = fp.ModelParams(L=6, N=8, T=0.0)
+    st = fp.quench(p, np.random.default_rng(0))
+    st.stress[0, 2] = np.nan  # what a diverging synchronous relaxation leaves behind
+    st.margin[:] = -1.0
+    try:
+        fp.aqs(st, p, np.random.default_rng(1), gamma_end=0.01, dgamma=1e-3)
+    except FloatingPointError as exc:
+        assert "model.chi" in str(exc) and "model.l" in str(exc)
+    else:
+        raise AssertionError("aqs returned non-finite stresses without an error")

@@ -481,6 +481,12 @@ def aqs(
     st.macro_strain = st.macro_strain + done * dgamma * Mload
     events = buf.log(np.asarray(ev_aval, np.int64)) if record_events else None
     report(progress, 1.0, st.n_events)
+    if not np.isfinite(s_after[:done]).all() or not np.isfinite(st.stress).all():
+        p = st.model.params
+        raise FloatingPointError(
+            "the relaxation diverged (non-finite stresses): the synchronous slips amplify each "
+            f"other; with model.chi = {p.chi} at model.l = {p.l} the slip amplitudes are too "
+            "large for this element size (seen for chi <= 0.35 at l = 3.5-4.4)")
     return AQSRun(st, gamma[:done], s_after[:done], s_before[:done], sizes[:done], plast[:done],
                   mean_st[:done], events, float(alpha), int(direction), float(dgamma),
                   stopped=stopped)
