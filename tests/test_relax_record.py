@@ -46,3 +46,25 @@ def test_aqs_refuses_to_return_non_finite_stresses():
         assert "model.chi" in str(exc) and "model.l" in str(exc)
     else:
         raise AssertionError("aqs returned non-finite stresses without an error")
+
+
+def test_numba_caches_are_dropped_when_any_kernel_source_changes(tmp_path, monkeypatch):
+    from femplastic import numba_cache as nc
+
+    root = tmp_path / "pkg"
+    for rel in nc.KERNEL_MODULES:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(f"# {rel}\n")
+    stale = root / "weakplane" / "__pycache__" / "kmc_kernels.kmc_run-1.py311.1.nbc"
+    stale.parent.mkdir(parents=True)
+    monkeypatch.setattr(nc, "_ROOT", root)
+    monkeypatch.setattr(nc, "_STAMP", root / "__pycache__" / "femplastic-kernels.sha256")
+    for expect_drop in (True, False):  # first: no stamp; then: nothing changed
+        stale.write_bytes(b"cached code")
+        monkeypatch.setattr(nc, "_done", False)
+        assert nc.refresh() is expect_drop
+        assert stale.exists() is not expect_drop
+    # a change in *another* kernel file than the cached function's drops the cache too
+    (root / "weakplane" / "kernels.py").write_text("# changed\n")
+    monkeypatch.setattr(nc, "_done", False)
+    assert nc.refresh() is True and not stale.exists()

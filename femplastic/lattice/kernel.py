@@ -62,6 +62,10 @@ import numpy as np
 import scipy.fft
 from numpy.typing import ArrayLike, NDArray
 
+from ..numba_cache import refresh as _refresh_numba_caches
+
+_refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
+
 __all__ = [
     "LatticeEshelby",
     "effective_modulus",

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import numba as nb
 
+from ..numba_cache import refresh as _refresh_numba_caches
 from .kernel import scalar_shifted_add
+
+_refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
 __all__: list[str] = []
 

@@ -15,6 +15,9 @@ import numba as nb
 import numpy as np
 
 from ..fe.propagators.kernels import apply_form
+from ..numba_cache import refresh as _refresh_numba_caches
+
+_refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
 # =============================================================================================
 # Weak-plane slip systems. Arrays (n = elements, N = systems per element):

@@ -33,7 +33,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from ..numba_cache import refresh as _refresh_numba_caches
 from .kernels import PARALLEL_MIN_N, relax_fused
+
+_refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
 __all__ = ["REFRESH", "kmc_cache", "kmc_select_bounded", "kmc_run"]
 

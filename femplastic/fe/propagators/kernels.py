@@ -11,6 +11,10 @@ import numba as nb
 import numpy as np
 from numba import uint64 as u64
 
+from ...numba_cache import refresh as _refresh_numba_caches
+
+_refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
+
 __all__ = ["PARALLEL_MIN_L", "shifted_add", "shifted_add_many", "dense_add_many", "apply_form",
            "shuffle_scatter", "meanfield_add", "memory_pass",
            "FORM_PERIODIC", "FORM_DENSE", "FORM_SHUFFLED_PERIODIC", "FORM_SHUFFLED_DENSE",
