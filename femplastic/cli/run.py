@@ -91,15 +91,6 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".part")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | str = False,
                  checkpoint_every: float | None = None, resume: bool = False) -> dict[str, Any]:
     """Quench and shear ``realizations`` samples; write every output file into ``out``.
@@ -204,7 +195,7 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
                 st = run.state
                 data["final_state"] = {"stress": st.stress, "prestress": st.prestress,
                                        "eps_pl": st.eps_pl, "theta": st.theta, "tauc": st.tauc}
-                _write_text(out / "curve.csv", "gamma,stress\n" + "".join(
+                io.outdir.write_text(out / "curve.csv", "gamma,stress\n" + "".join(
                     f"{g:.10g},{s:.10g}\n" for g, s in zip(run.gamma, run.stress,
                                                            strict=True)))
             io.append_hdf5(results, data)
@@ -216,7 +207,7 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
                 _plot(curves, out / "stress_strain.png", rp.stationary_from, summary, cfg,
                       seed)
                 io.append_hdf5(results, {"status": "complete"})
-            _write_text(out / "summary.json", json.dumps(_jsonable(summary), indent=2,
+            io.outdir.write_text(out / "summary.json", json.dumps(_jsonable(summary), indent=2,
                                                          allow_nan=False))
             io.outdir.mark(out, "complete" if done else "running", seed=seed,
                            realizations=realizations, finished=r + 1)

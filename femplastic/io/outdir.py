@@ -20,7 +20,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MARKER", "RUN_FILES", "check_folder", "claim_folder", "mark", "backup_path"]
+__all__ = ["MARKER", "RUN_FILES", "check_folder", "claim_folder", "mark", "backup_path",
+           "write_text"]
 
 #: The marker file of a femplastic run folder.
 MARKER = "femplastic-run.json"
@@ -148,7 +149,24 @@ def mark(folder: str | Path, status: str, **info: Any) -> None:
     **info
         JSON-able details (seed, realisations finished, ...).
     """
-    path = Path(folder) / MARKER
+    write_text(Path(folder) / MARKER,
+               json.dumps({"status": status, **info}, indent=2, allow_nan=False))
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a ``.part`` file renamed over it, never left.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (replaced if it exists).
+    text : str
+        Its whole content.
+    """
+    path = Path(path)
     tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps({"status": status, **info}, indent=2, allow_nan=False))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
