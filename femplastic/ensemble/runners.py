@@ -122,13 +122,6 @@ def _func_name(func: Callable[..., Any]) -> str:
                 return alias
         except ImportError:
             pass
-    # Record the shortest public path (``femplastic.ensemble:model_realization``, not the
-    # defining submodule), so stores keep their names when modules are reorganised.
-    parts = module.split(".")
-    for i in range(1, len(parts)):
-        parent = ".".join(parts[:i])
-        if "." not in qualname and getattr(sys.modules.get(parent), qualname, None) is func:
-            return f"{parent}:{qualname}"
     return f"{module}:{qualname}"
 
 
