@@ -111,7 +111,7 @@ def test_threaded_forms_equal_serial_forms_bitwise():
             assert np.array_equal(x, y)
         v = np.ascontiguousarray(st.model.propagator.load_response(fp.fe.elasticity.schmid(0.0)))
         base = st.stress - 1.0  # pushed back to stability
-        args = (base, v, st.nv, st.tauc, law_f, *caches[0])
+        args = (base, v, st.nv, st.tauc, law_f, *caches[0], K.load_rate_bounds(v, law_f))
         assert K._trigger_serial(*args) == K._trigger_par(*args)
         # the KMC refresh pass: serial and threaded forms leave the same cache and tree
         kcs = [KK.kmc_cache(st.n_elem) for _ in range(2)]

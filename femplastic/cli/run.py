@@ -8,11 +8,13 @@ folder (:mod:`femplastic.io.outdir`: a folder with foreign files is refused unle
 and disk the run needs (:mod:`femplastic.weakplane.estimates`), and warns when the
 parameters imply millions of slip events per unit strain.
 
-Each realisation is written to ``results.h5`` (and ``summary.json``) as soon as it is
-finished; ParaView snapshots of realisation 0 are appended to ``fields.xdmf`` as they are
-taken. ``status`` in ``results.h5``, ``fields.h5``, ``summary.json`` and the marker says
-``"running"`` until the whole run has finished: an interrupted folder is recognisable and
-readable.
+The load-step records of a realisation are streamed to ``results.h5`` in chunks of at most
+:data:`RECORD_CHUNK` steps (group ``running/rNNNN``, moved to ``realizations/rNNNN`` when
+the realisation is finished), so memory does not grow with ``gamma_end``; the summary and
+plot use running statistics and a decimated curve. ParaView snapshots of realisation 0 are
+appended to ``fields.xdmf`` as they are taken. ``status`` in ``results.h5``, ``fields.h5``,
+``summary.json`` and the marker says ``"running"`` until the whole run has finished: an
+interrupted folder is recognisable and readable.
 """
 
 from __future__ import annotations
@@ -128,7 +130,7 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
         The summary (also in ``summary.json``).
     """
     from .. import __version__, interrupt, io
-    from ..weakplane.drivers import aqs, quench
+    from ..weakplane.drivers import quench
 
     mode = "bar" if progress is True else (progress or "off")
     out = Path(out)
@@ -140,15 +142,17 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
             raise ValueError("--checkpoint-every/--resume need --realizations 1")
         if checkpoint_every is not None and not checkpoint_every >= 0:
             raise ValueError(f"--checkpoint-every must be >= 0 seconds, got {checkpoint_every}")
-        ck = _Checkpointing(out, {"version": __version__, "config": params, "seed": int(seed)},
-                            checkpoint_every, resume)
+        # records_layout 2: the records before the checkpoint's chunk are in results.h5
+        ck = _Checkpointing(out, {"version": __version__, "config": params, "seed": int(seed),
+                                  "records_layout": 2}, checkpoint_every, resume)
     children = np.random.SeedSequence(seed).spawn(realizations)
     with interrupt.deferred():  # Ctrl-C only at the drivers' safe points: files stay whole
         out.mkdir(parents=True, exist_ok=True)
         io.outdir.mark(out, "running", seed=seed, realizations=realizations, finished=0)
         results = out / "results.h5"
-        io.write_hdf5(results, {"status": "running", "realizations_finished": 0},
-                      params=params, seed=seed)
+        if ck is None or ck.resume is None:  # a resumed run continues the records there
+            io.write_hdf5(results, {"status": "running", "realizations_finished": 0},
+                          params=params, seed=seed)
         t0 = time.perf_counter()
         curves, per = [], []
         n_events = n_aval = 0
@@ -166,6 +170,8 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
             rep.close()
             rep = _Progress(f"shear  {r + 1}/{realizations}", mode, n_steps, rp.gamma_end)
             ts = time.perf_counter()
+            # records stream into running/rNNNN, moved to realizations/ once complete
+            stream = _RecordStream(results, f"running/r{r:04d}", rp.stationary_from, n_steps)
             if r == 0:
                 with io.XdmfWriter(out / "fields.xdmf", state.model.mesh, params=params,
                                    seed=seed) as w:
@@ -174,30 +180,22 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
                                 min_dtau=st.dtau().min(axis=1),
                                 mean_tauc=st.tauc.mean(axis=1))
 
-                    run = _shear_with_snapshots(state, p, rng, rp, snap, rep, ck)
+                    final = _shear_streamed(state, p, rng, rp, snap, rep, stream, ck)
             else:
-                run = aqs(state, p, rng, gamma_end=rp.gamma_end, dgamma=rp.dgamma,
-                          alpha=rp.alpha, event_driven=rp.event_driven, backend=rp.backend,
-                          progress=rep)
+                final = _shear_streamed(state, p, rng, rp, None, rep, stream)
             t_shear += time.perf_counter() - ts
             rep.close()
-            n_events += run.state.n_events
-            n_aval += run.state.n_avalanches
-            mask = run.gamma > rp.stationary_from
-            per.append((float(run.stress[mask].mean()) if mask.any() else None,
-                        float(run.stress[mask].std()) if mask.any() else None))
-            curves.append((run.gamma, run.stress))
-            data: dict[str, Any] = {"realizations": {f"r{r:04d}": {
-                "gamma": run.gamma, "stress": run.stress, "stress_before": run.stress_before,
-                "avalanche_size": run.avalanche_size, "plastic": run.plastic,
-                "mean_stress": run.mean_stress}}, "realizations_finished": r + 1}
+            n_events += final.n_events
+            n_aval += final.n_avalanches
+            per.append(stream.stationary())
+            curves.append(stream.curve())
+            data: dict[str, Any] = {"realizations_finished": r + 1}
             if r == 0:
-                st = run.state
+                st = final
                 data["final_state"] = {"stress": st.stress, "prestress": st.prestress,
                                        "eps_pl": st.eps_pl, "theta": st.theta, "tauc": st.tauc}
-                io.outdir.write_text(out / "curve.csv", "gamma,stress\n" + "".join(
-                    f"{g:.10g},{s:.10g}\n" for g, s in zip(run.gamma, run.stress,
-                                                           strict=True)))
+                stream.write_csv(out / "curve.csv")
+            io.move_hdf5(results, stream.group, f"realizations/r{r:04d}")  # now complete
             io.append_hdf5(results, data)
             wall = time.perf_counter() - t0
             done = r + 1 == realizations
@@ -229,6 +227,18 @@ class _Checkpointing:
         self.extra: dict[str, Any] = {}
         if resume:
             self.resume, self.extra, _ = checkpoint.load(self.path, tag)
+            need = int(self.extra["chunk_start"])
+            try:
+                import h5py
+
+                with h5py.File(Path(out) / "results.h5", "r") as f:
+                    have = f["running/r0000/gamma"].shape[0] if need else 0
+            except (OSError, KeyError) as exc:
+                raise ValueError(f"--resume {out}: results.h5 there is missing or unreadable "
+                                 f"({exc}); the run cannot continue: start it again") from None
+            if have < need:
+                raise ValueError(f"--resume {out}: results.h5 holds {have} load steps, the "
+                                 f"checkpoint needs {need}; start the run again")
 
     def blank_state(self, p):
         """A state of the model with the right shapes (overwritten from the checkpoint)."""
@@ -236,11 +246,11 @@ class _Checkpointing:
 
         return State.fresh(build_model(p), np.random.default_rng(0))
 
-    def save(self, snap, chunk_start: int, previous: dict[str, Any]) -> None:
+    def save(self, snap, chunk_start: int) -> None:
+        """Save ``snap`` (taken in the chunk starting at step ``chunk_start``)."""
         from ..weakplane.drivers import checkpoint
 
-        extra = {"chunk_start": np.array(chunk_start), **previous}
-        checkpoint.save(self.path, snap, self.tag, extra)
+        checkpoint.save(self.path, snap, self.tag, {"chunk_start": np.array(chunk_start)})
 
     def finish(self) -> None:
         """The run completed: its checkpoint is no longer needed."""
@@ -248,13 +258,90 @@ class _Checkpointing:
 
 
 _KEYS = ("gamma", "stress", "stress_before", "avalanche_size", "plastic", "mean_stress")
+#: Most load steps per AQS call of ``femplastic run``: the records of one call (64 bytes a
+#: step) are all that sit in memory; they are then appended to ``results.h5``.
+RECORD_CHUNK = 50_000
+#: Points kept per curve for the plot (the records are decimated to about this many).
+PLOT_POINTS = 20_000
 
 
-class _Records:
-    """The records of one chunk (or of earlier chunks restored from a checkpoint)."""
+class _RecordStream:
+    """The load-step records of one realisation, appended to ``results.h5`` chunk by chunk.
 
-    def __init__(self, **arrays: Any) -> None:
-        self.__dict__.update(arrays)
+    Keeps what the summary and plot need without the records: running statistics of the
+    stationary stress (merged per chunk, Chan et al.) and the curve decimated to about
+    :data:`PLOT_POINTS` points.
+    """
+
+    def __init__(self, path: Path, group: str, stationary_from: float, n_steps: int) -> None:
+        self.path, self.group, self.from_gamma = path, group, stationary_from
+        self.stride = max(1, n_steps // PLOT_POINTS)
+        self.rows = 0
+        self.n, self.mean, self.m2 = 0, 0.0, 0.0
+        self.g: list[np.ndarray] = []
+        self.s: list[np.ndarray] = []
+
+    def _account(self, gamma: np.ndarray, stress: np.ndarray, start: int) -> None:
+        x = stress[gamma > self.from_gamma]
+        if x.size:
+            mb, m2b = float(x.mean()), float(((x - x.mean()) ** 2).sum())
+            n = self.n + x.size
+            d = mb - self.mean
+            self.mean += d * x.size / n
+            self.m2 += m2b + d * d * self.n * x.size / n
+            self.n = n
+        keep = np.arange((-start) % self.stride, gamma.size, self.stride)
+        self.g.append(gamma[keep])
+        self.s.append(stress[keep])
+
+    def append(self, rec: dict[str, np.ndarray]) -> None:
+        """Write the records of the next chunk (arrays named as :data:`_KEYS`)."""
+        from .. import io
+
+        self._account(rec["gamma"], rec["stress"], self.rows)
+        self.rows = io.extend_hdf5(self.path, self.group, rec)
+
+    def restart_at(self, n: int) -> None:
+        """Resume: keep the first ``n`` rows of the file, re-read them for the statistics."""
+        from .. import io
+
+        io.truncate_hdf5(self.path, self.group, n)
+        self.rows = 0
+        for a in range(0, n, RECORD_CHUNK):
+            b = min(a + RECORD_CHUNK, n)
+            g = io.read_rows(self.path, self.group, "gamma", a, b)
+            self._account(g, io.read_rows(self.path, self.group, "stress", a, b), a)
+            self.rows = b
+
+    def stationary(self) -> tuple[float | None, float | None]:
+        """Mean and standard deviation of the stress at ``gamma > stationary_from``."""
+        if self.n == 0:
+            return None, None
+        return self.mean, float(np.sqrt(self.m2 / self.n))
+
+    def curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """The decimated stress-strain curve (for the plot)."""
+        return np.concatenate(self.g), np.concatenate(self.s)
+
+    def write_csv(self, path: Path) -> None:
+        """``gamma,stress`` of every step, read back from the file a chunk at a time."""
+        from .. import io
+
+        tmp = path.with_name(path.name + ".part")
+        try:
+            with open(tmp, "w") as fh:
+                fh.write("gamma,stress\n")
+                for a in range(0, self.rows, RECORD_CHUNK):
+                    b = min(a + RECORD_CHUNK, self.rows)
+                    g = io.read_rows(self.path, self.group, "gamma", a, b)
+                    st = io.read_rows(self.path, self.group, "stress", a, b)
+                    fh.write("".join(f"{x:.10g},{y:.10g}\n" for x, y in zip(g, st,
+                                                                           strict=True)))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def _summary(params, seed, realizations, finished, version, n_events, n_aval, from_gamma, per,
@@ -282,40 +369,37 @@ def _summary(params, seed, realizations, finished, version, n_events, n_aval, fr
     }
 
 
-def _shear_with_snapshots(state, p, rng, rp, snap: Callable[[float, Any], None], upd, ck=None):
-    """AQS in chunks of ``fields_every`` strain; ``snap(gamma, state)`` after each chunk.
+def _shear_streamed(state, p, rng, rp, snap: Callable[[float, Any], None] | None, upd,
+                    stream: _RecordStream, ck=None):
+    """AQS in chunks; each chunk's records go to ``stream``; returns the final state.
 
-    Only the records of the finished chunks are kept (not their states), so memory holds one
-    state whatever the number of chunks. With ``ck`` (:class:`_Checkpointing`) every chunk
-    checkpoints, with the records of the chunks before it, and a resumed run starts in the
-    checkpoint's chunk.
+    A chunk ends at every multiple of ``fields_every`` (then ``snap(gamma, state)``, when
+    given) and after at most :data:`RECORD_CHUNK` steps, so memory holds one state and one
+    chunk of records whatever ``gamma_end``. With ``ck`` (:class:`_Checkpointing`) every
+    chunk checkpoints; a resumed run truncates the file's records to the start of the
+    checkpoint's chunk and continues there.
     """
     from .. import interrupt
-    from ..weakplane.drivers import AQSRun, aqs
+    from ..weakplane.drivers import aqs
 
-    every = rp.fields_every if rp.fields_every > 0 else rp.gamma_end
     n_total = int(round(rp.gamma_end / rp.dgamma))
-    per_chunk = max(1, int(round(every / rp.dgamma)))
-    runs: list[_Records] = []
+    per_snap = max(1, int(round(rp.fields_every / rp.dgamma))) if rp.fields_every > 0 \
+        else n_total
     done = 0
     st = state
     resume = None
     if ck is not None and ck.resume is not None:
         resume = ck.resume
         done = int(ck.extra["chunk_start"])
-        if done:
-            runs.append(_Records(**{k: ck.extra[f"prev_{k}"] for k in _KEYS}))
-    else:
+        stream.restart_at(done)
+    elif snap is not None:
         snap(0.0, state)
     while done < n_total:
-        m = min(per_chunk, n_total - done)
+        m = min(per_snap - done % per_snap, RECORD_CHUNK, n_total - done)
         hook = None
         if ck is not None and ck.every is not None:
-            prev = {f"prev_{k}": np.concatenate([getattr(r, k) for r in runs]) if runs
-                    else np.zeros((0, 3) if k == "mean_stress" else 0) for k in _KEYS}
-
-            def hook(snapshot, b=done, prev=prev):
-                ck.save(snapshot, b, prev)
+            def hook(snapshot, b=done):
+                ck.save(snapshot, b)
 
         def chunk(f: float, n_ev: int | None = None, b: int = done, mm: int = m) -> None:
             upd((b + f * mm) / n_total, n_ev)
@@ -325,15 +409,16 @@ def _shear_with_snapshots(state, p, rng, rp, snap: Callable[[float, Any], None],
                   event_driven=rp.event_driven, backend=rp.backend, progress=chunk,
                   checkpoint=hook, checkpoint_every=ck.every if hook else 0.0, resume=resume)
         resume = None
-        run.gamma = run.gamma + done * rp.dgamma
-        runs.append(_Records(**{k: getattr(run, k) for k in _KEYS}))
+        rec = {k: getattr(run, k) for k in _KEYS}
+        rec["gamma"] = run.gamma + done * rp.dgamma
+        stream.append(rec)
         st = run.state
+        del run, rec
         done += m
-        snap(done * rp.dgamma, st)
+        if snap is not None and (done % per_snap == 0 or done == n_total):
+            snap(done * rp.dgamma, st)
         interrupt.check()
-    cat = {k: np.concatenate([getattr(r, k) for r in runs]) for k in _KEYS}
-    return AQSRun(st, cat["gamma"], cat["stress"], cat["stress_before"], cat["avalanche_size"],
-                  cat["plastic"], cat["mean_stress"], None, rp.alpha, 1, rp.dgamma)
+    return st
 
 
 def _plot(curves, path: Path, stationary_from: float, summary: dict[str, Any], cfg,

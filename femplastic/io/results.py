@@ -17,7 +17,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-__all__ = ["write_hdf5", "append_hdf5", "read_hdf5", "provenance"]
+__all__ = ["write_hdf5", "append_hdf5", "extend_hdf5", "truncate_hdf5", "move_hdf5",
+           "read_rows", "read_hdf5", "provenance"]
 
 
 def provenance(params: Any = None, seed: Any = None) -> dict[str, Any]:
@@ -152,6 +153,107 @@ def append_hdf5(path: str | Path, data: dict[str, Any]) -> Path:
     with h5py.File(path, "a") as f:
         _write_group(f, data)
     return Path(path)
+
+
+def extend_hdf5(path: str | Path, group: str, rows: dict[str, Any]) -> int:
+    """Append rows to resizable datasets of ``group`` (created on first use); returns the rows.
+
+    ``femplastic run`` streams the load-step records of a realisation this way, a chunk at
+    a time, so they never all sit in memory. The datasets grow along their first axis
+    (chunked, gzip-compressed); :func:`read_hdf5` reads them like any other.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by :func:`write_hdf5`.
+    group : str
+        Group path, e.g. ``"realizations/r0000"`` (created if missing).
+    rows : dict of str to array_like
+        Arrays with the same first dimension (the new rows); the other dimensions must match
+        the existing datasets'.
+
+    Returns
+    -------
+    int
+        The number of rows after the append.
+    """
+    arrays = {k: np.asarray(v) for k, v in rows.items()}
+    sizes = {a.shape[0] for a in arrays.values()}
+    if len(sizes) != 1:
+        raise ValueError(f"extend_hdf5: rows of different lengths {sorted(sizes)}")
+    k = sizes.pop()
+    total = 0
+    with h5py.File(path, "a") as f:
+        g = f.require_group(group)
+        for name, a in arrays.items():
+            if name not in g:
+                g.create_dataset(name, shape=(0, *a.shape[1:]), maxshape=(None, *a.shape[1:]),
+                                 dtype=a.dtype, chunks=(4096, *a.shape[1:]), compression="gzip")
+            d = g[name]
+            n0 = d.shape[0]
+            d.resize(n0 + k, axis=0)
+            d[n0:] = a
+            total = n0 + k
+        f.flush()
+    return total
+
+
+def truncate_hdf5(path: str | Path, group: str, n: int) -> None:
+    """Cut every resizable dataset of ``group`` to its first ``n`` rows.
+
+    Parameters
+    ----------
+    path : str or Path
+        A results file.
+    group : str
+        Group written by :func:`extend_hdf5` (nothing happens if it does not exist).
+    n : int
+        Rows to keep (>= 0; datasets already shorter are left as they are).
+    """
+    with h5py.File(path, "a") as f:
+        if group not in f:
+            return
+        for d in f[group].values():
+            if isinstance(d, h5py.Dataset) and d.maxshape[0] is None and d.shape[0] > n:
+                d.resize(n, axis=0)
+
+
+def move_hdf5(path: str | Path, src: str, dst: str) -> None:
+    """Rename the group or dataset ``src`` to ``dst`` (a link move: no data is copied).
+
+    Parameters
+    ----------
+    path : str or Path
+    src, dst : str
+        Paths inside the file; ``dst``'s parent groups are created, an existing ``dst`` is
+        replaced.
+    """
+    with h5py.File(path, "a") as f:
+        parent = dst.rsplit("/", 1)[0] if "/" in dst else ""
+        if parent:
+            f.require_group(parent)
+        if dst in f:
+            del f[dst]
+        f.move(src, dst)
+        if "/" in src and not len(f[src.rsplit("/", 1)[0]]):
+            del f[src.rsplit("/", 1)[0]]  # no empty parent left behind
+
+
+def read_rows(path: str | Path, group: str, name: str, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of dataset ``group/name`` (reads only that slice).
+
+    Parameters
+    ----------
+    path : str or Path
+    group, name : str
+    start, stop : int
+
+    Returns
+    -------
+    ndarray
+    """
+    with h5py.File(path, "r") as f:
+        return f[group][name][start:stop]
 
 
 def read_hdf5(path: str | Path) -> dict[str, Any]:

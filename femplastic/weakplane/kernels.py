@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from numba import uint64 as u64
 
 from ..fe.propagators.kernels import apply_form
 from ..numba_cache import refresh as _refresh_numba_caches
@@ -146,6 +147,39 @@ def full_check(e, stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no co
     return best, kbest
 
 
+@nb.njit(cache=True, boundscheck=False)
+def _unsure(flat, sr, pref, margin, a, lo, hi):  # pragma: no cover - compiled
+    """How many elements of ``lo .. hi - 1`` the cached test cannot prove stable.
+
+    ``flat`` is the (n * 3,) stress, ``sr`` the (n * 2,) cached ``sref``. A branch-free
+    loop with unsigned indices (which LLVM vectorises): for ``a = 0`` it compares squares,
+    ``|s - s_ref|^2 >= t^2`` with ``t = margin (1 - safety) - 1e-13``, else the distance
+    ``|s - s_ref| + a |p - p_ref| >= t``; an unknown margin (``t <= 0``) always counts.
+    """
+    safe = 1.0 - _SAFE
+    c = 0
+    if a == 0.0:
+        for e in range(u64(lo), u64(hi)):
+            i = u64(3) * e
+            d0 = 0.5 * (flat[i + u64(1)] - flat[i]) - sr[u64(2) * e]
+            d1 = flat[i + u64(2)] - sr[u64(2) * e + u64(1)]
+            t = margin[e] * safe - 1e-13
+            c += (t <= 0.0) | (d0 * d0 + d1 * d1 >= t * t)
+    else:
+        for e in range(u64(lo), u64(hi)):
+            i = u64(3) * e
+            d0 = 0.5 * (flat[i + u64(1)] - flat[i]) - sr[u64(2) * e]
+            d1 = flat[i + u64(2)] - sr[u64(2) * e + u64(1)]
+            dp = -0.5 * (flat[i] + flat[i + u64(1)]) - pref[e]
+            t = margin[e] * safe - 1e-13
+            c += (t <= 0.0) | (np.sqrt(d0 * d0 + d1 * d1) + a * abs(dp) >= t)
+    return c
+
+
+#: Elements per block of the scan's pre-filter (:func:`_unsure`).
+SCAN_BLOCK = 64
+
+
 @nb.njit(cache=True)
 def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
                 stop_first=False):  # pragma: no cover
@@ -156,31 +190,43 @@ def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
     (resolved stresses are unit projections of ``s``), with a relative safety far above
     round-off. Otherwise :func:`full_check` scans its ``N`` systems and refreshes the cache.
     With ``stop_first`` the scan ends at the first active element.
+
+    The elements go in blocks of :data:`SCAN_BLOCK`: a vectorised pre-filter
+    (:func:`_unsure`) passes a block whose every element the cached test proves stable, and
+    only the other blocks are tested element by element. Which elements get a full check
+    changes nothing but the cache: the output is the exact active set, in element order.
     """
     if not stop_first and stress.shape[0] >= PARALLEL_MIN_N:
         return _find_active_par(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k)
     a = law_f[4]
     safe = 1.0 - _SAFE
+    n = stress.shape[0]
+    flat = np.ascontiguousarray(stress).reshape(-1)  # no copy for a C-contiguous stress
+    sr = np.ascontiguousarray(sref).reshape(-1)
     count = 0
-    for e in range(stress.shape[0]):
-        # cached stability test (see docstring), written inline: a call per element costs
-        # more than the test itself
-        mg = margin[e]
-        if mg > 0.0:
-            d0 = 0.5 * (stress[e, 1] - stress[e, 0]) - sref[e, 0]
-            d1 = stress[e, 2] - sref[e, 1]
-            dist = np.sqrt(d0 * d0 + d1 * d1)
-            if a != 0.0:
-                dist += a * abs(-0.5 * (stress[e, 0] + stress[e, 1]) - pref[e])
-            if dist < mg * safe - 1e-13:
-                continue
-        d, k = full_check(e, stress, nv, tauc, law_f, sref, pref, margin)
-        if d < 0.0:
-            out_e[count] = e
-            out_k[count] = k
-            count += 1
-            if stop_first:
-                return count
+    for lo in range(0, n, SCAN_BLOCK):
+        hi = min(lo + SCAN_BLOCK, n)
+        if _unsure(flat, sr, pref, margin, a, lo, hi) == 0:
+            continue
+        for e in range(lo, hi):
+            # cached stability test (see docstring), written inline: a call per element
+            # costs more than the test itself
+            mg = margin[e]
+            if mg > 0.0:
+                d0 = 0.5 * (stress[e, 1] - stress[e, 0]) - sref[e, 0]
+                d1 = stress[e, 2] - sref[e, 1]
+                dist = np.sqrt(d0 * d0 + d1 * d1)
+                if a != 0.0:
+                    dist += a * abs(-0.5 * (stress[e, 0] + stress[e, 1]) - pref[e])
+                if dist < mg * safe - 1e-13:
+                    continue
+            d, k = full_check(e, stress, nv, tauc, law_f, sref, pref, margin)
+            if d < 0.0:
+                out_e[count] = e
+                out_k[count] = k
+                count += 1
+                if stop_first:
+                    return count
     return count
 
 
@@ -277,8 +323,24 @@ def finish_slips(count, system, law, cache, work, rng):  # pragma: no cover - co
 
 
 @nb.njit(cache=True)
+def add_plastic(count, act_e, deps, wts, out):  # pragma: no cover - compiled
+    """``out += sum_i deps[i]``, or ``sum_i wts[act_e[i]] deps[i]`` with weights, in order."""
+    if wts is None:
+        for i in range(count):
+            out[0] += deps[i, 0]
+            out[1] += deps[i, 1]
+            out[2] += deps[i, 2]
+    else:
+        for i in range(count):
+            we = wts[act_e[i]]
+            out[0] += we * deps[i, 0]
+            out[1] += we * deps[i, 1]
+            out[2] += we * deps[i, 2]
+
+
+@nb.njit(cache=True)
 def relax_fused(form, stress, system, law, cache, work, events, rng, record, max_sweeps,
-                thermal_first):  # pragma: no cover - compiled
+                thermal_first, wts=None):  # pragma: no cover - compiled
     """Athermal relaxation at fixed strain: synchronous sweeps until nothing is active.
 
     ``form`` is the propagator's ``(kind, arr, L)``
@@ -291,7 +353,8 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
     and grows the record on status 2 never loses an event. ``thermal_first`` marks the
     single pre-selected thermal event already placed in ``act_e[0], act_k[0]`` of ``work``
     (KMC). Returns ``(status, events, plastic)``: status 0 relaxed, 1 sweep limit, 2 record
-    buffer full; plastic = sum of deps (3,).
+    buffer full; plastic = sum of deps (3,), or with element weights ``wts`` (n,) the
+    weighted sum ``sum_i wts[e_i] deps_i`` (the plastic strain change of the weighted mean).
 
     Per sweep the draws from ``rng`` come in a fixed order: amplitudes of all events
     (:func:`draw_slips`), then the propagator's draws (one permutation per event for the
@@ -325,10 +388,7 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
                     ev_amp[j] = amp[i]
                 ev_n[0] = j + 1
         apply_form(kind, arr, L, stress, count, act_e, deps, rng)
-        for i in range(count):
-            plastic[0] += deps[i, 0]
-            plastic[1] += deps[i, 1]
-            plastic[2] += deps[i, 2]
+        add_plastic(count, act_e, deps, wts, plastic)
         finish_slips(count, system, law, cache, work, rng)
         n_events += count
         if record and ev_n[0] + stress.shape[0] > ev_e.shape[0]:
@@ -373,36 +433,58 @@ def _element_trigger(e, base, v, nv, tauc, law_f):  # pragma: no cover - compile
 
 
 @nb.njit(cache=True)
-def _lower_bound(e, base, v, law_f, sref, pref, margin):  # pragma: no cover - compiled
-    """Lower bound of element ``e``'s activation load from its cached margin."""
+def load_rate_bounds(v, law_f):  # pragma: no cover - compiled
+    """``1 / (|v_s| + a |v_p|)`` per element (``inf`` where nothing is loaded).
+
+    The inverse of the fastest loading rate of any system under the load response ``v``
+    (n, 3). Constant over a run at fixed loading: drivers compute it once and hand it to
+    :func:`next_trigger`.
+    """
     a = law_f[4]
-    v0 = 0.5 * (v[e, 1] - v[e, 0])
-    v1 = v[e, 2]
-    vp = -0.5 * (v[e, 0] + v[e, 1])
-    vmax = np.sqrt(v0 * v0 + v1 * v1) + a * abs(vp)
-    if vmax <= 0.0:
-        return np.inf
-    lb = -np.inf
-    if margin[e] > 0.0:
-        d0 = 0.5 * (base[e, 1] - base[e, 0]) - sref[e, 0]
-        d1 = base[e, 2] - sref[e, 1]
-        p = -0.5 * (base[e, 0] + base[e, 1])
-        lb = (margin[e] - np.sqrt(d0 * d0 + d1 * d1) - a * abs(p - pref[e])) / vmax
-    return lb
+    n = v.shape[0]
+    out = np.empty(n)
+    for e in range(n):
+        v0 = 0.5 * (v[e, 1] - v[e, 0])
+        v1 = v[e, 2]
+        vp = -0.5 * (v[e, 0] + v[e, 1])
+        vmax = np.sqrt(v0 * v0 + v1 * v1) + a * abs(vp)
+        out[e] = 1.0 / vmax if vmax > 0.0 else np.inf
+    return out
+
+
+@nb.njit(cache=True, boundscheck=False)
+def _lower_bounds(b, ivm, sr, pref, margin, a, lo, hi, lbs):  # pragma: no cover - compiled
+    """Lower bounds of the activation loads of elements ``lo .. hi - 1`` into ``lbs``.
+
+    From the cached margin: ``(margin - |s - s_ref| - a |p - p_ref|) / vmax`` (``ivm`` =
+    ``1 / vmax``, :func:`load_rate_bounds`), ``-inf`` where the margin is unknown and ``+inf``
+    where nothing is loaded. ``b`` (n * 3,) and ``sr`` (n * 2,) are flat; a branch-free
+    loop with unsigned indices (vectorised).
+    """
+    for e in range(u64(lo), u64(hi)):
+        i = u64(3) * e
+        d0 = 0.5 * (b[i + u64(1)] - b[i]) - sr[u64(2) * e]
+        d1 = b[i + u64(2)] - sr[u64(2) * e + u64(1)]
+        dp = -0.5 * (b[i] + b[i + u64(1)]) - pref[e]
+        mg = margin[e]
+        lb = (mg - np.sqrt(d0 * d0 + d1 * d1) - a * abs(dp)) * ivm[e]
+        lb = lb - 1e-12 * abs(lb) - 1e-300  # round-off safety: a bound, never above
+        lb = lb if mg > 0.0 else -np.inf
+        lbs[e] = lb if ivm[e] < np.inf else np.inf
 
 
 @nb.njit(cache=True)
-def _trigger_serial(base, v, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
+def _trigger_serial(base, v, nv, tauc, law_f, sref, pref, margin, ivm):  # pragma: no cover
     """Smallest activation load over all elements (see :func:`next_trigger`)."""
     n = base.shape[0]
     lbs = np.empty(n)
+    _lower_bounds(np.ascontiguousarray(base).reshape(-1), ivm,
+                  np.ascontiguousarray(sref).reshape(-1), pref, margin, law_f[4], 0, n, lbs)
     emin = -1
     lmin = np.inf
     for e in range(n):
-        lb = _lower_bound(e, base, v, law_f, sref, pref, margin)
-        lbs[e] = lb
-        if lb < lmin:
-            lmin = lb
+        if lbs[e] < lmin:
+            lmin = lbs[e]
             emin = e
     best = np.inf
     if emin >= 0:
@@ -417,12 +499,16 @@ def _trigger_serial(base, v, nv, tauc, law_f, sref, pref, margin):  # pragma: no
 
 
 @nb.njit(cache=True, parallel=True)
-def _trigger_par(base, v, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
+def _trigger_par(base, v, nv, tauc, law_f, sref, pref, margin, ivm):  # pragma: no cover
     """:func:`_trigger_serial` threaded: the same minimum (exact), whatever the threads."""
     n = base.shape[0]
     lbs = np.empty(n)
-    for e in nb.prange(n):
-        lbs[e] = _lower_bound(e, base, v, law_f, sref, pref, margin)
+    b = np.ascontiguousarray(base).reshape(-1)
+    sr = np.ascontiguousarray(sref).reshape(-1)
+    nblk = (n + SCAN_BLOCK - 1) // SCAN_BLOCK
+    for j in nb.prange(nblk):
+        _lower_bounds(b, ivm, sr, pref, margin, law_f[4], j * SCAN_BLOCK,
+                      min((j + 1) * SCAN_BLOCK, n), lbs)
     emin = -1
     lmin = np.inf
     for e in range(n):
@@ -444,20 +530,26 @@ def _trigger_par(base, v, nv, tauc, law_f, sref, pref, margin):  # pragma: no co
 
 
 @nb.njit(cache=True)
-def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap):  # pragma: no cover
+def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap,
+                 ivm=None):  # pragma: no cover
     """Smallest load step ``m >= 1`` at which ``base + m dgamma v`` has an active system.
 
     Analytic (the stress is affine in the load): for each system with a positive loading
     rate ``r = n . v_s - a v_p``, activation at ``x = dtau / r``. A first pass computes, from
     the cached margins, a lower bound of every element's activation load; the element with
     the lowest bound is solved exactly, and the second pass skips every element whose bound
-    exceeds the best load found. Returns ``min(m, m_cap)``.
+    exceeds the best load found. Returns ``min(m, m_cap)``. ``ivm`` is
+    :func:`load_rate_bounds` of ``v`` (computed here when not given).
     """
     n = base.shape[0]
-    if n >= PARALLEL_MIN_N:
-        best = _trigger_par(base, v, nv, tauc, law_f, sref, pref, margin)
+    if ivm is None:
+        iv = load_rate_bounds(v, law_f)
     else:
-        best = _trigger_serial(base, v, nv, tauc, law_f, sref, pref, margin)
+        iv = ivm
+    if n >= PARALLEL_MIN_N:
+        best = _trigger_par(base, v, nv, tauc, law_f, sref, pref, margin, iv)
+    else:
+        best = _trigger_serial(base, v, nv, tauc, law_f, sref, pref, margin, iv)
     if best == np.inf:
         return m_cap
     m = np.floor(best / dgamma) + 1.0
@@ -470,7 +562,7 @@ def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap):  
 
 @nb.njit(cache=True)
 def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap,
-                       trial):  # pragma: no cover - compiled
+                       trial, ivm=None):  # pragma: no cover - compiled
     """First load step ``m`` in ``1 .. cap`` at which ``base + m dgamma v`` is unstable.
 
     :func:`next_trigger` finds it analytically; the result is then verified with the exact
@@ -479,7 +571,7 @@ def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap
     step up to ``cap`` is unstable; otherwise ``trial`` holds the loaded stress at ``m``.
     One compiled call per avalanche (was six calls from Python).
     """
-    mstep = next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap + 1)
+    mstep = next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap + 1, ivm)
     while mstep <= cap:
         trial_stress(base, v, mstep * dgamma, trial)
         if any_active(trial, nv, tauc, law_f, sref, pref, margin):

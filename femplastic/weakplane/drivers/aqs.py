@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from ... import interrupt
 from ...fe.elasticity import ddot, schmid
+from .. import aqs_kernels as AK
 from .. import kernels as K
 from ..bundles import event_record, kernel_state, work_buffers
 from ..params import ModelParams
@@ -75,6 +76,7 @@ def relax(
     record: bool = False,
     thermal: tuple[int, int] | None = None,
     max_sweeps: int = 1_000_000,
+    weights: NDArray[np.float64] | None = None,
 ) -> tuple[int, NDArray[np.float64]]:
     """Athermal relaxation of ``state`` in place, at fixed external strain.
 
@@ -89,6 +91,8 @@ def relax(
         A thermally activated system to slip first (KMC), with the bound ``gmax(tau_c)``.
     max_sweeps : int
         Safety limit on synchronous sweeps.
+    weights : (n,) ndarray, optional
+        Element weights of the returned plastic strain (e.g. area fractions).
 
     Notes
     -----
@@ -101,7 +105,8 @@ def relax(
     -------
     n_events : int
     plastic : (3,) ndarray
-        Sum of the plastic strain increments (Voigt) of this avalanche.
+        Sum of the plastic strain increments (Voigt) of this avalanche, weighted by
+        ``weights[element]`` when given.
     """
     m = state.model
     buf = buffers or _Buffers(state.n_elem, 1024 if record else 0)
@@ -119,7 +124,8 @@ def relax(
             buf.grow(2 * (int(buf.ev_n[0]) + state.n_elem))  # room for a whole sweep
         while True:
             status, n_ev, pl = K.relax_fused(form, state.stress, system, law, cache, work,
-                                             buf.events, rng, record, max_sweeps, first)
+                                             buf.events, rng, record, max_sweeps, first,
+                                             weights)
             total += n_ev
             plastic += pl
             first = False
@@ -157,7 +163,7 @@ def relax(
             m.propagator.add(state.stress, buf.act_e[:count], buf.deps[:count], rng=rng)
         else:
             m.propagator.add(state.stress, buf.act_e[:count], buf.deps[:count])
-        plastic += buf.deps[:count].sum(axis=0)
+        K.add_plastic(count, buf.act_e, buf.deps, weights, plastic)
         K.finish_slips(count, system, law, cache, work, rng)
         total += count
     raise RuntimeError(f"relaxation did not stop after {max_sweeps} sweeps")
@@ -342,12 +348,13 @@ def aqs(
     n_steps = int(round(gamma_end / dgamma))
     Mload = direction * schmid(alpha)
     v = np.ascontiguousarray(m.propagator.load_response(Mload))
-    w = m.mesh.areas / m.mesh.areas.sum()
+    w = np.ascontiguousarray(m.mesh.areas / m.mesh.areas.sum())
     vbar = float(ddot(Mload, w @ v))
     vmean = w @ v
     law_f = m.law_arrays[1]
+    ivm = K.load_rate_bounds(v, law_f)
     buf = _Buffers(st.n_elem, 4096 if record_events else 0)
-    ev_aval: list[int] = []
+    ev_aval = np.zeros(buf.ev_e.shape[0], np.int64)
 
     gamma = dgamma * np.arange(1, n_steps + 1)
     s_after = np.zeros(n_steps)
@@ -357,13 +364,14 @@ def aqs(
     mean_st = np.zeros((n_steps, 3))
 
     base = st.stress.copy()
-    base_mean = w @ base
-    base_ext = float(ddot(Mload, base_mean))
-    k_base = 0  # steps applied at the base state
     trial = np.empty_like(base)
-    done = 0  # steps recorded
+    # loop position (femplastic.weakplane.aqs_kernels.POS / ACC): k_base, done, n_aval,
+    # events of this run, open avalanche; base mean (3), base resolved stress, open plastic (3)
+    pos = np.array([0, 0, 0, 0, -1], np.int64)
+    acc = np.zeros(7)
+    acc[:3] = AK.weighted_mean(base, w)
+    acc[3] = float(ddot(Mload, acc[:3]))
     stopped = False
-    n_aval = 0
     if resume is not None:
         rec = resume.records
         same = (float(rec["gamma_end"]), float(rec["dgamma"]), float(rec["alpha"]),
@@ -374,9 +382,10 @@ def aqs(
         resume.restore_state(st)
         rng.bit_generator.state = resume.rng_state
         base[:] = resume.base
-        base_mean = np.array(resume.base_mean)
-        base_ext = float(resume.base_ext)
-        k_base, done, n_aval = int(resume.k_base), int(resume.done), int(resume.n_aval)
+        acc[:3] = resume.base_mean
+        acc[3] = float(resume.base_ext)
+        pos[:3] = int(resume.k_base), int(resume.done), int(resume.n_aval)
+        done = int(resume.done)
         s_after[:done] = rec["stress"]
         s_before[:done] = rec["stress_before"]
         sizes[:done] = rec["avalanche_size"]
@@ -386,14 +395,24 @@ def aqs(
             ev = resume.events
             m0 = ev["ev_e"].size
             buf.grow(max(2 * m0, 4096))
+            ev_aval = np.zeros(buf.ev_e.shape[0], np.int64)
             for dst, key in zip(buf.events[:5], ("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp"),
                                 strict=True):
                 dst[:m0] = ev[key]
             buf.ev_n[0] = m0
-            ev_aval.extend(int(x) for x in ev["ev_aval"])
+            ev_aval[:m0] = ev["ev_aval"]
+    events0, aval0 = st.n_events, st.n_avalanches - int(pos[2])
     t_ckpt = _time.perf_counter()
+    system, law, cache = kernel_state(st)
+    form = m.propagator.numba_form()
+    max_sweeps = 1_000_000
+
+    def sync_counts() -> None:
+        st.n_events = events0 + int(pos[3])
+        st.n_avalanches = aval0 + int(pos[2])
 
     def snapshot() -> AQSCheckpoint:
+        done = int(pos[1])
         m0 = int(buf.ev_n[0]) if record_events else 0
         rec = {"gamma_end": np.array(float(gamma_end)), "dgamma": np.array(float(dgamma)),
                "alpha": np.array(float(alpha)), "direction": np.array(int(direction)),
@@ -402,84 +421,107 @@ def aqs(
                "mean_stress": mean_st[:done].copy()}
         ev = {"ev_e": buf.ev_e[:m0].copy(), "ev_k": buf.ev_k[:m0].copy(),
               "ev_th": buf.ev_th[:m0].copy(), "ev_tau": buf.ev_tau[:m0].copy(),
-              "ev_amp": buf.ev_amp[:m0].copy(), "ev_aval": np.asarray(ev_aval[:m0], np.int64)}
-        return AQSCheckpoint(AQSCheckpoint.state_dict(st), base.copy(), np.array(base_mean),
-                             float(base_ext), k_base, done, n_aval, rec, ev,
+              "ev_amp": buf.ev_amp[:m0].copy(), "ev_aval": ev_aval[:m0].copy()}
+        return AQSCheckpoint(AQSCheckpoint.state_dict(st), base.copy(), acc[:3].copy(),
+                             float(acc[3]), int(pos[0]), done, int(pos[2]), rec, ev,
                              rng.bit_generator.state)
 
-    def fill_quiet(upto: int) -> bool:
-        """Record elastic steps done+1 .. upto (1-based) from the affine formula."""
-        nonlocal done
-        if upto <= done:
-            return False
-        j = np.arange(done + 1, upto + 1)
-        x = (j - k_base) * dgamma
-        s_before[done:upto] = base_ext + x * vbar
-        s_after[done:upto] = s_before[done:upto]
-        mean_st[done:upto] = base_mean[None, :] + x[:, None] * vmean[None, :]
-        if stop_when is not None:
-            for i in range(done, upto):
-                if stop_when(gamma[i], s_before[i], s_after[i]):
-                    done = i + 1
-                    return True
-        done = upto
-        return False
+    def grow() -> None:
+        nonlocal ev_aval
+        buf.grow(2 * buf.ev_e.shape[0] + st.n_elem)
+        ev_aval = np.concatenate([ev_aval, np.zeros(buf.ev_e.shape[0] - ev_aval.size,
+                                                    np.int64)])
 
-    while done < n_steps and not stopped:
-        interrupt.check()  # a safe point: Ctrl-C surfaces here, between compiled calls
-        if event_driven:
-            cap = n_steps - k_base
-            # analytic first unstable step, verified with the step-by-step test (one call)
-            mstep = K.next_unstable_step(base, v, dgamma, st.nv, st.tauc, law_f, st.sref,
-                                         st.pref, st.margin, cap, trial)
-            if mstep > cap:
-                stopped = fill_quiet(n_steps)
-                break
-        else:
-            mstep = done + 1 - k_base
-            K.trial_stress(base, v, mstep * dgamma, trial)
-            if not K.any_active(trial, st.nv, st.tauc, law_f, st.sref, st.pref, st.margin):
-                stopped = fill_quiet(done + 1)
-                if progress is not None and done % 1000 == 0:
-                    report(progress, done / n_steps, st.n_events)
-                continue
-        k_trig = k_base + mstep
-        if fill_quiet(k_trig - 1):
-            stopped = True
-            break
-        i = k_trig - 1
-        s_before[i] = base_ext + (mstep * dgamma) * vbar
+    def py_avalanche(mstep: int) -> None:
+        """One avalanche for a propagator without a numba form (through :func:`relax`).
+
+        Books the same records as :func:`~femplastic.weakplane.aqs_kernels.avalanche`.
+        """
+        nonlocal ev_aval
+        i = int(pos[0]) + mstep - 1
+        s_before[i] = acc[3] + (mstep * dgamma) * vbar
         st.stress[:] = trial
-        n_before = int(buf.ev_n[0])
-        pl_before = w @ st.eps_pl
-        n_ev, _ = relax(st, rng, buf, record=record_events)
-        ev_aval.extend([n_aval] * (int(buf.ev_n[0]) - n_before))
-        n_aval += 1
+        n0 = int(buf.ev_n[0])
+        n_ev, acc[4:7] = relax(st, rng, buf, record=record_events, max_sweeps=max_sweeps,
+                               weights=w)
+        if buf.ev_e.shape[0] > ev_aval.size:
+            ev_aval = np.concatenate([ev_aval, np.zeros(buf.ev_e.shape[0] - ev_aval.size,
+                                                        np.int64)])
+        ev_aval[n0:int(buf.ev_n[0])] = pos[2]
         sizes[i] = n_ev
-        plast[i] = float(ddot(Mload, w @ st.eps_pl - pl_before))
-        base[:] = st.stress
-        base_mean = w @ base
-        base_ext = float(ddot(Mload, base_mean))
-        s_after[i] = base_ext
-        mean_st[i] = base_mean
-        k_base = k_trig
-        done = k_trig
-        st.n_events += n_ev
-        st.n_avalanches += 1
-        if stop_when is not None and stop_when(gamma[i], s_before[i], s_after[i]):
-            stopped = True
-        if progress is not None:
-            report(progress, done / n_steps, st.n_events)
-        if checkpoint is not None and not stopped and done < n_steps \
-                and _time.perf_counter() - t_ckpt >= checkpoint_every:
-            checkpoint(snapshot())
-            t_ckpt = _time.perf_counter()
+        pos[4] = i
+        AK.book_relaxed(st.stress, base, w, Mload, pos, acc, s_after, sizes, plast, mean_st)
+
+    recs = (s_before, s_after, sizes, plast, mean_st)
+    if stop_when is None and form is not None:
+        # the compiled loop, in chunks of avalanches sized to ~0.1 s (progress, Ctrl-C,
+        # checkpoints and growing the event record happen between chunks)
+        chunk = 1
+        every_avalanche = checkpoint is not None and checkpoint_every == 0
+        while True:
+            interrupt.check()  # a safe point: Ctrl-C surfaces here, between compiled calls
+            t0 = _time.perf_counter()
+            status = AK.aqs_chunk(form, st.stress, base, trial, v, ivm, w, Mload, dgamma, vbar,
+                                  vmean, n_steps, event_driven, system, law, cache, buf.work,
+                                  buf.events, ev_aval, rng, record_events, max_sweeps,
+                                  1 if every_avalanche else chunk, pos, acc, *recs)
+            sync_counts()
+            if status == AK.RECORD_FULL:
+                grow()
+                continue
+            if status == AK.SWEEP_LIMIT:
+                raise RuntimeError(f"relaxation did not stop after {max_sweeps} sweeps")
+            if status == AK.DONE:
+                break
+            dt = _time.perf_counter() - t0
+            chunk = max(1, min(4 * chunk, int(chunk * 0.1 / max(dt, 1e-6))))
+            report(progress, int(pos[1]) / n_steps, st.n_events)
+            if checkpoint is not None and _time.perf_counter() - t_ckpt >= checkpoint_every:
+                checkpoint(snapshot())
+                t_ckpt = _time.perf_counter()
+    else:
+        # a Python loop over the same compiled parts: stop_when sees every step (and user
+        # propagators without a numba form relax through relax())
+        while int(pos[1]) < n_steps and not stopped:
+            interrupt.check()
+            done = int(pos[1])
+            mstep = AK.find_next(base, v, ivm, dgamma, n_steps, event_driven, st.nv, st.tauc,
+                                 law_f, st.sref, st.pref, st.margin, pos, trial)
+            quiet_only = mstep == 0 or mstep > n_steps - int(pos[0])
+            upto = done + 1 if mstep == 0 else min(int(pos[0]) + mstep - 1, n_steps)
+            AK.fill_quiet(upto, pos, acc, dgamma, vbar, vmean, s_before, s_after, mean_st)
+            for i in range(done, upto if stop_when is not None else done):
+                if stop_when(gamma[i], s_before[i], s_after[i]):
+                    pos[1] = i + 1
+                    stopped = True
+                    break
+            if stopped or quiet_only:
+                continue
+            if form is None:
+                py_avalanche(mstep)
+            else:
+                while (status := AK.avalanche(mstep, form, st.stress, base, trial, w, Mload,
+                                              dgamma, vbar, system, law, cache, buf.work,
+                                              buf.events, ev_aval, rng, record_events,
+                                              max_sweeps, pos, acc, *recs)) == AK.RECORD_FULL:
+                    grow()
+                if status == AK.SWEEP_LIMIT:
+                    raise RuntimeError(f"relaxation did not stop after {max_sweeps} sweeps")
+            sync_counts()
+            i = int(pos[1]) - 1
+            stopped = stop_when is not None and bool(stop_when(gamma[i], s_before[i], s_after[i]))
+            report(progress, int(pos[1]) / n_steps, st.n_events)
+            if checkpoint is not None and not stopped and int(pos[1]) < n_steps \
+                    and _time.perf_counter() - t_ckpt >= checkpoint_every:
+                checkpoint(snapshot())
+                t_ckpt = _time.perf_counter()
+    done, k_base = int(pos[1]), int(pos[0])
 
     # final state at the last recorded step
     x_end = (done - k_base) * dgamma
     K.trial_stress(base, v, x_end, st.stress)
     st.macro_strain = st.macro_strain + done * dgamma * Mload
-    events = buf.log(np.asarray(ev_aval, np.int64)) if record_events else None
+    events = buf.log(ev_aval) if record_events else None
     report(progress, 1.0, st.n_events)
     if not np.isfinite(s_after[:done]).all() or not np.isfinite(st.stress).all():
         p = st.model.params

@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ...fe.elasticity import ddot, schmid
+from .. import aqs_kernels as AK
 from .. import kernels as K
 from ..energy import elastic_energy
 from ..state import State
@@ -125,7 +126,8 @@ class StrainPath:
         self.M = schmid(alpha)
         self.v = np.ascontiguousarray(m.propagator.load_response(self.M))
         self.vneg = np.ascontiguousarray(-self.v)
-        self.w = m.mesh.areas / m.mesh.areas.sum()
+        self.ivm = K.load_rate_bounds(self.v, m.law_arrays[1])  # same for -v
+        self.w = np.ascontiguousarray(m.mesh.areas / m.mesh.areas.sum())
         self.vmean = self.w @ self.v
         self.vbar = float(ddot(self.M, self.vmean))
         self.E0 = st.macro_strain.copy()
@@ -146,7 +148,7 @@ class StrainPath:
         self._ev_aval: list[int] = []
 
     def _set_base_stats(self) -> None:
-        self.base_mean = self.w @ self.base
+        self.base_mean = AK.weighted_mean(self.base, self.w)  # as aqs sums it
         self.base_ext = float(ddot(self.M, self.base_mean))
 
     def macro(self, k: int) -> NDArray[np.float64]:
@@ -197,7 +199,7 @@ class StrainPath:
             K.trial_stress(self.base, self.v, (self.k - self.k_base) * self.dgamma, self.trial)
             cur = self.trial.copy()
             m = K.next_trigger(cur, vload, self.dgamma, st.nv, st.tauc, law_f, st.sref,
-                               st.pref, st.margin, cap + 1)
+                               st.pref, st.margin, cap + 1, self.ivm)
             while m <= cap and not self._active_at(self.k + sense * m):
                 m += 1
             while m > 1 and self._active_at(self.k + sense * (m - 1)):

@@ -161,6 +161,7 @@ def stress_controlled(
     dgeq = dstress / vbar  # strain per stress increment on the elastic line
     vload = v if sense > 0 else np.ascontiguousarray(-v)
     law_f = m.law_arrays[1]
+    ivm = K.load_rate_bounds(vload, law_f)
     target = s0 + sense * dstress * np.arange(1, n_steps + 1)
     out_s = np.zeros(n_steps)
     out_g = np.zeros(n_steps)
@@ -185,7 +186,7 @@ def stress_controlled(
     while done < n_steps:
         cap = n_steps - done
         mstep = K.next_trigger(base, vload, dgeq, st.nv, st.tauc, law_f, st.sref, st.pref,
-                               st.margin, cap + 1)
+                               st.margin, cap + 1, ivm)
         while mstep <= cap and not active(done + mstep):
             mstep += 1
         while mstep > 1 and active(done + mstep - 1):

@@ -1,0 +1,235 @@
+"""Compiled AQS loop: load steps, trigger searches and avalanches without Python in between.
+
+:func:`aqs_chunk` runs the athermal quasistatic protocol of
+:func:`femplastic.weakplane.drivers.aqs.aqs` for up to ``max_aval`` avalanches per call and
+writes the per-step records in place; the driver calls it in chunks (for progress, Ctrl-C,
+checkpoints and growing the event record between chunks). Its parts are also called one by
+one (:func:`find_next`, :func:`fill_quiet`, :func:`avalanche`) by the driver's Python loop
+when a ``stop_when`` callback must see every step, so both give the same records; a
+propagator without a numba form relaxes from Python and closes its avalanches with
+:func:`book_relaxed`, with the same arithmetic.
+
+The loop's position travels in two small arrays:
+
+* ``pos`` (int64, fields :data:`POS`): ``k_base`` steps applied at the base state,
+  ``done`` steps recorded, ``n_aval`` avalanches, ``n_events`` slip events, ``open`` the
+  step of an avalanche interrupted by a full event record (-1: none);
+* ``acc`` (float64, fields :data:`ACC`): ``base_mean`` (3) the weighted mean stress of the
+  base state, ``base_ext`` its resolved external stress, ``open_pl`` (3) the weighted
+  plastic strain of an interrupted avalanche so far.
+
+Records (shape (n_steps,) unless said): ``rec_b`` resolved stress before the step's
+avalanche, ``rec_a`` after, ``rec_size`` events, ``rec_pl`` resolved plastic strain,
+``rec_mean`` (n_steps, 3) mean stress after.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from ..numba_cache import refresh as _refresh_numba_caches
+from .kernels import any_active, next_unstable_step, relax_fused, trial_stress
+
+_refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
+
+__all__ = ["ACC", "POS", "aqs_chunk", "avalanche", "book_relaxed", "fill_quiet", "find_next",
+           "weighted_mean"]
+
+#: Fields of ``pos``.
+POS = ("k_base", "done", "n_aval", "n_events", "open")
+#: Fields of ``acc`` (``base_mean`` and ``open_pl`` take three slots each).
+ACC = ("base_mean", "base_mean", "base_mean", "base_ext", "open_pl", "open_pl", "open_pl")
+
+#: Statuses of :func:`aqs_chunk` and :func:`avalanche`.
+DONE, CHUNK_END, RECORD_FULL, SWEEP_LIMIT = 0, 1, 2, 3
+
+
+@nb.njit(cache=True)
+def fill_quiet(upto, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean):  # pragma: no cover
+    """Record the elastic steps ``done + 1 .. upto`` (1-based) from the affine formula.
+
+    The loaded stress at step ``j`` is ``base + (j - k_base) dgamma v``, so its resolved
+    and mean values are ``base_ext + x vbar`` and ``base_mean + x vmean`` with
+    ``x = (j - k_base) dgamma``. Advances ``pos[1]`` (done) to ``upto``.
+    """
+    k_base = pos[0]
+    for i in range(pos[1], upto):
+        x = (i + 1 - k_base) * dgamma
+        rec_b[i] = acc[3] + x * vbar
+        rec_a[i] = rec_b[i]
+        rec_mean[i, 0] = acc[0] + x * vmean[0]
+        rec_mean[i, 1] = acc[1] + x * vmean[1]
+        rec_mean[i, 2] = acc[2] + x * vmean[2]
+    if upto > pos[1]:
+        pos[1] = upto
+
+
+@nb.njit(cache=True)
+def find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref, pref,
+              margin, pos, trial):  # pragma: no cover - compiled
+    """The next load step (counted from ``k_base``) whose loaded stress is unstable.
+
+    Event-driven: :func:`~femplastic.weakplane.kernels.next_unstable_step` (analytic, then
+    verified with the stepping test); stepping: the step after ``done`` only. Returns
+    ``mstep``, with ``trial`` the loaded stress there; ``mstep > n_steps - k_base`` (event
+    driven) or ``0`` (stepping, step stable) when there is none.
+    """
+    k_base = pos[0]
+    if event_driven:
+        return next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin,
+                                  n_steps - k_base, trial, ivm)
+    mstep = pos[1] + 1 - k_base
+    trial_stress(base, v, mstep * dgamma, trial)
+    if any_active(trial, nv, tauc, law_f, sref, pref, margin):
+        return mstep
+    return 0
+
+
+@nb.njit(cache=True)
+def _resolved(m, s0, s1, s2):  # pragma: no cover - compiled
+    """``m : s`` (tensor-Voigt, as :func:`femplastic.fe.elasticity.ddot`)."""
+    return m[0] * s0 + m[1] * s1 + 2.0 * m[2] * s2
+
+
+@nb.njit(cache=True)
+def avalanche(mstep, form, stress, base, trial, w, mload, dgamma, vbar, system, law, cache,
+              work, events, ev_aval, rng, record, max_sweeps, pos, acc, rec_b, rec_a, rec_size,
+              rec_pl, rec_mean):  # pragma: no cover - compiled
+    """Relax the loaded stress ``trial`` of step ``k_base + mstep`` and book the avalanche.
+
+    With ``pos[4] >= 0`` (an avalanche interrupted by a full record) the relaxation of
+    ``stress`` continues instead. Returns :data:`DONE`, :data:`RECORD_FULL` (the event record
+    needs room: grow it and call again with the same arguments) or :data:`SWEEP_LIMIT`.
+    On :data:`DONE`: the records of the step, ``base`` = the relaxed stress, ``pos`` and
+    ``acc`` advanced; ``ev_aval`` holds the avalanche index of each recorded event.
+    """
+    n = stress.shape[0]
+    ev_n = events[5]
+    if pos[4] < 0:
+        i = pos[0] + mstep - 1
+        if record and ev_n[0] + n > events[0].shape[0]:
+            return RECORD_FULL  # a first sweep might not fit; nothing done yet
+        rec_b[i] = acc[3] + (mstep * dgamma) * vbar
+        for e in range(n):
+            stress[e, 0] = trial[e, 0]
+            stress[e, 1] = trial[e, 1]
+            stress[e, 2] = trial[e, 2]
+        pos[4] = i
+        rec_size[i] = 0
+        acc[4] = 0.0
+        acc[5] = 0.0
+        acc[6] = 0.0
+    i = pos[4]
+    n0 = ev_n[0]
+    status, n_ev, pl = relax_fused(form, stress, system, law, cache, work, events, rng, record,
+                                   max_sweeps, False, w)
+    rec_size[i] += n_ev
+    acc[4] += pl[0]
+    acc[5] += pl[1]
+    acc[6] += pl[2]
+    if record:
+        for j in range(n0, min(ev_n[0], ev_aval.shape[0])):
+            ev_aval[j] = pos[2]
+    if status == 2:
+        return RECORD_FULL
+    if status == 1:
+        return SWEEP_LIMIT
+    book_relaxed(stress, base, w, mload, pos, acc, rec_a, rec_size, rec_pl, rec_mean)
+    return DONE
+
+
+@nb.njit(cache=True)
+def weighted_mean(stress, w):  # pragma: no cover - compiled
+    """``sum_e w[e] stress[e]`` (3,), summed in element order (as :func:`book_relaxed`)."""
+    m0 = 0.0
+    m1 = 0.0
+    m2 = 0.0
+    for e in range(stress.shape[0]):
+        m0 += w[e] * stress[e, 0]
+        m1 += w[e] * stress[e, 1]
+        m2 += w[e] * stress[e, 2]
+    out = np.empty(3)
+    out[0] = m0
+    out[1] = m1
+    out[2] = m2
+    return out
+
+
+@nb.njit(cache=True)
+def book_relaxed(stress, base, w, mload, pos, acc, rec_a, rec_size, rec_pl,
+                 rec_mean):  # pragma: no cover - compiled
+    """Close the avalanche of step ``pos[4]``: records, ``base`` = ``stress``, advance ``pos``.
+
+    ``rec_size[i]`` and the weighted plastic strain ``acc[4:7]`` must hold the avalanche's.
+    The mean is summed as :func:`weighted_mean` sums it (same bits), fused with the copy.
+    """
+    i = pos[4]
+    rec_pl[i] = _resolved(mload, acc[4], acc[5], acc[6])
+    m0 = 0.0
+    m1 = 0.0
+    m2 = 0.0
+    for e in range(stress.shape[0]):
+        base[e, 0] = stress[e, 0]
+        base[e, 1] = stress[e, 1]
+        base[e, 2] = stress[e, 2]
+        m0 += w[e] * stress[e, 0]
+        m1 += w[e] * stress[e, 1]
+        m2 += w[e] * stress[e, 2]
+    acc[0] = m0
+    acc[1] = m1
+    acc[2] = m2
+    acc[3] = _resolved(mload, m0, m1, m2)
+    rec_a[i] = acc[3]
+    rec_mean[i, 0] = m0
+    rec_mean[i, 1] = m1
+    rec_mean[i, 2] = m2
+    pos[0] = i + 1
+    pos[1] = i + 1
+    pos[2] += 1
+    pos[3] += rec_size[i]
+    pos[4] = -1
+
+
+@nb.njit(cache=True)
+def aqs_chunk(form, stress, base, trial, v, ivm, w, mload, dgamma, vbar, vmean, n_steps,
+              event_driven, system, law, cache, work, events, ev_aval, rng, record, max_sweeps,
+              max_aval, pos, acc, rec_b, rec_a, rec_size, rec_pl, rec_mean):  # pragma: no cover
+    """Up to ``max_aval`` avalanches of the AQS loop (all steps when the loading ends first).
+
+    Returns :data:`DONE` (all ``n_steps`` recorded), :data:`CHUNK_END` (``max_aval``
+    avalanches done), :data:`RECORD_FULL` (grow the event record and call again: the loop
+    resumes where it stopped) or :data:`SWEEP_LIMIT`. Same draws and records as the Python
+    loop of :func:`find_next`, :func:`fill_quiet` and :func:`avalanche`.
+    """
+    _, tauc, nv, _, _, _, _ = system
+    _, law_f, _, _ = law
+    sref, pref, margin = cache
+    n_done = 0
+    while True:
+        if pos[4] >= 0:  # finish an avalanche interrupted by a full record
+            st = avalanche(0, form, stress, base, trial, w, mload, dgamma, vbar, system, law,
+                           cache, work, events, ev_aval, rng, record, max_sweeps, pos, acc,
+                           rec_b, rec_a, rec_size, rec_pl, rec_mean)
+            if st != DONE:
+                return st
+            n_done += 1
+        if pos[1] >= n_steps:
+            return DONE
+        if n_done >= max_aval:
+            return CHUNK_END
+        mstep = find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref,
+                          pref, margin, pos, trial)
+        if not event_driven and mstep == 0:
+            fill_quiet(pos[1] + 1, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
+            continue
+        if mstep > n_steps - pos[0]:
+            fill_quiet(n_steps, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
+            return DONE
+        fill_quiet(pos[0] + mstep - 1, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
+        st = avalanche(mstep, form, stress, base, trial, w, mload, dgamma, vbar, system, law,
+                       cache, work, events, ev_aval, rng, record, max_sweeps, pos, acc, rec_b,
+                       rec_a, rec_size, rec_pl, rec_mean)
+        if st != DONE:
+            return st
+        n_done += 1
