@@ -233,35 +233,51 @@ def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
 @nb.njit(cache=True, parallel=True)
 def _find_active_par(stress, nv, tauc, law_f, sref, pref, margin, out_e,
                      out_k):  # pragma: no cover - compiled
-    """:func:`find_active` with the elements shared among threads, same output order.
+    """:func:`find_active` with the blocks shared among threads, same output order.
 
-    Each element's test is the serial one; the active elements are compacted afterwards in
-    increasing order, so the result is bit-identical whatever the number of threads.
+    Each element's test is the serial one; an active element's system is first written at
+    its own index of ``out_k``, then the active elements are compacted in increasing order
+    (visiting only the blocks that have one), so the result is bit-identical whatever the
+    number of threads.
     """
     a = law_f[4]
     safe = 1.0 - _SAFE
     n = stress.shape[0]
-    flag = np.empty(n, np.int64)
-    for e in nb.prange(n):
-        flag[e] = -1
-        mg = margin[e]
-        if mg > 0.0:
-            d0 = 0.5 * (stress[e, 1] - stress[e, 0]) - sref[e, 0]
-            d1 = stress[e, 2] - sref[e, 1]
-            dist = np.sqrt(d0 * d0 + d1 * d1)
-            if a != 0.0:
-                dist += a * abs(-0.5 * (stress[e, 0] + stress[e, 1]) - pref[e])
-            if dist < mg * safe - 1e-13:
-                continue
-        d, k = full_check(e, stress, nv, tauc, law_f, sref, pref, margin)
-        if d < 0.0:
-            flag[e] = k
+    flat = np.ascontiguousarray(stress).reshape(-1)
+    sr = np.ascontiguousarray(sref).reshape(-1)
+    nblk = (n + SCAN_BLOCK - 1) // SCAN_BLOCK
+    found = np.zeros(nblk, np.int64)
+    for j in nb.prange(nblk):
+        lo = j * SCAN_BLOCK
+        hi = min(lo + SCAN_BLOCK, n)
+        if _unsure(flat, sr, pref, margin, a, lo, hi) == 0:
+            continue
+        c = 0
+        for e in range(lo, hi):
+            out_k[e] = -1
+            mg = margin[e]
+            if mg > 0.0:
+                d0 = 0.5 * (stress[e, 1] - stress[e, 0]) - sref[e, 0]
+                d1 = stress[e, 2] - sref[e, 1]
+                dist = np.sqrt(d0 * d0 + d1 * d1)
+                if a != 0.0:
+                    dist += a * abs(-0.5 * (stress[e, 0] + stress[e, 1]) - pref[e])
+                if dist < mg * safe - 1e-13:
+                    continue
+            d, k = full_check(e, stress, nv, tauc, law_f, sref, pref, margin)
+            if d < 0.0:
+                out_k[e] = k
+                c += 1
+        found[j] = c
     count = 0
-    for e in range(n):
-        if flag[e] >= 0:
-            out_e[count] = e
-            out_k[count] = flag[e]
-            count += 1
+    for j in range(nblk):
+        if found[j] == 0:
+            continue
+        for e in range(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n)):
+            if out_k[e] >= 0:  # count <= e: the slots written were read already
+                out_e[count] = e
+                out_k[count] = out_k[e]
+                count += 1
     return count
 
 
