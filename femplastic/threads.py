@@ -1,10 +1,10 @@
 """How many threads the numba kernels use: ``FEMPLASTIC_THREADS``, ``--threads``, or all cores.
 
 The per-event stress update (:func:`femplastic.fe.propagators.kernels.shifted_add`), the
-stability scans and the trigger search (:mod:`femplastic.weakplane.kernels`) run their
-threaded forms (the KMC refresh pass too) on grids ``L >= PARALLEL_MIN_L = 1024`` (``n >=
-PARALLEL_MIN_N``), on numba's
-threads (one thread runs the same code), and serially on smaller grids. Every threaded loop
+stability scans and the trigger search (:mod:`femplastic.weakplane.kernels`) have threaded
+forms (the KMC refresh pass too), selected by a ``par`` flag the drivers pass down: they
+ask for them (:func:`parallel_for`) on grids of ``n >= PARALLEL_MIN_ELEMENTS`` elements
+(``L >= 1024``) when more than one thread is set, and run serially otherwise. Every threaded loop
 writes disjoint elements with the serial arithmetic, and reductions are exact (minima) or
 done serially in element order, so the results are bit-identical whatever the thread count.
 
@@ -14,21 +14,48 @@ started with (default: the CPUs). :func:`set_threads` sets it; ``None`` reads
 default applies (all CPUs) until :func:`set_threads` is called; ``femplastic run`` uses
 ``--threads``, else ``FEMPLASTIC_THREADS``, else one thread; ensemble workers
 (:mod:`femplastic.ensemble.runners`) use ``FEMPLASTIC_THREADS``, else one thread each.
-The threshold is high because threads did not pay where measured: on the 2-core development
-machine (load ~1.5) ``femplastic bench scale`` found AQS at L = 256 with the threaded forms
-on 2 threads 19x slower than on one (each threaded loop's launch costs more than the
-~40 us serial update it splits); whether they pay at L >= 1024 on many idle cores is not
-measured.
+The threshold is high because threads did not pay where measured. On the 2-core development
+machine (numba's OpenMP layer): loaded (load ~1.5), AQS at L = 256 with the threaded forms on
+2 threads ran 19x slower than on one (a worker spinning for the next parallel region steals
+the core the serial code needs); idle (load ~0.7), the threaded update alone was 1.6x faster
+at L = 256 (50 -> 31 us) and 1.5x at L = 128, but whole AQS runs with the threaded forms
+engaged at L = 256 were 0.75-1.3x the one-thread speed (six alternating runs: no gain beyond
+the noise), because the serial code between updates (draws, renewals, bookkeeping) leaves
+the workers idle. Whether they pay at L >= 1024 on many idle cores is not measured.
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["ENV", "get_threads", "resolve", "set_threads"]
+__all__ = ["ENV", "PARALLEL_MIN_ELEMENTS", "get_threads", "parallel_for", "resolve",
+           "set_threads"]
 
 #: Environment variable giving the default thread count.
 ENV = "FEMPLASTIC_THREADS"
+#: Smallest number of elements (``L * L``) for which the drivers ask the kernels for their
+#: threaded forms (when more than one thread is set); see the module notes for why so high.
+PARALLEL_MIN_ELEMENTS = 1024 * 1024
+
+
+def parallel_for(n_elements: int) -> bool:
+    """Whether the kernels should run their threaded forms for a model of ``n_elements``.
+
+    The drivers decide once per call and pass the answer to the kernels (a ``par`` flag), so
+    the policy lives here, not frozen into compiled code: threaded forms when more than one
+    thread is set and ``n_elements >= PARALLEL_MIN_ELEMENTS``. Either way the results are
+    bit-identical.
+
+    Parameters
+    ----------
+    n_elements : int
+        Elements of the model (``L * L`` on the periodic grid).
+
+    Returns
+    -------
+    bool
+    """
+    return n_elements >= PARALLEL_MIN_ELEMENTS and get_threads() > 1
 
 
 def resolve(threads: int | None = None) -> int | None:

@@ -9,17 +9,17 @@ from femplastic import threads
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
-def test_aqs_one_and_two_threads_bit_identical():
-    from femplastic.weakplane.kernels import PARALLEL_MIN_N
-
-    p = fp.ModelParams(L=256, N=12, T=0.0)
-    assert PARALLEL_MIN_N > 0
+def test_aqs_one_and_two_threads_bit_identical(monkeypatch):
+    # the threaded forms from 1 element on (default: L >= 1024), so 2 threads run them
+    monkeypatch.setattr(threads, "PARALLEL_MIN_ELEMENTS", 1)
+    p = fp.ModelParams(L=64, N=12, T=0.0)
     st = fp.quench(p, np.random.default_rng(4))
     runs = []
     try:
         for t in (1, 2):
             assert threads.set_threads(t) == t
-            runs.append(fp.aqs(st, p, np.random.default_rng(9), gamma_end=0.012, dgamma=1e-4,
+            assert threads.parallel_for(st.n_elem) == (t == 2)
+            runs.append(fp.aqs(st, p, np.random.default_rng(9), gamma_end=0.05, dgamma=1e-4,
                                record_events=True))
     finally:
         threads.set_threads(None)
@@ -53,7 +53,7 @@ def test_thread_count_sources(monkeypatch):
 def test_kmc_selection_one_and_two_threads_bit_identical():
     from femplastic.weakplane import kmc_kernels as KK
 
-    p = fp.ModelParams(L=256, N=4, T=0.0)
+    p = fp.ModelParams(L=64, N=4, T=0.0)
     st = fp.quench(p, np.random.default_rng(2))
     law_f = st.model.law_arrays[1]
     out = []
@@ -66,7 +66,7 @@ def test_kmc_selection_one_and_two_threads_bit_identical():
             draws = []
             for _ in range(20):
                 draws.append(KK.kmc_select_bounded(s.stress, s.nv, s.tauc, s.slips, law_f, 4.0,
-                                                   kc, rng))
+                                                   kc, rng, t == 2))  # threaded refresh
                 s.stress += kick.normal(0.0, 0.05, s.stress.shape)  # some elements drift
                 s.slips[kick.integers(0, s.n_elem, 50)] += 1  # some are "renewed"
             out.append((draws, kc))
@@ -76,6 +76,23 @@ def test_kmc_selection_one_and_two_threads_bit_identical():
     assert d1 == d2
     for a, b in zip(k1, k2, strict=True):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+def test_quench_one_and_two_threads_bit_identical(monkeypatch):
+    monkeypatch.setattr(threads, "PARALLEL_MIN_ELEMENTS", 1)  # threaded forms on 2 threads
+    p = fp.ModelParams(L=24, N=12)
+    states = []
+    try:
+        for t in (1, 2):
+            threads.set_threads(t)
+            states.append(fp.quench(p, np.random.default_rng(6), return_info=True))
+    finally:
+        threads.set_threads(None)
+    (a, ia), (b, ib) = states
+    assert ia.n_events > 1000 and ia.n_events == ib.n_events and ia.time == ib.time
+    for name in ("stress", "eps_pl", "tauc", "theta", "slips"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")

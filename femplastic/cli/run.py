@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from ..weakplane.estimates import RUN_RECORD_CHUNK
+
 __all__ = ["cmd_run", "run_main_job"]
 
 #: Seconds between two progress lines on stderr when it is not a terminal.
@@ -260,7 +262,7 @@ class _Checkpointing:
 _KEYS = ("gamma", "stress", "stress_before", "avalanche_size", "plastic", "mean_stress")
 #: Most load steps per AQS call of ``femplastic run``: the records of one call (64 bytes a
 #: step) are all that sit in memory; they are then appended to ``results.h5``.
-RECORD_CHUNK = 50_000
+RECORD_CHUNK = RUN_RECORD_CHUNK
 #: Points kept per curve for the plot (the records are decimated to about this many).
 PLOT_POINTS = 20_000
 

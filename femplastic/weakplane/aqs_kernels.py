@@ -67,18 +67,18 @@ def fill_quiet(upto, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean):  # 
 
 @nb.njit(cache=True)
 def find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref, pref,
-              margin, pos, trial):  # pragma: no cover - compiled
+              margin, pos, trial, par=False):  # pragma: no cover - compiled
     """The next load step (counted from ``k_base``) whose loaded stress is unstable.
 
     Event-driven: :func:`~femplastic.weakplane.kernels.next_unstable_step` (analytic, then
     verified with the stepping test); stepping: the step after ``done`` only. Returns
     ``mstep``, with ``trial`` the loaded stress there; ``mstep > n_steps - k_base`` (event
-    driven) or ``0`` (stepping, step stable) when there is none.
+    driven) or ``0`` (stepping, step stable) when there is none. ``par``: threaded search.
     """
     k_base = pos[0]
     if event_driven:
         return next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin,
-                                  n_steps - k_base, trial, ivm)
+                                  n_steps - k_base, trial, ivm, par)
     mstep = pos[1] + 1 - k_base
     trial_stress(base, v, mstep * dgamma, trial)
     if any_active(trial, nv, tauc, law_f, sref, pref, margin):
@@ -95,7 +95,7 @@ def _resolved(m, s0, s1, s2):  # pragma: no cover - compiled
 @nb.njit(cache=True)
 def avalanche(mstep, form, stress, base, trial, w, mload, dgamma, vbar, system, law, cache,
               work, events, ev_aval, rng, record, max_sweeps, pos, acc, rec_b, rec_a, rec_size,
-              rec_pl, rec_mean):  # pragma: no cover - compiled
+              rec_pl, rec_mean, par=False):  # pragma: no cover - compiled
     """Relax the loaded stress ``trial`` of step ``k_base + mstep`` and book the avalanche.
 
     With ``pos[4] >= 0`` (an avalanche interrupted by a full record) the relaxation of
@@ -103,6 +103,7 @@ def avalanche(mstep, form, stress, base, trial, w, mload, dgamma, vbar, system, 
     needs room: grow it and call again with the same arguments) or :data:`SWEEP_LIMIT`.
     On :data:`DONE`: the records of the step, ``base`` = the relaxed stress, ``pos`` and
     ``acc`` advanced; ``ev_aval`` holds the avalanche index of each recorded event.
+    ``par``: threaded scans and updates (same bits).
     """
     n = stress.shape[0]
     ev_n = events[5]
@@ -123,7 +124,7 @@ def avalanche(mstep, form, stress, base, trial, w, mload, dgamma, vbar, system, 
     i = pos[4]
     n0 = ev_n[0]
     status, n_ev, pl = relax_fused(form, stress, system, law, cache, work, events, rng, record,
-                                   max_sweeps, False, w)
+                                   max_sweeps, False, w, par)
     rec_size[i] += n_ev
     acc[4] += pl[0]
     acc[5] += pl[1]
@@ -194,13 +195,15 @@ def book_relaxed(stress, base, w, mload, pos, acc, rec_a, rec_size, rec_pl,
 @nb.njit(cache=True)
 def aqs_chunk(form, stress, base, trial, v, ivm, w, mload, dgamma, vbar, vmean, n_steps,
               event_driven, system, law, cache, work, events, ev_aval, rng, record, max_sweeps,
-              max_aval, pos, acc, rec_b, rec_a, rec_size, rec_pl, rec_mean):  # pragma: no cover
+              max_aval, pos, acc, rec_b, rec_a, rec_size, rec_pl, rec_mean,
+              par=False):  # pragma: no cover
     """Up to ``max_aval`` avalanches of the AQS loop (all steps when the loading ends first).
 
     Returns :data:`DONE` (all ``n_steps`` recorded), :data:`CHUNK_END` (``max_aval``
     avalanches done), :data:`RECORD_FULL` (grow the event record and call again: the loop
     resumes where it stopped) or :data:`SWEEP_LIMIT`. Same draws and records as the Python
-    loop of :func:`find_next`, :func:`fill_quiet` and :func:`avalanche`.
+    loop of :func:`find_next`, :func:`fill_quiet` and :func:`avalanche`; ``par`` runs their
+    threaded forms (same bits).
     """
     _, tauc, nv, _, _, _, _ = system
     _, law_f, _, _ = law
@@ -210,7 +213,7 @@ def aqs_chunk(form, stress, base, trial, v, ivm, w, mload, dgamma, vbar, vmean, 
         if pos[4] >= 0:  # finish an avalanche interrupted by a full record
             st = avalanche(0, form, stress, base, trial, w, mload, dgamma, vbar, system, law,
                            cache, work, events, ev_aval, rng, record, max_sweeps, pos, acc,
-                           rec_b, rec_a, rec_size, rec_pl, rec_mean)
+                           rec_b, rec_a, rec_size, rec_pl, rec_mean, par)
             if st != DONE:
                 return st
             n_done += 1
@@ -219,7 +222,7 @@ def aqs_chunk(form, stress, base, trial, v, ivm, w, mload, dgamma, vbar, vmean, 
         if n_done >= max_aval:
             return CHUNK_END
         mstep = find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref,
-                          pref, margin, pos, trial)
+                          pref, margin, pos, trial, par)
         if not event_driven and mstep == 0:
             fill_quiet(pos[1] + 1, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
             continue
@@ -229,7 +232,7 @@ def aqs_chunk(form, stress, base, trial, v, ivm, w, mload, dgamma, vbar, vmean, 
         fill_quiet(pos[0] + mstep - 1, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
         st = avalanche(mstep, form, stress, base, trial, w, mload, dgamma, vbar, system, law,
                        cache, work, events, ev_aval, rng, record, max_sweeps, pos, acc, rec_b,
-                       rec_a, rec_size, rec_pl, rec_mean)
+                       rec_a, rec_size, rec_pl, rec_mean, par)
         if st != DONE:
             return st
         n_done += 1

@@ -35,6 +35,11 @@ _RECORD_BYTES = 2 * 8 * 8
 _FIELD_BYTES = 23 * 8
 
 
+#: Most load steps ``femplastic run`` holds in memory: it shears in chunks of at most this
+#: many steps and streams each chunk's records to ``results.h5``.
+RUN_RECORD_CHUNK = 50_000
+
+
 def _steps(gamma_end: float, dgamma: float) -> float:
     return gamma_end / dgamma if dgamma > 0 else math.inf
 
@@ -54,7 +59,8 @@ def run_footprint(params: Any, run: Any, realizations: int = 1) -> dict[str, flo
     Returns
     -------
     dict
-        ``records`` (memory of one realisation's load-step records), ``state`` (a few copies
+        ``records`` (memory of one chunk of load-step records, at most
+        :data:`RUN_RECORD_CHUNK` steps), ``state`` (a few copies
         of the state), ``propagator`` (the elastic operator and its FFT work), ``memory``
         (their sum), ``fields`` (disk of ``fields.h5``), ``disk`` (fields + records of all
         realisations); floats, possibly ``inf``.
@@ -62,7 +68,7 @@ def run_footprint(params: Any, run: Any, realizations: int = 1) -> dict[str, flo
     n = float(params.L) ** 2
     N = float(params.N)
     steps = _steps(run.gamma_end, run.dgamma)
-    records = steps * _RECORD_BYTES
+    records = min(steps, RUN_RECORD_CHUNK) * _RECORD_BYTES  # one chunk in memory
     state = 4 * n * (9 + 7 * N) * 8  # quench state, AQS copy, snapshot, chunk start
     periodic = params.variant not in ("A",)  # A: per-element moduli, general propagator
     # periodic kernel: folded kernel + FFT work; else dense n x n x 9 up to 1024 elements
@@ -74,7 +80,7 @@ def run_footprint(params: Any, run: Any, realizations: int = 1) -> dict[str, flo
     fields = snaps * n * _FIELD_BYTES
     return {"records": records, "state": state, "propagator": propagator,
             "memory": records + state + propagator, "fields": fields,
-            "disk": fields + realizations * records / 2}
+            "disk": fields + realizations * steps * _RECORD_BYTES / 2}
 
 
 def available_memory() -> float:
@@ -127,7 +133,8 @@ def check_footprint(params: Any, run: Any, realizations: int = 1, out: Path | No
     ValueError
         If the memory estimate exceeds ``memory_fraction`` of :func:`available_memory`
         (naming ``model.L``, ``run.gamma_end`` / ``run.dgamma``), or the disk estimate the
-        free space under ``out`` (naming ``run.fields_every``).
+        free space under ``out`` (naming ``run.fields_every``, ``run.gamma_end`` /
+        ``run.dgamma``).
     """
     fp = run_footprint(params, run, realizations)
     avail = available_memory()
@@ -143,11 +150,15 @@ def check_footprint(params: Any, run: Any, realizations: int = 1, out: Path | No
     if out is not None:
         free = _free_disk(Path(out))
         if fp["disk"] > free:
+            steps = _steps(run.gamma_end, run.dgamma)
             raise ValueError(
                 f"this run writes about {fp['disk'] / _GIB:.3g} GiB into {out} but "
                 f"{free / _GIB:.3g} GiB are free: ParaView fields {fp['fields'] / _GIB:.3g} GiB "
-                f"(run.fields_every = {run.fields_every:g}, model.L = {params.L}); raise "
-                "run.fields_every (0: first and last snapshot only) or lower model.L")
+                f"(run.fields_every = {run.fields_every:g}, model.L = {params.L}), records "
+                f"{(fp['disk'] - fp['fields']) / _GIB:.3g} GiB (run.gamma_end / run.dgamma = "
+                f"{run.gamma_end:g} / {run.dgamma:g} = {steps:.3g} load steps); raise "
+                "run.fields_every (0: first and last snapshot only), lower model.L or "
+                "run.gamma_end, or raise run.dgamma")
     return fp
 
 

@@ -37,8 +37,6 @@ ORIENT_GROUPS, ORIENT_FIXED = 0, 1
 THR_WEIBULL, THR_CONSTANT, THR_TABLE = 0, 1, 2
 AMP_POWER, AMP_FIXED, AMP_EXPONENTIAL = 0, 1, 2
 _SAFE = 1e-12  # relative safety of the cached stability test (far above round-off)
-#: Smallest number of elements at which the scans run their threaded forms.
-PARALLEL_MIN_N = 1024 * 1024
 
 
 @nb.njit(cache=True)
@@ -182,21 +180,22 @@ SCAN_BLOCK = 64
 
 @nb.njit(cache=True)
 def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
-                stop_first=False):  # pragma: no cover
+                stop_first=False, par=False):  # pragma: no cover
     """Active elements (lowest ``dtau_c < 0``) and their lowest system; returns the count.
 
     An element is skipped without looking at its systems when its cached margin proves it
     stable: ``|s - s_ref| + a |p - p_ref| < margin`` is exact by the triangle inequality
     (resolved stresses are unit projections of ``s``), with a relative safety far above
     round-off. Otherwise :func:`full_check` scans its ``N`` systems and refreshes the cache.
-    With ``stop_first`` the scan ends at the first active element.
+    With ``stop_first`` the scan ends at the first active element; ``par`` runs the threaded
+    form (:func:`_find_active_par`, same output and cache) unless ``stop_first``.
 
     The elements go in blocks of :data:`SCAN_BLOCK`: a vectorised pre-filter
     (:func:`_unsure`) passes a block whose every element the cached test proves stable, and
     only the other blocks are tested element by element. Which elements get a full check
     changes nothing but the cache: the output is the exact active set, in element order.
     """
-    if not stop_first and stress.shape[0] >= PARALLEL_MIN_N:
+    if par and not stop_first:
         return _find_active_par(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k)
     a = law_f[4]
     safe = 1.0 - _SAFE
@@ -356,7 +355,7 @@ def add_plastic(count, act_e, deps, wts, out):  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def relax_fused(form, stress, system, law, cache, work, events, rng, record, max_sweeps,
-                thermal_first, wts=None):  # pragma: no cover - compiled
+                thermal_first, wts=None, par=False):  # pragma: no cover - compiled
     """Athermal relaxation at fixed strain: synchronous sweeps until nothing is active.
 
     ``form`` is the propagator's ``(kind, arr, L)``
@@ -371,6 +370,7 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
     (KMC). Returns ``(status, events, plastic)``: status 0 relaxed, 1 sweep limit, 2 record
     buffer full; plastic = sum of deps (3,), or with element weights ``wts`` (n,) the
     weighted sum ``sum_i wts[e_i] deps_i`` (the plastic strain change of the weighted mean).
+    ``par`` runs the threaded scan and update (bit-identical results).
 
     Per sweep the draws from ``rng`` come in a fixed order: amplitudes of all events
     (:func:`draw_slips`), then the propagator's draws (one permutation per event for the
@@ -389,7 +389,8 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
         if sweep == 0 and thermal_first:
             count = 1
         else:
-            count = find_active(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k)
+            count = find_active(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k,
+                                False, par)
         if count == 0:
             return 0, n_events, plastic
         draw_slips(count, stress, system, law, work, rng, sweep == 0 and thermal_first)
@@ -403,7 +404,7 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
                     ev_tau[j] = taus[i]
                     ev_amp[j] = amp[i]
                 ev_n[0] = j + 1
-        apply_form(kind, arr, L, stress, count, act_e, deps, rng)
+        apply_form(kind, arr, L, stress, count, act_e, deps, rng, par)
         add_plastic(count, act_e, deps, wts, plastic)
         finish_slips(count, system, law, cache, work, rng)
         n_events += count
@@ -547,7 +548,7 @@ def _trigger_par(base, v, nv, tauc, law_f, sref, pref, margin, ivm):  # pragma: 
 
 @nb.njit(cache=True)
 def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap,
-                 ivm=None):  # pragma: no cover
+                 ivm=None, par=False):  # pragma: no cover
     """Smallest load step ``m >= 1`` at which ``base + m dgamma v`` has an active system.
 
     Analytic (the stress is affine in the load): for each system with a positive loading
@@ -555,14 +556,14 @@ def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap,
     the cached margins, a lower bound of every element's activation load; the element with
     the lowest bound is solved exactly, and the second pass skips every element whose bound
     exceeds the best load found. Returns ``min(m, m_cap)``. ``ivm`` is
-    :func:`load_rate_bounds` of ``v`` (computed here when not given).
+    :func:`load_rate_bounds` of ``v`` (computed here when not given); ``par`` runs the
+    threaded form (the same minimum).
     """
-    n = base.shape[0]
     if ivm is None:
         iv = load_rate_bounds(v, law_f)
     else:
         iv = ivm
-    if n >= PARALLEL_MIN_N:
+    if par:
         best = _trigger_par(base, v, nv, tauc, law_f, sref, pref, margin, iv)
     else:
         best = _trigger_serial(base, v, nv, tauc, law_f, sref, pref, margin, iv)
@@ -578,7 +579,7 @@ def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap,
 
 @nb.njit(cache=True)
 def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap,
-                       trial, ivm=None):  # pragma: no cover - compiled
+                       trial, ivm=None, par=False):  # pragma: no cover - compiled
     """First load step ``m`` in ``1 .. cap`` at which ``base + m dgamma v`` is unstable.
 
     :func:`next_trigger` finds it analytically; the result is then verified with the exact
@@ -587,7 +588,8 @@ def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap
     step up to ``cap`` is unstable; otherwise ``trial`` holds the loaded stress at ``m``.
     One compiled call per avalanche (was six calls from Python).
     """
-    mstep = next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap + 1, ivm)
+    mstep = next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap + 1, ivm,
+                         par)
     while mstep <= cap:
         trial_stress(base, v, mstep * dgamma, trial)
         if any_active(trial, nv, tauc, law_f, sref, pref, margin):

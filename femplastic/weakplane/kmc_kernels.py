@@ -34,7 +34,7 @@ import numba as nb
 import numpy as np
 
 from ..numba_cache import refresh as _refresh_numba_caches
-from .kernels import PARALLEL_MIN_N, relax_fused
+from .kernels import relax_fused
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
@@ -142,7 +142,7 @@ def _sync_par(stress, nv, tauc, slips, law_f, beta, kcache, rebuild):  # pragma:
 
 
 @nb.njit(cache=True)
-def _sync(stress, nv, tauc, slips, law_f, beta, kcache):  # pragma: no cover - compiled
+def _sync(stress, nv, tauc, slips, law_f, beta, kcache, par=False):  # pragma: no cover
     """Refresh every element that was renewed or drifted beyond :data:`REFRESH`; O(n)."""
     k_s, k_p, k_logr, k_slips, tree, meta = kcache
     a = abs(law_f[4])
@@ -152,7 +152,7 @@ def _sync(stress, nv, tauc, slips, law_f, beta, kcache):  # pragma: no cover - c
     thr2 = thr * thr
     rebuild = meta[1] != 0.0
     n_serial = n
-    if n >= PARALLEL_MIN_N:
+    if par:
         rebuild = _sync_par(stress, nv, tauc, slips, law_f, beta, kcache, rebuild)
         n_serial = 0  # done: skip the serial pass
     for e in range(n_serial):
@@ -187,7 +187,8 @@ def _sync(stress, nv, tauc, slips, law_f, beta, kcache):  # pragma: no cover - c
 
 
 @nb.njit(cache=True)
-def kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng):  # pragma: no cover
+def kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng,
+                       par=False):  # pragma: no cover
     """Pick system ``(e, k)`` with probability ``nu_ek / sum(nu)``; returns ``(e, k, dt)``.
 
     ``dt`` is the KMC waiting time (exponential of rate ``sum(nu)``). ``slips`` (n,) int64 is
@@ -195,9 +196,10 @@ def kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng):  # pr
     :func:`kmc_cache`, updated in place. After the O(n) refresh pass every element satisfies
     ``R_e <= B_e = exp(k_logr[e] + REFRESH)``; a trial draws ``e`` from the sum tree
     (``B_e / sum B``, O(log n)) and accepts system ``k`` with probability ``nu_ek / B_e``
-    (O(N)). Draws per trial: one exponential, two uniforms.
+    (O(N)). Draws per trial: one exponential, two uniforms. ``par`` runs the refresh pass
+    threaded (the same cache and tree).
     """
-    _sync(stress, nv, tauc, slips, law_f, beta, kcache)
+    _sync(stress, nv, tauc, slips, law_f, beta, kcache, par)
     _, _, k_logr, _, tree, meta = kcache
     m = tree.shape[0] // 2
     n = stress.shape[0]
@@ -235,13 +237,13 @@ def kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng):  # pr
 
 @nb.njit(cache=True)
 def kmc_run(form, stress, system, law, cache, work, events, kcache, rng, beta, n_thermal,
-            max_sweeps):  # pragma: no cover - compiled
+            max_sweeps, par=False):  # pragma: no cover - compiled
     """``n_thermal`` KMC steps: bounded selection, then the fused athermal relaxation.
 
     Returns ``(status, events, time)``: status 0 done, 1 a relaxation hit ``max_sweeps``;
     ``events`` all slip events (thermal + athermal); ``time`` the KMC time elapsed. The
     draws of each step: the selection's (:func:`kmc_select_bounded`), then the relaxation's
-    (:func:`femplastic.weakplane.kernels.relax_fused`).
+    (:func:`femplastic.weakplane.kernels.relax_fused`). ``par``: the threaded forms.
     """
     _, tauc, nv, _, _, _, slips = system
     _, law_f, _, _ = law
@@ -249,12 +251,12 @@ def kmc_run(form, stress, system, law, cache, work, events, kcache, rng, beta, n
     total = 0
     time = 0.0
     for _i in range(n_thermal):
-        e, k, dt = kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng)
+        e, k, dt = kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng, par)
         time += dt
         act_e[0] = e
         act_k[0] = k
         status, n_ev, _ = relax_fused(form, stress, system, law, cache, work, events, rng,
-                                      False, max_sweeps, True)
+                                      False, max_sweeps, True, None, par)
         total += n_ev
         if status != 0:
             return 1, total, time

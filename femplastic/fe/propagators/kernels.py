@@ -15,17 +15,14 @@ from ...numba_cache import refresh as _refresh_numba_caches
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
-__all__ = ["PARALLEL_MIN_L", "shifted_add", "shifted_add_many", "dense_add_many", "apply_form",
+__all__ = ["shifted_add", "shifted_add_many", "dense_add_many", "apply_form",
            "shuffle_scatter", "meanfield_add", "memory_pass",
            "FORM_PERIODIC", "FORM_DENSE", "FORM_SHUFFLED_PERIODIC", "FORM_SHUFFLED_DENSE",
            "FORM_MEANFIELD"]
 
-#: Smallest grid side at which the shifted add runs its threaded form (numba threads).
-PARALLEL_MIN_L = 1024
-
 
 @nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
-def shifted_add(stress, K, L, e, d0, d1, d2):  # pragma: no cover - compiled
+def shifted_add(stress, K, L, e, d0, d1, d2, par=False):  # pragma: no cover - compiled
     """``stress[j] += G[(j - e) mod (L, L)] @ (d0, d1, d2)`` for every element ``j``.
 
     Parameters
@@ -42,6 +39,7 @@ def shifted_add(stress, K, L, e, d0, d1, d2):  # pragma: no cover - compiled
     L : int
     e : int, source element (row-major, x fastest)
     d0, d1, d2 : float, Voigt eigenstrain increment in ``e``
+    par : bool, run the threaded form (bit-identical; see :func:`_folded_add2_par`)
 
     Notes
     -----
@@ -54,7 +52,7 @@ def shifted_add(stress, K, L, e, d0, d1, d2):  # pragma: no cover - compiled
     increments are traceless (``t == 0`` exactly), which skips the third plane.
     """
     if d0 + d1 == 0.0:
-        if L >= PARALLEL_MIN_L:
+        if par:
             _folded_add2_par(stress, K.reshape(-1), L, e, 0.5 * (d0 - d1), d2)
         else:
             _folded_add2(stress, K.reshape(-1), L, e, 0.5 * (d0 - d1), d2)
@@ -286,7 +284,8 @@ def meanfield_add(stress, MF, e, d0, d1, d2):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True)
-def apply_form(kind, arr, L, stress, count, act_e, deps, rng):  # pragma: no cover - compiled
+def apply_form(kind, arr, L, stress, count, act_e, deps, rng,
+               par=False):  # pragma: no cover - compiled
     """Propagator increments of ``count`` events through its numba form, in event order.
 
     Parameters
@@ -303,6 +302,7 @@ def apply_form(kind, arr, L, stress, count, act_e, deps, rng):  # pragma: no cov
     act_e : (>= count,) int64, elements of the events
     deps : (>= count, 3) float64, Voigt plastic strain increments
     rng : numpy.random.Generator, used by the shuffled kinds only (one permutation per event)
+    par : bool, threaded form of the periodic update (kind 0; same bits)
     """
     flat = stress.reshape(-1)
     n = stress.shape[0]
@@ -312,7 +312,7 @@ def apply_form(kind, arr, L, stress, count, act_e, deps, rng):  # pragma: no cov
     for i in range(count):
         e = act_e[i]
         if kind == 0:
-            shifted_add(flat, arr, L, e, deps[i, 0], deps[i, 1], deps[i, 2])
+            shifted_add(flat, arr, L, e, deps[i, 0], deps[i, 1], deps[i, 2], par)
         elif kind == 1:
             dense_add_many(flat, arr, act_e[i : i + 1], deps[i : i + 1])
         elif shuffled:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from ... import interrupt
+from ... import interrupt, threads
 from ...fe.elasticity import ddot, schmid
 from .. import aqs_kernels as AK
 from .. import kernels as K
@@ -116,6 +116,7 @@ def relax(
     if thermal is not None:
         buf.act_e[0], buf.act_k[0] = thermal
     form = m.propagator.numba_form()
+    par = threads.parallel_for(state.n_elem)
     total = 0
     plastic = np.zeros(3)
     if form is not None:
@@ -125,7 +126,7 @@ def relax(
         while True:
             status, n_ev, pl = K.relax_fused(form, state.stress, system, law, cache, work,
                                              buf.events, rng, record, max_sweeps, first,
-                                             weights)
+                                             weights, par)
             total += n_ev
             plastic += pl
             first = False
@@ -405,6 +406,7 @@ def aqs(
     t_ckpt = _time.perf_counter()
     system, law, cache = kernel_state(st)
     form = m.propagator.numba_form()
+    par = threads.parallel_for(st.n_elem)  # threaded kernels (same bits)
     max_sweeps = 1_000_000
 
     def sync_counts() -> None:
@@ -464,7 +466,7 @@ def aqs(
             status = AK.aqs_chunk(form, st.stress, base, trial, v, ivm, w, Mload, dgamma, vbar,
                                   vmean, n_steps, event_driven, system, law, cache, buf.work,
                                   buf.events, ev_aval, rng, record_events, max_sweeps,
-                                  1 if every_avalanche else chunk, pos, acc, *recs)
+                                  1 if every_avalanche else chunk, pos, acc, *recs, par)
             sync_counts()
             if status == AK.RECORD_FULL:
                 grow()
@@ -486,7 +488,7 @@ def aqs(
             interrupt.check()
             done = int(pos[1])
             mstep = AK.find_next(base, v, ivm, dgamma, n_steps, event_driven, st.nv, st.tauc,
-                                 law_f, st.sref, st.pref, st.margin, pos, trial)
+                                 law_f, st.sref, st.pref, st.margin, pos, trial, par)
             quiet_only = mstep == 0 or mstep > n_steps - int(pos[0])
             upto = done + 1 if mstep == 0 else min(int(pos[0]) + mstep - 1, n_steps)
             AK.fill_quiet(upto, pos, acc, dgamma, vbar, vmean, s_before, s_after, mean_st)
@@ -503,7 +505,8 @@ def aqs(
                 while (status := AK.avalanche(mstep, form, st.stress, base, trial, w, Mload,
                                               dgamma, vbar, system, law, cache, buf.work,
                                               buf.events, ev_aval, rng, record_events,
-                                              max_sweeps, pos, acc, *recs)) == AK.RECORD_FULL:
+                                              max_sweeps, pos, acc, *recs,
+                                              par)) == AK.RECORD_FULL:
                     grow()
                 if status == AK.SWEEP_LIMIT:
                     raise RuntimeError(f"relaxation did not stop after {max_sweeps} sweeps")

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ... import interrupt
+from ... import interrupt, threads
 from ...fe.elasticity import Isotropic, von_mises
 from ...fe.mesh import FEMesh
 from ...fe.propagators import Propagator
@@ -199,7 +199,8 @@ def quench(
             if form is not None:  # a whole block in one compiled call
                 todo = min(n - n_thermal % n, max_events - n_thermal)
                 status, n_ev, dt = kmc_run(form, st.stress, system, law, cache, buf.work,
-                                           buf.events, kcache, rng, beta, todo, 1_000_000)
+                                           buf.events, kcache, rng, beta, todo, 1_000_000,
+                                           threads.parallel_for(n))
                 if status != 0:
                     raise RuntimeError("relaxation did not stop after 1000000 sweeps")
                 time += dt

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ... import threads
 from ...fe.elasticity import ddot, schmid
 from .. import aqs_kernels as AK
 from .. import kernels as K
@@ -127,6 +128,7 @@ class StrainPath:
         self.v = np.ascontiguousarray(m.propagator.load_response(self.M))
         self.vneg = np.ascontiguousarray(-self.v)
         self.ivm = K.load_rate_bounds(self.v, m.law_arrays[1])  # same for -v
+        self.par = threads.parallel_for(st.n_elem)
         self.w = np.ascontiguousarray(m.mesh.areas / m.mesh.areas.sum())
         self.vmean = self.w @ self.v
         self.vbar = float(ddot(self.M, self.vmean))
@@ -199,7 +201,7 @@ class StrainPath:
             K.trial_stress(self.base, self.v, (self.k - self.k_base) * self.dgamma, self.trial)
             cur = self.trial.copy()
             m = K.next_trigger(cur, vload, self.dgamma, st.nv, st.tauc, law_f, st.sref,
-                               st.pref, st.margin, cap + 1, self.ivm)
+                               st.pref, st.margin, cap + 1, self.ivm, self.par)
             while m <= cap and not self._active_at(self.k + sense * m):
                 m += 1
             while m > 1 and self._active_at(self.k + sense * (m - 1)):

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ... import threads
 from ...fe.elasticity import ddot, schmid
 from .. import kernels as K
 from ..energy import elastic_energy
@@ -162,6 +163,7 @@ def stress_controlled(
     vload = v if sense > 0 else np.ascontiguousarray(-v)
     law_f = m.law_arrays[1]
     ivm = K.load_rate_bounds(vload, law_f)
+    par = threads.parallel_for(st.n_elem)
     target = s0 + sense * dstress * np.arange(1, n_steps + 1)
     out_s = np.zeros(n_steps)
     out_g = np.zeros(n_steps)
@@ -186,7 +188,7 @@ def stress_controlled(
     while done < n_steps:
         cap = n_steps - done
         mstep = K.next_trigger(base, vload, dgeq, st.nv, st.tauc, law_f, st.sref, st.pref,
-                               st.margin, cap + 1, ivm)
+                               st.margin, cap + 1, ivm, par)
         while mstep <= cap and not active(done + mstep):
             mstep += 1
         while mstep > 1 and active(done + mstep - 1):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
+from ... import threads
 from .. import kernels as K
 from ..bundles import event_record, kernel_state, work_buffers
 from ..state import State
@@ -118,6 +119,7 @@ def relax_sweeps(
     work = buffers.work
     act_e, act_k, deps, amp, taus = work
     form = m.propagator.numba_form()
+    par = threads.parallel_for(state.n_elem)
     stochastic = bool(getattr(m.propagator, "stochastic", False))
     total = 0
     plastic = np.zeros(3)
@@ -126,7 +128,7 @@ def relax_sweeps(
         j0 = buffers.n_events
         if form is not None:
             status, count, pl = K.relax_fused(form, state.stress, system, law, cache, work,
-                                              buffers.events, rng, True, 1, False)
+                                              buffers.events, rng, True, 1, False, None, par)
             if status == 0:
                 return total, plastic, sweep
         else:
