@@ -1,9 +1,13 @@
 """Benchmark of the model at large L: quench time, AQS events/s, per-event cost, threads, memory.
 
-For each grid side ``L`` (model C, N = 36): the KMC quench time (exact O(n) selection; at the
-smallest size also the reference O(n N) scan, ``selection="scan"``, as the in-run baseline),
-then AQS from the quenched state over a short strain span, once on all threads and once on
-one (the two trajectories are compared bit for bit), the per-event cost, the cost of one
+First model C at L = 15 (the calibration size): AQS gamma 0 -> 2 with the compiled loop
+against the per-avalanche Python loop over the same compiled parts (the structure of the 0.1
+driver, still used with ``stop_when``), same trajectories. Then for each grid side ``L``
+(model C, N = 36): the KMC quench time (exact O(n) selection; at the smallest size also the
+reference O(n N) scan, ``selection="scan"``, as the in-run baseline), then AQS from the
+quenched state over a short strain span, once on all threads with the threaded kernels forced
+on (``threads.PARALLEL_MIN_ELEMENTS = 1``; by default they start at L = 1024) and once on one
+thread (the two trajectories are compared bit for bit), the per-event cost, the cost of one
 folded single-event stress update measured in the same run (median of many calls on the same
 state) and their ratio, and the peak resident memory so far. Prints as it goes.
 
@@ -51,10 +55,30 @@ def _update_cost(st, repeats: int = 300) -> float:
     return float(np.median(ts))
 
 
-def _aqs(st, p, gamma, seed):
+def _aqs(st, p, gamma, seed, python_loop=False):
     t0 = time.perf_counter()
-    run = fp.aqs(st, p, np.random.default_rng(seed), gamma_end=gamma, dgamma=1e-4)
+    run = fp.aqs(st, p, np.random.default_rng(seed), gamma_end=gamma, dgamma=1e-4,
+                 stop_when=(lambda g, a, b: False) if python_loop else None)
     return time.perf_counter() - t0, run
+
+
+def _model_c_15(repeats: int = 5) -> None:
+    """Model C, L = 15, gamma 0 -> 2: compiled loop vs per-avalanche Python loop."""
+    p = fp.ModelParams()
+    tc, tp, ev, same = [], [], 0, True
+    for seed in range(repeats):
+        st = fp.quench(p, np.random.default_rng(seed))
+        a, ra = _aqs(st, p, 2.0, 100 + seed)
+        b, rb = _aqs(st, p, 2.0, 100 + seed, python_loop=True)
+        tc.append(a)
+        tp.append(b)
+        ev += ra.state.n_events
+        same = same and np.array_equal(ra.stress, rb.stress) and np.array_equal(
+            ra.state.stress, rb.state.stress)
+    print(f"model C L=15 AQS gamma 0->2 ({repeats} realisations, median): compiled loop "
+          f"{np.median(tc):.3f} s, per-avalanche Python loop {np.median(tp):.3f} s "
+          f"({np.median(tp) / np.median(tc):.1f}x); {ev / sum(tc):,.0f} events/s; same "
+          f"trajectories: {'yes' if same else 'NO'}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,9 +97,15 @@ def main(argv: list[str] | None = None) -> None:
     fp.aqs(fp.quench(p8, np.random.default_rng(0)), p8, np.random.default_rng(0),
            gamma_end=0.02, dgamma=1e-3)
     fp.quench(p8, np.random.default_rng(0), selection="scan", max_events=16)
-    p256 = fp.ModelParams(L=256, N=4, T=0.0)
-    fp.aqs(fp.quench(p256, np.random.default_rng(0)), p256, np.random.default_rng(0),
-           gamma_end=2e-4, dgamma=1e-4)
+    p8 = fp.ModelParams(L=8, N=12, T=0.0)
+    threads.PARALLEL_MIN_ELEMENTS = 1  # the threaded forms, compiled here and timed below
+    fp.aqs(fp.quench(p8, np.random.default_rng(0)), p8, np.random.default_rng(0),
+           gamma_end=0.02, dgamma=1e-3)
+    fp.aqs(fp.quench(p8, np.random.default_rng(0)), p8, np.random.default_rng(0),
+           gamma_end=0.02, dgamma=1e-3, stop_when=lambda g, a, b: False)
+    threads.set_threads(1)  # the calibration size runs serially (femplastic run's default)
+    _model_c_15()
+    threads.set_threads(None)
     print(f"{'L':>4} {'quench s':>9} {'thermal':>8} {'AQS ev/s':>10} {'us/ev':>7} "
           f"{'upd us':>7} {'ratio':>6} {'1-thr ev/s':>10} {'speed-up':>8} {'same':>5} "
           f"{'peak MiB':>9}")
@@ -118,7 +148,8 @@ def main(argv: list[str] | None = None) -> None:
         for i, L in enumerate(args.sizes))
         + "; us/ev per slip event on all threads; upd us = one folded single-event update "
         "(same run, compiled loop, no dispatch); ratio = us/ev / upd; "
-        "speed-up = 1-thread time / all-threads time; "
+        "speed-up = 1-thread time / all-threads time (threaded kernels forced on for the "
+        "all-threads run; femplastic run uses them from L = 1024 only); "
         "same = 1- and all-thread trajectories bitwise equal")
 
 

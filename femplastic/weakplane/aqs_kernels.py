@@ -43,6 +43,8 @@ ACC = ("base_mean", "base_mean", "base_mean", "base_ext", "open_pl", "open_pl", 
 
 #: Statuses of :func:`aqs_chunk` and :func:`avalanche`.
 DONE, CHUNK_END, RECORD_FULL, SWEEP_LIMIT = 0, 1, 2, 3
+#: In the stepping mode, elastic steps that count as one avalanche for a chunk's length.
+QUIET_PER_AVALANCHE = 256
 
 
 @nb.njit(cache=True)
@@ -200,7 +202,8 @@ def aqs_chunk(form, stress, base, trial, v, ivm, w, mload, dgamma, vbar, vmean, 
     """Up to ``max_aval`` avalanches of the AQS loop (all steps when the loading ends first).
 
     Returns :data:`DONE` (all ``n_steps`` recorded), :data:`CHUNK_END` (``max_aval``
-    avalanches done), :data:`RECORD_FULL` (grow the event record and call again: the loop
+    avalanches done, or in the stepping mode ``QUIET_PER_AVALANCHE * max_aval`` elastic
+    steps), :data:`RECORD_FULL` (grow the event record and call again: the loop
     resumes where it stopped) or :data:`SWEEP_LIMIT`. Same draws and records as the Python
     loop of :func:`find_next`, :func:`fill_quiet` and :func:`avalanche`; ``par`` runs their
     threaded forms (same bits).
@@ -209,6 +212,7 @@ def aqs_chunk(form, stress, base, trial, v, ivm, w, mload, dgamma, vbar, vmean, 
     _, law_f, _, _ = law
     sref, pref, margin = cache
     n_done = 0
+    n_quiet = 0
     while True:
         if pos[4] >= 0:  # finish an avalanche interrupted by a full record
             st = avalanche(0, form, stress, base, trial, w, mload, dgamma, vbar, system, law,
@@ -225,6 +229,9 @@ def aqs_chunk(form, stress, base, trial, v, ivm, w, mload, dgamma, vbar, vmean, 
                           pref, margin, pos, trial, par)
         if not event_driven and mstep == 0:
             fill_quiet(pos[1] + 1, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
+            n_quiet += 1
+            if n_quiet >= QUIET_PER_AVALANCHE * max_aval and pos[1] < n_steps:
+                return CHUNK_END  # long elastic stretches step by step: back to Python too
             continue
         if mstep > n_steps - pos[0]:
             fill_quiet(n_steps, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
