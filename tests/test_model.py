@@ -334,3 +334,40 @@ def test_config_and_overrides(tmp_path):
     with pytest.raises(ValueError, match="multiple of 4"):
         load_config(f)
     assert fp.params.PRESETS["l13.2"].N == 144 and fp.params.PRESETS["l3.5"].L == 29
+
+
+@pytest.mark.parametrize("variant", ["C", "B"])  # B: pressure-dependent thresholds
+def test_analytic_trigger_step_equals_the_stepping_test_at_boundaries(variant):
+    """next_unstable_step (analytic step, fast verification) against the step-by-step test,
+    with steps chosen so that the activation load falls within a few ulps of a step."""
+    from femplastic.fe.elasticity import schmid
+    from femplastic.weakplane import kernels as K
+
+    p = fp.ModelParams.for_variant(variant, L=10, N=12)
+    st = fp.aqs(fp.quench(p, np.random.default_rng(4), max_events=400), p,
+                np.random.default_rng(5), gamma_end=0.1, dgamma=1e-4).state
+    law_f = st.model.law_arrays[1]
+    v = np.ascontiguousarray(st.model.propagator.load_response(schmid(0.3)))
+    ivm = K.load_rate_bounds(v, law_f)
+    best = K._trigger_serial(st.stress, v, st.nv, st.tauc, law_f, st.sref, st.pref,
+                             st.margin, ivm)
+    assert 0 < best < np.inf
+    trial, ref = np.empty_like(st.stress), np.empty_like(st.stress)
+    checked = 0
+    for k in (1, 2, 3, 7, 50):
+        # steps whose k-th load is within a few ulps of the activation load, and one between
+        for dg in [best / k * (1.0 + 1.1e-16 * j) for j in range(-6, 7)] + [best / (k + 0.5)]:
+            cap = 4 * k + 10
+            m = K.next_unstable_step(st.stress, v, dg, st.nv, st.tauc, law_f, st.sref,
+                                     st.pref, st.margin, cap, trial, ivm)
+            # the definition: the first step whose loaded stress has an active system
+            want = cap + 1
+            for j in range(1, cap + 1):
+                K.trial_stress(st.stress, v, j * dg, ref)
+                if K.any_active(ref, st.nv, st.tauc, law_f, st.sref, st.pref, st.margin):
+                    want = j
+                    break
+            assert m == want, (k, dg, m, want)
+            assert np.array_equal(trial, ref)
+            checked += 1
+    assert checked == 70

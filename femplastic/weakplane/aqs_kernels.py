@@ -95,10 +95,10 @@ def _resolved(m, s0, s1, s2):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True)
-def avalanche(mstep, form, stress, base, trial, w, mload, dgamma, vbar, system, law, cache,
+def avalanche(mstep, form, stress, base, w, mload, dgamma, vbar, system, law, cache,
               work, events, ev_aval, rng, record, max_sweeps, pos, acc, rec_b, rec_a, rec_size,
               rec_pl, rec_mean, par=False):  # pragma: no cover - compiled
-    """Relax the loaded stress ``trial`` of step ``k_base + mstep`` and book the avalanche.
+    """Relax ``stress``, loaded to step ``k_base + mstep`` (by :func:`find_next`), and book it.
 
     With ``pos[4] >= 0`` (an avalanche interrupted by a full record) the relaxation of
     ``stress`` continues instead. Returns :data:`DONE`, :data:`RECORD_FULL` (the event record
@@ -114,10 +114,6 @@ def avalanche(mstep, form, stress, base, trial, w, mload, dgamma, vbar, system, 
         if record and ev_n[0] + n > events[0].shape[0]:
             return RECORD_FULL  # a first sweep might not fit; nothing done yet
         rec_b[i] = acc[3] + (mstep * dgamma) * vbar
-        for e in range(n):
-            stress[e, 0] = trial[e, 0]
-            stress[e, 1] = trial[e, 1]
-            stress[e, 2] = trial[e, 2]
         pos[4] = i
         rec_size[i] = 0
         acc[4] = 0.0
@@ -195,7 +191,7 @@ def book_relaxed(stress, base, w, mload, pos, acc, rec_a, rec_size, rec_pl,
 
 
 @nb.njit(cache=True)
-def aqs_chunk(form, stress, base, trial, v, ivm, w, mload, dgamma, vbar, vmean, n_steps,
+def aqs_chunk(form, stress, base, v, ivm, w, mload, dgamma, vbar, vmean, n_steps,
               event_driven, system, law, cache, work, events, ev_aval, rng, record, max_sweeps,
               max_aval, pos, acc, rec_b, rec_a, rec_size, rec_pl, rec_mean,
               par=False):  # pragma: no cover
@@ -215,7 +211,7 @@ def aqs_chunk(form, stress, base, trial, v, ivm, w, mload, dgamma, vbar, vmean, 
     n_quiet = 0
     while True:
         if pos[4] >= 0:  # finish an avalanche interrupted by a full record
-            st = avalanche(0, form, stress, base, trial, w, mload, dgamma, vbar, system, law,
+            st = avalanche(0, form, stress, base, w, mload, dgamma, vbar, system, law,
                            cache, work, events, ev_aval, rng, record, max_sweeps, pos, acc,
                            rec_b, rec_a, rec_size, rec_pl, rec_mean, par)
             if st != DONE:
@@ -226,7 +222,7 @@ def aqs_chunk(form, stress, base, trial, v, ivm, w, mload, dgamma, vbar, vmean, 
         if n_done >= max_aval:
             return CHUNK_END
         mstep = find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref,
-                          pref, margin, pos, trial, par)
+                          pref, margin, pos, stress, par)  # loads stress to the step
         if not event_driven and mstep == 0:
             fill_quiet(pos[1] + 1, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
             n_quiet += 1
@@ -237,7 +233,7 @@ def aqs_chunk(form, stress, base, trial, v, ivm, w, mload, dgamma, vbar, vmean, 
             fill_quiet(n_steps, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
             return DONE
         fill_quiet(pos[0] + mstep - 1, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
-        st = avalanche(mstep, form, stress, base, trial, w, mload, dgamma, vbar, system, law,
+        st = avalanche(mstep, form, stress, base, w, mload, dgamma, vbar, system, law,
                        cache, work, events, ev_aval, rng, record, max_sweeps, pos, acc, rec_b,
                        rec_a, rec_size, rec_pl, rec_mean, par)
         if st != DONE:

@@ -491,59 +491,105 @@ def _lower_bounds(b, ivm, sr, pref, margin, a, lo, hi, lbs):  # pragma: no cover
 
 
 @nb.njit(cache=True)
+def _block_min(lbs, lo, hi):  # pragma: no cover - compiled
+    """Minimum of ``lbs[lo:hi]`` (four running minima: no serial dependency chain)."""
+    m0 = np.inf
+    m1 = np.inf
+    m2 = np.inf
+    m3 = np.inf
+    e = lo
+    while e + 4 <= hi:
+        m0 = lbs[e] if lbs[e] < m0 else m0
+        m1 = lbs[e + 1] if lbs[e + 1] < m1 else m1
+        m2 = lbs[e + 2] if lbs[e + 2] < m2 else m2
+        m3 = lbs[e + 3] if lbs[e + 3] < m3 else m3
+        e += 4
+    while e < hi:
+        m0 = lbs[e] if lbs[e] < m0 else m0
+        e += 1
+    return min(min(m0, m1), min(m2, m3))
+
+
+@nb.njit(cache=True, parallel=True)
+def _bounds_par(b, ivm, sr, pref, margin, a, n, lbs, bmin):  # pragma: no cover - compiled
+    """:func:`_lower_bounds` and :func:`_block_min` of every block, blocks on threads."""
+    for j in nb.prange(bmin.shape[0]):
+        lo = j * SCAN_BLOCK
+        hi = min(lo + SCAN_BLOCK, n)
+        _lower_bounds(b, ivm, sr, pref, margin, a, lo, hi, lbs)
+        bmin[j] = _block_min(lbs, lo, hi)
+
+
+@nb.njit(cache=True)
+def trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, ivm, lbs, bmin,
+                   par=False):  # pragma: no cover - compiled
+    """Smallest activation load over all elements, with the bounds it was found from.
+
+    Fills ``lbs`` (n,) with every element's lower bound (:func:`_lower_bounds`) and ``bmin``
+    (blocks of :data:`SCAN_BLOCK`,) with their block minima; the element of the lowest bound
+    is solved exactly (:func:`_element_trigger`), then every element whose bound is below the
+    best load found so far, visiting only the blocks whose minimum is. Returns
+    ``(best, e_best)``, the exact minimum and an element attaining it (``inf, -1`` when
+    nothing is loaded). ``par``: the bounds on threads (same values).
+    """
+    n = base.shape[0]
+    nblk = bmin.shape[0]
+    b = np.ascontiguousarray(base).reshape(-1)
+    sr = np.ascontiguousarray(sref).reshape(-1)
+    a = law_f[4]
+    if par:
+        _bounds_par(b, ivm, sr, pref, margin, a, n, lbs, bmin)
+    else:
+        _lower_bounds(b, ivm, sr, pref, margin, a, 0, n, lbs)
+        for j in range(nblk):
+            bmin[j] = _block_min(lbs, j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n))
+    jmin = -1
+    lmin = np.inf
+    for j in range(nblk):
+        if bmin[j] < lmin:
+            lmin = bmin[j]
+            jmin = j
+    best = np.inf
+    e_best = -1
+    emin = -1
+    if jmin >= 0:
+        for e in range(jmin * SCAN_BLOCK, min((jmin + 1) * SCAN_BLOCK, n)):
+            if lbs[e] == lmin:
+                emin = e
+                break
+        best = _element_trigger(emin, base, v, nv, tauc, law_f)
+        if best < np.inf:
+            e_best = emin
+    for j in range(nblk):
+        if bmin[j] >= best:
+            continue
+        for e in range(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n)):
+            if e == emin or lbs[e] >= best:
+                continue
+            x = _element_trigger(e, base, v, nv, tauc, law_f)
+            if x < best:
+                best = x
+                e_best = e
+    return best, e_best
+
+
+@nb.njit(cache=True)
 def _trigger_serial(base, v, nv, tauc, law_f, sref, pref, margin, ivm):  # pragma: no cover
     """Smallest activation load over all elements (see :func:`next_trigger`)."""
     n = base.shape[0]
     lbs = np.empty(n)
-    _lower_bounds(np.ascontiguousarray(base).reshape(-1), ivm,
-                  np.ascontiguousarray(sref).reshape(-1), pref, margin, law_f[4], 0, n, lbs)
-    emin = -1
-    lmin = np.inf
-    for e in range(n):
-        if lbs[e] < lmin:
-            lmin = lbs[e]
-            emin = e
-    best = np.inf
-    if emin >= 0:
-        best = _element_trigger(emin, base, v, nv, tauc, law_f)
-    for e in range(n):
-        if e == emin or lbs[e] >= best:
-            continue
-        x = _element_trigger(e, base, v, nv, tauc, law_f)
-        if x < best:
-            best = x
-    return best
+    bmin = np.empty((n + SCAN_BLOCK - 1) // SCAN_BLOCK)
+    return trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, ivm, lbs, bmin)[0]
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True)
 def _trigger_par(base, v, nv, tauc, law_f, sref, pref, margin, ivm):  # pragma: no cover
-    """:func:`_trigger_serial` threaded: the same minimum (exact), whatever the threads."""
+    """:func:`_trigger_serial` with the bounds on threads: the same minimum (exact)."""
     n = base.shape[0]
     lbs = np.empty(n)
-    b = np.ascontiguousarray(base).reshape(-1)
-    sr = np.ascontiguousarray(sref).reshape(-1)
-    nblk = (n + SCAN_BLOCK - 1) // SCAN_BLOCK
-    for j in nb.prange(nblk):
-        _lower_bounds(b, ivm, sr, pref, margin, law_f[4], j * SCAN_BLOCK,
-                      min((j + 1) * SCAN_BLOCK, n), lbs)
-    emin = -1
-    lmin = np.inf
-    for e in range(n):
-        if lbs[e] < lmin:
-            lmin = lbs[e]
-            emin = e
-    best = np.inf
-    if emin >= 0:
-        best = _element_trigger(emin, base, v, nv, tauc, law_f)
-    xs = np.empty(n)
-    for e in nb.prange(n):
-        xs[e] = np.inf
-        if e != emin and lbs[e] < best:
-            xs[e] = _element_trigger(e, base, v, nv, tauc, law_f)
-    for e in range(n):
-        if xs[e] < best:
-            best = xs[e]
-    return best
+    bmin = np.empty((n + SCAN_BLOCK - 1) // SCAN_BLOCK)
+    return trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, ivm, lbs, bmin,
+                          True)[0]
 
 
 @nb.njit(cache=True)
@@ -578,18 +624,65 @@ def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap,
 
 
 @nb.njit(cache=True)
+def _active_at(e, base, v, x, trial, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
+    """Whether element ``e`` is active in ``base + x v`` (its row of ``trial`` set so).
+
+    The element's row is computed as :func:`trial_stress` computes it and tested by
+    :func:`full_check`, as a scan of the whole trial stress would test it.
+    """
+    trial[e, 0] = base[e, 0] + x * v[e, 0]
+    trial[e, 1] = base[e, 1] + x * v[e, 1]
+    trial[e, 2] = base[e, 2] + x * v[e, 2]
+    return full_check(e, trial, nv, tauc, law_f, sref, pref, margin)[0] < 0.0
+
+
+@nb.njit(cache=True)
 def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap,
                        trial, ivm=None, par=False):  # pragma: no cover - compiled
     """First load step ``m`` in ``1 .. cap`` at which ``base + m dgamma v`` is unstable.
 
-    :func:`next_trigger` finds it analytically; the result is then verified with the exact
-    test the step-by-step mode applies (:func:`trial_stress` + :func:`any_active`): ``m``
-    must be unstable and ``m - 1`` stable, else it is moved. Returns ``cap + 1`` when no
-    step up to ``cap`` is unstable; otherwise ``trial`` holds the loaded stress at ``m``.
-    One compiled call per avalanche (was six calls from Python).
+    The analytic step (:func:`trigger_bounds`, as :func:`next_trigger`) is verified against
+    the test of the step-by-step mode (:func:`trial_stress` + :func:`any_active`): ``m``
+    must be unstable and ``m - 1`` stable, else it is moved, step by step, with that test.
+    The usual case needs no scan: ``m`` is unstable if the element found to trigger is
+    active there, and ``m - 1`` is stable if no element whose bound is below
+    ``x (1 + 1e-9) + 1e-12 max(1 / vmax)`` (``x`` its load) is active there; every other
+    element is stable by its bound with a margin of at least ``1e-12`` in stress, far above
+    round-off, so the scan would find exactly the same. Returns ``cap + 1`` when no step up
+    to ``cap`` is unstable; otherwise ``trial`` holds the loaded stress at ``m``.
     """
-    mstep = next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap + 1, ivm,
-                         par)
+    n = base.shape[0]
+    iv = load_rate_bounds(v, law_f) if ivm is None else ivm
+    lbs = np.empty(n)
+    bmin = np.empty((n + SCAN_BLOCK - 1) // SCAN_BLOCK)
+    best, e_best = trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, iv, lbs, bmin,
+                                  par)
+    if best == np.inf:
+        mstep = cap + 1
+    else:
+        m = np.floor(best / dgamma) + 1.0
+        mstep = int(max(1.0, min(m, cap + 1.0)))
+    # fast verification of the usual case (see the docstring)
+    if mstep <= cap and e_best >= 0 and _active_at(e_best, base, v, mstep * dgamma, trial, nv,
+                                                   tauc, law_f, sref, pref, margin):
+        calm = True
+        if mstep > 1:
+            x = (mstep - 1) * dgamma
+            thr = x * (1.0 + 1e-9) + 1e-12 * -_block_min(-iv, 0, n)  # max(iv): all blocks
+            for j in range(bmin.shape[0]):
+                if not calm:
+                    break
+                if bmin[j] > thr:
+                    continue
+                for e in range(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n)):
+                    if lbs[e] <= thr and _active_at(e, base, v, x, trial, nv, tauc, law_f, sref,
+                                                    pref, margin):
+                        calm = False
+                        break
+        if calm:
+            trial_stress(base, v, mstep * dgamma, trial)
+            return mstep
+    # the general case: the step-by-step test
     while mstep <= cap:
         trial_stress(base, v, mstep * dgamma, trial)
         if any_active(trial, nv, tauc, law_f, sref, pref, margin):

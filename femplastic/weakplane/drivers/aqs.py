@@ -364,8 +364,7 @@ def aqs(
     plast = np.zeros(n_steps)
     mean_st = np.zeros((n_steps, 3))
 
-    base = st.stress.copy()
-    trial = np.empty_like(base)
+    base = st.stress.copy()  # the stress after the last avalanche; st.stress is loaded from it
     # loop position (femplastic.weakplane.aqs_kernels.POS / ACC): k_base, done, n_aval,
     # events of this run, open avalanche; base mean (3), base resolved stress, open plastic (3)
     pos = np.array([0, 0, 0, 0, -1], np.int64)
@@ -442,7 +441,6 @@ def aqs(
         nonlocal ev_aval
         i = int(pos[0]) + mstep - 1
         s_before[i] = acc[3] + (mstep * dgamma) * vbar
-        st.stress[:] = trial
         n0 = int(buf.ev_n[0])
         n_ev, acc[4:7] = relax(st, rng, buf, record=record_events, max_sweeps=max_sweeps,
                                weights=w)
@@ -463,7 +461,7 @@ def aqs(
         while True:
             interrupt.check()  # a safe point: Ctrl-C surfaces here, between compiled calls
             t0 = _time.perf_counter()
-            status = AK.aqs_chunk(form, st.stress, base, trial, v, ivm, w, Mload, dgamma, vbar,
+            status = AK.aqs_chunk(form, st.stress, base, v, ivm, w, Mload, dgamma, vbar,
                                   vmean, n_steps, event_driven, system, law, cache, buf.work,
                                   buf.events, ev_aval, rng, record_events, max_sweeps,
                                   1 if every_avalanche else chunk, pos, acc, *recs, par)
@@ -488,7 +486,7 @@ def aqs(
             interrupt.check()
             done = int(pos[1])
             mstep = AK.find_next(base, v, ivm, dgamma, n_steps, event_driven, st.nv, st.tauc,
-                                 law_f, st.sref, st.pref, st.margin, pos, trial, par)
+                                 law_f, st.sref, st.pref, st.margin, pos, st.stress, par)
             quiet_only = mstep == 0 or mstep > n_steps - int(pos[0])
             upto = done + 1 if mstep == 0 else min(int(pos[0]) + mstep - 1, n_steps)
             AK.fill_quiet(upto, pos, acc, dgamma, vbar, vmean, s_before, s_after, mean_st)
@@ -502,7 +500,7 @@ def aqs(
             if form is None:
                 py_avalanche(mstep)
             else:
-                while (status := AK.avalanche(mstep, form, st.stress, base, trial, w, Mload,
+                while (status := AK.avalanche(mstep, form, st.stress, base, w, Mload,
                                               dgamma, vbar, system, law, cache, buf.work,
                                               buf.events, ev_aval, rng, record_events,
                                               max_sweeps, pos, acc, *recs,
