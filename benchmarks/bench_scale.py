@@ -6,7 +6,7 @@ driver, still used with ``stop_when``), same trajectories. Then for each grid si
 (model C, N = 36): the KMC quench time (exact O(n) selection; at the smallest size also the
 reference O(n N) scan, ``selection="scan"``, as the in-run baseline), then AQS from the
 quenched state over a short strain span, once on all threads with the threaded kernels forced
-on (``threads.PARALLEL_MIN_ELEMENTS = 1``; by default they start at L = 1024) and once on one
+on (``threads.PARALLEL_MIN_ELEMENTS = 1``; by default they start at L = 256) and once on one
 thread (the two trajectories are compared bit for bit), the per-event cost, the cost of one
 folded single-event stress update measured in the same run (median of many calls on the same
 state) and their ratio, and the peak resident memory so far. Prints as it goes.
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
         + "; quench, AQS ev/s and us/ev on one thread; upd us = one folded single-event update "
         "(same run, compiled loop, no dispatch); ratio = us/ev / upd; "
         "speed-up = 1-thread time / all-threads time (threaded kernels forced on for the "
-        "all-threads run; femplastic run uses them from L = 1024 only); "
+        "all-threads run; by default they start at L = 256); "
         "same = 1- and all-thread trajectories bitwise equal")
 
 

@@ -4,8 +4,8 @@ The per-event stress update (:func:`femplastic.fe.propagators.kernels.shifted_ad
 stability scans and the trigger search (:mod:`femplastic.weakplane.kernels`) have threaded
 forms (the KMC refresh pass too), selected by a ``par`` flag the drivers pass down: they
 ask for them (:func:`parallel_for`) on grids of ``n >= PARALLEL_MIN_ELEMENTS`` elements
-(``L >= 1024``) when more than one thread is set, and run serially otherwise. Every threaded loop
-writes disjoint elements with the serial arithmetic, and reductions are exact (minima) or
+(``L >= 256``) when more than one thread is set, and run serially otherwise. Every threaded
+loop writes disjoint elements with the serial arithmetic, and reductions are exact (minima) or
 done serially in element order, so the results are bit-identical whatever the thread count.
 
 The count is numba's (:func:`numba.set_num_threads`), at most the ``NUMBA_NUM_THREADS`` numba
@@ -14,14 +14,16 @@ started with (default: the CPUs). :func:`set_threads` sets it; ``None`` reads
 default applies (all CPUs) until :func:`set_threads` is called; ``femplastic run`` uses
 ``--threads``, else ``FEMPLASTIC_THREADS``, else one thread; ensemble workers
 (:mod:`femplastic.ensemble.runners`) use ``FEMPLASTIC_THREADS``, else one thread each.
-The threshold is high because threads did not pay where measured. On the 2-core development
-machine (numba's OpenMP layer): loaded (load ~1.5), AQS at L = 256 with the threaded forms on
-2 threads ran 19x slower than on one (a worker spinning for the next parallel region steals
-the core the serial code needs); idle (load ~0.7), the threaded update alone was 1.6x faster
-at L = 256 (50 -> 31 us) and 1.5x at L = 128, but whole AQS runs with the threaded forms
-engaged at L = 256 were 0.75-1.3x the one-thread speed (six alternating runs: no gain beyond
-the noise), because the serial code between updates (draws, renewals, bookkeeping) leaves
-the workers idle. Whether they pay at L >= 1024 on many idle cores is not measured.
+Where the threshold comes from (``femplastic bench scale``, 2-core development machine,
+numba's OpenMP layer, threaded forms forced on for the all-threads runs): on an idle machine
+whole AQS runs on 2 threads were 1.09-1.43x faster than on one at L = 256 (three runs) but
+0.6-1.1x at L = 128 and 0.6-0.8x at L = 32-64, where the serial code between updates (draws,
+renewals, bookkeeping) leaves the workers idle longer than the update they split; the
+threaded update alone was 1.6x faster at L = 256 (50 -> 31 us). On a loaded machine (load
+~1.5) an earlier version ran 19x slower on 2 threads at L = 256: a worker spinning for the
+next parallel region steals the core the serial code needs. So ask for threads only where
+cores are free; ``femplastic run`` uses one unless told. More cores and larger grids are not
+measured.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ __all__ = ["ENV", "PARALLEL_MIN_ELEMENTS", "get_threads", "parallel_for", "resol
 #: Environment variable giving the default thread count.
 ENV = "FEMPLASTIC_THREADS"
 #: Smallest number of elements (``L * L``) for which the drivers ask the kernels for their
-#: threaded forms (when more than one thread is set); see the module notes for why so high.
-PARALLEL_MIN_ELEMENTS = 1024 * 1024
+#: threaded forms (when more than one thread is set); see the module notes for the numbers.
+PARALLEL_MIN_ELEMENTS = 256 * 256
 
 
 def parallel_for(n_elements: int) -> bool:
