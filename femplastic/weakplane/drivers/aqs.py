@@ -10,6 +10,12 @@ avalanches the stress is affine in the external strain, so the first unstable st
 analytically (then verified with the same test the step-by-step mode applies). Both modes
 evaluate the loaded stress with the same formula ``base + (m dgamma) v`` and produce
 identical records.
+
+The loop itself is compiled (:func:`femplastic.weakplane.aqs_kernels.aqs_chunk`): load steps,
+trigger searches and avalanches run without Python in between, and :func:`aqs` regains
+control between chunks of avalanches (~0.1 s each) for Ctrl-C, progress, checkpoints and
+growing the event record. With ``stop_when``, or a propagator without a numba form, a Python
+loop drives the same compiled parts avalanche by avalanche, with the same records.
 """
 
 from __future__ import annotations
