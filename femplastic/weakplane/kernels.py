@@ -179,6 +179,27 @@ SCAN_BLOCK = 64
 
 
 @nb.njit(cache=True)
+def _test_element(e, stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
+    """Element ``e``'s lowest system if active, else -1: cached test, then :func:`full_check`.
+
+    The cached test (see :func:`find_active`) proves the element stable without looking at its
+    systems; otherwise the full check refreshes its cache.
+    """
+    mg = margin[e]
+    if mg > 0.0:
+        a = law_f[4]
+        d0 = 0.5 * (stress[e, 1] - stress[e, 0]) - sref[e, 0]
+        d1 = stress[e, 2] - sref[e, 1]
+        dist = np.sqrt(d0 * d0 + d1 * d1)
+        if a != 0.0:
+            dist += a * abs(-0.5 * (stress[e, 0] + stress[e, 1]) - pref[e])
+        if dist < mg * (1.0 - _SAFE) - 1e-13:
+            return -1
+    d, k = full_check(e, stress, nv, tauc, law_f, sref, pref, margin)
+    return k if d < 0.0 else -1
+
+
+@nb.njit(cache=True)
 def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
                 stop_first=False, par=False):  # pragma: no cover
     """Active elements (lowest ``dtau_c < 0``) and their lowest system; returns the count.
@@ -198,7 +219,6 @@ def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
     if par and not stop_first:
         return _find_active_par(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k)
     a = law_f[4]
-    safe = 1.0 - _SAFE
     n = stress.shape[0]
     flat = np.ascontiguousarray(stress).reshape(-1)  # no copy for a C-contiguous stress
     sr = np.ascontiguousarray(sref).reshape(-1)
@@ -208,19 +228,8 @@ def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
         if _unsure(flat, sr, pref, margin, a, lo, hi) == 0:
             continue
         for e in range(lo, hi):
-            # cached stability test (see docstring), written inline: a call per element
-            # costs more than the test itself
-            mg = margin[e]
-            if mg > 0.0:
-                d0 = 0.5 * (stress[e, 1] - stress[e, 0]) - sref[e, 0]
-                d1 = stress[e, 2] - sref[e, 1]
-                dist = np.sqrt(d0 * d0 + d1 * d1)
-                if a != 0.0:
-                    dist += a * abs(-0.5 * (stress[e, 0] + stress[e, 1]) - pref[e])
-                if dist < mg * safe - 1e-13:
-                    continue
-            d, k = full_check(e, stress, nv, tauc, law_f, sref, pref, margin)
-            if d < 0.0:
+            k = _test_element(e, stress, nv, tauc, law_f, sref, pref, margin)
+            if k >= 0:
                 out_e[count] = e
                 out_k[count] = k
                 count += 1
@@ -240,7 +249,6 @@ def _find_active_par(stress, nv, tauc, law_f, sref, pref, margin, out_e,
     number of threads.
     """
     a = law_f[4]
-    safe = 1.0 - _SAFE
     n = stress.shape[0]
     flat = np.ascontiguousarray(stress).reshape(-1)
     sr = np.ascontiguousarray(sref).reshape(-1)
@@ -253,20 +261,8 @@ def _find_active_par(stress, nv, tauc, law_f, sref, pref, margin, out_e,
             continue
         c = 0
         for e in range(lo, hi):
-            out_k[e] = -1
-            mg = margin[e]
-            if mg > 0.0:
-                d0 = 0.5 * (stress[e, 1] - stress[e, 0]) - sref[e, 0]
-                d1 = stress[e, 2] - sref[e, 1]
-                dist = np.sqrt(d0 * d0 + d1 * d1)
-                if a != 0.0:
-                    dist += a * abs(-0.5 * (stress[e, 0] + stress[e, 1]) - pref[e])
-                if dist < mg * safe - 1e-13:
-                    continue
-            d, k = full_check(e, stress, nv, tauc, law_f, sref, pref, margin)
-            if d < 0.0:
-                out_k[e] = k
-                c += 1
+            out_k[e] = _test_element(e, stress, nv, tauc, law_f, sref, pref, margin)
+            c += out_k[e] >= 0
         found[j] = c
     count = 0
     for j in range(nblk):
