@@ -1,5 +1,6 @@
 """Checkpoint and resume: bitwise the uninterrupted run, in the library and through the CLI."""
 
+import json
 import os
 import signal
 import subprocess
@@ -87,3 +88,7 @@ def test_cli_killed_after_checkpoint_resumes_to_identical_results(tmp_path):
     assert a.keys() == b.keys() and len(a) > 5
     for k in a:
         assert np.array_equal(a[k], b[k]), k
+    # the summary's statistics, merged over the same chunks, and the curve file: the same
+    sa, sb = (json.loads((d / "summary.json").read_text())["stationary"] for d in (ref, part))
+    assert sa["mean_stress"] is not None and sa == sb
+    assert (ref / "curve.csv").read_bytes() == (part / "curve.csv").read_bytes()

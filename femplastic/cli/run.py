@@ -303,14 +303,18 @@ class _RecordStream:
         self._account(rec["gamma"], rec["stress"], self.rows)
         self.rows = io.extend_hdf5(self.path, self.group, rec)
 
-    def restart_at(self, n: int) -> None:
-        """Resume: keep the first ``n`` rows of the file, re-read them for the statistics."""
+    def restart_at(self, chunks: list[tuple[int, int]]) -> None:
+        """Resume after ``chunks`` (row ranges): keep those rows, re-read them chunk by chunk.
+
+        The statistics are merged over the same chunks as in the interrupted run, so the
+        summary is bitwise that of an uninterrupted run.
+        """
         from .. import io
 
+        n = chunks[-1][1] if chunks else 0
         io.truncate_hdf5(self.path, self.group, n)
         self.rows = 0
-        for a in range(0, n, RECORD_CHUNK):
-            b = min(a + RECORD_CHUNK, n)
+        for a, b in chunks:
             g = io.read_rows(self.path, self.group, "gamma", a, b)
             self._account(g, io.read_rows(self.path, self.group, "stress", a, b), a)
             self.rows = b
@@ -387,17 +391,21 @@ def _shear_streamed(state, p, rng, rp, snap: Callable[[float, Any], None] | None
     n_total = int(round(rp.gamma_end / rp.dgamma))
     per_snap = max(1, int(round(rp.fields_every / rp.dgamma))) if rp.fields_every > 0 \
         else n_total
-    done = 0
+    chunks, a = [], 0  # the chunks' step ranges: ends at snapshots and every RECORD_CHUNK
+    while a < n_total:
+        chunks.append((a, a + min(per_snap - a % per_snap, RECORD_CHUNK, n_total - a)))
+        a = chunks[-1][1]
     st = state
     resume = None
+    first = 0
     if ck is not None and ck.resume is not None:
         resume = ck.resume
-        done = int(ck.extra["chunk_start"])
-        stream.restart_at(done)
+        first = [c[0] for c in chunks].index(int(ck.extra["chunk_start"]))
+        stream.restart_at(chunks[:first])
     elif snap is not None:
         snap(0.0, state)
-    while done < n_total:
-        m = min(per_snap - done % per_snap, RECORD_CHUNK, n_total - done)
+    for done, end in chunks[first:]:
+        m = end - done
         hook = None
         if ck is not None and ck.every is not None:
             def hook(snapshot, b=done):
@@ -416,9 +424,8 @@ def _shear_streamed(state, p, rng, rp, snap: Callable[[float, Any], None] | None
         stream.append(rec)
         st = run.state
         del run, rec
-        done += m
-        if snap is not None and (done % per_snap == 0 or done == n_total):
-            snap(done * rp.dgamma, st)
+        if snap is not None and (end % per_snap == 0 or end == n_total):
+            snap(end * rp.dgamma, st)
         interrupt.check()
     return st
 
