@@ -29,7 +29,7 @@ import numba as nb
 import numpy as np
 
 from ..numba_cache import refresh as _refresh_numba_caches
-from .kernels import any_active, next_unstable_step, relax_fused, trial_stress
+from .kernels import SCAN_BLOCK, any_active, next_unstable_step, relax_fused, trial_stress
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
@@ -82,7 +82,7 @@ def find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref
         return next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin,
                                   n_steps - k_base, trial, ivm, par)
     mstep = pos[1] + 1 - k_base
-    trial_stress(base, v, mstep * dgamma, trial)
+    trial_stress(base, v, mstep * dgamma, trial, par)
     if any_active(trial, nv, tauc, law_f, sref, pref, margin):
         return mstep
     return 0
@@ -134,47 +134,84 @@ def avalanche(mstep, form, stress, base, w, mload, dgamma, vbar, system, law, ca
         return RECORD_FULL
     if status == 1:
         return SWEEP_LIMIT
-    book_relaxed(stress, base, w, mload, pos, acc, rec_a, rec_size, rec_pl, rec_mean)
+    book_relaxed(stress, base, w, mload, pos, acc, rec_a, rec_size, rec_pl, rec_mean, par)
     return DONE
 
 
 @nb.njit(cache=True)
-def weighted_mean(stress, w):  # pragma: no cover - compiled
-    """``sum_e w[e] stress[e]`` (3,), summed in element order (as :func:`book_relaxed`)."""
+def _block_sum(stress, w, base, lo, hi, out, j):  # pragma: no cover - compiled
+    """``out[j] = sum_{lo <= e < hi} w[e] stress[e]``, in element order.
+
+    Copies the rows to ``base`` when it has them (``base.shape[0] > 0``).
+    """
     m0 = 0.0
     m1 = 0.0
     m2 = 0.0
-    for e in range(stress.shape[0]):
+    copy = base.shape[0] > 0
+    for e in range(lo, hi):
+        if copy:
+            base[e, 0] = stress[e, 0]
+            base[e, 1] = stress[e, 1]
+            base[e, 2] = stress[e, 2]
         m0 += w[e] * stress[e, 0]
         m1 += w[e] * stress[e, 1]
         m2 += w[e] * stress[e, 2]
-    out = np.empty(3)
-    out[0] = m0
-    out[1] = m1
-    out[2] = m2
+    out[j, 0] = m0
+    out[j, 1] = m1
+    out[j, 2] = m2
+
+
+@nb.njit(cache=True, parallel=True)
+def _block_sums_par(stress, w, base, out):  # pragma: no cover - compiled
+    """:func:`_block_sum` of every block, blocks on threads."""
+    n = stress.shape[0]
+    for j in nb.prange(out.shape[0]):
+        _block_sum(stress, w, base, j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n), out, j)
+
+
+@nb.njit(cache=True)
+def _mean_copy(stress, w, base, par):  # pragma: no cover - compiled
+    """Weighted mean (3,): sums per block of :data:`SCAN_BLOCK` elements, then over blocks.
+
+    The blocks are summed in order, so serial and threaded give the same bits; copies
+    ``stress`` to ``base`` too (when ``base`` has rows).
+    """
+    n = stress.shape[0]
+    part = np.empty(((n + SCAN_BLOCK - 1) // SCAN_BLOCK, 3))
+    if par:
+        _block_sums_par(stress, w, base, part)
+    else:
+        for j in range(part.shape[0]):
+            _block_sum(stress, w, base, j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n), part, j)
+    out = np.zeros(3)
+    for j in range(part.shape[0]):
+        out[0] += part[j, 0]
+        out[1] += part[j, 1]
+        out[2] += part[j, 2]
     return out
 
 
 @nb.njit(cache=True)
-def book_relaxed(stress, base, w, mload, pos, acc, rec_a, rec_size, rec_pl,
-                 rec_mean):  # pragma: no cover - compiled
+def weighted_mean(stress, w, par=False):  # pragma: no cover - compiled
+    """``sum_e w[e] stress[e]`` (3,), summed as :func:`book_relaxed` sums it (same bits)."""
+    return _mean_copy(stress, w, np.empty((0, 3)), par)
+
+
+@nb.njit(cache=True)
+def book_relaxed(stress, base, w, mload, pos, acc, rec_a, rec_size, rec_pl, rec_mean,
+                 par=False):  # pragma: no cover - compiled
     """Close the avalanche of step ``pos[4]``: records, ``base`` = ``stress``, advance ``pos``.
 
     ``rec_size[i]`` and the weighted plastic strain ``acc[4:7]`` must hold the avalanche's.
-    The mean is summed as :func:`weighted_mean` sums it (same bits), fused with the copy.
+    The mean is summed as :func:`weighted_mean` sums it (same bits), fused with the copy;
+    ``par``: on threads (same bits).
     """
     i = pos[4]
     rec_pl[i] = _resolved(mload, acc[4], acc[5], acc[6])
-    m0 = 0.0
-    m1 = 0.0
-    m2 = 0.0
-    for e in range(stress.shape[0]):
-        base[e, 0] = stress[e, 0]
-        base[e, 1] = stress[e, 1]
-        base[e, 2] = stress[e, 2]
-        m0 += w[e] * stress[e, 0]
-        m1 += w[e] * stress[e, 1]
-        m2 += w[e] * stress[e, 2]
+    mean = _mean_copy(stress, w, base, par)
+    m0 = mean[0]
+    m1 = mean[1]
+    m2 = mean[2]
     acc[0] = m0
     acc[1] = m1
     acc[2] = m2

@@ -410,12 +410,50 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
 
 
 @nb.njit(cache=True)
-def trial_stress(base, v, x, out):  # pragma: no cover - compiled
-    """``out = base + x * v`` elementwise (the loaded stress, same formula in every mode)."""
+def trial_stress(base, v, x, out, par=False):  # pragma: no cover - compiled
+    """``out = base + x * v`` elementwise (the loaded stress, same formula in every mode).
+
+    ``par``: blocks of rows on threads (the same values).
+    """
+    if par:
+        _trial_par(base, v, x, out)
+        return
     for e in range(base.shape[0]):
         out[e, 0] = base[e, 0] + x * v[e, 0]
         out[e, 1] = base[e, 1] + x * v[e, 1]
         out[e, 2] = base[e, 2] + x * v[e, 2]
+
+
+@nb.njit(cache=True, parallel=True)
+def _trial_par(base, v, x, out):  # pragma: no cover - compiled
+    """:func:`trial_stress` with blocks of :data:`SCAN_BLOCK` rows on threads."""
+    n = base.shape[0]
+    for j in nb.prange((n + SCAN_BLOCK - 1) // SCAN_BLOCK):
+        for e in range(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n)):
+            out[e, 0] = base[e, 0] + x * v[e, 0]
+            out[e, 1] = base[e, 1] + x * v[e, 1]
+            out[e, 2] = base[e, 2] + x * v[e, 2]
+
+
+@nb.njit(cache=True)
+def _max(x):  # pragma: no cover - compiled
+    """Largest value of ``x`` (four running maxima)."""
+    m0 = -np.inf
+    m1 = -np.inf
+    m2 = -np.inf
+    m3 = -np.inf
+    n = x.shape[0]
+    e = 0
+    while e + 4 <= n:
+        m0 = x[e] if x[e] > m0 else m0
+        m1 = x[e + 1] if x[e + 1] > m1 else m1
+        m2 = x[e + 2] if x[e + 2] > m2 else m2
+        m3 = x[e + 3] if x[e + 3] > m3 else m3
+        e += 4
+    while e < n:
+        m0 = x[e] if x[e] > m0 else m0
+        e += 1
+    return max(max(m0, m1), max(m2, m3))
 
 
 @nb.njit(cache=True)
@@ -664,7 +702,7 @@ def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap
         calm = True
         if mstep > 1:
             x = (mstep - 1) * dgamma
-            thr = x * (1.0 + 1e-9) + 1e-12 * -_block_min(-iv, 0, n)  # max(iv): all blocks
+            thr = x * (1.0 + 1e-9) + 1e-12 * _max(iv)
             for j in range(bmin.shape[0]):
                 if not calm:
                     break
@@ -676,21 +714,21 @@ def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap
                         calm = False
                         break
         if calm:
-            trial_stress(base, v, mstep * dgamma, trial)
+            trial_stress(base, v, mstep * dgamma, trial, par)
             return mstep
     # the general case: the step-by-step test
     while mstep <= cap:
-        trial_stress(base, v, mstep * dgamma, trial)
+        trial_stress(base, v, mstep * dgamma, trial, par)
         if any_active(trial, nv, tauc, law_f, sref, pref, margin):
             break
         mstep += 1
     while mstep > 1:
-        trial_stress(base, v, (mstep - 1) * dgamma, trial)
+        trial_stress(base, v, (mstep - 1) * dgamma, trial, par)
         if not any_active(trial, nv, tauc, law_f, sref, pref, margin):
             break
         mstep -= 1
     if mstep <= cap:
-        trial_stress(base, v, mstep * dgamma, trial)
+        trial_stress(base, v, mstep * dgamma, trial, par)
     return mstep
 
 
