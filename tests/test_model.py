@@ -349,8 +349,9 @@ def test_analytic_trigger_step_equals_the_stepping_test_at_boundaries(variant):
     law_f = st.model.law_arrays[1]
     v = np.ascontiguousarray(st.model.propagator.load_response(schmid(0.3)))
     ivm = K.load_rate_bounds(v, law_f)
-    best = K._trigger_serial(st.stress, v, st.nv, st.tauc, law_f, st.sref, st.pref,
-                             st.margin, ivm)
+    best, _ = K.trigger_bounds(st.stress, v, st.nv, st.tauc, law_f, st.sref, st.pref,
+                               st.margin, ivm, np.empty(st.n_elem),
+                               np.empty(-(-st.n_elem // K.SCAN_BLOCK)))
     assert 0 < best < np.inf
     trial, ref = np.empty_like(st.stress), np.empty_like(st.stress)
     checked = 0

@@ -129,7 +129,10 @@ def test_threaded_forms_equal_serial_forms_bitwise():
         v = np.ascontiguousarray(st.model.propagator.load_response(fp.fe.elasticity.schmid(0.0)))
         base = st.stress - 1.0  # pushed back to stability
         args = (base, v, st.nv, st.tauc, law_f, *caches[0], K.load_rate_bounds(v, law_f))
-        assert K._trigger_serial(*args) == K._trigger_par(*args)
+        nblk = -(-st.n_elem // K.SCAN_BLOCK)
+        found = [K.trigger_bounds(*args, np.empty(st.n_elem), np.empty(nblk), par)
+                 for par in (False, True)]
+        assert found[0] == found[1]
         # the KMC refresh pass: serial and threaded forms leave the same cache and tree
         kcs = [KK.kmc_cache(st.n_elem) for _ in range(2)]
         for kc in kcs:

@@ -608,22 +608,24 @@ def trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, ivm, lbs, bmin,
 
 
 @nb.njit(cache=True)
-def _trigger_serial(base, v, nv, tauc, law_f, sref, pref, margin, ivm):  # pragma: no cover
-    """Smallest activation load over all elements (see :func:`next_trigger`)."""
+def _analytic_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap, ivm,
+                   par):  # pragma: no cover - compiled
+    """The analytic step of :func:`next_trigger`, with what :func:`trigger_bounds` found.
+
+    Returns ``(m, e_best, lbs, bmin, iv)``: ``m = min(max(floor(best / dgamma) + 1, 1),
+    m_cap)`` (``m_cap`` when nothing is loaded), the element attaining ``best``, the bounds
+    and block minima, and the inverse loading rates used.
+    """
     n = base.shape[0]
+    iv = load_rate_bounds(v, law_f) if ivm is None else ivm
     lbs = np.empty(n)
     bmin = np.empty((n + SCAN_BLOCK - 1) // SCAN_BLOCK)
-    return trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, ivm, lbs, bmin)[0]
-
-
-@nb.njit(cache=True)
-def _trigger_par(base, v, nv, tauc, law_f, sref, pref, margin, ivm):  # pragma: no cover
-    """:func:`_trigger_serial` with the bounds on threads: the same minimum (exact)."""
-    n = base.shape[0]
-    lbs = np.empty(n)
-    bmin = np.empty((n + SCAN_BLOCK - 1) // SCAN_BLOCK)
-    return trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, ivm, lbs, bmin,
-                          True)[0]
+    best, e_best = trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, iv, lbs, bmin,
+                                  par)
+    m = m_cap
+    if best < np.inf:
+        m = int(max(1.0, min(np.floor(best / dgamma) + 1.0, float(m_cap))))
+    return m, e_best, lbs, bmin, iv
 
 
 @nb.njit(cache=True)
@@ -639,22 +641,8 @@ def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap,
     :func:`load_rate_bounds` of ``v`` (computed here when not given); ``par`` runs the
     threaded form (the same minimum).
     """
-    if ivm is None:
-        iv = load_rate_bounds(v, law_f)
-    else:
-        iv = ivm
-    if par:
-        best = _trigger_par(base, v, nv, tauc, law_f, sref, pref, margin, iv)
-    else:
-        best = _trigger_serial(base, v, nv, tauc, law_f, sref, pref, margin, iv)
-    if best == np.inf:
-        return m_cap
-    m = np.floor(best / dgamma) + 1.0
-    if m < 1.0:
-        m = 1.0
-    if m > m_cap:
-        return m_cap
-    return int(m)
+    return _analytic_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap, ivm,
+                          par)[0]
 
 
 @nb.njit(cache=True)
@@ -686,16 +674,8 @@ def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap
     to ``cap`` is unstable; otherwise ``trial`` holds the loaded stress at ``m``.
     """
     n = base.shape[0]
-    iv = load_rate_bounds(v, law_f) if ivm is None else ivm
-    lbs = np.empty(n)
-    bmin = np.empty((n + SCAN_BLOCK - 1) // SCAN_BLOCK)
-    best, e_best = trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, iv, lbs, bmin,
-                                  par)
-    if best == np.inf:
-        mstep = cap + 1
-    else:
-        m = np.floor(best / dgamma) + 1.0
-        mstep = int(max(1.0, min(m, cap + 1.0)))
+    mstep, e_best, lbs, bmin, iv = _analytic_step(base, v, dgamma, nv, tauc, law_f, sref, pref,
+                                                  margin, cap + 1, ivm, par)
     # fast verification of the usual case (see the docstring)
     if mstep <= cap and e_best >= 0 and _active_at(e_best, base, v, mstep * dgamma, trial, nv,
                                                    tauc, law_f, sref, pref, margin):

@@ -63,15 +63,20 @@ class _Buffers:
         self.act_e, self.act_k, self.deps, self.amp, self.taus = self.work
         self.events = event_record(capacity)
         self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp, self.ev_n = self.events
+        self.ev_aval = np.zeros(capacity, np.int64)  # the avalanche of each event (AQS)
 
     def grow(self, capacity: int) -> None:
         self.events = event_record(capacity, self.events)
         self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp, self.ev_n = self.events
+        aval = np.zeros(capacity, np.int64)
+        m = min(capacity, self.ev_aval.size)
+        aval[:m] = self.ev_aval[:m]
+        self.ev_aval = aval
 
-    def log(self, avalanche_of_event: NDArray[np.int64]) -> EventLog:
+    def log(self) -> EventLog:
         m = int(self.ev_n[0])
         return EventLog(self.ev_e[:m].copy(), self.ev_k[:m].copy(), self.ev_th[:m].copy(),
-                        self.ev_tau[:m].copy(), self.ev_amp[:m].copy(), avalanche_of_event[:m])
+                        self.ev_tau[:m].copy(), self.ev_amp[:m].copy(), self.ev_aval[:m].copy())
 
 
 @interrupt.deferring
@@ -361,7 +366,6 @@ def aqs(
     law_f = m.law_arrays[1]
     ivm = K.load_rate_bounds(v, law_f)
     buf = _Buffers(st.n_elem, 4096 if record_events else 0)
-    ev_aval = np.zeros(buf.ev_e.shape[0], np.int64)
 
     gamma = dgamma * np.arange(1, n_steps + 1)
     s_after = np.zeros(n_steps)
@@ -401,12 +405,11 @@ def aqs(
             ev = resume.events
             m0 = ev["ev_e"].size
             buf.grow(max(2 * m0, 4096))
-            ev_aval = np.zeros(buf.ev_e.shape[0], np.int64)
-            for dst, key in zip(buf.events[:5], ("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp"),
+            for dst, key in zip((*buf.events[:5], buf.ev_aval),
+                                ("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp", "ev_aval"),
                                 strict=True):
                 dst[:m0] = ev[key]
             buf.ev_n[0] = m0
-            ev_aval[:m0] = ev["ev_aval"]
     events0, aval0 = st.n_events, st.n_avalanches - int(pos[2])
     t_ckpt = _time.perf_counter()
     system, law, cache = kernel_state(st)
@@ -428,32 +431,22 @@ def aqs(
                "mean_stress": mean_st[:done].copy()}
         ev = {"ev_e": buf.ev_e[:m0].copy(), "ev_k": buf.ev_k[:m0].copy(),
               "ev_th": buf.ev_th[:m0].copy(), "ev_tau": buf.ev_tau[:m0].copy(),
-              "ev_amp": buf.ev_amp[:m0].copy(), "ev_aval": ev_aval[:m0].copy()}
+              "ev_amp": buf.ev_amp[:m0].copy(), "ev_aval": buf.ev_aval[:m0].copy()}
         return AQSCheckpoint(AQSCheckpoint.state_dict(st), base.copy(), acc[:3].copy(),
                              float(acc[3]), int(pos[0]), done, int(pos[2]), rec, ev,
                              rng.bit_generator.state)
-
-    def grow() -> None:
-        nonlocal ev_aval
-        buf.grow(2 * buf.ev_e.shape[0] + st.n_elem)
-        ev_aval = np.concatenate([ev_aval, np.zeros(buf.ev_e.shape[0] - ev_aval.size,
-                                                    np.int64)])
 
     def py_avalanche(mstep: int) -> None:
         """One avalanche for a propagator without a numba form (through :func:`relax`).
 
         Books the same records as :func:`~femplastic.weakplane.aqs_kernels.avalanche`.
         """
-        nonlocal ev_aval
         i = int(pos[0]) + mstep - 1
         s_before[i] = acc[3] + (mstep * dgamma) * vbar
         n0 = int(buf.ev_n[0])
         n_ev, acc[4:7] = relax(st, rng, buf, record=record_events, max_sweeps=max_sweeps,
-                               weights=w)
-        if buf.ev_e.shape[0] > ev_aval.size:
-            ev_aval = np.concatenate([ev_aval, np.zeros(buf.ev_e.shape[0] - ev_aval.size,
-                                                        np.int64)])
-        ev_aval[n0:int(buf.ev_n[0])] = pos[2]
+                               weights=w)  # grows buf as needed
+        buf.ev_aval[n0:int(buf.ev_n[0])] = pos[2]
         sizes[i] = n_ev
         pos[4] = i
         AK.book_relaxed(st.stress, base, w, Mload, pos, acc, s_after, sizes, plast, mean_st)
@@ -469,11 +462,11 @@ def aqs(
             t0 = _time.perf_counter()
             status = AK.aqs_chunk(form, st.stress, base, v, ivm, w, Mload, dgamma, vbar,
                                   vmean, n_steps, event_driven, system, law, cache, buf.work,
-                                  buf.events, ev_aval, rng, record_events, max_sweeps,
+                                  buf.events, buf.ev_aval, rng, record_events, max_sweeps,
                                   1 if every_avalanche else chunk, pos, acc, *recs, par)
             sync_counts()
             if status == AK.RECORD_FULL:
-                grow()
+                buf.grow(2 * buf.ev_e.shape[0] + st.n_elem)
                 continue
             if status == AK.SWEEP_LIMIT:
                 raise RuntimeError(f"relaxation did not stop after {max_sweeps} sweeps")
@@ -496,11 +489,12 @@ def aqs(
             quiet_only = mstep == 0 or mstep > n_steps - int(pos[0])
             upto = done + 1 if mstep == 0 else min(int(pos[0]) + mstep - 1, n_steps)
             AK.fill_quiet(upto, pos, acc, dgamma, vbar, vmean, s_before, s_after, mean_st)
-            for i in range(done, upto if stop_when is not None else done):
-                if stop_when(gamma[i], s_before[i], s_after[i]):
-                    pos[1] = i + 1
-                    stopped = True
-                    break
+            if stop_when is not None:
+                for i in range(done, upto):
+                    if stop_when(gamma[i], s_before[i], s_after[i]):
+                        pos[1] = i + 1
+                        stopped = True
+                        break
             if stopped or quiet_only:
                 continue
             if form is None:
@@ -508,10 +502,10 @@ def aqs(
             else:
                 while (status := AK.avalanche(mstep, form, st.stress, base, w, Mload,
                                               dgamma, vbar, system, law, cache, buf.work,
-                                              buf.events, ev_aval, rng, record_events,
+                                              buf.events, buf.ev_aval, rng, record_events,
                                               max_sweeps, pos, acc, *recs,
                                               par)) == AK.RECORD_FULL:
-                    grow()
+                    buf.grow(2 * buf.ev_e.shape[0] + st.n_elem)
                 if status == AK.SWEEP_LIMIT:
                     raise RuntimeError(f"relaxation did not stop after {max_sweeps} sweeps")
             sync_counts()
@@ -528,7 +522,7 @@ def aqs(
     x_end = (done - k_base) * dgamma
     K.trial_stress(base, v, x_end, st.stress)
     st.macro_strain = st.macro_strain + done * dgamma * Mload
-    events = buf.log(ev_aval) if record_events else None
+    events = buf.log() if record_events else None
     report(progress, 1.0, st.n_events)
     if not np.isfinite(s_after[:done]).all() or not np.isfinite(st.stress).all():
         p = st.model.params
