@@ -333,21 +333,15 @@ class _RecordStream:
         """``gamma,stress`` of every step, read back from the file a chunk at a time."""
         from .. import io
 
-        tmp = path.with_name(path.name + ".part")
-        try:
-            with open(tmp, "w") as fh:
-                fh.write("gamma,stress\n")
-                for a in range(0, self.rows, RECORD_CHUNK):
-                    b = min(a + RECORD_CHUNK, self.rows)
-                    g = io.read_rows(self.path, self.group, "gamma", a, b)
-                    st = io.read_rows(self.path, self.group, "stress", a, b)
-                    fh.write("".join(f"{x:.10g},{y:.10g}\n" for x, y in zip(g, st,
-                                                                           strict=True)))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        def lines():
+            yield "gamma,stress\n"
+            for a in range(0, self.rows, RECORD_CHUNK):
+                b = min(a + RECORD_CHUNK, self.rows)
+                g = io.read_rows(self.path, self.group, "gamma", a, b)
+                st = io.read_rows(self.path, self.group, "stress", a, b)
+                yield "".join(f"{x:.10g},{y:.10g}\n" for x, y in zip(g, st, strict=True))
+
+        io.outdir.write_text(path, lines())
 
 
 def _summary(params, seed, realizations, finished, version, n_events, n_aval, from_gamma, per,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -153,20 +154,22 @@ def mark(folder: str | Path, status: str, **info: Any) -> None:
                json.dumps({"status": status, **info}, indent=2, allow_nan=False))
 
 
-def write_text(path: str | Path, text: str) -> None:
+def write_text(path: str | Path, text: str | Iterable[str]) -> None:
     """Write ``text`` to ``path`` atomically: a ``.part`` file renamed over it, never left.
 
     Parameters
     ----------
     path : str or Path
         The file (replaced if it exists).
-    text : str
-        Its whole content.
+    text : str or iterable of str
+        Its whole content, or its pieces in order (written as they come, e.g. from a
+        generator, so a large file need not sit in memory).
     """
     path = Path(path)
     tmp = path.with_name(path.name + ".part")
     try:
-        tmp.write_text(text)
+        with open(tmp, "w") as fh:
+            fh.writelines([text] if isinstance(text, str) else text)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
