@@ -165,3 +165,35 @@ def test_drucker_prager_threshold_and_thermal_bound():
     stress[:, :3] = 30.0  # p = -30: 1 + 0.2 (-30 + 1.95) < 0
     _, amp, _ = law.draw_slips(rng, sys, stress, [5], [k[5]], thermal=True)
     assert amp[0] == 0.0
+
+
+def test_model_params_take_dim3_and_the_2d_drivers_refuse_it(tmp_path, capsys):
+    import femplastic as fp
+    from femplastic import cli
+    from femplastic.weakplane.params import DimensionNotAvailable
+
+    assert fp.ModelParams().dim == 2 and fp.ModelParams().to_dict()["dim"] == 2
+    p = fp.ModelParams(dim=3, L=8, N=40, variant="B")
+    law = p.slip_law_3d()
+    assert (law.N, law.pressure_coefficient, law.pressure_offset) == (40, 0.2, 1.95)
+    assert law.threshold == Weibull(p.k, p.lam) and law.amplitude == BoundedPowerLaw(p.chi)
+    assert p.material_3d() == Isotropic3D(G=13.2, K=59.0)
+    assert fp.ModelParams(dim=3, N=7).N == 7  # no multiple-of-4 rule in 3D
+    for bad, exc, msg in [({"dim": 4}, ValueError, "dim must be 2 or 3"),
+                          ({"dim": "3"}, TypeError, "dim must be an integer"),
+                          ({"dim": 3, "variant": "D"}, ValueError, "no 3D form"),
+                          ({"dim": 3, "N": 4}, ValueError, "N must be an integer >= 6")]:
+        with pytest.raises(exc, match=msg):
+            fp.ModelParams(**bad)
+    with pytest.raises(ValueError, match="needs dim = 3"):
+        fp.ModelParams().slip_law_3d()
+    with pytest.raises(DimensionNotAvailable, match="3D drivers are not yet available"):
+        fp.quench(p, np.random.default_rng(0))
+    with pytest.raises(NotImplementedError):
+        fp.build_model(p)
+    with pytest.raises(SystemExit) as exc:  # the CLI refuses before any work
+        cli.main(["run", "--set", "model.dim=3", "--set", "model.L=16",
+                  "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2
+    assert "3D drivers are not yet available" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
