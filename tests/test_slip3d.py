@@ -32,7 +32,7 @@ def test_systems_are_unit_orthogonal_and_schmid_traceless_symmetric():
     assert np.allclose(T, np.swapaxes(T, -1, -2))
     ns = n[..., :, None] * s[..., None, :]
     assert np.allclose(T, 0.5 * (ns + np.swapaxes(ns, -1, -2)))
-    assert np.abs(np.trace(T, axis1=-2, axis2=-1)).max() < 1e-15
+    assert np.all(M[..., 0] + M[..., 1] + M[..., 2] == 0.0)  # exactly: no volumetric pass
     assert np.allclose(ddot3(M, M), 0.5)
     assert np.allclose(M, schmid3(n, s))
     # selfres = -(K_self M) : M, positive
@@ -125,6 +125,8 @@ def test_amplitude_bound_gives_nonnegative_dissipation_for_every_slip():
     sr = sys.selfres[elems, which]
     gm = gmax3d(tau, sr)
     assert np.all((amp >= 0) & (amp <= gm))
+    assert np.all(deps[:, 0] + deps[:, 1] + deps[:, 2] == 0.0)
+    assert np.allclose(deps, amp[:, None] * sys.schmid[elems, which], rtol=0, atol=1e-16)
     for i, e in enumerate(elems):
         M = sys.schmid[e, which[i]]
         for g, sign in ((amp[i], -1), (gm[i], 0), (1.05 * gm[i], 1)):

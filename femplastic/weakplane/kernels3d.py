@@ -6,7 +6,10 @@ systems per element):
 
 * ``stress`` (n, 6) Voigt ``(xx, yy, zz, yz, xz, xy)``, tensor shear;
 * ``normal``, ``direction`` (n, N, 3): unit plane normal ``n`` and slip direction ``s``;
-* ``schmid`` (n, N, 6): ``M = (n s + s n) / 2`` in tensor-Voigt form;
+* ``schmid`` (n, N, 6): ``M = (n s + s n) / 2`` in tensor-Voigt form, its ``zz`` component
+  written ``-(M_xx + M_yy)`` (equal to ``n_z s_z`` up to round-off) so that ``M`` and the slip
+  increments are traceless *exactly* in floating point: the shifted add then skips its
+  volumetric plane (:func:`femplastic.fe.propagators.kernels3d.shifted_add3d`);
 * ``tauc``, ``selfres`` (n, N): threshold and ``selfres = -(K_self M) : M > 0``, the element's
   own resolved-stress drop per unit slip (``K_self`` (n, 6, 6) the self response);
 * ``law_i = [thr_kind, thr_shared, renew_thr, renew_orient, amp_kind]``,
@@ -97,7 +100,7 @@ def _set_schmid(e, k, normal, direction, schmid, selfres, Kself):  # pragma: no 
     m = schmid[e, k]
     m[0] = n[0] * s[0]
     m[1] = n[1] * s[1]
-    m[2] = n[2] * s[2]
+    m[2] = -(m[0] + m[1])  # = n_z s_z, exactly traceless in floating point (n . s = 0)
     m[3] = 0.5 * (n[1] * s[2] + n[2] * s[1])
     m[4] = 0.5 * (n[0] * s[2] + n[2] * s[0])
     m[5] = 0.5 * (n[0] * s[1] + n[1] * s[0])
@@ -198,5 +201,6 @@ def draw_slips3d(count, stress, act_e, act_k, schmid, tauc, selfres, law_i, law_
         g = ppf_amplitude(law_i[4], law_f[2], law_f[3], gmax, tauc[e, k], rng.random())
         for c in range(6):
             deps[i, c] = g * m[c]
+        deps[i, 2] = -(deps[i, 0] + deps[i, 1])  # exactly traceless: no volumetric pass
         amp[i] = g
         taus[i] = tau

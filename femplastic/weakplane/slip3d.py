@@ -11,10 +11,12 @@ sense and a threshold ``tau_c`` (Weibull by default, as in 2D). A slip of amplit
 element are drawn again (orientations and thresholds, each switchable). The Drucker-Prager
 variant adds ``a (p + p0)`` to every threshold, ``p = -tr(Sigma) / 3``.
 
-The threshold and amplitude laws are the 2D objects (:class:`~.slip.Weibull`,
-:class:`~.slip.BoundedPowerLaw`, ...), drawn by the same compiled inverse CDFs; the
-orientation draws and the renewal are compiled in :mod:`femplastic.weakplane.kernels3d`, so
-what :func:`isotropic_orientations` returns is what a 3D driver would draw.
+The threshold and amplitude laws are the 2D objects
+(:class:`~femplastic.weakplane.slip.Weibull`,
+:class:`~femplastic.weakplane.slip.BoundedPowerLaw`, ...), drawn by the same compiled inverse
+CDFs; the orientation draws and the renewal are compiled in
+:mod:`femplastic.weakplane.kernels3d`, so what :func:`isotropic_orientations` returns is
+what a 3D driver would draw.
 
 **Number of systems.** :func:`n_systems_3d` carries the paper's density argument over to 3D
 (``N = rho_s l^3``, see its docstring).
@@ -138,8 +140,8 @@ class SlipSystems3D:
         return int(self.tauc.shape[0])
 
     @property
-    def N(self) -> int:
-        """Systems per element."""
+    def n_systems(self) -> int:
+        """Systems per element, ``N``."""
         return int(self.tauc.shape[1])
 
 
@@ -324,7 +326,7 @@ class SlipLaw3D:
         if e.shape != k.shape:
             raise ValueError(f"elements ({e.size}) and which ({k.size}) differ in length")
         if e.size and (e.min() < 0 or e.max() >= systems.n_elem or k.min() < 0
-                       or k.max() >= systems.N):
+                       or k.max() >= systems.n_systems):
             raise ValueError("element or system index out of range")
         law_i, law_f, _ = self.arrays()
         m = e.size

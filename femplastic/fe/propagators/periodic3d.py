@@ -42,10 +42,12 @@ AXIS_PERMUTATIONS_3D = {
 
 
 def fold_kernel3d(G: NDArray[np.float64], L: int, rtol: float = 1e-12) -> NDArray[np.float64]:
-    """Folded form of a 3D periodic kernel for :func:`~.kernels3d.shifted_add3d`.
+    """Folded form of a 3D periodic kernel for the numba shifted add.
 
-    Keeps the offsets ``rz = 0 .. L // 2`` (the rest follows from the z mirror symmetry,
-    checked here) in the six input planes described in :mod:`.kernels3d`.
+    The kernel is applied by :func:`~femplastic.fe.propagators.kernels3d.shifted_add3d`.
+    Keeps the offsets ``ry, rz = 0 .. L // 2`` (the rest follows from the y and z mirror
+    symmetries, checked here) in the six input planes described in
+    :mod:`femplastic.fe.propagators.kernels3d`.
 
     Parameters
     ----------
@@ -59,39 +61,40 @@ def fold_kernel3d(G: NDArray[np.float64], L: int, rtol: float = 1e-12) -> NDArra
 
     Returns
     -------
-    (7, (L // 2 + 1) L 12 L) float64 ndarray
+    (7, (L // 2 + 1)^2 12 L) float64 ndarray
         Aligned (:func:`~femplastic.fe.propagators.base.aligned_zeros`).
 
     Raises
     ------
     ValueError
-        If ``G`` is not mirror symmetric in z to within ``rtol``.
+        If ``G`` is not mirror symmetric in y and z to within ``rtol``.
     """
     G5 = np.asarray(G, dtype=float).reshape(L, L, L, 6, 6)  # [rz, ry, rx, a, b]
-    s = MIRROR_SIGNS_3D[2]
+    sy, sz = MIRROR_SIGNS_3D[1], MIRROR_SIGNS_3D[2]
     mirror = (L - np.arange(L)) % L
     scale = max(float(np.abs(G5).max()), np.finfo(float).tiny)
-    asym = float(np.abs(G5[mirror] - s[:, None] * s[None, :] * G5).max())
+    asym = max(float(np.abs(G5[:, mirror] - sy[:, None] * sy[None, :] * G5).max()),
+               float(np.abs(G5[mirror] - sz[:, None] * sz[None, :] * G5).max()))
     if asym > rtol * scale:
         raise ValueError(
-            f"kernel is not mirror symmetric in z (asymmetry {asym / scale:.2e} relative); the "
-            "folded shifted add needs a cubic grid with isotropic elasticity"
+            f"kernel is not mirror symmetric in y and z (asymmetry {asym / scale:.2e} "
+            "relative); the folded shifted add needs a cubic grid with isotropic elasticity"
         )
     planes = (
         G5[..., 0] - G5[..., 2],  # d_xx
         G5[..., 1] - G5[..., 2],  # d_yy
-        G5[..., 5],  # d_xy
         G5[..., 2],  # tr d
-        G5[..., 3],  # d_yz (odd in z)
+        G5[..., 3],  # d_yz (odd in y and z)
         G5[..., 4],  # d_xz (odd in z)
+        G5[..., 5],  # d_xy (odd in y)
     )
     h = L // 2
-    P = (h + 1) * L * 12 * L
+    P = (h + 1) ** 2 * 12 * L
     K = aligned_zeros((7, P))
     for c, H in enumerate(planes):
-        rows = H[: h + 1].reshape((h + 1) * L, 6 * L)
+        rows = H[: h + 1, : h + 1].reshape((h + 1) ** 2, 6 * L)
         K[c] = np.concatenate([rows, rows], axis=1).reshape(-1)
-    K[6, : 6 * L] = np.tile(s, L)
+    K[6, : 18 * L] = np.concatenate([np.tile(sy, L), np.tile(sz, L), np.tile(sy * sz, L)])
     return K
 
 
@@ -166,7 +169,7 @@ class PeriodicKernel3D:
         Real-space kernel, offset ``r = (rz L + ry) L + rx``: ``G[r, a, b]`` the stress ``a``
         in element ``e + r`` (periodic) per unit plastic strain ``b`` (Voigt, tensor shear) in
         element ``e``, at fixed mean strain; ``G[0]`` is the self response ``C (S - I)``.
-    K : (7, (L//2 + 1) L 12 L) float64 ndarray
+    K : (7, (L//2 + 1)^2 12 L) float64 ndarray
         The folded kernel (:func:`fold_kernel3d`) the numba shifted add streams.
 
     Examples
@@ -312,9 +315,9 @@ class PeriodicKernel3D:
             par: bool = False) -> None:
         """In place ``stress += response to plastic strain increments``.
 
-        Numba shifted adds (:func:`~.kernels3d.shifted_add3d`) for fewer than
-        :data:`~femplastic.fe.propagators.base.FFT_BATCH_THRESHOLD` events, one FFT
-        convolution otherwise.
+        Numba shifted adds (:func:`~femplastic.fe.propagators.kernels3d.shifted_add3d`) for
+        fewer than :data:`~femplastic.fe.propagators.base.FFT_BATCH_THRESHOLD` events, one
+        FFT convolution otherwise.
 
         Parameters
         ----------
