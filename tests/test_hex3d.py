@@ -140,8 +140,16 @@ def test_numba_shifted_add_equals_the_kernel(L):
             shifted_add3d(par.reshape(-1), kern.K.reshape(-1), L, e, d, True)
             assert np.array_equal(ser, par)  # threaded form: same bits
             assert np.abs(ser - want).max() <= 1e-12 * np.abs(want).max()
-    s = np.zeros((L**3, 6))
-    kern.add(s, [1, 2, 1], rng.normal(size=(3, 6)))  # repeats add up
+    for k in (3, 30):  # numba shifted adds (repeats add up), and one FFT for a big batch
+        elems = rng.integers(0, L**3, k)
+        elems[1] = elems[0]
+        deps = rng.normal(size=(k, 6))
+        field = np.zeros((L**3, 6))
+        np.add.at(field, elems, deps)
+        s = np.zeros((L**3, 6))
+        kern.add(s, elems, deps)
+        want = kern.stress(field)
+        assert np.abs(s - want).max() <= 1e-12 * np.abs(want).max()
     with pytest.raises(ValueError, match="stress must be"):
         kern.add(np.zeros((L**3, 3)), [0], np.zeros(6))
     with pytest.raises(ValueError, match="elems must be"):
