@@ -172,14 +172,19 @@ def test_drucker_prager_threshold_and_thermal_bound():
 def test_model_params_take_dim3_and_the_2d_drivers_refuse_it(tmp_path, capsys):
     import femplastic as fp
     from femplastic import cli
-    from femplastic.weakplane.params import DimensionNotAvailable
+    from femplastic.weakplane.dimension import (
+        DimensionNotAvailable,
+        material_3d,
+        slip_law_3d,
+    )
 
     assert fp.ModelParams().dim == 2 and fp.ModelParams().to_dict()["dim"] == 2
     p = fp.ModelParams(dim=3, L=8, N=40, variant="B")
-    law = p.slip_law_3d()
+    law = slip_law_3d(p)
     assert (law.N, law.pressure_coefficient, law.pressure_offset) == (40, 0.2, 1.95)
     assert law.threshold == Weibull(p.k, p.lam) and law.amplitude == BoundedPowerLaw(p.chi)
-    assert p.material_3d() == Isotropic3D(G=13.2, K=59.0)
+    assert material_3d(p) == Isotropic3D(G=13.2, K=59.0)
+    assert slip_law_3d(fp.ModelParams(dim=3, variant="E", N=6)).renew_thresholds is False
     assert fp.ModelParams(dim=3, N=7).N == 7  # no multiple-of-4 rule in 3D
     for bad, exc, msg in [({"dim": 4}, ValueError, "dim must be 2 or 3"),
                           ({"dim": "3"}, TypeError, "dim must be an integer"),
@@ -187,8 +192,8 @@ def test_model_params_take_dim3_and_the_2d_drivers_refuse_it(tmp_path, capsys):
                           ({"dim": 3, "N": 4}, ValueError, "N must be an integer >= 6")]:
         with pytest.raises(exc, match=msg):
             fp.ModelParams(**bad)
-    with pytest.raises(ValueError, match="needs dim = 3"):
-        fp.ModelParams().slip_law_3d()
+    with pytest.raises(ValueError, match="needs ModelParams"):
+        slip_law_3d(fp.ModelParams())
     with pytest.raises(DimensionNotAvailable, match="3D drivers are not yet available"):
         fp.quench(p, np.random.default_rng(0))
     with pytest.raises(NotImplementedError):

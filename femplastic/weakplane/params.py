@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..fe.elasticity import Isotropic
+from .dimension import check_dim
 from .gpu.runtime import normalize_backend  # backend names only; imports no JAX
 from .slip import (
     BoundedPowerLaw,
@@ -52,7 +53,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 __all__ = ["ModelParams", "RunParams", "Config", "PRESETS", "VARIANT_PRESETS", "VARIANT_NAMES",
-           "VARIANTS_3D", "DimensionNotAvailable", "require_2d",
            "PROTOCOLS", "PROTOCOL_DEFAULTS", "PROTOCOL_KEYS", "load_config", "apply_overrides"]
 
 #: Table 1 of Castellanos et al. (2021): element size l -> (L, N, n for R = 30).
@@ -63,38 +63,6 @@ TABLE1 = {3.5: (29, 8, 15), 4.4: (23, 16, 12), 6.6: (15, 36, 8), 8.8: (11, 64, 6
 VARIANT_NAMES = ("A", "B", "C", "D", "E", "F", "G", "H", "I")
 #: Variants with two slip systems (0 and 90 deg), a shared threshold and a fixed amplitude.
 TWO_SYSTEM_VARIANTS = ("F", "G", "H")
-
-#: Variants whose ingredients exist in 3D (``ModelParams(dim=3)``): Drucker-Prager thresholds,
-#: the original model, homogeneous non-evolving thresholds.
-VARIANTS_3D = ("B", "C", "E")
-
-
-class DimensionNotAvailable(NotImplementedError, ValueError):
-    """A 2D-only code path was given ``dim = 3`` parameters (a ``ValueError`` for the CLI)."""
-
-
-def require_2d(params: ModelParams, what: str) -> None:
-    """Refuse 3D parameters in a 2D-only code path, before any work.
-
-    Parameters
-    ----------
-    params : ModelParams
-        The model parameters.
-    what : str
-        The refusing code path, named in the message (e.g. ``"femplastic.quench"``).
-
-    Raises
-    ------
-    DimensionNotAvailable
-        (a ``NotImplementedError`` and a ``ValueError``) when ``params.dim != 2``.
-    """
-    if getattr(params, "dim", 2) != 2:
-        raise DimensionNotAvailable(
-            f"model.dim = {params.dim}: the 3D drivers are not yet available ({what} is 2D "
-            "only; issue #26: the 3D FE core and slip systems exist in "
-            "femplastic.fe.propagators.periodic3d and femplastic.weakplane.slip3d); set "
-            "model.dim = 2")
-
 
 #: Optimum parameters of each variant at ``l = 6.6`` (Castellanos et al. 2021, appendix A.8);
 #: used by :meth:`ModelParams.for_variant`. H and I have no values in the paper (A.8.8 and
@@ -172,12 +140,7 @@ class ModelParams:
     dgamma_fixed : float
         Variants F, G, H: the fixed slip amplitude (> 0). Default 0.022.
     dim : int
-        Dimension, 2 (default: ``L x L`` Q4 grid) or 3 (``L x L x L`` Hex8 grid, isotropic
-        slip systems, ``B`` read as the 3D bulk modulus; variants B, C and E only; ``N``
-        any integer >= 6, :func:`femplastic.weakplane.slip3d.n_systems_3d` gives the density
-        argument's ``0.8 l^3``). The 3D ingredients exist (:meth:`material_3d`,
-        :meth:`slip_law_3d`); the drivers are 2D only so far and refuse ``dim = 3``
-        (:func:`require_2d`).
+        2 (default) or 3: see :mod:`femplastic.weakplane.dimension` (3D: B, C, E, ``N >= 6``).
 
     Raises
     ------
@@ -222,14 +185,7 @@ class ModelParams:
                              f"et al. 2021, "
                              f"A.8), got {self.variant!r}")
         object.__setattr__(self, "variant", v)
-        if isinstance(self.dim, bool | np.bool_) or not isinstance(self.dim, int | np.integer):
-            raise TypeError(f"dim must be an integer (2 or 3), got {type(self.dim).__name__} "
-                            f"{self.dim!r}")
-        if self.dim not in (2, 3):
-            raise ValueError(f"dim must be 2 or 3, got {self.dim!r}")
-        if self.dim == 3 and v not in VARIANTS_3D:
-            raise ValueError(f"variant {v} has no 3D form yet; dim = 3 takes variant "
-                             f"{', '.join(VARIANTS_3D)}")
+        check_dim(self.dim, v, self.N)
         if isinstance(self.L, bool | np.bool_) or not isinstance(self.L, int | np.integer):
             raise TypeError(f"L must be an integer, got {type(self.L).__name__} {self.L!r}")
         if self.L < 2:
@@ -241,11 +197,7 @@ class ModelParams:
                     f"{self.N!r}; set N=2 (ModelParams.for_variant({v!r}) sets the A.8 values)")
         elif isinstance(self.N, bool | np.bool_) or not isinstance(self.N, int | np.integer):
             raise TypeError(f"N must be an integer, got {type(self.N).__name__} {self.N!r}")
-        elif self.dim == 3:
-            if self.N < 6:
-                raise ValueError(f"N must be an integer >= 6 for dim = 3 (isotropic systems "
-                                 f"spanning the 5 deviatoric directions), got {self.N!r}")
-        elif self.N < 4 or self.N % 4:
+        elif self.dim == 2 and (self.N < 4 or self.N % 4):
             raise ValueError(f"N must be a positive multiple of 4, got {self.N!r}")
         for name in ("l", "k", "lam", "chi", "G", "B", "V_a", "G_weibull_mean", "G_weibull_k",
                      "tau_c_fixed", "dgamma_fixed"):
@@ -416,54 +368,6 @@ class ModelParams:
             law = dataclasses.replace(law, pressure_coefficient=self.dp_a,
                                       pressure_offset=self.dp_p0)
         return law
-
-    def material_3d(self) -> Any:
-        """The 3D elastic material, ``Isotropic3D(G, K=B)`` (``dim = 3`` only).
-
-        Returns
-        -------
-        femplastic.fe.elasticity3d.Isotropic3D
-            Homogeneous moduli; ``B`` is read as the 3D bulk modulus.
-
-        Raises
-        ------
-        ValueError
-            If ``dim`` is not 3.
-        """
-        if self.dim != 3:
-            raise ValueError("material_3d needs dim = 3; use material() in 2D")
-        from ..fe.elasticity3d import Isotropic3D
-
-        return Isotropic3D(self.G, self.B)
-
-    def slip_law_3d(self) -> Any:
-        """The 3D slip law of the variant (``dim = 3`` only).
-
-        C: ``N`` isotropic systems, Weibull ``(k, lam)``, bounded power law ``chi``; B adds the
-        Drucker-Prager shift ``dp_a (p + dp_p0)``, ``p = -tr(Sigma) / 3``; E has constant,
-        never-renewed thresholds ``tau_c_fixed``.
-
-        Returns
-        -------
-        femplastic.weakplane.slip3d.SlipLaw3D
-            A new law built from the fields.
-
-        Raises
-        ------
-        ValueError
-            If ``dim`` is not 3.
-        """
-        if self.dim != 3:
-            raise ValueError("slip_law_3d needs dim = 3; use slip_law() in 2D")
-        from .slip3d import SlipLaw3D
-
-        if self.variant == "E":
-            return SlipLaw3D(N=self.N, threshold=ConstantThreshold(self.tau_c_fixed),
-                             amplitude=BoundedPowerLaw(self.chi), renew_thresholds=False)
-        a, p0 = (self.dp_a, self.dp_p0) if self.variant == "B" else (0.0, 0.0)
-        return SlipLaw3D(N=self.N, threshold=Weibull(self.k, self.lam),
-                         amplitude=BoundedPowerLaw(self.chi), pressure_coefficient=a,
-                         pressure_offset=p0)
 
     def replace(self, **changes: Any) -> ModelParams:
         """A copy with some fields changed (validated).

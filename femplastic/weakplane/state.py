@@ -19,7 +19,8 @@ from ..fe.elasticity import Isotropic, ddot, schmid
 from ..fe.mesh import FEMesh, periodic_grid
 from ..fe.propagators import ALIGNMENT, Propagator, aligned_zeros
 from . import kernels as K
-from .params import ModelParams, require_2d
+from .dimension import require_2d
+from .params import ModelParams
 from .slip import SlipLaw
 from .variants import elastic_ingredients
 
