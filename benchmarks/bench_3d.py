@@ -18,7 +18,9 @@ The per-event times are measured inside a numba loop over random source elements
 event a different shift), update and pass interleaved ``--repeat`` times on the same aligned
 arrays; the ratios are medians of per-round ratios, the times the best rounds.
 
-Run: ``python benchmarks/bench_3d.py`` or ``femplastic bench 3d`` (``--sizes 16 32 64``).
+Run: ``python benchmarks/bench_3d.py`` or ``femplastic bench 3d`` (``--sizes 16 32 64``). Its own
+loops are compiled at every run (not cached: numba cannot reload them from a file loaded by
+path, which is how ``femplastic bench`` runs it).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def _fold_z(G: np.ndarray, L: int) -> np.ndarray:
     return K.reshape(-1)
 
 
-@nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
+@nb.njit(fastmath={"contract"}, boundscheck=False)
 def _zfold_add(stress, Kf, L, e, d):  # pragma: no cover - compiled
     """Reference: the traceless shifted add over the z-folded layout of :func:`_fold_z`."""
     ez = e // (L * L)
@@ -87,7 +89,7 @@ def _zfold_add(stress, Kf, L, e, d):  # pragma: no cover - compiled
                     stress[b + k] += Kf[u64(5) * P + k] * (p - q)
 
 
-@nb.njit(cache=True)
+@nb.njit
 def _run3(which, stress, Kf, L, elems, d):  # pragma: no cover - compiled
     """``len(elems)`` 3D updates (0 library, 1 z-fold reference) or memory passes (2)."""
     flat = stress.reshape(-1)
@@ -100,7 +102,7 @@ def _run3(which, stress, Kf, L, elems, d):  # pragma: no cover - compiled
             kernels.memory_pass(flat, 1e-9)
 
 
-@nb.njit(cache=True)
+@nb.njit
 def _run2(stress, K, L, elems, d):  # pragma: no cover - compiled
     """``len(elems)`` 2D single-event updates."""
     flat = stress.reshape(-1)
