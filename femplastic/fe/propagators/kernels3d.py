@@ -126,16 +126,18 @@ def _rz_pass(stress, Kf, L, ex, ey, ez, rz, u0, u1, t, d3, d4, d5, vol):  # prag
                 C = Kf[P4 + k0 + k] * d4
                 D = Kf[P5 + k0 + k] * d5
                 stress[aa + k] += (A + C) + (B + D)
-        if vol:
+        if vol:  # even in y and z: the same value, signed, in every distinct target row
             for k in range(W):
-                v = Kf[P2 + k0 + k] * t
-                stress[aa + k] += v
-                if not ydup:
-                    stress[ab + k] += Kf[SY + k] * v
-                if not zdup:
-                    stress[ba + k] += Kf[SZ + k] * v
-                    if not ydup:
-                        stress[bb + k] += Kf[SYZ + k] * v
+                stress[aa + k] += Kf[P2 + k0 + k] * t
+            if not ydup:
+                for k in range(W):
+                    stress[ab + k] += Kf[SY + k] * (Kf[P2 + k0 + k] * t)
+            if not zdup:
+                for k in range(W):
+                    stress[ba + k] += Kf[SZ + k] * (Kf[P2 + k0 + k] * t)
+            if not ydup and not zdup:
+                for k in range(W):
+                    stress[bb + k] += Kf[SYZ + k] * (Kf[P2 + k0 + k] * t)
 
 
 @nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
