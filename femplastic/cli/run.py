@@ -483,8 +483,10 @@ def check_run(cfg, realizations: int, out: Path, overwrite: bool) -> list[str]:
         :func:`femplastic.weakplane.estimates.check_footprint`.
     """
     from ..io.outdir import check_folder
+    from ..weakplane.dimension import require_2d
     from ..weakplane.estimates import check_footprint, events_per_strain
 
+    require_2d(cfg.model, "femplastic run")  # before any work: 3D drivers do not exist yet
     check_folder(out, overwrite)
     check_footprint(cfg.model, cfg.run, realizations, out)
     warnings = []

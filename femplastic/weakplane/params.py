@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..fe.elasticity import Isotropic
+from .dimension import check_dim
 from .gpu.runtime import normalize_backend  # backend names only; imports no JAX
 from .slip import (
     BoundedPowerLaw,
@@ -138,6 +139,8 @@ class ModelParams:
         Variants E and H: the homogeneous, non-evolving threshold (> 0). Default 0.925.
     dgamma_fixed : float
         Variants F, G, H: the fixed slip amplitude (> 0). Default 0.022.
+    dim : int
+        2 (default) or 3: see :mod:`femplastic.weakplane.dimension` (3D: B, C, E, ``N >= 6``).
 
     Raises
     ------
@@ -170,6 +173,7 @@ class ModelParams:
     dp_p0: float = 1.95
     tau_c_fixed: float = 0.925
     dgamma_fixed: float = 0.022
+    dim: int = 2
 
     def __post_init__(self) -> None:
         if not isinstance(self.variant, str):
@@ -181,6 +185,7 @@ class ModelParams:
                              f"et al. 2021, "
                              f"A.8), got {self.variant!r}")
         object.__setattr__(self, "variant", v)
+        check_dim(self.dim, v, self.N)
         if isinstance(self.L, bool | np.bool_) or not isinstance(self.L, int | np.integer):
             raise TypeError(f"L must be an integer, got {type(self.L).__name__} {self.L!r}")
         if self.L < 2:
@@ -192,7 +197,7 @@ class ModelParams:
                     f"{self.N!r}; set N=2 (ModelParams.for_variant({v!r}) sets the A.8 values)")
         elif isinstance(self.N, bool | np.bool_) or not isinstance(self.N, int | np.integer):
             raise TypeError(f"N must be an integer, got {type(self.N).__name__} {self.N!r}")
-        elif self.N < 4 or self.N % 4:
+        elif self.dim == 2 and (self.N < 4 or self.N % 4):
             raise ValueError(f"N must be a positive multiple of 4, got {self.N!r}")
         for name in ("l", "k", "lam", "chi", "G", "B", "V_a", "G_weibull_mean", "G_weibull_k",
                      "tau_c_fixed", "dgamma_fixed"):

@@ -19,6 +19,7 @@ from ..fe.elasticity import Isotropic, ddot, schmid
 from ..fe.mesh import FEMesh, periodic_grid
 from ..fe.propagators import ALIGNMENT, Propagator, aligned_zeros
 from . import kernels as K
+from .dimension import require_2d
 from .params import ModelParams
 from .slip import SlipLaw
 from .variants import elastic_ingredients
@@ -136,8 +137,11 @@ def build_model(
     ValueError
         Non-periodic mesh; variant A without ``rng`` (or ``material``), or with a
         homogeneous ``propagator``; a shuffled kernel on a mesh of unequal element areas;
-        a ``propagator`` whose number of elements differs from the mesh's.
+        a ``propagator`` whose number of elements differs from the mesh's; ``params.dim``
+        is 3 (:class:`~femplastic.weakplane.params.DimensionNotAvailable`: the drivers are 2D
+        only so far).
     """
+    require_2d(params, "the weak-plane drivers (build_model)")  # no 3D drivers yet (#26)
     if mesh is None and material is None and law is None and propagator is None \
             and not params.heterogeneous:
         return _default_model(params)
