@@ -24,7 +24,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_footprint", "check_footprint", "events_per_strain", "available_memory"]
+__all__ = ["run_footprint", "model_bytes", "check_footprint", "events_per_strain",
+           "available_memory"]
 
 _GIB = 1024.0 ** 3
 #: Bytes per load step of the AQS records (gamma, stress, stress_before, size, plastic,
@@ -42,6 +43,32 @@ RUN_RECORD_CHUNK = 50_000
 
 def _steps(gamma_end: float, dgamma: float) -> float:
     return gamma_end / dgamma if dgamma > 0 else math.inf
+
+
+def model_bytes(n: float, N: float, periodic: bool = True) -> tuple[float, float]:
+    """Memory of a model's state copies and of its propagator, in bytes.
+
+    Parameters
+    ----------
+    n : float
+        Elements.
+    N : float
+        Slip systems per element.
+    periodic : bool
+        Regular periodic grid with homogeneous moduli (the convolution kernel); False: the
+        general FE path (variant A, custom meshes).
+
+    Returns
+    -------
+    state, propagator : float
+        Four copies of the state (quench state, AQS copy, snapshot, chunk start); the
+        folded kernel and its FFT work, or a dense ``n x n x 9`` response up to 1024
+        elements (``make_propagator``'s ``dense_max``), then a sparse FE operator.
+    """
+    state = 4 * n * (9 + 7 * N) * 8
+    propagator = n * (1024 if periodic else 4096) + (n * n * 72 if n <= 1024 and not periodic
+                                                      else 0)
+    return state, propagator
 
 
 def run_footprint(params: Any, run: Any, realizations: int = 1) -> dict[str, float]:
@@ -69,12 +96,7 @@ def run_footprint(params: Any, run: Any, realizations: int = 1) -> dict[str, flo
     N = float(params.N)
     steps = _steps(run.gamma_end, run.dgamma)
     records = min(steps, RUN_RECORD_CHUNK) * _RECORD_BYTES  # one chunk in memory
-    state = 4 * n * (9 + 7 * N) * 8  # quench state, AQS copy, snapshot, chunk start
-    periodic = params.variant not in ("A",)  # A: per-element moduli, general propagator
-    # periodic kernel: folded kernel + FFT work; else dense n x n x 9 up to 1024 elements
-    # (make_propagator's dense_max), then a sparse FE operator
-    propagator = n * (1024 if periodic else 4096) + (n * n * 72 if n <= 1024 and not periodic
-                                                      else 0)
+    state, propagator = model_bytes(n, N, params.variant not in ("A",))
     every = run.fields_every if run.fields_every > 0 else run.gamma_end
     snaps = min(steps, max(run.gamma_end / every, 1.0)) + 1
     fields = snaps * n * _FIELD_BYTES

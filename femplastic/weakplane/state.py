@@ -138,6 +138,13 @@ def build_model(
         homogeneous ``propagator``; a shuffled kernel on a mesh of unequal element areas;
         a ``propagator`` whose number of elements differs from the mesh's.
     """
+    from .. import validation
+
+    # before anything is allocated: the model fits in memory, the mesh is the one L describes
+    validation.check_model_size(params, None if mesh is None else mesh.n_elem,
+                                mesh is None and material is None)
+    if mesh is not None:
+        validation.check_mesh_matches(params, mesh)
     if mesh is None and material is None and law is None and propagator is None \
             and not params.heterogeneous:
         return _default_model(params)
