@@ -747,10 +747,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"config file {str(p)!r}: {exc}") from None
-    data = apply_overrides(data, overrides or [])
-    cfg = config_from_dict(data)
-    # a [run] key the protocol does not read, even at its default value, is a mistake
-    validation.check_protocol_keys(cfg.run.protocol, data.get("run", {}))
+    cfg = config_from_dict(apply_overrides(data, overrides or []))
+    # a key the protocol does not read is refused when set to another value than its default
+    # (RunParams); named on the command line (--set, --grid), even at its default value
+    named = [o.split("=", 1)[0].strip() for o in overrides or []]
+    validation.check_protocol_keys(cfg.run.protocol,
+                                   [k.split(".", 1)[1] for k in named if k.startswith("run.")])
     return cfg
 
 
