@@ -485,10 +485,18 @@ class RunParams:
         ``alpha`` is not finite, ``stationary_from`` or ``fields_every`` is not finite
         and >= 0, ``backend`` is not one of ``numba``, ``jax``, ``gpu``, ``protocol`` is not
         one of :data:`PROTOCOLS`, a protocol key is set for a protocol that does not use it, or
-        a protocol key is out of its range.
+        a protocol key is out of its range; or a cross-check of
+        :func:`femplastic.validation.check_run_params` fails: a common key the protocol does
+        not read (:data:`femplastic.validation.PROTOCOL_COMMON_KEYS`, e.g. ``gamma_end`` for
+        ``cyclic``) set to another value than its default, ``gamma_end`` / ``gamma_max`` /
+        ``gamma_reload`` not a whole number of ``dgamma`` (the nearest valid values are
+        named: nothing is rounded silently), ``0 < fields_every < dgamma``,
+        ``t_end < 10 dt``, ``gdot dt > 1e-3``, ``n_alphas > 180``, ``dstress >
+        |stress_end|``.
     TypeError
-        If a number is not a number (booleans are not numbers) or ``event_driven`` is not a
-        boolean (numbers are not booleans).
+        If a number is not a number (booleans, strings, lists are not numbers: TOML
+        ``stress_end = true`` is refused), an integer key is not an integer, or
+        ``event_driven`` / ``until_absorbed`` is not a boolean (numbers are not booleans).
     """
 
     gamma_end: float = 2.0
@@ -600,6 +608,14 @@ class Config:
         The ``[model]`` table (default: model C).
     run : RunParams
         The ``[run]`` table (default: ``RunParams()``).
+
+    Raises
+    ------
+    ValueError
+        ``run.patch > model.L``, or an imposed stress (``run.stress_end``,
+        ``run.target_stress``) beyond ``+-0.5 G`` (:func:`femplastic.validation.check_config`).
+    TypeError
+        If ``model`` or ``run`` is not a ModelParams / RunParams.
     """
 
     model: ModelParams = field(default_factory=ModelParams)
@@ -721,7 +737,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     ------
     ValueError
         If ``path`` does not exist, is a folder, is not UTF-8 text or not valid TOML, an
-        override is malformed, or the
+        override is malformed, an override names a ``[run]`` key the protocol does not read
+        (even at its default value; :func:`femplastic.validation.check_protocol_keys`), or the
         result is not a valid configuration (:func:`config_from_dict`).
 
     Examples
