@@ -43,6 +43,8 @@ __all__ = ["number", "integer", "boolean", "instance", "rng", "state", "check_ru
 _GIB = 1024.0 ** 3
 #: Share of the available memory one run may use.
 MEMORY_FRACTION = 0.8
+#: Memory below which a library call is not compared with the available memory (cheap).
+_SMALL_BYTES = 256.0 * 1024 ** 2
 #: Longest estimated run (seconds) accepted: 30 days of compute.
 TIME_LIMIT_S = 30 * 86400.0
 #: Largest imposed resolved stress (``stress_end``, ``target_stress``) in units of the shear
@@ -569,6 +571,8 @@ def check_memory(what: str, nbytes: float, detail: str, fix: str) -> None:
     """
     from .weakplane.estimates import available_memory
 
+    if nbytes <= _SMALL_BYTES:  # fits anywhere; spares reading /proc/meminfo on every call
+        return
     avail = available_memory()
     if nbytes > MEMORY_FRACTION * avail:
         raise ValueError(f"{what} needs about {nbytes / _GIB:.3g} GiB of memory but "
@@ -633,13 +637,8 @@ def check_run_flags(args: Any, protocol: str, default_out: str = "femplastic-out
 
 
 # ------------------------------------------------------------------- library entry points
-#: Memory below which a library call is not compared with the available memory (cheap).
-_SMALL_BYTES = 256.0 * 1024 ** 2
-
-
 def _rows(what: str, rows: float, detail: str, fix: str, row_bytes: float = ROW_BYTES) -> None:
-    if rows * row_bytes > _SMALL_BYTES:
-        check_memory(what, rows * row_bytes, f"{detail} = {rows:.3g} record rows", fix)
+    check_memory(what, rows * row_bytes, f"{detail} = {rows:.3g} record rows", fix)
 
 
 def check_quench(params: Any, rng_: Any, T: Any, V_a: Any, mesh: Any, material: Any,
@@ -862,5 +861,5 @@ def check_local_yield(state_: Any, rng_: Any, n: Any, stride: Any) -> None:
     k = integer("n", n)
     integer("stride", stride)
     if k > 0:
-        check_memory("local_yield", float(k) ** 4 * 9 * 8 if k ** 4 * 72 > _SMALL_BYTES else 0.0,
+        check_memory("local_yield", float(k) ** 4 * 9 * 8,
                      f"the dense operator of an n x n = {k} x {k} patch", "lower n")
