@@ -12,16 +12,15 @@ import numpy as np
 import pytest
 
 import femplastic as fp
-from femplastic import cli, validation
+from femplastic import cli
 from femplastic.io import outdir
+from femplastic.weakplane import estimates
 
 GIB = 1024.0 ** 3
 
 
 @pytest.fixture(autouse=True)
 def _fixed_machine(monkeypatch):
-    from femplastic.weakplane import estimates
-
     monkeypatch.setattr(estimates, "available_memory", lambda: 16 * GIB)
     monkeypatch.setattr(estimates, "_free_disk", lambda path: 1024 * GIB)
 
@@ -192,7 +191,7 @@ def test_valid_limits_are_accepted():
           [*BAU, *_s("run.gamma_end=0.3", "run.dgamma=1e-3", "run.gamma_reload=0.07")]]
     for args in ok:
         cfg = fp.load_config(None, args[1::2])
-        validation.check_cost(cfg, 1)
+        estimates.check_cost(cfg, 1)
 
 
 @pytest.fixture(scope="module")
@@ -212,14 +211,14 @@ def test_footprint_counts_the_steps_the_drivers_take(small):
         return fp.Config(fp.ModelParams(**model), fp.RunParams(**run))
 
     c = fp.cyclic(st, p, rng, gamma_max=0.01, cycles=2, dgamma=1e-3)
-    est = validation.footprint(cfg(protocol="cyclic", gamma_max=0.01, cycles=2, dgamma=1e-3))
+    est = estimates.footprint(cfg(protocol="cyclic", gamma_max=0.01, cycles=2, dgamma=1e-3))
     assert est["steps"] == pytest.approx(c.gamma.size) and c.gamma.size == 80
     a = fp.aqs(st, p, rng, gamma_end=0.05, dgamma=1e-3)
-    est = validation.footprint(cfg(gamma_end=0.05, dgamma=1e-3))
+    est = estimates.footprint(cfg(gamma_end=0.05, dgamma=1e-3))
     assert est["steps"] == pytest.approx(a.gamma.size)
     r = fp.shear_rate(st, fp.RateParams(), rng, gdot=1e-3, t_end=1.0)
-    est = validation.footprint(cfg(protocol="rate", t_end=1.0))
-    assert est["steps"] == pytest.approx(r.time.size * validation.RATE_RECORD_EVERY)
+    est = estimates.footprint(cfg(protocol="rate", t_end=1.0))
+    assert est["steps"] == pytest.approx(r.time.size * estimates.RATE_RECORD_EVERY)
 
 
 def _mesh100():

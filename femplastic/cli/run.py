@@ -480,14 +480,13 @@ def check_run(cfg, realizations: int, out: Path, overwrite: bool) -> list[str]:
     ------
     ValueError
         Naming the option or parameter: see :func:`femplastic.io.outdir.check_folder` and
-        :func:`femplastic.validation.check_cost`.
+        :func:`femplastic.weakplane.estimates.check_cost`.
     """
-    from .. import validation
     from ..io.outdir import check_folder
-    from ..weakplane.estimates import events_per_strain
+    from ..weakplane.estimates import check_cost, events_per_strain
 
     check_folder(out, overwrite)
-    validation.check_cost(cfg, realizations, out)  # memory, disk, time of every protocol
+    check_cost(cfg, realizations, out)  # memory, disk, time of every protocol
     warnings = []
     per = events_per_strain(cfg.model)
     if per > EVENTS_WARN:
