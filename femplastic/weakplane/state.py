@@ -136,7 +136,9 @@ def build_model(
     ValueError
         Non-periodic mesh; variant A without ``rng`` (or ``material``), or with a
         homogeneous ``propagator``; a shuffled kernel on a mesh of unequal element areas;
-        a ``propagator`` whose number of elements differs from the mesh's.
+        a ``propagator`` whose number of elements differs from the mesh's; a ``mesh`` whose
+        element count ``params.L`` does not describe (``L = round(sqrt(n_elem))``,
+        :func:`femplastic.validation.check_mesh_matches`); a model larger than the memory.
     """
     from .. import validation
 
