@@ -274,7 +274,7 @@ def footprint(cfg: Any, realizations: int = 1, streamed: bool = True) -> dict[st
         ``steps`` (load or time steps of one realisation) and ``steps_what`` (how they are
         counted), ``snapshots`` (ParaView), ``tests`` (local-yield patch tests), ``memory``
         and ``disk`` (bytes; ``model``: the state and propagator part of ``memory``),
-        ``time_s`` (order of magnitude, all realisations), ``events``
+        ``time_s`` (order of magnitude, quench included, all realisations), ``events``
         (estimated slip events); floats, possibly ``inf``.
     """
     p, rp = cfg.model, cfg.run
@@ -309,9 +309,11 @@ def footprint(cfg: Any, realizations: int = 1, streamed: bool = True) -> dict[st
     except (ValueError, OverflowError):
         per = math.inf
     events = per * n * strain
-    time_s = realizations * (events / EVENTS_PER_S + steps * 1e-7 + test_s)
+    quench_s = 400.0 * n / EVENTS_PER_S if p.T > 0 else 0.0  # KMC: at most 400 n events
     if rp.protocol in ("rate", "creep"):
-        time_s = realizations * steps * (n * p.N / ELEMENT_UPDATES_PER_S + 2e-5)
+        time_s = realizations * (quench_s + steps * (n * p.N / ELEMENT_UPDATES_PER_S + 2e-5))
+    else:
+        time_s = realizations * (quench_s + events / EVENTS_PER_S + steps * 1e-7 + test_s)
     return {"steps": steps, "steps_what": what, "snapshots": snaps, "tests": tests,
             "model": model, "memory": memory, "disk": disk, "time_s": time_s, "events": events}
 
