@@ -307,3 +307,22 @@ def test_every_probe_and_protocol_is_in_the_flat_api():
 
     assert fp.local_yield is local_yield
     assert fp.avalanches.catalogue is fp.weakplane.avalanches.catalogue
+
+
+def test_the_installed_entry_point_exits_2(tmp_path):
+    """One real process (``python -m femplastic``): the in-process calls above are the same."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    out = tmp_path / "o"
+    proc = subprocess.run([sys.executable, "-m", "femplastic", "run", "--set",
+                           "run.protocol=cyclic", "--set", "run.gamma_end=5", "--out", str(out)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "run.gamma_end does not apply to run.protocol=cyclic" in proc.stderr
+    assert not out.exists()
