@@ -486,12 +486,11 @@ def check_run(cfg, realizations: int, out: Path, overwrite: bool) -> list[str]:
     from ..weakplane.estimates import check_cost, events_per_strain
 
     check_folder(out, overwrite)
-    check_cost(cfg, realizations, out)  # memory, disk, time of every protocol
+    cost = check_cost(cfg, realizations, out)  # memory, disk, time of every protocol
     warnings = []
     per = events_per_strain(cfg.model)
     if per > EVENTS_WARN:
-        n = cfg.model.L ** 2
-        total = per * n * cfg.run.gamma_end * realizations
+        total = cost["events"] * realizations  # the strain the protocol drives
         warnings.append(
             f"about {per:.2g} slip events per element and unit strain (estimate from model.k "
             f"= {cfg.model.k:g}, model.lam = {cfg.model.lam:g}, model.chi = {cfg.model.chi:g},"
