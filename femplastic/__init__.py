@@ -53,6 +53,15 @@ _API: dict[str, str] = {
     "ShuffledPropagator": "femplastic.fe.propagators",
     "SparsePropagator": "femplastic.fe.propagators",
     "make_propagator": "femplastic.fe.propagators",
+    # every probe and protocol of the CLI, flat (fp.local_yield, fp.bauschinger, fp.creep ...)
+    "RateParams": "femplastic.weakplane.drivers",
+    "RateRun": "femplastic.weakplane.drivers",
+    "creep": "femplastic.weakplane.drivers",
+    "shear_rate": "femplastic.weakplane.drivers",
+    "local_yield": "femplastic.weakplane.probes",
+    "LocalYield": "femplastic.weakplane.probes",
+    "bauschinger": "femplastic.weakplane.probes",
+    "Bauschinger": "femplastic.weakplane.probes",
     "Model": "femplastic.weakplane.state",
     "State": "femplastic.weakplane.state",
     "build_model": "femplastic.weakplane.state",
@@ -62,12 +71,18 @@ _API: dict[str, str] = {
 _MODULES = ("fe", "weakplane", "lattice", "meanfield", "ensemble", "io", "cli",
             *(old.rsplit(".", 1)[1] for old in _compat.MOVED))
 
-__all__ = ["__version__", *_API, *_MODULES]
+#: Analysis modules reachable flat, e.g. ``fp.avalanches.catalogue(run)``.
+_SUBMODULES = {"avalanches": "femplastic.weakplane.avalanches",
+               "validation": "femplastic.validation"}
+
+__all__ = ["__version__", *_API, *_MODULES, *_SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:
     if name in _API:
         value = getattr(importlib.import_module(_API[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(_SUBMODULES[name])
     elif name in _MODULES:
         value = importlib.import_module(f"{__name__}.{name}")
     else:

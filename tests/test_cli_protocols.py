@@ -8,12 +8,13 @@ import pytest
 
 from femplastic import cli
 
-SMALL = ["--set", "model.L=6", "--set", "model.N=8", "--set", "model.T=0",
-         "--set", "run.gamma_end=0.1", "--set", "run.dgamma=1e-3", "--quiet"]
-EXTRA = {"cyclic": ["--set", "run.gamma_max=0.03", "--set", "run.cycles=3"],
+SMALL = ["--set", "model.L=6", "--set", "model.N=8", "--set", "model.T=0", "--quiet"]
+AQS = ["--set", "run.gamma_end=0.1", "--set", "run.dgamma=1e-3"]  # read by AQS legs only
+EXTRA = {"cyclic": ["--set", "run.dgamma=1e-3", "--set", "run.gamma_max=0.03",
+                    "--set", "run.cycles=3"],
          "stress": ["--set", "run.stress_end=0.3", "--set", "run.dstress=0.01"],
-         "bauschinger": ["--set", "run.gamma_reload=0.02"],
-         "local-yield": ["--set", "run.patch=3"],
+         "bauschinger": [*AQS, "--set", "run.gamma_reload=0.02"],
+         "local-yield": [*AQS, "--set", "run.patch=3"],
          "rate": ["--set", "run.t_end=1", "--set", "run.gdot=0.01"],
          "creep": ["--set", "run.t_end=1", "--set", "run.target_stress=0.2"]}
 

@@ -277,7 +277,7 @@ def test_single_system_at_zero_behaves_as_scalar_model(rng):
 # ---------------------------------------------------------------- custom mesh
 def test_custom_mesh_quench_and_shear(meshes_dir, rng):
     m = mesh.load(meshes_dir / "perturbed_periodic.vtu", periodic=True)
-    p = fp.ModelParams(N=8, l=1.5)
+    p = fp.ModelParams(L=10, N=8, l=1.5)  # L: the mesh's linear size (100 elements)
     st = fp.quench(p, rng, mesh=m, max_events=300)
     assert st.is_stable() and st.n_elem == 100
     run = fp.aqs(st, None, rng, gamma_end=0.2, dgamma=1e-3)

@@ -173,9 +173,12 @@ def test_bad_out_exits_2(tmp_path, capsys):
 def test_slow_parameters_warn_with_estimate(tmp_path, capsys):
     from femplastic.cli.run import check_run
 
-    cfg = fp.load_config(None, ["model.lam=1e-9"])
+    cfg = fp.load_config(None, ["model.lam=1e-3"])  # ~1e5 events per element and strain
     (w,) = check_run(cfg, 1, tmp_path / "x", False)
-    assert "slip events per element and unit strain" in w and "model.lam = 1e-09" in w
+    assert "slip events per element and unit strain" in w and "model.lam = 0.001" in w
+    # lam = 1e-9: years of slip events, refused with the estimate (femplastic.validation)
+    with pytest.raises(ValueError, match="would take about .* years.*model.lam = 1e-09"):
+        check_run(fp.load_config(None, ["model.lam=1e-9"]), 1, tmp_path / "x", False)
     assert check_run(fp.load_config(None, []), 1, tmp_path / "x", False) == []
     assert fp.weakplane.estimates.events_per_strain(fp.ModelParams(k=0.02)) > 1e6
 

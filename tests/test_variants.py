@@ -115,7 +115,7 @@ def test_bad_combinations_are_rejected(meshes_dir, rng):
     # the shuffled kernel on a custom mesh of unequal element areas breaks the mean stress
     m = mesh.load(meshes_dir / "perturbed_periodic.vtu", periodic=True)
     with pytest.raises(ValueError, match="mesh: the shuffled kernel"):
-        fp.quench(fp.ModelParams(variant="D", N=8, l=1.5), rng, mesh=m, max_events=10)
+        fp.quench(fp.ModelParams(variant="D", L=10, N=8, l=1.5), rng, mesh=m, max_events=10)
     # a mean-field propagator where the variant wants the shuffled kernel
     mf = MeanFieldPropagator(homog)
     with pytest.raises(ValueError, match="propagator: the variant needs the shuffled"):

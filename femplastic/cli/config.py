@@ -61,6 +61,8 @@ def config_toml() -> str:
     lines = ["# femplastic configuration: every key with its default (femplastic config).",
              "# Use: femplastic run --config this.toml; --set section.key=value overrides it.",
              "# Units: Lennard-Jones (stress in the units of G and B, lengths in LJ lengths).",
+             "# Keys a protocol does not read must keep their defaults (e.g. gamma_end for",
+             "# protocol cyclic; femplastic.validation.PROTOCOL_COMMON_KEYS).",
              "# model.variant brings the variant's calibrated parameters (Castellanos et al.",
              "# 2021, appendix A.8) for every key this file does not set:"]
     for v, pre in VARIANT_PRESETS.items():

@@ -28,6 +28,12 @@ def _ensemble_common(args: argparse.Namespace, points: list[dict[str, Any]],
         raise ValueError("--workers and --scheduler are exclusive (the cluster has its workers)")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    from ..weakplane import estimates
+    from ..weakplane.ensembles import model_config
+
+    for pt in points:  # the checks of femplastic run, before the store is touched
+        estimates.check_cost(model_config(pt), args.realizations, args.out, streamed=False,
+                             parallel=args.realizations)
     func = model_statistics if args.no_curves else model_realization
     ens = Ensemble(func, points, realizations=args.realizations, seed=args.seed,
                    store=args.out, seeding=args.seeding)

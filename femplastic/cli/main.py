@@ -67,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Variants A-I of the paper: --set model.variant=D runs variant D with its calibrated "
         "parameters (appendix A.8) unless k, lam, chi... are set too; femplastic config lists "
         "every key. Other protocols: --set run.protocol=cyclic|stress|bauschinger|local-yield|"
-        "rate|creep (their keys: femplastic config, and the tutorial).",
+        "rate|creep (their keys: femplastic config, and the tutorial). Every input is "
+        "checked before any work or any file is moved (types, ranges, keys of another "
+        "protocol, memory, disk and time of the run: femplastic.validation); bad input exits "
+        "with status 2 and a message naming the key.",
     )
     r.add_argument("--config", help="TOML file with [model] and [run] tables")
     r.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -110,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
             + (" at every point of a parameter grid (cartesian product of --grid)" if sweep
                else "")
             + ", on local processes or a Dask cluster, streamed into one HDF5 store. Rerunning "
-            "the same command resumes: finished realisations are not recomputed.",
+            "the same command resumes: finished realisations are not recomputed. Inputs are "
+            "checked as by femplastic run (every point, before the store is touched).",
         )
         e.add_argument("--config", help="TOML file with [model] and [run] tables")
         e.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",

@@ -480,20 +480,19 @@ def check_run(cfg, realizations: int, out: Path, overwrite: bool) -> list[str]:
     ------
     ValueError
         Naming the option or parameter: see :func:`femplastic.io.outdir.check_folder` and
-        :func:`femplastic.weakplane.estimates.check_footprint`.
+        :func:`femplastic.weakplane.estimates.check_cost`.
     """
     from ..io.outdir import check_folder
     from ..weakplane.dimension import require_2d
-    from ..weakplane.estimates import check_footprint, events_per_strain
+    from ..weakplane.estimates import check_cost, events_per_strain
 
     require_2d(cfg.model, "femplastic run")  # before any work: 3D drivers do not exist yet
     check_folder(out, overwrite)
-    check_footprint(cfg.model, cfg.run, realizations, out)
+    cost = check_cost(cfg, realizations, out)  # memory, disk, time of every protocol
     warnings = []
     per = events_per_strain(cfg.model)
     if per > EVENTS_WARN:
-        n = cfg.model.L ** 2
-        total = per * n * cfg.run.gamma_end * realizations
+        total = cost["events"] * realizations  # the strain the protocol drives
         warnings.append(
             f"about {per:.2g} slip events per element and unit strain (estimate from model.k "
             f"= {cfg.model.k:g}, model.lam = {cfg.model.lam:g}, model.chi = {cfg.model.chi:g},"
@@ -511,7 +510,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         If ``--realizations < 1`` or ``--seed < 0``, the configuration is invalid, the
         output folder is refused, or the run would not fit in memory or on disk.
     """
-    from .. import interrupt, threads
+    from .. import interrupt, threads, validation
     from ..io.outdir import claim_folder
     from ..weakplane.params import load_config
 
@@ -525,6 +524,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # they gain (femplastic bench scale)
     threads.set_threads(threads.resolve(getattr(args, "threads", None)) or 1)
     cfg = load_config(args.config, args.set)
+    validation.check_run_flags(args, cfg.run.protocol)  # before anything is moved aside
     out = Path(args.out)
     resume = getattr(args, "resume", None)
     checkpoint_every = getattr(args, "checkpoint_every", None)

@@ -183,6 +183,9 @@ def from_arrays(
     >>> m.n_elem, m.size.tolist(), m.areas.tolist()
     (6, [6.0, 3.0], [3.0, 3.0, 3.0, 3.0, 3.0, 3.0])
     """
+    from .. import validation
+
+    validation.boolean("periodic", periodic)
     nodes = np.asarray(nodes, dtype=float)
     cells = np.asarray(cells, dtype=np.int64)
     if nodes.ndim != 2 or nodes.shape[1] < 2:
@@ -315,6 +318,11 @@ def load(path: str | Path, periodic: bool = False, tol: float = 1e-8) -> FEMesh:
     """
     import meshio
 
+    from .. import validation
+
+    validation.boolean("periodic", periodic)
+    validation.number("tol", tol, low=0.0, low_open=True)
+    validation.instance("path", path, (str, Path), "a mesh file name")
     path = Path(path)
     if not path.exists():
         raise ValueError(f"mesh file {str(path)!r} does not exist")

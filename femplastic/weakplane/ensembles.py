@@ -163,7 +163,10 @@ def model_statistics(point: dict[str, Any], rng: np.random.Generator) -> dict[st
 
 
 def _validate_model_point(point: Mapping[str, Any]) -> None:
-    model_config(point)
+    from .estimates import check_cost
+
+    # the checks of femplastic run: a realisation's records are all in memory here
+    check_cost(model_config(point), streamed=False)
 
 
 for _func in (model_realization, model_statistics):

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import validation
 from ..fe.elasticity import Isotropic
 from .dimension import check_dim
 from .gpu.runtime import normalize_backend  # backend names only; imports no JAX
@@ -489,10 +490,12 @@ class RunParams:
         ``alpha`` is not finite, ``stationary_from`` or ``fields_every`` is not finite
         and >= 0, ``backend`` is not one of ``numba``, ``jax``, ``gpu``, ``protocol`` is not
         one of :data:`PROTOCOLS`, a protocol key is set for a protocol that does not use it, or
-        a protocol key is out of its range.
+        a protocol key is out of its range, or a cross-check fails
+        (:func:`femplastic.validation.check_run_params`: keys the protocol does not read,
+        values on the ``dgamma`` lattice, ``fields_every``, ``t_end``, ``gdot``...).
     TypeError
-        If a number is not a number (booleans are not numbers) or ``event_driven`` is not a
-        boolean (numbers are not booleans).
+        If a number is not a number (booleans, strings, lists are not), an integer key is
+        not an integer, or a boolean key is not a boolean (numbers are not booleans).
     """
 
     gamma_end: float = 2.0
@@ -526,7 +529,8 @@ class RunParams:
                             f"{type(self.event_driven).__name__} {self.event_driven!r}")
         _positive("gamma_end", self.gamma_end)
         _positive("dgamma", self.dgamma)
-        if self.dgamma >= self.gamma_end:
+        proto = self.protocol.strip().lower() if isinstance(self.protocol, str) else None
+        if proto in ("aqs", "bauschinger", "local-yield") and self.dgamma >= self.gamma_end:
             raise ValueError(f"dgamma ({self.dgamma}) must be smaller than gamma_end "
                              f"({self.gamma_end})")
         _number("alpha", self.alpha)
@@ -535,7 +539,6 @@ class RunParams:
         _positive("stationary_from", self.stationary_from, allow_zero=True)
         _positive("fields_every", self.fields_every, allow_zero=True)
         object.__setattr__(self, "backend", normalize_backend(self.backend))
-        proto = self.protocol.strip().lower() if isinstance(self.protocol, str) else None
         if proto not in PROTOCOLS:
             raise ValueError(f"run.protocol must be one of {', '.join(PROTOCOLS)}, got "
                              f"{self.protocol!r}")
@@ -552,17 +555,15 @@ class RunParams:
         for key in ("gamma_max", "dstress", "gamma_limit", "gamma_reload", "gdot", "t_end",
                     "dt", "tau0", "tau_pl", "tau_res"):
             if key in opts:
-                _positive(key, opts[key])
+                _positive(f"run.{key}", opts[key])
         for key in ("cycles", "patch", "n_alphas"):
-            if key in opts and (isinstance(opts[key], bool) or not isinstance(opts[key], int)
-                                or opts[key] < 1):
-                raise ValueError(f"run.{key} must be an integer >= 1, got {opts[key]!r}")
+            if key in opts:
+                validation.integer(f"run.{key}", opts[key], low=1)
         if "until_absorbed" in opts and not isinstance(opts["until_absorbed"], bool | np.bool_):
             raise TypeError(f"run.until_absorbed must be true or false, got "
                             f"{opts['until_absorbed']!r}")
-        for key in ("stress_end", "target_stress"):
-            if key in opts and not np.isfinite(opts[key]):
-                raise ValueError(f"run.{key} must be finite, got {opts[key]!r}")
+        for key in ("stress_end", "target_stress"):  # booleans are not stresses (TOML true)
+            validation.number(f"run.{key}", opts.get(key, 0.0))
         if "dt" in opts:
             limit = 0.1 * min(opts["tau0"], opts["tau_pl"], opts["tau_res"])
             if opts["dt"] > limit:
@@ -571,6 +572,7 @@ class RunParams:
         if "gamma_max" in opts and self.dgamma > opts["gamma_max"]:
             raise ValueError(f"dgamma ({self.dgamma}) must not exceed gamma_max "
                              f"({opts['gamma_max']})")
+        validation.check_run_params(self)  # cross-checks, keys of other protocols
 
     def settings(self) -> dict[str, Any]:
         """The protocol's own keys with their defaults filled in.
@@ -610,9 +612,7 @@ class Config:
     run: RunParams = field(default_factory=RunParams)
 
     def __post_init__(self) -> None:
-        if self.run.patch is not None and self.run.patch > self.model.L:
-            raise ValueError(f"run.patch ({self.run.patch}) must not exceed model.L "
-                             f"({self.model.L})")
+        validation.check_config(self)  # types, run.patch <= model.L, stresses within the model
 
     def to_dict(self) -> dict[str, Any]:
         """Nested plain dict.
@@ -725,7 +725,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     ------
     ValueError
         If ``path`` does not exist, is a folder, is not UTF-8 text or not valid TOML, an
-        override is malformed, or the
+        override is malformed, an override names a ``[run]`` key the protocol does not read
+        (even at its default value; :func:`femplastic.validation.check_protocol_keys`), or the
         result is not a valid configuration (:func:`config_from_dict`).
 
     Examples
@@ -751,7 +752,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"config file {str(p)!r}: {exc}") from None
-    return config_from_dict(apply_overrides(data, overrides or []))
+    cfg = config_from_dict(apply_overrides(data, overrides or []))
+    validation.check_protocol_keys(cfg.run.protocol, overrides or [])  # even at the default
+    return cfg
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -137,11 +137,20 @@ def build_model(
     ValueError
         Non-periodic mesh; variant A without ``rng`` (or ``material``), or with a
         homogeneous ``propagator``; a shuffled kernel on a mesh of unequal element areas;
-        a ``propagator`` whose number of elements differs from the mesh's; ``params.dim``
-        is 3 (:class:`~femplastic.weakplane.params.DimensionNotAvailable`: the drivers are 2D
-        only so far).
+        a ``propagator`` whose number of elements differs from the mesh's; a ``mesh`` whose
+        element count ``params.L`` does not describe (``L = round(sqrt(n_elem))``,
+        :func:`femplastic.validation.check_mesh_matches`); a model larger than the memory;
+        ``params.dim`` is 3 (:class:`~femplastic.weakplane.params.DimensionNotAvailable`: the
+        drivers are 2D only so far).
     """
+    from .. import validation
+
     require_2d(params, "the weak-plane drivers (build_model)")  # no 3D drivers yet (#26)
+    # before anything is allocated: the model fits in memory, the mesh is the one L describes
+    validation.check_model_size(params, None if mesh is None else mesh.n_elem,
+                                mesh is None and material is None)
+    if mesh is not None:
+        validation.check_mesh_matches(params, mesh)
     if mesh is None and material is None and law is None and propagator is None \
             and not params.heterogeneous:
         return _default_model(params)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from ... import interrupt, threads
+from ... import interrupt, threads, validation
 from ...fe.elasticity import ddot, schmid
 from .. import aqs_kernels as AK
 from .. import kernels as K
@@ -332,8 +332,8 @@ def aqs(
     >>> run.gamma.shape, run.stress.shape
     ((50,), (50,))
     """
-    if not isinstance(state, State):
-        raise TypeError(f"state must be a State (e.g. from fp.quench), got {type(state).__name__}")
+    validation.check_aqs(state, rng, gamma_end, dgamma, alpha, event_driven, record_events,
+                         checkpoint_every)
     # --- accelerated backend hook (femplastic.weakplane.gpu): a thin dispatch, nothing else
     if backend != "numba":
         from ..gpu import normalize_backend

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ... import validation
 from ..energy import elastic_energy
 from ..params import ModelParams
 from ..state import State
@@ -169,6 +170,8 @@ def cyclic(
     >>> bool(np.all(np.abs(run.balance) < 1e-10))   # loop work = dissipation + energy change
     True
     """
+    validation.check_cyclic(state, rng, gamma_max, cycles, dgamma, alpha, until_absorbed,
+                            record_events)
     if not np.isfinite(gamma_max) or gamma_max <= 0:
         raise ValueError(f"gamma_max must be > 0, got {gamma_max!r}")
     if not np.isfinite(dgamma) or dgamma <= 0 or dgamma > gamma_max:

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ... import interrupt, threads
+from ... import interrupt, threads, validation
 from ...fe.elasticity import Isotropic, von_mises
 from ...fe.mesh import FEMesh
 from ...fe.propagators import Propagator
@@ -156,6 +156,7 @@ def quench(
     -------
     State or (State, QuenchInfo)
     """
+    validation.check_quench(params, rng, T, V_a, mesh, material, law, propagator, max_events)
     if not isinstance(params, ModelParams):
         raise TypeError(f"params must be a ModelParams (e.g. fp.ModelParams() for Castellanos "
                         f"et al.'s model C, fp.ModelParams.for_variant('D')), got "

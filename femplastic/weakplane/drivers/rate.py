@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ... import interrupt
+from ... import interrupt, validation
 from ...fe.elasticity import ddot, schmid
 from .. import kernels as K
 from ..bundles import kernel_state
@@ -73,6 +73,7 @@ class RateParams:
     def __post_init__(self) -> None:
         for name in ("tau0", "tau_pl", "tau_res", "dt"):
             v = getattr(self, name)
+            validation.number(name, v)  # strings, booleans, arrays: TypeError
             if not np.isfinite(v) or v <= 0:
                 raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
         limit = 0.1 * min(self.tau0, self.tau_pl, self.tau_res)
@@ -233,6 +234,7 @@ def shear_rate(state: State, rp: RateParams, rng: np.random.Generator, gdot: flo
         ``record_every < 1``, or ``rp.dt`` exceeds a tenth of the relaxation time
         ``tau0 G / max(selfres)`` of the stiffest element.
     """
+    validation.check_rate(state, rp, rng, t_end, alpha, record_every, gdot=gdot)
     if not np.isfinite(gdot) or gdot < 0:
         raise ValueError(f"gdot must be >= 0, got {gdot!r}")
     return _run(state, rp, rng, t_end, alpha, float(gdot), None, record_every)
@@ -277,6 +279,7 @@ def creep(state: State, rp: RateParams, rng: np.random.Generator, stress: float,
         or ``rp.dt`` exceeds a tenth of the relaxation time ``tau0 G / max(selfres)`` of the
         stiffest element.
     """
+    validation.check_rate(state, rp, rng, t_end, alpha, record_every, stress=stress)
     if not np.isfinite(stress):
         raise ValueError(f"stress must be finite, got {stress!r}")
     return _run(state, rp, rng, t_end, alpha, None, float(stress), record_every)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ... import threads
+from ... import threads, validation
 from ...fe.elasticity import ddot, schmid
 from .. import kernels as K
 from ..energy import elastic_energy
@@ -136,6 +136,7 @@ def stress_controlled(
     >>> bool(np.allclose(run.stress, run.target, atol=1e-12)), run.flowed
     (True, False)
     """
+    validation.check_stress(state, rng, stress_end, dstress, alpha, gamma_limit, record_events)
     for name, val in (("stress_end", stress_end), ("alpha", alpha)):
         if not np.isfinite(val):
             raise ValueError(f"{name} must be finite, got {val!r}")

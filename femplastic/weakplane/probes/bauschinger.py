@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ... import validation
 from ..drivers.aqs import AQSRun, aqs
 from ..params import ModelParams
 from ..state import State
@@ -100,6 +101,7 @@ def bauschinger(
     >>> abs(b.unloaded.external_stress()) < 0.05     # unloaded to (about) zero stress
     True
     """
+    validation.check_bauschinger(state, rng, gamma_reload, dgamma, max_unload)
     if not np.isfinite(gamma_reload) or gamma_reload <= 0:
         raise ValueError(f"gamma_reload must be > 0, got {gamma_reload!r}")
     s0 = state.external_stress(0.0)

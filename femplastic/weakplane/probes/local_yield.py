@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ... import interrupt
+from ... import interrupt, validation
 from ...fe.assembly import PatchFE, check_field
 from ...fe.elasticity import Isotropic, ddot, schmid, von_mises
 from ...fe.mesh import FEMesh, from_arrays
@@ -362,6 +362,7 @@ def local_yield(
     >>> bool(np.all(ly.dtau_c >= 0)), bool(np.all(ly.n_events >= 1))
     (True, True)
     """
+    validation.check_local_yield(state, rng, n, stride)
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator")
     m = state.model
