@@ -1,8 +1,7 @@
 """Model parameters: frozen, validated dataclasses; TOML configs; named presets.
 
 Defaults are the calibrated "model C" of Castellanos et al. (2021) at ``l = 6.6``. Config
-files are TOML with
-one table per dataclass::
+files are TOML with one table per dataclass::
 
     [model]
     L = 32
@@ -14,13 +13,12 @@ one table per dataclass::
 ``--set model.L=32`` on the command line uses the same names.
 
 **Model variants** (Castellanos et al. 2021, appendix A.8;
-:mod:`femplastic.weakplane.variants`): ``variant = "A"`` ...
-``"I"``
-selects which ingredient of model C is changed (``--set model.variant=D``); the
-variant-specific parameters are ordinary fields (``G_weibull_mean``, ``G_weibull_k``,
-``dp_a``, ``dp_p0``, ``tau_c_fixed``, ``dgamma_fixed``). :meth:`ModelParams.for_variant`
-gives the paper's optimum parameters of each variant, and so does a config or ``--set``
-naming ``model.variant`` (for every key it does not set itself).
+:mod:`femplastic.weakplane.variants`): ``variant = "A"`` ... ``"I"`` selects which
+ingredient of model C is changed (``--set model.variant=D``); the variant-specific
+parameters are ordinary fields (``G_weibull_mean``, ``G_weibull_k``, ``dp_a``, ``dp_p0``,
+``tau_c_fixed``, ``dgamma_fixed``). :meth:`ModelParams.for_variant` gives the paper's optimum
+parameters of each variant, and so does a config or ``--set`` naming ``model.variant`` (for
+every key it does not set itself).
 """
 
 from __future__ import annotations
