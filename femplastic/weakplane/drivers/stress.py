@@ -363,7 +363,8 @@ def _python_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha: f
         j_base, g_base = j, g_end
     n = done
     if not flowed:  # the state at the last step, on the elastic line
-        K.trial_stress(base, vload, (_position(n, n_steps, p_last) - j_base) * dgeq, st.stress)
+        x_end = (_position(n, n_steps, p_last) - _position(j_base, n_steps, p_last)) * dgeq
+        K.trial_stress(base, vload, x_end, st.stress)
         st.macro_strain = E0 + out_g[n - 1] * M
     cols = list(zip(*aval, strict=True)) if aval else [()] * 8
     ints = {0, 4, 5}
@@ -505,7 +506,8 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
     if flowed:
         st.macro_strain = E0 + out_g[nd - 1] * M
     else:  # the state at the last step, on the elastic line
-        K.trial_stress(base, vload, (_position(nd, n_steps, p_last) - jb) * dgeq, st.stress)
+        x_end = (_position(nd, n_steps, p_last) - _position(jb, n_steps, p_last)) * dgeq
+        K.trial_stress(base, vload, x_end, st.stress)
         st.macro_strain = E0 + out_g[nd - 1] * M
     report(progress, 1.0, st.n_events)
     av = log_from_arrays(alog[:int(ipos[PK.NAVAL])], events, ev_x, record_events)
