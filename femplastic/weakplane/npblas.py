@@ -9,6 +9,11 @@ bits. :func:`routines` finds the library numpy itself calls and returns ``ctypes
 its ``cblas_dgemv`` and ``cblas_ddot``, which numba kernels take as (first-class function)
 arguments, so the compiled drivers reproduce numpy's numbers bit for bit.
 
+The drivers run these sums on one BLAS thread (:func:`one_thread`): OpenBLAS splits a
+``ddot`` longer than 10,000 over its threads, which changes the sum's last bits with the
+thread count (``OPENBLAS_NUM_THREADS``), and for vectors this short a thread pool costs
+more than it saves (milliseconds per call on a busy machine).
+
 The handles are used only after a self-test: the same products computed through them and
 through numpy on a few arrays must agree bitwise. When the library cannot be found (another
 numpy build) or the test fails, :func:`routines` returns None and the drivers fall back to
@@ -18,15 +23,26 @@ their Python loop (same trajectories, slower).
 from __future__ import annotations
 
 import ctypes
+import functools
 import glob
 import os
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["routines"]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+__all__ = ["on_one_thread", "one_thread", "routines"]
 
 _CACHE: list[Any] = []
+_THREADS: list[Any] = []  # (get, set) of the library's thread count, or None
+
+#: (get, set) thread-count symbols tried in order.
+_THREAD_SYMBOLS = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+                   ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+                   ("openblas_get_num_threads", "openblas_set_num_threads"))
 
 #: (dgemv symbol, ddot symbol, 64-bit integers) tried in order in each candidate library.
 _SYMBOLS = (("scipy_cblas_dgemv64_", "scipy_cblas_ddot64_", True),
@@ -66,8 +82,45 @@ def _handles(path: str) -> tuple[Any, Any] | None:
         gemv_t = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, it, it, dbl, vp, it, vp, it,
                                   dbl, vp, it)
         dot_t = ctypes.CFUNCTYPE(dbl, it, vp, it, vp, it)
+        if not _THREADS:
+            _THREADS.append(_thread_handles(lib))
         return gemv_t((gemv_name, lib)), dot_t((dot_name, lib))
     return None
+
+
+def _thread_handles(lib: Any) -> tuple[Any, Any] | None:
+    for get_name, set_name in _THREAD_SYMBOLS:
+        if hasattr(lib, get_name) and hasattr(lib, set_name):
+            get = getattr(lib, get_name)
+            get.restype = ctypes.c_int
+            get.argtypes = []
+            put = getattr(lib, set_name)
+            put.restype = None
+            put.argtypes = [ctypes.c_int]
+            return get, put
+    return None
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block with numpy's BLAS on one thread (restored after; see the module notes).
+
+    A no-op where :func:`routines` found no library or it has no thread control.
+    """
+    routines()
+    h = _THREADS[0] if _THREADS else None
+    if h is None:
+        yield
+        return
+    before = int(h[0]())
+    if before <= 1:
+        yield
+        return
+    h[1](1)
+    try:
+        yield
+    finally:
+        h[1](before)
 
 
 def _self_test(gemv: Any, ddot: Any) -> bool:
@@ -114,3 +167,14 @@ def routines() -> tuple[Any, Any] | None:
                 break
     _CACHE.append(found)
     return found
+
+
+def on_one_thread(func: _F) -> _F:
+    """Decorator: run ``func`` inside :func:`one_thread`."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with one_thread():
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

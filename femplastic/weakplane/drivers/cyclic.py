@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 from ... import interrupt
 from .. import path_kernels as PK
 from ..energy import elastic_energy
+from ..npblas import on_one_thread
 from ..params import ModelParams
 from ..state import State
 from .checkpoint import AQSCheckpoint
@@ -121,6 +122,7 @@ def _same(a: tuple, b: tuple, atol: float) -> bool:
 
 
 @interrupt.deferring
+@on_one_thread
 def cyclic(
     state: State,
     params: ModelParams | None,

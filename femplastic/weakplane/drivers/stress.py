@@ -45,7 +45,7 @@ from .. import kernels as K
 from .. import path_kernels as PK
 from ..bundles import event_record, kernel_state, work_buffers
 from ..energy import elastic_energy
-from ..npblas import routines
+from ..npblas import on_one_thread, routines
 from ..params import ModelParams
 from ..state import State
 from .checkpoint import AQSCheckpoint
@@ -100,6 +100,7 @@ class StressRun:
 
 
 @interrupt.deferring
+@on_one_thread
 def stress_controlled(
     state: State,
     params: ModelParams | None,
