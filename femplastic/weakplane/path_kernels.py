@@ -79,21 +79,22 @@ def _resolved(m, s):  # pragma: no cover - compiled
 def energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec):  # pragma: no cover
     """:func:`femplastic.weakplane.energy.elastic_energy` with the same operations (same bits).
 
-    ``half`` (n, 3) and ``vec`` (n,) are work arrays.
+    ``half`` (n, 3) and ``vec`` (n,) are work arrays; every array C-contiguous.
     """
-    n = stress.shape[0]
-    for e in range(n):
-        for c in range(3):
-            half[e, c] = 0.5 * (prestress[e, c] + stress[e, c])
+    st = stress.reshape(-1)  # flat loops over contiguous rows (vectorised; same operations)
+    pre = prestress.reshape(-1)
+    pl = eps_pl.reshape(-1)
+    hf = half.reshape(-1)
+    for i in range(hf.shape[0]):
+        hf[i] = 0.5 * (pre[i] + st[i])
     mean_half = np.empty(3)
     wmean_blas(gemv, w, half, mean_half)
     ev = np.empty(3)
     for c in range(3):
         ev[c] = E[c] * _VW[c]
     ext = xdot_blas(ddot, ev, mean_half)
-    for e in range(n):
-        for c in range(3):
-            half[e, c] = eps_pl[e, c] * half[e, c]
+    for i in range(hf.shape[0]):
+        hf[i] = pl[i] * hf[i]
     xmat3_blas(gemv, half, _VW.copy(), vec)
     internal = xdot_blas(ddot, w, vec)
     return ext - internal
