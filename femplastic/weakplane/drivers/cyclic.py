@@ -3,7 +3,8 @@
 Each cycle drives the external strain ``0 -> +gamma_max -> -gamma_max -> 0`` (relative to the
 starting state, along ``E = E_0 + gamma M(alpha)``) with the exact event-driven rules of
 :func:`femplastic.aqs`, through :class:`~femplastic.weakplane.drivers.path.StrainPath` (integer
-strain lattice, so an elastic cycle returns to the bit-identical stress).
+strain lattice, so an elastic cycle returns to the bit-identical stress), on its compiled loop
+(:class:`~femplastic.weakplane.drivers.path.CompiledPath`) when available.
 
 Per cycle it records the stroboscopic state at the cycle start (resolved stress, elastic
 energy :func:`~femplastic.weakplane.energy.elastic_energy`), the events and plastic strain of

@@ -19,6 +19,12 @@ Every avalanche is relaxed one synchronous sweep at a time
 :func:`femplastic.relax`), which yields its duration, the sweep of each event and its
 dissipation, the drop of the elastic energy (:func:`femplastic.weakplane.energy.elastic_energy`)
 at fixed strain.
+
+:class:`CompiledPath` is the same engine on a compiled loop
+(:func:`femplastic.weakplane.path_kernels.path_chunk`): the same records, logs and final
+state bit for bit, with Python only between chunks of ~0.1 s. The drivers use it when
+:func:`compiled_available` (a propagator with a numba form and numpy's BLAS found,
+:mod:`femplastic.weakplane.npblas`) and :class:`StrainPath` otherwise.
 """
 
 from __future__ import annotations

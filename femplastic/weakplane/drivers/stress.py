@@ -26,7 +26,10 @@ energy :func:`~femplastic.weakplane.energy.elastic_energy` minus the load's work
 is the dissipation of an avalanche (``AvalancheLog.dissipation``).
 
 Between avalanches the stress is affine in the program, so increments that trigger nothing are
-skipped exactly (event-driven), as in :func:`femplastic.aqs`.
+skipped exactly (event-driven), as in :func:`femplastic.aqs`. The ramp's last increment is
+clipped so that it ends exactly at ``stress_end`` (:func:`ramp_steps`). The loop is compiled
+(:func:`femplastic.weakplane.path_kernels.stress_chunk`, bitwise the Python loop kept for
+propagators without a numba form).
 """
 
 from __future__ import annotations
