@@ -25,7 +25,7 @@ from femplastic.weakplane.drivers.cyclic import cyclic
 from femplastic.weakplane.drivers.stress import stress_controlled
 
 #: L -> (aqs gamma_end, cyclic gamma_max, cycles, stress_end)
-SIZES = {15: (1.0, 1.0, 1, 0.62), 64: (0.3, 0.3, 1, 0.55), 128: (0.15, 0.15, 1, 0.5)}
+SIZES = {15: (1.0, 1.0, 1, 0.5), 64: (0.3, 0.3, 1, 0.5), 128: (0.15, 0.15, 1, 0.5)}
 
 
 def _run(kind, q, p, seed, cfg, compiled=None):

@@ -140,6 +140,7 @@ def cyclic(
     checkpoint: Callable[[AQSCheckpoint], None] | None = None,
     checkpoint_every: float = 0.0,
     resume: AQSCheckpoint | None = None,
+    checkpoint_since: float | None = None,
     compiled: bool | None = None,
 ) -> CyclicRun:
     """Strain-controlled cyclic AQS: ``cycles`` times ``0 -> +gamma_max -> -gamma_max -> 0``.
@@ -186,6 +187,9 @@ def cyclic(
         state, ``rng`` any generator (its state is set to the saved one) and every other
         argument the run's (checked). Records, logs and final state are bitwise those of the
         uninterrupted run.
+    checkpoint_since : float, optional
+        ``time.perf_counter()`` at the previous checkpoint (default: the start of this call),
+        so that one checkpoint period can span several calls (as :func:`femplastic.aqs`).
     compiled : bool, optional
         Force the compiled loop (True) or the Python loop (False); default: compiled when
         available (:func:`~femplastic.weakplane.drivers.path.compiled_available`). Both give
@@ -269,7 +273,7 @@ def cyclic(
         s_energy = [float(x) for x in rec["s_energy"]]
         ends = [int(x) for x in rec["ends"]]
     where = [c0, l0]
-    t_ckpt = _time.perf_counter()
+    t_ckpt = _time.perf_counter() if checkpoint_since is None else float(checkpoint_since)
     t_prog = [0.0]
 
     def snapshot() -> AQSCheckpoint:

@@ -413,7 +413,8 @@ class CompiledPath:
                 raise RuntimeError("relaxation did not stop after 1000000 sweeps")
             dt = _time.perf_counter() - t0
             if not self.fixed_chunk:
-                self.chunk = max(1, min(4 * self.chunk, int(self.chunk * 0.1 / max(dt, 1e-6))))
+                self.chunk = max(1, min(4 * self.chunk, int(self.chunk * 0.1 / max(dt, 1e-6)),
+                                        1 << 40))
             if tick is not None:
                 tick()
 

@@ -117,6 +117,7 @@ def stress_controlled(
     checkpoint: Callable[[AQSCheckpoint], None] | None = None,
     checkpoint_every: float = 0.0,
     resume: AQSCheckpoint | None = None,
+    checkpoint_since: float | None = None,
     compiled: bool | None = None,
 ) -> StressRun:
     """Ramp the resolved external stress from its current value to ``stress_end``.
@@ -157,6 +158,9 @@ def stress_controlled(
         Continue the run that wrote this checkpoint: ``state`` must be that run's starting
         state, the other arguments the run's (checked); ``rng``'s state is set to the saved
         one. Records, logs and final state are bitwise those of the uninterrupted run.
+    checkpoint_since : float, optional
+        ``time.perf_counter()`` at the previous checkpoint (default: the start of this call),
+        so that one checkpoint period can span several calls (as :func:`femplastic.aqs`).
     compiled : bool, optional
         Force the compiled loop (True) or the Python loop (False); default: compiled when
         available (:func:`~femplastic.weakplane.drivers.path.compiled_available`). Both give
@@ -221,7 +225,8 @@ def stress_controlled(
     if not use_compiled:
         return _python_ramp(rng, ramp, dstress, alpha, gamma_limit, record_events, progress)
     return _compiled_ramp(rng, ramp, dstress, alpha, gamma_limit, record_events, progress,
-                          checkpoint, checkpoint_every, resume, float(stress_end))
+                          checkpoint, checkpoint_every, resume, float(stress_end),
+                          checkpoint_since)
 
 
 def ramp_steps(s0: float, stress_end: float, dstress: float) -> tuple[int, float]:
@@ -387,7 +392,8 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
                    gamma_limit: float, record_events: bool,
                    progress: Callable[..., None] | None,
                    checkpoint: Callable[[AQSCheckpoint], None] | None, checkpoint_every: float,
-                   resume: AQSCheckpoint | None, stress_end: float) -> StressRun:
+                   resume: AQSCheckpoint | None, stress_end: float,
+                   checkpoint_since: float | None = None) -> StressRun:
     """The ramp on the compiled loop (:func:`femplastic.weakplane.path_kernels.stress_chunk`)."""
     st, M, w, v, vbar, s0, n_steps, p_last, sense, target = ramp
     m = st.model
@@ -470,7 +476,7 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
     trial, half, vec = np.empty((n, 3)), np.empty((n, 3)), np.empty(n)
     every = checkpoint is not None and checkpoint_every == 0
     chunk = 1
-    t_ckpt = _time.perf_counter()
+    t_ckpt = _time.perf_counter() if checkpoint_since is None else float(checkpoint_since)
     while True:
         interrupt.check()
         t0 = _time.perf_counter()
@@ -499,7 +505,7 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
             raise RuntimeError("relaxation did not stop after 1000000 sweeps")
         dt = _time.perf_counter() - t0
         if not every:
-            chunk = max(1, min(4 * chunk, int(chunk * 0.1 / max(dt, 1e-6))))
+            chunk = max(1, min(4 * chunk, int(chunk * 0.1 / max(dt, 1e-6)), 1 << 40))
         report(progress, int(ipos[PK.DONE_]) / n_steps, st.n_events)
         if checkpoint is not None and _time.perf_counter() - t_ckpt >= checkpoint_every:
             checkpoint(snapshot())
