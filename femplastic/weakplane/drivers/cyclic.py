@@ -405,6 +405,7 @@ def _restore(ck: AQSCheckpoint, args: dict, eng: CompiledPath, rng: np.random.Ge
             dst[:ne] = ev[key]
         eng.ev_x[:ne] = ev["ev_x"]
         eng.events[5][0] = ne
+    eng._sync()
     ab, pe = int(rec["absorbed_at"]), int(rec["period"])
     return (int(rec["cycle"]), int(rec["leg"]), None if ab < 0 else ab,
             None if pe < 0 else pe)

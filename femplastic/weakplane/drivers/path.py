@@ -317,6 +317,8 @@ class CompiledPath:
         self.ipos = np.zeros(len(PK.IPOS), np.int64)
         self.facc = np.zeros(len(PK.FACC))
         self.facc[PK.BEXT] = float(ddot(self.M, AK.weighted_mean(self.base, self.w)))
+        self.k = 0  # lattice position and steps recorded (from ipos after every chunk)
+        self.n = 0
         self.pos = np.zeros(n_steps, np.int64)
         self.stress = np.zeros(n_steps)
         self.stress_before = np.zeros(n_steps)
@@ -339,16 +341,6 @@ class CompiledPath:
             raise ValueError("CompiledPath needs a propagator with a numba form and numpy's "
                              "BLAS (see compiled_available)")
 
-    @property
-    def k(self) -> int:
-        """Current lattice position."""
-        return int(self.ipos[PK.K_])
-
-    @property
-    def n(self) -> int:
-        """Steps recorded."""
-        return int(self.ipos[PK.NREC])
-
     def macro(self, k: int) -> NDArray[np.float64]:
         """Imposed mean strain (3,) at lattice position ``k``."""
         return self.E0 + (k * self.dgamma) * self.M
@@ -361,6 +353,9 @@ class CompiledPath:
         return self.state.stress
 
     def _sync(self) -> None:
+        """Position, step count and the state's counters from the loop arrays."""
+        self.k = int(self.ipos[PK.K_])
+        self.n = int(self.ipos[PK.NREC])
         self.state.n_events = self.events0 + int(self.ipos[PK.NEV])
         self.state.n_avalanches = self.aval0 + int(self.ipos[PK.NAVAL])
 
