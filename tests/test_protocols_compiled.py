@@ -125,8 +125,9 @@ def ck_cyclic(q, p):
 
 def test_gamma_max_must_be_a_multiple_of_dgamma(quenched):
     p, q = quenched["C"]
-    with pytest.raises(ValueError, match=r"gamma_max \(0.00017\).*nearest valid gamma_max is "
-                                         r"0.0002"):
+    # the validation layer refuses it first, naming both nearest valid values
+    with pytest.raises(ValueError, match=r"gamma_max = 0.00017 must be a whole number of dgamma.*"
+                                         r"nearest valid: 0.0001 or 0.0002"):
         cyclic(q, p, np.random.default_rng(0), gamma_max=0.00017, cycles=1, dgamma=1e-4)
     run = cyclic(q, p, np.random.default_rng(0), gamma_max=0.03, cycles=1, dgamma=1e-4)
     assert run.gamma.size == 4 * 300 and run.gamma_max == 300 * 1e-4
