@@ -151,6 +151,8 @@ def init_carry(cfg: LoopConfig, arrays: dict[str, np.ndarray], k_base: int) -> d
         rec_step=np.zeros(cfg.n_records, i64), rec_m=np.zeros(cfg.n_records, i64),
         rec_size=np.zeros(cfg.n_records, i64), rec_mean=np.zeros((cfg.n_records, 3)),
         rec_pl=np.zeros((cfg.n_records, 3)), n_ev=i64(0))
+    if cfg.blocked:  # the sweep's active elements and their lowest systems, in order
+        c.update(alist=np.zeros(n + cfg.n_renew, i64), klist=np.zeros(n + cfg.n_renew, i64))
     if cfg.n_ev:
         E = cfg.n_ev
         c.update(ev_e=np.zeros(E, i64), ev_k=np.zeros(E, i64), ev_th=np.zeros(E),
@@ -292,7 +294,7 @@ def _start(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, c: dict[str, Any]
     c = dict(c)
     do_trig = (c["phase"] == 0) & (c["status"] == 0)
     cap = cap_total - c["k_base"]
-    m = _trigger(cfg, c, k, cap, do_trig)
+    m = (_trigger_blocked if cfg.blocked else _trigger)(cfg, c, k, cap, do_trig)
     finished = do_trig & (m > cap)
     started = do_trig & (m <= cap)
     # the loaded stress base + (m dgamma) v, as numba's trial stress (between avalanches the
@@ -411,6 +413,282 @@ def _sweep(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[str, Any
     return c
 
 
+# --------------------------------------------------------------------------------------------
+# The blocked form (cfg.blocked, the CPU's): work in compacted blocks, as many as needed
+
+
+def _rows_trigger(cfg: LoopConfig, k: dict[str, Any], base: Any, nv: Any, tauc: Any) -> Any:
+    """Exact activation load (strain) of some elements at ``base`` rows (m, 3), as
+    :func:`_trigger`'s formula: (m,), ``inf`` where no system is loaded."""
+    v, a = k["v"], k["law_f"][4]
+    r = nv[..., 0] * (0.5 * (v[1] - v[0])) + nv[..., 1] * v[2]
+    if cfg.pressure:
+        r = r - a * (-0.5 * (v[0] + v[1]))
+    d = dtau_rows(cfg, base, nv, tauc, k["law_f"])
+    return jnp.min(jnp.where(r > 0.0, d / jnp.where(r > 0.0, r, 1.0), jnp.inf), axis=1)
+
+
+def _blocks(size: int, mask: Any, body: Any, init: Any, extra: int = 0) -> Any:
+    """Run ``body(idx, valid, q) -> q`` over the elements of ``mask`` (ascending) in blocks.
+
+    ``idx`` (size,) are element indices (``n`` past the end), ``valid`` where they are
+    real. One cumulative sum and one scatter compact the mask; a ``lax.while_loop`` runs the
+    ``ceil(count / size)`` blocks (none for an empty mask). Returns the final ``q``.
+    """
+    n = mask.shape[0]
+    rank = jnp.cumsum(mask) - 1
+    count = rank[-1] + 1
+    order = jnp.full(n + size + extra, n, jnp.int64).at[
+        jnp.where(mask, rank, n + size + extra)].set(jnp.arange(n), mode="drop")
+
+    def step(q: tuple[Any, Any]) -> tuple[Any, Any]:
+        j, inner = q
+        idx = lax.dynamic_slice(order, (j * size,), (size,))
+        return j + 1, body(idx, idx < n, inner)
+
+    return lax.while_loop(lambda q: q[0] * size < count, step, (jnp.int64(0), init))[1]
+
+
+def _trigger_blocked(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cap: Any,
+                     do: Any) -> Any:
+    """:func:`_trigger` from the cached lower bounds, as the numba driver's trigger.
+
+    Every element's activation load is bounded below from its cached margin,
+    ``(margin - |s - s_ref| - a |p - p_ref|) / vmax`` with a round-off safety
+    (:func:`femplastic.weakplane.kernels.trigger_bounds`); the element of the lowest bound is
+    solved exactly, then every element whose bound is below that load (blocks): the exact
+    minimum. The step ``m`` is verified as :func:`~femplastic.weakplane.kernels.next_unstable_step`
+    does: unstable if the element found is active there, and ``m - 1`` stable if no element
+    whose bound is below ``x (1 + 1e-9) + 1e-12 / vmax`` is active there (every other one is
+    stable by its bound); otherwise the step-by-step test of :func:`_trigger` decides.
+    """
+    n, B = cfg.n_elem, cfg.n_check
+    law_f, v, dg = k["law_f"], k["v"], k["dgamma"]
+    a = law_f[4]
+    st, nv, tauc = c["stress"], c["nv"], c["tauc"]
+    v0 = 0.5 * (v[1] - v[0])
+    vmax = jnp.sqrt(v0 * v0 + v[2] * v[2]) + a * jnp.abs(-0.5 * (v[0] + v[1]))
+    ivm = jnp.where(vmax > 0.0, 1.0 / jnp.where(vmax > 0.0, vmax, 1.0), jnp.inf)
+    d0 = 0.5 * (st[:, 1] - st[:, 0]) - c["sref"][:, 0]
+    d1 = st[:, 2] - c["sref"][:, 1]
+    dp = -0.5 * (st[:, 0] + st[:, 1]) - c["pref"]
+    mg = c["margin"]
+    lb = (mg - jnp.sqrt(d0 * d0 + d1 * d1) - a * jnp.abs(dp)) * ivm
+    lb = lb - 1e-12 * jnp.abs(lb) - 1e-300
+    lb = jnp.where(mg > 0.0, lb, -jnp.inf)
+    lb = jnp.where(ivm < jnp.inf, lb, jnp.inf)
+    e0 = jnp.argmin(lb)
+    best0 = _rows_trigger(cfg, k, st[e0][None], nv[e0][None], tauc[e0][None])[0]
+
+    def solve(idx: Any, valid: Any, q: tuple[Any, Any]) -> tuple[Any, Any]:
+        best, eb = q
+        ic = jnp.minimum(idx, n - 1)
+        x = jnp.where(valid, _rows_trigger(cfg, k, st[ic], nv[ic], tauc[ic]), jnp.inf)
+        i = jnp.argmin(x)
+        better = x[i] < best
+        return jnp.where(better, x[i], best), jnp.where(better, ic[i], eb)
+
+    best, eb = _blocks(B, do & (lb < best0), solve, (best0, e0))
+    mcap = cap + 1
+    mf = jnp.clip(jnp.floor(best / dg) + 1.0, 1.0, mcap.astype(jnp.float64))
+    m = jnp.where(jnp.isfinite(best), mf.astype(jnp.int64), mcap)
+
+    def active_rows(idx: Any, x: Any) -> Any:
+        trial = st[idx] + x * v[None, :]
+        return jnp.min(dtau_rows(cfg, trial, nv[idx], tauc[idx], law_f), axis=1) < 0.0
+
+    # fast verification (see the docstring); x = (m - 1) dgamma for the stable side
+    up_ok = (m > cap) | (jnp.isfinite(best) & active_rows(eb[None], m * dg)[0])
+    xm = (m - 1) * dg
+    thr = xm * (1.0 + 1e-9) + 1e-12 * ivm
+
+    def calm(idx: Any, valid: Any, q: Any) -> Any:
+        return q & ~jnp.any(valid & active_rows(jnp.minimum(idx, n - 1), xm))
+
+    down_ok = _blocks(B, do & up_ok & (m > 1) & (lb <= thr), calm, jnp.bool_(True))
+    general = do & ~(up_ok & down_ok)
+
+    def step_by_step(m: Any) -> Any:
+        def up_cond(m: Any) -> Any:
+            return (m <= cap) & ~_any_active_at(cfg, c, k, m * dg)
+
+        m = lax.while_loop(up_cond, lambda m: m + 1, m)
+
+        def down_cond(m: Any) -> Any:
+            return (m > 1) & _any_active_at(cfg, c, k, (m - 1) * dg)
+
+        return lax.while_loop(down_cond, lambda m: m - 1, m)
+
+    return lax.cond(general, step_by_step, lambda m: m, m)
+
+
+def _sweep_blocked(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[str, Any]
+                   ) -> dict[str, Any]:
+    """:func:`_sweep` in blocks: a whole sweep (checks, slips, renewals, update) per call.
+
+    The stability test checks the elements the cached margins cannot clear in blocks of
+    ``n_check`` (ascending: the active ones are listed in element order with their lowest
+    system); the slips go in blocks of ``n_renew``, each slipped element renewed at once
+    with its draws (the renewal changes nothing the sweep still reads); then the stress
+    update. The uniforms are consumed at the same positions as :func:`_sweep`'s.
+    """
+    n, R, Bc, Bs = cfg.n_elem, cfg.n_draws, cfg.n_check, cfg.n_renew
+    c = dict(c)
+    law_f = k["law_f"]
+    st = c["stress"]
+    gate = (c["phase"] == 1) & (c["status"] == 0)
+    s0 = 0.5 * (st[:, 1] - st[:, 0])
+    s1 = st[:, 2]
+    p = -0.5 * (st[:, 0] + st[:, 1])
+    e0 = s0 - c["sref"][:, 0]
+    e1 = s1 - c["sref"][:, 1]
+    dist = jnp.sqrt(e0 * e0 + e1 * e1)
+    if cfg.pressure:
+        dist = dist + law_f[4] * jnp.abs(p - c["pref"])
+    mg = c["margin"]
+    cand = gate & ~((mg > 0.0) & (dist < mg * (1.0 - _SAFE) - 1e-13))
+    nv, tauc = c["nv"], c["tauc"]
+
+    # 1. stability test of the candidates; active elements listed in order (alist, klist)
+    def check(idx: Any, valid: Any, q: tuple[Any, ...]) -> tuple[Any, ...]:
+        na, margin, sref, pref, alist, klist = q
+        ic = jnp.minimum(idx, n - 1)
+        d = dtau_rows(cfg, st[ic], nv[ic], tauc[ic], law_f)
+        dmin = jnp.min(d, axis=1)
+        margin = margin.at[idx].set(dmin, mode="drop")
+        sref = sref.at[idx].set(jnp.stack([s0[ic], s1[ic]], axis=1), mode="drop")
+        pref = pref.at[idx].set(p[ic], mode="drop")
+        act = valid & (dmin < 0.0)
+        pos = jnp.where(act, na + jnp.cumsum(act) - 1, n + Bs)
+        alist = alist.at[pos].set(idx, mode="drop")
+        klist = klist.at[pos].set(jnp.argmin(d, axis=1), mode="drop")
+        return na + jnp.sum(act), margin, sref, pref, alist, klist
+
+    count, c["margin"], c["sref"], c["pref"], alist, klist = _blocks(
+        Bc, cand, check, (jnp.int64(0), c["margin"], c["sref"], c["pref"], c["alist"],
+                          c["klist"]))
+    c["alist"], c["klist"] = alist, klist
+    # 2. end of the avalanche: its record
+    end = gate & (count == 0)
+    j = jnp.where(end, c["n_rec"], cfg.n_records)
+    c["rec_step"] = c["rec_step"].at[j].set(c["k_trig"] - 1, mode="drop")
+    c["rec_m"] = c["rec_m"].at[j].set(c["m_trig"], mode="drop")
+    c["rec_size"] = c["rec_size"].at[j].set(c["aval_size"], mode="drop")
+    c["rec_mean"] = c["rec_mean"].at[j].set(jnp.mean(st, axis=0), mode="drop")
+    c["rec_pl"] = c["rec_pl"].at[j].set(c["aval_pl"], mode="drop")
+    c["n_rec"] = c["n_rec"] + end
+    c["n_aval"] = c["n_aval"] + end
+    c["k_base"] = jnp.where(end, c["k_trig"], c["k_base"])
+    c["phase"] = jnp.where(end, 0, c["phase"]).astype(jnp.int32)
+    full = end & (c["n_rec"] >= cfg.n_records)
+    c["status"] = jnp.where(full, STATUS["records_full"], c["status"]).astype(jnp.int32)
+    # 3. the sweep's slips (status checks as _sweep)
+    want = gate & (count > 0)
+    low = want & (c["upos"] + count * (1 + R) > cfg.n_unif)
+    c["status"] = jnp.where(low, STATUS["uniforms_low"], c["status"]).astype(jnp.int32)
+    ok = want & ~low
+    if cfg.n_ev:
+        evfull = ok & (c["n_ev"] + count > cfg.n_ev)
+        c["status"] = jnp.where(evfull, STATUS["events_full"], c["status"]).astype(jnp.int32)
+        ok = ok & ~evfull
+    limit = ok & (c["sweeps"] >= max_sweeps)
+    c["status"] = jnp.where(limit, STATUS["sweep_limit"], c["status"]).astype(jnp.int32)
+    ok = ok & ~limit
+    count = jnp.where(ok, count, 0)
+    upos = c["upos"]
+    ev_names = ("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp", "ev_aval") if cfg.n_ev else ()
+    names = ("eps_pl", "slips", "margin", "theta", "nv", "selfres", "tauc", *ev_names)
+
+    def slip(q: tuple[Any, ...]) -> tuple[Any, ...]:
+        jb, pl, du_l, d2_l, planes, arr = q
+        arr = dict(zip(names, arr, strict=True))
+        rank = jb * Bs + jnp.arange(Bs)
+        valid = rank < count
+        e = jnp.minimum(lax.dynamic_slice(alist, (jb * Bs,), (Bs,)), n - 1)
+        kk = lax.dynamic_slice(klist, (jb * Bs,), (Bs,))
+        idx = jnp.where(valid, e, n)
+        u = c["ubuf"][jnp.clip(upos + rank, 0, cfg.n_unif - 1)]
+        nv_k = arr["nv"][e, kk]
+        tc_k = arr["tauc"][e, kk]
+        sn, cs = nv_k[:, 0], nv_k[:, 1]
+        tau = sn * s0[e] + cs * s1[e]
+        gmax = jnp.maximum(2.0 * tau / arr["selfres"][e, kk], 0.0)
+        g = jnp.where(valid, _ppf_amplitude(cfg, law_f, gmax, tc_k, u), 0.0)
+        du = -0.5 * sn * g
+        d2 = 0.5 * cs * g
+        deps = jnp.stack([du, -du, d2], axis=1)
+        if cfg.n_ev:
+            pos = jnp.where(valid, c["n_ev"] + rank, cfg.n_ev)
+            for name, val in (("ev_e", e), ("ev_k", kk), ("ev_th", arr["theta"][e, kk]),
+                              ("ev_tau", tau), ("ev_amp", g),
+                              ("ev_aval", jnp.broadcast_to(c["n_aval"], (Bs,)))):
+                arr[name] = arr[name].at[pos].set(val, mode="drop")
+        arr["eps_pl"] = arr["eps_pl"].at[idx].add(deps, mode="drop")
+        arr["slips"] = arr["slips"].at[idx].add(1, mode="drop")
+        arr["margin"] = arr["margin"].at[idx].set(-1.0, mode="drop")
+        # renewal with the element's draws after the sweep's amplitudes (numba's order)
+        if R:
+            off = (upos + count + rank * R)[:, None] + jnp.arange(R)[None, :]
+            U = c["ubuf"][jnp.clip(off, 0, cfg.n_unif - 1)]  # (Bs, R)
+        if cfg.renew_ang:
+            if cfg.orient_kind == 0:
+                th = jnp.pi / 2 - jnp.pi * U[:, :cfg.n_ang]
+                rows = jnp.stack([th, th + jnp.pi / 2, th + jnp.pi / 4, th + 3 * jnp.pi / 4],
+                                 axis=-1).reshape(-1, cfg.N)
+            else:
+                rows = jnp.broadcast_to(k["angles"][None, :cfg.N], (Bs, cfg.N))
+            nv_rows, sr_rows = _systems(rows, k["kself"])
+            arr["theta"] = arr["theta"].at[idx].set(rows, mode="drop")
+            arr["nv"] = arr["nv"].at[idx].set(nv_rows, mode="drop")
+            arr["selfres"] = arr["selfres"].at[idx].set(sr_rows, mode="drop")
+        if cfg.renew_thr:
+            t = _ppf_threshold(cfg, law_f, k["thr_table"], U[:, cfg.n_ang:])
+            if cfg.shared:
+                t = jnp.broadcast_to(t[:, :1], (Bs, cfg.N))
+            arr["tauc"] = arr["tauc"].at[idx].set(t, mode="drop")
+        dpos = jnp.where(valid, rank, cfg.n_direct)
+        du_l = du_l.at[dpos].set(du, mode="drop")
+        d2_l = d2_l.at[dpos].set(d2, mode="drop")
+        planes = planes.at[idx].set(jnp.stack([du, d2], axis=1), mode="drop")
+        return (jb + 1, pl + jnp.sum(deps, axis=0), du_l, d2_l, planes,
+                tuple(arr[x] for x in names))
+
+    q = (jnp.int64(0), jnp.zeros(3), jnp.zeros(cfg.n_direct), jnp.zeros(cfg.n_direct),
+         jnp.zeros((n, 2)), tuple(c[x] for x in names))
+    _, pl, du_l, d2_l, planes, arrs = lax.while_loop(lambda q: q[0] * Bs < count, slip, q)
+    c.update(zip(names, arrs, strict=True))
+    # 4. the stress update
+    sizes = _direct_sizes(cfg)
+    L = cfg.L
+    a_idx = alist[:cfg.n_direct]
+
+    def direct(size: int) -> Any:
+        out = st.reshape(L, L, 3)
+        for s in range(size):
+            e = jnp.minimum(a_idx[s], n - 1)
+            ey = e // L
+            ex = e - ey * L
+            Gu = lax.dynamic_slice(k["kern_u"], (L - ey, L - ex, 0), (L, L, 3))
+            Gd = lax.dynamic_slice(k["kern_d"], (L - ey, L - ex, 0), (L, L, 3))
+            out = out + (Gu * du_l[s] + Gd * d2_l[s])
+        return out.reshape(n, 3)
+
+    branch = jnp.where(count == 0, 0, 1 + jnp.sum(count > jnp.asarray(sizes)))
+    branches = [lambda: st]
+    branches += [functools.partial(direct, s) for s in sizes]
+    branches += [lambda: st + _fft(cfg, k, planes[:, 0], planes[:, 1])]
+    c["stress"] = lax.switch(branch, branches)
+    c["upos"] = upos + count * (1 + R)
+    if cfg.n_ev:
+        c["n_ev"] = c["n_ev"] + count
+    c["n_events"] = c["n_events"] + count
+    c["aval_size"] = c["aval_size"] + count
+    c["aval_pl"] = c["aval_pl"] + pl
+    c["sweeps"] = c["sweeps"] + ok
+    c["iters"] = c["iters"] + 1
+    return c
+
+
 def run_chunk(cfg: LoopConfig, carry: dict[str, Any], consts: dict[str, Any],
               cap_total: Any, max_sweeps: Any) -> dict[str, Any]:
     """Run the loop until a status is set (see the module docstring).
@@ -435,7 +713,8 @@ def run_chunk(cfg: LoopConfig, carry: dict[str, Any], consts: dict[str, Any],
     dict
         The carry at exit.
     """
-    sweep = functools.partial(_sweep, cfg, consts, max_sweeps)
+    sweep = functools.partial(_sweep_blocked if cfg.blocked else _sweep, cfg, consts,
+                              max_sweeps)
 
     def avalanche(c: dict[str, Any]) -> dict[str, Any]:
         c = _start(cfg, consts, cap_total, c)
