@@ -152,7 +152,9 @@ def init_carry(cfg: LoopConfig, arrays: dict[str, np.ndarray], k_base: int) -> d
         rec_size=np.zeros(cfg.n_records, i64), rec_mean=np.zeros((cfg.n_records, 3)),
         rec_pl=np.zeros((cfg.n_records, 3)), n_ev=i64(0))
     if cfg.blocked:  # the sweep's active elements and their lowest systems, in order
-        c.update(alist=np.zeros(n + cfg.n_renew, i64), klist=np.zeros(n + cfg.n_renew, i64))
+        c.update(alist=np.zeros(n + cfg.n_renew, i64), klist=np.zeros(n + cfg.n_renew, i64),
+                 **{f: np.zeros(n + cfg.n_renew) for f in ("l_sn", "l_cs", "l_tau", "l_tc",
+                                                            "l_sr", "l_th")})
     if cfg.n_ev:
         E = cfg.n_ev
         c.update(ev_e=np.zeros(E, i64), ev_k=np.zeros(E, i64), ev_th=np.zeros(E),
@@ -549,25 +551,36 @@ def _sweep_blocked(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[
     cand = gate & ~((mg > 0.0) & (dist < mg * (1.0 - _SAFE) - 1e-13))
     nv, tauc = c["nv"], c["tauc"]
 
-    # 1. stability test of the candidates; active elements listed in order (alist, klist)
+    # 1. stability test of the candidates: the active elements listed in order with what
+    # their slip needs (lowest system, its resolved stress, threshold, self response, angle),
+    # so that the slips below only write the (n, N) arrays (read there, XLA would copy them)
+    lists = ("alist", "klist", "l_sn", "l_cs", "l_tau", "l_tc", "l_sr", "l_th")
+
     def check(idx: Any, valid: Any, q: tuple[Any, ...]) -> tuple[Any, ...]:
-        na, margin, sref, pref, alist, klist = q
+        na, margin, sref, pref, lst = q
+        lst = dict(zip(lists, lst, strict=True))
         ic = jnp.minimum(idx, n - 1)
-        d = dtau_rows(cfg, st[ic], nv[ic], tauc[ic], law_f)
+        nv_r = nv[ic]
+        d = dtau_rows(cfg, st[ic], nv_r, tauc[ic], law_f)
         dmin = jnp.min(d, axis=1)
+        kmin = jnp.argmin(d, axis=1)
         margin = margin.at[idx].set(dmin, mode="drop")
         sref = sref.at[idx].set(jnp.stack([s0[ic], s1[ic]], axis=1), mode="drop")
         pref = pref.at[idx].set(p[ic], mode="drop")
         act = valid & (dmin < 0.0)
         pos = jnp.where(act, na + jnp.cumsum(act) - 1, n + Bs)
-        alist = alist.at[pos].set(idx, mode="drop")
-        klist = klist.at[pos].set(jnp.argmin(d, axis=1), mode="drop")
-        return na + jnp.sum(act), margin, sref, pref, alist, klist
+        nv_k = jnp.take_along_axis(nv_r, kmin[:, None, None], axis=1)[:, 0, :]
+        sn, cs = nv_k[:, 0], nv_k[:, 1]
+        for name, val in (("alist", idx), ("klist", kmin), ("l_sn", sn), ("l_cs", cs),
+                          ("l_tau", sn * s0[ic] + cs * s1[ic]), ("l_tc", tauc[ic, kmin]),
+                          ("l_sr", c["selfres"][ic, kmin]), ("l_th", c["theta"][ic, kmin])):
+            lst[name] = lst[name].at[pos].set(val, mode="drop")
+        return na + jnp.sum(act), margin, sref, pref, tuple(lst[x] for x in lists)
 
-    count, c["margin"], c["sref"], c["pref"], alist, klist = _blocks(
-        Bc, cand, check, (jnp.int64(0), c["margin"], c["sref"], c["pref"], c["alist"],
-                          c["klist"]))
-    c["alist"], c["klist"] = alist, klist
+    count, c["margin"], c["sref"], c["pref"], lst = _blocks(
+        Bc, cand, check, (jnp.int64(0), c["margin"], c["sref"], c["pref"],
+                          tuple(c[x] for x in lists)))
+    c.update(zip(lists, lst, strict=True))
     # 2. end of the avalanche: its record
     end = gate & (count == 0)
     j = jnp.where(end, c["n_rec"], cfg.n_records)
@@ -604,22 +617,22 @@ def _sweep_blocked(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[
         arr = dict(zip(names, arr, strict=True))
         rank = jb * Bs + jnp.arange(Bs)
         valid = rank < count
-        e = jnp.minimum(lax.dynamic_slice(alist, (jb * Bs,), (Bs,)), n - 1)
-        kk = lax.dynamic_slice(klist, (jb * Bs,), (Bs,))
+
+        def blk(name: str) -> Any:
+            return lax.dynamic_slice(c[name], (jb * Bs,), (Bs,))
+
+        e = jnp.minimum(blk("alist"), n - 1)
         idx = jnp.where(valid, e, n)
         u = c["ubuf"][jnp.clip(upos + rank, 0, cfg.n_unif - 1)]
-        nv_k = arr["nv"][e, kk]
-        tc_k = arr["tauc"][e, kk]
-        sn, cs = nv_k[:, 0], nv_k[:, 1]
-        tau = sn * s0[e] + cs * s1[e]
-        gmax = jnp.maximum(2.0 * tau / arr["selfres"][e, kk], 0.0)
+        sn, cs, tau, tc_k = blk("l_sn"), blk("l_cs"), blk("l_tau"), blk("l_tc")
+        gmax = jnp.maximum(2.0 * tau / blk("l_sr"), 0.0)
         g = jnp.where(valid, _ppf_amplitude(cfg, law_f, gmax, tc_k, u), 0.0)
         du = -0.5 * sn * g
         d2 = 0.5 * cs * g
         deps = jnp.stack([du, -du, d2], axis=1)
         if cfg.n_ev:
             pos = jnp.where(valid, c["n_ev"] + rank, cfg.n_ev)
-            for name, val in (("ev_e", e), ("ev_k", kk), ("ev_th", arr["theta"][e, kk]),
+            for name, val in (("ev_e", e), ("ev_k", blk("klist")), ("ev_th", blk("l_th")),
                               ("ev_tau", tau), ("ev_amp", g),
                               ("ev_aval", jnp.broadcast_to(c["n_aval"], (Bs,)))):
                 arr[name] = arr[name].at[pos].set(val, mode="drop")
@@ -660,7 +673,7 @@ def _sweep_blocked(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[
     # 4. the stress update
     sizes = _direct_sizes(cfg)
     L = cfg.L
-    a_idx = alist[:cfg.n_direct]
+    a_idx = c["alist"][:cfg.n_direct]
 
     def direct(size: int) -> Any:
         out = st.reshape(L, L, 3)
