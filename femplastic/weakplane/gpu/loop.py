@@ -154,7 +154,8 @@ def init_carry(cfg: LoopConfig, arrays: dict[str, np.ndarray], k_base: int) -> d
     if cfg.blocked:  # the sweep's active elements and their lowest systems, in order
         c.update(alist=np.zeros(n + cfg.n_renew, i64), klist=np.zeros(n + cfg.n_renew, i64),
                  **{f: np.zeros(n + cfg.n_renew) for f in ("l_sn", "l_cs", "l_tau", "l_tc",
-                                                            "l_sr", "l_th")})
+                                                            "l_sr", "l_th")},
+                 mplus=np.zeros(n), xact=np.zeros(n))  # cached trigger data (margin <= 0: none)
     if cfg.n_ev:
         E = cfg.n_ev
         c.update(ev_e=np.zeros(E, i64), ev_k=np.zeros(E, i64), ev_th=np.zeros(E),
@@ -296,7 +297,10 @@ def _start(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, c: dict[str, Any]
     c = dict(c)
     do_trig = (c["phase"] == 0) & (c["status"] == 0)
     cap = cap_total - c["k_base"]
-    m = (_trigger_blocked if cfg.blocked else _trigger)(cfg, c, k, cap, do_trig)
+    if cfg.blocked:
+        m, c = _trigger_blocked(cfg, c, k, cap, do_trig)
+    else:
+        m = _trigger(cfg, c, k, cap, do_trig)
     finished = do_trig & (m > cap)
     started = do_trig & (m <= cap)
     # the loaded stress base + (m dgamma) v, as numba's trial stress (between avalanches the
@@ -419,15 +423,30 @@ def _sweep(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[str, Any
 # The blocked form (cfg.blocked, the CPU's): work in compacted blocks, as many as needed
 
 
-def _rows_trigger(cfg: LoopConfig, k: dict[str, Any], base: Any, nv: Any, tauc: Any) -> Any:
-    """Exact activation load (strain) of some elements at ``base`` rows (m, 3), as
-    :func:`_trigger`'s formula: (m,), ``inf`` where no system is loaded."""
-    v, a = k["v"], k["law_f"][4]
+def _rates(cfg: LoopConfig, k: dict[str, Any], nv: Any) -> Any:
+    """Loading rates ``r = n . v_s - a v_p`` of some systems (m, N): ``dtau`` falls by ``r x``
+    under a load ``x`` (strain)."""
+    v = k["v"]
     r = nv[..., 0] * (0.5 * (v[1] - v[0])) + nv[..., 1] * v[2]
     if cfg.pressure:
-        r = r - a * (-0.5 * (v[0] + v[1]))
-    d = dtau_rows(cfg, base, nv, tauc, k["law_f"])
-    return jnp.min(jnp.where(r > 0.0, d / jnp.where(r > 0.0, r, 1.0), jnp.inf), axis=1)
+        r = r - k["law_f"][4] * (-0.5 * (v[0] + v[1]))
+    return r
+
+
+def _loaded(d: Any, r: Any) -> tuple[Any, Any]:
+    """From ``dtau`` and rates (m, N): the lowest ``dtau`` of the loaded systems (``r > 0``)
+    and the exact activation load ``min dtau / r`` over them (as :func:`_trigger`), (m,)."""
+    pos = r > 0.0
+    x = jnp.where(pos, d / jnp.where(pos, r, 1.0), jnp.inf)
+    return jnp.min(jnp.where(pos, d, jnp.inf), axis=1), jnp.min(x, axis=1)
+
+
+def _min_first(d: Any) -> tuple[Any, Any]:
+    """Row minima of ``d`` (m, N) and the first column attaining them (as ``argmin``), by two
+    plain reductions (XLA's CPU argmin, a variadic reduction, is several times slower)."""
+    dmin = jnp.min(d, axis=1)
+    col = lax.broadcasted_iota(jnp.int64, d.shape, 1)
+    return dmin, jnp.min(jnp.where(d == dmin[:, None], col, d.shape[1]), axis=1)
 
 
 def _blocks(size: int, mask: Any, body: Any, init: Any, extra: int = 0) -> Any:
@@ -452,45 +471,76 @@ def _blocks(size: int, mask: Any, body: Any, init: Any, extra: int = 0) -> Any:
 
 
 def _trigger_blocked(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cap: Any,
-                     do: Any) -> Any:
-    """:func:`_trigger` from the cached lower bounds, as the numba driver's trigger.
+                     do: Any) -> tuple[Any, dict[str, Any]]:
+    """:func:`_trigger` from cached lower bounds of the activation loads; returns ``(m, c)``.
 
-    Every element's activation load is bounded below from its cached margin,
-    ``(margin - |s - s_ref| - a |p - p_ref|) / vmax`` with a round-off safety
-    (:func:`femplastic.weakplane.kernels.trigger_bounds`); the element of the lowest bound is
-    solved exactly, then every element whose bound is below that load (blocks): the exact
-    minimum. The step ``m`` is verified as :func:`~femplastic.weakplane.kernels.next_unstable_step`
-    does: unstable if the element found is active there, and ``m - 1`` stable if no element
-    whose bound is below ``x (1 + 1e-9) + 1e-12 / vmax`` is active there (every other one is
-    stable by its bound); otherwise the step-by-step test of :func:`_trigger` decides.
+    Each element's activation load is bounded below from its cache (refreshed where its
+    systems were last scanned, at the stress ``s_ref``: ``margin`` the lowest ``dtau``,
+    ``mplus`` the lowest over the loaded systems, ``xact`` the exact activation load). With
+    ``D = s - s_ref`` split along the load's deviatoric direction ``u = v_s / |v_s|``,
+    ``D_s = al u + w``, every loaded system's load is
+    ``x_k = (d_k + a D_p - al a v_p / |v_s| - n_k . w) / r_k - al / |v_s|``, so
+    ``x_k >= xact (1 - W / mplus) - al / |v_s|`` with ``W = |w| + |a| (|D_p| + |al v_p| / |v_s|)``
+    (when ``W < mplus``; ``d_k >= mplus``, ``d_k / r_k >= xact``); and, as the numba driver's
+    bound, ``x_k >= (margin - |D_s| - |a D_p|) / vmax``. The larger bound, less a round-off
+    safety, is kept. The element of the lowest bound is solved exactly, then every element
+    whose bound is below that load, in blocks (their cache refreshed at the base): the exact
+    minimum. The step ``m`` is verified as
+    :func:`~femplastic.weakplane.kernels.next_unstable_step` does: unstable if the element
+    found is active there, and ``m - 1`` stable if no element whose bound is below
+    ``x (1 + 1e-9) + 1e-12 / vmax`` is active there (every other one is stable by its bound);
+    otherwise the step-by-step test of :func:`_trigger` decides.
     """
     n, B = cfg.n_elem, cfg.n_check
     law_f, v, dg = k["law_f"], k["v"], k["dgamma"]
-    a = law_f[4]
+    a = jnp.abs(law_f[4])
     st, nv, tauc = c["stress"], c["nv"], c["tauc"]
     v0 = 0.5 * (v[1] - v[0])
-    vmax = jnp.sqrt(v0 * v0 + v[2] * v[2]) + a * jnp.abs(-0.5 * (v[0] + v[1]))
+    vp = -0.5 * (v[0] + v[1])
+    vs = jnp.sqrt(v0 * v0 + v[2] * v[2])
+    vmax = vs + a * jnp.abs(vp)
     ivm = jnp.where(vmax > 0.0, 1.0 / jnp.where(vmax > 0.0, vmax, 1.0), jnp.inf)
-    d0 = 0.5 * (st[:, 1] - st[:, 0]) - c["sref"][:, 0]
-    d1 = st[:, 2] - c["sref"][:, 1]
-    dp = -0.5 * (st[:, 0] + st[:, 1]) - c["pref"]
-    mg = c["margin"]
-    lb = (mg - jnp.sqrt(d0 * d0 + d1 * d1) - a * jnp.abs(dp)) * ivm
-    lb = lb - 1e-12 * jnp.abs(lb) - 1e-300
-    lb = jnp.where(mg > 0.0, lb, -jnp.inf)
+    ivs = jnp.where(vs > 0.0, 1.0 / jnp.where(vs > 0.0, vs, 1.0), 0.0)
+    s0 = 0.5 * (st[:, 1] - st[:, 0])
+    s1 = st[:, 2]
+    p = -0.5 * (st[:, 0] + st[:, 1])
+    d0 = s0 - c["sref"][:, 0]
+    d1 = s1 - c["sref"][:, 1]
+    dp = jnp.abs(p - c["pref"])
+    mg, mp, xa = c["margin"], c["mplus"], c["xact"]
+    dist = jnp.sqrt(d0 * d0 + d1 * d1)
+    lb1 = (mg - dist - a * dp) * ivm
+    lb1 = lb1 - 1e-12 * jnp.abs(lb1) - 1e-300
+    al = (d0 * v0 + d1 * v[2]) * ivs
+    W = jnp.sqrt(jnp.maximum(dist * dist - al * al, 0.0)) + a * (dp + jnp.abs(al * vp) * ivs)
+    lb2 = xa * (1.0 - W / jnp.where(mp > 0.0, mp, 1.0)) - al * ivs
+    lb2 = lb2 - 1e-9 * (jnp.abs(xa) + jnp.abs(al * ivs)) - 1e-12 * ivm - 1e-300
+    lb2 = jnp.where((mp > 0.0) & (W < mp) & (vs > 0.0), lb2, -jnp.inf)
+    lb = jnp.where(mg > 0.0, jnp.maximum(lb1, lb2), -jnp.inf)
     lb = jnp.where(ivm < jnp.inf, lb, jnp.inf)
     e0 = jnp.argmin(lb)
-    best0 = _rows_trigger(cfg, k, st[e0][None], nv[e0][None], tauc[e0][None])[0]
+    best0 = _loaded(dtau_rows(cfg, st[e0][None], nv[e0][None], tauc[e0][None], law_f),
+                    _rates(cfg, k, nv[e0][None]))[1][0]
+    cache = ("margin", "sref", "pref", "mplus", "xact")
 
-    def solve(idx: Any, valid: Any, q: tuple[Any, Any]) -> tuple[Any, Any]:
-        best, eb = q
+    def solve(idx: Any, valid: Any, q: tuple[Any, ...]) -> tuple[Any, ...]:
+        best, eb, cc = q
+        cc = dict(zip(cache, cc, strict=True))
         ic = jnp.minimum(idx, n - 1)
-        x = jnp.where(valid, _rows_trigger(cfg, k, st[ic], nv[ic], tauc[ic]), jnp.inf)
+        d = dtau_rows(cfg, st[ic], nv[ic], tauc[ic], law_f)
+        mpl, x = _loaded(d, _rates(cfg, k, nv[ic]))
+        x = jnp.where(valid, x, jnp.inf)
+        for name, val in (("margin", jnp.min(d, axis=1)), ("pref", p[ic]), ("mplus", mpl),
+                          ("xact", x), ("sref", jnp.stack([s0[ic], s1[ic]], axis=1))):
+            cc[name] = cc[name].at[idx].set(val, mode="drop")
         i = jnp.argmin(x)
         better = x[i] < best
-        return jnp.where(better, x[i], best), jnp.where(better, ic[i], eb)
+        return (jnp.where(better, x[i], best), jnp.where(better, ic[i], eb),
+                tuple(cc[x] for x in cache))
 
-    best, eb = _blocks(B, do & (lb < best0), solve, (best0, e0))
+    best, eb, cc = _blocks(B, do & (lb < best0), solve, (best0, e0, tuple(c[x] for x in cache)))
+    c = dict(c)
+    c.update(zip(cache, cc, strict=True))
     mcap = cap + 1
     mf = jnp.clip(jnp.floor(best / dg) + 1.0, 1.0, mcap.astype(jnp.float64))
     m = jnp.where(jnp.isfinite(best), mf.astype(jnp.int64), mcap)
@@ -521,7 +571,7 @@ def _trigger_blocked(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cap:
 
         return lax.while_loop(down_cond, lambda m: m - 1, m)
 
-    return lax.cond(general, step_by_step, lambda m: m, m)
+    return lax.cond(general, step_by_step, lambda m: m, m), c
 
 
 def _sweep_blocked(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[str, Any]
@@ -557,16 +607,18 @@ def _sweep_blocked(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[
     lists = ("alist", "klist", "l_sn", "l_cs", "l_tau", "l_tc", "l_sr", "l_th")
 
     def check(idx: Any, valid: Any, q: tuple[Any, ...]) -> tuple[Any, ...]:
-        na, margin, sref, pref, lst = q
+        na, margin, sref, pref, mplus, xact, lst = q
         lst = dict(zip(lists, lst, strict=True))
         ic = jnp.minimum(idx, n - 1)
         nv_r = nv[ic]
         d = dtau_rows(cfg, st[ic], nv_r, tauc[ic], law_f)
-        dmin = jnp.min(d, axis=1)
-        kmin = jnp.argmin(d, axis=1)
+        dmin, kmin = _min_first(d)
+        mpl, xa = _loaded(d, _rates(cfg, k, nv_r))
         margin = margin.at[idx].set(dmin, mode="drop")
         sref = sref.at[idx].set(jnp.stack([s0[ic], s1[ic]], axis=1), mode="drop")
         pref = pref.at[idx].set(p[ic], mode="drop")
+        mplus = mplus.at[idx].set(mpl, mode="drop")
+        xact = xact.at[idx].set(xa, mode="drop")
         act = valid & (dmin < 0.0)
         pos = jnp.where(act, na + jnp.cumsum(act) - 1, n + Bs)
         nv_k = jnp.take_along_axis(nv_r, kmin[:, None, None], axis=1)[:, 0, :]
@@ -575,11 +627,11 @@ def _sweep_blocked(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[
                           ("l_tau", sn * s0[ic] + cs * s1[ic]), ("l_tc", tauc[ic, kmin]),
                           ("l_sr", c["selfres"][ic, kmin]), ("l_th", c["theta"][ic, kmin])):
             lst[name] = lst[name].at[pos].set(val, mode="drop")
-        return na + jnp.sum(act), margin, sref, pref, tuple(lst[x] for x in lists)
+        return na + jnp.sum(act), margin, sref, pref, mplus, xact, tuple(lst[x] for x in lists)
 
-    count, c["margin"], c["sref"], c["pref"], lst = _blocks(
-        Bc, cand, check, (jnp.int64(0), c["margin"], c["sref"], c["pref"],
-                          tuple(c[x] for x in lists)))
+    count, c["margin"], c["sref"], c["pref"], c["mplus"], c["xact"], lst = _blocks(
+        Bc, cand, check, (jnp.int64(0), c["margin"], c["sref"], c["pref"], c["mplus"],
+                          c["xact"], tuple(c[x] for x in lists)))
     c.update(zip(lists, lst, strict=True))
     # 2. end of the avalanche: its record
     end = gate & (count == 0)
