@@ -424,8 +424,10 @@ def _sweep(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[str, Any
 
 
 def _rates(cfg: LoopConfig, k: dict[str, Any], nv: Any) -> Any:
-    """Loading rates ``r = n . v_s - a v_p`` of some systems (m, N): ``dtau`` falls by ``r x``
-    under a load ``x`` (strain)."""
+    """Loading rates ``r = n . v_s - a v_p`` of some systems (m, N).
+
+    ``dtau`` falls by ``r x`` under a load ``x`` (strain).
+    """
     v = k["v"]
     r = nv[..., 0] * (0.5 * (v[1] - v[0])) + nv[..., 1] * v[2]
     if cfg.pressure:
@@ -434,16 +436,21 @@ def _rates(cfg: LoopConfig, k: dict[str, Any], nv: Any) -> Any:
 
 
 def _loaded(d: Any, r: Any) -> tuple[Any, Any]:
-    """From ``dtau`` and rates (m, N): the lowest ``dtau`` of the loaded systems (``r > 0``)
-    and the exact activation load ``min dtau / r`` over them (as :func:`_trigger`), (m,)."""
+    """Lowest ``dtau`` of the loaded systems and their exact activation load, (m,) each.
+
+    From ``dtau`` and rates (m, N); loaded: ``r > 0``; the load ``min dtau / r`` as
+    :func:`_trigger` computes it (``inf`` where nothing is loaded).
+    """
     pos = r > 0.0
     x = jnp.where(pos, d / jnp.where(pos, r, 1.0), jnp.inf)
     return jnp.min(jnp.where(pos, d, jnp.inf), axis=1), jnp.min(x, axis=1)
 
 
 def _min_first(d: Any) -> tuple[Any, Any]:
-    """Row minima of ``d`` (m, N) and the first column attaining them (as ``argmin``), by two
-    plain reductions (XLA's CPU argmin, a variadic reduction, is several times slower)."""
+    """Row minima of ``d`` (m, N) and the first column attaining them (as ``argmin``).
+
+    Two plain reductions: XLA's CPU argmin, a variadic reduction, is several times slower.
+    """
     dmin = jnp.min(d, axis=1)
     col = lax.broadcasted_iota(jnp.int64, d.shape, 1)
     return dmin, jnp.min(jnp.where(d == dmin[:, None], col, d.shape[1]), axis=1)
