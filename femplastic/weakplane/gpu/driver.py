@@ -177,7 +177,9 @@ def aqs_gpu(
     info : dict, optional
         Filled with diagnostics: ``device`` (name), ``iterations`` (device loop iterations),
         ``chunks`` (loop calls), ``refills`` (uniform buffer refills), ``config``
-        (:class:`~femplastic.weakplane.gpu.setup.LoopConfig`).
+        (:class:`~femplastic.weakplane.gpu.setup.LoopConfig`), ``trigger_fallbacks``
+        (blocked form: triggers its cached bounds could not verify, decided by the
+        step-by-step test).
 
     Returns
     -------
@@ -311,7 +313,8 @@ def aqs_gpu(
                           cols[3], cols[4], cols[5].astype(np.int64))
     if info is not None:
         info.update(device=device_name(device), iterations=int(carry["iters"]), chunks=chunks,
-                    refills=src.refills, config=cfg)
+                    refills=src.refills, config=cfg,
+                    trigger_fallbacks=int(carry["fallbacks"]) if cfg.blocked else 0)
     if progress is not None:
         progress(1.0)
     gamma = dgamma * np.arange(1, n_steps + 1)

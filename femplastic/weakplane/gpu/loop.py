@@ -155,7 +155,8 @@ def init_carry(cfg: LoopConfig, arrays: dict[str, np.ndarray], k_base: int) -> d
         c.update(alist=np.zeros(n + cfg.n_renew, i64), klist=np.zeros(n + cfg.n_renew, i64),
                  **{f: np.zeros(n + cfg.n_renew) for f in ("l_sn", "l_cs", "l_tau", "l_tc",
                                                             "l_sr", "l_th")},
-                 mplus=np.zeros(n), xact=np.zeros(n))  # cached trigger data (margin <= 0: none)
+                 mplus=np.zeros(n), xact=np.zeros(n),  # cached trigger data (margin <= 0: none)
+                 fallbacks=i64(0))  # triggers the bounds could not verify (step-by-step test)
     if cfg.n_ev:
         E = cfg.n_ev
         c.update(ev_e=np.zeros(E, i64), ev_k=np.zeros(E, i64), ev_th=np.zeros(E),
@@ -578,6 +579,7 @@ def _trigger_blocked(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cap:
 
         return lax.while_loop(down_cond, lambda m: m - 1, m)
 
+    c["fallbacks"] = c["fallbacks"] + general
     return lax.cond(general, step_by_step, lambda m: m, m), c
 
 
