@@ -115,7 +115,7 @@ def _reference_comparison(args: argparse.Namespace, left) -> None:  # noqa: ANN0
     forms = {"femplastic": None}
     if args.extra_tuning:
         forms["femplastic[tuned]"] = json.loads(args.extra_tuning)
-    sizes = args.sizes or ([64, 128] if dev.platform == "cpu" else [256, 512, 1024])
+    sizes = args.sizes or ([64, 128] if dev.platform == "cpu" else [512, 1024, 256])
     spans = _parse_spans(args.ref_span, sizes, REF_SPANS)
     dg = float(ref.DGAMMA)
     print(f"device: {device_name(dev)} (jax {jax.__version__}), JAX default backend "
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=None,
                     help="grid sides, measured in this order (default 512 1024 256 128, the "
-                         "targets first; with --reference 64 128 on a CPU, else 256 512 1024)")
+                         "targets first; with --reference 64 128 on a CPU, else 512 1024 256)")
     ap.add_argument("--span", default=None,
                     help="timed stationary strain per L, e.g. 512=0.03,1024=0.015")
     ap.add_argument("--pre", type=float, default=0.1,

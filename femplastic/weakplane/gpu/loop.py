@@ -22,6 +22,18 @@ test plus the two branch choices below). The rules are exactly the numba path's
   the two traceless eigenstrain planes times the kernel symbol): a ``lax.switch``. An empty
   sweep ends the avalanche and writes its record.
 
+That is the *flat* form (the accelerators'). The *blocked* form (``cfg.blocked``, the CPU's;
+:func:`_sweep_blocked`, :func:`_trigger_blocked`) runs the same rules with the work of an
+iteration proportional to what happens in it rather than to ``n``: the candidates of the
+cached stability test are checked in compacted blocks of ``n_check`` elements (a nested
+``lax.while_loop``, as many blocks as needed), which list the active elements in order with
+what their slips need; the slips go in blocks of ``n_renew``, each element renewed in the same
+block (so a sweep is one iteration); the trigger solves exactly only the elements whose cached
+lower bound of the activation load is below the best load found, and verifies the step as the
+numba driver does. On the CPU a nested loop costs next to nothing while XLA's per-element cost
+of gathers, scatters, reductions and transcendental functions is high; on a GPU each loop
+test is a host synchronisation, which the flat form avoids.
+
 Random numbers come from a device buffer of uniforms consumed in the numba path's order:
 per sweep the amplitudes of the active elements in ascending element order, then each
 element's renewal draws (angles, then thresholds). The large ``(n, N)`` arrays are written
@@ -154,7 +166,7 @@ def init_carry(cfg: LoopConfig, arrays: dict[str, np.ndarray], k_base: int) -> d
     if cfg.blocked:  # the sweep's active elements and their lowest systems, in order
         c.update(alist=np.zeros(n + cfg.n_renew, i64), klist=np.zeros(n + cfg.n_renew, i64),
                  **{f: np.zeros(n + cfg.n_renew) for f in ("l_sn", "l_cs", "l_tau", "l_tc",
-                                                            "l_sr", "l_th")},
+                                                            "l_sr", "l_th")[:6 if cfg.n_ev else 5]},
                  mplus=np.zeros(n), xact=np.zeros(n),  # cached trigger data (margin <= 0: none)
                  fallbacks=i64(0))  # triggers the bounds could not verify (step-by-step test)
     if cfg.n_ev:
@@ -457,7 +469,7 @@ def _min_first(d: Any) -> tuple[Any, Any]:
     return dmin, jnp.min(jnp.where(d == dmin[:, None], col, d.shape[1]), axis=1)
 
 
-def _blocks(size: int, mask: Any, body: Any, init: Any, extra: int = 0) -> Any:
+def _blocks(size: int, mask: Any, body: Any, init: Any) -> Any:
     """Run ``body(idx, valid, q) -> q`` over the elements of ``mask`` (ascending) in blocks.
 
     ``idx`` (size,) are element indices (``n`` past the end), ``valid`` where they are
@@ -467,8 +479,8 @@ def _blocks(size: int, mask: Any, body: Any, init: Any, extra: int = 0) -> Any:
     n = mask.shape[0]
     rank = jnp.cumsum(mask) - 1
     count = rank[-1] + 1
-    order = jnp.full(n + size + extra, n, jnp.int64).at[
-        jnp.where(mask, rank, n + size + extra)].set(jnp.arange(n), mode="drop")
+    order = jnp.full(n + size, n, jnp.int64).at[jnp.where(mask, rank, n + size)].set(
+        jnp.arange(n), mode="drop")
 
     def step(q: tuple[Any, Any]) -> tuple[Any, Any]:
         j, inner = q
@@ -613,7 +625,8 @@ def _sweep_blocked(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[
     # 1. stability test of the candidates: the active elements listed in order with what
     # their slip needs (lowest system, its resolved stress, threshold, self response, angle),
     # so that the slips below only write the (n, N) arrays (read there, XLA would copy them)
-    lists = ("alist", "klist", "l_sn", "l_cs", "l_tau", "l_tc", "l_sr", "l_th")
+    lists = ("alist", "klist", "l_sn", "l_cs", "l_tau", "l_tc", "l_sr",
+             *(("l_th",) if cfg.n_ev else ()))
 
     def check(idx: Any, valid: Any, q: tuple[Any, ...]) -> tuple[Any, ...]:
         na, margin, sref, pref, mplus, xact, lst = q
@@ -632,10 +645,13 @@ def _sweep_blocked(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[
         pos = jnp.where(act, na + jnp.cumsum(act) - 1, n + Bs)
         nv_k = jnp.take_along_axis(nv_r, kmin[:, None, None], axis=1)[:, 0, :]
         sn, cs = nv_k[:, 0], nv_k[:, 1]
-        for name, val in (("alist", idx), ("klist", kmin), ("l_sn", sn), ("l_cs", cs),
-                          ("l_tau", sn * s0[ic] + cs * s1[ic]), ("l_tc", tauc[ic, kmin]),
-                          ("l_sr", c["selfres"][ic, kmin]), ("l_th", c["theta"][ic, kmin])):
-            lst[name] = lst[name].at[pos].set(val, mode="drop")
+        vals = {"alist": idx, "klist": kmin, "l_sn": sn, "l_cs": cs,
+                "l_tau": sn * s0[ic] + cs * s1[ic], "l_tc": tauc[ic, kmin],
+                "l_sr": c["selfres"][ic, kmin]}
+        if cfg.n_ev:
+            vals["l_th"] = c["theta"][ic, kmin]
+        for name in lists:
+            lst[name] = lst[name].at[pos].set(vals[name], mode="drop")
         return na + jnp.sum(act), margin, sref, pref, mplus, xact, tuple(lst[x] for x in lists)
 
     count, c["margin"], c["sref"], c["pref"], c["mplus"], c["xact"], lst = _blocks(
