@@ -664,7 +664,9 @@ def _sweep_blocked(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[
     c["rec_step"] = c["rec_step"].at[j].set(c["k_trig"] - 1, mode="drop")
     c["rec_m"] = c["rec_m"].at[j].set(c["m_trig"], mode="drop")
     c["rec_size"] = c["rec_size"].at[j].set(c["aval_size"], mode="drop")
-    c["rec_mean"] = c["rec_mean"].at[j].set(jnp.mean(st, axis=0), mode="drop")
+    # the mean stress only at the avalanche's end (a pass over n otherwise spent every sweep)
+    mean = lax.cond(end, lambda: jnp.mean(st, axis=0), lambda: jnp.zeros(3))
+    c["rec_mean"] = c["rec_mean"].at[j].set(mean, mode="drop")
     c["rec_pl"] = c["rec_pl"].at[j].set(c["aval_pl"], mode="drop")
     c["n_rec"] = c["n_rec"] + end
     c["n_aval"] = c["n_aval"] + end
