@@ -109,6 +109,22 @@ def test_replay_custom_law():
     np.testing.assert_allclose(r2.state.eps_pl, r1.state.eps_pl, rtol=0, atol=1e-10)
 
 
+def test_replay_pressure_dependent_thresholds():
+    """Variant B (Drucker-Prager thresholds): the pressure terms of the cached stability test
+    and of the blocked trigger's bounds keep the trajectory numba's."""
+    p = fp.ModelParams.for_variant("B", L=16)
+    st = fp.quench(p, np.random.default_rng(4))
+    r1 = fp.aqs(st, p, np.random.default_rng(9), gamma_end=0.3)
+    info: dict = {}
+    r2 = aqs_gpu(st, p, np.random.default_rng(9), gamma_end=0.3, uniforms="host", info=info,
+                 tuning={"blocked": True})
+    assert info["config"].pressure and r1.state.n_events > 1000
+    _same_avalanches(r1, r2)
+    for f in ("stress", "plastic", "mean_stress"):
+        np.testing.assert_allclose(getattr(r2, f), getattr(r1, f), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(r2.state.stress, r1.state.stress, rtol=0, atol=1e-10)
+
+
 def test_variant_h_same_trajectory_without_replay():
     """Variant H has no randomness after the quench: any uniforms give numba's trajectory."""
     p = fp.ModelParams.for_variant("H", L=16)
