@@ -457,13 +457,17 @@ def aqs(
         # checkpoints and growing the event record happen between chunks)
         chunk = 1
         every_avalanche = checkpoint is not None and checkpoint_every == 0
+        tuner = threads.Tuner(par)  # threaded or serial chunks, whichever is faster now
         while True:
             interrupt.check()  # a safe point: Ctrl-C surfaces here, between compiled calls
             t0 = _time.perf_counter()
+            work0 = int(pos[3]) + 4 * int(pos[2])  # events, and ~4 passes per avalanche
             status = AK.aqs_chunk(form, st.stress, base, v, ivm, w, Mload, dgamma, vbar,
                                   vmean, n_steps, event_driven, system, law, cache, buf.work,
                                   buf.events, buf.ev_aval, rng, record_events, max_sweeps,
-                                  1 if every_avalanche else chunk, pos, acc, *recs, par)
+                                  1 if every_avalanche else chunk, pos, acc, *recs, tuner.par)
+            if tuner.record(int(pos[3]) + 4 * int(pos[2]) - work0, _time.perf_counter() - t0):
+                chunk = max(1, chunk // 8)  # a probe of the other mode starts short
             sync_counts()
             if status == AK.RECORD_FULL:
                 buf.grow(2 * buf.ev_e.shape[0] + st.n_elem)
