@@ -24,13 +24,20 @@ mean and base copy (``aqs_kernels``)            elements summed (n)           8
 
 So with the default grain ``2**15`` on 2 threads the scan is threaded from L = 182, the
 sweep's update when it has ``4 * 2**15 / n`` events or more (two at L = 256, one from
-L = 362), the per-avalanche passes from L = 256-512. The weights are the break-even sizes
+L = 363), the trigger bounds from L = 256, the loaded stress from L = 363, the mean from
+L = 512. The weights are the break-even sizes
 measured region by region (numba's OpenMP layer, 2-core machine, a second process running
 beside: L = 128: every region 0.9-1.1x on 2 threads; L = 256: scan 1.8x, bounds 1.2x,
 one-event update 1.05x, loaded stress 0.93x, mean 1.06x; L = 512: 1.1-2.0x). The stress
 update of a sweep is one region over the target rows, its events applied in order in each
 row (:func:`femplastic.fe.propagators.kernels.folded_add2_sweep`), so small sweeps and the
 early transient stay serial while large sweeps amortise the region's cost over their events.
+
+Whether a region pays also depends on what else runs: beside a busy process every fork-join
+waits for a descheduled worker (regions 5-50x slower measured). So the AQS loop
+(:func:`femplastic.weakplane.drivers.aqs.aqs`), which runs in chunks, measures threaded
+against serial chunks as it goes and keeps threads only while they are faster
+(:class:`Tuner`); the other drivers use the region sizes alone.
 
 Threaded regions write disjoint elements with the serial arithmetic, reductions are exact
 (minima) or summed in a fixed block order, so the results are bit-identical whatever the
@@ -52,7 +59,7 @@ import os
 import warnings
 
 __all__ = ["ENV", "GRAIN", "LAYER", "LAYERS", "Tuner", "get_threads", "grain", "layer",
-           "parallel_for", "resolve", "set_threads"]
+           "parallel_for", "resolve", "runnable_others", "set_threads"]
 
 #: Environment variable giving the thread count (default 1).
 ENV = "FEMPLASTIC_THREADS"
@@ -239,19 +246,38 @@ def parallel_for(n_elements: int) -> int:
     return _grain if _numba_threads(count) else 0
 
 
+def runnable_others() -> int | None:
+    """Threads runnable on the machine now besides the caller (Linux ``/proc/loadavg``).
+
+    Returns
+    -------
+    int or None
+        The instantaneous count of runnable threads minus the calling one; None where
+        ``/proc/loadavg`` cannot be read.
+    """
+    try:
+        with open("/proc/loadavg") as f:
+            return max(int(f.read().split()[3].split("/")[0]) - 1, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class Tuner:
     """Per chunk of a driver's compiled loop: threaded regions or serial, whichever is faster.
 
     The fixed weights (module notes) say which regions can pay on an idle machine; whether
     they do depends on what else runs (a busy process beside the run makes every fork-join
-    wait for a descheduled worker: 5-30x slower regions measured). So a driver that works in
-    chunks measures: the first ``probe`` seconds run serially, the next ``probe`` seconds
-    threaded, and the faster (in work per second, work as the driver counts it) runs for
-    ``hold`` seconds; then both are measured again, ``hold`` doubling (up to ``hold_max``)
-    while the choice stands. Threads are kept only when at least ``margin`` times faster.
-    What a probe of the slower mode costs is bounded by ``probe`` seconds per ``hold``
-    (under 5 % with the defaults, less as ``hold`` grows). Results are bit-identical
-    whichever mode runs.
+    wait for a descheduled worker: 5-50x slower regions measured). So a driver that works in
+    chunks measures: the first ``probe`` seconds run serially, then threaded chunks (the
+    driver starts them with one avalanche) until ``probe`` seconds, or until they run at
+    less than half the serial rate; the faster (in work per second, work as the driver
+    counts it) runs for ``hold`` seconds; then both are measured again, ``hold`` doubling
+    (up to ``hold_max``) while the choice stands. Threads are kept only when at least
+    ``margin`` times faster. No threaded probe is made while the machine has no free core
+    for the extra threads (runnable threads besides this one, :func:`runnable_others`, plus
+    the count exceed the CPUs). What probing the slower mode costs is at most about
+    ``probe`` seconds per ``hold`` (under 5 % with the defaults, less as ``hold`` grows).
+    Results are bit-identical whichever mode runs.
 
     Parameters
     ----------
@@ -285,6 +311,17 @@ class Tuner:
         """
         return self.grain if self._mode == 1 else 0
 
+    def _free_cores(self) -> bool:
+        others = runnable_others()
+        return others is None or others + get_threads() <= (os.cpu_count() or 1)
+
+    def _choose(self, choice: int) -> None:
+        self.hold = min(2.0 * self.hold, self.hold_max) if choice == self._choice else self.hold0
+        self._choice = choice
+        self._mode = choice
+        self._measuring = False
+        self._held = 0.0
+
     def record(self, work: float, seconds: float) -> bool:
         """Book a chunk that did ``work`` in ``seconds`` with :attr:`par`.
 
@@ -298,8 +335,8 @@ class Tuner:
         Returns
         -------
         bool
-            Whether the mode changes for the next chunk (a driver may shorten that chunk:
-            a probe of the slower mode should not run long).
+            Whether the mode changes for the next chunk (a driver starts a threaded probe
+            short: one avalanche).
         """
         if self.grain <= 0:
             return False
@@ -314,16 +351,15 @@ class Tuner:
             return self._mode != before
         self._work[self._mode] += work
         self._time[self._mode] += seconds
-        if self._time[self._mode] < self.probe:
-            return False
-        if self._mode == 0:
-            self._mode = 1
-            return True
         rate = [w / max(t, 1e-12) for w, t in zip(self._work, self._time, strict=True)]
-        choice = 1 if rate[1] >= self.margin * rate[0] else 0
-        self.hold = min(2.0 * self.hold, self.hold_max) if choice == self._choice else self.hold0
-        self._choice = choice
-        self._mode = choice
-        self._measuring = False
-        self._held = 0.0
+        if self._mode == 0:
+            if self._time[0] >= self.probe:
+                if self._free_cores():
+                    self._mode = 1
+                else:  # no core free for the threads: stay serial, look again later
+                    self._choose(0)
+        elif rate[1] < 0.5 * rate[0]:  # clearly slower: stop the probe now
+            self._choose(0)
+        elif self._time[1] >= self.probe:
+            self._choose(1 if rate[1] >= self.margin * rate[0] else 0)
         return self._mode != before

@@ -1,6 +1,7 @@
 """Threaded kernels: bit-identical results whatever the thread count; the count's sources."""
 
 import functools
+import os
 
 import numba
 import numpy as np
@@ -29,6 +30,7 @@ def test_aqs_one_and_two_threads_bit_identical(monkeypatch, tuned):
     # every region threaded (grain 1); untuned: every chunk threaded, tuned: the Tuner's
     # serial and threaded chunks alternate along the run (probes of 1 ms)
     threads.grain(1)
+    monkeypatch.setattr(threads, "runnable_others", lambda: 0)  # probes even on a busy machine
     base = threads.Tuner
     if tuned:
         monkeypatch.setattr(threads, "Tuner", functools.partial(base, probe=1e-3, hold=2e-3,
@@ -185,7 +187,9 @@ def test_library_default_is_one_thread_env_and_set_threads_ask_for_more(monkeypa
         threads.grain(0)
 
 
-def test_tuner_keeps_the_faster_mode_and_measures_again():
+def test_tuner_keeps_the_faster_mode_and_measures_again(monkeypatch):
+    monkeypatch.setattr(threads, "runnable_others", lambda: 0)  # an idle machine
+    monkeypatch.setenv(threads.ENV, "2")
     t = threads.Tuner(7, probe=1.0, hold=4.0, hold_max=8.0, margin=1.05)
     assert t.par == 0  # serial first
     assert not t.record(10, 0.5) and t.par == 0
@@ -199,6 +203,13 @@ def test_tuner_keeps_the_faster_mode_and_measures_again():
     assert t.record(30, 1.0) and t.par == 7
     assert t.record(31, 1.0) and t.par == 0  # 31 / s < 1.05 * 30 / s: serial
     assert t.hold == 4.0  # the choice changed: hold starts over
+    assert not t.record(1, 4.0) and t.par == 0  # held 4 s: measure again (serial first)
+    assert t.record(30, 1.0) and t.par == 7
+    assert t.record(1, 0.1) and t.par == 0  # 10 / s < 0.5 * 30 / s: probe stopped at once
+    assert t.hold == 8.0  # serial again: hold x2
+    monkeypatch.setattr(threads, "runnable_others", lambda: (os.cpu_count() or 1) - 1)
+    assert not t.record(1, 8.0) and t.par == 0
+    assert not t.record(30, 1.0) and t.par == 0  # no core free for a second thread: no probe
     off = threads.Tuner(0)
     assert off.par == 0 and not off.record(1, 100.0) and off.par == 0
 

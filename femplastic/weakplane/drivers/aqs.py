@@ -467,7 +467,7 @@ def aqs(
                                   buf.events, buf.ev_aval, rng, record_events, max_sweeps,
                                   1 if every_avalanche else chunk, pos, acc, *recs, tuner.par)
             if tuner.record(int(pos[3]) + 4 * int(pos[2]) - work0, _time.perf_counter() - t0):
-                chunk = max(1, chunk // 8)  # a probe of the other mode starts short
+                chunk = 1 if tuner.par else chunk  # a threaded probe starts with one avalanche
             sync_counts()
             if status == AK.RECORD_FULL:
                 buf.grow(2 * buf.ev_e.shape[0] + st.n_elem)
