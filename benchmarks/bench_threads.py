@@ -13,7 +13,8 @@ configuration runs the same span from the same state with the same seed, in this
 * ``2 policy``: ``threads.set_threads(2)``, femplastic's policy (each region from its work,
   the AQS loop's measured choice; threads on the OpenMP layer only, serial on any other);
 * ``2 forced``: 2 threads with every region threaded in every chunk (``threads.grain(1)``,
-  no measuring): what the layer itself costs or gains.
+  no measuring): what the layer itself costs or gains; on a span 8x shorter (it can be
+  50x slower than one thread), against one thread on that span.
 
 Each layer runs in its own process (numba's layer is chosen once per process): ``omp``,
 ``workqueue`` and ``tbb`` when importable; all of it once on an idle machine and once with a
@@ -40,6 +41,8 @@ from pathlib import Path
 #: Strain spans of one timed run: (transient from T = 0, stationary), per L.
 SPANS = {128: (0.06, 0.03), 256: (0.03, 0.008), 512: (0.012, 0.002)}
 CONFIGS = ("default", "1 thread", "2 policy", "2 forced")
+#: The forced configuration runs this much shorter a span (against one thread on the same).
+FORCED_SHORTER = 8
 
 
 def _span(L: int, phase: str, quick: bool) -> float:
@@ -128,7 +131,7 @@ def _worker(plan: dict) -> None:
         st0 = pickle.loads(Path(case["state"]).read_bytes())
         configs = [c for c in CONFIGS if c != "default" or layer == threads.LAYER]
         best: dict[str, float] = {}
-        ref = None
+        ref = ref_short = None
         same: dict[str, bool] = {}
         events = 0
         threads.set_threads(1)  # untimed: first-call costs of this state (load response ...)
@@ -138,12 +141,14 @@ def _worker(plan: dict) -> None:
             others = [c for c in configs if c != "1 thread"]
             k = rep % len(others)
             order = ["1 thread", *others[k:], *others[:k]]
+            if rep == 0:
+                order.insert(order.index("2 forced"), "1 thread short")
             for cfg in order:
                 threads._count = None
                 threads.Tuner = tuner
                 threads.grain(threads.GRAIN)
                 threads.LAYERS = (threads.LAYER,)  # femplastic's policy: threads on OpenMP
-                if cfg == "1 thread":
+                if cfg.startswith("1 thread"):
                     threads.set_threads(1)
                 elif cfg != "default":
                     threads.set_threads(2)
@@ -153,16 +158,22 @@ def _worker(plan: dict) -> None:
                     threads.grain(1)
                 st = st0.copy()
                 t0 = time.perf_counter()
-                run = fp.aqs(st, None, np.random.default_rng(7), gamma_end=case["span"])
+                short = cfg in ("2 forced", "1 thread short")  # forced can be 50x slower
+                run = fp.aqs(st, None, np.random.default_rng(7),
+                             gamma_end=case["span"] / (FORCED_SHORTER if short else 1))
                 dt = time.perf_counter() - t0
                 best[cfg] = min(best.get(cfg, np.inf), dt)
+                if cfg == "1 thread short":
+                    ref_short = run
+                    continue
                 if cfg == "1 thread":
                     ref = run
                     events = run.state.n_events - st0.n_events
-                elif ref is not None:
+                else:
+                    r0 = ref_short if short else ref
                     same[cfg] = same.get(cfg, True) and all(
-                        np.array_equal(getattr(run, k), getattr(ref, k)) for k in keys
-                    ) and np.array_equal(run.state.stress, ref.state.stress)
+                        np.array_equal(getattr(run, k), getattr(r0, k)) for k in keys
+                    ) and np.array_equal(run.state.stress, r0.state.stress)
         threads.Tuner = tuner
         print("RESULT " + json.dumps({
             "layer": numba.threading_layer() if layer == "omp" else layer, "L": case["L"],
@@ -170,7 +181,7 @@ def _worker(plan: dict) -> None:
             flush=True)
 
 
-def _run_layer(layer: str, plan: dict) -> list[dict]:
+def _run_layer(layer: str, plan: dict, load: str) -> list[dict]:
     import femplastic as fp
 
     env = dict(os.environ)
@@ -182,14 +193,18 @@ def _run_layer(layer: str, plan: dict) -> list[dict]:
     else:
         env.pop("NUMBA_THREADING_LAYER", None)  # femplastic's own choice
     plan = dict(plan, layer=layer)
-    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(plan)], env=env,
-                          stdout=subprocess.PIPE, text=True, check=False)
+    proc = subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(plan)], env=env,
+                            stdout=subprocess.PIPE, text=True)
     out = []
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            out.append(json.loads(line[7:]))
-        elif line.strip():
-            print("  " + line)
+    try:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if line.startswith("RESULT "):
+                out.append(json.loads(line[7:]))
+                _print(out[-1:], load)
+            elif line.strip():
+                print("  " + line.rstrip())
+    finally:
+        proc.wait()
     if proc.returncode != 0:
         print(f"  layer {layer}: worker exited with status {proc.returncode}")
     return out
@@ -201,7 +216,8 @@ def _print(rows: list[dict], load: str) -> None:
         t1 = t["1 thread"]
         cells = []
         for c in CONFIGS[0:1] + CONFIGS[2:]:
-            cells.append(f"{t1 / t[c]:9.2f}x" if c in t else f"{'-':>10}")
+            base = t["1 thread short"] if c == "2 forced" else t1
+            cells.append(f"{base / t[c]:9.2f}x" if c in t else f"{'-':>10}")
         same = "yes" if all(r["same"].values()) else "NO"
         print(f"{load:5s} {r['layer']:9s} {r['L']:4d} {r['phase']:10s} {r['events']:8,d} "
               f"{t1:8.2f} {r['events'] / t1:9,.0f} {''.join(cells)} {same:>5s}")
@@ -258,8 +274,7 @@ def main(argv: list[str] | None = None) -> None:
             time.sleep(0.5)
         try:
             for lay in layers:
-                got = _run_layer(lay, plan)
-                _print(got, load)
+                got = _run_layer(lay, plan, load)
                 rows.setdefault(load, []).extend(got)
         finally:
             if busy is not None:

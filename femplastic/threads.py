@@ -37,7 +37,8 @@ Whether a region pays also depends on what else runs: beside a busy process ever
 waits for a descheduled worker (regions 5-50x slower measured). So the AQS loop
 (:func:`femplastic.weakplane.drivers.aqs.aqs`), which runs in chunks, measures threaded
 against serial chunks as it goes and keeps threads only while they are faster
-(:class:`Tuner`); the other drivers use the region sizes alone.
+(:class:`Tuner`); the other drivers use the region sizes, and no threads at all while the
+machine has no core free for them (:func:`cores_free`, looked at once per driver call).
 
 Threaded regions write disjoint elements with the serial arithmetic, reductions are exact
 (minima) or summed in a fixed block order, so the results are bit-identical whatever the
@@ -59,7 +60,7 @@ import os
 import warnings
 
 __all__ = ["ENV", "GRAIN", "LAYER", "LAYERS", "Tuner", "get_threads", "grain", "layer",
-           "parallel_for", "resolve", "runnable_others", "set_threads"]
+           "cores_free", "parallel_for", "resolve", "runnable_others", "set_threads"]
 
 #: Environment variable giving the thread count (default 1).
 ENV = "FEMPLASTIC_THREADS"
@@ -221,19 +222,39 @@ def _numba_threads(count: int) -> bool:
     return True
 
 
-def parallel_for(n_elements: int) -> int:
+def cores_free() -> bool:
+    """Whether the machine has a core free for each extra thread (Linux; else True).
+
+    Runnable threads besides the caller (:func:`runnable_others`) plus the thread count must
+    not exceed the CPUs: on an oversubscribed machine a fork-join waits for a descheduled
+    worker (regions 5-50x slower measured).
+
+    Returns
+    -------
+    bool
+    """
+    others = runnable_others()
+    return others is None or others + get_threads() <= (os.cpu_count() or 1)
+
+
+def parallel_for(n_elements: int, gate: bool = True) -> int:
     """The ``par`` argument of the kernels for a model of ``n_elements``: 0 or the grain.
 
     The drivers call it once per call and pass it down; each parallel region then decides
     from its own work (see the module notes). 0 (all serial) with one thread, when no region
-    can reach the grain (a sweep's update, the largest, has at most ``n_elements**2``), or
-    when the threading layer in force is not one of :data:`LAYERS`. Sets numba's thread
-    count for the calling thread. Either way the results are bit-identical.
+    can reach the grain (a sweep's update, the largest, has at most ``n_elements**2``), when
+    the threading layer in force is not one of :data:`LAYERS`, or (``gate``) when no core is
+    free for the extra threads now (:func:`cores_free`; a driver that measures, with a
+    :class:`Tuner`, asks without the gate: the Tuner looks before each threaded probe).
+    Sets numba's thread count for the calling thread. Either way the results are
+    bit-identical.
 
     Parameters
     ----------
     n_elements : int
         Elements of the model (``L * L`` on the periodic grid).
+    gate : bool
+        Serial when :func:`cores_free` says no.
 
     Returns
     -------
@@ -242,6 +263,8 @@ def parallel_for(n_elements: int) -> int:
     """
     count = get_threads()
     if count < 2 or n_elements * n_elements < _grain:  # no sweep (<= n events) reaches it
+        return 0
+    if gate and not cores_free():
         return 0
     return _grain if _numba_threads(count) else 0
 
@@ -311,10 +334,6 @@ class Tuner:
         """
         return self.grain if self._mode == 1 else 0
 
-    def _free_cores(self) -> bool:
-        others = runnable_others()
-        return others is None or others + get_threads() <= (os.cpu_count() or 1)
-
     def _choose(self, choice: int) -> None:
         self.hold = min(2.0 * self.hold, self.hold_max) if choice == self._choice else self.hold0
         self._choice = choice
@@ -354,7 +373,7 @@ class Tuner:
         rate = [w / max(t, 1e-12) for w, t in zip(self._work, self._time, strict=True)]
         if self._mode == 0:
             if self._time[0] >= self.probe:
-                if self._free_cores():
+                if cores_free():
                     self._mode = 1
                 else:  # no core free for the threads: stay serial, look again later
                     self._choose(0)

@@ -19,6 +19,7 @@ def _restore_threads(monkeypatch):
     """Each test starts from the library default (no count set, default grain)."""
     monkeypatch.setattr(threads, "_count", None)
     monkeypatch.delenv(threads.ENV, raising=False)
+    monkeypatch.setattr(threads, "runnable_others", lambda: 0)  # as if idle: threads run
     yield
     threads.grain(threads.GRAIN)
     threads._count = None
@@ -30,7 +31,6 @@ def test_aqs_one_and_two_threads_bit_identical(monkeypatch, tuned):
     # every region threaded (grain 1); untuned: every chunk threaded, tuned: the Tuner's
     # serial and threaded chunks alternate along the run (probes of 1 ms)
     threads.grain(1)
-    monkeypatch.setattr(threads, "runnable_others", lambda: 0)  # probes even on a busy machine
     base = threads.Tuner
     if tuned:
         monkeypatch.setattr(threads, "Tuner", functools.partial(base, probe=1e-3, hold=2e-3,
@@ -185,6 +185,11 @@ def test_library_default_is_one_thread_env_and_set_threads_ask_for_more(monkeypa
     assert threads.set_threads(1) == 1 and threads.parallel_for(1 << 20) == 0  # beats env
     with pytest.raises(ValueError, match="grain"):
         threads.grain(0)
+    monkeypatch.setenv(threads.ENV, "2")
+    threads.set_threads(None)
+    monkeypatch.setattr(threads, "runnable_others", lambda: (os.cpu_count() or 1) - 1)
+    assert not threads.cores_free() and threads.parallel_for(1 << 20) == 0  # machine full
+    assert threads.parallel_for(1 << 20, gate=False) == (threads.GRAIN if top >= 2 else 0)
 
 
 def test_tuner_keeps_the_faster_mode_and_measures_again(monkeypatch):

@@ -414,7 +414,7 @@ def aqs(
     t_ckpt = _time.perf_counter()
     system, law, cache = kernel_state(st)
     form = m.propagator.numba_form()
-    par = threads.parallel_for(st.n_elem)  # threaded kernels (same bits)
+    par = threads.parallel_for(st.n_elem, gate=False)  # threaded kernels (same bits)
     max_sweeps = 1_000_000
 
     def sync_counts() -> None:
@@ -485,6 +485,7 @@ def aqs(
     else:
         # a Python loop over the same compiled parts: stop_when sees every step (and user
         # propagators without a numba form relax through relax())
+        par = threads.parallel_for(st.n_elem)  # no Tuner here: the free-core gate
         while int(pos[1]) < n_steps and not stopped:
             interrupt.check()
             done = int(pos[1])
