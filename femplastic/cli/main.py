@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--threads", type=int, default=None, metavar="N",
                    help="threads of the numba kernels (default: $FEMPLASTIC_THREADS, else 1; "
-                   "threaded on grids L >= 256, results identical for any N)")
+                   "with N > 1 each parallel region runs threaded only where its work pays, "
+                   "on numba's OpenMP layer, and the AQS loop keeps threads only while "
+                   "measured faster; results identical for any N)")
     r.add_argument("--checkpoint-every", type=float, default=None, metavar="SECONDS",
                    help="write a restartable checkpoint into --out every SECONDS of shearing "
                    "(one realisation only)")

@@ -520,8 +520,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--realizations must be >= 1, got {args.realizations}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
-    # one thread unless asked: on a loaded machine idle-spinning threads cost far more than
-    # they gain (femplastic bench scale)
+    # one thread unless asked, as in the library (femplastic.threads; femplastic bench threads)
     threads.set_threads(threads.resolve(getattr(args, "threads", None)) or 1)
     cfg = load_config(args.config, args.set)
     validation.check_run_flags(args, cfg.run.protocol)  # before anything is moved aside

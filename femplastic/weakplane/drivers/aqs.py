@@ -414,7 +414,7 @@ def aqs(
     t_ckpt = _time.perf_counter()
     system, law, cache = kernel_state(st)
     form = m.propagator.numba_form()
-    par = threads.parallel_for(st.n_elem)  # threaded kernels (same bits)
+    par = threads.parallel_for(st.n_elem, gate=False)  # threaded kernels (same bits)
     max_sweeps = 1_000_000
 
     def sync_counts() -> None:
@@ -457,13 +457,17 @@ def aqs(
         # checkpoints and growing the event record happen between chunks)
         chunk = 1
         every_avalanche = checkpoint is not None and checkpoint_every == 0
+        tuner = threads.Tuner(par)  # threaded or serial chunks, whichever is faster now
         while True:
             interrupt.check()  # a safe point: Ctrl-C surfaces here, between compiled calls
             t0 = _time.perf_counter()
+            work0 = int(pos[3]) + 4 * int(pos[2])  # events, and ~4 passes per avalanche
             status = AK.aqs_chunk(form, st.stress, base, v, ivm, w, Mload, dgamma, vbar,
                                   vmean, n_steps, event_driven, system, law, cache, buf.work,
                                   buf.events, buf.ev_aval, rng, record_events, max_sweeps,
-                                  1 if every_avalanche else chunk, pos, acc, *recs, par)
+                                  1 if every_avalanche else chunk, pos, acc, *recs, tuner.par)
+            if tuner.record(int(pos[3]) + 4 * int(pos[2]) - work0, _time.perf_counter() - t0):
+                chunk = 1 if tuner.par else chunk  # a threaded probe starts with one avalanche
             sync_counts()
             if status == AK.RECORD_FULL:
                 buf.grow(2 * buf.ev_e.shape[0] + st.n_elem)
@@ -481,6 +485,7 @@ def aqs(
     else:
         # a Python loop over the same compiled parts: stop_when sees every step (and user
         # propagators without a numba form relax through relax())
+        par = threads.parallel_for(st.n_elem)  # no Tuner here: the free-core gate
         while int(pos[1]) < n_steps and not stopped:
             interrupt.check()
             done = int(pos[1])
