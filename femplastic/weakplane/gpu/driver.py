@@ -221,7 +221,8 @@ def aqs_gpu(
     tune.update(tuning or {})
     cfg, consts = build_setup(m, record_events, n_records=chunk_records,
                               n_events=chunk_events, **tune)
-    from .loop import compiled_chunk, init_carry  # imports jax
+    from .chunk import compiled_chunk  # imports jax
+    from .loop import init_carry
 
     n_steps = int(round(gamma_end / dgamma))
     Mload = direction * schmid(alpha)
