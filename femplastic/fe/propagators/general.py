@@ -408,23 +408,21 @@ class DensePropagator(Propagator):
         pos = fac.pos[fac.asm.basis.element_dofs.T]  # (n, 8)
         ok = pos >= 0
         Fe = fac.buf[0, sk.section(buf, 11):sk.section(buf, 11) + 24 * n].reshape(n, 3, 8)
-        De = fac.buf[0, sk.section(buf, 12):sk.section(buf, 12) + 24 * n].reshape(n, 3, 8)
-        chunk = max(1, min(n, 2**25 // (24 * n)))  # <= 256 MiB of gathered solutions
+        chunk = max(1, min(n, 2**24 // (3 * m)))  # <= 128 MiB of right-hand sides
         for start in range(0, n, chunk):
             idx = np.arange(start, min(n, start + chunk))
             k = idx.size
-            X = np.zeros((k, 3, m))
+            B = 16
+            nrhs = 3 * k
+            nblk = -(-nrhs // B)
+            Xb = np.zeros((nblk, m, B))
             for c in range(8):
-                sel = ok[idx, c]
-                X[np.flatnonzero(sel), :, pos[idx[sel], c]] += Fe[idx[sel], :, c]
-            X = X.reshape(3 * k, m)
-            sk.sparse_solve_many(buf, X)
-            U = X.reshape(k, 3, m)
-            # stress a of element j: sum_c D[j, a, c] u[pos[j, c]]
-            Ug = np.where(ok[None, None], U[:, :, np.where(ok, pos, 0)], 0.0)  # (k,3,n,8)
-            Rk = np.einsum("jac,kbjc->kbja", De, Ug)
-            Rk[np.arange(k), :, idx, :] -= fac.asm.C[idx].transpose(0, 2, 1)
-            R[idx] = Rk
+                sel = np.flatnonzero(ok[idx, c])
+                for b in range(3):
+                    r = 3 * sel + b
+                    np.add.at(Xb, (r // B, pos[idx[sel], c], r % B), Fe[idx[sel], b, c])
+            sk.sparse_solve_blocks(buf, Xb)
+            sk.gather_responses(buf, Xb, idx, R.reshape(3 * n, 3 * n))
 
     def _dense_build(self, R: NDArray[np.float64]) -> None:
         """Fill ``R`` (n, 3, n, 3) from a dense Cholesky factorisation of the stiffness."""

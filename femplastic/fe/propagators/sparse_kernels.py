@@ -34,7 +34,7 @@ from ...numba_cache import refresh as _refresh_numba_caches
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
-__all__ = ["HEADER", "sparse_apply", "sparse_solve", "sparse_solve_many", "selected_inverse",
+__all__ = ["HEADER", "sparse_apply", "sparse_solve", "sparse_solve_many", "sparse_solve_blocks", "selected_inverse",
            "self_blocks", "section"]
 
 #: Number of int64 header slots of the packed array.
@@ -110,6 +110,75 @@ def sparse_solve_many(buf, X):  # pragma: no cover - compiled
         x = X[k]
         _lower(Lp, Li, Lx, x, m)
         _upper(Up, Ui, Ux, x, m)
+
+
+@nb.njit(cache=True, parallel=True, fastmath={"contract"}, boundscheck=False)
+def sparse_solve_blocks(buf, X):  # pragma: no cover - compiled
+    """In place ``X[b, :, r] <- K_perm^-1 X[b, :, r]`` for blocks ``X (nb, m, B)`` of B rhs.
+
+    The ``B`` right-hand sides of a block are updated together (contiguous, vectorised), the
+    blocks are shared among threads: the dense-response build.
+    """
+    m, n, Lp, Li, Lx, Up, Ui, Ux, Ed, F, D, C, W = _unpack(buf)
+    nb_ = X.shape[0]
+    B = X.shape[2]
+    for blk in nb.prange(nb_):
+        Y = X[blk]
+        for j in range(m):
+            p0 = Lp[j]
+            inv = 1.0 / Lx[p0]
+            for r in range(B):
+                Y[j, r] *= inv
+            for p in range(p0 + 1, Lp[j + 1]):
+                i = Li[p]
+                v = Lx[p]
+                for r in range(B):
+                    Y[i, r] -= v * Y[j, r]
+        for j in range(m - 1, -1, -1):
+            p1 = Up[j + 1] - 1
+            inv = 1.0 / Ux[p1]
+            for r in range(B):
+                Y[j, r] *= inv
+            for p in range(Up[j], p1):
+                i = Ui[p]
+                v = Ux[p]
+                for r in range(B):
+                    Y[i, r] -= v * Y[j, r]
+
+
+@nb.njit(cache=True, parallel=True, fastmath={"contract"}, boundscheck=False)
+def gather_responses(buf, X, idx, R2):  # pragma: no cover - compiled
+    """Rows of the dense response from block solutions ``X (nb, m, B)`` of unit eigenstrains.
+
+    Right-hand side ``r = 3 i + b`` (block ``r // B``, lane ``r % B``) is the unit
+    eigenstrain ``b`` of element ``idx[i]``; writes ``R2[3 idx[i] + b, 3 j + a]`` = stress
+    ``a`` of element ``j`` (``D_j u - C`` on the diagonal block).
+    """
+    m, n, Lp, Li, Lx, Up, Ui, Ux, Ed, F, D, C, W = _unpack(buf)
+    B = X.shape[2]
+    for r in nb.prange(3 * idx.shape[0]):
+        i = r // 3
+        b = r - 3 * i
+        e = idx[i]
+        Y = X[r // B]
+        lane = r % B
+        row = R2[3 * e + b]
+        for j in range(n):
+            s0 = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            for k in range(8):
+                p = Ed[j, k]
+                if p >= 0:
+                    u = Y[p, lane]
+                    s0 += D[j, 0, k] * u
+                    s1 += D[j, 1, k] * u
+                    s2 += D[j, 2, k] * u
+            row[3 * j] = s0
+            row[3 * j + 1] = s1
+            row[3 * j + 2] = s2
+        for a in range(3):
+            row[3 * e + a] -= C[e, a, b]
 
 
 @nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
