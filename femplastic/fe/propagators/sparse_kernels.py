@@ -34,8 +34,8 @@ from ...numba_cache import refresh as _refresh_numba_caches
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
-__all__ = ["HEADER", "sparse_apply", "sparse_solve", "sparse_solve_many", "sparse_solve_blocks", "selected_inverse",
-           "self_blocks", "section"]
+__all__ = ["HEADER", "gather_responses", "sparse_apply", "sparse_solve", "sparse_solve_many",
+           "sparse_solve_blocks", "selected_inverse", "self_blocks", "section"]
 
 #: Number of int64 header slots of the packed array.
 HEADER = 16
