@@ -13,7 +13,8 @@ case, in a fresh forked process (so the peak memory is the case's own), the same
   (``FEMPLASTIC_DENSE_BUDGET=0``), where the default budget picked the dense response.
 
 Columns: build (mesh + model with its propagator and self response), the T = 0 quench, the
-KMC quench at T = 0.25 (``--kmc-max``: sizes above it skip it), AQS events/s from the T = 0
+KMC quench at T = 0.25 (``--kmc-max``: sizes above it skip it; the ``/sparse`` cases only
+up to L = 32: one sparse solve per thermal event), AQS events/s from the T = 0
 state over a strain span (``--gamma``, default by size), the propagator's memory and the
 process's peak resident memory, and the ratios to the grid of the same L and run.
 
@@ -149,7 +150,9 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{L:>4} {case:18s} skipped (gmsh not installed: pip install "
                       "femplastic[mesh])")
                 continue
-            r = _run(L, case, gamma, kmc, args.seed)
+            # sparse solves per thermal event: the KMC quench only up to L = 32
+            r = _run(L, case, gamma, kmc and (L <= 32 or not case.endswith("/sparse")),
+                     args.seed)
             if r is None:
                 continue
             if case == "grid":

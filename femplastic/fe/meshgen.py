@@ -305,8 +305,8 @@ def write(report: MeshReport, path: str | Path, overwrite: bool = False) -> Path
     if path.exists() and not overwrite:
         raise ValueError(f"{str(path)!r} exists; choose another --out or pass --overwrite")
     pts = np.column_stack([report.nodes, np.zeros(report.nodes.shape[0])])
-    m = meshio.Mesh(pts, [("quad", np.asarray(report.cells))],
-                    cell_data={"area": [report.mesh.areas]})
+    data = {} if path.suffix == ".msh" else {"cell_data": {"area": [report.mesh.areas]}}
+    m = meshio.Mesh(pts, [("quad", np.asarray(report.cells))], **data)
     tmp = path.with_name(path.stem + ".part" + path.suffix)
     kw = {"file_format": "gmsh22", "binary": False} if path.suffix == ".msh" else {}
     try:
