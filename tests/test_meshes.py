@@ -221,7 +221,7 @@ def test_bad_mesh_files(tmp_path):
         fmesh.from_arrays(g.nodes, cells, periodic=True)
     # a folded mesh: an interior node pushed through its neighbours (elements overlap)
     nodes = g.nodes.copy()
-    k = int(np.flatnonzero((np.abs(nodes - [1.0, 1.0]).sum(axis=1) < 1e-12))[0])
+    k = int(np.flatnonzero(np.abs(nodes - [1.0, 1.0]).sum(axis=1) < 1e-12)[0])
     nodes[k] = [2.6, 2.6]
     with pytest.raises(ValueError, match="inverted|overlap"):
         fmesh.from_arrays(nodes, g.cells, periodic=True)
