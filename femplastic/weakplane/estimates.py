@@ -71,10 +71,14 @@ def run_footprint(params: Any, run: Any, realizations: int = 1) -> dict[str, flo
     records = min(steps, RUN_RECORD_CHUNK) * _RECORD_BYTES  # one chunk in memory
     state = 4 * n * (9 + 7 * N) * 8  # quench state, AQS copy, snapshot, chunk start
     periodic = params.variant not in ("A",)  # A: per-element moduli, general propagator
-    # periodic kernel: folded kernel + FFT work; else dense n x n x 9 up to 1024 elements
-    # (make_propagator's dense_max), then a sparse FE operator
-    propagator = n * (1024 if periodic else 4096) + (n * n * 72 if n <= 1024 and not periodic
-                                                      else 0)
+    # periodic kernel: folded kernel + FFT work; else the dense n x n x 9 response while it
+    # fits make_propagator's dense budget, then the sparse factors (about 8 kB per element at
+    # L = 128, growing like log n; measured by femplastic bench mesh)
+    from ..fe.propagators.general import default_dense_budget
+
+    dense = not periodic and 72 * n * n <= default_dense_budget()
+    propagator = n * 1024 if periodic else (n * n * 72 if dense else
+                                            n * 8192 * max(1.0, math.log2(n) / 14))
     every = run.fields_every if run.fields_every > 0 else run.gamma_end
     snaps = min(steps, max(run.gamma_end / every, 1.0)) + 1
     fields = snaps * n * _FIELD_BYTES

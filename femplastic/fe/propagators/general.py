@@ -29,8 +29,12 @@ __all__ = ["DENSE_BUDGET", "SPARSE_BACKENDS", "DensePropagator", "SparseFactor",
            "SparsePropagator", "make_propagator"]
 
 
-#: Factorisation backends of :class:`SparsePropagator`, in order of preference for "auto".
-SPARSE_BACKENDS = ("cholmod", "superlu")
+#: Factorisation backends of :class:`SparsePropagator` ("auto" = the first). SuperLU (scipy)
+#: with the minimum-degree ordering of ``K + K^T``: its factors are extracted once and the
+#: triangular solves are compiled (numba), so no library call happens per sweep. CHOLMOD
+#: (scikit-sparse) was not usable on the reference machine (0.4.16 needs SuiteSparse >= 7,
+#: Debian 12 has 5.12; 0.4.12 builds but against the numpy 1 ABI).
+SPARSE_BACKENDS = ("superlu",)
 
 #: Default memory budget (bytes) of the dense response (:func:`make_propagator`): 1.25 GiB,
 #: i.e. up to 4,096 elements (72 n^2 bytes). Measured on the 2-core reference machine
@@ -38,14 +42,6 @@ SPARSE_BACKENDS = ("cholmod", "superlu")
 #: quench about 10x faster than the sparse solves, after a build of a few seconds; override
 #: it with ``make_propagator(dense_budget=...)`` or ``FEMPLASTIC_DENSE_BUDGET`` (bytes).
 DENSE_BUDGET = int(1.25 * 2**30)
-
-
-def _cholmod_available() -> bool:
-    try:
-        import sksparse.cholmod  # noqa: F401
-    except Exception:  # missing, or built against another numpy
-        return False
-    return True
 
 
 def _element_bbar(asm: _Assembly) -> NDArray[np.float64]:
@@ -126,9 +122,9 @@ class SparseFactor:
     """Sparse Cholesky (or symmetric LU) factors of a periodic FE problem, packed for numba.
 
     The stiffness of the free dofs (one node pinned) is factorised once with a fill-reducing
-    ordering: CHOLMOD through scikit-sparse (the ``[fast]`` extra) when it imports, else
-    SuperLU (scipy) with the minimum-degree ordering of ``K + K^T`` and symmetric pivoting,
-    whose ``L U`` factors serve the same triangular solves. Everything the numba kernels need
+    ordering: SuperLU (scipy) with the minimum-degree ordering of ``K + K^T`` and diagonal
+    pivoting (``K`` is SPD: ``U = diag(d) L^T``); at L = 128 (32,766 dofs) the two factors
+    hold 5.6 M nonzeros (COLAMD, scipy's default: 12.7 M). Everything the numba kernels need
     (factors, element dof positions, the eigenstrain -> force and displacement -> stress
     operators) is packed into :attr:`buf` (:mod:`~femplastic.fe.propagators.sparse_kernels`).
 
@@ -138,8 +134,8 @@ class SparseFactor:
         Periodic mesh.
     material : Isotropic
         Homogeneous or per-element moduli.
-    backend : {"auto", "cholmod", "superlu"}
-        Factorisation library (default ``"auto"``: CHOLMOD when importable).
+    backend : {"auto", "superlu"}
+        Factorisation library (:data:`SPARSE_BACKENDS`).
 
     Attributes
     ----------
@@ -155,8 +151,7 @@ class SparseFactor:
         if backend not in ("auto", *SPARSE_BACKENDS):
             raise ValueError(f"backend must be one of {('auto', *SPARSE_BACKENDS)}, "
                              f"got {backend!r}")
-        if backend == "auto":
-            backend = "cholmod" if _cholmod_available() else "superlu"
+        backend = "superlu" if backend == "auto" else backend
         asm = _Assembly.build(mesh.skmesh, material)
         self.asm = asm
         n = asm.n_elem
@@ -165,32 +160,17 @@ class SparseFactor:
         free = np.setdiff1d(np.arange(ndof), pinned)
         m = free.size
         Kf = _with_element_pattern(asm.K, free, asm.basis.element_dofs.T)
-        if backend == "cholmod":
-            from sksparse.cholmod import cholesky
-            fac = cholesky(Kf)
-            Lc = fac.L().tocsc()
-            Lc.sort_indices()
-            P = fac.P()
-            pos_free = np.empty(m, np.int64)
-            pos_free[P] = np.arange(m)
-            Lo = Lc
-            Up = Lc.T.tocsc()
-            Up.sort_indices()
-            dg = Lc.diagonal()
-            self._unit = (Lc @ sp.diags(1.0 / dg)).tocsc()
-            self._d = dg * dg
-        else:
-            lu = spla.splu(Kf, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                           options={"SymmetricMode": True})
-            if not np.array_equal(lu.perm_r, lu.perm_c):  # pragma: no cover - SPD: never
-                raise RuntimeError("SuperLU pivoted off the diagonal on the stiffness")
-            pos_free = lu.perm_c.astype(np.int64)
-            Lo = lu.L.tocsc()
-            Lo.sort_indices()
-            Up = lu.U.tocsc()
-            Up.sort_indices()
-            self._unit = _symbolic_pattern(Kf, Lo, pos_free)
-            self._d = Up.diagonal()
+        lu = spla.splu(Kf, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                       options={"SymmetricMode": True})
+        if not np.array_equal(lu.perm_r, lu.perm_c):  # pragma: no cover - SPD: never
+            raise RuntimeError("SuperLU pivoted off the diagonal on the stiffness")
+        pos_free = lu.perm_c.astype(np.int64)
+        Lo = lu.L.tocsc()
+        Lo.sort_indices()
+        Up = lu.U.tocsc()
+        Up.sort_indices()
+        self._unit = _symbolic_pattern(Kf, Lo, pos_free)
+        self._d = Up.diagonal()
         self.backend = backend
         self.free = free
         pos = np.full(ndof, -1, np.int64)
@@ -270,7 +250,7 @@ class SparsePropagator(Propagator):
         Periodic mesh.
     material : Isotropic
         Homogeneous or per-element moduli.
-    backend : {"auto", "cholmod", "superlu"}
+    backend : {"auto", "superlu"}
         Factorisation library (:class:`SparseFactor`).
 
     Attributes
@@ -540,8 +520,8 @@ def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int | None = N
     dense_budget : int, optional
         Memory budget of the dense response, bytes (default :func:`default_dense_budget`:
         ``FEMPLASTIC_DENSE_BUDGET`` or :data:`DENSE_BUDGET`, 1.25 GiB = 4,096 elements).
-    backend : {"auto", "cholmod", "superlu"}
-        Factorisation of :class:`SparsePropagator` (default CHOLMOD when importable).
+    backend : {"auto", "superlu"}
+        Factorisation of :class:`SparsePropagator` (:data:`SPARSE_BACKENDS`).
 
     Returns
     -------
