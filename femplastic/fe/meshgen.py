@@ -41,9 +41,9 @@ class MeshReport:
     ----------
     mesh : FEMesh
         The periodic mesh.
-    nodes : (n_node, 2) ndarray
+    nodes : (k, 2) ndarray
         Vertex coordinates (with the duplicated periodic nodes of the sides).
-    cells : (n_elem, 4) int ndarray
+    cells : (n, 4) int ndarray
         Counter-clockwise quadrilaterals.
     quality : dict
         :func:`quality` of the mesh, plus ``size_cv_requested``, ``tries``, ``seed``.
@@ -77,9 +77,9 @@ def quality(nodes: NDArray[np.float64], cells: NDArray[np.int64]) -> dict[str, A
 
     Parameters
     ----------
-    nodes : (n_node, 2) array_like
+    nodes : (k, 2) array_like
         Vertex coordinates.
-    cells : (n_elem, 4) array_like of int
+    cells : (n, 4) array_like of int
         Quadrilaterals (counter-clockwise).
 
     Returns

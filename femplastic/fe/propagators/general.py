@@ -334,7 +334,9 @@ class DensePropagator(Propagator):
     ``b`` in element ``i`` at fixed mean strain (the layout of
     :meth:`femplastic.fe.assembly.PeriodicFE.unit_responses`). Built once: up to ``cholesky_max``
     elements by a dense Cholesky factorisation of the stiffness (one node pinned) and dense
-    multi-right-hand-side solves, beyond by sparse-LU solves; memory ``72 n_elem^2`` bytes.
+    multi-right-hand-side solves, beyond by the compiled sparse solves of :class:`SparseFactor`
+    (blocks of 16 right-hand sides, threaded: 0.8 s instead of 3.9 s at 1,024 elements);
+    memory ``72 n_elem^2`` bytes.
     Applied by a numba loop, and usable by the fused drivers. This is the general path of
     heterogeneous elasticity (model A) on small systems.
 
@@ -347,7 +349,8 @@ class DensePropagator(Propagator):
     max_elem : int
         Refuse larger meshes (memory), use :class:`SparsePropagator` instead (default 4096).
     cholesky_max : int
-        Largest mesh built with the dense Cholesky factorisation (default 2048).
+        Largest mesh built with the dense Cholesky factorisation (default 256; the two builds
+        agree to round-off, ~1e-13).
 
     Raises
     ------
@@ -362,7 +365,7 @@ class DensePropagator(Propagator):
     """
 
     def __init__(self, mesh: FEMesh, material: Isotropic, max_elem: int = 4096,
-                 cholesky_max: int = 2048) -> None:
+                 cholesky_max: int = 256) -> None:
         if mesh.n_elem > max_elem:
             raise ValueError(
                 f"DensePropagator needs {72 * mesh.n_elem**2 / 1e9:.1f} GB for {mesh.n_elem} "
