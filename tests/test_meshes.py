@@ -30,7 +30,8 @@ def _perturbed(L: int, l: float = 6.6, seed: int = 0) -> fmesh.FEMesh:
     return fmesh.from_arrays(nodes, m.cells, periodic=True)
 
 
-CASES = ["regular_8x8.vtu", "perturbed_periodic.vtu", "graded_periodic.msh", "variantA_9x9",
+CASES = ["regular_8x8.vtu", "perturbed_periodic.vtu", "graded_periodic.msh",
+         "unstructured_periodic.vtu", "variantA_9x9",
          pytest.param("unstructured", marks=needs_gmsh)]
 
 
