@@ -105,6 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("which", nargs="?", help="benchmark name (femplastic bench --list)")
     b.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     b.set_defaults(func=_command("bench", "cmd_bench"))
+    g = sub.add_parser("mesh", help="make a bi-periodic unstructured all-quad mesh with Gmsh "
+                       "(pip install 'femplastic[mesh]')",
+                       description="Bi-periodic unstructured all-quadrilateral mesh of a square "
+                       "(Gmsh), about N elements whose areas have the requested coefficient of "
+                       "variation; prints its quality and writes any meshio format.")
+    g.add_argument("--elements", type=int, required=True, metavar="N",
+                   help="target number of elements (>= 16; met within 10 %%)")
+    g.add_argument("--size-cv", type=float, default=0.0, metavar="CV",
+                   help="coefficient of variation of the element area, 0-1.5 (default 0: as "
+                   "uniform as the mesher allows; met within 0.05)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the size field (default 0)")
+    g.add_argument("--box", type=float, default=None,
+                   help="side of the square (default sqrt(N) x 6.6)")
+    g.add_argument("--out", required=True, help="mesh file (.msh, .vtu, .xdmf, .inp, ...)")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    g.set_defaults(func=_command("mesh", "cmd_mesh"))
     for name in ("ensemble", "sweep"):
         sweep = name == "sweep"
         e = sub.add_parser(

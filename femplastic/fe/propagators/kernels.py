@@ -15,10 +15,12 @@ from ...numba_cache import refresh as _refresh_numba_caches
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
+from .sparse_kernels import sparse_apply  # noqa: E402  (after the cache refresh)
+
 __all__ = ["shifted_add", "shifted_add_many", "dense_add_many", "apply_form",
            "shuffle_scatter", "meanfield_add", "memory_pass",
            "FORM_PERIODIC", "FORM_DENSE", "FORM_SHUFFLED_PERIODIC", "FORM_SHUFFLED_DENSE",
-           "FORM_MEANFIELD", "folded_add2_sweep", "PAR_UPDATE"]
+           "FORM_MEANFIELD", "FORM_SPARSE", "folded_add2_sweep", "PAR_UPDATE"]
 
 
 @nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
@@ -293,6 +295,9 @@ def _warmup() -> None:
 #: Propagator numba forms (``Propagator.numba_form()`` kinds).
 FORM_PERIODIC, FORM_DENSE = 0, 1
 FORM_SHUFFLED_PERIODIC, FORM_SHUFFLED_DENSE, FORM_MEANFIELD = 2, 3, 4
+#: Packed sparse factorisation (:mod:`~femplastic.fe.propagators.sparse_kernels`): one solve
+#: for all events of a call.
+FORM_SPARSE = 5
 
 
 @nb.njit(cache=True)
@@ -368,7 +373,9 @@ def apply_form(kind, arr, L, stress, count, act_e, deps, rng,
         0 folded periodic kernel ``arr (4, (L//2+1)*6L)`` (:func:`shifted_add`); 1 dense
         response ``arr (3n, 3n)``;
         2 / 3 the same kernels shuffled per event (:func:`shuffle_scatter`); 4 mean field
-        ``arr (n, 18)`` (:func:`meanfield_add`).
+        ``arr (n, 18)`` (:func:`meanfield_add`); 5 packed sparse factorisation ``arr (1, N)``
+        (:func:`~femplastic.fe.propagators.sparse_kernels.sparse_apply`: all ``count`` events
+        in one solve).
     arr : 2D float64 array, see ``kind``
     L : int, grid side for the periodic kinds (0 otherwise)
     stress : (n, 3) float64, C-contiguous, modified in place
@@ -381,6 +388,9 @@ def apply_form(kind, arr, L, stress, count, act_e, deps, rng,
         (:func:`folded_add2_sweep`, same bits) when ``count * n >= PAR_UPDATE * par``
     """
     flat = stress.reshape(-1)
+    if kind == 5:
+        sparse_apply(arr.reshape(-1), flat, count, act_e, deps)
+        return
     n = stress.shape[0]
     if kind == 0 and par > 0 and count * n >= PAR_UPDATE * par:
         traceless = True
