@@ -73,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set model.L=32 (repeatable)")
     r.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
-    r.add_argument("--realizations", type=int, default=1, help="independent samples (default 1)")
-    r.add_argument("--out", default="femplastic-out",
+    r.add_argument("--realizations", type=int, default=None,
+                   help="independent samples (default 1; with --resume: the run's)")
+    r.add_argument("--out", default=None,
                    help="output folder (default femplastic-out); a previous run there is moved "
                    "aside to OUT.1, OUT.2, ...; a folder holding other files is refused")
     r.add_argument("--overwrite", action="store_true",
@@ -85,11 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="threads of the numba kernels (default: $FEMPLASTIC_THREADS, else 1; "
                    "threaded on grids L >= 256, results identical for any N)")
     r.add_argument("--checkpoint-every", type=float, default=None, metavar="SECONDS",
-                   help="write a restartable checkpoint into --out every SECONDS of shearing "
-                   "(one realisation only)")
+                   help="write a restartable checkpoint (checkpoint.npz) into --out every "
+                   "SECONDS of wall time, counted over the whole run (0: at every chunk)")
     r.add_argument("--resume", default=None, metavar="DIR",
-                   help="continue the interrupted run whose checkpoint is in DIR (same "
-                   "config and seed; results identical to an uninterrupted run)")
+                   help="continue the interrupted run in DIR from its last finished "
+                   "realisation and its checkpoint (same config, seed and realisations; not "
+                   "with --out; results identical to an uninterrupted run)")
     r.set_defaults(func=_command("run", "cmd_run"))
     i = sub.add_parser("info", help="version and a quick self-check of the FE core")
     i.set_defaults(func=_command("info", "cmd_info"))

@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 
 __all__ = ["write_hdf5", "append_hdf5", "extend_hdf5", "truncate_hdf5", "move_hdf5",
-           "read_rows", "read_hdf5", "provenance"]
+           "read_rows", "read_attrs", "read_hdf5", "provenance"]
 
 
 def provenance(params: Any = None, seed: Any = None) -> dict[str, Any]:
@@ -254,6 +254,22 @@ def read_rows(path: str | Path, group: str, name: str, start: int, stop: int) ->
     """
     with h5py.File(path, "r") as f:
         return f[group][name][start:stop]
+
+
+def read_attrs(path: str | Path, group: str = "/") -> dict[str, Any]:
+    """The attributes of ``group`` (bytes decoded to str).
+
+    Parameters
+    ----------
+    path : str or Path
+    group : str
+
+    Returns
+    -------
+    dict
+    """
+    with h5py.File(path, "r") as f:
+        return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f[group].attrs.items()}
 
 
 def read_hdf5(path: str | Path) -> dict[str, Any]:

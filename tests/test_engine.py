@@ -1,0 +1,162 @@
+"""The run engine of `femplastic run`: checkpoints at their period across chunks, and a
+SIGKILL at any moment leaves a folder that --resume continues bitwise or a rerun accepts."""
+
+import json
+import os
+import signal
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from femplastic import cli
+from femplastic.cli import run as R
+from femplastic.io import outdir
+from femplastic.weakplane.drivers import checkpoint
+from femplastic.weakplane.params import load_config
+
+SMALL = ["model.L=6", "model.N=8", "model.T=0", "run.gamma_end=0.3", "run.dgamma=1e-3",
+         "run.stationary_from=0.05", "run.fields_every=0.02"]
+
+
+def _datasets(path):
+    out = {}
+    with h5py.File(path) as f:
+        f.visititems(lambda n, o: out.__setitem__(n, o[()])
+                     if isinstance(o, h5py.Dataset) else None)
+        out["@"] = {k: f.attrs[k] for k in ("status", "realizations_finished", "seed",
+                                             "params")}
+    return out
+
+
+def _same_run(a, b):
+    da, db = _datasets(a / "results.h5"), _datasets(b / "results.h5")
+    assert da.keys() == db.keys() and len(da) > 10
+    for k in da:
+        if k == "@":
+            assert da[k] == db[k]
+        else:
+            assert np.array_equal(da[k], db[k]), k
+    sa, sb = (json.loads((d / "summary.json").read_text()) for d in (a, b))
+    assert sa["stationary"] == sb["stationary"] and sa["n_events"] == sb["n_events"]
+    assert (a / "curve.csv").read_bytes() == (b / "curve.csv").read_bytes()
+
+
+def test_checkpoint_period_spans_chunks_shorter_than_it(tmp_path, monkeypatch):
+    """Chunks of 10 steps (fields_every) take milliseconds; checkpoints still come every
+    `every` seconds (each AQS call used to restart the timer: none were written)."""
+    cfg = load_config(None, ["model.L=8", "model.N=8", "run.gamma_end=1.5", "run.dgamma=1e-3",
+                             "run.fields_every=0.01"])
+    times = []
+    real = checkpoint.save
+
+    def save(*a, **k):
+        times.append(time.perf_counter())
+        return real(*a, **k)
+
+    monkeypatch.setattr(checkpoint, "save", save)
+    R.run_main_job(cfg, 1, 1, tmp_path / "warm", checkpoint_every=None)  # compile first
+    t0 = time.perf_counter()
+    R.run_main_job(cfg, 1, 1, tmp_path / "o", checkpoint_every=0.1)
+    wall = time.perf_counter() - t0
+    n_chunks = len(R._chunks(cfg.run))
+    assert n_chunks == 150
+    assert len(times) >= min(3, int(wall / 0.1) - 1), (len(times), wall)
+    gaps = np.diff([t0, *times])
+    assert np.all(gaps >= 0.1 - 1e-3), gaps  # never more often than the period
+    assert not (tmp_path / "o" / "checkpoint.npz").exists()  # the run completed
+    # 0: at every chunk (150 of them), without the overflow of the chunk size after ~510
+    times.clear()
+    R.run_main_job(cfg, 1, 1, tmp_path / "every", checkpoint_every=0)
+    assert len(times) >= n_chunks - 1
+    _same_run(tmp_path / "o", tmp_path / "every")
+
+
+def _child(out, cfg, realizations, every, delay):
+    """Fork a process running the job; SIGKILL it after `delay` s; True if it finished."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        try:
+            R.run_main_job(cfg, 5, realizations, out, checkpoint_every=every)
+        finally:
+            os._exit(0)
+    time.sleep(delay)
+    os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_sigkill_at_random_moments_resumes_bitwise_or_reruns(tmp_path, monkeypatch):
+    monkeypatch.setattr(R, "RECORD_CHUNK", 40)  # several chunk files per realisation
+    cfg = load_config(None, SMALL)
+    ref = tmp_path / "ref"
+    t0 = time.perf_counter()
+    R.run_main_job(cfg, 5, 2, ref)
+    t0 = time.perf_counter()
+    R.run_main_job(cfg, 5, 2, tmp_path / "ref2", checkpoint_every=0)
+    wall = time.perf_counter() - t0
+    rng = np.random.default_rng(7)
+    resumed = reran = killed = 0
+    for i in range(24):
+        out = tmp_path / f"k{i}"
+        every = (0, 0.01, None)[i % 3]
+        finished = _child(out, cfg, 2, every, float(rng.uniform(0.01, wall)))
+        killed += not finished
+        if not out.exists():
+            continue
+        outdir.check_folder(out)  # a rerun into it would be accepted (never "foreign")
+        try:
+            R.run_main_job(cfg, 5, 2, out, checkpoint_every=every, resume=True)
+        except ValueError as exc:  # nothing to resume: a plain rerun takes the folder
+            assert "nothing to resume" in str(exc) or "complete" in str(exc), exc
+            assert "\n" not in str(exc)
+            if "complete" in str(exc):
+                _same_run(ref, out)
+                continue
+            moved = outdir.claim_folder(out)
+            R.run_main_job(cfg, 5, 2, out)
+            assert moved is None or moved.exists()
+            reran += 1
+        else:
+            resumed += 1
+        _same_run(ref, out)
+        assert not (out / "checkpoint.npz").exists() and not (out / "running").exists()
+        assert not list(out.glob("*.part")) and not list(out.glob("*.tmp"))
+    assert killed >= 20 and resumed >= 10, (killed, resumed, reran)
+
+
+def test_resume_refusals_are_one_line_and_touch_nothing(tmp_path, capsys):
+    base = ["run", *[x for s in SMALL for x in ("--set", s)], "--quiet"]
+    out = tmp_path / "o"
+    assert cli.main([*base, "--out", str(out), "--checkpoint-every", "0"]) == 0
+    # an interrupted run: status running, a checkpoint of realisation 0
+    R.run_main_job(load_config(None, SMALL), 0, 1, tmp_path / "x")
+    data = json.loads((out / "summary.json").read_text())
+    assert data["status"] == "complete"
+
+    def refused(args, *needles):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(args)
+        err = capsys.readouterr().err.strip()
+        assert exc.value.code == 2 and len(err.splitlines()) == 1, err
+        for n in needles:
+            assert n in err, err
+        return err
+
+    refused([*base, "--resume", str(out), "--out", str(tmp_path / "y")], "--out")
+    refused([*base, "--resume", str(out)], "complete")
+    with h5py.File(out / "results.h5", "a") as f:  # make it look interrupted
+        f.attrs["status"] = "running"
+        f.attrs["realizations_finished"] = 0
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    err = refused([*base, "--set", "model.k=3.0", "--resume", str(out)], "model.k: run")
+    assert len(err) < 400
+    for content in (b"", b"PK\x03\x04 truncated", b"not a zip at all"):
+        (out / "checkpoint.npz").write_bytes(content)
+        refused([*base, "--resume", str(out)], "checkpoint.npz", "damaged")
+    (out / "checkpoint.npz").unlink()
+    after = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert before == after  # nothing written, fields.xdmf not emptied
+    assert (out / "fields.xdmf").stat().st_size > 500
