@@ -160,3 +160,27 @@ def test_resume_refusals_are_one_line_and_touch_nothing(tmp_path, capsys):
     after = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     assert before == after  # nothing written, fields.xdmf not emptied
     assert (out / "fields.xdmf").stat().st_size > 500
+
+
+@pytest.mark.parametrize("args", [
+    ["ensemble", "--set", "run.protocol=cyclic", "--set", "run.gamma_max=0.01",
+     "--realizations", "2"],
+    ["sweep", "--grid", "run.protocol=aqs,stress", "--realizations", "2"],
+])
+def test_ensemble_and_sweep_refuse_protocols_they_do_not_run(tmp_path, capsys, args):
+    """They ran AQS and stored the points labelled cyclic/stress: wrong data, right label."""
+    out = tmp_path / "e.h5"
+    with pytest.raises(SystemExit) as exc:
+        cli.main([*args, "--out", str(out), "--quiet"])
+    assert exc.value.code == 2
+    assert "run.protocol=" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_library_ensemble_refuses_other_protocols(tmp_path):
+    from femplastic.ensemble import Ensemble, model_realization
+
+    with pytest.raises(ValueError, match="run.protocol=creep"):
+        Ensemble(model_realization, [{"run.protocol": "creep", "run.target_stress": 0.2}],
+                 realizations=1, store=tmp_path / "s.h5").run()
+    assert not (tmp_path / "s.h5").exists()
