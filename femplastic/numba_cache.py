@@ -22,7 +22,7 @@ _ROOT = Path(__file__).resolve().parent
 #: The modules that hold numba kernels (paths relative to the package).
 KERNEL_MODULES = ("fe/propagators/kernels.py", "weakplane/kernels.py",
                   "weakplane/kmc_kernels.py", "weakplane/aqs_kernels.py", "lattice/kernel.py",
-                  "lattice/loops.py")
+                  "lattice/loops.py", "weakplane/path_kernels.py")
 _STAMP = _ROOT / "__pycache__" / "femplastic-kernels.sha256"
 _done = False
 
