@@ -184,3 +184,68 @@ def test_library_ensemble_refuses_other_protocols(tmp_path):
         Ensemble(model_realization, [{"run.protocol": "creep", "run.target_stress": 0.2}],
                  realizations=1, store=tmp_path / "s.h5").run()
     assert not (tmp_path / "s.h5").exists()
+
+
+LONG = ["--set", "model.L=8", "--set", "model.N=8", "--set", "run.dgamma=1e-4", "--quiet",
+        "--seed", "3"]
+PROTOCOLS = {
+    "aqs": ["--set", "run.gamma_end=50", "--set", "run.fields_every=0.5"],
+    "cyclic": ["--set", "run.gamma_max=0.05", "--set", "run.cycles=3000"],
+    "stress": ["--set", "run.stress_end=0.5", "--set", "run.dstress=2.5e-7"],
+    "bauschinger": ["--set", "run.gamma_end=400", "--set", "run.gamma_reload=0.05"],
+    "local-yield": ["--set", "run.gamma_end=400", "--set", "run.patch=3"],
+    "rate": ["--set", "run.t_end=20000", "--set", "run.gdot=0.001"],
+    "creep": ["--set", "run.t_end=20000", "--set", "run.target_stress=0.2"],
+}
+TINY = {"aqs": [], "cyclic": ["--set", "run.gamma_max=0.002", "--set", "run.cycles=1"],
+        "stress": ["--set", "run.stress_end=0.05", "--set", "run.dstress=0.01"],
+        "bauschinger": ["--set", "run.gamma_reload=0.002"], "local-yield": ["--set", "run.patch=3"],
+        "rate": ["--set", "run.t_end=0.2", "--set", "run.gdot=0.01"],
+        "creep": ["--set", "run.t_end=0.2", "--set", "run.target_stress=0.2"]}
+
+
+def _interrupted(args, after):
+    """cli.main(args) with a SIGINT `after` s in; (exit status, s from the signal to return)."""
+    import threading
+
+    sent = []
+
+    def fire():
+        sent.append(time.perf_counter())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(after, fire)
+    timer.start()
+    try:
+        rc = cli.main(args)
+    finally:
+        timer.cancel()
+    return rc, (time.perf_counter() - sent[0]) if sent else None
+
+
+@pytest.mark.parametrize("protocol", sorted(PROTOCOLS))
+def test_each_protocol_ctrl_c_exit_130_readable_and_rerun_moves_it_aside(protocol, tmp_path):
+    proto = ["--set", f"run.protocol={protocol}"]
+    warm = ["run", *LONG, "--set", "run.gamma_end=0.01", *proto, *TINY[protocol]]
+    assert cli.main([*warm, "--out", str(tmp_path / "warm")]) == 0  # compiled, cached
+    out = tmp_path / "o"
+    cmd = ["run", *LONG, *proto, *PROTOCOLS[protocol], "--out", str(out)]
+    for _attempt in range(2):
+        rc, answered = _interrupted(cmd, 0.8)
+        assert rc == 130 and answered is not None
+        assert answered < 3.0  # at the next safe point (~0.1 s; generous on a loaded machine)
+        marker = json.loads((out / "femplastic-run.json").read_text())
+        assert marker["status"] == "running"
+        with h5py.File(out / "results.h5") as f:  # readable; "running" unless the
+            # realisation was published (Ctrl-C while curve.csv and the figure were written)
+            done = f.attrs["realizations_finished"]
+            assert f.attrs["status"] == ("complete" if done == 1 else "running")
+            assert json.loads(f.attrs["seed"]) == 3 and "params" in f.attrs
+        if (out / "fields.h5").exists():
+            with h5py.File(out / "fields.h5") as f:
+                assert f.attrs["status"] == ("complete" if done == 1 else "running")
+                assert json.loads(f.attrs["seed"]) == 3
+        assert not list(out.glob("*.part")) and not list(out.glob("*.tmp"))
+    # the rerun of the same command moved the first run aside, whole
+    assert (tmp_path / "o.1" / "results.h5").exists()
+    assert not (tmp_path / "o.2").exists()

@@ -71,6 +71,8 @@ class _Progress:
         rate = (n_events or 0) / max(now - self.t0, 1e-9)
         if self.quench:
             what = f"~{100 * frac:.0f} % (estimate against the stationarity criterion)"
+        elif not self.steps:
+            what = f"{100 * frac:.0f} %"
         else:
             step = int(round(frac * self.steps))
             what = f"step {step}/{self.steps}, gamma {frac * self.gamma_end:.4f}"
@@ -328,7 +330,8 @@ class _ResumePoint:
     realisation ``finished`` with its ``extra`` (``chunk_start``, ``boundary``).
     """
 
-    def __init__(self, out: Path, tag: dict[str, Any], chunks: list[tuple[int, int]]) -> None:
+    def __init__(self, out: Path, tag: dict[str, Any],
+                 chunks: list[tuple[int, int]] | None) -> None:
         import h5py
 
         from ..weakplane.drivers import checkpoint
@@ -382,6 +385,7 @@ class _ResumePoint:
                                  "resume")
             if int(extra.get("realization", 0)) == self.finished:
                 self.ck, self.extra = ck, {k: int(v) for k, v in extra.items()}
+            if self.ck is not None and chunks is not None:  # AQS: records in chunk files
                 need = self.extra["chunk_start"]
                 if need not in [c[0] for c in chunks]:
                     raise ValueError(f"--resume {out}: checkpoint.npz starts at load step "
@@ -870,8 +874,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     threads.set_threads(threads.resolve(getattr(args, "threads", None)) or 1)
     cfg = load_config(args.config, args.set)
     out = Path(args.out)
-    if (resume is not None or checkpoint_every is not None) and cfg.run.protocol != "aqs":
-        raise ValueError("--checkpoint-every/--resume apply to run.protocol=aqs only")
+    if (resume is not None or checkpoint_every is not None) and \
+            cfg.run.protocol not in ("aqs", "cyclic", "stress"):
+        raise ValueError(f"--checkpoint-every/--resume apply to run.protocol=aqs, cyclic and "
+                         f"stress; not to {cfg.run.protocol}")
     if resume is not None:  # continue in the folder of the interrupted run
         if not out.is_dir():
             raise ValueError(f"--resume {resume}: no such folder")
@@ -889,7 +895,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if cfg.run.protocol != "aqs":  # cyclic, stress, bauschinger, local-yield, rate, creep
         from .protocols import run_protocol
 
-        summary = run_protocol(cfg, args.seed, args.realizations, out, progress=mode != "off")
+        summary = run_protocol(cfg, args.seed, args.realizations, out, progress=mode,
+                               checkpoint_every=checkpoint_every, resume=resume is not None)
         print(f"femplastic run: protocol={cfg.run.protocol} L={cfg.model.L} seed={args.seed} "
               f"realizations={args.realizations}; wall {summary['wall_time_s']:.2f} s")
         print(f"  wrote {out}/: {' '.join(summary['files'])}")
