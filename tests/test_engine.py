@@ -249,3 +249,47 @@ def test_each_protocol_ctrl_c_exit_130_readable_and_rerun_moves_it_aside(protoco
     # the rerun of the same command moved the first run aside, whole
     assert (tmp_path / "o.1" / "results.h5").exists()
     assert not (tmp_path / "o.2").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("protocol,extra", [
+    ("cyclic", ["run.gamma_max=0.02", "run.cycles=8"]),
+    ("stress", ["run.stress_end=0.5", "run.dstress=1e-5"]),
+])
+def test_cyclic_and_stress_killed_resume_bitwise(tmp_path, protocol, extra):
+    from femplastic.cli.protocols import run_protocol
+
+    cfg = load_config(None, ["model.L=6", "model.N=8", "run.dgamma=1e-4",
+                             f"run.protocol={protocol}", *extra])
+    ref = tmp_path / "ref"
+    t0 = time.perf_counter()
+    run_protocol(cfg, 5, 2, ref, checkpoint_every=0)
+    wall = time.perf_counter() - t0
+    rng = np.random.default_rng(3)
+    resumed = 0
+    for i in range(5):
+        out = tmp_path / f"k{i}"
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover (the child)
+            try:
+                run_protocol(cfg, 5, 2, out, checkpoint_every=0)
+            finally:
+                os._exit(0)
+        time.sleep(float(rng.uniform(0.05, 0.9 * wall)))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        if not (out / "results.h5").exists():
+            outdir.check_folder(out)  # a rerun takes it
+            continue
+        try:
+            run_protocol(cfg, 5, 2, out, resume=True)
+            resumed += 1
+        except ValueError as exc:
+            assert "complete" in str(exc), exc
+        da, db = _datasets(ref / "results.h5"), _datasets(out / "results.h5")
+        assert da.keys() == db.keys()
+        for k in da:
+            assert k == "@" and da[k] == db[k] or np.array_equal(da[k], db[k]), k
+        assert (ref / "curve.csv").read_bytes() == (out / "curve.csv").read_bytes()
+        assert (out / f"{protocol}.png").exists() and not (out / "checkpoint.npz").exists()
+    assert resumed >= 2
