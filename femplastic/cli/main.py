@@ -67,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Variants A-I of the paper: --set model.variant=D runs variant D with its calibrated "
         "parameters (appendix A.8) unless k, lam, chi... are set too; femplastic config lists "
         "every key. Other protocols: --set run.protocol=cyclic|stress|bauschinger|local-yield|"
-        "rate|creep (their keys: femplastic config, and the tutorial).",
+        "rate|creep (their keys: femplastic config, and the tutorial), run under the same "
+        "rules; summary.json starts with status, protocol, n_events, n_avalanches, "
+        "wall_time_s, per_realization for every protocol.",
     )
     r.add_argument("--config", help="TOML file with [model] and [run] tables")
     r.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",

@@ -4,13 +4,19 @@ One function per protocol runs it on a quenched realisation and returns its reco
 :func:`run_protocol` loops over realisations (the ``r``-th child of ``SeedSequence(seed)``, as
 ``femplastic run`` does for AQS) and writes, into the output folder:
 
-* ``results.h5`` -- every realisation's records and the first one's final state, with the
-  parameters, seed and version (:func:`femplastic.io.write_hdf5`);
+* ``results.h5`` -- every realisation's records (published when it is finished,
+  :func:`femplastic.io.publish_hdf5`) and the first one's final state, with the parameters,
+  seed and version;
 * ``curve.csv`` -- the first realisation's main curve (columns named in the header);
 * ``summary.json`` -- parameters, seed, protocol, the protocol's headline numbers, timings;
 * ``<protocol>.png`` -- a figure suited to the protocol;
 * ``fields.xdmf`` (+ ``fields.h5``) -- element fields of the first realisation for ParaView,
-  quenched (t = 0) and final (t = 1).
+  quenched (t = 0) and final (t = 1);
+* ``femplastic-run.json`` -- the marker (status ``running`` until the run has finished).
+
+The run follows the rules of :func:`femplastic.cli.run.run_main_job` (status, Ctrl-C,
+per-realisation writes, one ``summary.json`` schema); ``cyclic`` and ``stress`` checkpoint
+and resume.
 
 Protocols and their drivers: ``cyclic`` (:func:`femplastic.cyclic`), ``stress``
 (:func:`femplastic.stress_controlled`), ``bauschinger`` (preload to ``run.gamma_end``, then

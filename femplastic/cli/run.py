@@ -8,12 +8,19 @@ folder (:mod:`femplastic.io.outdir`: a folder with foreign files is refused unle
 and disk the run needs (:mod:`femplastic.weakplane.estimates`), and warns when the
 parameters imply millions of slip events per unit strain.
 
-The load-step records of a realisation are streamed to ``results.h5`` in chunks of at most
-:data:`RECORD_CHUNK` steps (group ``running/rNNNN``, moved to ``realizations/rNNNN`` when
-the realisation is finished), so memory does not grow with ``gamma_end``; the summary and
-plot use running statistics and a decimated curve. ParaView snapshots of realisation 0 are
-appended to ``fields.xdmf`` as they are taken. ``status`` in ``results.h5``, ``fields.h5``,
-``summary.json`` and the marker says ``"running"`` until the whole run has finished: an
+The load-step records of a realisation are streamed, in chunks of at most
+:data:`RECORD_CHUNK` steps, to atomically written files ``running/rNNNN/START-STOP.h5``;
+when the realisation is finished they are published into ``results.h5`` as
+``realizations/rNNNN`` (a copy of the file changed and renamed over it: ``results.h5`` is
+never changed in place, so a SIGKILL never leaves it unreadable). Memory does not grow with
+``gamma_end``; the summary and plot use running statistics and a decimated curve. ParaView
+snapshots of realisation 0 are appended to ``fields.xdmf`` as they are taken. Checkpoints
+(``--checkpoint-every``: one timer over the whole run) and ``--resume`` (from the last
+finished realisation and the checkpoint; bitwise the uninterrupted run) are
+:class:`_Checkpointing` and :class:`_ResumePoint`. The other protocols
+(:mod:`femplastic.cli.protocols`) follow the same rules. ``status`` in ``results.h5``,
+``fields.h5``, ``summary.json`` and the marker says ``"running"`` until the whole run has
+finished: an
 interrupted folder is recognisable and readable.
 """
 
