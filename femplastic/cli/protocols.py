@@ -296,7 +296,7 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
         out.mkdir(parents=True, exist_ok=True)
         first = start.finished if start is not None else 0
         io.outdir.mark(out, "running", seed=seed, realizations=realizations, finished=first,
-                       protocol=proto)
+                       protocol=proto, checkpoint_every=checkpoint_every)
         if start is None:
             io.write_hdf5(results, {"status": "running", "protocol": proto,
                                     "realizations_finished": 0,
@@ -326,7 +326,8 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
                               indent=2, allow_nan=False)
             io.outdir.write_text(out / "summary.json", text)
             io.outdir.mark(out, summ["status"], seed=seed, realizations=realizations,
-                           finished=finished, protocol=proto)
+                           finished=finished, protocol=proto,
+                           checkpoint_every=checkpoint_every)
             return summ
 
         if first == realizations:  # stopped after the last publish: only the last writes

@@ -176,7 +176,8 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
     with interrupt.deferred():  # Ctrl-C only at the drivers' safe points: files stay whole
         out.mkdir(parents=True, exist_ok=True)
         first = start.finished if start is not None else 0
-        io.outdir.mark(out, "running", seed=seed, realizations=realizations, finished=first)
+        io.outdir.mark(out, "running", seed=seed, realizations=realizations, finished=first,
+                       checkpoint_every=checkpoint_every)
         if start is None:
             io.write_hdf5(results, {"status": "running", "realizations_finished": 0,
                                     "realizations": realizations}, params=params, seed=seed)
@@ -207,7 +208,7 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
             io.outdir.write_text(out / "summary.json", json.dumps(_jsonable(summary), indent=2,
                                                                   allow_nan=False))
             io.outdir.mark(out, "complete", seed=seed, realizations=realizations,
-                           finished=first)
+                           finished=first, checkpoint_every=checkpoint_every)
         for r in range(first, realizations):
             interrupt.check()
             rng = np.random.default_rng(children[r])
@@ -267,7 +268,8 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
             io.outdir.write_text(out / "summary.json", json.dumps(_jsonable(summary), indent=2,
                                                                   allow_nan=False))
             io.outdir.mark(out, "complete" if done else "running", seed=seed,
-                           realizations=realizations, finished=r + 1)
+                           realizations=realizations, finished=r + 1,
+                           checkpoint_every=checkpoint_every)
             stream.rows_of.remove()  # published: the chunk files are no longer needed
         ck.finish()
         _remove_empty(out / "running")
@@ -866,7 +868,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--resume {resume} continues the run in that folder: --out "
                          f"{args.out} cannot be given with it")
     if args.realizations is None:
-        args.realizations = _run_realizations(Path(resume)) if resume is not None else 1
+        args.realizations = _from_marker(resume, "realizations", 1)
+    if checkpoint_every is None and resume is not None:  # the run's period goes on
+        checkpoint_every = _from_marker(resume, "checkpoint_every", None)
     if args.out is None:
         args.out = resume if resume is not None else "femplastic-out"
     if args.realizations < 1:
@@ -927,14 +931,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_realizations(folder: Path) -> int:
-    """The realisations of the run in ``folder`` (its marker; 1 if unreadable)."""
+def _from_marker(folder: str | None, key: str, default: Any) -> Any:
+    """``key`` of the marker of the run in ``folder`` (``default`` if none or unreadable)."""
     from ..io.outdir import MARKER
 
+    if folder is None:
+        return default
     try:
-        return int(json.loads((folder / MARKER).read_text())["realizations"])
+        value = json.loads((Path(folder) / MARKER).read_text())[key]
     except (OSError, ValueError, KeyError, TypeError):
-        return 1
+        return default
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    return value if ok else default
 
 
 def _kernels_cached() -> bool:
