@@ -90,19 +90,20 @@ def _child(out, cfg, realizations, every, delay):
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_sigkill_at_random_moments_resumes_bitwise_or_reruns(tmp_path, monkeypatch):
     monkeypatch.setattr(R, "RECORD_CHUNK", 40)  # several chunk files per realisation
-    cfg = load_config(None, SMALL)
+    cfg = load_config(None, [*SMALL, "run.gamma_end=0.2"])
     ref = tmp_path / "ref"
-    t0 = time.perf_counter()
     R.run_main_job(cfg, 5, 2, ref)
     t0 = time.perf_counter()
     R.run_main_job(cfg, 5, 2, tmp_path / "ref2", checkpoint_every=0)
     wall = time.perf_counter() - t0
     rng = np.random.default_rng(7)
     resumed = reran = killed = 0
-    for i in range(24):
+    for i in range(40):  # until 20 runs were killed before they finished
+        if killed >= 20:
+            break
         out = tmp_path / f"k{i}"
         every = (0, 0.01, None)[i % 3]
-        finished = _child(out, cfg, 2, every, float(rng.uniform(0.01, wall)))
+        finished = _child(out, cfg, 2, every, float(rng.uniform(0.01, 0.8 * wall)))
         killed += not finished
         if not out.exists():
             continue

@@ -152,16 +152,14 @@ def _worker_threads() -> None:
 def _watch_parent(parent: int, stop: Any = None, period: float = 0.1) -> None:
     """Exit this worker when its driver ``parent`` is gone or sets ``stop``.
 
-    ``parent`` gone: the driver died, SIGKILL included; ``stop``: a ``multiprocessing``
-    Event the driver sets on Ctrl-C or a failure.
+    ``parent`` gone: the driver died, SIGKILL included; ``stop``: a shared
+    ``multiprocessing`` flag (``RawValue``) the driver sets on Ctrl-C or a failure (no lock:
+    setting it never waits, even when a worker died; an Event's ``set()`` waits for every
+    sleeper to wake and hangs on a dead one).
     """
     while True:
-        if stop is not None:
-            if stop.wait(period):
-                os._exit(1)
-        else:
-            time.sleep(period)
-        if os.getppid() != parent:
+        time.sleep(period)
+        if os.getppid() != parent or (stop is not None and stop.value):
             os._exit(1)
 
 
@@ -169,8 +167,8 @@ def _worker_init(parent: int, setup: Callable[[], Any] | None, stop: Any = None)
     """Initializer of the local workers: die with the driver, leave Ctrl-C to it, warm up.
 
     A watchdog thread exits the process when its parent changes (the driver died, even by
-    SIGKILL, and the worker was re-parented) or when the driver sets ``stop``, so no worker
-    outlives its ensemble and a Ctrl-C stops the workers at once, in the middle of a task.
+    SIGKILL, and the worker was re-parented) or when the driver sets the flag ``stop``, so no
+    worker outlives its ensemble and a Ctrl-C stops the workers at once, in the middle of a task.
     SIGINT is ignored: a Ctrl-C in the terminal reaches the whole process group, and the
     driver stops the workers itself.
     """
@@ -183,20 +181,21 @@ def _worker_init(parent: int, setup: Callable[[], Any] | None, stop: Any = None)
     _ensure_setup(setup)
 
 
-#: Attribute of the pools of :func:`local_pool` holding their workers' stop Event.
+#: Attribute of the pools of :func:`local_pool` holding their workers' stop flag.
 _STOP = "femplastic_stop"
 
 
 def _terminate(pool: cf.ProcessPoolExecutor) -> None:
     """Stop a local pool now (Ctrl-C): end its workers, do not wait for their tasks.
 
-    Public mechanisms only: the workers of :func:`local_pool` watch a ``multiprocessing``
-    Event and exit when it is set; Python >= 3.14's ``terminate_workers()`` when there is
-    one. The finished workers are then reaped with ``multiprocessing.active_children()``.
+    Public mechanisms only: the workers of :func:`local_pool` watch a shared
+    ``multiprocessing`` flag and exit when it is set; Python >= 3.14's
+    ``terminate_workers()`` for other pools. The finished workers are then reaped with
+    ``multiprocessing.active_children()``.
     """
     stop = getattr(pool, _STOP, None)
     if stop is not None:
-        stop.set()
+        stop.value = 1
     pool.shutdown(wait=False, cancel_futures=True)
     if stop is None and hasattr(pool, "terminate_workers"):  # pragma: no cover (3.14+)
         pool.terminate_workers()
@@ -245,7 +244,7 @@ def local_pool(workers: int, setup: Callable[[], Any] | None = None) -> cf.Proce
     """
     workers = _check_int("workers", workers, 1)
     ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()  # set by the driver to stop the workers at once (Ctrl-C)
+    stop = ctx.RawValue("b", 0)  # set by the driver to stop the workers at once (Ctrl-C)
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                   initializer=_worker_init, initargs=(os.getpid(), setup, stop))
     setattr(pool, _STOP, stop)
