@@ -174,9 +174,12 @@ def _main(argv: list[str] | None) -> int:
     except (ValueError, TypeError) as exc:  # bad input, found before any work
         ap.exit(2, f"femplastic {args.cmd}: error: {exc}\n")
     except KeyboardInterrupt:
-        where = getattr(args, "out", None)
+        where = getattr(args, "out", None) or getattr(args, "resume", None) or (
+            "femplastic-out" if args.cmd == "run" else None)
         if args.cmd == "run":
-            what = f"; the finished realisations are in {where} (status: running)"
+            what = (f"; the finished realisations are in {where} (status: running; the "
+                    f"same command with --resume {where} instead of --out continues aqs, "
+                    "cyclic and stress runs)")
         elif where:
             what = f"; the finished realisations are kept in {where}: rerun to resume"
         else:
