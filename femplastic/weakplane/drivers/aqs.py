@@ -272,6 +272,7 @@ def aqs(
     checkpoint: Callable[[AQSCheckpoint], None] | None = None,
     checkpoint_every: float = 0.0,
     resume: AQSCheckpoint | None = None,
+    checkpoint_since: float | None = None,
 ) -> AQSRun:
     """Drive ``state`` in athermal quasistatic shear; returns the records and a new state.
 
@@ -318,6 +319,9 @@ def aqs(
         state (its model and shapes; its arrays are replaced by the checkpoint's), ``rng`` is
         set to the saved generator state, and the other arguments must be the run's. The
         returned records and state are bitwise those of the uninterrupted run.
+    checkpoint_since : float, optional
+        ``time.perf_counter()`` at the previous checkpoint (default: the start of this call),
+        so that one period can span several calls (``femplastic run`` shears in chunks).
 
     Returns
     -------
@@ -411,7 +415,7 @@ def aqs(
                 dst[:m0] = ev[key]
             buf.ev_n[0] = m0
     events0, aval0 = st.n_events, st.n_avalanches - int(pos[2])
-    t_ckpt = _time.perf_counter()
+    t_ckpt = _time.perf_counter() if checkpoint_since is None else float(checkpoint_since)
     system, law, cache = kernel_state(st)
     form = m.propagator.numba_form()
     par = threads.parallel_for(st.n_elem, gate=False)  # threaded kernels (same bits)
@@ -477,7 +481,8 @@ def aqs(
             if status == AK.DONE:
                 break
             dt = _time.perf_counter() - t0
-            chunk = max(1, min(4 * chunk, int(chunk * 0.1 / max(dt, 1e-6))))
+            if not every_avalanche:  # (growing it there overflowed after ~510 saves)
+                chunk = max(1, min(4 * chunk, int(chunk * 0.1 / max(dt, 1e-6)), 1 << 40))
             report(progress, int(pos[1]) / n_steps, st.n_events)
             if checkpoint is not None and _time.perf_counter() - t_ckpt >= checkpoint_every:
                 checkpoint(snapshot())
