@@ -128,7 +128,7 @@ def test_sigkill_at_random_moments_resumes_bitwise_or_reruns(tmp_path, monkeypat
     assert killed >= 20 and resumed >= 10, (killed, resumed, reran)
 
 
-def test_resume_refusals_are_one_line_and_touch_nothing(tmp_path, capsys):
+def test_resume_refusals_are_one_line_and_touch_nothing(tmp_path, capsys, monkeypatch):
     base = ["run", *[x for s in SMALL for x in ("--set", s)], "--quiet"]
     out = tmp_path / "o"
     assert cli.main([*base, "--out", str(out), "--checkpoint-every", "0"]) == 0
@@ -158,6 +158,15 @@ def test_resume_refusals_are_one_line_and_touch_nothing(tmp_path, capsys):
         (out / "checkpoint.npz").write_bytes(content)
         refused([*base, "--resume", str(out)], "checkpoint.npz", "damaged")
     (out / "checkpoint.npz").unlink()
+    # the memory/disk/time checks of a fresh run are made on --resume too (another machine)
+    from femplastic.weakplane import estimates
+
+    with monkeypatch.context() as m:
+        m.setattr(estimates, "available_memory", lambda: 1e3)
+        refused([*base, "--resume", str(out)], "memory", "model.L")
+        m.setattr(estimates, "_free_disk", lambda path: 10.0)
+        m.setattr(estimates, "available_memory", lambda: 1e12)
+        refused([*base, "--resume", str(out)], "are free", str(out))
     after = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     assert before == after  # nothing written, fields.xdmf not emptied
     assert (out / "fields.xdmf").stat().st_size > 500

@@ -815,8 +815,12 @@ def _plot(curves, path: Path, stationary_from: float, summary: dict[str, Any], c
         plt.close(fig)
 
 
-def check_run(cfg, realizations: int, out: Path, overwrite: bool) -> list[str]:
+def check_run(cfg, realizations: int, out: Path, overwrite: bool,
+              resume: bool = False) -> list[str]:
     """Every check before a run: output folder, memory and disk, feasibility.
+
+    With ``resume`` (``--resume``) the folder is the interrupted run's and is not checked;
+    the memory, disk and time checks are made all the same (the machine may have changed).
 
     Returns
     -------
@@ -834,7 +838,8 @@ def check_run(cfg, realizations: int, out: Path, overwrite: bool) -> list[str]:
     from ..weakplane.estimates import check_cost, events_per_strain
 
     require_2d(cfg.model, "femplastic run")  # before any work: 3D drivers do not exist yet
-    check_folder(out, overwrite)
+    if not resume:  # a resumed run continues in its own folder
+        check_folder(out, overwrite)
     cost = check_cost(cfg, realizations, out)  # memory, disk, time of every protocol
     warnings = []
     per = events_per_strain(cfg.model)
@@ -887,12 +892,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             cfg.run.protocol not in ("aqs", "cyclic", "stress"):
         raise ValueError(f"--checkpoint-every/--resume apply to run.protocol=aqs, cyclic and "
                          f"stress; not to {cfg.run.protocol}")
-    if resume is not None:  # continue in the folder of the interrupted run
-        if not out.is_dir():
-            raise ValueError(f"--resume {resume}: no such folder")
-    else:
-        for w in check_run(cfg, args.realizations, out, args.overwrite):
-            print(f"femplastic run: warning: {w}", file=sys.stderr)
+    if resume is not None and not out.is_dir():  # continue in the interrupted run's folder
+        raise ValueError(f"--resume {resume}: no such folder")
+    for w in check_run(cfg, args.realizations, out, args.overwrite, resume is not None):
+        print(f"femplastic run: warning: {w}", file=sys.stderr)
     interrupt.check()
     mode = "off" if args.quiet else ("bar" if sys.stderr.isatty() else "lines")
     if not args.quiet and not _kernels_cached():
