@@ -271,7 +271,7 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
     """
     from .. import __version__, interrupt, io
     from ..weakplane.drivers import quench
-    from .run import _Checkpointing, _jsonable, _Progress, _ResumePoint
+    from .run import _Checkpointing, _jsonable, _Progress, _remove_empty, _ResumePoint
 
     p, rp = cfg.model, cfg.run
     opts = rp.settings()
@@ -352,7 +352,7 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
                               checkpoint_since=ck.last)
             if r == 0:
                 with io.XdmfWriter(out / "fields.xdmf", state.model.mesh, params=params,
-                                   seed=seed) as w:
+                                   seed=seed, staging=out / "running" / "fields") as w:
                     _snap(w, 0.0, state)  # quenched (t = 0) and final (t = 1)
                     res = fn(state, p, rng, rp, opts, **kw)
                     _snap(w, 1.0, res.state)
@@ -380,6 +380,7 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
                 _write_first(proto, res, out)
             summary = write_summary(r + 1, done)
         ck.finish()
+        _remove_empty(out / "running")  # (the fields' staging folder was in it)
     return summary
 
 

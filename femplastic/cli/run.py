@@ -226,7 +226,7 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
                                    rp.stationary_from, n_steps)
             if r == 0:
                 with io.XdmfWriter(out / "fields.xdmf", state.model.mesh, params=params,
-                                   seed=seed) as w:
+                                   seed=seed, staging=out / "running" / "fields") as w:
                     def snap(g: float, st: Any) -> None:
                         w.write(g, st.stress, st.eps_pl, slips=st.slips,
                                 min_dtau=st.dtau().min(axis=1),
@@ -414,6 +414,8 @@ class _ResumePoint:
         running = self.out / "running"
         if running.is_dir():
             for d in running.iterdir():
+                if d.name == "fields" and self.finished == 0:
+                    continue  # fields.xdmf may name them: the XdmfWriter replaces both
                 if d.name != f"r{self.finished:04d}" or self.ck is None:
                     shutil.rmtree(d) if d.is_dir() else d.unlink()
         if self.ck is None:
