@@ -15,8 +15,10 @@ One function per protocol runs it on a quenched realisation and returns its reco
 * ``femplastic-run.json`` -- the marker (status ``running`` until the run has finished).
 
 The run follows the rules of :func:`femplastic.cli.run.run_main_job` (status, Ctrl-C,
-per-realisation writes, one ``summary.json`` schema); ``cyclic`` and ``stress`` checkpoint
-and resume.
+progress, per-realisation writes, one ``summary.json`` schema); ``cyclic`` and ``stress``
+checkpoint and resume; ``rate`` and ``creep`` stream their records to chunk files
+(:data:`RATE_CHUNK` records each, in ``running/rNNNN/``) published into ``results.h5`` when
+the realisation is finished, so their memory does not grow with ``run.t_end``.
 
 Protocols and their drivers: ``cyclic`` (:func:`femplastic.cyclic`), ``stress``
 (:func:`femplastic.stress_controlled`), ``bauschinger`` (preload to ``run.gamma_end``, then

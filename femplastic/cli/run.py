@@ -13,8 +13,10 @@ The load-step records of a realisation are streamed, in chunks of at most
 when the realisation is finished they are published into ``results.h5`` as
 ``realizations/rNNNN`` (a copy of the file changed and renamed over it: ``results.h5`` is
 never changed in place, so a SIGKILL never leaves it unreadable). Memory does not grow with
-``gamma_end``; the summary and plot use running statistics and a decimated curve. ParaView
-snapshots of realisation 0 are appended to ``fields.xdmf`` as they are taken. Checkpoints
+``gamma_end``; the summary and plot use running statistics and a decimated curve
+(:mod:`femplastic.cli.records`). ParaView snapshots of realisation 0 are added to
+``fields.xdmf`` as they are taken (staged in ``running/fields/``, gathered into ``fields.h5``
+at its end: :class:`femplastic.io.XdmfWriter`, crash-safe too). Checkpoints
 (``--checkpoint-every``: one timer over the whole run) and ``--resume`` (from the last
 finished realisation and the checkpoint; bitwise the uninterrupted run) are
 :class:`_Checkpointing` and :class:`_ResumePoint`. The other protocols
