@@ -118,7 +118,8 @@ def test_xdmf_appends_without_rewriting(tmp_path):
     out = tmp_path / "fields.xdmf"
     footer = "    </Grid>\n  </Domain>\n</Xdmf>\n"
     with io.XdmfWriter(out, m) as w:
-        before = out.read_text()
+        assert not out.exists()  # no index without a step (VTK's Xdmf2 reader crashes)
+        before = footer
         for t in range(5):
             w.write(t, stress=np.full((9, 3), float(t)))
             now = out.read_text()

@@ -18,7 +18,8 @@ it. The layout is chosen so that every XDMF reader sees the same thing:
   holds the mesh (written, then renamed, before the first step); when the writer is
   closed (normally or by an exception) every step is copied into ``NAME.h5`` as
   ``/steps/NNNNNN/<field>``, which replaces the old one whole, the index is replaced by one
-  naming it, and the staging folder is removed.
+  naming it, and the staging folder is removed. The index exists from the first step on
+  (VTK's Xdmf2 reader, ParaView's default, crashes on an index without a grid).
 * ``NAME.h5`` carries the provenance (parameters, seed, version, creation time, see
   :func:`femplastic.io.results.provenance`) and a ``status`` attribute, ``"running"`` until the
   writer is closed normally, then ``"complete"``.
@@ -174,7 +175,7 @@ class XdmfWriter:
         self._cells = np.ascontiguousarray(self._mesh.cells, dtype=np.int64)
         self._steps = []
         self.num_steps = 0
-        self._write_index(staged=True)  # empty: names nothing before fields.h5 is replaced
+        self._write_index(staged=True)  # no step: no index before fields.h5 is replaced
         _replace(self.h5_filename, lambda tmp: self._write_h5(tmp, "running", staged=False))
         shutil.rmtree(self.staging, ignore_errors=True)  # a killed writer's steps
         self.staging.mkdir(parents=True)
@@ -200,7 +201,13 @@ class XdmfWriter:
                         src.copy(src["/"], steps, name=step)
 
     def _write_index(self, staged: bool) -> None:
-        """Replace the whole index: the steps in the staging files (or in ``NAME.h5``)."""
+        """Replace the whole index: the steps in the staging files (or in ``NAME.h5``).
+
+        Without a step there is no index (VTK's Xdmf2 reader crashes on an empty one).
+        """
+        if not self._steps:
+            self.filename.unlink(missing_ok=True)
+            return
         h5 = self.h5_filename.name
         n = self._cells.shape[0]
         rel = os.path.relpath(self.staging, self.filename.parent).replace(os.sep, "/")
