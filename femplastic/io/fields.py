@@ -174,8 +174,9 @@ class XdmfWriter:
         self._points = np.ascontiguousarray(self._mesh.nodes, dtype=np.float64)
         self._cells = np.ascontiguousarray(self._mesh.cells, dtype=np.int64)
         self._steps = []
+        self._grids: list[bytes] = []  # the index's grids naming the staging files
         self.num_steps = 0
-        self._write_index(staged=True)  # no step: no index before fields.h5 is replaced
+        self._write_index([])  # no step: no index before fields.h5 is replaced
         _replace(self.h5_filename, lambda tmp: self._write_h5(tmp, "running", staged=False))
         shutil.rmtree(self.staging, ignore_errors=True)  # a killed writer's steps
         self.staging.mkdir(parents=True)
@@ -200,37 +201,38 @@ class XdmfWriter:
                     with h5py.File(self.staging / f"{step}.h5", "r") as src:
                         src.copy(src["/"], steps, name=step)
 
-    def _write_index(self, staged: bool) -> None:
-        """Replace the whole index: the steps in the staging files (or in ``NAME.h5``).
-
-        Without a step there is no index (VTK's Xdmf2 reader crashes on an empty one).
-        """
-        if not self._steps:
-            self.filename.unlink(missing_ok=True)
-            return
+    def _grid(self, step: str, t: float, fields: dict[str, Any], staged: bool) -> bytes:
+        """The index's grid of one step (its arrays in the staging file or in ``NAME.h5``)."""
         h5 = self.h5_filename.name
         n = self._cells.shape[0]
         rel = os.path.relpath(self.staging, self.filename.parent).replace(os.sep, "/")
-        parts = [_HEADER]
-        for step, t, fields in self._steps:
-            where, prefix = (f"{rel}/{step}.h5", "") if staged else (h5, f"/steps/{step}")
-            parts += [
-                f'      <Grid Name="step_{step}" GridType="Uniform">\n',
-                f'        <Time Value="{float(t)!r}"/>\n',
-                f'        <Topology TopologyType="Quadrilateral" NumberOfElements="{n}">'
-                f'{_data_item(h5, "/mesh/cells", self._cells.dtype, self._cells.shape)}'
-                '</Topology>\n',
-                f'        <Geometry GeometryType="XY">'
-                f'{_data_item(h5, "/mesh/points", self._points.dtype, self._points.shape)}'
-                '</Geometry>\n',
-            ]
-            for name, (dt, shape) in fields.items():
-                parts.append(f'        <Attribute Name="{name}" AttributeType='
-                             f'"{_attribute_type(shape)}" Center="Cell">'
-                             f'{_data_item(where, f"{prefix}/{name}", dt, shape)}</Attribute>\n')
-            parts.append("      </Grid>\n")
-        parts.append(_FOOTER)
-        text = "".join(parts).encode()
+        where, prefix = (f"{rel}/{step}.h5", "") if staged else (h5, f"/steps/{step}")
+        parts = [
+            f'      <Grid Name="step_{step}" GridType="Uniform">\n',
+            f'        <Time Value="{float(t)!r}"/>\n',
+            f'        <Topology TopologyType="Quadrilateral" NumberOfElements="{n}">'
+            f'{_data_item(h5, "/mesh/cells", self._cells.dtype, self._cells.shape)}'
+            '</Topology>\n',
+            f'        <Geometry GeometryType="XY">'
+            f'{_data_item(h5, "/mesh/points", self._points.dtype, self._points.shape)}'
+            '</Geometry>\n',
+        ]
+        for name, (dt, shape) in fields.items():
+            parts.append(f'        <Attribute Name="{name}" AttributeType='
+                         f'"{_attribute_type(shape)}" Center="Cell">'
+                         f'{_data_item(where, f"{prefix}/{name}", dt, shape)}</Attribute>\n')
+        parts.append("      </Grid>\n")
+        return "".join(parts).encode()
+
+    def _write_index(self, grids: list[bytes]) -> None:
+        """Replace the whole index by one with ``grids``.
+
+        Without a step there is no index (VTK's Xdmf2 reader crashes on an empty one).
+        """
+        if not grids:
+            self.filename.unlink(missing_ok=True)
+            return
+        text = b"".join([_HEADER.encode(), *grids, _FOOTER.encode()])
         _replace(self.filename, lambda tmp: tmp.write_bytes(text))
 
     def close(self, complete: bool = True) -> None:
@@ -247,7 +249,7 @@ class XdmfWriter:
         status = "complete" if complete else "running"
         _replace(self.h5_filename, lambda tmp: self._write_h5(tmp, status, staged=True),
                  sync=True)
-        self._write_index(staged=False)
+        self._write_index([self._grid(st, t, f, staged=False) for st, t, f in self._steps])
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def write(
@@ -302,5 +304,6 @@ class XdmfWriter:
         _replace(self.staging / f"{step}.h5", put)  # on disk before the index names it
         self._steps.append((step, float(t), {k: (np.dtype(a.dtype), a.shape)
                                              for k, a in fields.items()}))
-        self._write_index(staged=True)
+        self._grids.append(self._grid(*self._steps[-1], staged=True))
+        self._write_index(self._grids)
         self.num_steps += 1
