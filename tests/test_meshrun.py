@@ -43,6 +43,8 @@ def test_config_derives_L_and_l_from_the_mesh_and_refuses_bad_files(tmp_path):
                                   [("triangle", np.array([[0, 1, 2]]))]))
     with pytest.raises(ValueError, match="all-quad mesh.*triangle"):
         load_config(None, [f"model.mesh={tri}"])
+    with pytest.raises(ValueError, match="shuffled kernel .*needs elements of equal area"):
+        load_config(None, [f"model.mesh={UNSTRUCTURED}", "model.variant=D"])
     with pytest.raises(ValueError, match="local-yield cannot run on model.mesh"):
         load_config(None, [f"model.mesh={UNSTRUCTURED}", "run.protocol=local-yield"])
 

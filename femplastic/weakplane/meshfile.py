@@ -134,7 +134,7 @@ def check_params(params: Any) -> None:
     ------
     ValueError
         A bad mesh file (:func:`load_model_mesh`), ``model.L != round(sqrt(n_elem))``,
-        ``dim = 3``.
+        ``dim = 3``, a shuffled-kernel variant (D, G) on elements of unequal areas.
     """
     from .. import validation
 
@@ -143,7 +143,13 @@ def check_params(params: Any) -> None:
     if params.dim != 2:
         raise ValueError("model.mesh is a 2D quadrilateral mesh: it needs model.dim = 2")
     _check_cell_types(str(params.mesh))
-    validation.check_mesh_matches(params, load_model_mesh(params.mesh))
+    mesh = load_model_mesh(params.mesh)
+    validation.check_mesh_matches(params, mesh)
+    if params.interaction == "shuffled":  # before any work, not when the model is built
+        from ..fe.propagators.randomised import _equal_areas
+
+        _equal_areas(mesh, f"model.mesh = {str(params.mesh)!r}: the shuffled kernel (model "
+                           f"{params.variant})")
 
 
 def mesh_table(table: dict[str, Any]) -> dict[str, Any]:
