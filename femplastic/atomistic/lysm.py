@@ -2,7 +2,7 @@
 Barbot et al., PRE 97, 033001 (2018)).
 
 For a patch of radius ``R`` centred at ``c``, the atoms within ``R + shell`` of ``c``
-(``shell = 2 x`` the largest cutoff, enough for every atom of the patch to keep all its
+(``shell = 1.1 x`` the largest cutoff: every atom of the patch keeps all its
 neighbours) are cut out around ``c`` into an open cell. Atoms outside ``R`` follow the affine
 pure shear ``x -> c + (I + gamma M(alpha)) (x0 - c)`` exactly and are held; atoms inside are
 mapped by the same increment and relaxed by CG. ``M(alpha) = 1/2 [[-sin 2a, cos 2a],
@@ -69,7 +69,7 @@ class Patch:
     def __init__(self, glass: Configuration, center: NDArray[np.float64], R: float,
                  pot: LJ2D = PAPER) -> None:
         lx, ly, xy = glass.box
-        shell = 2 * pot.max_cutoff
+        shell = 1.1 * pot.max_cutoff
         if not (math.isfinite(R) and R > 0):
             raise ValueError(f"patch radius R must be > 0, got {R!r}")
         if 2 * (R + shell) >= min(lx, ly):

