@@ -12,6 +12,6 @@ Nothing else in femplastic imports this package (the ``femplastic md`` command d
 """
 
 from ._lammps import MissingExtra, lammps_version, require_lammps
-from .potential import PAPER, LJ2D
+from .potential import LJ2D, PAPER
 
 __all__ = ["MissingExtra", "require_lammps", "lammps_version", "LJ2D", "PAPER"]

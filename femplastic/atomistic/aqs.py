@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import interrupt
-from .potential import PAPER, LJ2D
+from .potential import LJ2D, PAPER
 from .system import Configuration, Session
 
 __all__ = ["AQSResult", "aqs", "drops_and_increments", "reversible", "shear_modulus"]

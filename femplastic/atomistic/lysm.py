@@ -1,5 +1,7 @@
-"""The local yield stress method (Patinet, Vandembroucq & Falk, PRL 117, 045501 (2016);
-Barbot et al., PRE 97, 033001 (2018)).
+"""The local yield stress method of Patinet et al. (2016) and Barbot et al. (2018).
+
+References: Patinet, Vandembroucq & Falk, PRL 117, 045501 (2016); Barbot et al., PRE 97,
+033001 (2018).
 
 For a patch of radius ``R`` centred at ``c``, the atoms within ``R + shell`` of ``c``
 (``shell = 1.1 x`` the largest cutoff: every atom of the patch keeps all its
@@ -28,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import interrupt
-from .potential import PAPER, LJ2D
+from .potential import LJ2D, PAPER
 from .system import Configuration, Session
 
 __all__ = ["LYSMResult", "slip_tensor", "Patch", "local_yield", "grid_centers"]

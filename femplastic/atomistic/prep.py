@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import interrupt
-from .potential import PAPER, LJ2D
+from .potential import LJ2D, PAPER
 from .system import Configuration, Session, random_configuration
 
 __all__ = ["ESLProtocol", "Equilibration", "self_isf", "prepare", "quench"]

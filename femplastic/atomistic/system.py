@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._lammps import new_lammps
-from .potential import PAPER, LJ2D, lepton_commands
+from .potential import LJ2D, PAPER, lepton_commands
 
 __all__ = ["Configuration", "Session", "random_configuration"]
 
@@ -234,8 +234,11 @@ class Session:
         return {"fmax": float(np.abs(self.forces()).max()), "iterations": it}
 
     def shear(self, dgamma: float) -> None:
-        """Simple shear ``dgamma`` of cell and atoms (affine remap), flipping the cell tilt
-        back into ``[-Lx/2, Lx/2]`` (a lattice-equivalent cell; positions unchanged)."""
+        """Simple shear ``dgamma`` of cell and atoms (affine remap).
+
+        The cell tilt is flipped back into ``[-Lx/2, Lx/2]`` (a lattice-equivalent cell;
+        positions unchanged).
+        """
         lx, ly, xy = self.box
         new = xy + dgamma * ly
         self.lmp.command(f"change_box all xy final {new!r} remap units box")
