@@ -26,7 +26,7 @@ import numpy as np
 
 from .aqs import aqs
 from .lysm import grid_centers, local_yield
-from .potential import PAPER, LJ2D
+from .potential import LJ2D, PAPER
 from .prep import ESLProtocol, prepare
 
 __all__ = ["DEFAULTS", "md_sample", "reference_from_store", "validate_point"]
