@@ -177,3 +177,86 @@ def test_lysm_elastic_response_is_linear() -> None:
         d = np.diff(taus) / 1e-5
         assert d.min() > 0
         assert np.ptp(d) < 1e-3 * d.mean(), d
+
+
+TAPER = pt.LJ2D(smoothing="taper")   # fast pair style for the longer protocol tests
+
+
+@pytest.fixture(scope="module")
+def taper_glass():  # noqa: ANN201
+    from femplastic.atomistic.prep import quench
+    from femplastic.atomistic.system import random_configuration
+    return quench(random_configuration(64, np.random.default_rng(7), TAPER), 1e-11, TAPER)
+
+
+@needs_lammps
+def test_aqs_drop_iff_branch_change(taper_glass) -> None:  # noqa: ANN001
+    """A step is flagged plastic exactly when the energy leaves the elastic branch.
+
+    On a branch the work done equals the energy change, ``dE = A sigma_xy dgamma`` to the
+    trapezoid's O(dgamma^3); a branch change dissipates energy (here 10x the bound). The flag (stress drop +
+    irreversibility) is checked against this independent criterion on every step.
+    """
+    from femplastic.atomistic.aqs import aqs
+    dg = 2e-3
+    run = aqs(taper_glass, 0.12, dg, 1e-11, TAPER)
+    area = taper_glass.box[0] * taper_glass.box[1]
+    n = taper_glass.n
+    work = area * 0.5 * (run.stress[1:, 2] + run.stress[:-1, 2]) * dg
+    dissipated = (work - n * np.diff(run.energy)) / (area * dg)   # stress units
+    assert run.plastic.sum() >= 1, "no plastic event: enlarge gamma_max"
+    # elastic: only the trapezoid error dgamma^2 sigma''/12 (< 5e-4 here); plastic: far above
+    assert np.all(dissipated[run.plastic[1:]] > 2e-2), dissipated[run.plastic[1:]]
+    assert np.all(np.abs(dissipated[~run.plastic[1:]]) < 2e-3), \
+        np.abs(dissipated[~run.plastic[1:]]).max()
+    drops, incs = run.drops_and_increments()
+    assert np.all(drops > 0) and len(incs) == len(drops) - 1
+
+
+@needs_lammps
+def test_lysm_tau_c_converges_with_the_step() -> None:
+    """tau_c at steps 1e-4 and 1e-5 agree within mu * 1e-4 (the event found at step 1e-4)."""
+    from femplastic.atomistic.aqs import shear_modulus
+    from femplastic.atomistic.lysm import local_yield
+    from femplastic.atomistic.prep import quench
+    from femplastic.atomistic.system import random_configuration
+    g = quench(random_configuration(196, np.random.default_rng(2), TAPER), 1e-11, TAPER)
+    mu = shear_modulus(g, 1e-6, 1e-11, TAPER)
+    res = [local_yield(g, 3.0, np.array([0.0]), g.x[:1], dgamma=d, coarse=1e-2,
+                       gamma_max=0.4, ftol=1e-11, pot=TAPER) for d in (1e-4, 1e-5)]
+    tc = [float(r.tau_c[0, 0]) for r in res]
+    assert np.isfinite(tc).all(), tc
+    assert abs(tc[0] - tc[1]) <= mu * 1e-4, (tc, mu)
+    assert res[0].drop[0, 0] > 0 and res[0].dtau_c[0, 0] == tc[0] - res[0].tau_i[0, 0]
+    assert abs(res[0].gamma_c[0, 0] - res[1].gamma_c[0, 0]) <= 1e-4
+
+
+@needs_lammps
+def test_cli_md_store_resumes_and_pools(tmp_path, capsys) -> None:  # noqa: ANN001
+    """femplastic md: a complete sample in md.h5 with provenance; a rerun computes nothing;
+    reference.npz, when the sample had events enough, is a loadable ReferenceData."""
+    import json
+
+    from femplastic.cli import main
+    from femplastic.ensemble import load_store
+    from femplastic.weakplane.calibration import ReferenceData
+    out = tmp_path / "md"
+    argv = ["md", "--atoms", "100", "--samples", "1", "--out", str(out), "--quiet",
+            "--set", "smoothing=taper", "--set", "t_min=2", "--set", "t_max=4",
+            "--set", "gamma_max=0.25", "--set", "gamma_stat=0.05", "--set", "dgamma=1e-3",
+            "--set", "R=1.7", "--set", "max_patches=1", "--set", "n_alpha=2",
+            "--set", "lysm_gamma_max=0.05"]
+    rc = main(argv)
+    sample = load_store(out / "md.h5").realizations(0)[0]
+    prov = json.loads(sample["provenance"])
+    assert prov["pair_style"] == "lj/mdf" and prov["point"]["atoms"] == 100
+    assert sample["aqs"]["plastic"].any() and sample["glass"]["fmax"] < 1e-10
+    if rc == 0:
+        ReferenceData.load(out / "reference.npz")
+    else:
+        assert "no reference.npz" in capsys.readouterr().err
+    capsys.readouterr()
+    main(argv)
+    assert "0 computed, 1 already in the store" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="R = 9"):
+        main([*argv, "--set", "R=9"])

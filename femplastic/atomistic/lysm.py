@@ -16,8 +16,12 @@ the area ``pi R^2`` (``dtau / dgamma`` = the shear modulus in an isotropic mediu
 The strain grows by ``coarse`` steps; the first step that lowers ``tau`` by more than
 ``drop_tol`` and is irreversible (shearing back does not return the previous minimum) is the
 first plastic event. It is then located again from the last elastic state with steps ten times
-smaller, down to ``dgamma``: ``tau_c`` is the resolved stress just before the event, the local
-drop ``tau_c - tau`` after it, ``dtau_c = tau_c - tau_i``.
+smaller, down to ``dgamma`` (if the finer steps cross the interval without an event, the
+coarse step had kicked the patch over a barrier: stepping goes back to the coarser step).
+``tau_c`` is the largest resolved stress of the elastic branch up
+to the event, ``dtau_c = tau_c - tau_i``, the local drop is the fall of ``tau`` over the event
+step. (Just before the fold the branch softens, ``tau ~ tau_f + A sqrt(gamma_f - gamma)``, so
+the *last* elastic stress converges only as ``sqrt(dgamma)``; the maximum converges fast.)
 """
 
 from __future__ import annotations
@@ -159,7 +163,7 @@ class LYSMResult:
     gamma_c: NDArray[np.float64]
 
 
-def shear_test(patch: Patch, alpha: float, dgamma: float = 1e-4, coarse: float = 1e-2,
+def shear_test(patch: Patch, alpha: float, dgamma: float = 1e-4, coarse: float = 1e-3,
                gamma_max: float = 0.3, ftol: float = 1e-10, drop_tol: float = 1e-8,
                rev_tol: float = 1e-4) -> dict[str, float]:
     """One local shear test (module docstring).
@@ -173,7 +177,11 @@ def shear_test(patch: Patch, alpha: float, dgamma: float = 1e-4, coarse: float =
     x = patch.relax(patch.x_ref.copy(), ftol)
     tau_i = float(_resolved(patch.stress(), M))
     g, tau, step = 0.0, tau_i, coarse
+    tau_max = tau_i
+    windows: list[tuple[float, float]] = []   # (end, step) of the events being located
     while g < gamma_max - 1e-15:
+        while windows and g >= windows[-1][0] - 1e-12:
+            step = windows.pop()[1]   # passed without event: the coarse one was a kick
         h = min(step, gamma_max - g)
         x1 = patch.relax(patch.strain_to(x, g, g + h, M), ftol)
         tau1 = float(_resolved(patch.stress(), M))
@@ -184,11 +192,13 @@ def shear_test(patch: Patch, alpha: float, dgamma: float = 1e-4, coarse: float =
         interrupt.check()
         if event:
             if step <= dgamma * (1 + 1e-9):
-                return {"tau_i": tau_i, "tau_c": tau, "dtau_c": tau - tau_i,
+                return {"tau_i": tau_i, "tau_c": tau_max, "dtau_c": tau_max - tau_i,
                         "drop": tau - tau1, "gamma_c": g}
+            windows.append((g + h, step))
             step = max(step / 10, dgamma)   # locate it again from the last elastic state
             continue
         x, g, tau = x1, g + h, tau1
+        tau_max = max(tau_max, tau)
     nan = math.nan
     return {"tau_i": tau_i, "tau_c": nan, "dtau_c": nan, "drop": nan, "gamma_c": nan}
 
@@ -198,7 +208,7 @@ def _resolved(sig: NDArray[np.float64], M: NDArray[np.float64]) -> float:
 
 
 def local_yield(glass: Configuration, R: float, alphas: NDArray[np.float64],
-                centers: NDArray[np.float64], dgamma: float = 1e-4, coarse: float = 1e-2,
+                centers: NDArray[np.float64], dgamma: float = 1e-4, coarse: float = 1e-3,
                 gamma_max: float = 0.3, ftol: float = 1e-10, pot: LJ2D = PAPER,
                 progress: Any = None) -> LYSMResult:
     """Local shear tests of ``glass`` at every centre and orientation.

@@ -34,7 +34,7 @@ __all__ = ["DEFAULTS", "md_sample", "reference_from_store", "validate_point"]
 #: Parameters of a sample (the ``points`` of the ensemble).
 DEFAULTS: dict[str, Any] = {
     "atoms": 1000, "gamma_max": 1.0, "gamma_stat": 0.5, "dgamma": 1e-4, "ftol": 1e-10,
-    "R": 5.0, "patch_spacing": 2.5, "max_patches": 16, "n_alpha": 4, "lysm_coarse": 1e-2,
+    "R": 5.0, "patch_spacing": 2.5, "max_patches": 16, "n_alpha": 4, "lysm_coarse": 1e-3,
     "lysm_gamma_max": 0.3, "T": 1.132 * 0.31, "t_min": 50.0, "t_max": 5000.0, "n_tau": 10.0,
     "smoothing": "polynomial",
 }

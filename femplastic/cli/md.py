@@ -87,14 +87,19 @@ def cmd_md(args: argparse.Namespace) -> int:
                    store=out / "md.h5")
     kw = {"scheduler": args.scheduler} if args.scheduler else {"workers": args.workers}
     try:
-        rep = ens.run(progress=not args.quiet and sys.stderr.isatty(), **kw)
+        rep = ens.run(progress=not args.quiet, **kw)
     except KeyboardInterrupt:
         print(f"femplastic md: interrupted; finished samples are kept in {out / 'md.h5'}; "
               "rerun the same command to resume", file=sys.stderr)
         return 130
     print(f"samples: {rep.computed} computed, {rep.skipped} already in the store "
           f"({rep.wall_s:.0f} s)")
-    ref = reference.reference_from_store(out / "md.h5")
+    try:
+        ref = reference.reference_from_store(out / "md.h5")
+    except ValueError as exc:
+        print(f"femplastic md: {out / 'md.h5'} holds the samples, but no reference.npz: {exc} "
+              "(too few events: raise gamma_max, atoms or samples)", file=sys.stderr)
+        return 1
     tmp = out / ".reference.tmp.npz"
     ref.save(tmp)
     os.replace(tmp, out / "reference.npz")
