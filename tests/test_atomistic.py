@@ -194,8 +194,8 @@ def test_aqs_drop_iff_branch_change(taper_glass) -> None:  # noqa: ANN001
     """A step is flagged plastic exactly when the energy leaves the elastic branch.
 
     On a branch the work done equals the energy change, ``dE = A sigma_xy dgamma`` to the
-    trapezoid's O(dgamma^3); a branch change dissipates energy (here 10x the bound). The flag (stress drop +
-    irreversibility) is checked against this independent criterion on every step.
+    trapezoid's O(dgamma^3); a branch change dissipates energy (here 10x the bound). The
+    flag (stress drop + irreversibility) is checked against this independent criterion.
     """
     from femplastic.atomistic.aqs import aqs
     dg = 2e-3
