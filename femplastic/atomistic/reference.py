@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "atoms": 1000, "gamma_max": 1.0, "gamma_stat": 0.5, "dgamma": 1e-4, "ftol": 1e-10,
     "R": 5.0, "patch_spacing": 2.5, "max_patches": 16, "n_alpha": 4, "lysm_coarse": 1e-3,
     "lysm_gamma_max": 0.3, "T": 1.132 * 0.31, "t_min": 50.0, "t_max": 5000.0, "n_tau": 10.0,
-    "smoothing": "polynomial",
+    "smoothing": "polynomial", "lysm_dgamma": 1e-4,
 }
 
 
@@ -51,7 +51,7 @@ def validate_point(point: Mapping[str, Any]) -> None:
                          f"(lj/mdf, ~10x faster), got {p['smoothing']!r}")
     if not isinstance(p["atoms"], int) or p["atoms"] < 16:
         raise ValueError(f"atoms must be an integer >= 16, got {p['atoms']!r}")
-    for k in ("gamma_max", "dgamma", "ftol", "R", "patch_spacing", "lysm_coarse",
+    for k in ("gamma_max", "dgamma", "lysm_dgamma", "ftol", "R", "patch_spacing", "lysm_coarse",
               "lysm_gamma_max", "T", "t_max", "n_tau"):
         if not (isinstance(p[k], (int, float)) and math.isfinite(p[k]) and p[k] > 0):
             raise ValueError(f"{k} must be a finite number > 0, got {p[k]!r}")
@@ -59,6 +59,9 @@ def validate_point(point: Mapping[str, Any]) -> None:
         raise ValueError(f"gamma_stat must be in [0, gamma_max), got {p['gamma_stat']!r}")
     if p["dgamma"] > p["gamma_max"]:
         raise ValueError("dgamma must be <= gamma_max")
+    if not p["lysm_dgamma"] <= p["lysm_coarse"] <= p["lysm_gamma_max"]:
+        raise ValueError(f"need lysm_dgamma <= lysm_coarse <= lysm_gamma_max, got "
+                         f"{p['lysm_dgamma']}, {p['lysm_coarse']}, {p['lysm_gamma_max']}")
     if not (isinstance(p["n_alpha"], int) and p["n_alpha"] >= 2 and p["n_alpha"] % 2 == 0):
         raise ValueError(f"n_alpha must be an even integer >= 2 (0 and 90 deg included), "
                          f"got {p['n_alpha']!r}")
@@ -85,7 +88,9 @@ def _lysm(glass: Any, p: Mapping[str, Any], rng: np.random.Generator) -> dict[st
     if len(centers) > p["max_patches"]:
         centers = centers[np.sort(rng.choice(len(centers), p["max_patches"], replace=False))]
     alphas = np.arange(p["n_alpha"]) * np.pi / p["n_alpha"]
-    r = local_yield(glass, p["R"], alphas, centers, p["dgamma"], p["lysm_coarse"],
+    if not p["lysm_dgamma"] <= p["lysm_coarse"] <= p["lysm_gamma_max"]:
+        raise ValueError("need lysm_dgamma <= lysm_coarse <= lysm_gamma_max")
+    r = local_yield(glass, p["R"], alphas, centers, p["lysm_dgamma"], p["lysm_coarse"],
                     p["lysm_gamma_max"], p["ftol"], _pot(p))
     return {"centers": r.centers, "alpha": r.alpha, "tau_i": r.tau_i, "tau_c": r.tau_c,
             "dtau_c": r.dtau_c, "drop": r.drop, "gamma_c": r.gamma_c}
