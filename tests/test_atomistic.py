@@ -258,3 +258,21 @@ def test_cli_md_store_resumes_and_pools(tmp_path, capsys) -> None:  # noqa: ANN0
     assert "0 computed, 1 already in the store" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="R = 9"):
         main([*argv, "--set", "R=9"])
+
+
+@needs_lammps
+def test_shear_is_affine_across_the_cell_flip() -> None:
+    """Cell tilt with remap = the affine map of the atoms, also after the tilt flips at 0.5."""
+    from femplastic.atomistic.system import Session, random_configuration
+    c = random_configuration(64, np.random.default_rng(0), TAPER)
+    with Session(c, TAPER) as s:
+        x0, L = s.positions(), s.box[0]
+        for _ in range(12):
+            s.shear(0.05)
+            xa = x0.copy()
+            xa[:, 0] += s.gamma * x0[:, 1]
+            tilt = (s.gamma * L + L / 2) % L - L / 2
+            e, f, _ = pt.energy_forces(xa, c.types, (L, L, tilt), TAPER)
+            assert abs(s.box[2] - tilt) < 1e-9
+            assert abs(s.energy() - e) < 1e-9 * max(1, abs(e))
+        assert s.gamma > 0.5   # flipped at least once

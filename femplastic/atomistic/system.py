@@ -247,3 +247,4 @@ class Session:
         elif new < -0.5 * lx:
             self.lmp.command(f"change_box all xy final {new + lx!r} units box")
         self.gamma += dgamma
+        self._run0()   # energy, forces and stress of the sheared configuration
