@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _md_parser(sub: argparse._SubParsersAction) -> None:
     """``femplastic md`` (the atomistic reference; its module imports nothing heavy)."""
-    importlib.import_module(f"{__package__}.md").add_parser(sub)
+    importlib.import_module(f"{__package__}.atomistic").add_parser(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
