@@ -128,7 +128,7 @@ class Equilibration:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def self_isf(traj: NDArray[np.float64], k: float, max_lag: int | None = None
+def self_isf(traj: NDArray[np.float64], k: float, lags: NDArray[np.int_] | None = None
              ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Self-ISF and MSD of an unwrapped trajectory, averaged over time origins.
 
@@ -138,22 +138,22 @@ def self_isf(traj: NDArray[np.float64], k: float, max_lag: int | None = None
         Unwrapped positions at ``m`` equally spaced times.
     k : float
         Wave number; ``F_s = < cos(k dx) + cos(k dy) > / 2``.
-    max_lag : int, optional
-        Largest lag (default ``m - 1``).
+    lags : (q,) int, optional
+        Lags in sampling intervals (default ``0 .. m - 1``).
 
     Returns
     -------
-    fs, msd : (max_lag + 1,) float64
-        At lags ``0 .. max_lag`` sampling intervals.
+    fs, msd : (q,) float64
+        At the lags.
     """
     m = traj.shape[0]
-    max_lag = m - 1 if max_lag is None else max_lag
-    fs = np.empty(max_lag + 1)
-    msd = np.empty(max_lag + 1)
-    for lag in range(max_lag + 1):
+    lags = np.arange(m) if lags is None else np.asarray(lags)
+    fs = np.empty(len(lags))
+    msd = np.empty(len(lags))
+    for i, lag in enumerate(lags):
         d = traj[lag:] - traj[: m - lag]
-        fs[lag] = 0.5 * np.cos(k * d).mean(axis=(0, 1)).sum()
-        msd[lag] = (d**2).sum(-1).mean()
+        fs[i] = 0.5 * np.cos(k * d).mean(axis=(0, 1)).sum()
+        msd[i] = (d**2).sum(-1).mean()
     return fs, msd
 
 
@@ -241,8 +241,9 @@ def _assess(traj: NDArray[np.float64], pe: NDArray[np.float64], temp: NDArray[np
     m = traj.shape[0]
     # the second half of the run gives the relaxation (the first half may still age)
     half = traj[m // 2:]
-    fs, msd = self_isf(half, p.k)
-    t = np.arange(len(fs)) * sdt
+    lags = np.unique(np.r_[0, np.geomspace(1, max(1, len(half) - 1), 60).astype(int)])
+    fs, msd = self_isf(half, p.k, lags)
+    t = lags * sdt
     tau = _tau(t, fs)
     tt = np.arange(m) * sdt
     sel = slice(m // 2, None)
