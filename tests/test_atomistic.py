@@ -200,7 +200,7 @@ def test_aqs_drop_iff_branch_change(taper_glass) -> None:  # noqa: ANN001
     dg = 2e-3
     run = aqs(taper_glass, 0.12, dg, 1e-11, TAPER)
     area = taper_glass.box[0] * taper_glass.box[1]
-    n = taper_glass.n
+    n = taper_glass.n_atoms
     work = area * 0.5 * (run.stress[1:, 2] + run.stress[:-1, 2]) * dg
     dissipated = (work - n * np.diff(run.energy)) / (area * dg)   # stress units
     assert run.plastic.sum() >= 1, "no plastic event: enlarge gamma_max"

@@ -9,8 +9,9 @@ Protocol (Castellanos et al. sec. 2.1, "ESL" of Barbot et al. 2018):
    averaged over time origins) and the mean-squared displacement are computed from the
    positions sampled every ``sample_dt``; the relaxation time ``tau_alpha`` is where
    ``F_s = 1/e``. The run goes on until it lasts ``n_tau * tau_alpha`` after ``t_min``
-   (equilibrium shown by the decay of ``F_s`` many times over and by the drift of the
-   potential energy, a linear fit over the window, compared with its fluctuations);
+   (equilibrium shown by the decay of ``F_s`` many times over, by a ``tau_alpha`` that no
+   longer grows from one window to the next (no ageing) and by the drift of the potential
+   energy, a linear fit over the window, compared with its fluctuations);
 3. velocities set to zero (instantaneous quench), CG to ``|F|_2 < ftol``.
 """
 
@@ -112,7 +113,8 @@ class Equilibration:
     temperature : float
         Mean kinetic temperature at ``T``.
     equilibrated : bool
-        ``n_tau >= protocol.n_tau`` and ``|pe_drift| < 2 pe_std``.
+        ``n_tau >= protocol.n_tau``, ``|pe_drift| < 2 pe_std`` and ``tau_alpha`` within 20 % of
+        the previous assessment's (``extra["tau_alpha_previous"]``; no ageing).
     """
 
     t: NDArray[np.float64]
@@ -219,7 +221,13 @@ def prepare(n: int, rng: np.random.Generator, protocol: ESLProtocol = ESLProtoco
                 temp.append(float(s.lmp.get_thermo("temp")))
                 duration += sdt
             interrupt.check()
+            prev_tau = eq.tau_alpha if eq is not None else math.nan
             eq = _assess(np.array(traj), np.array(pe), np.array(temp), sdt, duration, p)
+            # stationarity: tau_alpha of this window within 20 % of the previous window's
+            # (an ageing liquid relaxes ever more slowly)
+            stable = abs(eq.tau_alpha - prev_tau) < 0.2 * eq.tau_alpha
+            eq.extra["tau_alpha_previous"] = prev_tau
+            eq.equilibrated = bool(eq.equilibrated and stable)
             if progress is not None:
                 progress(f"T={p.T:.4f} t={duration:.0f} tau_alpha={eq.tau_alpha:.1f} "
                          f"({eq.n_tau:.1f} tau) drift={eq.pe_drift:.2e} std={eq.pe_std:.2e}")

@@ -54,7 +54,7 @@ class Configuration:
             raise ValueError(f"Configuration.box must be (Lx > 0, Ly > 0, xy), got {self.box}")
 
     @property
-    def n(self) -> int:
+    def n_atoms(self) -> int:
         """Number of atoms."""
         return len(self.x)
 
@@ -129,7 +129,7 @@ class Session:
             "min_style cg", "min_modify line quadratic dmax 0.1",
         ]
         self.lmp.commands_list(cmds)
-        n = conf.n
+        n = conf.n_atoms
         x3 = np.zeros((n, 3))
         x3[:, :2] = conf.x
         self.lmp.create_atoms(n, list(range(1, n + 1)), [int(t) for t in conf.types],
