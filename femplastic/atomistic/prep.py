@@ -113,7 +113,7 @@ class Equilibration:
     temperature : float
         Mean kinetic temperature at ``T``.
     equilibrated : bool
-        ``n_tau >= protocol.n_tau``, ``|pe_drift| < 2 pe_std`` and ``tau_alpha`` within 20 % of
+        ``n_tau >= protocol.n_tau``, ``|pe_drift| < 2 pe_std`` and ``tau_alpha`` within 10 % of
         the previous assessment's (``extra["tau_alpha_previous"]``; no ageing).
     """
 
@@ -223,9 +223,9 @@ def prepare(n: int, rng: np.random.Generator, protocol: ESLProtocol = ESLProtoco
             interrupt.check()
             prev_tau = eq.tau_alpha if eq is not None else math.nan
             eq = _assess(np.array(traj), np.array(pe), np.array(temp), sdt, duration, p)
-            # stationarity: tau_alpha of this window within 20 % of the previous window's
+            # stationarity: tau_alpha of this window within 10 % of the previous window's
             # (an ageing liquid relaxes ever more slowly)
-            stable = abs(eq.tau_alpha - prev_tau) < 0.2 * eq.tau_alpha
+            stable = abs(eq.tau_alpha - prev_tau) < 0.1 * eq.tau_alpha
             eq.extra["tau_alpha_previous"] = prev_tau
             eq.equilibrated = bool(eq.equilibrated and stable)
             if progress is not None:
