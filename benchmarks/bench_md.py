@@ -20,7 +20,7 @@ import numpy as np
 def main(argv: list[str] | None = None) -> None:
     from femplastic.atomistic.aqs import aqs
     from femplastic.atomistic.lysm import local_yield
-    from femplastic.atomistic.potential import PAPER, LJ2D
+    from femplastic.atomistic.potential import LJ2D, PAPER
     from femplastic.atomistic.system import Session, random_configuration
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
