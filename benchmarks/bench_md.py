@@ -4,7 +4,8 @@ For each N and pair form (the paper's polynomial with ``pair lepton``, the ``lj/
 MD atom-steps/s at T = 0.351 (NVT), with ``pair_style lj/cut`` on the same configuration as the
 in-run baseline (the ratio is the price of the smoothed potential);
 one AQS step (tilt 1e-4 + CG to |F| < 1e-10) on the quenched liquid; one local shear
-test (R = 5 or the largest that fits, alpha = 0, steps 1e-3 then 1e-4 near the event). Serial LAMMPS (one MPI rank).
+test (R = 5 or the largest that fits, alpha = 0, steps 1e-3 then 1e-4 near the event).
+Serial LAMMPS (one MPI rank).
 
 Run: ``python benchmarks/bench_md.py --atoms 1000 2500 10000`` or ``femplastic bench md``.
 """
