@@ -20,6 +20,7 @@ from ..fe.mesh import FEMesh, periodic_grid
 from ..fe.propagators import ALIGNMENT, Propagator, aligned_zeros
 from . import kernels as K
 from .dimension import require_2d
+from .element_size import element_law
 from .params import ModelParams
 from .slip import SlipLaw
 from .variants import elastic_ingredients
@@ -93,7 +94,9 @@ def _assemble(params: ModelParams, mesh: FEMesh, material: Isotropic | None,
         raise ValueError(f"propagator has {propagator.n_elem} elements, mesh {mesh.n_elem}")
     material, prop = elastic_ingredients(params, mesh, material, propagator, rng)
     Kself = np.ascontiguousarray(prop.self_response, dtype=float)
-    return Model(params, mesh, material, prop, law or params.slip_law(), Kself)
+    if law is None:
+        law = params.slip_law() if params.element_size == "off" else element_law(params, mesh)
+    return Model(params, mesh, material, prop, law, Kself)
 
 
 def build_model(
@@ -119,7 +122,9 @@ def build_model(
         Default ``params.material()``: ``Isotropic(params.G, params.B)``, or for variant A a
         Weibull modulus field drawn from ``rng``; per-element moduli allowed.
     law : SlipLaw, optional
-        Default: the variant's law, ``params.slip_law()``.
+        Default: the variant's law, ``params.slip_law()``, or with ``params.element_size``
+        on, the per-element law on the mesh's element areas
+        (:func:`femplastic.weakplane.element_size.element_law`).
     propagator : Propagator, optional
         Default: :func:`femplastic.fe.propagators.make_propagator` (general path for variant
         A), wrapped into the shuffled (D, G) or mean-field (I) kernel.
@@ -180,7 +185,8 @@ class State:
         Plastic strain accumulated since the last reset (quench end), Voigt, tensor shear,
         dimensionless.
     theta, tauc : (n_elem, N) ndarray
-        Slip-system angles (radians) and thresholds.
+        Slip-system angles (radians) and thresholds. With the element-size ingredient ``N``
+        is ``max N_e`` and the systems ``k >= N_e`` are padding: ``tauc = +inf``, angle 0.
     nv : (n_elem, N, 2) ndarray
         ``(sin 2theta, cos 2theta)``, derived from ``theta``.
     selfres : (n_elem, N) ndarray
@@ -261,6 +267,8 @@ class State:
         z = np.zeros((n, 3))
         eps_pl = z.copy()
         system = (theta, tauc, nv, selfres, model.Kself, eps_pl, np.zeros(n, dtype=np.int64))
+        if model.law.per_element is not None:  # element size: inactive padding systems
+            tauc[np.arange(N)[None, :] >= model.law.n_per_element(n)[:, None]] = np.inf
         for e in range(n):
             K.renew_element(e, rng, system, law, True)
         return cls(model, z.copy(), z.copy(), eps_pl, theta, tauc, nv, selfres)
