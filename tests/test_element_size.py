@@ -79,6 +79,9 @@ def test_padding_never_active_quench_and_aqs(variant):
         assert np.all(np.isinf(s.tauc[pad])) and np.all(np.isfinite(s.tauc[~pad]))
         assert np.all(s.theta[pad] == 0.0)
         assert s.is_stable() and np.all(np.isfinite(s.stress))
+        per = s.mean_tauc(axis=1)  # padding left out of the recorded mean thresholds
+        assert np.allclose(per, [s.tauc[e, :ne[e]].mean() for e in range(m.n_elem)])
+        assert np.isclose(s.mean_tauc(), s.tauc[~pad].mean())
     ev = run.events
     assert ev.element.size > 0 and np.all(ev.system < ne[ev.element])
     # the stability scan's margin is the lowest finite distance, not the padding's

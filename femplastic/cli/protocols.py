@@ -264,7 +264,7 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool = 
     with io.XdmfWriter(out / "fields.xdmf", st.model.mesh) as w:
         for t, s in ((0.0, quenched), (1.0, st)):
             w.write(t, s.stress, s.eps_pl, slips=s.slips, min_dtau=s.dtau().min(axis=1),
-                    mean_tauc=s.tauc.mean(axis=1))
+                    mean_tauc=s.mean_tauc(axis=1))
     _figure(proto, results, out / f"{proto}.png")
     summary = {"params": cfg.to_dict(), "seed": seed, "realizations": realizations,
                "version": __version__, "protocol": proto, "settings": opts,

@@ -288,6 +288,29 @@ class State:
             sref=self.sref.copy(), pref=self.pref.copy(), margin=self.margin.copy())
         return out
 
+    def mean_tauc(self, axis: int | None = None) -> float | NDArray[np.float64]:
+        """Mean threshold of the element's systems (``axis=1``, (n_elem,)) or of all (``None``).
+
+        The inactive padding of the element-size law (``tau_c = +inf``) is left out; without
+        it this is ``tauc.mean(axis)``.
+
+        Parameters
+        ----------
+        axis : {None, 1}
+            ``None``: one mean over every system; 1: one mean per element.
+
+        Returns
+        -------
+        float or (n_elem,) float64 ndarray
+            Units of ``G``.
+        """
+        if self.model.law.per_element is None:
+            return self.tauc.mean(axis=axis)
+        live = np.isfinite(self.tauc)
+        if axis is None:
+            return float(self.tauc[live].mean())
+        return np.where(live, self.tauc, 0.0).sum(axis=1) / live.sum(axis=1)
+
     def mean_stress(self) -> NDArray[np.float64]:
         """Element-average stress (3,) (area-weighted on custom meshes).
 

@@ -90,14 +90,6 @@ class QuenchInfo:
     block_vm: NDArray[np.float64]
 
 
-def _mean_tauc(st: State) -> float:
-    """Mean threshold of the active systems (the padding of the element-size law excluded)."""
-    if st.model.law.per_element is None:
-        return float(st.tauc.mean())
-    t = st.tauc[np.isfinite(st.tauc)]
-    return float(t.mean())
-
-
 def _drift(x: list[float], W: int) -> float | None:
     """Relative drift between the last two windows of ``W`` block means (None: too few)."""
     if len(x) < 2 * W:
@@ -227,7 +219,7 @@ def quench(
                 n_events += n_ev
                 n_thermal += 1
             if n_thermal % n == 0:
-                block_tauc.append(_mean_tauc(st))
+                block_tauc.append(float(st.mean_tauc()))
                 block_vm.append(float(von_mises(st.stress).mean()))
                 if progress is not None:
                     d = [_drift(block_tauc, window), _drift(block_vm, window)]
