@@ -45,6 +45,7 @@ never renewed.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -256,6 +257,11 @@ def element_law(params: ModelParams, mesh: FEMesh) -> SlipLaw:
     ------
     ValueError
         For variants E, F, G, H (naming ``element_size``).
+
+    Warns
+    -----
+    UserWarning
+        ``"density+table1"`` with an element size outside Table 1's ``3.5 - 13.2``.
     """
     import dataclasses
 
@@ -264,5 +270,11 @@ def element_law(params: ModelParams, mesh: FEMesh) -> SlipLaw:
                          f"power-law amplitudes (variants A, B, C, D, I), got variant "
                          f"{params.variant}; set element_size='off'")
     tab = element_table(params, mesh.areas)
+    le = np.sqrt(mesh.areas)
+    lo, hi = min(TABLE1_OPTIMUM), max(TABLE1_OPTIMUM)
+    if params.element_size == "density+table1" and (le.min() < lo or le.max() > hi):
+        warnings.warn(f"element_size='density+table1': element sizes {le.min():.3g}-"
+                      f"{le.max():.3g} leave the fitted range l = {lo}-{hi} of Table 1; "
+                      f"(k, lam, chi) are extrapolated", stacklevel=3)
     law = params.slip_law()
     return dataclasses.replace(law, N=int(tab[:, 3].max()), per_element=tab)

@@ -94,8 +94,13 @@ def _assemble(params: ModelParams, mesh: FEMesh, material: Isotropic | None,
         raise ValueError(f"propagator has {propagator.n_elem} elements, mesh {mesh.n_elem}")
     material, prop = elastic_ingredients(params, mesh, material, propagator, rng)
     Kself = np.ascontiguousarray(prop.self_response, dtype=float)
-    if law is None:
-        law = params.slip_law() if params.element_size == "off" else element_law(params, mesh)
+    if law is None and params.element_size != "off":
+        law = element_law(params, mesh)
+        if law.N > params.N:  # the padded width max N_e sets the slip-system arrays' memory
+            from .. import validation
+
+            validation.check_model_size(params.replace(N=law.N), mesh.n_elem)
+    law = law or params.slip_law()
     return Model(params, mesh, material, prop, law, Kself)
 
 
