@@ -175,3 +175,16 @@ def test_extrapolation_warns(meshes_dir):
     with pytest.warns(UserWarning, match="extrapolated"):
         law = fp.build_model(p, mesh=m).law
     assert np.all(law.per_element[:, 3] == 4)  # rho_s A_e < 2: the minimum of 4 systems
+
+
+def test_local_yield_with_the_option_equals_off():
+    # the patch model takes the patch's rows of the per-element table
+    p = fp.ModelParams(L=6, T=0.0)
+    out = []
+    for opt in ("off", "density+table1"):
+        q = p.replace(element_size=opt)
+        st = fp.quench(q, np.random.default_rng(2))
+        ly = fp.local_yield(st, q, np.random.default_rng(3), 3, [0.0, np.pi / 2], stride=3)
+        out.append(ly)
+    assert np.array_equal(out[0].tau_c, out[1].tau_c)
+    assert np.array_equal(out[0].drop, out[1].drop)

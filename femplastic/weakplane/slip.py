@@ -348,9 +348,9 @@ class SlipLaw:
         if not np.all(np.isfinite(t)) or np.any(t <= 0):
             raise ValueError("per_element: k_e, lam_e, chi_e, N_e must be finite and > 0")
         ne = t[:, 3]
-        if np.any(ne % 4) or ne.max() != self.N:
-            raise ValueError(f"per_element: N_e must be multiples of 4 with max N_e = N = "
-                             f"{self.N}")
+        if np.any(ne % 4) or ne.max() > self.N:
+            raise ValueError(f"per_element: N_e must be multiples of 4, at most N = {self.N} "
+                             "(the padded width)")
         if not (isinstance(self.orientation, RandomGroups) and isinstance(
                 self.threshold, Weibull) and isinstance(self.amplitude, BoundedPowerLaw)
                 and not self.shared_threshold):
