@@ -12,13 +12,26 @@ after that many seconds.
 
 Run: ``python benchmarks/bench_gpu.py`` or ``femplastic bench gpu``; ``--backend jax --smoke``
 checks the script on a CPU (L = 16, 32; numbers meaningless there).
+
+``--reference PATH`` runs instead a side-by-side comparison with an independent JAX
+implementation of the same model C rules (a standalone script defining ``AQSSim``, e.g.
+``../shared/bench/jax_aqs_reference.py``), on whatever device JAX has: for each L, both from a
+T = 0 start (fresh systems, zero stress) sheared over the same strain (``--ref-span``; default
+L = 64: 0.3, 128: 0.15 ...), ``--reps`` alternating runs each (A B A B ...) after a JIT
+warm-up of both, then the medians of events/s and their ratio (backend / reference), with the
+loop iterations and the time per iteration. ``--extra-tuning JSON`` adds the backend with
+those compaction settings (:data:`femplastic.weakplane.gpu.driver.TUNING`) to the
+alternation, e.g. ``'{"blocked": true, "n_check": 1024, "n_renew": 1024}'``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
+import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -31,6 +44,8 @@ import numpy as np
 import femplastic as fp
 
 DEFAULT_SPANS = {128: 0.1, 256: 0.05, 512: 0.03, 1024: 0.015}
+#: Strain spans of the reference comparison (from gamma = 0) per L.
+REF_SPANS = {16: 0.2, 32: 0.2, 64: 0.3, 128: 0.15, 256: 0.1, 512: 0.05, 1024: 0.025}
 _ARRAYS = ("stress", "prestress", "eps_pl", "theta", "tauc", "nv", "selfres")
 
 
@@ -61,8 +76,9 @@ def _numba_timed(st: fp.State, p: fp.ModelParams, seed: int, span: float, budget
     return run.state.n_events - st.n_events, wall, float(run.gamma[-1])
 
 
-def _parse_spans(text: str | None, sizes: list[int]) -> dict[int, float]:
-    spans = {L: DEFAULT_SPANS.get(L, 0.02) for L in sizes}
+def _parse_spans(text: str | None, sizes: list[int],
+                 defaults: dict[int, float] = DEFAULT_SPANS) -> dict[int, float]:
+    spans = {L: defaults.get(L, 0.02) for L in sizes}
     for item in (text.split(",") if text else []):
         L, _, v = item.partition("=")
         spans[int(L)] = float(v)
@@ -72,10 +88,107 @@ def _parse_spans(text: str | None, sizes: list[int]) -> dict[int, float]:
     return spans
 
 
+def _load_reference(path: str):  # noqa: ANN202 - a module
+    """The reference script as a module (it must define ``AQSSim``, ``prng_key``, ``DGAMMA``)."""
+    if not os.path.isfile(path):
+        raise ValueError(f"--reference: no file {path!r}")
+    spec = importlib.util.spec_from_file_location("jax_aqs_reference", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for name in ("AQSSim", "prng_key", "DGAMMA"):
+        if not hasattr(mod, name):
+            raise ValueError(f"--reference {path!r} defines no {name}")
+    return mod
+
+
+def _reference_comparison(args: argparse.Namespace, left) -> None:  # noqa: ANN001
+    """Backend vs the reference implementation, alternating runs, medians (module doc)."""
+    import jax
+
+    from femplastic.weakplane.gpu.driver import aqs_gpu
+    from femplastic.weakplane.gpu.runtime import device_name, select_device
+
+    ref = _load_reference(args.reference)
+    dev = select_device(args.backend)
+    if args.reps < 1:
+        raise ValueError(f"--reps must be >= 1, got {args.reps}")
+    forms = {"femplastic": None}
+    if args.extra_tuning:
+        forms["femplastic[tuned]"] = json.loads(args.extra_tuning)
+    sizes = args.sizes or ([64, 128] if dev.platform == "cpu" else [512, 1024, 256])
+    spans = _parse_spans(args.ref_span, sizes, REF_SPANS)
+    dg = float(ref.DGAMMA)
+    print(f"device: {device_name(dev)} (jax {jax.__version__}), JAX default backend "
+          f"{jax.default_backend()}; reference {args.reference}; model C from T = 0, dgamma "
+          f"{dg:g}; {args.reps} alternating runs per code; load average "
+          f"{os.getloadavg()[0]:.2f}", flush=True)
+    rows = []
+    for L in sizes:
+        if left() <= args.min_left:
+            print(f"L={L}: skipped (deadline)", flush=True)
+            continue
+        span = spans[L]
+        p = fp.ModelParams(L=L, T=0.0)
+        st = fp.quench(p, np.random.default_rng(L))  # T = 0: fresh systems, athermal
+        t0 = time.perf_counter()
+        for tune in forms.values():
+            aqs_gpu(st, p, np.random.default_rng(1), gamma_end=2e-3, backend=args.backend,
+                    tuning=tune)
+        t_fp = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        sim = ref.AQSSim(L)
+        sim.run(sim.init_state(seed=999), ref.prng_key(jax, 999), 20)
+        t_ref = time.perf_counter() - t0
+        print(f"L={L}: strain 0 -> {span}; compile + warm-up: femplastic {t_fp:.1f} s, "
+              f"reference {t_ref:.1f} s", flush=True)
+        res: dict[str, list[tuple[float, int, float]]] = {k: [] for k in [*forms, "reference"]}
+        for r in range(args.reps):
+            if left() <= 0:
+                print("  (deadline: fewer runs)", flush=True)
+                break
+            for name, tune in forms.items():
+                info: dict = {}
+                t0 = time.perf_counter()
+                run = aqs_gpu(st, p, np.random.default_rng(100 + r), gamma_end=span,
+                              backend=args.backend, tuning=tune, info=info)
+                w = time.perf_counter() - t0
+                ev = run.state.n_events - st.n_events
+                res[name].append((ev / w, info["iterations"], w))
+                print(f"  {name}: {ev} events in {w:.2f} s, {ev / w:,.0f} events/s, "
+                      f"{info['iterations']} iterations ({1e6 * w / info['iterations']:.0f} "
+                      f"us each); load {os.getloadavg()[0]:.2f}", flush=True)
+            s0 = sim.init_state(seed=r)
+            jax.block_until_ready(s0["tauc"])
+            _, _, tot = sim.run(s0, ref.prng_key(jax, r + 1), int(round(span / dg)))
+            w = tot["wall"]
+            it = int(dict(zip(sim.hist_names, np.asarray(tot["hist"]).tolist(),
+                              strict=True)).get("iterations", 0))
+            res["reference"].append((tot["events"] / w, it, w))
+            print(f"  reference: {tot['events']} events in {w:.2f} s, "
+                  f"{tot['events'] / w:,.0f} events/s, {it} iterations "
+                  f"({1e6 * w / max(it, 1):.0f} us each); load {os.getloadavg()[0]:.2f}",
+                  flush=True)
+        if res["reference"]:
+            rows.append((L, span, {k: v for k, v in res.items() if v}))
+    print(f"\nsummary ({device_name(dev)}), medians of alternating runs, model C from T = 0:")
+    head = f"{'L':>5} {'strain':>7} {'code':>18} {'runs':>4} {'events/s':>10} {'us/iter':>8} "
+    print(head + f"{'ratio':>6}")
+    for L, span, res in rows:
+        ref_eps = statistics.median(e for e, _, _ in res["reference"])
+        for name, v in res.items():
+            eps = statistics.median(e for e, _, _ in v)
+            usi = statistics.median(1e6 * w / max(it, 1) for _, it, w in v)
+            ratio = f"{eps / ref_eps:6.2f}" if name != "reference" else f"{'':6}"
+            print(f"{L:>5} {span:>7g} {name:>18} {len(v):>4} {eps:>10,.0f} {usi:>8.0f} {ratio}",
+                  flush=True)
+    print(f"load average at the end {os.getloadavg()[0]:.2f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 256, 128],
-                    help="grid sides, measured in this order (the targets L = 512, 1024 first)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=None,
+                    help="grid sides, measured in this order (default 512 1024 256 128, the "
+                         "targets first; with --reference 64 128 on a CPU, else 512 1024 256)")
     ap.add_argument("--span", default=None,
                     help="timed stationary strain per L, e.g. 512=0.03,1024=0.015")
     ap.add_argument("--pre", type=float, default=0.1,
@@ -90,7 +203,26 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--min-left", type=float, default=60.0,
                     help="start a new L only with this many seconds left before --deadline")
     ap.add_argument("--smoke", action="store_true", help="L = 16, 32, tiny spans (CPU check)")
+    ap.add_argument("--reference", default=None, metavar="PATH",
+                    help="compare with this reference implementation instead (module doc)")
+    ap.add_argument("--reps", type=int, default=3,
+                    help="alternating runs per code and L of the reference comparison")
+    ap.add_argument("--ref-span", default=None,
+                    help="strain per L of the reference comparison, e.g. 64=0.3,128=0.15")
+    ap.add_argument("--extra-tuning", default=None, metavar="JSON",
+                    help="also run the backend with these compaction settings (reference "
+                         "comparison)")
     args = ap.parse_args(argv)
+    if args.reference is not None:
+        if args.smoke:
+            args.sizes = args.sizes or [16, 32]
+            args.ref_span = args.ref_span or "16=0.02,32=0.01"
+            args.reps = min(args.reps, 2)
+        t_ref = time.perf_counter()
+        _reference_comparison(args, lambda: args.deadline - (time.perf_counter() - t_ref))
+        print(f"total {time.perf_counter() - t_ref:.0f} s", flush=True)
+        return
+    args.sizes = args.sizes or [512, 1024, 256, 128]
     if args.smoke:
         args.sizes, args.pre = [16, 32], 0.02
         args.cpu_budget, args.threads_budget = 2.0, 2.0

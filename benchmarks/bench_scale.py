@@ -6,7 +6,8 @@ driver, still used with ``stop_when``), same trajectories. Then for each grid si
 (model C, N = 36): the KMC quench time (exact O(n) selection; at the smallest size also the
 reference O(n N) scan, ``selection="scan"``, as the in-run baseline), then AQS from the
 quenched state over a short strain span, once on all threads with the threaded kernels forced
-on (``threads.PARALLEL_MIN_ELEMENTS = 1``; by default they start at L = 256) and once on one
+on (``threads.grain(1)``, every chunk threaded; by default each region decides from its size
+and the run measures which is faster) and once on one
 thread (the two trajectories are compared bit for bit), the per-event cost, the cost of one
 folded single-event stress update measured in the same run (median of many calls on the same
 state) and their ratio, and the peak resident memory so far. Prints as it goes.
@@ -28,6 +29,14 @@ import femplastic as fp
 from femplastic import threads
 
 _SPANS = {15: 2.0, 32: 0.5, 64: 0.25, 128: 0.08, 256: 0.02}
+
+
+class _Always(threads.Tuner):
+    """Every chunk threaded (no measuring): the threaded forms' own speed."""
+
+    @property
+    def par(self) -> int:
+        return self.grain
 
 
 def _peak_mib() -> float:
@@ -89,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gamma", type=float, nargs="+", default=None,
                     help="AQS strain span per size (default: 0.5, 0.25, 0.08, 0.02 ...)")
     args = ap.parse_args(argv)
-    all_threads = threads.set_threads(None)
+    all_threads = threads.set_threads(os.cpu_count() or 1)
     print(f"bench scale: {os.cpu_count()} CPUs, numba threads {all_threads}; "
           f"load average {os.getloadavg()[0]:.1f} (shared machine: absolute times vary)")
     # warm-up (JIT): every kernel on a small grid, serial and threaded forms
@@ -98,16 +107,16 @@ def main(argv: list[str] | None = None) -> None:
            gamma_end=0.02, dgamma=1e-3)
     fp.quench(p8, np.random.default_rng(0), selection="scan", max_events=16)
     p8 = fp.ModelParams(L=8, N=12, T=0.0)
-    default_min = threads.PARALLEL_MIN_ELEMENTS
-    threads.PARALLEL_MIN_ELEMENTS = 1  # the threaded forms, compiled here and timed below
+    threads.Tuner = _Always  # every chunk threaded
+    threads.grain(1)  # the threaded forms, compiled here and timed below
     fp.aqs(fp.quench(p8, np.random.default_rng(0)), p8, np.random.default_rng(0),
            gamma_end=0.02, dgamma=1e-3)
-    threads.PARALLEL_MIN_ELEMENTS = default_min
+    threads.grain(threads.GRAIN)
     fp.aqs(fp.quench(p8, np.random.default_rng(0)), p8, np.random.default_rng(0),
            gamma_end=0.02, dgamma=1e-3, stop_when=lambda g, a, b: False)
     threads.set_threads(1)  # the calibration size runs serially (femplastic run's default)
     _model_c_15()
-    threads.set_threads(None)
+    threads.set_threads(all_threads)
     print(f"{'L':>4} {'quench s':>9} {'thermal':>8} {'AQS ev/s':>10} {'us/ev':>7} "
           f"{'upd us':>7} {'ratio':>6} {'all-thr ev/s':>12} {'speed-up':>8} {'same':>5} "
           f"{'peak MiB':>9}")
@@ -134,10 +143,10 @@ def main(argv: list[str] | None = None) -> None:
             note = "  (no KMC quench above --quench-max: AQS from a T = 0 state sheared 0.02)"
         upd = _update_cost(st)
         t1, r1 = _aqs(st, p if L <= args.quench_max else None, gamma, 7)
-        threads.set_threads(None)
-        threads.PARALLEL_MIN_ELEMENTS = 1  # the threaded kernels on all threads
+        threads.set_threads(all_threads)
+        threads.grain(1)  # the threaded kernels on all threads
         ta, ra = _aqs(st, p if L <= args.quench_max else None, gamma, 7)
-        threads.PARALLEL_MIN_ELEMENTS = default_min
+        threads.grain(threads.GRAIN)
         ev = r1.state.n_events - st.n_events  # this run's events
         same = all(np.array_equal(getattr(ra, k), getattr(r1, k))
                    for k in ("stress", "stress_before", "avalanche_size", "plastic"))

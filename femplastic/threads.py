@@ -1,67 +1,84 @@
-"""How many threads the numba kernels use: ``FEMPLASTIC_THREADS``, ``--threads``, or all cores.
+"""How many threads the numba kernels use, and which of their regions run on threads.
 
-The per-event stress update (:func:`femplastic.fe.propagators.kernels.shifted_add`), the
-stability scans and the trigger search (:mod:`femplastic.weakplane.kernels`) have threaded
-forms (the KMC refresh pass too), selected by a ``par`` flag the drivers pass down: they
-ask for them (:func:`parallel_for`) on grids of ``n >= PARALLEL_MIN_ELEMENTS`` elements
-(``L >= 256``) when more than one thread is set, and run serially otherwise. Every threaded
-loop writes disjoint elements with the serial arithmetic, and reductions are exact (minima) or
-done serially in element order, so the results are bit-identical whatever the thread count.
+One thread unless asked. The count is, in this order: :func:`set_threads` (``femplastic run
+--threads N`` calls it), else ``FEMPLASTIC_THREADS``, else 1 - in a library session and in
+the CLI alike (ensemble workers too: :mod:`femplastic.ensemble.runners`). With one thread
+no parallel region is ever entered: the kernels run their serial forms, the code path of a
+build without threads.
 
-The count is numba's (:func:`numba.set_num_threads`), at most the ``NUMBA_NUM_THREADS`` numba
-started with (default: the CPUs). :func:`set_threads` sets it; ``None`` reads
-``FEMPLASTIC_THREADS`` from the environment (default: all). In a library session numba's own
-default applies (all CPUs) until :func:`set_threads` is called; ``femplastic run`` uses
-``--threads``, else ``FEMPLASTIC_THREADS``, else one thread; ensemble workers
-(:mod:`femplastic.ensemble.runners`) use ``FEMPLASTIC_THREADS``, else one thread each.
-Where the threshold comes from (``femplastic bench scale``, 2-core development machine,
-numba's OpenMP layer, threaded forms forced on for the all-threads runs): on an idle machine
-whole AQS runs on 2 threads were 1.09-1.43x faster than on one at L = 256 (three runs) but
-0.6-1.1x at L = 128 and 0.6-0.8x at L = 32-64, where the serial code between updates (draws,
-renewals, bookkeeping) leaves the workers idle longer than the update they split; the
-threaded update alone was 1.6x faster at L = 256 (50 -> 31 us). On a loaded machine (load
-~1.5) an earlier version ran 19x slower on 2 threads at L = 256: a worker spinning for the
-next parallel region steals the core the serial code needs. So ask for threads only where
-cores are free; ``femplastic run`` uses one unless told. More cores and larger grids are not
-measured.
+With more threads asked for, the drivers pass the kernels a *grain* (:func:`parallel_for`,
+an int ``par``; 0 = serial) and each parallel region decides for itself, from the work it is
+about to do, whether it runs on threads: a region runs threaded when its work is at least
+its weight times the grain (:data:`GRAIN` elements by default):
+
+==============================================  =========================  ======
+region                                          work                        weight
+==============================================  =========================  ======
+stability scan (``kernels.find_active``)        elements scanned (n)          1
+KMC refresh pass (``kmc_kernels._sync``)        elements scanned (n)          1
+trigger bounds (``kernels.trigger_bounds``)     elements bounded (n)          2
+sweep's stress update (``apply_form``, kind 0)  events in the sweep x n       4
+loaded stress (``kernels.trial_stress``)        elements written (n)          4
+mean and base copy (``aqs_kernels``)            elements summed (n)           8
+==============================================  =========================  ======
+
+So with the default grain ``2**15`` on 2 threads the scan is threaded from L = 182, the
+sweep's update when it has ``4 * 2**15 / n`` events or more (two at L = 256, one from
+L = 363), the trigger bounds from L = 256, the loaded stress from L = 363, the mean from
+L = 512. The weights are the break-even sizes
+measured region by region (numba's OpenMP layer, 2-core machine, a second process running
+beside: L = 128: every region 0.9-1.1x on 2 threads; L = 256: scan 1.8x, bounds 1.2x,
+one-event update 1.05x, loaded stress 0.93x, mean 1.06x; L = 512: 1.1-2.0x). The stress
+update of a sweep is one region over the target rows, its events applied in order in each
+row (:func:`femplastic.fe.propagators.kernels.folded_add2_sweep`), so small sweeps and the
+early transient stay serial while large sweeps amortise the region's cost over their events.
+
+Whether a region pays also depends on what else runs: beside a busy process every fork-join
+waits for a descheduled worker (regions 5-50x slower measured). So the AQS loop
+(:func:`femplastic.weakplane.drivers.aqs.aqs`), which runs in chunks, measures threaded
+against serial chunks as it goes and keeps threads only while they are faster
+(:class:`Tuner`); the other drivers use the region sizes, and no threads at all while the
+machine has no core free for them (:func:`cores_free`, looked at once per driver call).
+
+Threaded regions write disjoint elements with the serial arithmetic, reductions are exact
+(minima) or summed in a fixed block order, so the results are bit-identical whatever the
+thread count, grain and threading layer.
+
+Threading layer: femplastic asks numba for its OpenMP layer (:data:`LAYER`) before the first
+parallel region, unless ``NUMBA_THREADING_LAYER`` is set. Its fork-join costs a few
+microseconds; numba's ``workqueue`` layer cost 50-200 us per region here (every region at
+L = 256 ran 2-4x slower than serial) and the TBB layer builds a task arena per call (62 s
+against 5 s serial for one L = 256 AQS run). If the layer in force is not OpenMP (numba
+without it, or another layer chosen before femplastic), the kernels stay serial and a
+warning says so once; :data:`LAYERS` lists the layers threads are used with
+(``femplastic bench threads`` widens it to measure the others).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 
-__all__ = ["ENV", "PARALLEL_MIN_ELEMENTS", "get_threads", "parallel_for", "resolve",
-           "set_threads"]
+__all__ = ["ENV", "GRAIN", "LAYER", "LAYERS", "Tuner", "get_threads", "grain", "layer",
+           "cores_free", "parallel_for", "resolve", "runnable_others", "set_threads"]
 
-#: Environment variable giving the default thread count.
+#: Environment variable giving the thread count (default 1).
 ENV = "FEMPLASTIC_THREADS"
-#: Smallest number of elements (``L * L``) for which the drivers ask the kernels for their
-#: threaded forms (when more than one thread is set); see the module notes for the numbers.
-PARALLEL_MIN_ELEMENTS = 256 * 256
+#: Default grain: a region runs threaded when its work (elements, see the table above) is at
+#: least its weight times this.
+GRAIN = 2**15
+#: The threading layer femplastic asks numba for.
+LAYER = "omp"
+#: Layers the kernels use threads with; with any other the kernels run serially.
+LAYERS = ("omp",)
 
-
-def parallel_for(n_elements: int) -> bool:
-    """Whether the kernels should run their threaded forms for a model of ``n_elements``.
-
-    The drivers decide once per call and pass the answer to the kernels (a ``par`` flag), so
-    the policy lives here, not frozen into compiled code: threaded forms when more than one
-    thread is set and ``n_elements >= PARALLEL_MIN_ELEMENTS``. Either way the results are
-    bit-identical.
-
-    Parameters
-    ----------
-    n_elements : int
-        Elements of the model (``L * L`` on the periodic grid).
-
-    Returns
-    -------
-    bool
-    """
-    return n_elements >= PARALLEL_MIN_ELEMENTS and get_threads() > 1
+_count: int | None = None  # set_threads' count; None: $FEMPLASTIC_THREADS, else 1
+_grain = GRAIN
+_warned = False
 
 
 def resolve(threads: int | None = None) -> int | None:
-    """The thread count asked for: ``threads``, else ``$FEMPLASTIC_THREADS``, else None (all).
+    """The thread count asked for: ``threads``, else ``$FEMPLASTIC_THREADS``, else None.
 
     Parameters
     ----------
@@ -71,7 +88,7 @@ def resolve(threads: int | None = None) -> int | None:
     Returns
     -------
     int or None
-        The count, or None for numba's default (all CPUs).
+        The count, or None when none was asked for (the kernels then use one thread).
 
     Raises
     ------
@@ -91,35 +108,277 @@ def resolve(threads: int | None = None) -> int | None:
     return threads
 
 
+def _top() -> int:
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
 def set_threads(threads: int | None = None) -> int:
-    """Set the numba thread count (clipped to numba's maximum); returns the count in force.
+    """Set the thread count of the kernels (clipped to numba's maximum); returns it.
 
     Parameters
     ----------
     threads : int, optional
-        Threads (>= 1); None: ``$FEMPLASTIC_THREADS``, else all of numba's threads.
+        Threads (>= 1); None: ``$FEMPLASTIC_THREADS``, else 1.
 
     Returns
     -------
     int
         The number of threads the kernels now use.
-    """
-    import numba
 
-    want = resolve(threads)
-    top = numba.config.NUMBA_NUM_THREADS
-    numba.set_num_threads(top if want is None else min(want, top))
-    return numba.get_num_threads()
+    Raises
+    ------
+    ValueError
+        If the count is not an integer >= 1.
+    """
+    global _count
+    _count = min(resolve(threads) or 1, _top())
+    if _count > 1:
+        _numba_threads(_count)
+    return _count
 
 
 def get_threads() -> int:
-    """The number of threads the numba kernels use now.
+    """The number of threads the kernels use now (1 unless asked for).
 
     Returns
     -------
     int
-        :func:`numba.get_num_threads`.
+        :func:`set_threads`' count, else ``$FEMPLASTIC_THREADS`` (clipped to numba's maximum),
+        else 1.
     """
+    if _count is not None:
+        return _count
+    return min(resolve() or 1, _top())
+
+
+def grain(value: int | None = None) -> int:
+    """The grain of the threaded regions (elements); ``value`` sets it first.
+
+    Parameters
+    ----------
+    value : int, optional
+        New grain (>= 1); 1 runs every region threaded (tests of the threaded forms).
+
+    Returns
+    -------
+    int
+        The grain in force.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not an integer >= 1.
+    """
+    global _grain
+    if value is not None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"grain must be an integer >= 1, got {value!r}")
+        _grain = value
+    return _grain
+
+
+def layer() -> str | None:
+    """The threading layer numba runs, or None before its first parallel region.
+
+    Returns
+    -------
+    str or None
+    """
+    from numba.np.ufunc import parallel
+
+    if not parallel._is_initialized:
+        return None
     import numba
 
-    return numba.get_num_threads()
+    return str(numba.threading_layer())
+
+
+def _numba_threads(count: int) -> bool:
+    """Choose the layer (first time), set numba's count; whether threads may be used."""
+    global _warned
+    import numba
+
+    if layer() is None and numba.config.THREADING_LAYER == "default" and not os.environ.get(
+            "NUMBA_THREADING_LAYER"):
+        numba.config.THREADING_LAYER = LAYER
+    try:
+        numba.set_num_threads(count)  # starts the layer; per calling thread
+    except (ValueError, RuntimeError) as err:  # the layer asked for is missing
+        if not _warned:
+            _warned = True
+            warnings.warn(f"numba threads unavailable ({err}); femplastic runs serially",
+                          RuntimeWarning, stacklevel=3)
+        return False
+    used = layer()
+    if used not in LAYERS:
+        if not _warned:
+            _warned = True
+            warnings.warn(f"numba's threading layer is {used!r}, not one of {LAYERS} "
+                          "(short parallel regions cost more than they save there); "
+                          "femplastic runs serially", RuntimeWarning, stacklevel=3)
+        return False
+    return True
+
+
+def cores_free() -> bool:
+    """Whether the machine has a core free for each extra thread (Linux; else True).
+
+    Runnable threads besides the caller (:func:`runnable_others`) plus the thread count must
+    not exceed the CPUs: on an oversubscribed machine a fork-join waits for a descheduled
+    worker (regions 5-50x slower measured).
+
+    Returns
+    -------
+    bool
+    """
+    others = runnable_others()
+    return others is None or others + get_threads() <= (os.cpu_count() or 1)
+
+
+def parallel_for(n_elements: int, gate: bool = True) -> int:
+    """The ``par`` argument of the kernels for a model of ``n_elements``: 0 or the grain.
+
+    The drivers call it once per call and pass it down; each parallel region then decides
+    from its own work (see the module notes). 0 (all serial) with one thread, when no region
+    can reach the grain (a sweep's update, the largest, has at most ``n_elements**2``), when
+    the threading layer in force is not one of :data:`LAYERS`, or (``gate``) when no core is
+    free for the extra threads now (:func:`cores_free`; a driver that measures, with a
+    :class:`Tuner`, asks without the gate: the Tuner looks before each threaded probe).
+    Sets numba's thread count for the calling thread. Either way the results are
+    bit-identical.
+
+    Parameters
+    ----------
+    n_elements : int
+        Elements of the model (``L * L`` on the periodic grid).
+    gate : bool
+        Serial when :func:`cores_free` says no.
+
+    Returns
+    -------
+    int
+        0, or the grain (elements, >= 1).
+    """
+    count = get_threads()
+    if count < 2 or n_elements * n_elements < _grain:  # no sweep (<= n events) reaches it
+        return 0
+    if gate and not cores_free():
+        return 0
+    return _grain if _numba_threads(count) else 0
+
+
+def runnable_others() -> int | None:
+    """Threads runnable on the machine now besides the caller (Linux ``/proc/loadavg``).
+
+    Returns
+    -------
+    int or None
+        The instantaneous count of runnable threads minus the calling one; None where
+        ``/proc/loadavg`` cannot be read.
+    """
+    try:
+        with open("/proc/loadavg") as f:
+            return max(int(f.read().split()[3].split("/")[0]) - 1, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Tuner:
+    """Per chunk of a driver's compiled loop: threaded regions or serial, whichever is faster.
+
+    The fixed weights (module notes) say which regions can pay on an idle machine; whether
+    they do depends on what else runs (a busy process beside the run makes every fork-join
+    wait for a descheduled worker: 5-50x slower regions measured). So a driver that works in
+    chunks measures: the first ``probe`` seconds run serially, then threaded chunks (the
+    driver starts them with one avalanche) until ``probe`` seconds, or until they run at
+    less than half the serial rate; the faster (in work per second, work as the driver
+    counts it) runs for ``hold`` seconds; then both are measured again, ``hold`` doubling
+    (up to ``hold_max``) while the choice stands. Threads are kept only when at least
+    ``margin`` times faster. No threaded probe is made while the machine has no free core
+    for the extra threads (runnable threads besides this one, :func:`runnable_others`, plus
+    the count exceed the CPUs). What probing the slower mode costs is at most about
+    ``probe`` seconds per ``hold`` (under 5 % with the defaults, less as ``hold`` grows).
+    Results are bit-identical whichever mode runs.
+
+    Parameters
+    ----------
+    par : int
+        The grain (:func:`parallel_for`); 0: always serial (no measuring).
+    probe, hold, hold_max : float
+        Seconds (see above).
+    margin : float
+        Speed-up threads must show to be kept (> 1 guards against measurement noise).
+    """
+
+    def __init__(self, par: int, probe: float = 0.1, hold: float = 2.0,
+                 hold_max: float = 60.0, margin: float = 1.05) -> None:
+        self.grain = int(par)
+        self.probe, self.hold0, self.hold_max, self.margin = probe, hold, hold_max, margin
+        self.hold = hold
+        self._work = [0.0, 0.0]  # serial, threaded
+        self._time = [0.0, 0.0]
+        self._mode = 0  # 0 serial, 1 threaded
+        self._measuring = self.grain > 0
+        self._held = 0.0
+        self._choice: int | None = None
+
+    @property
+    def par(self) -> int:
+        """The ``par`` argument for the next chunk (0 or the grain).
+
+        Returns
+        -------
+        int
+        """
+        return self.grain if self._mode == 1 else 0
+
+    def _choose(self, choice: int) -> None:
+        self.hold = min(2.0 * self.hold, self.hold_max) if choice == self._choice else self.hold0
+        self._choice = choice
+        self._mode = choice
+        self._measuring = False
+        self._held = 0.0
+
+    def record(self, work: float, seconds: float) -> bool:
+        """Book a chunk that did ``work`` in ``seconds`` with :attr:`par`.
+
+        Parameters
+        ----------
+        work : float
+            The chunk's work in the driver's units (e.g. events plus a few per avalanche).
+        seconds : float
+            Its wall time.
+
+        Returns
+        -------
+        bool
+            Whether the mode changes for the next chunk (a driver starts a threaded probe
+            short: one avalanche).
+        """
+        if self.grain <= 0:
+            return False
+        before = self._mode
+        if not self._measuring:
+            self._held += seconds
+            if self._held >= self.hold:  # measure both again, serial first
+                self._measuring = True
+                self._work = [0.0, 0.0]
+                self._time = [0.0, 0.0]
+                self._mode = 0
+            return self._mode != before
+        self._work[self._mode] += work
+        self._time[self._mode] += seconds
+        rate = [w / max(t, 1e-12) for w, t in zip(self._work, self._time, strict=True)]
+        if self._mode == 0:
+            if self._time[0] >= self.probe:
+                if cores_free():
+                    self._mode = 1
+                else:  # no core free for the threads: stay serial, look again later
+                    self._choose(0)
+        elif rate[1] < 0.5 * rate[0]:  # clearly slower: stop the probe now
+            self._choose(0)
+        elif self._time[1] >= self.probe:
+            self._choose(1 if rate[1] >= self.margin * rate[0] else 0)
+        return self._mode != before

@@ -448,8 +448,8 @@ def check_run_flags(args: Any, protocol: str, default_out: str = "femplastic-out
     ------
     ValueError
         ``--realizations < 1``; ``--seed < 0``; ``--checkpoint-every`` not finite or < 0;
-        ``--checkpoint-every``/``--resume`` with ``--realizations`` other than 1; ``--out``
-        other than the ``--resume`` folder.
+        ``--out`` other than the ``--resume`` folder (checkpoints span every realisation:
+        ``--realizations`` other than the resumed run's is refused by the run engine).
     """
     if args.realizations < 1:
         raise ValueError(f"--realizations must be >= 1, got {args.realizations}")
@@ -459,9 +459,6 @@ def check_run_flags(args: Any, protocol: str, default_out: str = "femplastic-out
     resume = getattr(args, "resume", None)
     if every is not None:
         number("--checkpoint-every", every, low=0.0)
-    if (every is not None or resume is not None) and args.realizations != 1:
-        raise ValueError(f"--checkpoint-every/--resume need --realizations 1, got "
-                         f"{args.realizations}")
     if resume is not None and str(args.out) not in (default_out, str(resume)) \
             and Path(args.out).resolve() != Path(resume).resolve():
         raise ValueError(f"--resume {resume} continues the run in that folder: --out "

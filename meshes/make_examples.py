@@ -8,6 +8,9 @@
 * ``graded_periodic.msh``  -- a 12 x 8 grid graded in x (element widths from 0.5 to 2), Gmsh.
 * ``not_periodic.vtu``     -- a perturbed grid whose boundary nodes do not match across the
   box: loading it with ``periodic=True`` must fail.
+* ``unstructured_periodic.vtu`` -- a bi-periodic unstructured all-quad Gmsh mesh of about 256
+  elements with an area CV of 0.3 (``femplastic mesh --elements 256 --size-cv 0.3 --seed 4``;
+  needs gmsh, skipped without it).
 """
 
 from pathlib import Path
@@ -50,6 +53,13 @@ def main() -> None:
     pts, cells = grid(np.arange(5) * 1.0, np.arange(5) * 1.0)
     pts[pts[:, 0] == 4.0, 1] += 0.1 * np.sin(pts[pts[:, 0] == 4.0, 1])
     meshio.write(HERE / "not_periodic.vtu", meshio.Mesh(pts, [("quad", cells)]))
+
+    try:
+        from femplastic.fe import meshgen
+        rep = meshgen.unstructured(256, size_cv=0.3, seed=4)
+    except ImportError:
+        return
+    meshgen.write(rep, HERE / "unstructured_periodic.vtu", overwrite=True)
 
 
 if __name__ == "__main__":

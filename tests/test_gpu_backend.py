@@ -33,20 +33,24 @@ def _same_avalanches(r1, r2):
     np.testing.assert_array_equal(r1.avalanche_size, r2.avalanche_size)
 
 
-def test_replay_reproduces_numba(quenched16):
+@pytest.mark.parametrize("blocked", [False, True], ids=["flat", "blocked"])
+def test_replay_reproduces_numba(quenched16, blocked):
     """Same uniforms: every avalanche (load step, size), every event, stresses to 1e-10.
 
-    Tiny compaction and chunk sizes force every path: compacted and full stability scans,
-    renewals spread over several iterations, direct adds and batched FFT updates, record
-    and event chunks streamed back, refills of the uniform buffer.
+    Both forms of the loop (flat: the accelerators'; blocked: the CPU's). Tiny compaction
+    and chunk sizes force every path: compacted and full stability scans (flat) or many
+    check, slip and trigger blocks per iteration (blocked), renewals spread over several
+    iterations (flat), direct adds and batched FFT updates, record and event chunks streamed
+    back, refills of the uniform buffer.
     """
     st = quenched16
     r1 = fp.aqs(st, P16, np.random.default_rng(11), gamma_end=0.3, record_events=True)
     info: dict = {}
+    tuning = {"n_check": 3 if blocked else 8, "n_renew": 2, "n_direct": 2, "blocked": blocked}
     r2 = aqs_gpu(st, P16, np.random.default_rng(11), gamma_end=0.3, record_events=True,
-                 uniforms="host", tuning={"n_check": 8, "n_renew": 2, "n_direct": 2},
-                 chunk_records=16, chunk_events=300, info=info)
+                 uniforms="host", tuning=tuning, chunk_records=16, chunk_events=300, info=info)
     assert info["chunks"] > 10 and info["refills"] >= 1
+    assert info["config"].blocked == blocked
     assert r1.avalanche_steps.size > 100 and r1.state.n_events > 1000
     _same_avalanches(r1, r2)
     for f in ("element", "system", "avalanche"):
@@ -103,6 +107,22 @@ def test_replay_custom_law():
     np.testing.assert_allclose(r2.stress, r1.stress, rtol=0, atol=1e-10)
     np.testing.assert_allclose(r2.state.tauc, r1.state.tauc, rtol=0, atol=1e-10)
     np.testing.assert_allclose(r2.state.eps_pl, r1.state.eps_pl, rtol=0, atol=1e-10)
+
+
+def test_replay_pressure_dependent_thresholds():
+    """Variant B (Drucker-Prager thresholds): the pressure terms of the cached stability test
+    and of the blocked trigger's bounds keep the trajectory numba's."""
+    p = fp.ModelParams.for_variant("B", L=16)
+    st = fp.quench(p, np.random.default_rng(4))
+    r1 = fp.aqs(st, p, np.random.default_rng(9), gamma_end=0.3)
+    info: dict = {}
+    r2 = aqs_gpu(st, p, np.random.default_rng(9), gamma_end=0.3, uniforms="host", info=info,
+                 tuning={"blocked": True})
+    assert info["config"].pressure and r1.state.n_events > 1000
+    _same_avalanches(r1, r2)
+    for f in ("stress", "plastic", "mean_stress"):
+        np.testing.assert_allclose(getattr(r2, f), getattr(r1, f), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(r2.state.stress, r1.state.stress, rtol=0, atol=1e-10)
 
 
 def test_variant_h_same_trajectory_without_replay():

@@ -1,5 +1,8 @@
 """Threaded kernels: bit-identical results whatever the thread count; the count's sources."""
 
+import functools
+import os
+
 import numba
 import numpy as np
 import pytest
@@ -7,22 +10,42 @@ import pytest
 import femplastic as fp
 from femplastic import threads
 
+two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
+                                 reason="needs 2 numba threads")
 
-@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
-def test_aqs_one_and_two_threads_bit_identical(monkeypatch):
-    # the threaded forms from 1 element on (default: L >= 1024), so 2 threads run them
-    monkeypatch.setattr(threads, "PARALLEL_MIN_ELEMENTS", 1)
+
+@pytest.fixture(autouse=True)
+def _restore_threads(monkeypatch):
+    """Each test starts from the library default (no count set, default grain)."""
+    monkeypatch.setattr(threads, "_count", None)
+    monkeypatch.delenv(threads.ENV, raising=False)
+    monkeypatch.setattr(threads, "runnable_others", lambda: 0)  # as if idle: threads run
+    yield
+    threads.grain(threads.GRAIN)
+    threads._count = None
+
+
+@two_threads
+@pytest.mark.parametrize("tuned", [False, True])
+def test_aqs_one_and_two_threads_bit_identical(monkeypatch, tuned):
+    # every region threaded (grain 1); untuned: every chunk threaded, tuned: the Tuner's
+    # serial and threaded chunks alternate along the run (probes of 1 ms)
+    threads.grain(1)
+    base = threads.Tuner
+    if tuned:
+        monkeypatch.setattr(threads, "Tuner", functools.partial(base, probe=1e-3, hold=2e-3,
+                                                                hold_max=4e-3))
+    else:
+        monkeypatch.setattr(threads, "Tuner", type("Always", (base,), {
+            "par": property(lambda self: self.grain)}))
     p = fp.ModelParams(L=64, N=12, T=0.0)
     st = fp.quench(p, np.random.default_rng(4))
     runs = []
-    try:
-        for t in (1, 2):
-            assert threads.set_threads(t) == t
-            assert threads.parallel_for(st.n_elem) == (t == 2)
-            runs.append(fp.aqs(st, p, np.random.default_rng(9), gamma_end=0.05, dgamma=1e-4,
-                               record_events=True))
-    finally:
-        threads.set_threads(None)
+    for t in (1, 2):
+        assert threads.set_threads(t) == t
+        assert threads.parallel_for(st.n_elem) == (1 if t == 2 else 0)
+        runs.append(fp.aqs(st, p, np.random.default_rng(9), gamma_end=0.05, dgamma=1e-4,
+                           record_events=True))
     a, b = runs
     assert a.state.n_events > 100
     for name in ("stress", "stress_before", "avalanche_size", "plastic", "mean_stress"):
@@ -49,7 +72,7 @@ def test_thread_count_sources(monkeypatch):
         threads.set_threads(None)
 
 
-@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+@two_threads
 def test_kmc_selection_one_and_two_threads_bit_identical():
     from femplastic.weakplane import kmc_kernels as KK
 
@@ -78,9 +101,9 @@ def test_kmc_selection_one_and_two_threads_bit_identical():
         assert np.array_equal(a, b)
 
 
-@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
-def test_quench_one_and_two_threads_bit_identical(monkeypatch):
-    monkeypatch.setattr(threads, "PARALLEL_MIN_ELEMENTS", 1)  # threaded forms on 2 threads
+@two_threads
+def test_quench_one_and_two_threads_bit_identical():
+    threads.grain(1)  # every region threaded on 2 threads
     p = fp.ModelParams(L=24, N=12)
     states = []
     try:
@@ -95,7 +118,7 @@ def test_quench_one_and_two_threads_bit_identical(monkeypatch):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
 
 
-@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+@two_threads
 def test_threaded_forms_equal_serial_forms_bitwise():
     """The threaded kernels, called directly on 2 threads, against their serial forms."""
     from femplastic.fe.propagators import kernels as PK
@@ -131,7 +154,7 @@ def test_threaded_forms_equal_serial_forms_bitwise():
         args = (base, v, st.nv, st.tauc, law_f, *caches[0], K.load_rate_bounds(v, law_f))
         nblk = -(-st.n_elem // K.SCAN_BLOCK)
         found = [K.trigger_bounds(*args, np.empty(st.n_elem), np.empty(nblk), par)
-                 for par in (False, True)]
+                 for par in (0, 1)]
         assert found[0] == found[1]
         # the KMC refresh pass: serial and threaded forms leave the same cache and tree
         kcs = [KK.kmc_cache(st.n_elem) for _ in range(2)]
@@ -147,3 +170,72 @@ def test_threaded_forms_equal_serial_forms_bitwise():
             assert np.array_equal(x, y)
     finally:
         threads.set_threads(None)
+
+
+def test_library_default_is_one_thread_env_and_set_threads_ask_for_more(monkeypatch):
+    assert threads.get_threads() == 1  # no count set, no environment: one thread
+    assert threads.parallel_for(1 << 20) == 0
+    top = numba.config.NUMBA_NUM_THREADS
+    monkeypatch.setenv(threads.ENV, "2")
+    assert threads.get_threads() == min(2, top)
+    if top >= 2:
+        assert threads.parallel_for(256 * 256) == threads.GRAIN
+        assert threads.parallel_for(100) == 0  # 100 ** 2 < grain: no region can reach it
+        assert threads.layer() in threads.LAYERS
+    assert threads.set_threads(1) == 1 and threads.parallel_for(1 << 20) == 0  # beats env
+    with pytest.raises(ValueError, match="grain"):
+        threads.grain(0)
+    monkeypatch.setenv(threads.ENV, "2")
+    threads.set_threads(None)
+    monkeypatch.setattr(threads, "runnable_others", lambda: (os.cpu_count() or 1) - 1)
+    assert not threads.cores_free() and threads.parallel_for(1 << 20) == 0  # machine full
+    assert threads.parallel_for(1 << 20, gate=False) == (threads.GRAIN if top >= 2 else 0)
+
+
+def test_tuner_keeps_the_faster_mode_and_measures_again(monkeypatch):
+    monkeypatch.setattr(threads, "runnable_others", lambda: 0)  # an idle machine
+    monkeypatch.setenv(threads.ENV, "2")
+    t = threads.Tuner(7, probe=1.0, hold=4.0, hold_max=8.0, margin=1.05)
+    assert t.par == 0  # serial first
+    assert not t.record(10, 0.5) and t.par == 0
+    assert t.record(10, 0.5) and t.par == 7  # 1 s serial: 20 / s; now threaded
+    assert not t.record(40, 1.0) and t.par == 7  # 40 / s >= 1.05 * 20 / s: threads kept
+    assert not t.record(100, 3.9) and t.par == 7 and t.hold == 4.0
+    assert t.record(1, 0.1) and t.par == 0  # held 4 s: measure again, serial first
+    assert t.record(30, 1.0) and t.par == 7
+    assert not t.record(40, 1.0) and t.par == 7 and t.hold == 8.0  # same choice: hold x2
+    assert t.record(1, 8.0) and t.par == 0
+    assert t.record(30, 1.0) and t.par == 7
+    assert t.record(31, 1.0) and t.par == 0  # 31 / s < 1.05 * 30 / s: serial
+    assert t.hold == 4.0  # the choice changed: hold starts over
+    assert not t.record(1, 4.0) and t.par == 0  # held 4 s: measure again (serial first)
+    assert t.record(30, 1.0) and t.par == 7
+    assert t.record(1, 0.1) and t.par == 0  # 10 / s < 0.5 * 30 / s: probe stopped at once
+    assert t.hold == 8.0  # serial again: hold x2
+    monkeypatch.setattr(threads, "runnable_others", lambda: (os.cpu_count() or 1) - 1)
+    assert not t.record(1, 8.0) and t.par == 0
+    assert not t.record(30, 1.0) and t.par == 0  # no core free for a second thread: no probe
+    off = threads.Tuner(0)
+    assert off.par == 0 and not off.record(1, 100.0) and off.par == 0
+
+
+@two_threads
+def test_sweep_update_region_equals_event_by_event_bitwise():
+    """The sweep's threaded update (grain 1) against the serial per-event update."""
+    from femplastic.fe.propagators import kernels as PK
+
+    rng = np.random.default_rng(0)
+    threads.set_threads(2)
+    for L in (7, 8, 16):  # odd and even sides (the self rows ry = 0 and L / 2)
+        st = fp.quench(fp.ModelParams(L=L, N=4, T=0.0), np.random.default_rng(1))
+        _, Kf, _ = st.model.propagator.numba_form()
+        for cnt in (1, 3, 40):
+            e = rng.integers(0, L * L, cnt).astype(np.int64)
+            g, th = rng.normal(0, 1e-2, cnt), rng.uniform(0, np.pi, cnt)
+            deps = np.stack([-0.5 * np.sin(2 * th) * g, 0.5 * np.sin(2 * th) * g,
+                             0.5 * np.cos(2 * th) * g], 1)
+            a = st.stress + rng.normal(0, 1, st.stress.shape)
+            b = a.copy()
+            PK.apply_form(0, Kf, L, a, cnt, e, deps, rng, 0)
+            PK.apply_form(0, Kf, L, b, cnt, e, deps, rng, 1)
+            assert np.array_equal(a, b), (L, cnt)

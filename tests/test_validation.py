@@ -171,7 +171,7 @@ def test_bad_input_moves_nothing_aside(tmp_path, capsys):
     for args, msg in (([*CYC, *_s("run.gamma_end=5")], "run.gamma_end"),
                       (_s("model.L=100000"), "model.L = 100000"),
                       (["--checkpoint-every", "-1"], "--checkpoint-every"),
-                      (["--checkpoint-every", "5", "--realizations", "2"], "--realizations 1"),
+                      (["--checkpoint-every", "nan"], "--checkpoint-every"),
                       (["--resume", str(out), "--out", str(tmp_path / "elsewhere")], "--out")):
         argv = ["run", "--quiet", *args] + ([] if "--resume" in args else ["--out", str(out)])
         with pytest.raises(SystemExit) as exc:

@@ -1,6 +1,7 @@
 """``femplastic ensemble`` and ``femplastic sweep``: many realisations into one HDF5 store.
 
-Both run quench + AQS realisations of the weak-plane model through
+Both run quench + AQS realisations (``run.protocol=aqs``; another protocol is refused, so a
+stored point is always labelled with what ran) of the weak-plane model through
 :class:`femplastic.ensemble.Ensemble` (local processes or a Dask cluster) and print a summary
 table; ``sweep`` runs them at every point of a parameter grid.
 """
@@ -29,9 +30,10 @@ def _ensemble_common(args: argparse.Namespace, points: list[dict[str, Any]],
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
     from ..weakplane import estimates
-    from ..weakplane.ensembles import model_config
+    from ..weakplane.ensembles import check_aqs_protocol, model_config
 
     for pt in points:  # the checks of femplastic run, before the store is touched
+        check_aqs_protocol(model_config(pt))  # what ran is what the stored label says
         estimates.check_cost(model_config(pt), args.realizations, args.out, streamed=False,
                              parallel=args.realizations)
     func = model_statistics if args.no_curves else model_realization

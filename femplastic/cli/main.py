@@ -67,17 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
         "Variants A-I of the paper: --set model.variant=D runs variant D with its calibrated "
         "parameters (appendix A.8) unless k, lam, chi... are set too; femplastic config lists "
         "every key. Other protocols: --set run.protocol=cyclic|stress|bauschinger|local-yield|"
-        "rate|creep (their keys: femplastic config, and the tutorial). Every input is "
-        "checked before any work or any file is moved (types, ranges, keys of another "
-        "protocol, memory, disk and time of the run: femplastic.validation); bad input exits "
-        "with status 2 and a message naming the key.",
+        "rate|creep (their keys: femplastic config, and the tutorial), run under the same "
+        "rules; summary.json starts with status, protocol, n_events, n_avalanches, "
+        "wall_time_s, per_realization for every protocol. Every input is checked before any "
+        "work or any file is moved (types, ranges, keys of another protocol, memory, disk and "
+        "time of the run: femplastic.validation); bad input exits with status 2 and a message "
+        "naming the key.",
     )
     r.add_argument("--config", help="TOML file with [model] and [run] tables")
     r.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value, e.g. --set model.L=32 (repeatable)")
     r.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
-    r.add_argument("--realizations", type=int, default=1, help="independent samples (default 1)")
-    r.add_argument("--out", default="femplastic-out",
+    r.add_argument("--realizations", type=int, default=None,
+                   help="independent samples (default 1; with --resume: the run's)")
+    r.add_argument("--out", default=None,
                    help="output folder (default femplastic-out); a previous run there is moved "
                    "aside to OUT.1, OUT.2, ...; a folder holding other files is refused")
     r.add_argument("--overwrite", action="store_true",
@@ -86,13 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--threads", type=int, default=None, metavar="N",
                    help="threads of the numba kernels (default: $FEMPLASTIC_THREADS, else 1; "
-                   "threaded on grids L >= 256, results identical for any N)")
+                   "with N > 1 each parallel region runs threaded only where its work pays, "
+                   "on numba's OpenMP layer, and the AQS loop keeps threads only while "
+                   "measured faster; results identical for any N)")
     r.add_argument("--checkpoint-every", type=float, default=None, metavar="SECONDS",
-                   help="write a restartable checkpoint into --out every SECONDS of shearing "
-                   "(one realisation only)")
+                   help="write a restartable checkpoint (checkpoint.npz) into --out every "
+                   "SECONDS of wall time, counted over the whole run (0: at every chunk)")
     r.add_argument("--resume", default=None, metavar="DIR",
-                   help="continue the interrupted run whose checkpoint is in DIR (same "
-                   "config and seed; results identical to an uninterrupted run)")
+                   help="continue the interrupted run in DIR from its last finished "
+                   "realisation and its checkpoint (same config, seed and realisations; not "
+                   "with --out; results identical to an uninterrupted run)")
     r.set_defaults(func=_command("run", "cmd_run"))
     i = sub.add_parser("info", help="version and a quick self-check of the FE core")
     i.set_defaults(func=_command("info", "cmd_info"))
@@ -103,6 +109,22 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("which", nargs="?", help="benchmark name (femplastic bench --list)")
     b.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     b.set_defaults(func=_command("bench", "cmd_bench"))
+    g = sub.add_parser("mesh", help="make a bi-periodic unstructured all-quad mesh with Gmsh "
+                       "(pip install 'femplastic[mesh]')",
+                       description="Bi-periodic unstructured all-quadrilateral mesh of a square "
+                       "(Gmsh), about N elements whose areas have the requested coefficient of "
+                       "variation; prints its quality and writes any meshio format.")
+    g.add_argument("--elements", type=int, required=True, metavar="N",
+                   help="target number of elements (>= 16; met within 10 %%)")
+    g.add_argument("--size-cv", type=float, default=0.0, metavar="CV",
+                   help="coefficient of variation of the element area, 0-1.5 (default 0: as "
+                   "uniform as the mesher allows; met within 0.05)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the size field (default 0)")
+    g.add_argument("--box", type=float, default=None,
+                   help="side of the square (default sqrt(N) x 6.6)")
+    g.add_argument("--out", required=True, help="mesh file (.msh, .vtu, .xdmf, .inp, ...)")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    g.set_defaults(func=_command("mesh", "cmd_mesh"))
     for name in ("ensemble", "sweep"):
         sweep = name == "sweep"
         e = sub.add_parser(
@@ -174,9 +196,12 @@ def _main(argv: list[str] | None) -> int:
     except (ValueError, TypeError) as exc:  # bad input, found before any work
         ap.exit(2, f"femplastic {args.cmd}: error: {exc}\n")
     except KeyboardInterrupt:
-        where = getattr(args, "out", None)
+        where = getattr(args, "out", None) or getattr(args, "resume", None) or (
+            "femplastic-out" if args.cmd == "run" else None)
         if args.cmd == "run":
-            what = f"; the finished realisations are in {where} (status: running)"
+            what = (f"; the finished realisations are in {where} (status: running; the "
+                    f"same command with --resume {where} instead of --out continues aqs, "
+                    "cyclic and stress runs)")
         elif where:
             what = f"; the finished realisations are kept in {where}: rerun to resume"
         else:

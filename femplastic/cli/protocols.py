@@ -4,13 +4,19 @@ One function per protocol runs it on a quenched realisation and returns its reco
 :func:`run_protocol` loops over realisations (the ``r``-th child of ``SeedSequence(seed)``, as
 ``femplastic run`` does for AQS) and writes, into the output folder:
 
-* ``results.h5`` -- every realisation's records and the first one's final state, with the
-  parameters, seed and version (:func:`femplastic.io.write_hdf5`);
+* ``results.h5`` -- every realisation's records (published when it is finished,
+  :func:`femplastic.io.publish_hdf5`) and the first one's final state, with the parameters,
+  seed and version;
 * ``curve.csv`` -- the first realisation's main curve (columns named in the header);
 * ``summary.json`` -- parameters, seed, protocol, the protocol's headline numbers, timings;
 * ``<protocol>.png`` -- a figure suited to the protocol;
 * ``fields.xdmf`` (+ ``fields.h5``) -- element fields of the first realisation for ParaView,
-  quenched (t = 0) and final (t = 1).
+  quenched (t = 0) and final (t = 1);
+* ``femplastic-run.json`` -- the marker (status ``running`` until the run has finished).
+
+The run follows the rules of :func:`femplastic.cli.run.run_main_job` (status, Ctrl-C,
+per-realisation writes, one ``summary.json`` schema); ``cyclic`` and ``stress`` checkpoint
+and resume.
 
 Protocols and their drivers: ``cyclic`` (:func:`femplastic.cyclic`), ``stress``
 (:func:`femplastic.stress_controlled`), ``bauschinger`` (preload to ``run.gamma_end``, then
@@ -61,11 +67,11 @@ class ProtocolResult:
     plot: dict[str, Any] = field(default_factory=dict)
 
 
-def _cyclic(state, p, rng, rp, opts) -> ProtocolResult:
+def _cyclic(state, p, rng, rp, opts, **kw) -> ProtocolResult:
     from ..weakplane.drivers.cyclic import cyclic
 
     r = cyclic(state, p, rng, gamma_max=opts["gamma_max"], cycles=opts["cycles"],
-               dgamma=rp.dgamma, alpha=rp.alpha, until_absorbed=opts["until_absorbed"])
+               dgamma=rp.dgamma, alpha=rp.alpha, until_absorbed=opts["until_absorbed"], **kw)
     rec = {"gamma": r.gamma, "stress": r.stress, "stress_before": r.stress_before,
            "avalanche_size": r.avalanche_size, "cycle": r.cycle,
            "strobe_stress": r.strobe_stress, "strobe_energy": r.strobe_energy,
@@ -79,14 +85,15 @@ def _cyclic(state, p, rng, rp, opts) -> ProtocolResult:
         [r.gamma, r.stress, r.cycle])), summ, r.state, {"run": r})
 
 
-def _stress(state, p, rng, rp, opts) -> ProtocolResult:
+def _stress(state, p, rng, rp, opts, **kw) -> ProtocolResult:
     from ..weakplane.drivers.stress import stress_controlled
 
     r = stress_controlled(state, p, rng, stress_end=opts["stress_end"], dstress=opts["dstress"],
-                          alpha=rp.alpha, gamma_limit=opts["gamma_limit"])
+                          alpha=rp.alpha, gamma_limit=opts["gamma_limit"], **kw)
     av = r.avalanches
     rec = {"target": r.target, "stress": r.stress, "gamma": r.gamma, "gamma_jump": r.gamma_jump,
-           "avalanche_size": r.avalanche_size, "avalanche_dissipation": av.dissipation}
+           "avalanche_size": r.avalanche_size, "avalanche_dissipation": av.dissipation,
+           "avalanche_sizes": av.size}
     summ = {"flowed": r.flowed, "final_stress": float(r.stress[-1]),
             "final_gamma": float(r.gamma[-1]), "n_avalanches": int(av.size.size),
             "largest_avalanche": int(av.size.max()) if av.size.size else 0}
@@ -161,12 +168,17 @@ def _figure(protocol: str, results: list[ProtocolResult], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
     a, b = axes
+
+    def thin(*xs):  # at most ~20,000 points per line: plotting stays fast for long runs
+        step = max(1, xs[0].size // 20_000)
+        return [x[::step] for x in xs]
     d = results[0].plot
     if protocol == "cyclic":
         r = d["run"]
         for c in range(r.n_cycles):
             m = r.cycle == c
-            a.plot(r.gamma[m], r.stress[m], lw=0.6, color=plt.cm.viridis(c / max(1, r.n_cycles)))
+            a.plot(*thin(r.gamma[m], r.stress[m]), lw=0.6,
+                   color=plt.cm.viridis(c / max(1, r.n_cycles)))
         a.set(xlabel=r"$\gamma$", ylabel=r"$\Sigma^{\rm ext}$", title="loops (colour: cycle)")
         cyc = np.arange(1, r.n_cycles + 1)
         b.plot(cyc, r.dissipation, "o-", ms=3, label="dissipation")
@@ -175,7 +187,7 @@ def _figure(protocol: str, results: list[ProtocolResult], path: Path) -> None:
         b.legend(frameon=False, fontsize=8)
     elif protocol == "stress":
         r = d["run"]
-        a.plot(r.gamma, r.stress, lw=0.8)
+        a.plot(*thin(r.gamma, r.stress), lw=0.8)
         a.set(xlabel=r"$\gamma$ (output)", ylabel=r"$\Sigma^{\rm ext}$ (imposed)")
         s = r.avalanches.size
         if s.size:
@@ -183,7 +195,7 @@ def _figure(protocol: str, results: list[ProtocolResult], path: Path) -> None:
         b.set(xlabel="avalanche size", ylabel="P(S >= s)")
     elif protocol == "bauschinger":
         bb = d["b"]
-        a.plot(d["pre"].gamma, d["pre"].stress, lw=0.7)
+        a.plot(*thin(d["pre"].gamma, d["pre"].stress), lw=0.7)
         a.set(xlabel=r"$\gamma$", ylabel=r"$\Sigma_{xy}$", title="preload")
         b.plot(bb.forward.gamma, bb.forward.stress, label="forward")
         b.plot(bb.reverse.gamma, bb.reverse.stress, label="reverse")
@@ -202,17 +214,31 @@ def _figure(protocol: str, results: list[ProtocolResult], path: Path) -> None:
             ax.legend(frameon=False, fontsize=8)
     else:
         r = d["run"]
-        a.plot(r.time, r.stress if not d["creep"] else r.gamma, lw=0.8)
+        a.plot(*thin(r.time, r.stress if not d["creep"] else r.gamma), lw=0.8)
         a.set(xlabel="time", ylabel="stress" if not d["creep"] else r"$\gamma$")
-        b.semilogy(r.time, np.maximum(r.strain_rate, 1e-12), lw=0.8)
+        b.semilogy(*thin(r.time, np.maximum(r.strain_rate, 1e-12)), lw=0.8)
         b.set(xlabel="time", ylabel=r"$\dot\gamma$")
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool = False
+#: Protocols whose runs checkpoint and resume (their drivers take checkpoint=/resume=).
+RESUMABLE = ("cyclic", "stress")
+
+
+def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | str = False,
+                 checkpoint_every: float | None = None, resume: bool = False
                  ) -> dict[str, Any]:
     """Quench and run ``cfg.run.protocol`` on ``realizations`` samples; write the outputs.
+
+    The same engine rules as the AQS runs of :func:`femplastic.cli.run.run_main_job`: the
+    marker ``femplastic-run.json`` and ``status`` in every file read ``"running"`` until the
+    whole run has finished; each realisation is published into ``results.h5`` (a copy
+    changed and renamed over it: never changed in place) as soon as it is finished, with its
+    headline numbers and event counts as attributes; parameters, seed and version are in
+    ``results.h5`` and ``fields.h5``; Ctrl-C stops at the drivers' safe points. ``cyclic``
+    and ``stress`` runs checkpoint (``checkpoint_every``: one period across realisations)
+    and resume (bitwise the uninterrupted run's ``results.h5``).
 
     Parameters
     ----------
@@ -224,55 +250,190 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool = 
         Number of samples (>= 1).
     out : Path
         Output folder (created).
-    progress : bool
-        Unused (the protocols report no progress yet); kept for the run command's signature.
+    progress : bool or str
+        ``"bar"`` (or True), ``"lines"`` or False, as for ``run_main_job``.
+    checkpoint_every : float, optional
+        Seconds between checkpoints (``cyclic``, ``stress``; 0: at every chunk).
+    resume : bool
+        Continue the interrupted run in ``out`` (``cyclic``, ``stress``).
 
     Returns
     -------
     dict
-        The summary written to ``summary.json``.
+        The summary written to ``summary.json``: ``status, protocol, n_events,
+        n_avalanches, wall_time_s, per_realization`` first, then ``params, seed,
+        realizations, realizations_finished, version, settings, files``.
+
+    Raises
+    ------
+    ValueError
+        Checkpoints or resume asked of another protocol; a folder that cannot be resumed.
     """
-    from .. import __version__, io
+    from .. import __version__, interrupt, io
     from ..weakplane.drivers import quench
+    from .run import _Checkpointing, _jsonable, _Progress, _ResumePoint
 
     p, rp = cfg.model, cfg.run
     opts = rp.settings()
     proto = rp.protocol
+    mode = "bar" if progress is True else (progress or "off")
+    if (checkpoint_every is not None or resume) and proto not in RESUMABLE:
+        raise ValueError(f"--checkpoint-every/--resume apply to run.protocol=aqs, "
+                         f"{', '.join(RESUMABLE)}; not to {proto}")
     fn = {"cyclic": _cyclic, "stress": _stress, "bauschinger": _bauschinger,
           "local-yield": _local_yield,
           "rate": lambda *a: _rate_or_creep(*a, creep=False),
           "creep": lambda *a: _rate_or_creep(*a, creep=True)}[proto]
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    results, quenched = [], None
-    for r, child in enumerate(np.random.SeedSequence(seed).spawn(realizations)):
-        rng = np.random.default_rng(child)
-        state = quench(p, rng)
-        if r == 0:
-            quenched = state
-        results.append(fn(state, p, rng, rp, opts))
-    wall = time.perf_counter() - t0
-    first = results[0]
-    header, cols = first.curve
-    np.savetxt(out / "curve.csv", cols, delimiter=",", header=header, comments="", fmt="%.10g")
-    st = first.state
-    data = {"protocol": proto,
-            "realizations": {f"r{r:04d}": res.records for r, res in enumerate(results)},
-            "final_state": {"stress": st.stress, "prestress": st.prestress, "eps_pl": st.eps_pl,
-                            "theta": st.theta, "tauc": st.tauc}}
-    io.write_hdf5(out / "results.h5", data, params=cfg.to_dict(), seed=seed)
-    with io.XdmfWriter(out / "fields.xdmf", st.model.mesh) as w:
-        for t, s in ((0.0, quenched), (1.0, st)):
-            w.write(t, s.stress, s.eps_pl, slips=s.slips, min_dtau=s.dtau().min(axis=1),
-                    mean_tauc=s.mean_tauc(axis=1))
-    _figure(proto, results, out / f"{proto}.png")
-    summary = {"params": cfg.to_dict(), "seed": seed, "realizations": realizations,
-               "version": __version__, "protocol": proto, "settings": opts,
-               "per_realization": [res.summary for res in results], "wall_time_s": wall,
-               "files": ["results.h5", "curve.csv", "summary.json", f"{proto}.png",
-                         "fields.xdmf"]}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+    params = cfg.to_dict()
+    tag = {"version": __version__, "config": params, "seed": int(seed),
+           "realizations": int(realizations), "records_layout": 3}
+    start = _ResumePoint(out, tag, None) if resume else None  # checked before any write
+    ck = _Checkpointing(out, tag, checkpoint_every)
+    results = out / "results.h5"
+    files = ["results.h5", "curve.csv", "summary.json", f"{proto}.png", "fields.xdmf"]
+    children = np.random.SeedSequence(seed).spawn(realizations)
+    with interrupt.deferred():
+        out.mkdir(parents=True, exist_ok=True)
+        first = start.finished if start is not None else 0
+        io.outdir.mark(out, "running", seed=seed, realizations=realizations, finished=first,
+                       protocol=proto, checkpoint_every=checkpoint_every)
+        if start is None:
+            io.write_hdf5(results, {"status": "running", "protocol": proto,
+                                    "realizations_finished": 0,
+                                    "realizations": realizations}, params=params, seed=seed)
+        else:
+            start.clean()
+        t0 = time.perf_counter()
+        per: list[dict[str, Any]] = []
+        n_events = n_aval = 0
+        for r in range(first):  # finished before the interruption
+            att = io.read_attrs(results, f"realizations/r{r:04d}")
+            per.append(json.loads(att["summary"]))
+            n_events += int(att["n_events"])
+            n_aval += int(att["n_avalanches"])
+        if first and not all((out / f).exists() for f in ("curve.csv", f"{proto}.png")):
+            _redraw_first(proto, results, out)  # stopped before writing them
+        summary: dict[str, Any] = {}
+
+        def write_summary(finished: int, done: bool) -> dict[str, Any]:
+            summ = {"status": "complete" if done else "running", "protocol": proto,
+                    "n_events": n_events, "n_avalanches": n_aval,
+                    "wall_time_s": time.perf_counter() - t0, "per_realization": per,
+                    "params": params, "seed": seed, "realizations": realizations,
+                    "realizations_finished": finished, "version": __version__,
+                    "settings": opts, "files": files}
+            text = json.dumps(_jsonable(json.loads(json.dumps(summ, default=_json_default))),
+                              indent=2, allow_nan=False)
+            io.outdir.write_text(out / "summary.json", text)
+            io.outdir.mark(out, summ["status"], seed=seed, realizations=realizations,
+                           finished=finished, protocol=proto,
+                           checkpoint_every=checkpoint_every)
+            return summ
+
+        if first == realizations:  # stopped after the last publish: only the last writes
+            summary = write_summary(first, True)
+        for r in range(first, realizations):
+            interrupt.check()
+            rng = np.random.default_rng(children[r])
+            rep = _Progress(f"quench {r + 1}/{realizations}", mode, quench=True)
+            state = quench(p, rng, progress=rep)  # (a resumed run's generator is restored)
+            rep.close()
+            kw: dict[str, Any] = {}
+            if proto in RESUMABLE:
+                rep = _Progress(f"{proto} {r + 1}/{realizations}", mode)
+                kw["progress"] = rep
+                if start is not None and start.ck is not None and r == start.finished:
+                    kw["resume"] = start.ck
+                if ck.every is not None:
+                    def hook(snapshot, rr=r):
+                        ck.save(snapshot, rr, 0, False)
+
+                    kw.update(checkpoint=hook, checkpoint_every=ck.period,
+                              checkpoint_since=ck.last)
+            if r == 0:
+                with io.XdmfWriter(out / "fields.xdmf", state.model.mesh, params=params,
+                                   seed=seed) as w:
+                    _snap(w, 0.0, state)  # quenched (t = 0) and final (t = 1)
+                    res = fn(state, p, rng, rp, opts, **kw)
+                    _snap(w, 1.0, res.state)
+            else:
+                res = fn(state, p, rng, rp, opts, **kw)
+            rep.close()
+            n_events += int(res.state.n_events)
+            n_aval += int(res.state.n_avalanches)
+            per.append(json.loads(json.dumps(res.summary, default=_json_default)))
+            done = r + 1 == realizations
+            group = {**res.records, "summary": json.dumps(per[-1]),
+                     "n_events": int(res.state.n_events),
+                     "n_avalanches": int(res.state.n_avalanches)}
+            root: dict[str, Any] = {"realizations": {f"r{r:04d}": group},
+                                    "realizations_finished": r + 1}
+            if r == 0:
+                st = res.state
+                root["final_state"] = {"stress": st.stress, "prestress": st.prestress,
+                                       "eps_pl": st.eps_pl, "theta": st.theta, "tauc": st.tauc}
+            if done:
+                root["status"] = "complete"
+            io.publish_hdf5(results, root)
+            interrupt.check()
+            if r == 0:
+                _write_first(proto, res, out)
+            summary = write_summary(r + 1, done)
+        ck.finish()
     return summary
+
+
+def _snap(w, t: float, s) -> None:
+    w.write(t, s.stress, s.eps_pl, slips=s.slips, min_dtau=s.dtau().min(axis=1),
+            mean_tauc=s.mean_tauc(axis=1))
+
+
+def _write_first(proto: str, res: ProtocolResult, out: Path) -> None:
+    """``curve.csv`` and ``<protocol>.png`` of the first realisation, each atomically."""
+    import io as _io
+    import os
+
+    from .. import interrupt, io
+
+    header, cols = res.curve
+
+    def lines():  # in blocks, with a safe point for Ctrl-C between them
+        yield header + "\n"
+        for a in range(0, cols.shape[0], 20_000):
+            interrupt.check()
+            buf = _io.StringIO()
+            np.savetxt(buf, cols[a:a + 20_000], delimiter=",", fmt="%.10g")
+            yield buf.getvalue()
+
+    io.outdir.write_text(out / "curve.csv", lines())
+    interrupt.check()
+    tmp = out / f"{proto}.part.png"
+    try:
+        _figure(proto, [res], tmp)
+        os.replace(tmp, out / f"{proto}.png")
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _redraw_first(proto: str, results: Path, out: Path) -> None:
+    """Rewrite the first realisation's curve and figure from its records (after a resume)."""
+    from types import SimpleNamespace as NS
+
+    from .. import io
+
+    rec = io.read_hdf5(results)["realizations"]["r0000"]
+    if proto == "cyclic":
+        run = NS(**{k: rec[k] for k in ("gamma", "stress", "cycle", "dissipation", "loop_work")},
+                 n_cycles=int(rec["dissipation"].size))
+        curve = ("gamma,stress,cycle", np.column_stack([run.gamma, run.stress, run.cycle]))
+    elif proto == "stress":
+        run = NS(gamma=rec["gamma"], stress=rec["stress"],
+                 avalanches=NS(size=rec["avalanche_sizes"]))
+        curve = ("target,stress,gamma", np.column_stack([rec["target"], rec["stress"],
+                                                         rec["gamma"]]))
+    else:  # only resumable protocols get here
+        return
+    _write_first(proto, ProtocolResult({}, curve, {}, None, {"run": run}), out)
 
 
 def _json_default(obj: Any) -> Any:

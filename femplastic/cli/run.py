@@ -8,12 +8,19 @@ folder (:mod:`femplastic.io.outdir`: a folder with foreign files is refused unle
 and disk the run needs (:mod:`femplastic.weakplane.estimates`), and warns when the
 parameters imply millions of slip events per unit strain.
 
-The load-step records of a realisation are streamed to ``results.h5`` in chunks of at most
-:data:`RECORD_CHUNK` steps (group ``running/rNNNN``, moved to ``realizations/rNNNN`` when
-the realisation is finished), so memory does not grow with ``gamma_end``; the summary and
-plot use running statistics and a decimated curve. ParaView snapshots of realisation 0 are
-appended to ``fields.xdmf`` as they are taken. ``status`` in ``results.h5``, ``fields.h5``,
-``summary.json`` and the marker says ``"running"`` until the whole run has finished: an
+The load-step records of a realisation are streamed, in chunks of at most
+:data:`RECORD_CHUNK` steps, to atomically written files ``running/rNNNN/START-STOP.h5``;
+when the realisation is finished they are published into ``results.h5`` as
+``realizations/rNNNN`` (a copy of the file changed and renamed over it: ``results.h5`` is
+never changed in place, so a SIGKILL never leaves it unreadable). Memory does not grow with
+``gamma_end``; the summary and plot use running statistics and a decimated curve. ParaView
+snapshots of realisation 0 are appended to ``fields.xdmf`` as they are taken. Checkpoints
+(``--checkpoint-every``: one timer over the whole run) and ``--resume`` (from the last
+finished realisation and the checkpoint; bitwise the uninterrupted run) are
+:class:`_Checkpointing` and :class:`_ResumePoint`. The other protocols
+(:mod:`femplastic.cli.protocols`) follow the same rules. ``status`` in ``results.h5``,
+``fields.h5``, ``summary.json`` and the marker says ``"running"`` until the whole run has
+finished: an
 interrupted folder is recognisable and readable.
 """
 
@@ -71,6 +78,8 @@ class _Progress:
         rate = (n_events or 0) / max(now - self.t0, 1e-9)
         if self.quench:
             what = f"~{100 * frac:.0f} % (estimate against the stationarity criterion)"
+        elif not self.steps:
+            what = f"{100 * frac:.0f} %"
         else:
             step = int(round(frac * self.steps))
             what = f"step {step}/{self.steps}, gamma {frac * self.gamma_end:.4f}"
@@ -100,16 +109,23 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
     """Quench and shear ``realizations`` samples; write every output file into ``out``.
 
     Realisation ``r`` uses the ``r``-th child of ``SeedSequence(seed)``, so its result does
-    not depend on how many realisations are run. Each one is written when it is finished;
-    ``status`` stays ``"running"`` until all are.
+    not depend on how many realisations are run. Each one is published into ``results.h5``
+    when it is finished; ``status`` stays ``"running"`` until all are.
 
-    With ``checkpoint_every`` (seconds; one realisation only) a restartable checkpoint is
-    written atomically to ``out/checkpoint.npz`` during the shear
+    Crash safety: ``results.h5`` is only ever replaced whole (a copy changed, then renamed
+    over it), never changed in place; the records of the realisation being sheared go to
+    ``running/rNNNN/`` as one small HDF5 file per chunk, each written atomically. A SIGKILL
+    at any moment leaves readable files.
+
+    With ``checkpoint_every`` (seconds of wall time, counted over the whole run: across
+    record chunks, snapshots and realisations; 0: at every chunk) a restartable checkpoint
+    is written atomically to ``out/checkpoint.npz``
     (:mod:`femplastic.weakplane.drivers.checkpoint`). With ``resume`` the run continues from
-    that file (written by the same version, configuration and seed, else refused): the quench
-    is redone only for heterogeneous models (variant A: the model belongs to the realisation),
-    and ``results.h5`` is bitwise that of the uninterrupted run; ``fields.xdmf`` then holds the
-    snapshots from the resume point on.
+    the last finished realisation in ``results.h5`` and, when ``checkpoint.npz`` belongs to
+    the next one, from that checkpoint: ``results.h5``, ``summary.json``'s statistics and
+    ``curve.csv`` are bitwise those of the uninterrupted run; ``fields.xdmf`` then holds the
+    snapshots from the resume point on (the quench is redone only for heterogeneous models,
+    variant A, whose model belongs to the realisation).
 
     Parameters
     ----------
@@ -122,14 +138,21 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
         ``"bar"`` (or True): progress bars; ``"lines"``: a line on stderr every
         :data:`PROGRESS_EVERY_S` seconds; False: silent.
     checkpoint_every : float, optional
-        Seconds between checkpoints of the shear (>= 0), one realisation only.
+        Seconds between checkpoints (>= 0; 0: at every chunk of the shear).
     resume : bool
-        Continue from ``out/checkpoint.npz``.
+        Continue the interrupted run in ``out`` (same version, configuration, seed and
+        realisations, else refused naming what differs).
 
     Returns
     -------
     dict
         The summary (also in ``summary.json``).
+
+    Raises
+    ------
+    ValueError
+        Bad ``checkpoint_every``; with ``resume``, a folder that cannot be resumed (one line
+        naming why), found before anything is written.
     """
     from .. import __version__, interrupt, io
     from ..weakplane.drivers import quench
@@ -138,42 +161,69 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
     out = Path(out)
     p, rp = cfg.model, cfg.run
     params = cfg.to_dict()
-    ck = None
-    if checkpoint_every is not None or resume:
-        if realizations != 1:
-            raise ValueError("--checkpoint-every/--resume need --realizations 1")
-        if checkpoint_every is not None and not checkpoint_every >= 0:
-            raise ValueError(f"--checkpoint-every must be >= 0 seconds, got {checkpoint_every}")
-        # records_layout 2: the records before the checkpoint's chunk are in results.h5
-        ck = _Checkpointing(out, {"version": __version__, "config": params, "seed": int(seed),
-                                  "records_layout": 2}, checkpoint_every, resume)
+    if checkpoint_every is not None and not (isinstance(checkpoint_every, int | float)
+                                             and math.isfinite(checkpoint_every)
+                                             and checkpoint_every >= 0):
+        raise ValueError(f"--checkpoint-every must be >= 0 seconds, got {checkpoint_every}")
+    tag = {"version": __version__, "config": params, "seed": int(seed),
+           "realizations": int(realizations), "records_layout": 3}
+    n_steps = int(round(rp.gamma_end / rp.dgamma))
+    chunks = _chunks(rp)
+    start = _ResumePoint(out, tag, chunks) if resume else None  # checked before any write
+    ck = _Checkpointing(out, tag, checkpoint_every)
     children = np.random.SeedSequence(seed).spawn(realizations)
+    results = out / "results.h5"
     with interrupt.deferred():  # Ctrl-C only at the drivers' safe points: files stay whole
         out.mkdir(parents=True, exist_ok=True)
-        io.outdir.mark(out, "running", seed=seed, realizations=realizations, finished=0)
-        results = out / "results.h5"
-        if ck is None or ck.resume is None:  # a resumed run continues the records there
-            io.write_hdf5(results, {"status": "running", "realizations_finished": 0},
-                          params=params, seed=seed)
+        first = start.finished if start is not None else 0
+        io.outdir.mark(out, "running", seed=seed, realizations=realizations, finished=first,
+                       checkpoint_every=checkpoint_every)
+        if start is None:
+            io.write_hdf5(results, {"status": "running", "realizations_finished": 0,
+                                    "realizations": realizations}, params=params, seed=seed)
+        else:
+            start.clean()
         t0 = time.perf_counter()
         curves, per = [], []
         n_events = n_aval = 0
         t_shear = 0.0
-        n_steps = int(round(rp.gamma_end / rp.dgamma))
+        for r in range(first):  # finished before the interruption: re-read, same statistics
+            g = f"realizations/r{r:04d}"
+            stream = _RecordStream(_H5Rows(results, g), rp.stationary_from, n_steps)
+            stream.replay(chunks)
+            per.append(stream.stationary())
+            curves.append(stream.curve())
+            att = io.read_attrs(results, g)
+            n_events += int(att["n_events"])
+            n_aval += int(att["n_avalanches"])
+            t_shear += float(att.get("shear_time_s", 0.0))
+            if r == 0:  # (the interrupted run may have stopped before writing it)
+                stream.write_csv(out / "curve.csv", stream.rows)
         summary: dict[str, Any] = {}
-        for r, child in enumerate(children):
+        if first == realizations:  # stopped after the last publish: only the last writes
+            summary = _summary(params, seed, realizations, first, __version__, n_events,
+                               n_aval, rp.stationary_from, per, time.perf_counter() - t0,
+                               t_shear, True)
+            _plot(curves, out / "stress_strain.png", rp.stationary_from, summary, cfg, seed)
+            io.outdir.write_text(out / "summary.json", json.dumps(_jsonable(summary), indent=2,
+                                                                  allow_nan=False))
+            io.outdir.mark(out, "complete", seed=seed, realizations=realizations,
+                           finished=first, checkpoint_every=checkpoint_every)
+        for r in range(first, realizations):
             interrupt.check()
-            rng = np.random.default_rng(child)
+            rng = np.random.default_rng(children[r])
+            rck = ((start.ck, start.extra) if start is not None and start.ck is not None
+                   and r == start.finished else None)
             rep = _Progress(f"quench {r + 1}/{realizations}", mode, quench=True)
-            if ck is not None and ck.resume is not None and not p.heterogeneous:
-                state = ck.blank_state(p)  # its arrays come from the checkpoint
+            if rck is not None and not p.heterogeneous:
+                state = _blank_state(p)  # its arrays come from the checkpoint
             else:
                 state = quench(p, rng, progress=rep)
             rep.close()
             rep = _Progress(f"shear  {r + 1}/{realizations}", mode, n_steps, rp.gamma_end)
             ts = time.perf_counter()
-            # records stream into running/rNNNN, moved to realizations/ once complete
-            stream = _RecordStream(results, f"running/r{r:04d}", rp.stationary_from, n_steps)
+            stream = _RecordStream(_ChunkFiles(out / "running" / f"r{r:04d}"),
+                                   rp.stationary_from, n_steps)
             if r == 0:
                 with io.XdmfWriter(out / "fields.xdmf", state.model.mesh, params=params,
                                    seed=seed) as w:
@@ -182,77 +232,236 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
                                 min_dtau=st.dtau().min(axis=1),
                                 mean_tauc=st.mean_tauc(axis=1))
 
-                    final = _shear_streamed(state, p, rng, rp, snap, rep, stream, ck)
+                    final = _shear_streamed(state, p, rng, rp, snap, rep, stream, ck, r, rck,
+                                            chunks)
             else:
-                final = _shear_streamed(state, p, rng, rp, None, rep, stream)
-            t_shear += time.perf_counter() - ts
+                final = _shear_streamed(state, p, rng, rp, None, rep, stream, ck, r, rck,
+                                        chunks)
+            dt_shear = time.perf_counter() - ts
+            t_shear += dt_shear
             rep.close()
             n_events += final.n_events
             n_aval += final.n_avalanches
             per.append(stream.stationary())
             curves.append(stream.curve())
-            data: dict[str, Any] = {"realizations_finished": r + 1}
+            done = r + 1 == realizations
+            root: dict[str, Any] = {"realizations_finished": r + 1}
             if r == 0:
                 st = final
-                data["final_state"] = {"stress": st.stress, "prestress": st.prestress,
+                root["final_state"] = {"stress": st.stress, "prestress": st.prestress,
                                        "eps_pl": st.eps_pl, "theta": st.theta, "tauc": st.tauc}
-                stream.write_csv(out / "curve.csv")
-            io.move_hdf5(results, stream.group, f"realizations/r{r:04d}")  # now complete
-            io.append_hdf5(results, data)
+            if done:
+                root["status"] = "complete"
+            g = f"realizations/r{r:04d}"
+            stream.rows_of.publish(results, g, {"n_events": int(final.n_events),
+                                                "n_avalanches": int(final.n_avalanches),
+                                                "shear_time_s": dt_shear}, root)
+            if r == 0:
+                _RecordStream(_H5Rows(results, g), rp.stationary_from, n_steps).write_csv(
+                    out / "curve.csv", stream.rows)
             wall = time.perf_counter() - t0
-            done = r + 1 == realizations
             summary = _summary(params, seed, realizations, r + 1, __version__, n_events,
                                n_aval, rp.stationary_from, per, wall, t_shear, done)
             if done:
                 _plot(curves, out / "stress_strain.png", rp.stationary_from, summary, cfg,
                       seed)
-                io.append_hdf5(results, {"status": "complete"})
             io.outdir.write_text(out / "summary.json", json.dumps(_jsonable(summary), indent=2,
-                                                         allow_nan=False))
+                                                                  allow_nan=False))
             io.outdir.mark(out, "complete" if done else "running", seed=seed,
-                           realizations=realizations, finished=r + 1)
-    if ck is not None:
+                           realizations=realizations, finished=r + 1,
+                           checkpoint_every=checkpoint_every)
+            stream.rows_of.remove()  # published: the chunk files are no longer needed
         ck.finish()
+        _remove_empty(out / "running")
     return summary
 
 
-class _Checkpointing:
-    """Checkpoints of the shear of ``run_main_job`` in ``out/checkpoint.npz``."""
+def _remove_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
-    def __init__(self, out: Path, tag: dict[str, Any], every: float | None, resume: bool):
+
+def _blank_state(p):
+    """A state of the model with the right shapes (overwritten from the checkpoint)."""
+    from ..weakplane.state import State, build_model
+
+    return State.fresh(build_model(p), np.random.default_rng(0))
+
+
+def _chunks(rp) -> list[tuple[int, int]]:
+    """The step ranges of the shear's AQS calls: ends at snapshots and every RECORD_CHUNK."""
+    n_total = int(round(rp.gamma_end / rp.dgamma))
+    per_snap = max(1, int(round(rp.fields_every / rp.dgamma))) if rp.fields_every > 0 \
+        else n_total
+    chunks, a = [], 0
+    while a < n_total:
+        chunks.append((a, a + min(per_snap - a % per_snap, RECORD_CHUNK, n_total - a)))
+        a = chunks[-1][1]
+    return chunks
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as ``{"a.b": leaf}``."""
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def tag_difference(stored: dict[str, Any], now: dict[str, Any]) -> str:
+    """``"model.k: run 2.0, now 3.0; seed: run 1, now 2"``: the keys that differ, one line.
+
+    Parameters
+    ----------
+    stored, now : dict
+        Nested tags (version, config, seed, ...).
+
+    Returns
+    -------
+    str
+        Empty when equal.
+    """
+    a = _flat(json.loads(json.dumps(stored, sort_keys=True)))
+    b = _flat(json.loads(json.dumps(now, sort_keys=True)))
+    keys = sorted(k for k in set(a) | set(b) if a.get(k, "(unset)") != b.get(k, "(unset)"))
+    return "; ".join(f"{k.removeprefix('config.')}: run {a.get(k, '(unset)')!r}, now "
+                     f"{b.get(k, '(unset)')!r}" for k in keys)
+
+
+class _ResumePoint:
+    """Where an interrupted run in ``out`` continues; every check before anything is written.
+
+    ``finished`` realisations are in ``results.h5``; ``ck`` (or None) is the checkpoint of
+    realisation ``finished`` with its ``extra`` (``chunk_start``, ``boundary``).
+    """
+
+    def __init__(self, out: Path, tag: dict[str, Any],
+                 chunks: list[tuple[int, int]] | None) -> None:
+        import h5py
+
         from ..weakplane.drivers import checkpoint
 
+        self.out = out
+        results = out / "results.h5"
+        if not results.exists():
+            raise ValueError(f"--resume {out}: nothing to resume (no results.h5: the run was "
+                             "stopped before its first write); run the command without "
+                             "--resume (the folder is moved aside)")
+        try:
+            with h5py.File(results, "r") as f:
+                stored = {"version": str(f.attrs["femplastic_version"]),
+                          "config": json.loads(f.attrs["params"]),
+                          "seed": json.loads(f.attrs["seed"]),
+                          "realizations": int(f.attrs.get("realizations", 1)),
+                          "records_layout": 3 if "realizations" in f.attrs else 2}
+                self.finished = int(f.attrs["realizations_finished"])
+                status = str(f.attrs["status"])
+        except (OSError, KeyError, ValueError) as exc:
+            raise ValueError(f"--resume {out}: results.h5 there is unreadable ({exc}); start "
+                             "the run again (without --resume the folder is moved aside)"
+                             ) from None
+        diff = tag_difference(stored, tag)
+        if diff:
+            raise ValueError(f"--resume {out}: the run there was written by a different "
+                             f"version or configuration ({diff}); refusing to resume")
+        try:
+            from ..io.outdir import MARKER
+
+            marker = json.loads((out / MARKER).read_text())["status"]
+        except (OSError, ValueError, KeyError, TypeError):
+            marker = "running"
+        if status == "complete" and marker == "complete":
+            raise ValueError(f"--resume {out}: that run is complete; nothing to resume")
+        self.ck, self.extra = None, {}
+        path = out / "checkpoint.npz"
+        if path.exists():
+            try:
+                ck, extra, ctag = checkpoint.load(path)
+            except Exception as exc:  # noqa: BLE001 (any damage: one line, not a traceback)
+                why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ValueError(
+                    f"--resume {out}: checkpoint.npz there is damaged or not a checkpoint "
+                    f"({type(exc).__name__}: {why[:200]}); delete it to resume from the start "
+                    f"of realisation {self.finished}, or start the run again") from None
+            diff = tag_difference(ctag, tag)
+            if diff:
+                raise ValueError(f"--resume {out}: checkpoint.npz there was written by a "
+                                 f"different version or configuration ({diff}); refusing to "
+                                 "resume")
+            if int(extra.get("realization", 0)) == self.finished:
+                self.ck, self.extra = ck, {k: int(v) for k, v in extra.items()}
+            if self.ck is not None and chunks is not None:  # AQS: records in chunk files
+                need = self.extra["chunk_start"]
+                if need not in [c[0] for c in chunks]:
+                    raise ValueError(f"--resume {out}: checkpoint.npz starts at load step "
+                                     f"{need}, not a chunk start of this run")
+                have = _ChunkFiles(out / "running" / f"r{self.finished:04d}").rows_upto(need)
+                if have < need:
+                    raise ValueError(f"--resume {out}: the records there hold {have} load "
+                                     f"steps, the checkpoint needs {need}; start the run again")
+
+    def clean(self) -> None:
+        """Drop what the interrupted run left half-done (temporaries, stale chunk files)."""
+        import shutil
+
+        for tmp in [*self.out.glob("*.part"), *self.out.glob("*.tmp"),
+                    *self.out.glob("*.part.png")]:
+            tmp.unlink(missing_ok=True)
+        running = self.out / "running"
+        if running.is_dir():
+            for d in running.iterdir():
+                if d.name != f"r{self.finished:04d}" or self.ck is None:
+                    shutil.rmtree(d) if d.is_dir() else d.unlink()
+        if self.ck is None:
+            (self.out / "checkpoint.npz").unlink(missing_ok=True)
+
+
+class _Checkpointing:
+    """Checkpoints of ``run_main_job`` in ``out/checkpoint.npz``; one timer for the whole run.
+
+    ``last`` is ``time.perf_counter()`` at the previous checkpoint (at first: the start); the
+    AQS calls get it as ``checkpoint_since``, so the period spans calls, snapshots and
+    realisations.
+    """
+
+    def __init__(self, out: Path, tag: dict[str, Any], every: float | None) -> None:
         self.path = Path(out) / "checkpoint.npz"
         self.tag = tag
         self.every = every
-        self.resume = None
-        self.extra: dict[str, Any] = {}
-        if resume:
-            self.resume, self.extra, _ = checkpoint.load(self.path, tag)
-            need = int(self.extra["chunk_start"])
-            try:
-                import h5py
+        self.last = time.perf_counter()
+        self.saved = 0
 
-                with h5py.File(Path(out) / "results.h5", "r") as f:
-                    have = f["running/r0000/gamma"].shape[0] if need else 0
-            except (OSError, KeyError) as exc:
-                raise ValueError(f"--resume {out}: results.h5 there is missing or unreadable "
-                                 f"({exc}); the run cannot continue: start it again") from None
-            if have < need:
-                raise ValueError(f"--resume {out}: results.h5 holds {have} load steps, the "
-                                 f"checkpoint needs {need}; start the run again")
+    @property
+    def period(self) -> float:
+        """The AQS calls' ``checkpoint_every``: 0 means at every chunk (not every avalanche)."""
+        return max(float(self.every or 0.0), 1e-9)
 
-    def blank_state(self, p):
-        """A state of the model with the right shapes (overwritten from the checkpoint)."""
-        from ..weakplane.state import State, build_model
+    def due(self) -> bool:
+        """Whether a checkpoint is due now."""
+        return self.every is not None and time.perf_counter() - self.last >= self.period
 
-        return State.fresh(build_model(p), np.random.default_rng(0))
-
-    def save(self, snap, chunk_start: int) -> None:
-        """Save ``snap`` (taken in the chunk starting at step ``chunk_start``)."""
+    def save(self, snap, realization: int, chunk_start: int, boundary: bool) -> None:
+        """Save ``snap`` (in the chunk starting at step ``chunk_start`` of ``realization``)."""
         from ..weakplane.drivers import checkpoint
 
-        checkpoint.save(self.path, snap, self.tag, {"chunk_start": np.array(chunk_start)})
+        checkpoint.save(self.path, snap, self.tag,
+                        {"realization": np.array(realization),
+                         "chunk_start": np.array(chunk_start),
+                         "boundary": np.array(int(boundary))})
+        self.last = time.perf_counter()
+        self.saved += 1
+
+    def save_boundary(self, st, rng, realization: int, chunk_start: int) -> None:
+        """A checkpoint between two chunks: the state and generator where the next starts."""
+        from ..weakplane.drivers.checkpoint import AQSCheckpoint
+
+        snap = AQSCheckpoint(AQSCheckpoint.state_dict(st), np.zeros((0, 3)), np.zeros(3), 0.0,
+                             0, 0, 0, {}, {}, rng.bit_generator.state)
+        self.save(snap, realization, chunk_start, True)
 
     def finish(self) -> None:
         """The run completed: its checkpoint is no longer needed."""
@@ -261,24 +470,140 @@ class _Checkpointing:
 
 _KEYS = ("gamma", "stress", "stress_before", "avalanche_size", "plastic", "mean_stress")
 #: Most load steps per AQS call of ``femplastic run``: the records of one call (64 bytes a
-#: step) are all that sit in memory; they are then appended to ``results.h5``.
+#: step) are all that sit in memory; they are then written to a chunk file.
 RECORD_CHUNK = RUN_RECORD_CHUNK
 #: Points kept per curve for the plot (the records are decimated to about this many).
 PLOT_POINTS = 20_000
 
 
+class _H5Rows:
+    """Rows of the records of a finished realisation (group ``group`` of ``results.h5``)."""
+
+    def __init__(self, path: Path, group: str) -> None:
+        self.path, self.group = path, group
+
+    def read(self, name: str, a: int, b: int) -> np.ndarray:
+        from .. import io
+
+        return io.read_rows(self.path, self.group, name, a, b)
+
+
+class _ChunkFiles:
+    """The records of a realisation being sheared: one HDF5 file per chunk in ``folder``.
+
+    ``START-STOP.h5`` holds rows ``START:STOP``; each is written to a temporary name and
+    renamed (never changed afterwards), so a SIGKILL leaves whole files only.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def files(self) -> list[tuple[int, int, Path]]:
+        if not self.folder.is_dir():
+            return []
+        out = []
+        for f in self.folder.glob("*.h5"):
+            try:
+                a, b = (int(x) for x in f.stem.split("-"))
+            except ValueError:
+                continue
+            out.append((a, b, f))
+        return sorted(out)
+
+    def rows_upto(self, n: int) -> int:
+        """Contiguous rows from 0 held by the files (counting up to ``n``)."""
+        have = 0
+        for a, b, _ in self.files():
+            if a != have or have >= n:
+                break
+            have = b
+        return have
+
+    def write(self, start: int, rec: dict[str, np.ndarray]) -> None:
+        from .. import io
+
+        n = int(rec["gamma"].shape[0])
+        self.folder.mkdir(parents=True, exist_ok=True)
+        io.write_hdf5(self.folder / f"{start:012d}-{start + n:012d}.h5", rec)
+
+    def truncate(self, n: int) -> None:
+        """Drop the files of rows ``>= n`` (file boundaries are chunk boundaries)."""
+        for a, _, f in self.files():
+            if a >= n:
+                f.unlink()
+
+    def read(self, name: str, a: int, b: int) -> np.ndarray:
+        import h5py
+
+        parts = []
+        for s, e, f in self.files():
+            if e > a and s < b:
+                with h5py.File(f, "r") as h:
+                    parts.append(h[name][max(a, s) - s:min(b, e) - s])
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def publish(self, results: Path, group: str, attrs: dict[str, Any],
+                root: dict[str, Any]) -> None:
+        """Add the records as ``group`` of ``results`` and ``root`` to its root, atomically.
+
+        A copy of ``results`` is changed and renamed over it: the file is never changed in
+        place, so a crash leaves the previous whole file.
+        """
+        import shutil
+
+        import h5py
+
+        from ..io.results import _write_group
+
+        files = self.files()
+        n = files[-1][1] if files else 0
+        tmp = results.with_name(results.name + ".part")
+        try:
+            shutil.copyfile(results, tmp)
+            with h5py.File(tmp, "a") as f:
+                if group in f:
+                    del f[group]
+                g = f.require_group(group)
+                for k, v in attrs.items():
+                    g.attrs[k] = v
+                if files:
+                    with h5py.File(files[0][2], "r") as h:
+                        shapes = {k: (h[k].shape[1:], h[k].dtype) for k in h.keys()}
+                    for k, (shp, dt) in shapes.items():
+                        g.create_dataset(k, shape=(n, *shp), maxshape=(None, *shp), dtype=dt,
+                                         chunks=(4096, *shp), compression="gzip")
+                    for a, b, path in files:
+                        with h5py.File(path, "r") as h:
+                            for k in shapes:
+                                g[k][a:b] = h[k][()]
+                _write_group(f, root)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, results)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def remove(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 class _RecordStream:
-    """The load-step records of one realisation, appended to ``results.h5`` chunk by chunk.
+    """The load-step records of one realisation, written chunk by chunk.
 
     Keeps what the summary and plot need without the records: running statistics of the
     stationary stress (merged per chunk, Chan et al.) and the curve decimated to about
-    :data:`PLOT_POINTS` points.
+    :data:`PLOT_POINTS` points. Records are buffered up to :data:`RECORD_CHUNK` rows, then
+    written (or earlier, at a checkpoint: :meth:`flush`).
     """
 
-    def __init__(self, path: Path, group: str, stationary_from: float, n_steps: int) -> None:
-        self.path, self.group, self.from_gamma = path, group, stationary_from
+    def __init__(self, rows_of, stationary_from: float, n_steps: int) -> None:
+        self.rows_of, self.from_gamma = rows_of, stationary_from
         self.stride = max(1, n_steps // PLOT_POINTS)
-        self.rows = 0
+        self.rows = 0  # accounted (written or buffered)
+        self.flushed = 0
+        self.pending: list[dict[str, np.ndarray]] = []
         self.n, self.mean, self.m2 = 0, 0.0, 0.0
         self.g: list[np.ndarray] = []
         self.s: list[np.ndarray] = []
@@ -297,27 +622,38 @@ class _RecordStream:
         self.s.append(stress[keep])
 
     def append(self, rec: dict[str, np.ndarray]) -> None:
-        """Write the records of the next chunk (arrays named as :data:`_KEYS`)."""
-        from .. import io
-
+        """Take the records of the next chunk (arrays named as :data:`_KEYS`)."""
         self._account(rec["gamma"], rec["stress"], self.rows)
-        self.rows = io.extend_hdf5(self.path, self.group, rec)
+        self.pending.append(rec)
+        self.rows += int(rec["gamma"].shape[0])
+        if self.rows - self.flushed >= RECORD_CHUNK:
+            self.flush()
 
-    def restart_at(self, chunks: list[tuple[int, int]]) -> None:
-        """Resume after ``chunks`` (row ranges): keep those rows, re-read them chunk by chunk.
+    def flush(self) -> None:
+        """Write the buffered rows (one chunk file)."""
+        if not self.pending:
+            return
+        rec = {k: np.concatenate([r[k] for r in self.pending]) for k in self.pending[0]}
+        self.rows_of.write(self.flushed, rec)
+        self.flushed = self.rows
+        self.pending = []
+
+    def replay(self, chunks: list[tuple[int, int]]) -> None:
+        """Re-read the rows of ``chunks`` (row ranges) chunk by chunk, as they were taken.
 
         The statistics are merged over the same chunks as in the interrupted run, so the
         summary is bitwise that of an uninterrupted run.
         """
-        from .. import io
-
-        n = chunks[-1][1] if chunks else 0
-        io.truncate_hdf5(self.path, self.group, n)
-        self.rows = 0
         for a, b in chunks:
-            g = io.read_rows(self.path, self.group, "gamma", a, b)
-            self._account(g, io.read_rows(self.path, self.group, "stress", a, b), a)
-            self.rows = b
+            self._account(self.rows_of.read("gamma", a, b), self.rows_of.read("stress", a, b),
+                          a)
+            self.rows = self.flushed = b
+
+    def restart_at(self, chunks: list[tuple[int, int]]) -> None:
+        """Resume after ``chunks``: keep those rows (drop later ones), re-read them."""
+        n = chunks[-1][1] if chunks else 0
+        self.rows_of.truncate(n)
+        self.replay(chunks)
 
     def stationary(self) -> tuple[float | None, float | None]:
         """Mean and standard deviation of the stress at ``gamma > stationary_from``."""
@@ -329,16 +665,16 @@ class _RecordStream:
         """The decimated stress-strain curve (for the plot)."""
         return np.concatenate(self.g), np.concatenate(self.s)
 
-    def write_csv(self, path: Path) -> None:
-        """``gamma,stress`` of every step, read back from the file a chunk at a time."""
+    def write_csv(self, path: Path, rows: int) -> None:
+        """``gamma,stress`` of the first ``rows`` steps, read back a chunk at a time."""
         from .. import io
 
         def lines():
             yield "gamma,stress\n"
-            for a in range(0, self.rows, RECORD_CHUNK):
-                b = min(a + RECORD_CHUNK, self.rows)
-                g = io.read_rows(self.path, self.group, "gamma", a, b)
-                st = io.read_rows(self.path, self.group, "stress", a, b)
+            for a in range(0, rows, RECORD_CHUNK):
+                b = min(a + RECORD_CHUNK, rows)
+                g = self.rows_of.read("gamma", a, b)
+                st = self.rows_of.read("stress", a, b)
                 yield "".join(f"{x:.10g},{y:.10g}\n" for x, y in zip(g, st, strict=True))
 
         io.outdir.write_text(path, lines())
@@ -350,60 +686,66 @@ def _summary(params, seed, realizations, finished, version, n_events, n_aval, fr
     stds = [s for _, s in per if s is not None]
     return {
         "status": "complete" if done else "running",
+        "protocol": "aqs",
+        "n_events": int(n_events),
+        "n_avalanches": int(n_aval),
+        "wall_time_s": wall,
+        "per_realization": [{"mean_stress": a, "std_stress": b} for a, b in per],
         "params": params,
         "seed": seed,
         "realizations": realizations,
         "realizations_finished": finished,
         "version": version,
-        "n_events": int(n_events),
-        "n_avalanches": int(n_aval),
         "stationary": {  # None when gamma_end <= stationary_from
             "from_gamma": from_gamma,
             "mean_stress": float(np.mean(means)) if means else None,
             "std_stress": float(np.mean(stds)) if stds else None,
             "per_realization": [{"mean": a, "std": b} for a, b in per],
         },
-        "wall_time_s": wall,
         "shear_time_s": t_shear,
         "events_per_second": n_events / t_shear if t_shear > 0 else None,
     }
 
 
 def _shear_streamed(state, p, rng, rp, snap: Callable[[float, Any], None] | None, upd,
-                    stream: _RecordStream, ck=None):
-    """AQS in chunks; each chunk's records go to ``stream``; returns the final state.
+                    stream: _RecordStream, ck: _Checkpointing, r: int, resume,
+                    chunks: list[tuple[int, int]]):
+    """AQS in ``chunks``; each chunk's records go to ``stream``; returns the final state.
 
     A chunk ends at every multiple of ``fields_every`` (then ``snap(gamma, state)``, when
-    given) and after at most :data:`RECORD_CHUNK` steps, so memory holds one state and one
-    chunk of records whatever ``gamma_end``. With ``ck`` (:class:`_Checkpointing`) every
-    chunk checkpoints; a resumed run truncates the file's records to the start of the
-    checkpoint's chunk and continues there.
+    given) and after at most :data:`RECORD_CHUNK` steps, so memory holds one state and a
+    chunk or two of records whatever ``gamma_end``. ``ck`` checkpoints inside the AQS calls
+    and between chunks whenever its period (counted across calls) has passed; ``resume``
+    (a checkpoint of realisation ``r``) makes the run drop the records after the start of
+    the checkpoint's chunk and continue there.
     """
     from .. import interrupt
     from ..weakplane.drivers import aqs
 
-    n_total = int(round(rp.gamma_end / rp.dgamma))
+    n_total = chunks[-1][1] if chunks else 0
     per_snap = max(1, int(round(rp.fields_every / rp.dgamma))) if rp.fields_every > 0 \
         else n_total
-    chunks, a = [], 0  # the chunks' step ranges: ends at snapshots and every RECORD_CHUNK
-    while a < n_total:
-        chunks.append((a, a + min(per_snap - a % per_snap, RECORD_CHUNK, n_total - a)))
-        a = chunks[-1][1]
     st = state
-    resume = None
     first = 0
-    if ck is not None and ck.resume is not None:
-        resume = ck.resume
-        first = [c[0] for c in chunks].index(int(ck.extra["chunk_start"]))
+    aqs_resume = None
+    if resume is not None:
+        ck_ck, extra = resume
+        first = [c[0] for c in chunks].index(int(extra["chunk_start"]))
         stream.restart_at(chunks[:first])
+        if extra.get("boundary"):
+            ck_ck.restore_state(st)
+            rng.bit_generator.state = ck_ck.rng_state
+        else:
+            aqs_resume = ck_ck
     elif snap is not None:
         snap(0.0, state)
     for done, end in chunks[first:]:
         m = end - done
         hook = None
-        if ck is not None and ck.every is not None:
+        if ck.every is not None:
             def hook(snapshot, b=done):
-                ck.save(snapshot, b)
+                stream.flush()  # the rows before the checkpoint's chunk are on disk
+                ck.save(snapshot, r, b, False)
 
         def chunk(f: float, n_ev: int | None = None, b: int = done, mm: int = m) -> None:
             upd((b + f * mm) / n_total, n_ev)
@@ -411,8 +753,9 @@ def _shear_streamed(state, p, rng, rp, snap: Callable[[float, Any], None] | None
         chunk.wants_events = True  # type: ignore[attr-defined]
         run = aqs(st, p, rng, gamma_end=m * rp.dgamma, dgamma=rp.dgamma, alpha=rp.alpha,
                   event_driven=rp.event_driven, backend=rp.backend, progress=chunk,
-                  checkpoint=hook, checkpoint_every=ck.every if hook else 0.0, resume=resume)
-        resume = None
+                  checkpoint=hook, checkpoint_every=ck.period if hook else 0.0,
+                  checkpoint_since=ck.last, resume=aqs_resume)
+        aqs_resume = None
         rec = {k: getattr(run, k) for k in _KEYS}
         rec["gamma"] = run.gamma + done * rp.dgamma
         stream.append(rec)
@@ -420,7 +763,11 @@ def _shear_streamed(state, p, rng, rp, snap: Callable[[float, Any], None] | None
         del run, rec
         if snap is not None and (end % per_snap == 0 or end == n_total):
             snap(end * rp.dgamma, st)
+        if end < n_total and ck.due():
+            stream.flush()
+            ck.save_boundary(st, rng, r, end)
         interrupt.check()
+    stream.flush()
     return st
 
 
@@ -516,24 +863,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     interrupt.check()  # Ctrl-C during the imports (deferred by main) surfaces here
 
+    resume = getattr(args, "resume", None)
+    checkpoint_every = getattr(args, "checkpoint_every", None)
+    if resume is not None and args.out is not None:
+        raise ValueError(f"--resume {resume} continues the run in that folder: --out "
+                         f"{args.out} cannot be given with it")
+    if args.realizations is None:
+        args.realizations = _from_marker(resume, "realizations", 1)
+    if checkpoint_every is None and resume is not None:  # the run's period goes on
+        checkpoint_every = _from_marker(resume, "checkpoint_every", None)
+    if args.out is None:
+        args.out = resume if resume is not None else "femplastic-out"
     if args.realizations < 1:
         raise ValueError(f"--realizations must be >= 1, got {args.realizations}")
     if args.seed < 0:
         raise ValueError(f"--seed must be >= 0, got {args.seed}")
-    # one thread unless asked: on a loaded machine idle-spinning threads cost far more than
-    # they gain (femplastic bench scale)
+    # one thread unless asked, as in the library (femplastic.threads; femplastic bench threads)
     threads.set_threads(threads.resolve(getattr(args, "threads", None)) or 1)
     cfg = load_config(args.config, args.set)
     validation.check_run_flags(args, cfg.run.protocol)  # before anything is moved aside
     out = Path(args.out)
-    resume = getattr(args, "resume", None)
-    checkpoint_every = getattr(args, "checkpoint_every", None)
-    if (resume is not None or checkpoint_every is not None) and cfg.run.protocol != "aqs":
-        raise ValueError("--checkpoint-every/--resume apply to run.protocol=aqs only")
+    if (resume is not None or checkpoint_every is not None) and \
+            cfg.run.protocol not in ("aqs", "cyclic", "stress"):
+        raise ValueError(f"--checkpoint-every/--resume apply to run.protocol=aqs, cyclic and "
+                         f"stress; not to {cfg.run.protocol}")
     if resume is not None:  # continue in the folder of the interrupted run
-        out = Path(resume)
-        if not (out / "checkpoint.npz").exists():
-            raise ValueError(f"--resume {resume}: no checkpoint.npz there")
+        if not out.is_dir():
+            raise ValueError(f"--resume {resume}: no such folder")
     else:
         for w in check_run(cfg, args.realizations, out, args.overwrite):
             print(f"femplastic run: warning: {w}", file=sys.stderr)
@@ -548,7 +904,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if cfg.run.protocol != "aqs":  # cyclic, stress, bauschinger, local-yield, rate, creep
         from .protocols import run_protocol
 
-        summary = run_protocol(cfg, args.seed, args.realizations, out, progress=mode != "off")
+        summary = run_protocol(cfg, args.seed, args.realizations, out, progress=mode,
+                               checkpoint_every=checkpoint_every, resume=resume is not None)
         print(f"femplastic run: protocol={cfg.run.protocol} L={cfg.model.L} seed={args.seed} "
               f"realizations={args.realizations}; wall {summary['wall_time_s']:.2f} s")
         print(f"  wrote {out}/: {' '.join(summary['files'])}")
@@ -570,6 +927,20 @@ def cmd_run(args: argparse.Namespace) -> int:
           + f"wall {summary['wall_time_s']:.2f} s")
     print(f"  wrote {out}/: results.h5 curve.csv summary.json stress_strain.png fields.xdmf")
     return 0
+
+
+def _from_marker(folder: str | None, key: str, default: Any) -> Any:
+    """``key`` of the marker of the run in ``folder`` (``default`` if none or unreadable)."""
+    from ..io.outdir import MARKER
+
+    if folder is None:
+        return default
+    try:
+        value = json.loads((Path(folder) / MARKER).read_text())[key]
+    except (OSError, ValueError, KeyError, TypeError):
+        return default
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    return value if ok else default
 
 
 def _kernels_cached() -> bool:

@@ -149,42 +149,59 @@ def _worker_threads() -> None:
     threads.set_threads(threads.resolve() or 1)
 
 
-def _watch_parent(parent: int, period: float = 0.5) -> None:
-    """Exit this worker as soon as its driver ``parent`` is gone (SIGKILL included)."""
+def _watch_parent(parent: int, stop: Any = None, period: float = 0.1) -> None:
+    """Exit this worker when its driver ``parent`` is gone or sets ``stop``.
+
+    ``parent`` gone: the driver died, SIGKILL included; ``stop``: a shared
+    ``multiprocessing`` flag (``RawValue``) the driver sets on Ctrl-C or a failure (no lock:
+    setting it never waits, even when a worker died; an Event's ``set()`` waits for every
+    sleeper to wake and hangs on a dead one).
+    """
     while True:
         time.sleep(period)
-        if os.getppid() != parent:
+        if os.getppid() != parent or (stop is not None and stop.value):
             os._exit(1)
 
 
-def _worker_init(parent: int, setup: Callable[[], Any] | None) -> None:
+def _worker_init(parent: int, setup: Callable[[], Any] | None, stop: Any = None) -> None:
     """Initializer of the local workers: die with the driver, leave Ctrl-C to it, warm up.
 
     A watchdog thread exits the process when its parent changes (the driver died, even by
-    SIGKILL, and the worker was re-parented), so no worker outlives its ensemble. SIGINT is
-    ignored: a Ctrl-C in the terminal reaches the whole process group, and the driver stops
-    the workers itself.
+    SIGKILL, and the worker was re-parented) or when the driver sets the flag ``stop``, so no
+    worker outlives its ensemble and a Ctrl-C stops the workers at once, in the middle of a task.
+    SIGINT is ignored: a Ctrl-C in the terminal reaches the whole process group, and the
+    driver stops the workers itself.
     """
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_threads()
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+    threading.Thread(target=_watch_parent, args=(parent, stop), daemon=True,
                      name="femplastic-watchdog").start()
     _ensure_setup(setup)
 
 
+#: Attribute of the pools of :func:`local_pool` holding their workers' stop flag.
+_STOP = "femplastic_stop"
+
+
 def _terminate(pool: cf.ProcessPoolExecutor) -> None:
-    """Stop a local pool now (Ctrl-C): kill its workers, do not wait for their tasks."""
-    # the worker processes: a private attribute of ProcessPoolExecutor (Python >= 3.14 has
-    # terminate_workers(); before, this is the only handle on them)
-    procs = list((getattr(pool, "_processes", None) or {}).values())
+    """Stop a local pool now (Ctrl-C): end its workers, do not wait for their tasks.
+
+    Public mechanisms only: the workers of :func:`local_pool` watch a shared
+    ``multiprocessing`` flag and exit when it is set; Python >= 3.14's
+    ``terminate_workers()`` for other pools. The finished workers are then reaped with
+    ``multiprocessing.active_children()``.
+    """
+    stop = getattr(pool, _STOP, None)
+    if stop is not None:
+        stop.value = 1
     pool.shutdown(wait=False, cancel_futures=True)
-    for p in procs:
-        if p.is_alive():
-            p.terminate()
-    for p in procs:
-        p.join(timeout=2)
+    if stop is None and hasattr(pool, "terminate_workers"):  # pragma: no cover (3.14+)
+        pool.terminate_workers()
+    t0 = time.perf_counter()
+    while multiprocessing.active_children() and time.perf_counter() - t0 < 2.0:
+        time.sleep(0.02)
 
 
 def _run_task(func: RealizationFunc, point: dict[str, Any], entropy: int,
@@ -226,9 +243,12 @@ def local_pool(workers: int, setup: Callable[[], Any] | None = None) -> cf.Proce
         If ``workers`` is not an integer >= 1.
     """
     workers = _check_int("workers", workers, 1)
-    return cf.ProcessPoolExecutor(max_workers=workers,
-                                  mp_context=multiprocessing.get_context("spawn"),
-                                  initializer=_worker_init, initargs=(os.getpid(), setup))
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.RawValue("b", 0)  # set by the driver to stop the workers at once (Ctrl-C)
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                  initializer=_worker_init, initargs=(os.getpid(), setup, stop))
+    setattr(pool, _STOP, stop)
+    return pool
 
 
 def _available_cpus() -> int:

@@ -204,6 +204,7 @@ def from_arrays(
     neg = area < 0
     cells[neg] = cells[neg][:, ::-1]
     area = np.abs(area)
+    _check_corners(nodes, cells)
     if np.any(area <= 0):
         raise ValueError("mesh has degenerate (zero-area) quadrilaterals")
     box = np.array([nodes.min(axis=0), nodes.max(axis=0)])
@@ -212,11 +213,33 @@ def from_arrays(
         if not periodic:
             return FEMesh(base, nodes, cells, False, box, _grid)
         ix, ix0 = _periodic_pairs(nodes, box, tol)
+        total = float(area.sum())
+        box_area = float(np.prod(box[1] - box[0]))
+        if abs(total - box_area) > 1e-9 * box_area:
+            raise ValueError(
+                f"elements overlap or leave gaps: their areas sum to {total:.10g} but the "
+                f"periodic box has area {box_area:.10g} (a folded element or a hole)")
         try:
             skmesh = skfem.MeshQuad1DG.periodic(base, ix, ix0)
         except ValueError as exc:  # element touching two identified sides (too few elements)
             raise ValueError(f"cannot make this mesh periodic: {exc}") from exc
     return FEMesh(skmesh, nodes, cells, True, box, _grid)
+
+
+def _check_corners(nodes: NDArray[np.float64], cells: NDArray[np.int64]) -> None:
+    """Refuse quadrilaterals with a corner Jacobian <= 0 (inverted, bow-tie or non-convex)."""
+    P = nodes[cells]  # (n, 4, 2), counter-clockwise
+    e_next = np.roll(P, -1, axis=1) - P
+    e_prev = np.roll(P, 1, axis=1) - P
+    cross = e_next[..., 0] * e_prev[..., 1] - e_next[..., 1] * e_prev[..., 0]
+    scale = np.linalg.norm(e_next, axis=2) * np.linalg.norm(e_prev, axis=2)
+    bad = np.flatnonzero((cross <= 1e-12 * scale).any(axis=1))
+    if bad.size:
+        e = int(bad[0])
+        raise ValueError(
+            f"{bad.size} inverted or non-convex quadrilateral(s) (a corner Jacobian <= 0), "
+            f"e.g. element {e} with vertices {cells[e].tolist()} at "
+            f"{np.round(P[e], 6).tolist()}")
 
 
 @contextlib.contextmanager

@@ -153,7 +153,7 @@ def periodic_grid3d(L: int, l: float = 1.0) -> HexMesh:
     Examples
     --------
     >>> m = periodic_grid3d(3, l=2.0)
-    >>> m.n_elem, m.centroids[4].tolist(), float(m.volumes[0])
+    >>> m.n_elem, np.round(m.centroids[4], 12).tolist(), round(float(m.volumes[0]), 12)
     (27, [3.0, 3.0, 1.0], 8.0)
     """
     if isinstance(L, bool) or not isinstance(L, int | np.integer):

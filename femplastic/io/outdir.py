@@ -26,13 +26,28 @@ __all__ = ["MARKER", "RUN_FILES", "check_folder", "claim_folder", "mark", "backu
 
 #: The marker file of a femplastic run folder.
 MARKER = "femplastic-run.json"
-#: Every file ``femplastic run`` writes into its folder.
+#: Every file ``femplastic run`` writes into its folder (any protocol): the checkpoint and
+#: the ``running/`` folder of an interrupted run (records of the realisation being sheared)
+#: included.
 RUN_FILES = ("results.h5", "curve.csv", "summary.json", "stress_strain.png", "fields.xdmf",
-             "fields.h5", MARKER)
+             "fields.h5", MARKER, "checkpoint.npz", "running", "cyclic.png", "stress.png",
+             "bauschinger.png", "local-yield.png", "rate.png", "creep.png")
+#: Endings of the temporary files of atomic writes (``NAME.part``, ``NAME.tmp``,
+#: ``STEM.part.png``): a run killed while writing leaves one, and it is still femplastic's.
+TEMP_SUFFIXES = (".part", ".tmp")
+
+
+def _own(name: str, own: tuple[str, ...]) -> bool:
+    if name in own:
+        return True
+    for suf in TEMP_SUFFIXES:
+        if name.endswith(suf) and name[: -len(suf)] in own:
+            return True
+    return name.endswith(".part.png") and name[: -len(".part.png")] + ".png" in own
 
 
 def _foreign(folder: Path, own: tuple[str, ...]) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name not in own)
+    return sorted(p.name for p in folder.iterdir() if not _own(p.name, own))
 
 
 def check_folder(folder: str | Path, overwrite: bool = False, own: tuple[str, ...] = RUN_FILES,
@@ -129,9 +144,11 @@ def claim_folder(folder: str | Path, overwrite: bool = False,
     moved = None
     if folder.exists() and any(folder.iterdir()):
         if _foreign(folder, own):  # --overwrite: replace only femplastic's files
-            for name in own:
-                if (folder / name).exists():
-                    (folder / name).unlink()
+            import shutil
+
+            for p in folder.iterdir():
+                if _own(p.name, own):
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
         else:
             moved = backup_path(folder)
             os.replace(folder, moved)

@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 
 __all__ = ["write_hdf5", "append_hdf5", "extend_hdf5", "truncate_hdf5", "move_hdf5",
-           "read_rows", "read_hdf5", "provenance"]
+           "read_rows", "read_attrs", "publish_hdf5", "read_hdf5", "provenance"]
 
 
 def provenance(params: Any = None, seed: Any = None) -> dict[str, Any]:
@@ -155,6 +155,41 @@ def append_hdf5(path: str | Path, data: dict[str, Any]) -> Path:
     return Path(path)
 
 
+def publish_hdf5(path: str | Path, data: dict[str, Any]) -> Path:
+    """Add ``data`` to a results file without ever changing it in place (crash-safe).
+
+    A copy of ``path`` is changed (as :func:`append_hdf5`), flushed to disk and renamed over
+    it: a crash at any moment leaves either the previous or the new whole file (an in-place
+    change killed half-way can leave an HDF5 file unreadable).
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by :func:`write_hdf5`.
+    data : dict
+        As for :func:`write_hdf5`; existing datasets of the same name are replaced.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import shutil
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    try:
+        shutil.copyfile(path, tmp)
+        with h5py.File(tmp, "a") as f:
+            _write_group(f, data)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def extend_hdf5(path: str | Path, group: str, rows: dict[str, Any]) -> int:
     """Append rows to resizable datasets of ``group`` (created on first use); returns the rows.
 
@@ -254,6 +289,22 @@ def read_rows(path: str | Path, group: str, name: str, start: int, stop: int) ->
     """
     with h5py.File(path, "r") as f:
         return f[group][name][start:stop]
+
+
+def read_attrs(path: str | Path, group: str = "/") -> dict[str, Any]:
+    """The attributes of ``group`` (bytes decoded to str).
+
+    Parameters
+    ----------
+    path : str or Path
+    group : str
+
+    Returns
+    -------
+    dict
+    """
+    with h5py.File(path, "r") as f:
+        return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f[group].attrs.items()}
 
 
 def read_hdf5(path: str | Path) -> dict[str, Any]:

@@ -45,6 +45,9 @@ ACC = ("base_mean", "base_mean", "base_mean", "base_ext", "open_pl", "open_pl", 
 DONE, CHUNK_END, RECORD_FULL, SWEEP_LIMIT = 0, 1, 2, 3
 #: In the stepping mode, elastic steps that count as one avalanche for a chunk's length.
 QUIET_PER_AVALANCHE = 256
+#: Weight of the mean-and-copy pass among the threaded regions: threaded when
+#: ``n >= PAR_MEAN * par`` (``par`` the grain, :func:`femplastic.threads.parallel_for`).
+PAR_MEAN = 8
 
 
 @nb.njit(cache=True)
@@ -69,13 +72,14 @@ def fill_quiet(upto, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean):  # 
 
 @nb.njit(cache=True)
 def find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref, pref,
-              margin, pos, trial, par=False):  # pragma: no cover - compiled
+              margin, pos, trial, par=0):  # pragma: no cover - compiled
     """The next load step (counted from ``k_base``) whose loaded stress is unstable.
 
     Event-driven: :func:`~femplastic.weakplane.kernels.next_unstable_step` (analytic, then
     verified with the stepping test); stepping: the step after ``done`` only. Returns
     ``mstep``, with ``trial`` the loaded stress there; ``mstep > n_steps - k_base`` (event
-    driven) or ``0`` (stepping, step stable) when there is none. ``par``: threaded search.
+    driven) or ``0`` (stepping, step stable) when there is none. ``par``: the grain of the
+    threaded search (0: serial).
     """
     k_base = pos[0]
     if event_driven:
@@ -97,7 +101,7 @@ def _resolved(m, s0, s1, s2):  # pragma: no cover - compiled
 @nb.njit(cache=True)
 def avalanche(mstep, form, stress, base, w, mload, dgamma, vbar, system, law, cache,
               work, events, ev_aval, rng, record, max_sweeps, pos, acc, rec_b, rec_a, rec_size,
-              rec_pl, rec_mean, par=False):  # pragma: no cover - compiled
+              rec_pl, rec_mean, par=0):  # pragma: no cover - compiled
     """Relax ``stress``, loaded to step ``k_base + mstep`` (by :func:`find_next`), and book it.
 
     With ``pos[4] >= 0`` (an avalanche interrupted by a full record) the relaxation of
@@ -105,7 +109,7 @@ def avalanche(mstep, form, stress, base, w, mload, dgamma, vbar, system, law, ca
     needs room: grow it and call again with the same arguments) or :data:`SWEEP_LIMIT`.
     On :data:`DONE`: the records of the step, ``base`` = the relaxed stress, ``pos`` and
     ``acc`` advanced; ``ev_aval`` holds the avalanche index of each recorded event.
-    ``par``: threaded scans and updates (same bits).
+    ``par``: the grain of the threaded scans and updates (0: serial; same bits).
     """
     n = stress.shape[0]
     ev_n = events[5]
@@ -174,11 +178,12 @@ def _mean_copy(stress, w, base, par):  # pragma: no cover - compiled
     """Weighted mean (3,): sums per block of :data:`SCAN_BLOCK` elements, then over blocks.
 
     The blocks are summed in order, so serial and threaded give the same bits; copies
-    ``stress`` to ``base`` too (when ``base`` has rows).
+    ``stress`` to ``base`` too (when ``base`` has rows). Threaded when
+    ``n >= PAR_MEAN * par`` (``par`` the grain, 0: serial).
     """
     n = stress.shape[0]
     part = np.empty(((n + SCAN_BLOCK - 1) // SCAN_BLOCK, 3))
-    if par:
+    if par > 0 and n >= PAR_MEAN * par:
         _block_sums_par(stress, w, base, part)
     else:
         for j in range(part.shape[0]):
@@ -192,19 +197,19 @@ def _mean_copy(stress, w, base, par):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True)
-def weighted_mean(stress, w, par=False):  # pragma: no cover - compiled
+def weighted_mean(stress, w, par=0):  # pragma: no cover - compiled
     """``sum_e w[e] stress[e]`` (3,), summed as :func:`book_relaxed` sums it (same bits)."""
     return _mean_copy(stress, w, np.empty((0, 3)), par)
 
 
 @nb.njit(cache=True)
 def book_relaxed(stress, base, w, mload, pos, acc, rec_a, rec_size, rec_pl, rec_mean,
-                 par=False):  # pragma: no cover - compiled
+                 par=0):  # pragma: no cover - compiled
     """Close the avalanche of step ``pos[4]``: records, ``base`` = ``stress``, advance ``pos``.
 
     ``rec_size[i]`` and the weighted plastic strain ``acc[4:7]`` must hold the avalanche's.
     The mean is summed as :func:`weighted_mean` sums it (same bits), fused with the copy;
-    ``par``: on threads (same bits).
+    ``par``: the grain of the threaded form (same bits).
     """
     i = pos[4]
     rec_pl[i] = _resolved(mload, acc[4], acc[5], acc[6])
@@ -224,15 +229,15 @@ def book_relaxed(stress, base, w, mload, pos, acc, rec_a, rec_size, rec_pl, rec_
 def aqs_chunk(form, stress, base, v, ivm, w, mload, dgamma, vbar, vmean, n_steps,
               event_driven, system, law, cache, work, events, ev_aval, rng, record, max_sweeps,
               max_aval, pos, acc, rec_b, rec_a, rec_size, rec_pl, rec_mean,
-              par=False):  # pragma: no cover
+              par=0):  # pragma: no cover
     """Up to ``max_aval`` avalanches of the AQS loop (all steps when the loading ends first).
 
     Returns :data:`DONE` (all ``n_steps`` recorded), :data:`CHUNK_END` (``max_aval``
     avalanches done, or in the stepping mode ``QUIET_PER_AVALANCHE * max_aval`` elastic
     steps), :data:`RECORD_FULL` (grow the event record and call again: the loop
     resumes where it stopped) or :data:`SWEEP_LIMIT`. Same draws and records as the Python
-    loop of :func:`find_next`, :func:`fill_quiet` and :func:`avalanche`; ``par`` runs their
-    threaded forms (same bits).
+    loop of :func:`find_next`, :func:`fill_quiet` and :func:`avalanche`; ``par`` is the grain
+    of their threaded regions (0: serial; same bits).
     """
     _, tauc, nv, _, _, _, _ = system
     _, law_f, _, _ = law

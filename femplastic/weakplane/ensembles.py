@@ -28,6 +28,7 @@ __all__ = [
     "config_point",
     "grid_points",
     "warmup_model",
+    "check_aqs_protocol",
 ]
 
 
@@ -80,10 +81,28 @@ def model_config(point: Mapping[str, Any]) -> Config:
     return config_from_dict(nested)
 
 
+def check_aqs_protocol(cfg: Config) -> None:
+    """Refuse a configuration whose ``run.protocol`` is not ``aqs``.
+
+    The realisation functions of ensembles and sweeps are quench + AQS: a point labelled
+    with another protocol would store AQS data under that label.
+
+    Raises
+    ------
+    ValueError
+        Naming ``run.protocol`` and where the other protocols run.
+    """
+    if cfg.run.protocol != "aqs":
+        raise ValueError(f"run.protocol={cfg.run.protocol}: ensembles and sweeps run the aqs "
+                         "protocol only (quench + AQS shear); run other protocols with "
+                         "femplastic run --set run.protocol=... --realizations N")
+
+
 def _model_run(point: Mapping[str, Any], rng: np.random.Generator) -> tuple[Any, Config]:
     from .drivers import aqs, quench
 
     cfg = model_config(point)
+    check_aqs_protocol(cfg)
     p, rp = cfg.model, cfg.run
     state = quench(p, rng)
     run = aqs(state, p, rng, gamma_end=rp.gamma_end, dgamma=rp.dgamma, alpha=rp.alpha,
@@ -165,6 +184,7 @@ def model_statistics(point: dict[str, Any], rng: np.random.Generator) -> dict[st
 def _validate_model_point(point: Mapping[str, Any]) -> None:
     from .estimates import check_cost
 
+    check_aqs_protocol(model_config(point))
     # the checks of femplastic run: a realisation's records are all in memory here
     check_cost(model_config(point), streamed=False)
 

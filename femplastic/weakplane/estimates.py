@@ -67,13 +67,18 @@ def model_bytes(n: float, N: float, periodic: bool = True) -> tuple[float, float
     -------
     state, propagator : float
         Four copies of the state (quench state, AQS copy, snapshot, chunk start); the
-        folded kernel and its FFT work, or a dense ``n x n x 9`` response up to 1024
-        elements (``make_propagator``'s ``dense_max``), then a sparse FE operator.
+        folded kernel and its FFT work; else the dense ``n x n x 9`` response while it fits
+        ``make_propagator``'s dense budget, then the sparse factors (about 8 kB per element at
+        L = 128, growing like log n; measured by ``femplastic bench mesh``).
     """
+    from ..fe.propagators.general import default_dense_budget
+
     state = 4 * n * (9 + 7 * N) * 8
-    propagator = n * (1024 if periodic else 4096) + (n * n * 72 if n <= 1024 and not periodic
-                                                      else 0)
-    return state, propagator
+    if periodic:
+        return state, n * 1024
+    if 72 * n * n <= default_dense_budget():
+        return state, n * n * 72
+    return state, n * 8192 * max(1.0, math.log2(n) / 14)
 
 
 def run_footprint(params: Any, run: Any, realizations: int = 1) -> dict[str, float]:

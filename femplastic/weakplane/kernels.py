@@ -187,6 +187,10 @@ def _unsure(flat, sr, pref, margin, a, lo, hi):  # pragma: no cover - compiled
 
 #: Elements per block of the scan's pre-filter (:func:`_unsure`).
 SCAN_BLOCK = 64
+#: Weights of the threaded regions: a region of ``n`` elements runs on threads when
+#: ``par > 0`` and ``n >= weight * par`` (``par`` the grain the drivers pass,
+#: :func:`femplastic.threads.parallel_for`): the scan, the trigger bounds, the loaded stress.
+PAR_SCAN, PAR_BOUNDS, PAR_TRIAL = 1, 2, 4
 
 
 @nb.njit(cache=True)
@@ -212,22 +216,23 @@ def _test_element(e, stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no
 
 @nb.njit(cache=True)
 def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
-                stop_first=False, par=False):  # pragma: no cover
+                stop_first=False, par=0):  # pragma: no cover
     """Active elements (lowest ``dtau_c < 0``) and their lowest system; returns the count.
 
     An element is skipped without looking at its systems when its cached margin proves it
     stable: ``|s - s_ref| + a |p - p_ref| < margin`` is exact by the triangle inequality
     (resolved stresses are unit projections of ``s``), with a relative safety far above
     round-off. Otherwise :func:`full_check` scans its ``N`` systems and refreshes the cache.
-    With ``stop_first`` the scan ends at the first active element; ``par`` runs the threaded
-    form (:func:`_find_active_par`, same output and cache) unless ``stop_first``.
+    With ``stop_first`` the scan ends at the first active element; ``par`` (the grain, 0:
+    serial) runs the threaded form (:func:`_find_active_par`, same output and cache) when
+    ``n >= PAR_SCAN * par``, unless ``stop_first``.
 
     The elements go in blocks of :data:`SCAN_BLOCK`: a vectorised pre-filter
     (:func:`_unsure`) passes a block whose every element the cached test proves stable, and
     only the other blocks are tested element by element. Which elements get a full check
     changes nothing but the cache: the output is the exact active set, in element order.
     """
-    if par and not stop_first:
+    if par > 0 and not stop_first and stress.shape[0] >= PAR_SCAN * par:
         return _find_active_par(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k)
     a = law_f[4]
     n = stress.shape[0]
@@ -367,7 +372,7 @@ def add_plastic(count, act_e, deps, wts, out):  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def relax_fused(form, stress, system, law, cache, work, events, rng, record, max_sweeps,
-                thermal_first, wts=None, par=False):  # pragma: no cover - compiled
+                thermal_first, wts=None, par=0):  # pragma: no cover - compiled
     """Athermal relaxation at fixed strain: synchronous sweeps until nothing is active.
 
     ``form`` is the propagator's ``(kind, arr, L)``
@@ -382,7 +387,7 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
     (KMC). Returns ``(status, events, plastic)``: status 0 relaxed, 1 sweep limit, 2 record
     buffer full; plastic = sum of deps (3,), or with element weights ``wts`` (n,) the
     weighted sum ``sum_i wts[e_i] deps_i`` (the plastic strain change of the weighted mean).
-    ``par`` runs the threaded scan and update (bit-identical results).
+    ``par``: the grain of the threaded scan and update (0: serial; bit-identical results).
 
     Per sweep the draws from ``rng`` come in a fixed order: amplitudes of all events
     (:func:`draw_slips`), then the propagator's draws (one permutation per event for the
@@ -426,12 +431,13 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
 
 
 @nb.njit(cache=True)
-def trial_stress(base, v, x, out, par=False):  # pragma: no cover - compiled
+def trial_stress(base, v, x, out, par=0):  # pragma: no cover - compiled
     """``out = base + x * v`` elementwise (the loaded stress, same formula in every mode).
 
-    ``par``: blocks of rows on threads (the same values).
+    ``par``: the grain; blocks of rows on threads when ``n >= PAR_TRIAL * par`` (the same
+    values).
     """
-    if par:
+    if par > 0 and base.shape[0] >= PAR_TRIAL * par:
         _trial_par(base, v, x, out)
         return
     for e in range(base.shape[0]):
@@ -572,7 +578,7 @@ def _bounds_par(b, ivm, sr, pref, margin, a, n, lbs, bmin):  # pragma: no cover 
 
 @nb.njit(cache=True)
 def trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, ivm, lbs, bmin,
-                   par=False):  # pragma: no cover - compiled
+                   par=0):  # pragma: no cover - compiled
     """Smallest activation load over all elements, with the bounds it was found from.
 
     Fills ``lbs`` (n,) with every element's lower bound (:func:`_lower_bounds`) and ``bmin``
@@ -580,14 +586,15 @@ def trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, ivm, lbs, bmin,
     is solved exactly (:func:`_element_trigger`), then every element whose bound is below the
     best load found so far, visiting only the blocks whose minimum is. Returns
     ``(best, e_best)``, the exact minimum and an element attaining it (``inf, -1`` when
-    nothing is loaded). ``par``: the bounds on threads (same values).
+    nothing is loaded). ``par``: the grain; the bounds on threads when
+    ``n >= PAR_BOUNDS * par`` (same values).
     """
     n = base.shape[0]
     nblk = bmin.shape[0]
     b = np.ascontiguousarray(base).reshape(-1)
     sr = np.ascontiguousarray(sref).reshape(-1)
     a = law_f[4]
-    if par:
+    if par > 0 and n >= PAR_BOUNDS * par:
         _bounds_par(b, ivm, sr, pref, margin, a, n, lbs, bmin)
     else:
         _lower_bounds(b, ivm, sr, pref, margin, a, 0, n, lbs)
@@ -646,7 +653,7 @@ def _analytic_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap, 
 
 @nb.njit(cache=True)
 def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap,
-                 ivm=None, par=False):  # pragma: no cover
+                 ivm=None, par=0):  # pragma: no cover
     """Smallest load step ``m >= 1`` at which ``base + m dgamma v`` has an active system.
 
     Analytic (the stress is affine in the load): for each system with a positive loading
@@ -654,8 +661,8 @@ def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap,
     the cached margins, a lower bound of every element's activation load; the element with
     the lowest bound is solved exactly, and the second pass skips every element whose bound
     exceeds the best load found. Returns ``min(m, m_cap)``. ``ivm`` is
-    :func:`load_rate_bounds` of ``v`` (computed here when not given); ``par`` runs the
-    threaded form (the same minimum).
+    :func:`load_rate_bounds` of ``v`` (computed here when not given); ``par``: the grain of
+    the threaded form (the same minimum).
     """
     return _analytic_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap, ivm,
                           par)[0]
@@ -676,7 +683,7 @@ def _active_at(e, base, v, x, trial, nv, tauc, law_f, sref, pref, margin):  # pr
 
 @nb.njit(cache=True)
 def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap,
-                       trial, ivm=None, par=False):  # pragma: no cover - compiled
+                       trial, ivm=None, par=0):  # pragma: no cover - compiled
     """First load step ``m`` in ``1 .. cap`` at which ``base + m dgamma v`` is unstable.
 
     The analytic step (:func:`trigger_bounds`, as :func:`next_trigger`) is verified against

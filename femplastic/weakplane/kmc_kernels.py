@@ -43,6 +43,9 @@ __all__ = ["REFRESH", "kmc_cache", "kmc_select_bounded", "kmc_run"]
 #: Largest ``beta delta_e`` an element's bound may drift before it is recomputed exactly.
 REFRESH = 0.5  # acceptance >= exp(-REFRESH) per trial
 _SLACK = 1e-9  # relative inflation of the bounds, far above round-off of the triangle bound
+#: Weight of the refresh pass among the threaded regions: threaded when ``n >= PAR_SYNC *
+#: par`` (``par`` the grain, :func:`femplastic.threads.parallel_for`; 0: serial).
+PAR_SYNC = 1
 
 
 def kmc_cache(n: int) -> tuple[np.ndarray, ...]:
@@ -142,7 +145,7 @@ def _sync_par(stress, nv, tauc, slips, law_f, beta, kcache, rebuild):  # pragma:
 
 
 @nb.njit(cache=True)
-def _sync(stress, nv, tauc, slips, law_f, beta, kcache, par=False):  # pragma: no cover
+def _sync(stress, nv, tauc, slips, law_f, beta, kcache, par=0):  # pragma: no cover
     """Refresh every element that was renewed or drifted beyond :data:`REFRESH`; O(n)."""
     k_s, k_p, k_logr, k_slips, tree, meta = kcache
     a = abs(law_f[4])
@@ -152,7 +155,7 @@ def _sync(stress, nv, tauc, slips, law_f, beta, kcache, par=False):  # pragma: n
     thr2 = thr * thr
     rebuild = meta[1] != 0.0
     n_serial = n
-    if par:
+    if par > 0 and n >= PAR_SYNC * par:
         rebuild = _sync_par(stress, nv, tauc, slips, law_f, beta, kcache, rebuild)
         n_serial = 0  # done: skip the serial pass
     for e in range(n_serial):
@@ -188,7 +191,7 @@ def _sync(stress, nv, tauc, slips, law_f, beta, kcache, par=False):  # pragma: n
 
 @nb.njit(cache=True)
 def kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng,
-                       par=False):  # pragma: no cover
+                       par=0):  # pragma: no cover
     """Pick system ``(e, k)`` with probability ``nu_ek / sum(nu)``; returns ``(e, k, dt)``.
 
     ``dt`` is the KMC waiting time (exponential of rate ``sum(nu)``). ``slips`` (n,) int64 is
@@ -196,8 +199,8 @@ def kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng,
     :func:`kmc_cache`, updated in place. After the O(n) refresh pass every element satisfies
     ``R_e <= B_e = exp(k_logr[e] + REFRESH)``; a trial draws ``e`` from the sum tree
     (``B_e / sum B``, O(log n)) and accepts system ``k`` with probability ``nu_ek / B_e``
-    (O(N)). Draws per trial: one exponential, two uniforms. ``par`` runs the refresh pass
-    threaded (the same cache and tree).
+    (O(N)). Draws per trial: one exponential, two uniforms. ``par`` (the grain, 0: serial)
+    runs the refresh pass threaded when ``n >= PAR_SYNC * par`` (the same cache and tree).
     """
     _sync(stress, nv, tauc, slips, law_f, beta, kcache, par)
     _, _, k_logr, _, tree, meta = kcache
@@ -237,13 +240,14 @@ def kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng,
 
 @nb.njit(cache=True)
 def kmc_run(form, stress, system, law, cache, work, events, kcache, rng, beta, n_thermal,
-            max_sweeps, par=False):  # pragma: no cover - compiled
+            max_sweeps, par=0):  # pragma: no cover - compiled
     """``n_thermal`` KMC steps: bounded selection, then the fused athermal relaxation.
 
     Returns ``(status, events, time)``: status 0 done, 1 a relaxation hit ``max_sweeps``;
     ``events`` all slip events (thermal + athermal); ``time`` the KMC time elapsed. The
     draws of each step: the selection's (:func:`kmc_select_bounded`), then the relaxation's
-    (:func:`femplastic.weakplane.kernels.relax_fused`). ``par``: the threaded forms.
+    (:func:`femplastic.weakplane.kernels.relax_fused`). ``par``: the grain of the threaded
+    regions (0: serial).
     """
     _, tauc, nv, _, _, _, slips = system
     _, law_f, _, _ = law

@@ -15,10 +15,12 @@ from ...numba_cache import refresh as _refresh_numba_caches
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
+from .sparse_kernels import sparse_apply  # noqa: E402  (after the cache refresh)
+
 __all__ = ["shifted_add", "shifted_add_many", "dense_add_many", "apply_form",
            "shuffle_scatter", "meanfield_add", "memory_pass",
            "FORM_PERIODIC", "FORM_DENSE", "FORM_SHUFFLED_PERIODIC", "FORM_SHUFFLED_DENSE",
-           "FORM_MEANFIELD"]
+           "FORM_MEANFIELD", "FORM_SPARSE", "folded_add2_sweep", "PAR_UPDATE"]
 
 
 @nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
@@ -133,6 +135,80 @@ def _folded_add2_par(stress, Kf, L, e, u, d2):  # pragma: no cover - compiled
                 stress[b + k] += Kf[M + k] * (p - q)
 
 
+#: Weight of the sweep's stress update among the threaded regions: it runs on threads when
+#: ``events * n >= PAR_UPDATE * par`` (see :mod:`femplastic.threads`).
+PAR_UPDATE = 4
+
+
+@nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
+def _row_self(stress, Kf, a, k0, P, W, u, d2):  # pragma: no cover - compiled
+    """Target row of offset ``ry = 0`` (or ``L / 2``): the expression of :func:`_folded_add2`."""
+    for k in range(W):
+        stress[a + k] += Kf[k0 + k] * u + Kf[P + k0 + k] * d2
+
+
+@nb.njit(cache=True, boundscheck=False)
+def _row_up(stress, Kf, a, k0, P, W, u, d2):  # pragma: no cover - compiled
+    """Target row ``ey + ry`` of :func:`_folded_add2`: ``p + q``, the products rounded.
+
+    Without contraction: in :func:`_folded_add2` the products ``p``, ``q`` serve two rows,
+    so LLVM does not fuse them there either.
+    """
+    for k in range(W):
+        p = Kf[k0 + k] * u
+        q = Kf[P + k0 + k] * d2
+        stress[a + k] += p + q
+
+
+@nb.njit(cache=True, boundscheck=False)
+def _row_down(stress, Kf, b, k0, P, M, W, u, d2):  # pragma: no cover - compiled
+    """Target row ``ey - ry`` of :func:`_folded_add2`: ``s (p - q)``, ``s = +-1`` exact.
+
+    The sign product is exact, so the fused multiply-add of :func:`_folded_add2` rounds once
+    like this unfused sum.
+    """
+    for k in range(W):
+        p = Kf[k0 + k] * u
+        q = Kf[P + k0 + k] * d2
+        stress[b + k] += Kf[M + k] * (p - q)
+
+
+@nb.njit(cache=True, boundscheck=False, parallel=True)
+def folded_add2_sweep(stress, Kf, L, act_e, deps, count):  # pragma: no cover - compiled
+    """The traceless updates of a sweep's ``count`` events as one threaded region.
+
+    The target rows are shared among threads; each row receives the events in event order,
+    with the arithmetic of :func:`_folded_add2` (which adds one term per event to every
+    row): the result is bit-identical to :func:`shifted_add` event by event, whatever the
+    number of threads. ``Kf`` is the folded kernel, flat; ``deps[i]`` must be traceless.
+    """
+    h = L // 2
+    W = u64(3 * L)
+    W2 = u64(6 * L)
+    P = u64(h + 1) * W2
+    M = u64(3) * P
+    for j in nb.prange(L):
+        a = u64(j) * W
+        for i in range(count):
+            e = act_e[i]
+            ey = e // L
+            ex = e - ey * L
+            u = 0.5 * (deps[i, 0] - deps[i, 1])
+            d2 = deps[i, 2]
+            off = u64(3 * (L - ex))
+            d = j - ey
+            if d < 0:
+                d += L
+            if d <= h:
+                k0 = u64(d) * W2 + off
+                if d == 0 or 2 * d == L:
+                    _row_self(stress, Kf, a, k0, P, W, u, d2)
+                else:
+                    _row_up(stress, Kf, a, k0, P, W, u, d2)
+            else:
+                _row_down(stress, Kf, a, u64(L - d) * W2 + off, P, M, W, u, d2)
+
+
 @nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
 def _folded_add3(stress, Kf, L, e, u, d2, t):  # pragma: no cover - compiled
     """:func:`shifted_add` of an increment with a volumetric part ``t``."""
@@ -219,6 +295,9 @@ def _warmup() -> None:
 #: Propagator numba forms (``Propagator.numba_form()`` kinds).
 FORM_PERIODIC, FORM_DENSE = 0, 1
 FORM_SHUFFLED_PERIODIC, FORM_SHUFFLED_DENSE, FORM_MEANFIELD = 2, 3, 4
+#: Packed sparse factorisation (:mod:`~femplastic.fe.propagators.sparse_kernels`): one solve
+#: for all events of a call.
+FORM_SPARSE = 5
 
 
 @nb.njit(cache=True)
@@ -294,7 +373,9 @@ def apply_form(kind, arr, L, stress, count, act_e, deps, rng,
         0 folded periodic kernel ``arr (4, (L//2+1)*6L)`` (:func:`shifted_add`); 1 dense
         response ``arr (3n, 3n)``;
         2 / 3 the same kernels shuffled per event (:func:`shuffle_scatter`); 4 mean field
-        ``arr (n, 18)`` (:func:`meanfield_add`).
+        ``arr (n, 18)`` (:func:`meanfield_add`); 5 packed sparse factorisation ``arr (1, N)``
+        (:func:`~femplastic.fe.propagators.sparse_kernels.sparse_apply`: all ``count`` events
+        in one solve).
     arr : 2D float64 array, see ``kind``
     L : int, grid side for the periodic kinds (0 otherwise)
     stress : (n, 3) float64, C-contiguous, modified in place
@@ -302,17 +383,29 @@ def apply_form(kind, arr, L, stress, count, act_e, deps, rng,
     act_e : (>= count,) int64, elements of the events
     deps : (>= count, 3) float64, Voigt plastic strain increments
     rng : numpy.random.Generator, used by the shuffled kinds only (one permutation per event)
-    par : bool, threaded form of the periodic update (kind 0; same bits)
+    par : int, grain of the threaded regions (:func:`femplastic.threads.parallel_for`; 0
+        serial): the periodic kind's sweep runs as one threaded region
+        (:func:`folded_add2_sweep`, same bits) when ``count * n >= PAR_UPDATE * par``
     """
     flat = stress.reshape(-1)
+    if kind == 5:
+        sparse_apply(arr.reshape(-1), flat, count, act_e, deps)
+        return
     n = stress.shape[0]
+    if kind == 0 and par > 0 and count * n >= PAR_UPDATE * par:
+        traceless = True
+        for i in range(count):
+            traceless = traceless and deps[i, 0] + deps[i, 1] == 0.0
+        if traceless:  # slips are: the sweep as one threaded region
+            folded_add2_sweep(flat, arr.reshape(-1), L, act_e, deps, count)
+            return
     shuffled = kind == 2 or kind == 3
     resp = np.zeros(3 * n if shuffled else 0)
     perm = np.zeros(n - 1 if shuffled else 0, np.int64)
     for i in range(count):
         e = act_e[i]
         if kind == 0:
-            shifted_add(flat, arr, L, e, deps[i, 0], deps[i, 1], deps[i, 2], par)
+            shifted_add(flat, arr, L, e, deps[i, 0], deps[i, 1], deps[i, 2])
         elif kind == 1:
             dense_add_many(flat, arr, act_e[i : i + 1], deps[i : i + 1])
         elif shuffled:

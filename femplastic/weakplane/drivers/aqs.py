@@ -272,6 +272,7 @@ def aqs(
     checkpoint: Callable[[AQSCheckpoint], None] | None = None,
     checkpoint_every: float = 0.0,
     resume: AQSCheckpoint | None = None,
+    checkpoint_since: float | None = None,
 ) -> AQSRun:
     """Drive ``state`` in athermal quasistatic shear; returns the records and a new state.
 
@@ -318,6 +319,9 @@ def aqs(
         state (its model and shapes; its arrays are replaced by the checkpoint's), ``rng`` is
         set to the saved generator state, and the other arguments must be the run's. The
         returned records and state are bitwise those of the uninterrupted run.
+    checkpoint_since : float, optional
+        ``time.perf_counter()`` at the previous checkpoint (default: the start of this call),
+        so that one period can span several calls (``femplastic run`` shears in chunks).
 
     Returns
     -------
@@ -411,10 +415,10 @@ def aqs(
                 dst[:m0] = ev[key]
             buf.ev_n[0] = m0
     events0, aval0 = st.n_events, st.n_avalanches - int(pos[2])
-    t_ckpt = _time.perf_counter()
+    t_ckpt = _time.perf_counter() if checkpoint_since is None else float(checkpoint_since)
     system, law, cache = kernel_state(st)
     form = m.propagator.numba_form()
-    par = threads.parallel_for(st.n_elem)  # threaded kernels (same bits)
+    par = threads.parallel_for(st.n_elem, gate=False)  # threaded kernels (same bits)
     max_sweeps = 1_000_000
 
     def sync_counts() -> None:
@@ -457,13 +461,17 @@ def aqs(
         # checkpoints and growing the event record happen between chunks)
         chunk = 1
         every_avalanche = checkpoint is not None and checkpoint_every == 0
+        tuner = threads.Tuner(par)  # threaded or serial chunks, whichever is faster now
         while True:
             interrupt.check()  # a safe point: Ctrl-C surfaces here, between compiled calls
             t0 = _time.perf_counter()
+            work0 = int(pos[3]) + 4 * int(pos[2])  # events, and ~4 passes per avalanche
             status = AK.aqs_chunk(form, st.stress, base, v, ivm, w, Mload, dgamma, vbar,
                                   vmean, n_steps, event_driven, system, law, cache, buf.work,
                                   buf.events, buf.ev_aval, rng, record_events, max_sweeps,
-                                  1 if every_avalanche else chunk, pos, acc, *recs, par)
+                                  1 if every_avalanche else chunk, pos, acc, *recs, tuner.par)
+            if tuner.record(int(pos[3]) + 4 * int(pos[2]) - work0, _time.perf_counter() - t0):
+                chunk = 1 if tuner.par else chunk  # a threaded probe starts with one avalanche
             sync_counts()
             if status == AK.RECORD_FULL:
                 buf.grow(2 * buf.ev_e.shape[0] + st.n_elem)
@@ -473,7 +481,8 @@ def aqs(
             if status == AK.DONE:
                 break
             dt = _time.perf_counter() - t0
-            chunk = max(1, min(4 * chunk, int(chunk * 0.1 / max(dt, 1e-6))))
+            if not every_avalanche:  # (growing it there overflowed after ~510 saves)
+                chunk = max(1, min(4 * chunk, int(chunk * 0.1 / max(dt, 1e-6)), 1 << 40))
             report(progress, int(pos[1]) / n_steps, st.n_events)
             if checkpoint is not None and _time.perf_counter() - t_ckpt >= checkpoint_every:
                 checkpoint(snapshot())
@@ -481,6 +490,7 @@ def aqs(
     else:
         # a Python loop over the same compiled parts: stop_when sees every step (and user
         # propagators without a numba form relax through relax())
+        par = threads.parallel_for(st.n_elem)  # no Tuner here: the free-core gate
         while int(pos[1]) < n_steps and not stopped:
             interrupt.check()
             done = int(pos[1])

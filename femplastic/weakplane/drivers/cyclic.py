@@ -3,7 +3,8 @@
 Each cycle drives the external strain ``0 -> +gamma_max -> -gamma_max -> 0`` (relative to the
 starting state, along ``E = E_0 + gamma M(alpha)``) with the exact event-driven rules of
 :func:`femplastic.aqs`, through :class:`~femplastic.weakplane.drivers.path.StrainPath` (integer
-strain lattice, so an elastic cycle returns to the bit-identical stress).
+strain lattice, so an elastic cycle returns to the bit-identical stress), on its compiled loop
+(:class:`~femplastic.weakplane.drivers.path.CompiledPath`) when available.
 
 Per cycle it records the stroboscopic state at the cycle start (resolved stress, elastic
 energy :func:`~femplastic.weakplane.energy.elastic_energy`), the events and plastic strain of
@@ -28,16 +29,22 @@ entered the limit cycle).
 
 from __future__ import annotations
 
+import time as _time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ... import validation
+from ... import interrupt, validation
+from .. import path_kernels as PK
 from ..energy import elastic_energy
+from ..npblas import on_one_thread
 from ..params import ModelParams
 from ..state import State
-from .path import AvalancheLog, StrainPath
+from .checkpoint import AQSCheckpoint
+from .path import AvalancheLog, CompiledPath, StrainPath, compiled_available
+from .progress import report
 
 __all__ = ["CyclicRun", "cyclic"]
 
@@ -115,6 +122,8 @@ def _same(a: tuple, b: tuple, atol: float) -> bool:
             and float(np.max(np.abs(a[0] - b[0]))) <= atol)
 
 
+@interrupt.deferring
+@on_one_thread
 def cyclic(
     state: State,
     params: ModelParams | None,
@@ -127,6 +136,12 @@ def cyclic(
     max_period: int = 4,
     stress_atol: float = 1e-9,
     record_events: bool = False,
+    progress: Callable[..., None] | None = None,
+    checkpoint: Callable[[AQSCheckpoint], None] | None = None,
+    checkpoint_every: float = 0.0,
+    resume: AQSCheckpoint | None = None,
+    checkpoint_since: float | None = None,
+    compiled: bool | None = None,
 ) -> CyclicRun:
     """Strain-controlled cyclic AQS: ``cycles`` times ``0 -> +gamma_max -> -gamma_max -> 0``.
 
@@ -139,7 +154,8 @@ def cyclic(
     rng : numpy.random.Generator
         Source of every random draw.
     gamma_max : float
-        Strain amplitude (> 0), a multiple of ``dgamma`` (rounded to the nearest).
+        Strain amplitude (> 0), a multiple of ``dgamma`` (to a relative 1e-9; otherwise a
+        ValueError names the nearest valid amplitude).
     cycles : int
         Number of cycles (>= 1).
     dgamma : float
@@ -154,10 +170,40 @@ def cyclic(
         Stress tolerance (LJ units, >= 0) of the configuration comparison (module notes).
     record_events : bool
         Keep every slip event in ``run.avalanches.events``.
+    progress : callable, optional
+        Called with the fraction of the ``4 cycles gamma_max / dgamma`` load steps done
+        (and the slip events so far when it sets ``wants_events``,
+        :func:`~femplastic.weakplane.drivers.progress.report`), about every 0.1 s.
+    checkpoint : callable, optional
+        Called with an :class:`~femplastic.weakplane.drivers.checkpoint.AQSCheckpoint` at an
+        avalanche boundary (or a cycle end) whenever ``checkpoint_every`` seconds of wall time
+        have passed since the start or the last checkpoint; save it with
+        :func:`~femplastic.weakplane.drivers.checkpoint.save` (its ``records`` hold the
+        cyclic loop's variables, ``records["protocol"] == "cyclic"``).
+    checkpoint_every : float
+        Seconds between checkpoints (>= 0; 0: after every avalanche and cycle).
+    resume : AQSCheckpoint, optional
+        Continue the run that wrote this checkpoint: ``state`` must be that run's starting
+        state, ``rng`` any generator (its state is set to the saved one) and every other
+        argument the run's (checked). Records, logs and final state are bitwise those of the
+        uninterrupted run.
+    checkpoint_since : float, optional
+        ``time.perf_counter()`` at the previous checkpoint (default: the start of this call),
+        so that one checkpoint period can span several calls (as :func:`femplastic.aqs`).
+    compiled : bool, optional
+        Force the compiled loop (True) or the Python loop (False); default: compiled when
+        available (:func:`~femplastic.weakplane.drivers.path.compiled_available`). Both give
+        the same bits; checkpoints need the compiled loop.
 
     Returns
     -------
     CyclicRun
+
+    Notes
+    -----
+    The load steps run in the compiled loop of :func:`femplastic.aqs`'s kind
+    (:func:`femplastic.weakplane.path_kernels.path_chunk`); Ctrl-C raises KeyboardInterrupt
+    within ~0.1 s, at an avalanche boundary.
 
     Examples
     --------
@@ -189,17 +235,96 @@ def cyclic(
         raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
     if params is not None and params != state.model.params:
         raise ValueError("params differ from those the state was built with (state.model.params)")
-    n = max(1, int(round(gamma_max / dgamma)))
-    eng = StrainPath(state, rng, dgamma, alpha, 4 * n * int(cycles), record_events)
+    ratio = gamma_max / dgamma
+    n = max(1, int(round(ratio)))
+    if abs(ratio - n) > 1e-9 * n:
+        raise ValueError(f"gamma_max ({gamma_max!r}) must be a multiple of dgamma ({dgamma!r}): "
+                         f"the nearest valid gamma_max is {n * dgamma!r}")
+    if not np.isfinite(checkpoint_every) or checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}")
+    use_compiled = compiled_available(state) if compiled is None else bool(compiled)
+    if use_compiled and not compiled_available(state):
+        raise ValueError("compiled=True: the compiled loop needs a propagator with a numba form "
+                         "and numpy's BLAS (femplastic.weakplane.npblas)")
+    if (checkpoint is not None or resume is not None) and not use_compiled:
+        raise ValueError("checkpoint/resume need the compiled loop (a propagator with a numba "
+                         "form; see femplastic.weakplane.drivers.path.compiled_available)")
+    args = {"gamma_max": float(n * dgamma), "dgamma": float(dgamma), "alpha": float(alpha),
+            "cycles": int(cycles), "until_absorbed": bool(until_absorbed),
+            "max_period": int(max_period), "stress_atol": float(stress_atol),
+            "record_events": bool(record_events)}
+    n_total = 4 * n * int(cycles)
+    eng: CompiledPath | StrainPath = (CompiledPath if use_compiled else StrainPath)(
+        state, rng, dgamma, alpha, n_total, record_events)
     st = eng.state
     strobes = [_snapshot(st)]
     s_stress = [st.external_stress(alpha)]
     s_energy = [elastic_energy(st, None, eng.w)]
     ends = [0]
     absorbed_at = period = None
-    for c in range(int(cycles)):
-        for k_to in (n, -n, 0):
-            eng.leg(k_to)
+    c0, l0 = 0, 0
+    if resume is not None:
+        c0, l0, absorbed_at, period = _restore(resume, args, eng, rng)
+        rec = resume.records
+        strobes = [(a.copy(), b.copy(), c.copy()) for a, b, c in
+                   zip(rec["strobe_stress"], rec["strobe_tauc"], rec["strobe_theta"],
+                       strict=True)]
+        s_stress = [float(x) for x in rec["s_stress"]]
+        s_energy = [float(x) for x in rec["s_energy"]]
+        ends = [int(x) for x in rec["ends"]]
+    where = [c0, l0]
+    t_ckpt = _time.perf_counter() if checkpoint_since is None else float(checkpoint_since)
+    t_prog = [0.0]
+
+    def snapshot() -> AQSCheckpoint:
+        assert isinstance(eng, CompiledPath)
+        m = eng.n
+        na = int(eng.ipos[PK.NAVAL])
+        ne = int(eng.events[5][0]) if record_events else 0
+        rec = {"protocol": np.array("cyclic"),
+               **{k: np.array(v) for k, v in args.items()},
+               "cycle": np.array(where[0]), "leg": np.array(where[1]),
+               "absorbed_at": np.array(-1 if absorbed_at is None else absorbed_at),
+               "period": np.array(-1 if period is None else period),
+               "ipos": eng.ipos.copy(), "facc": eng.facc.copy(), "E0": eng.E0.copy(),
+               "counts0": np.array([eng.events0, eng.aval0], np.int64),
+               "pos": eng.pos[:m].copy(), "stress": eng.stress[:m].copy(),
+               "stress_before": eng.stress_before[:m].copy(), "size": eng.size[:m].copy(),
+               "plastic": eng.plastic[:m].copy(), "alog": eng.alog[:na].copy(),
+               "strobe_stress": np.array([s[0] for s in strobes]),
+               "strobe_tauc": np.array([s[1] for s in strobes]),
+               "strobe_theta": np.array([s[2] for s in strobes]),
+               "s_stress": np.array(s_stress), "s_energy": np.array(s_energy),
+               "ends": np.array(ends, np.int64)}
+        ev = {name: a[:ne].copy() for name, a in
+              zip(("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp"), eng.events[:5], strict=True)}
+        ev["ev_x"] = eng.ev_x[:ne].copy()
+        return AQSCheckpoint(AQSCheckpoint.state_dict(st), eng.base.copy(), np.zeros(3),
+                             float(eng.facc[PK.BEXT]), int(eng.ipos[PK.KB]), m, na, rec, ev,
+                             rng.bit_generator.state)
+
+    def tick() -> None:
+        nonlocal t_ckpt
+        interrupt.check()
+        now = _time.perf_counter()
+        if progress is not None and now - t_prog[0] >= 0.1:
+            report(progress, min(eng.n / n_total, 1.0), st.n_events)
+            t_prog[0] = now
+        if checkpoint is not None and now - t_ckpt >= checkpoint_every:
+            checkpoint(snapshot())
+            t_ckpt = _time.perf_counter()
+
+    if use_compiled and checkpoint is not None and checkpoint_every == 0:
+        eng.chunk = 1
+        eng.fixed_chunk = True
+    for c in range(c0, int(cycles)):
+        if absorbed_at is not None and until_absorbed:
+            break
+        for li, k_to in enumerate((n, -n, 0)):
+            if c == c0 and li < l0:
+                continue
+            where[:] = c, li
+            eng.leg(k_to, tick)
         eng.current_stress()
         ends.append(eng.n)
         s_stress.append(st.external_stress(alpha))
@@ -214,6 +339,10 @@ def cyclic(
         strobes = strobes[-max_period:]
         if until_absorbed and absorbed_at is not None:
             break
+        where[:] = c + 1, 0
+        if c + 1 < int(cycles):
+            tick()
+    report(progress, 1.0, st.n_events)
     nst = eng.n
     gamma = eng.pos[:nst] * dgamma
     cyc = np.zeros(nst, np.int64)
@@ -238,3 +367,45 @@ def cyclic(
         events, pl_net, pl_abs, loop, diss, loop - diss - np.diff(se), absorbed_at, period,
         None if absorbed_at is None else absorbed_at - period, av, float(n * dgamma),
         float(dgamma), float(alpha))
+
+
+def _restore(ck: AQSCheckpoint, args: dict, eng: CompiledPath, rng: np.random.Generator
+             ) -> tuple[int, int, int | None, int | None]:
+    """Load a cyclic checkpoint into ``eng`` and ``rng``; returns (cycle, leg, absorbed, period)."""
+    rec = ck.records
+    if str(rec.get("protocol", "")) != "cyclic":
+        raise ValueError(f"resume: not a cyclic checkpoint (protocol "
+                         f"{str(rec.get('protocol', 'aqs'))!r})")
+    diff = [k for k, v in args.items() if k not in rec or rec[k].item() != v]
+    if diff:
+        details = ", ".join(f"{k}: checkpoint {rec[k].item() if k in rec else None!r}, "
+                            f"now {args[k]!r}" for k in diff)
+        raise ValueError(f"resume: the checkpoint's arguments differ from this call's ({details})")
+    st = eng.state
+    ck.restore_state(st)
+    rng.bit_generator.state = ck.rng_state
+    eng.base[:] = ck.base
+    eng.ipos[:] = rec["ipos"]
+    eng.facc[:] = rec["facc"]
+    eng.E0[:] = rec["E0"]
+    eng.events0, eng.aval0 = (int(x) for x in rec["counts0"])
+    m = int(ck.done)
+    for name in ("pos", "stress", "stress_before", "size", "plastic"):
+        getattr(eng, name)[:m] = rec[name]
+    na = int(ck.n_aval)
+    eng.alog = np.zeros((max(64, 2 * na), 8))
+    eng.alog[:na] = rec["alog"]
+    if eng.record_events:
+        ev = ck.events
+        ne = ev["ev_x"].shape[0]
+        while eng.events[0].shape[0] < ne + st.n_elem:
+            eng._grow_events()
+        for dst, key in zip(eng.events[:5], ("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp"),
+                            strict=True):
+            dst[:ne] = ev[key]
+        eng.ev_x[:ne] = ev["ev_x"]
+        eng.events[5][0] = ne
+    eng._sync()
+    ab, pe = int(rec["absorbed_at"]), int(rec["period"])
+    return (int(rec["cycle"]), int(rec["leg"]), None if ab < 0 else ab,
+            None if pe < 0 else pe)

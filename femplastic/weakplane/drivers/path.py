@@ -19,24 +19,35 @@ Every avalanche is relaxed one synchronous sweep at a time
 :func:`femplastic.relax`), which yields its duration, the sweep of each event and its
 dissipation, the drop of the elastic energy (:func:`femplastic.weakplane.energy.elastic_energy`)
 at fixed strain.
+
+:class:`CompiledPath` is the same engine on a compiled loop
+(:func:`femplastic.weakplane.path_kernels.path_chunk`): the same records, logs and final
+state bit for bit, with Python only between chunks of ~0.1 s. The drivers use it when
+:func:`compiled_available` (a propagator with a numba form and numpy's BLAS found,
+:mod:`femplastic.weakplane.npblas`) and :class:`StrainPath` otherwise.
 """
 
 from __future__ import annotations
 
+import time as _time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ... import threads
+from ... import interrupt, threads
 from ...fe.elasticity import ddot, schmid
 from .. import aqs_kernels as AK
 from .. import kernels as K
+from .. import path_kernels as PK
+from ..bundles import event_record, kernel_state, work_buffers
 from ..energy import elastic_energy
+from ..npblas import routines
 from ..state import State
 from .sweeps import SweepBuffers, relax_sweeps
 
-__all__ = ["AvalancheLog", "StrainPath"]
+__all__ = ["AvalancheLog", "CompiledPath", "StrainPath", "compiled_available"]
 
 
 @dataclass
@@ -184,13 +195,15 @@ class StrainPath:
         return bool(K.any_active(self.trial, st.nv, st.tauc, self.state.model.law_arrays[1],
                                  st.sref, st.pref, st.margin))
 
-    def leg(self, k_to: int) -> None:
+    def leg(self, k_to: int, tick: Callable[[], None] | None = None) -> None:
         """Drive from the current position to ``k_to`` (one monotonic leg).
 
         Parameters
         ----------
         k_to : int
             Target lattice position.
+        tick : callable, optional
+            Called after every avalanche (Ctrl-C, progress).
         """
         sense = 1 if k_to > self.k else -1
         st = self.state
@@ -212,6 +225,8 @@ class StrainPath:
             j = self.k + sense * m
             self._quiet(j - sense, sense)
             self._avalanche(j)
+            if tick is not None:
+                tick()
 
     def _avalanche(self, j: int) -> None:
         st = self.state
@@ -262,3 +277,179 @@ class StrainPath:
         """The driven state at the current position (stress and ``macro_strain`` set)."""
         self.current_stress()
         return self.state
+
+
+def compiled_available(state: State) -> bool:
+    """Whether the compiled loops can drive ``state`` bitwise as the Python loops would.
+
+    They need the propagator's numba form and numpy's BLAS routines
+    (:func:`femplastic.weakplane.npblas.routines`); otherwise the drivers use their Python
+    loops (same trajectories).
+    """
+    return state.model.propagator.numba_form() is not None and routines() is not None
+
+
+class CompiledPath:
+    """:class:`StrainPath` on the compiled loop (``path_kernels.path_chunk``).
+
+    Same parameters, attributes and records, bitwise; :meth:`leg` runs in chunks of
+    avalanches of about 0.1 s and calls ``tick()`` between them (Ctrl-C, progress,
+    checkpoints). Needs :func:`compiled_available`.
+    """
+
+    def __init__(self, state: State, rng: np.random.Generator, dgamma: float, alpha: float,
+                 n_steps: int, record_events: bool = False) -> None:
+        st = state.copy()
+        self.state = st
+        self.rng = rng
+        self.dgamma = float(dgamma)
+        m = st.model
+        self.M = schmid(alpha)
+        self.v = np.ascontiguousarray(m.propagator.load_response(self.M))
+        self.vneg = np.ascontiguousarray(-self.v)
+        self.ivm = K.load_rate_bounds(self.v, m.law_arrays[1])
+        self.par = threads.parallel_for(st.n_elem)
+        self.w = np.ascontiguousarray(m.mesh.areas / m.mesh.areas.sum())
+        self.vmean = self.w @ self.v
+        self.vbar = float(ddot(self.M, self.vmean))
+        self.E0 = st.macro_strain.copy()
+        self.base = st.stress.copy()
+        self.ipos = np.zeros(len(PK.IPOS), np.int64)
+        self.facc = np.zeros(len(PK.FACC))
+        self.facc[PK.BEXT] = float(ddot(self.M, AK.weighted_mean(self.base, self.w)))
+        self.k = 0  # lattice position and steps recorded (from ipos after every chunk)
+        self.n = 0
+        self.pos = np.zeros(n_steps, np.int64)
+        self.stress = np.zeros(n_steps)
+        self.stress_before = np.zeros(n_steps)
+        self.size = np.zeros(n_steps, np.int64)
+        self.plastic = np.zeros(n_steps)
+        self.alog = np.zeros((64, 8))
+        self.record_events = bool(record_events)
+        self.events = event_record(max(st.n_elem, 1024) if record_events else 0)
+        self.ev_x = np.zeros((self.events[0].shape[0], 2), np.int64)
+        self.work = work_buffers(st.n_elem)
+        n = st.n_elem
+        self._tmp = (np.empty((n, 3)), np.empty((n, 3)), np.empty((n, 3)), np.empty(n))
+        self.events0 = st.n_events
+        self.aval0 = st.n_avalanches
+        self.chunk = 1
+        self.fixed_chunk = False  # True: chunks of `chunk` avalanches (checkpoint_every = 0)
+        self.form = m.propagator.numba_form()
+        self.blas = routines()
+        if self.form is None or self.blas is None:
+            raise ValueError("CompiledPath needs a propagator with a numba form and numpy's "
+                             "BLAS (see compiled_available)")
+
+    def macro(self, k: int) -> NDArray[np.float64]:
+        """Imposed mean strain (3,) at lattice position ``k``."""
+        return self.E0 + (k * self.dgamma) * self.M
+
+    def current_stress(self) -> NDArray[np.float64]:
+        """Set ``state.stress`` (and ``macro_strain``) to the loaded stress at :attr:`k`."""
+        kb = int(self.ipos[PK.KB])
+        K.trial_stress(self.base, self.v, (self.k - kb) * self.dgamma, self.state.stress)
+        self.state.macro_strain = self.macro(self.k)
+        return self.state.stress
+
+    def _sync(self) -> None:
+        """Position, step count and the state's counters from the loop arrays."""
+        self.k = int(self.ipos[PK.K_])
+        self.n = int(self.ipos[PK.NREC])
+        self.state.n_events = self.events0 + int(self.ipos[PK.NEV])
+        self.state.n_avalanches = self.aval0 + int(self.ipos[PK.NAVAL])
+
+    def _grow_events(self) -> None:
+        cap = 2 * self.events[0].shape[0] + self.state.n_elem
+        self.events = event_record(cap, self.events)
+        x = np.zeros((cap, 2), np.int64)
+        x[:self.ev_x.shape[0]] = self.ev_x
+        self.ev_x = x
+
+    def _grow_log(self) -> None:
+        a = np.zeros((2 * self.alog.shape[0], 8))
+        a[:self.alog.shape[0]] = self.alog
+        self.alog = a
+
+    def leg(self, k_to: int, tick: Callable[[], None] | None = None) -> None:
+        """Drive from the current position to ``k_to`` (one monotonic leg).
+
+        Parameters
+        ----------
+        k_to : int
+            Target lattice position.
+        tick : callable, optional
+            Called between chunks (at avalanche boundaries, every ~0.1 s).
+        """
+        st = self.state
+        system, law, cache = kernel_state(st)
+        cur, trial, half, vec = self._tmp
+        gemv, ddot_ = self.blas
+        while True:
+            interrupt.check()
+            t0 = _time.perf_counter()
+            status = PK.path_chunk(
+                int(k_to), self.chunk, self.form, gemv, ddot_, st.stress, st.prestress,
+                self.base, self.v, self.vneg, self.ivm, self.w, self.M, self.E0, self.dgamma,
+                self.vbar, system, law, cache, self.work, self.events, self.ev_x, self.rng,
+                self.record_events, 1_000_000, self.ipos, self.facc, self.pos, self.stress,
+                self.stress_before, self.size, self.plastic, self.alog, cur, trial, half, vec,
+                self.par)
+            self._sync()
+            if status == PK.DONE:
+                return
+            if status == PK.RECORD_FULL:
+                self._grow_events()
+                continue
+            if status == PK.LOG_FULL:
+                self._grow_log()
+                continue
+            if status == PK.SWEEP_LIMIT:
+                raise RuntimeError("relaxation did not stop after 1000000 sweeps")
+            dt = _time.perf_counter() - t0
+            if not self.fixed_chunk:
+                self.chunk = max(1, min(4 * self.chunk, int(self.chunk * 0.1 / max(dt, 1e-6)),
+                                        1 << 40))
+            if tick is not None:
+                tick()
+
+    def avalanches(self) -> AvalancheLog:
+        """The avalanche log so far (events included when recorded)."""
+        return log_from_arrays(self.alog[:int(self.ipos[PK.NAVAL])], self.events, self.ev_x,
+                               self.record_events)
+
+    def finish(self) -> State:
+        """The driven state at the current position (stress and ``macro_strain`` set)."""
+        self.current_stress()
+        return self.state
+
+
+def log_from_arrays(alog: NDArray[np.float64], events: tuple, ev_x: NDArray[np.int64],
+                    record_events: bool) -> AvalancheLog:
+    """An :class:`AvalancheLog` from the compiled loops' rows and event record.
+
+    Parameters
+    ----------
+    alog : (m, 8) ndarray
+        ``step, gamma, stress_before, stress_after, size, sweeps, plastic, dissipation``.
+    events : tuple
+        The ``events`` bundle (:data:`femplastic.weakplane.bundles.EVENTS`).
+    ev_x : (capacity, 2) int64 ndarray
+        Global sweep and avalanche row of each event.
+    record_events : bool
+        Whether events were recorded.
+
+    Returns
+    -------
+    AvalancheLog
+    """
+    ints = {0, 4, 5}
+    cols = [alog[:, c].astype(np.int64) if c in ints else alog[:, c].copy() for c in range(8)]
+    ev = None
+    if record_events:
+        m = int(events[5][0])
+        ev_e, ev_k, ev_th, ev_tau, ev_amp, _ = events
+        ev = {"element": ev_e[:m].copy(), "system": ev_k[:m].copy(), "theta": ev_th[:m].copy(),
+              "tau": ev_tau[:m].copy(), "amplitude": ev_amp[:m].copy(),
+              "sweep": ev_x[:m, 0].copy(), "avalanche": ev_x[:m, 1].copy()}
+    return AvalancheLog(*cols, events=ev)

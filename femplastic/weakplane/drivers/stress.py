@@ -26,23 +26,34 @@ energy :func:`~femplastic.weakplane.energy.elastic_energy` minus the load's work
 is the dissipation of an avalanche (``AvalancheLog.dissipation``).
 
 Between avalanches the stress is affine in the program, so increments that trigger nothing are
-skipped exactly (event-driven), as in :func:`femplastic.aqs`.
+skipped exactly (event-driven), as in :func:`femplastic.aqs`. The ramp's last increment is
+clipped so that it ends exactly at ``stress_end`` (:func:`ramp_steps`). The loop is compiled
+(:func:`femplastic.weakplane.path_kernels.stress_chunk`, bitwise the Python loop kept for
+propagators without a numba form).
 """
 
 from __future__ import annotations
 
+import math
+import time as _time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ... import threads, validation
+from ... import interrupt, threads, validation
 from ...fe.elasticity import ddot, schmid
 from .. import kernels as K
+from .. import path_kernels as PK
+from ..bundles import event_record, kernel_state, work_buffers
 from ..energy import elastic_energy
+from ..npblas import on_one_thread, routines
 from ..params import ModelParams
 from ..state import State
-from .path import AvalancheLog
+from .checkpoint import AQSCheckpoint
+from .path import AvalancheLog, compiled_available, log_from_arrays
+from .progress import report
 from .sweeps import SweepBuffers, relax_sweeps
 
 __all__ = ["StressRun", "stress_controlled"]
@@ -91,6 +102,8 @@ class StressRun:
     dstress: float
 
 
+@interrupt.deferring
+@on_one_thread
 def stress_controlled(
     state: State,
     params: ModelParams | None,
@@ -100,8 +113,18 @@ def stress_controlled(
     alpha: float = 0.0,
     gamma_limit: float = 1.0,
     record_events: bool = False,
+    progress: Callable[..., None] | None = None,
+    checkpoint: Callable[[AQSCheckpoint], None] | None = None,
+    checkpoint_every: float = 0.0,
+    resume: AQSCheckpoint | None = None,
+    checkpoint_since: float | None = None,
+    compiled: bool | None = None,
 ) -> StressRun:
     """Ramp the resolved external stress from its current value to ``stress_end``.
+
+    The ramp ``Sigma_0 -> stress_end`` is made of increments ``dstress``; when the ramp is
+    not a multiple of ``dstress`` (to a relative 1e-9) the last increment is shorter, so the
+    last target is exactly ``stress_end`` (``dstress`` larger than the ramp: one step).
 
     Parameters
     ----------
@@ -114,17 +137,44 @@ def stress_controlled(
     stress_end : float
         Final resolved external stress (LJ units); the ramp goes up or down to it.
     dstress : float
-        Stress increment (> 0), smaller than the ramp.
+        Stress increment (> 0).
     alpha : float
         Loading orientation (rad).
     gamma_limit : float
         Largest strain excursion ``|gamma|`` (> 0) before the run is declared flowing.
     record_events : bool
         Keep every slip event in ``run.avalanches.events``.
+    progress : callable, optional
+        Called with the fraction of the steps done (and the slip events so far when it sets
+        ``wants_events``, :func:`~femplastic.weakplane.drivers.progress.report`), about every
+        0.1 s.
+    checkpoint : callable, optional
+        Called with an :class:`~femplastic.weakplane.drivers.checkpoint.AQSCheckpoint` at an
+        avalanche boundary whenever ``checkpoint_every`` seconds of wall time have passed
+        since the start or the last checkpoint (``records["protocol"] == "stress"``).
+    checkpoint_every : float
+        Seconds between checkpoints (>= 0; 0: after every avalanche).
+    resume : AQSCheckpoint, optional
+        Continue the run that wrote this checkpoint: ``state`` must be that run's starting
+        state, the other arguments the run's (checked); ``rng``'s state is set to the saved
+        one. Records, logs and final state are bitwise those of the uninterrupted run.
+    checkpoint_since : float, optional
+        ``time.perf_counter()`` at the previous checkpoint (default: the start of this call),
+        so that one checkpoint period can span several calls (as :func:`femplastic.aqs`).
+    compiled : bool, optional
+        Force the compiled loop (True) or the Python loop (False); default: compiled when
+        available (:func:`~femplastic.weakplane.drivers.path.compiled_available`). Both give
+        the same bits; checkpoints need the compiled loop.
 
     Returns
     -------
     StressRun
+
+    Notes
+    -----
+    The ramp runs in a compiled loop (:func:`femplastic.weakplane.path_kernels.stress_chunk`)
+    in chunks of ~0.1 s: Ctrl-C raises KeyboardInterrupt within ~0.1 s, at an avalanche
+    boundary.
 
     Examples
     --------
@@ -132,9 +182,11 @@ def stress_controlled(
     >>> p = fp.ModelParams(L=6, N=8, T=0.0)
     >>> rng = np.random.default_rng(0)
     >>> q = fp.quench(p, rng)
-    >>> run = stress_controlled(q, p, rng, stress_end=0.2, dstress=0.01)
+    >>> run = stress_controlled(q, p, rng, stress_end=0.2, dstress=0.03)
     >>> bool(np.allclose(run.stress, run.target, atol=1e-12)), run.flowed
     (True, False)
+    >>> float(run.target[-1])     # the last increment is clipped onto the target
+    0.2
     """
     validation.check_stress(state, rng, stress_end, dstress, alpha, gamma_limit, record_events)
     for name, val in (("stress_end", stress_end), ("alpha", alpha)):
@@ -148,24 +200,86 @@ def stress_controlled(
         raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
     if params is not None and params != state.model.params:
         raise ValueError("params differ from those the state was built with (state.model.params)")
+    if not np.isfinite(checkpoint_every) or checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}")
+    use_compiled = compiled_available(state) if compiled is None else bool(compiled)
+    if use_compiled and not compiled_available(state):
+        raise ValueError("compiled=True: the compiled loop needs a propagator with a numba form "
+                         "and numpy's BLAS (femplastic.weakplane.npblas)")
+    if (checkpoint is not None or resume is not None) and not use_compiled:
+        raise ValueError("checkpoint/resume need the compiled loop (a propagator with a numba "
+                         "form; see femplastic.weakplane.drivers.path.compiled_available)")
     st = state.copy()
     m = st.model
     M = schmid(alpha)
-    w = m.mesh.areas / m.mesh.areas.sum()
+    w = np.ascontiguousarray(m.mesh.areas / m.mesh.areas.sum())
     v = np.ascontiguousarray(m.propagator.load_response(M))
     vbar = float(ddot(M, w @ v))
     s0 = float(ddot(M, w @ st.stress))
-    n_steps = int(round(abs(stress_end - s0) / dstress))
-    if n_steps < 1:
-        raise ValueError(f"dstress ({dstress}) must be smaller than the ramp |stress_end - "
-                         f"Sigma_0| = {abs(stress_end - s0):.4g}")
+    n_steps, p_last = ramp_steps(s0, stress_end, dstress)
     sense = 1.0 if stress_end > s0 else -1.0
+    target = s0 + sense * dstress * np.arange(1, n_steps + 1)
+    target[-1] = stress_end
+    ramp = (st, M, w, v, vbar, s0, n_steps, p_last, sense, target)
+    if not use_compiled:
+        return _python_ramp(rng, ramp, dstress, alpha, gamma_limit, record_events, progress)
+    return _compiled_ramp(rng, ramp, dstress, alpha, gamma_limit, record_events, progress,
+                          checkpoint, checkpoint_every, resume, float(stress_end),
+                          checkpoint_since)
+
+
+def ramp_steps(s0: float, stress_end: float, dstress: float) -> tuple[int, float]:
+    """Steps of the ramp ``s0 -> stress_end`` and the position of the last one.
+
+    Parameters
+    ----------
+    s0, stress_end : float
+        Starting and final resolved stress.
+    dstress : float
+        Increment (> 0).
+
+    Returns
+    -------
+    n_steps : int
+        ``ceil(|stress_end - s0| / dstress)`` (a ratio within a relative 1e-9 of an integer
+        counts as that integer).
+    p_last : float
+        Position of the last step on the lattice of increments, in ``(n_steps - 1, n_steps]``:
+        ``n_steps`` for a whole ramp, shorter when the last increment is clipped onto
+        ``stress_end``.
+
+    Raises
+    ------
+    ValueError
+        If ``stress_end`` equals ``s0`` (nothing to ramp).
+    """
+    q = abs(stress_end - s0) / dstress
+    r = round(q)
+    if r >= 1 and abs(q - r) <= 1e-9 * r:
+        return int(r), float(r)
+    n = math.ceil(q)
+    if n < 1 or q < 1e-9:
+        raise ValueError(f"stress_end ({stress_end!r}) must differ from the current resolved "
+                         f"stress Sigma_0 = {s0!r}: nothing to ramp")
+    return int(n), float(n - 1) + (q - (n - 1))
+
+
+def _position(j: int, n_steps: int, p_last: float) -> float:
+    """Lattice position of step ``j`` (1-based): ``j``, the last one at ``p_last``."""
+    return p_last if j == n_steps else j
+
+
+def _python_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha: float,
+                 gamma_limit: float, record_events: bool,
+                 progress: Callable[..., None] | None) -> StressRun:
+    """The ramp in Python (any propagator; the reference of :func:`_compiled_ramp`)."""
+    st, M, w, v, vbar, s0, n_steps, p_last, sense, target = ramp
+    m = st.model
     dgeq = dstress / vbar  # strain per stress increment on the elastic line
     vload = v if sense > 0 else np.ascontiguousarray(-v)
     law_f = m.law_arrays[1]
     ivm = K.load_rate_bounds(vload, law_f)
     par = threads.parallel_for(st.n_elem)
-    target = s0 + sense * dstress * np.arange(1, n_steps + 1)
     out_s = np.zeros(n_steps)
     out_g = np.zeros(n_steps)
     jump = np.zeros(n_steps)
@@ -179,14 +293,19 @@ def stress_controlled(
     trial = np.empty_like(base)
 
     def active(j: int) -> bool:
-        K.trial_stress(base, vload, (j - j_base) * dgeq, trial)
+        K.trial_stress(base, vload, (_position(j, n_steps, p_last) - j_base) * dgeq, trial)
         return bool(K.any_active(trial, st.nv, st.tauc, law_f, st.sref, st.pref, st.margin))
 
 
     flowed = False
     done = 0  # steps recorded; the current position is always the last avalanche's (j_base)
     base_ext = s0
+    t_prog = 0.0
     while done < n_steps:
+        interrupt.check()
+        if progress is not None and _time.perf_counter() - t_prog >= 0.1:
+            report(progress, done / n_steps, st.n_events)
+            t_prog = _time.perf_counter()
         cap = n_steps - done
         mstep = K.next_trigger(base, vload, dgeq, st.nv, st.tauc, law_f, st.sref, st.pref,
                                st.margin, cap + 1, ivm, par)
@@ -197,15 +316,16 @@ def stress_controlled(
         j = min(done + mstep, n_steps + 1)
         # elastic steps done+1 .. j-1 on the line from the last avalanche
         jj = np.arange(done + 1, min(j, n_steps + 1))
-        x = (jj - j_base) * dgeq
+        x = (np.where(jj == n_steps, p_last, jj) - j_base) * dgeq
         out_g[done:done + jj.size] = g_base + sense * x
         out_s[done:done + jj.size] = base_ext + sense * x * vbar
         done += jj.size
         if j > n_steps:
             break
         i = j - 1
-        K.trial_stress(base, vload, (j - j_base) * dgeq, st.stress)
-        g_start = g_base + sense * (j - j_base) * dgeq
+        pj = _position(j, n_steps, p_last)
+        K.trial_stress(base, vload, (pj - j_base) * dgeq, st.stress)
+        g_start = g_base + sense * (pj - j_base) * dgeq
         tgt = target[i]
         g_now = [g_start]
 
@@ -251,7 +371,8 @@ def stress_controlled(
         j_base, g_base = j, g_end
     n = done
     if not flowed:  # the state at the last step, on the elastic line
-        K.trial_stress(base, vload, (n - j_base) * dgeq, st.stress)
+        x_end = (_position(n, n_steps, p_last) - _position(j_base, n_steps, p_last)) * dgeq
+        K.trial_stress(base, vload, x_end, st.stress)
         st.macro_strain = E0 + out_g[n - 1] * M
     cols = list(zip(*aval, strict=True)) if aval else [()] * 8
     ints = {0, 4, 5}
@@ -260,6 +381,145 @@ def stress_controlled(
     if record_events:
         events = buf.arrays()
         events["avalanche"] = np.asarray(ev_aval, np.int64)
+    report(progress, 1.0, st.n_events)
     return StressRun(st, target[:n].copy(), out_s[:n].copy(), out_g[:n].copy(),
                      jump[:n].copy(), sizes[:n].copy(), AvalancheLog(*arr, events=events),
                      flowed, float(alpha), float(dstress))
+
+
+def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha: float,
+                   gamma_limit: float, record_events: bool,
+                   progress: Callable[..., None] | None,
+                   checkpoint: Callable[[AQSCheckpoint], None] | None, checkpoint_every: float,
+                   resume: AQSCheckpoint | None, stress_end: float,
+                   checkpoint_since: float | None = None) -> StressRun:
+    """The ramp on the compiled loop (:func:`femplastic.weakplane.path_kernels.stress_chunk`)."""
+    st, M, w, v, vbar, s0, n_steps, p_last, sense, target = ramp
+    m = st.model
+    dgeq = dstress / vbar
+    vload = v if sense > 0 else np.ascontiguousarray(-v)
+    law_f = m.law_arrays[1]
+    ivm = K.load_rate_bounds(vload, law_f)
+    par = threads.parallel_for(st.n_elem)
+    out_s = np.zeros(n_steps)
+    out_g = np.zeros(n_steps)
+    jump = np.zeros(n_steps)
+    sizes = np.zeros(n_steps, np.int64)
+    alog = np.zeros((64, 8))
+    events = event_record(max(st.n_elem, 1024) if record_events else 0)
+    ev_x = np.zeros((events[0].shape[0], 2), np.int64)
+    work = work_buffers(st.n_elem)
+    E0 = st.macro_strain.copy()
+    base = st.stress.copy()
+    ipos = np.zeros(len(PK.IPOS), np.int64)
+    facc = np.zeros(len(PK.FACC))
+    facc[PK.BEXT] = s0
+    events0, aval0 = st.n_events, st.n_avalanches
+    args = {"stress_end": float(stress_end), "dstress": float(dstress), "alpha": float(alpha),
+            "gamma_limit": float(gamma_limit), "record_events": bool(record_events)}
+    if resume is not None:
+        rec = resume.records
+        if str(rec.get("protocol", "")) != "stress":
+            raise ValueError(f"resume: not a stress-controlled checkpoint (protocol "
+                             f"{str(rec.get('protocol', 'aqs'))!r})")
+        diff = [k for k, val in args.items() if k not in rec or rec[k].item() != val]
+        if diff:
+            details = ", ".join(f"{k}: checkpoint {rec[k].item() if k in rec else None!r}, "
+                                f"now {args[k]!r}" for k in diff)
+            raise ValueError(f"resume: the checkpoint's arguments differ from this call's "
+                             f"({details})")
+        resume.restore_state(st)
+        rng.bit_generator.state = resume.rng_state
+        base[:] = resume.base
+        ipos[:] = rec["ipos"]
+        facc[:] = rec["facc"]
+        E0[:] = rec["E0"]
+        events0, aval0 = (int(x) for x in rec["counts0"])
+        d = int(resume.done)
+        out_s[:d], out_g[:d], jump[:d], sizes[:d] = (rec[k] for k in
+                                                    ("stress", "gamma", "jump", "size"))
+        na = int(resume.n_aval)
+        alog = np.zeros((max(64, 2 * na), 8))
+        alog[:na] = rec["alog"]
+        if record_events:
+            ne = resume.events["ev_x"].shape[0]
+            cap = max(2 * ne, ne + st.n_elem, 1024)
+            events = event_record(cap)
+            ev_x = np.zeros((cap, 2), np.int64)
+            for dst, key in zip(events[:5], ("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp"),
+                                strict=True):
+                dst[:ne] = resume.events[key]
+            ev_x[:ne] = resume.events["ev_x"]
+            events[5][0] = ne
+
+    def snapshot() -> AQSCheckpoint:
+        d = int(ipos[PK.DONE_])
+        na = int(ipos[PK.NAVAL])
+        ne = int(events[5][0]) if record_events else 0
+        rec = {"protocol": np.array("stress"), **{k: np.array(x) for k, x in args.items()},
+               "ipos": ipos.copy(), "facc": facc.copy(), "E0": E0.copy(),
+               "counts0": np.array([events0, aval0], np.int64),
+               "stress": out_s[:d].copy(), "gamma": out_g[:d].copy(), "jump": jump[:d].copy(),
+               "size": sizes[:d].copy(), "alog": alog[:na].copy()}
+        ev = {name: a[:ne].copy() for name, a in
+              zip(("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp"), events[:5], strict=True)}
+        ev["ev_x"] = ev_x[:ne].copy()
+        return AQSCheckpoint(AQSCheckpoint.state_dict(st), base.copy(), np.zeros(3),
+                             float(facc[PK.BEXT]), int(ipos[PK.KB]), d, na, rec, ev,
+                             rng.bit_generator.state)
+
+    system, law, cache = kernel_state(st)
+    form = m.propagator.numba_form()
+    gemv, ddot_ = routines()
+    n = st.n_elem
+    trial, half, vec = np.empty((n, 3)), np.empty((n, 3)), np.empty(n)
+    every = checkpoint is not None and checkpoint_every == 0
+    chunk = 1
+    t_ckpt = _time.perf_counter() if checkpoint_since is None else float(checkpoint_since)
+    while True:
+        interrupt.check()
+        t0 = _time.perf_counter()
+        status = PK.stress_chunk(
+            n_steps, p_last, chunk, form, gemv, ddot_, st.stress, st.prestress, base, v, vload,
+            ivm, w, M, E0, dgeq, vbar, sense, target, gamma_limit, system, law, cache, work,
+            events, ev_x, rng, record_events, 1_000_000, ipos, facc, out_s, out_g, jump, sizes,
+            alog, trial, half, vec, par)
+        st.n_events = events0 + int(ipos[PK.NEV])
+        st.n_avalanches = aval0 + int(ipos[PK.NAVAL])
+        if status == PK.DONE:
+            break
+        if status == PK.RECORD_FULL:
+            cap = 2 * events[0].shape[0] + n
+            events = event_record(cap, events)
+            x = np.zeros((cap, 2), np.int64)
+            x[:ev_x.shape[0]] = ev_x
+            ev_x = x
+            continue
+        if status == PK.LOG_FULL:
+            a = np.zeros((2 * alog.shape[0], 8))
+            a[:alog.shape[0]] = alog
+            alog = a
+            continue
+        if status == PK.SWEEP_LIMIT:
+            raise RuntimeError("relaxation did not stop after 1000000 sweeps")
+        dt = _time.perf_counter() - t0
+        if not every:
+            chunk = max(1, min(4 * chunk, int(chunk * 0.1 / max(dt, 1e-6)), 1 << 40))
+        report(progress, int(ipos[PK.DONE_]) / n_steps, st.n_events)
+        if checkpoint is not None and _time.perf_counter() - t_ckpt >= checkpoint_every:
+            checkpoint(snapshot())
+            t_ckpt = _time.perf_counter()
+    flowed = bool(ipos[PK.FLOWED])
+    nd = int(ipos[PK.DONE_])
+    jb = int(ipos[PK.KB])
+    if flowed:
+        st.macro_strain = E0 + out_g[nd - 1] * M
+    else:  # the state at the last step, on the elastic line
+        x_end = (_position(nd, n_steps, p_last) - _position(jb, n_steps, p_last)) * dgeq
+        K.trial_stress(base, vload, x_end, st.stress)
+        st.macro_strain = E0 + out_g[nd - 1] * M
+    report(progress, 1.0, st.n_events)
+    av = log_from_arrays(alog[:int(ipos[PK.NAVAL])], events, ev_x, record_events)
+    return StressRun(st, target[:nd].copy(), out_s[:nd].copy(), out_g[:nd].copy(),
+                     jump[:nd].copy(), sizes[:nd].copy(), av, flowed, float(alpha),
+                     float(dstress))

@@ -48,8 +48,8 @@ UNIFORM_SOURCES = ("device", "host")
 #: on the CPU scatters and gathers cost per element, so small blocks win (a larger sweep
 #: finishes its renewals over several iterations); on a GPU they are nearly free up to
 #: thousands of rows.
-TUNING = {"cpu": {"n_check": 256, "n_renew": 64, "n_direct": 8},
-          "accelerator": {"n_check": 8192, "n_renew": 1024, "n_direct": 8}}
+TUNING = {"cpu": {"n_check": 32, "n_renew": 16, "n_direct": 8, "blocked": True},
+          "accelerator": {"n_check": 8192, "n_renew": 1024, "n_direct": 8, "blocked": False}}
 
 
 def _check_args(gamma_end: float, dgamma: float, alpha: float, direction: int) -> None:
@@ -177,7 +177,9 @@ def aqs_gpu(
     info : dict, optional
         Filled with diagnostics: ``device`` (name), ``iterations`` (device loop iterations),
         ``chunks`` (loop calls), ``refills`` (uniform buffer refills), ``config``
-        (:class:`~femplastic.weakplane.gpu.setup.LoopConfig`).
+        (:class:`~femplastic.weakplane.gpu.setup.LoopConfig`), ``trigger_fallbacks``
+        (blocked form: triggers its cached bounds could not verify, decided by the
+        step-by-step test).
 
     Returns
     -------
@@ -219,7 +221,8 @@ def aqs_gpu(
     tune.update(tuning or {})
     cfg, consts = build_setup(m, record_events, n_records=chunk_records,
                               n_events=chunk_events, **tune)
-    from .loop import compiled_chunk, init_carry  # imports jax
+    from .chunk import compiled_chunk  # imports jax
+    from .loop import init_carry
 
     n_steps = int(round(gamma_end / dgamma))
     Mload = direction * schmid(alpha)
@@ -238,6 +241,9 @@ def aqs_gpu(
     kd = {"law_f": consts.law_f, "thr_table": consts.thr_table, "angles": consts.angles,
           "kself": consts.kself, "kernel2": consts.kernel2, "symbol2": consts.symbol2,
           "v": vfull[0].copy(), "dgamma": np.float64(dgamma)}
+    if cfg.blocked:  # the kernel's two input planes apart: contiguous shifted copies
+        kd.update(kern_u=np.ascontiguousarray(consts.kernel2[..., 0]),
+                  kern_d=np.ascontiguousarray(consts.kernel2[..., 1]))
     kd = {k: jax.device_put(v, device) for k, v in kd.items()}
     step_fn = compiled_chunk(device.platform)
     cap = jax.device_put(np.int64(n_steps), device)
@@ -308,7 +314,8 @@ def aqs_gpu(
                           cols[3], cols[4], cols[5].astype(np.int64))
     if info is not None:
         info.update(device=device_name(device), iterations=int(carry["iters"]), chunks=chunks,
-                    refills=src.refills, config=cfg)
+                    refills=src.refills, config=cfg,
+                    trigger_fallbacks=int(carry["fallbacks"]) if cfg.blocked else 0)
     if progress is not None:
         progress(1.0)
     gamma = dgamma * np.arange(1, n_steps + 1)

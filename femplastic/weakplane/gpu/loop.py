@@ -22,16 +22,29 @@ test plus the two branch choices below). The rules are exactly the numba path's
   the two traceless eigenstrain planes times the kernel symbol): a ``lax.switch``. An empty
   sweep ends the avalanche and writes its record.
 
+That is the *flat* form (the accelerators'). The *blocked* form (``cfg.blocked``, the CPU's;
+:mod:`~femplastic.weakplane.gpu.blocked`) runs the same rules with the work of an
+iteration proportional to what happens in it rather than to ``n``: the candidates of the
+cached stability test are checked in compacted blocks of ``n_check`` elements (a nested
+``lax.while_loop``, as many blocks as needed), which list the active elements in order with
+what their slips need; the slips go in blocks of ``n_renew``, each element renewed in the same
+block (so a sweep is one iteration); the trigger solves exactly only the elements whose cached
+lower bound of the activation load is below the best load found, and verifies the step as the
+numba driver does. On the CPU a nested loop costs next to nothing while XLA's per-element cost
+of gathers, scatters, reductions and transcendental functions is high; on a GPU each loop
+test is a host synchronisation, which the flat form avoids.
+
 Random numbers come from a device buffer of uniforms consumed in the numba path's order:
 per sweep the amplitudes of the active elements in ascending element order, then each
 element's renewal draws (angles, then thresholds). The large ``(n, N)`` arrays are written
 only by unconditional scatters outside every ``lax.cond``/``lax.switch`` (XLA would copy
 them); branches return ``(n,)`` or ``(n, 3)`` arrays at most.
 
-The loops return when a *status* is set: 1 no trigger before the end of the run, 2 avalanche
-records full, 3 uniform buffer too short for the next sweep, 4 event records full, 5 sweep
-limit. The carry is complete at every exit (possibly inside an avalanche), so the host drains
-the records, refills the uniforms and calls again.
+The loops (:func:`femplastic.weakplane.gpu.chunk.run_chunk`) return when a *status* is set:
+1 no trigger before the end of the run, 2 avalanche records full, 3 uniform buffer too short
+for the next sweep, 4 event records full, 5 sweep limit. The carry is complete at every exit
+(possibly inside an avalanche), so the host drains the records, refills the uniforms and calls
+again.
 """
 
 from __future__ import annotations
@@ -39,7 +52,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -49,7 +61,7 @@ from .setup import LoopConfig
 
 require_jax()  # float64 before anything is traced
 
-__all__ = ["run_chunk", "compiled_chunk", "init_carry", "STATUS", "dtau_rows"]
+__all__ = ["init_carry", "STATUS", "dtau_rows"]
 
 #: Loop exit codes.
 STATUS = {"running": 0, "finished": 1, "records_full": 2, "uniforms_low": 3,
@@ -151,6 +163,12 @@ def init_carry(cfg: LoopConfig, arrays: dict[str, np.ndarray], k_base: int) -> d
         rec_step=np.zeros(cfg.n_records, i64), rec_m=np.zeros(cfg.n_records, i64),
         rec_size=np.zeros(cfg.n_records, i64), rec_mean=np.zeros((cfg.n_records, 3)),
         rec_pl=np.zeros((cfg.n_records, 3)), n_ev=i64(0))
+    if cfg.blocked:  # the sweep's active elements and their lowest systems, in order
+        c.update(alist=np.zeros(n + cfg.n_renew, i64), klist=np.zeros(n + cfg.n_renew, i64),
+                 **{f: np.zeros(n + cfg.n_renew) for f in ("l_sn", "l_cs", "l_tau", "l_tc",
+                                                            "l_sr", "l_th")[:6 if cfg.n_ev else 5]},
+                 mplus=np.zeros(n), xact=np.zeros(n),  # cached trigger data (margin <= 0: none)
+                 fallbacks=i64(0))  # triggers the bounds could not verify (step-by-step test)
     if cfg.n_ev:
         E = cfg.n_ev
         c.update(ev_e=np.zeros(E, i64), ev_k=np.zeros(E, i64), ev_th=np.zeros(E),
@@ -286,29 +304,6 @@ def _direct_sizes(cfg: LoopConfig) -> list[int]:
     return [*sizes, cfg.n_direct]
 
 
-def _start(cfg: LoopConfig, k: dict[str, Any], cap_total: Any, c: dict[str, Any]
-           ) -> dict[str, Any]:
-    """Trigger of the next avalanche (between avalanches; a no-op when resuming inside one)."""
-    c = dict(c)
-    do_trig = (c["phase"] == 0) & (c["status"] == 0)
-    cap = cap_total - c["k_base"]
-    m = _trigger(cfg, c, k, cap, do_trig)
-    finished = do_trig & (m > cap)
-    started = do_trig & (m <= cap)
-    # the loaded stress base + (m dgamma) v, as numba's trial stress (between avalanches the
-    # stress is the base; adding 0 v when nothing starts changes no bit)
-    x = jnp.where(started, m.astype(jnp.float64) * k["dgamma"], 0.0)
-    c["stress"] = c["stress"] + x * k["v"][None, :]
-    c["k_trig"] = jnp.where(started, c["k_base"] + m, c["k_trig"])
-    c["m_trig"] = jnp.where(started, m, c["m_trig"])
-    c["phase"] = jnp.where(started, 1, c["phase"]).astype(jnp.int32)
-    c["aval_size"] = jnp.where(started, 0, c["aval_size"])
-    c["aval_pl"] = jnp.where(started, 0.0, c["aval_pl"])
-    c["sweeps"] = jnp.where(started, 0, c["sweeps"])
-    c["status"] = jnp.where(finished, STATUS["finished"], c["status"]).astype(jnp.int32)
-    return c
-
-
 def _sweep(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[str, Any]
            ) -> dict[str, Any]:
     """One iteration inside an avalanche: renewals, stability test, slips or the record."""
@@ -409,59 +404,3 @@ def _sweep(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[str, Any
     c["sweeps"] = c["sweeps"] + ok
     c["iters"] = c["iters"] + 1
     return c
-
-
-def run_chunk(cfg: LoopConfig, carry: dict[str, Any], consts: dict[str, Any],
-              cap_total: Any, max_sweeps: Any) -> dict[str, Any]:
-    """Run the loop until a status is set (see the module docstring).
-
-    Parameters
-    ----------
-    cfg : LoopConfig
-        Static (one compilation per value).
-    carry : dict
-        From :func:`init_carry` (device arrays; donated: do not reuse after the call), with
-        ``status`` reset to 0 and the record counters to 0 by the caller.
-    consts : dict
-        Device arrays ``law_f, thr_table, angles, kself, kernel2, symbol2`` and ``v`` (3,)
-        (stress per unit load strain), ``dgamma`` (scalar).
-    cap_total : int scalar
-        Load steps of the whole run.
-    max_sweeps : int scalar
-        Safety limit on the sweeps of one avalanche.
-
-    Returns
-    -------
-    dict
-        The carry at exit.
-    """
-    sweep = functools.partial(_sweep, cfg, consts, max_sweeps)
-
-    def avalanche(c: dict[str, Any]) -> dict[str, Any]:
-        c = _start(cfg, consts, cap_total, c)
-        return lax.while_loop(lambda c: (c["status"] == 0) & (c["phase"] == 1), sweep, c)
-
-    return lax.while_loop(lambda c: c["status"] == 0, avalanche, carry)
-
-
-_jit_plain = jax.jit(run_chunk, static_argnums=(0,))
-_jit_donating = jax.jit(run_chunk, static_argnums=(0,), donate_argnums=(1,))
-
-
-def compiled_chunk(platform: str) -> Any:
-    """The jitted :func:`run_chunk`, donating the carry except on the CPU.
-
-    XLA on the CPU cannot reuse donated buffers (and would warn); on accelerators the carry's
-    arrays are then updated in place.
-
-    Parameters
-    ----------
-    platform : str
-        The device platform (``"cpu"``, ``"gpu"`` ...).
-
-    Returns
-    -------
-    callable
-        ``f(cfg, carry, consts, cap_total, max_sweeps) -> carry``.
-    """
-    return _jit_plain if platform == "cpu" else _jit_donating

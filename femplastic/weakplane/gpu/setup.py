@@ -43,6 +43,14 @@ class LoopConfig(NamedTuple):
         Elements renewed per loop iteration (more: the renewal continues next iteration).
     n_direct : int
         Slips applied by direct kernel adds (more: one batched FFT).
+    blocked : bool
+        The blocked form of the loop (the CPU's): stability checks, slips and their renewals
+        and the trigger's exact solves in compacted blocks of ``n_check`` / ``n_renew``
+        elements, as many blocks as needed inside the iteration (nested loops, nearly free
+        on the CPU), so a sweep costs what its active elements cost; the trigger from
+        cached lower bounds, as the numba driver's. Else the flat form (accelerators: no
+        nested loop inside a sweep, whose every test would be a host synchronisation).
+        Same trajectory either way.
     n_records : int
         Avalanche records per chunk.
     n_ev : int
@@ -65,6 +73,7 @@ class LoopConfig(NamedTuple):
     n_check: int
     n_renew: int
     n_direct: int
+    blocked: bool
     n_records: int
     n_ev: int
     n_unif: int
@@ -171,7 +180,7 @@ def _mirror_symmetric(G: NDArray[np.float64], L: int) -> NDArray[np.float64]:
 
 def build_setup(model: Model, record_events: bool, n_records: int = 8192,
                 n_events: int = 1 << 18, n_check: int = 4096, n_renew: int = 4096,
-                n_direct: int = 8) -> tuple[LoopConfig, Constants]:
+                n_direct: int = 8, blocked: bool = False) -> tuple[LoopConfig, Constants]:
     """Static configuration and constants of the device loop for ``model``.
 
     Parameters
@@ -184,6 +193,8 @@ def build_setup(model: Model, record_events: bool, n_records: int = 8192,
         Avalanche and event records per chunk (the device buffers; the host streams them).
     n_check, n_renew, n_direct : int
         Compaction sizes (capped at ``n``), see :class:`LoopConfig`.
+    blocked : bool
+        The blocked form of the loop (:class:`LoopConfig`).
 
     Returns
     -------
@@ -210,7 +221,7 @@ def build_setup(model: Model, record_events: bool, n_records: int = 8192,
         amp_kind=int(law_i[5]), shared=bool(law_i[2]), renew_thr=bool(law_i[3]),
         renew_ang=bool(law_i[4]), n_ang=n_ang, n_thr=n_thr, pressure=bool(law_f[4] != 0.0),
         n_check=min(int(n_check), n), n_renew=min(int(n_renew), n),
-        n_direct=min(int(n_direct), n), n_records=int(n_records),
+        n_direct=min(int(n_direct), n), blocked=bool(blocked), n_records=int(n_records),
         n_ev=max(int(n_events), n) if record_events else 0,
         n_unif=max(2 * n * (1 + R), 1 << 16))
     G4 = _mirror_symmetric(prop.G, L)

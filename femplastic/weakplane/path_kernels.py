@@ -1,0 +1,390 @@
+"""Compiled loops of the cyclic (strain-path) and stress-controlled drivers.
+
+:func:`path_chunk` drives one monotonic leg of :class:`~femplastic.weakplane.drivers.path.
+StrainPath` and :func:`stress_chunk` the ramp of
+:func:`~femplastic.weakplane.drivers.stress.stress_controlled`, for up to ``max_aval``
+avalanches per call, with exactly the arithmetic of those drivers' Python loops (the same
+trigger search and verification, the same sweep-by-sweep relaxation
+:func:`~femplastic.weakplane.kernels.relax_fused` with one sweep per call, the same
+formulas), so the records, avalanche logs, event logs and final states are bitwise the
+Python loops'. The weighted means and elastic energies, which numpy evaluates with its BLAS,
+are evaluated here with numpy's own BLAS routines (``gemv``, ``ddot``: ctypes handles from
+:func:`femplastic.weakplane.npblas.routines` passed in as arguments), hence the same bits.
+
+Loop position (``ipos``, int64, fields :data:`IPOS`) and open-avalanche values (``facc``,
+float64, fields :data:`FACC`) travel in two small arrays so that a call can stop anywhere (a
+full event record or avalanche log, the end of a chunk) and the next call continue.
+Avalanche log rows (``alog``, (capacity, 8)): ``step, gamma, stress_before, stress_after,
+size, sweeps, plastic, dissipation`` (the integer columns exact in float64). Event extras
+(``ev_x``, (capacity, 2) int64): global sweep index and avalanche row of every recorded event.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from ..numba_cache import refresh as _refresh_numba_caches
+from .aqs_kernels import weighted_mean
+from .kernels import any_active, next_trigger, relax_fused, trial_stress
+
+_refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
+
+__all__ = ["FACC", "IPOS", "energy_blas", "path_chunk", "stress_chunk", "wmean_blas",
+           "xdot_blas", "xmat3_blas"]
+
+#: Fields of ``ipos``.
+IPOS = ("k", "k_base", "n", "n_aval", "n_events", "n_sweeps", "open", "open_j",
+        "open_nev", "open_sweeps", "done", "flowed")
+K_, KB, NREC, NAVAL, NEV, NSW, OPEN, OJ, ONEV, OSW, DONE_, FLOWED = range(12)
+#: Fields of ``facc``: base_ext, energy (or enthalpy) before the open avalanche, its weighted
+#: plastic strain before (3), its stress before, the strain now and at its start
+#: (stress control), its target stress (stress control), g_base (stress control).
+FACC = ("base_ext", "w_before", "pl0", "pl1", "pl2", "s_before", "g_now", "g_start", "target",
+        "g_base")
+BEXT, WB, PL0, SB, GNOW, GSTART, TGT, GBASE = 0, 1, 2, 5, 6, 7, 8, 9
+
+#: Statuses.
+DONE, CHUNK_END, RECORD_FULL, SWEEP_LIMIT, LOG_FULL = 0, 1, 2, 3, 4
+_VW = np.array([1.0, 1.0, 2.0])
+
+
+@nb.njit(cache=True)
+def wmean_blas(gemv, w, x, out):  # pragma: no cover - compiled
+    """``out = w @ x`` for ``w`` (n,), ``x`` (n, 3) C-contiguous, as numpy's matmul calls BLAS."""
+    gemv(101, 112, x.shape[0], 3, 1.0, x.ctypes.data, 3, w.ctypes.data, 1, 0.0,
+         out.ctypes.data, 1)
+
+
+@nb.njit(cache=True)
+def xmat3_blas(gemv, x, c, out):  # pragma: no cover - compiled
+    """``out = x @ c`` for ``x`` (n, 3) C-contiguous and ``c`` (3,), as numpy's matmul."""
+    gemv(102, 112, 3, x.shape[0], 1.0, x.ctypes.data, 3, c.ctypes.data, 1, 0.0,
+         out.ctypes.data, 1)
+
+
+@nb.njit(cache=True)
+def xdot_blas(ddot, a, b):  # pragma: no cover - compiled
+    """``a @ b`` of two contiguous vectors, as numpy's dot."""
+    return ddot(a.shape[0], a.ctypes.data, 1, b.ctypes.data, 1)
+
+
+@nb.njit(cache=True)
+def _resolved(m, s):  # pragma: no cover - compiled
+    """``m : s`` (as :func:`femplastic.fe.elasticity.ddot`)."""
+    return m[0] * s[0] + m[1] * s[1] + 2.0 * m[2] * s[2]
+
+
+@nb.njit(cache=True)
+def energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec):  # pragma: no cover
+    """:func:`femplastic.weakplane.energy.elastic_energy` with the same operations (same bits).
+
+    ``half`` (n, 3) and ``vec`` (n,) are work arrays; every array C-contiguous.
+    """
+    st = stress.reshape(-1)  # flat loops over contiguous rows (vectorised; same operations)
+    pre = prestress.reshape(-1)
+    pl = eps_pl.reshape(-1)
+    hf = half.reshape(-1)
+    for i in range(hf.shape[0]):
+        hf[i] = 0.5 * (pre[i] + st[i])
+    mean_half = np.empty(3)
+    wmean_blas(gemv, w, half, mean_half)
+    ev = np.empty(3)
+    for c in range(3):
+        ev[c] = E[c] * _VW[c]
+    ext = xdot_blas(ddot, ev, mean_half)
+    for i in range(hf.shape[0]):
+        hf[i] = pl[i] * hf[i]
+    xmat3_blas(gemv, half, _VW.copy(), vec)
+    internal = xdot_blas(ddot, w, vec)
+    return ext - internal
+
+
+@nb.njit(cache=True)
+def _sweeps(form, stress, system, law, cache, work, events, ev_x, rng, record, max_sweeps,
+            ipos, facc, par, stress_mode, gemv, w, m, v, vbar, gamma_limit):  # pragma: no cover
+    """Continue the open avalanche one synchronous sweep at a time (``relax_sweeps``).
+
+    Returns :data:`DONE` (relaxed; ``ipos[FLOWED] = 1`` when, under stress control, the
+    strain passed ``gamma_limit``), :data:`RECORD_FULL` or :data:`SWEEP_LIMIT`.
+    """
+    n = stress.shape[0]
+    ev_n = events[5]
+    m3 = np.empty(3)
+    while True:
+        if ipos[OSW] >= max_sweeps:
+            return SWEEP_LIMIT
+        if record and ev_n[0] + n > events[0].shape[0]:
+            return RECORD_FULL
+        j0 = ev_n[0]
+        status, count, _ = relax_fused(form, stress, system, law, cache, work, events, rng,
+                                       record, 1, False, None, par)
+        if status == 0:
+            return DONE
+        if record:
+            for j in range(j0, ev_n[0]):
+                ev_x[j, 0] = ipos[NSW]
+                ev_x[j, 1] = ipos[NAVAL]
+        ipos[NSW] += 1
+        ipos[OSW] += 1
+        ipos[ONEV] += count
+        if stress_mode:  # back on the target stress: a uniform reloading along v
+            wmean_blas(gemv, w, stress, m3)
+            dg = (facc[TGT] - _resolved(m, m3)) / vbar
+            for e in range(n):
+                stress[e, 0] = stress[e, 0] + dg * v[e, 0]
+                stress[e, 1] = stress[e, 1] + dg * v[e, 1]
+                stress[e, 2] = stress[e, 2] + dg * v[e, 2]
+            facc[GNOW] += dg
+            if abs(facc[GNOW]) > gamma_limit:
+                ipos[FLOWED] = 1
+                return DONE
+
+
+@nb.njit(cache=True)
+def _pos(j, n_steps, p_last):  # pragma: no cover - compiled
+    """Position of step ``j`` on the lattice of stress increments (float)."""
+    return p_last if j == n_steps else float(j)
+
+
+@nb.njit(cache=True)
+def _active_at(base, v, x, trial, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
+    trial_stress(base, v, x, trial)
+    return any_active(trial, nv, tauc, law_f, sref, pref, margin)
+
+
+@nb.njit(cache=True)
+def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vneg, ivm, w, m,
+               E0, dgamma, vbar, system, law, cache, work, events, ev_x, rng, record,
+               max_sweeps, ipos, facc, rec_pos, rec_s, rec_sb, rec_size, rec_pl, alog,
+               cur, trial, half, vec, par=False):  # pragma: no cover - compiled
+    """Drive the strain path from ``ipos[K_]`` to ``k_to`` (``StrainPath.leg``), in chunks.
+
+    Returns :data:`DONE` (at ``k_to``), :data:`CHUNK_END` (``max_aval`` avalanches done),
+    :data:`RECORD_FULL` (grow the event record), :data:`LOG_FULL` (grow ``alog``) or
+    :data:`SWEEP_LIMIT`; after any but the last, call again with the same ``k_to``.
+    ``cur``, ``trial``, ``half`` (n, 3) and ``vec`` (n,) are work arrays.
+    """
+    theta, tauc, nv, _, _, eps_pl, _ = system
+    _, law_f, _, _ = law
+    sref, pref, margin = cache
+    n_done = 0
+    E = np.empty(3)
+    m3 = np.empty(3)
+    while True:
+        if ipos[OPEN] == 1:
+            j = ipos[OJ]
+            st = _sweeps(form, stress, system, law, cache, work, events, ev_x, rng, record,
+                         max_sweeps, ipos, facc, par, False, gemv, w, m, v, vbar, 0.0)
+            if st != DONE:
+                return st
+            # close the avalanche as StrainPath._avalanche does
+            for c in range(3):
+                E[c] = E0[c] + (j * dgamma) * m[c]
+            mean = weighted_mean(stress, w)
+            for e in range(stress.shape[0]):
+                base[e, 0] = stress[e, 0]
+                base[e, 1] = stress[e, 1]
+                base[e, 2] = stress[e, 2]
+            ipos[KB] = j
+            facc[BEXT] = _resolved(m, mean)
+            wmean_blas(gemv, w, eps_pl, m3)
+            for c in range(3):
+                m3[c] = m3[c] - facc[PL0 + c]
+            plast = _resolved(m, m3)
+            i = ipos[NREC]
+            rec_pos[i] = j
+            rec_sb[i] = facc[SB]
+            rec_s[i] = facc[BEXT]
+            rec_size[i] = ipos[ONEV]
+            rec_pl[i] = plast
+            ipos[NREC] = i + 1
+            ipos[K_] = j
+            diss = facc[WB] - energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half,
+                                          vec)
+            a = ipos[NAVAL]
+            alog[a, 0] = i
+            alog[a, 1] = j * dgamma
+            alog[a, 2] = facc[SB]
+            alog[a, 3] = facc[BEXT]
+            alog[a, 4] = ipos[ONEV]
+            alog[a, 5] = ipos[OSW]
+            alog[a, 6] = plast
+            alog[a, 7] = diss
+            ipos[NAVAL] = a + 1
+            ipos[NEV] += ipos[ONEV]
+            ipos[OPEN] = 0
+            n_done += 1
+        k = ipos[K_]
+        if k == k_to:
+            return DONE
+        if n_done >= max_aval:
+            return CHUNK_END
+        if ipos[NAVAL] >= alog.shape[0]:
+            return LOG_FULL
+        sense = 1 if k_to > k else -1
+        vload = v if sense > 0 else vneg
+        kb = ipos[KB]
+        cap = (k_to - k) * sense
+        trial_stress(base, v, (k - kb) * dgamma, cur)
+        mm = next_trigger(cur, vload, dgamma, nv, tauc, law_f, sref, pref, margin, cap + 1,
+                          ivm, par)
+        while mm <= cap and not _active_at(base, v, (k + sense * mm - kb) * dgamma, trial,
+                                           nv, tauc, law_f, sref, pref, margin):
+            mm += 1
+        while mm > 1 and _active_at(base, v, (k + sense * (mm - 1) - kb) * dgamma, trial,
+                                    nv, tauc, law_f, sref, pref, margin):
+            mm -= 1
+        upto = k_to if mm > cap else k + sense * (mm - 1)
+        # elastic steps k + sense .. upto on the line from the base
+        i = ipos[NREC]
+        for c in range((upto - k) * sense):
+            jj = k + sense * (c + 1)
+            s = facc[BEXT] + ((jj - kb) * dgamma) * vbar
+            rec_pos[i] = jj
+            rec_s[i] = s
+            rec_sb[i] = s
+            rec_size[i] = 0
+            rec_pl[i] = 0.0
+            i += 1
+        ipos[NREC] = i
+        ipos[K_] = upto
+        if mm > cap:
+            return DONE
+        # open the avalanche at j
+        j = k + sense * mm
+        x = (j - kb) * dgamma
+        trial_stress(base, v, x, stress)
+        for c in range(3):
+            E[c] = E0[c] + (j * dgamma) * m[c]
+        facc[SB] = facc[BEXT] + x * vbar
+        facc[WB] = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec)
+        wmean_blas(gemv, w, eps_pl, m3)
+        facc[PL0] = m3[0]
+        facc[PL0 + 1] = m3[1]
+        facc[PL0 + 2] = m3[2]
+        ipos[OPEN] = 1
+        ipos[OJ] = j
+        ipos[ONEV] = 0
+        ipos[OSW] = 0
+
+
+@nb.njit(cache=True)
+def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress, base, v,
+                 vload, ivm, w, m, E0, dgeq, vbar, sense, target, gamma_limit, system, law,
+                 cache, work, events, ev_x, rng, record, max_sweeps, ipos, facc, out_s, out_g,
+                 jump, sizes, alog, trial, half, vec, par=False):  # pragma: no cover - compiled
+    """The stress ramp of ``stress_controlled`` up to step ``n_steps``, in chunks.
+
+    Step ``j`` sits at position ``j`` on the lattice of increments, the last at ``p_last``
+    (a clipped last increment).
+    ``ipos[DONE_]`` counts the steps recorded, ``ipos[KB]`` is the step of the last
+    avalanche (``j_base``), ``facc[GBASE]`` its strain and ``facc[BEXT]`` its resolved
+    stress. Returns :data:`DONE` (all steps recorded, or ``ipos[FLOWED]``), :data:`CHUNK_END`,
+    :data:`RECORD_FULL`, :data:`LOG_FULL` or :data:`SWEEP_LIMIT`.
+    """
+    theta, tauc, nv, _, _, eps_pl, _ = system
+    _, law_f, _, _ = law
+    sref, pref, margin = cache
+    n_done = 0
+    E = np.empty(3)
+    m3 = np.empty(3)
+    while True:
+        if ipos[OPEN] == 1:
+            j = ipos[OJ]
+            st = _sweeps(form, stress, system, law, cache, work, events, ev_x, rng, record,
+                         max_sweeps, ipos, facc, par, True, gemv, w, m, v, vbar, gamma_limit)
+            if st != DONE:
+                return st
+            i = j - 1
+            g_end = facc[GNOW]
+            g_start = facc[GSTART]
+            tgt = facc[TGT]
+            for c in range(3):
+                E[c] = E0[c] + g_end * m[c]
+            wmean_blas(gemv, w, stress, m3)
+            base_ext = _resolved(m, m3)
+            out_s[i] = base_ext
+            out_g[i] = g_end
+            jump[i] = g_end - g_start
+            sizes[i] = ipos[ONEV]
+            wmean_blas(gemv, w, eps_pl, m3)
+            for c in range(3):
+                m3[c] = m3[c] - facc[PL0 + c]
+            plast = _resolved(m, m3)
+            h_after = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec) \
+                - tgt * g_end
+            a = ipos[NAVAL]
+            alog[a, 0] = i
+            alog[a, 1] = g_start
+            alog[a, 2] = tgt
+            alog[a, 3] = base_ext
+            alog[a, 4] = ipos[ONEV]
+            alog[a, 5] = ipos[OSW]
+            alog[a, 6] = plast
+            alog[a, 7] = facc[WB] - h_after
+            ipos[NAVAL] = a + 1
+            ipos[NEV] += ipos[ONEV]
+            ipos[OPEN] = 0
+            ipos[DONE_] = j
+            n_done += 1
+            facc[BEXT] = base_ext
+            if ipos[FLOWED] == 1:
+                return DONE
+            for e in range(stress.shape[0]):
+                base[e, 0] = stress[e, 0]
+                base[e, 1] = stress[e, 1]
+                base[e, 2] = stress[e, 2]
+            ipos[KB] = j
+            facc[GBASE] = g_end
+        done = ipos[DONE_]
+        if done >= n_steps:
+            return DONE
+        if n_done >= max_aval:
+            return CHUNK_END
+        if ipos[NAVAL] >= alog.shape[0]:
+            return LOG_FULL
+        jb = ipos[KB]
+        cap = n_steps - done
+        mm = next_trigger(base, vload, dgeq, nv, tauc, law_f, sref, pref, margin, cap + 1,
+                          ivm, par)
+        while mm <= cap and not _active_at(base, vload,
+                                           (_pos(done + mm, n_steps, p_last) - jb) * dgeq,
+                                           trial, nv, tauc, law_f, sref, pref, margin):
+            mm += 1
+        while mm > 1 and _active_at(base, vload,
+                                    (_pos(done + mm - 1, n_steps, p_last) - jb) * dgeq, trial,
+                                    nv, tauc, law_f, sref, pref, margin):
+            mm -= 1
+        j = min(done + mm, n_steps + 1)
+        for jj in range(done + 1, min(j, n_steps + 1)):
+            x = (_pos(jj, n_steps, p_last) - jb) * dgeq
+            out_g[jj - 1] = facc[GBASE] + sense * x
+            out_s[jj - 1] = facc[BEXT] + sense * x * vbar
+            jump[jj - 1] = 0.0
+            sizes[jj - 1] = 0
+        done = min(j, n_steps + 1) - 1
+        ipos[DONE_] = done
+        if j > n_steps:
+            return DONE
+        # open the avalanche of step j
+        i = j - 1
+        pj = _pos(j, n_steps, p_last)
+        trial_stress(base, vload, (pj - jb) * dgeq, stress)
+        g_start = facc[GBASE] + sense * (pj - jb) * dgeq
+        tgt = target[i]
+        for c in range(3):
+            E[c] = E0[c] + g_start * m[c]
+        facc[WB] = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec) \
+            - tgt * g_start
+        wmean_blas(gemv, w, eps_pl, m3)
+        facc[PL0] = m3[0]
+        facc[PL0 + 1] = m3[1]
+        facc[PL0 + 2] = m3[2]
+        facc[GSTART] = g_start
+        facc[GNOW] = g_start
+        facc[TGT] = tgt
+        ipos[OPEN] = 1
+        ipos[OJ] = j
+        ipos[ONEV] = 0
+        ipos[OSW] = 0

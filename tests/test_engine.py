@@ -1,0 +1,310 @@
+"""The run engine of `femplastic run`: checkpoints at their period across chunks, and a
+SIGKILL at any moment leaves a folder that --resume continues bitwise or a rerun accepts."""
+
+import json
+import os
+import signal
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from femplastic import cli
+from femplastic.cli import run as R
+from femplastic.io import outdir
+from femplastic.weakplane.drivers import checkpoint
+from femplastic.weakplane.params import load_config
+
+SMALL = ["model.L=6", "model.N=8", "model.T=0", "run.gamma_end=0.3", "run.dgamma=1e-3",
+         "run.stationary_from=0.05", "run.fields_every=0.02"]
+
+
+def _datasets(path):
+    out = {}
+    with h5py.File(path) as f:
+        f.visititems(lambda n, o: out.__setitem__(n, o[()])
+                     if isinstance(o, h5py.Dataset) else None)
+        out["@"] = {k: f.attrs[k] for k in ("status", "realizations_finished", "seed",
+                                             "params")}
+    return out
+
+
+def _same_run(a, b):
+    da, db = _datasets(a / "results.h5"), _datasets(b / "results.h5")
+    assert da.keys() == db.keys() and len(da) > 10
+    for k in da:
+        if k == "@":
+            assert da[k] == db[k]
+        else:
+            assert np.array_equal(da[k], db[k]), k
+    sa, sb = (json.loads((d / "summary.json").read_text()) for d in (a, b))
+    assert sa["stationary"] == sb["stationary"] and sa["n_events"] == sb["n_events"]
+    assert (a / "curve.csv").read_bytes() == (b / "curve.csv").read_bytes()
+
+
+def test_checkpoint_period_spans_chunks_shorter_than_it(tmp_path, monkeypatch):
+    """Chunks of 10 steps (fields_every) take milliseconds; checkpoints still come every
+    `every` seconds (each AQS call used to restart the timer: none were written)."""
+    cfg = load_config(None, ["model.L=8", "model.N=8", "run.gamma_end=1.5", "run.dgamma=1e-3",
+                             "run.fields_every=0.01"])
+    times = []
+    real = checkpoint.save
+
+    def save(*a, **k):
+        times.append(time.perf_counter())
+        return real(*a, **k)
+
+    monkeypatch.setattr(checkpoint, "save", save)
+    R.run_main_job(cfg, 1, 1, tmp_path / "warm", checkpoint_every=None)  # compile first
+    t0 = time.perf_counter()
+    R.run_main_job(cfg, 1, 1, tmp_path / "o", checkpoint_every=0.1)
+    wall = time.perf_counter() - t0
+    n_chunks = len(R._chunks(cfg.run))
+    assert n_chunks == 150
+    assert len(times) >= min(3, int(wall / 0.1) - 1), (len(times), wall)
+    gaps = np.diff([t0, *times])
+    assert np.all(gaps >= 0.1 - 1e-3), gaps  # never more often than the period
+    assert not (tmp_path / "o" / "checkpoint.npz").exists()  # the run completed
+    # 0: at every chunk (150 of them), without the overflow of the chunk size after ~510
+    times.clear()
+    R.run_main_job(cfg, 1, 1, tmp_path / "every", checkpoint_every=0)
+    assert len(times) >= n_chunks - 1
+    _same_run(tmp_path / "o", tmp_path / "every")
+
+
+def _child(out, cfg, realizations, every, delay):
+    """Fork a process running the job; SIGKILL it after `delay` s; True if it finished."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        try:
+            R.run_main_job(cfg, 5, realizations, out, checkpoint_every=every)
+        finally:
+            os._exit(0)
+    time.sleep(delay)
+    os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_sigkill_at_random_moments_resumes_bitwise_or_reruns(tmp_path, monkeypatch):
+    monkeypatch.setattr(R, "RECORD_CHUNK", 40)  # several chunk files per realisation
+    cfg = load_config(None, [*SMALL, "run.gamma_end=0.2"])
+    ref = tmp_path / "ref"
+    R.run_main_job(cfg, 5, 2, ref)
+    t0 = time.perf_counter()
+    R.run_main_job(cfg, 5, 2, tmp_path / "ref2", checkpoint_every=0)
+    wall = time.perf_counter() - t0
+    rng = np.random.default_rng(7)
+    resumed = reran = killed = 0
+    for i in range(40):  # until 20 runs were killed before they finished
+        if killed >= 20:
+            break
+        out = tmp_path / f"k{i}"
+        every = (0, 0.01, None)[i % 3]
+        finished = _child(out, cfg, 2, every, float(rng.uniform(0.01, 0.8 * wall)))
+        killed += not finished
+        if not out.exists():
+            continue
+        outdir.check_folder(out)  # a rerun into it would be accepted (never "foreign")
+        try:
+            R.run_main_job(cfg, 5, 2, out, checkpoint_every=every, resume=True)
+        except ValueError as exc:  # nothing to resume: a plain rerun takes the folder
+            assert "nothing to resume" in str(exc) or "complete" in str(exc), exc
+            assert "\n" not in str(exc)
+            if "complete" in str(exc):
+                _same_run(ref, out)
+                continue
+            moved = outdir.claim_folder(out)
+            R.run_main_job(cfg, 5, 2, out)
+            assert moved is None or moved.exists()
+            reran += 1
+        else:
+            resumed += 1
+        _same_run(ref, out)
+        assert not (out / "checkpoint.npz").exists() and not (out / "running").exists()
+        assert not list(out.glob("*.part")) and not list(out.glob("*.tmp"))
+    assert killed >= 20 and resumed >= 10, (killed, resumed, reran)
+
+
+def test_resume_refusals_are_one_line_and_touch_nothing(tmp_path, capsys):
+    base = ["run", *[x for s in SMALL for x in ("--set", s)], "--quiet"]
+    out = tmp_path / "o"
+    assert cli.main([*base, "--out", str(out), "--checkpoint-every", "0"]) == 0
+    # an interrupted run: status running, a checkpoint of realisation 0
+    R.run_main_job(load_config(None, SMALL), 0, 1, tmp_path / "x")
+    data = json.loads((out / "summary.json").read_text())
+    assert data["status"] == "complete"
+
+    def refused(args, *needles):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(args)
+        err = capsys.readouterr().err.strip()
+        assert exc.value.code == 2 and len(err.splitlines()) == 1, err
+        for n in needles:
+            assert n in err, err
+        return err
+
+    refused([*base, "--resume", str(out), "--out", str(tmp_path / "y")], "--out")
+    refused([*base, "--resume", str(out)], "complete")
+    with h5py.File(out / "results.h5", "a") as f:  # make it look interrupted
+        f.attrs["status"] = "running"
+        f.attrs["realizations_finished"] = 0
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    err = refused([*base, "--set", "model.k=3.0", "--resume", str(out)], "model.k: run")
+    assert len(err) < 400
+    for content in (b"", b"PK\x03\x04 truncated", b"not a zip at all"):
+        (out / "checkpoint.npz").write_bytes(content)
+        refused([*base, "--resume", str(out)], "checkpoint.npz", "damaged")
+    (out / "checkpoint.npz").unlink()
+    after = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert before == after  # nothing written, fields.xdmf not emptied
+    assert (out / "fields.xdmf").stat().st_size > 500
+
+
+@pytest.mark.parametrize("args", [
+    ["ensemble", "--set", "run.protocol=cyclic", "--set", "run.gamma_max=0.01",
+     "--realizations", "2"],
+    ["sweep", "--grid", "run.protocol=aqs,stress", "--realizations", "2"],
+])
+def test_ensemble_and_sweep_refuse_protocols_they_do_not_run(tmp_path, capsys, args):
+    """They ran AQS and stored the points labelled cyclic/stress: wrong data, right label."""
+    out = tmp_path / "e.h5"
+    with pytest.raises(SystemExit) as exc:
+        cli.main([*args, "--out", str(out), "--quiet"])
+    assert exc.value.code == 2
+    assert "run.protocol=" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_library_ensemble_refuses_other_protocols(tmp_path):
+    from femplastic.ensemble import Ensemble, model_realization
+
+    with pytest.raises(ValueError, match="run.protocol=creep"):
+        Ensemble(model_realization, [{"run.protocol": "creep", "run.target_stress": 0.2}],
+                 realizations=1, store=tmp_path / "s.h5").run()
+    assert not (tmp_path / "s.h5").exists()
+
+
+LONG = ["--set", "model.L=8", "--set", "model.N=8", "--set", "run.dgamma=1e-4", "--quiet",
+        "--seed", "3"]
+PROTOCOLS = {
+    "aqs": ["--set", "run.gamma_end=50", "--set", "run.fields_every=0.5"],
+    "cyclic": ["--set", "run.gamma_max=0.05", "--set", "run.cycles=3000"],
+    "stress": ["--set", "run.stress_end=0.5", "--set", "run.dstress=2.5e-7"],
+    "bauschinger": ["--set", "run.gamma_end=400", "--set", "run.gamma_reload=0.05"],
+    "local-yield": ["--set", "run.gamma_end=400", "--set", "run.patch=3"],
+    "rate": ["--set", "run.t_end=20000", "--set", "run.gdot=0.001"],
+    "creep": ["--set", "run.t_end=20000", "--set", "run.target_stress=0.2"],
+}
+TINY = {"aqs": [], "cyclic": ["--set", "run.gamma_max=0.002", "--set", "run.cycles=1"],
+        "stress": ["--set", "run.stress_end=0.05", "--set", "run.dstress=0.01"],
+        "bauschinger": ["--set", "run.gamma_reload=0.002"], "local-yield": ["--set", "run.patch=3"],
+        "rate": ["--set", "run.t_end=0.2", "--set", "run.gdot=0.01"],
+        "creep": ["--set", "run.t_end=0.2", "--set", "run.target_stress=0.2"]}
+
+
+def _interrupted(args, after):
+    """cli.main(args) with a SIGINT `after` s in; (exit status, s from the signal to return)."""
+    import threading
+
+    sent = []
+
+    def fire():
+        sent.append(time.perf_counter())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(after, fire)
+    timer.start()
+    try:
+        rc = cli.main(args)
+    finally:
+        timer.cancel()
+    return rc, (time.perf_counter() - sent[0]) if sent else None
+
+
+@pytest.mark.parametrize("protocol", sorted(PROTOCOLS))
+def test_each_protocol_ctrl_c_exit_130_readable_and_rerun_moves_it_aside(protocol, tmp_path):
+    proto = ["--set", f"run.protocol={protocol}"]
+    warm = ["run", *LONG, "--set", "run.gamma_end=0.01", *proto, *TINY[protocol]]
+    assert cli.main([*warm, "--out", str(tmp_path / "warm")]) == 0  # compiled, cached
+    out = tmp_path / "o"
+    cmd = ["run", *LONG, *proto, *PROTOCOLS[protocol], "--out", str(out)]
+    for _attempt in range(2):
+        rc, answered = _interrupted(cmd, 0.8)
+        assert rc == 130 and answered is not None
+        assert answered < 3.0  # at the next safe point (~0.1 s; generous on a loaded machine)
+        marker = json.loads((out / "femplastic-run.json").read_text())
+        assert marker["status"] == "running"
+        with h5py.File(out / "results.h5") as f:  # readable; "running" unless the
+            # realisation was published (Ctrl-C while curve.csv and the figure were written)
+            done = f.attrs["realizations_finished"]
+            assert f.attrs["status"] == ("complete" if done == 1 else "running")
+            assert json.loads(f.attrs["seed"]) == 3 and "params" in f.attrs
+        if (out / "fields.h5").exists():
+            with h5py.File(out / "fields.h5") as f:
+                assert f.attrs["status"] == ("complete" if done == 1 else "running")
+                assert json.loads(f.attrs["seed"]) == 3
+        assert not list(out.glob("*.part")) and not list(out.glob("*.tmp"))
+    # the rerun of the same command moved the first run aside, whole
+    assert (tmp_path / "o.1" / "results.h5").exists()
+    assert not (tmp_path / "o.2").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("protocol,extra", [
+    ("cyclic", ["run.gamma_max=0.02", "run.cycles=8"]),
+    ("stress", ["run.stress_end=0.5", "run.dstress=1e-5"]),
+])
+def test_cyclic_and_stress_killed_resume_bitwise(tmp_path, protocol, extra):
+    from femplastic.cli.protocols import run_protocol
+
+    cfg = load_config(None, ["model.L=6", "model.N=8", "run.dgamma=1e-4",
+                             f"run.protocol={protocol}", *extra])
+    ref = tmp_path / "ref"
+    t0 = time.perf_counter()
+    run_protocol(cfg, 5, 2, ref, checkpoint_every=0)
+    wall = time.perf_counter() - t0
+    rng = np.random.default_rng(3)
+    resumed = 0
+    for i in range(5):
+        out = tmp_path / f"k{i}"
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover (the child)
+            try:
+                run_protocol(cfg, 5, 2, out, checkpoint_every=0)
+            finally:
+                os._exit(0)
+        time.sleep(float(rng.uniform(0.05, 0.9 * wall)))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        if not (out / "results.h5").exists():
+            outdir.check_folder(out)  # a rerun takes it
+            continue
+        try:
+            run_protocol(cfg, 5, 2, out, resume=True)
+            resumed += 1
+        except ValueError as exc:
+            assert "complete" in str(exc), exc
+        da, db = _datasets(ref / "results.h5"), _datasets(out / "results.h5")
+        assert da.keys() == db.keys()
+        for k in da:
+            assert k == "@" and da[k] == db[k] or np.array_equal(da[k], db[k]), k
+        assert (ref / "curve.csv").read_bytes() == (out / "curve.csv").read_bytes()
+        assert (out / f"{protocol}.png").exists() and not (out / "checkpoint.npz").exists()
+    assert resumed >= 2
+
+
+def test_one_step_chunks_do_not_bloat_results(tmp_path):
+    """fields_every = dgamma: one AQS call and snapshot per step; the records are still
+    written in whole chunks (the old per-step appends rewrote a gzip chunk each time)."""
+    base = ["model.L=6", "model.N=8", "run.gamma_end=0.1", "run.dgamma=1e-3"]
+    R.run_main_job(load_config(None, [*base, "run.fields_every=0"]), 2, 1, tmp_path / "a")
+    R.run_main_job(load_config(None, [*base, "run.fields_every=1e-3"]), 2, 1, tmp_path / "b")
+    a, b = (_datasets(tmp_path / d / "results.h5") for d in ("a", "b"))
+    for k in a:  # (chunk ends change the trajectory at round-off level only)
+        if k != "@":
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-9, atol=1e-12, err_msg=k)
+    sa, sb = ((tmp_path / d / "results.h5").stat().st_size for d in ("a", "b"))
+    assert sb < 1.2 * sa, (sa, sb)
