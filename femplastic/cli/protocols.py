@@ -387,7 +387,7 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
 
 def _snap(w, t: float, s) -> None:
     w.write(t, s.stress, s.eps_pl, slips=s.slips, min_dtau=s.dtau().min(axis=1),
-            mean_tauc=s.tauc.mean(axis=1))
+            mean_tauc=s.mean_tauc(axis=1))
 
 
 def _write_first(proto: str, res: ProtocolResult, out: Path) -> None:

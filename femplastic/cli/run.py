@@ -232,7 +232,7 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
                     def snap(g: float, st: Any) -> None:
                         w.write(g, st.stress, st.eps_pl, slips=st.slips,
                                 min_dtau=st.dtau().min(axis=1),
-                                mean_tauc=st.tauc.mean(axis=1))
+                                mean_tauc=st.mean_tauc(axis=1))
 
                     final = _shear_streamed(state, p, rng, rp, snap, rep, stream, ck, r, rck,
                                             chunks)

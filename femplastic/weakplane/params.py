@@ -34,6 +34,7 @@ import numpy as np
 
 from .. import validation
 from ..fe.elasticity import Isotropic
+from . import element_size as _esize
 from . import meshfile
 from .dimension import check_dim
 from .gpu.runtime import normalize_backend  # backend names only; imports no JAX
@@ -143,6 +144,12 @@ class ModelParams:
         2 (default) or 3: see :mod:`femplastic.weakplane.dimension` (3D: B, C, E, ``N >= 6``).
     mesh : str
         Periodic all-quad mesh file replacing the grid: :mod:`femplastic.weakplane.meshfile`.
+    element_size : str
+        ``"off"`` (default), ``"density"`` (``N_e = rho_s A_e`` per element) or
+        ``"density+table1"`` (also ``k, lam, chi`` vs ``l_e``): 2D, variants A, B, C, D, I;
+        :mod:`femplastic.weakplane.element_size`.
+    rho_s : float
+        Slip-system density (> 0) of the element-size ingredient. Default 0.8 (sec. 3.2).
 
     Raises
     ------
@@ -176,6 +183,8 @@ class ModelParams:
     dgamma_fixed: float = 0.022
     dim: int = 2
     mesh: str | None = None
+    element_size: str = "off"
+    rho_s: float = 0.8
 
     def __post_init__(self) -> None:
         if not isinstance(self.variant, str):
@@ -209,6 +218,12 @@ class ModelParams:
         if not np.isfinite(self.dp_p0):
             raise ValueError(f"dp_p0 must be finite, got {self.dp_p0!r}")
         meshfile.check_params(self)  # model.mesh: the file is a periodic quad mesh L describes
+        es = _esize.check(self.element_size, self.rho_s)
+        object.__setattr__(self, "element_size", es)
+        if es != "off" and (self.dim != 2 or v in ("E", "F", "G", "H")):
+            raise ValueError(f"element_size={es!r} needs a 2D model of variant A, B, C, D or I "
+                             f"(Weibull thresholds, power-law amplitudes), got dim={self.dim}, "
+                             f"variant {v}; set element_size='off'")
 
     @classmethod
     def for_variant(cls, variant: str, **overrides: Any) -> ModelParams:
@@ -371,33 +386,17 @@ class ModelParams:
         return law
 
     def replace(self, **changes: Any) -> ModelParams:
-        """A copy with some fields changed (validated).
+        """A copy with some fields changed, validated (``ValueError`` naming a bad value).
 
         Parameters
         ----------
         **changes
             New field values, e.g. ``L=32``.
-
-        Returns
-        -------
-        ModelParams
-            The copy.
-
-        Raises
-        ------
-        ValueError
-            If a new value is invalid (see the class).
         """
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of the fields.
-
-        Returns
-        -------
-        dict
-            ``{field name: value}``, in declaration order.
-        """
+        """Plain dict of the fields, ``{field name: value}`` in declaration order."""
         return dataclasses.asdict(self)
 
 
