@@ -45,6 +45,7 @@ __all__ = ["load_model_mesh", "model_mesh", "mesh_table", "mesh_provenance", "ch
 def _cached(path: str, mtime_ns: int, size: int) -> tuple[FEMesh, str]:
     from ..fe.mesh import load
 
+    _check_cell_types(path)  # once per file version, like the mesh itself
     mesh = load(path, periodic=True)
     with open(path, "rb") as fh:
         digest = hashlib.sha256(fh.read()).hexdigest()
@@ -103,8 +104,8 @@ def _check_cell_types(path: str) -> None:
         return
     other = sorted({c.type for c in m.cells} - {"quad", "line", "vertex"})
     if other:
-        raise ValueError(f"model.mesh = {path!r}: the weak-plane model needs an all-quad mesh, "
-                         f"the file also holds {other} cells (remesh with quadrilaterals only, "
+        raise ValueError(f"model.mesh: the weak-plane model needs an all-quad mesh, {path!r} "
+                         f"also holds {other} cells (remesh with quadrilaterals only, "
                          f"e.g. femplastic mesh)")
 
 
@@ -142,7 +143,6 @@ def check_params(params: Any) -> None:
         return
     if params.dim != 2:
         raise ValueError("model.mesh is a 2D quadrilateral mesh: it needs model.dim = 2")
-    _check_cell_types(str(params.mesh))
     mesh = load_model_mesh(params.mesh)
     validation.check_mesh_matches(params, mesh)
     if params.interaction == "shuffled":  # before any work, not when the model is built
@@ -171,7 +171,6 @@ def mesh_table(table: dict[str, Any]) -> dict[str, Any]:
         return table
     if isinstance(path, str):
         path = path.strip()
-    _check_cell_types(str(path))
     mesh = load_model_mesh(path)
     out = dict(table, mesh=path)
     out.setdefault("L", max(2, round(math.sqrt(mesh.n_elem))))
