@@ -285,6 +285,8 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
           "rate": lambda *a: _rate_or_creep(*a, creep=False),
           "creep": lambda *a: _rate_or_creep(*a, creep=True)}[proto]
     params = cfg.to_dict()
+    from ..weakplane.meshfile import mesh_provenance  # model.mesh: path, SHA-256, n_elem
+    params["model"].update(mesh_provenance(cfg.model))  # in the summary and the resume tag
     tag = {"version": __version__, "config": params, "seed": int(seed),
            "realizations": int(realizations), "records_layout": 3}
     start = _ResumePoint(out, tag, None) if resume else None  # checked before any write

@@ -161,6 +161,8 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
     out = Path(out)
     p, rp = cfg.model, cfg.run
     params = cfg.to_dict()
+    from ..weakplane.meshfile import mesh_provenance  # model.mesh: path, SHA-256, n_elem
+    params["model"].update(mesh_provenance(cfg.model))  # in the summary and the resume tag
     if checkpoint_every is not None and not (isinstance(checkpoint_every, int | float)
                                              and math.isfinite(checkpoint_every)
                                              and checkpoint_every >= 0):

@@ -21,6 +21,7 @@ from ..fe.propagators import ALIGNMENT, Propagator, aligned_zeros
 from . import kernels as K
 from .dimension import require_2d
 from .element_size import element_law
+from .meshfile import model_mesh
 from .params import ModelParams
 from .slip import SlipLaw
 from .variants import elastic_ingredients
@@ -83,7 +84,7 @@ class Model:
 
 @functools.lru_cache(maxsize=16)
 def _default_model(params: ModelParams) -> Model:
-    mesh = periodic_grid(params.L, params.l)
+    mesh = periodic_grid(params.L, params.l) if params.mesh is None else model_mesh(params)
     return _assemble(params, mesh, None, None, None, None)
 
 
@@ -156,6 +157,11 @@ def build_model(
     from .. import validation
 
     require_2d(params, "the weak-plane drivers (build_model)")  # no 3D drivers yet (#26)
+    if params.mesh is not None and mesh is None:  # model.mesh: the mesh file, cached model
+        if material is None and law is None and propagator is None and not params.heterogeneous:
+            validation.check_model_size(params, model_mesh(params).n_elem, False)
+            return _default_model(params)
+        mesh = model_mesh(params)
     # before anything is allocated: the model fits in memory, the mesh is the one L describes
     validation.check_model_size(params, None if mesh is None else mesh.n_elem,
                                 mesh is None and material is None)
