@@ -62,9 +62,12 @@ def test_checkpoint_period_spans_chunks_shorter_than_it(tmp_path, monkeypatch):
     wall = time.perf_counter() - t0
     n_chunks = len(R._chunks(cfg.run))
     assert n_chunks == 150
-    assert len(times) >= min(3, int(wall / 0.1) - 1), (len(times), wall)
+    # the quench (no checkpoints) takes part of the wall time: count on the shear's span, where
+    # consecutive saves come every period plus at most one chunk (milliseconds; 0.3 s slack)
+    assert len(times) >= 2 and wall > 0.2, (len(times), wall)
     gaps = np.diff([t0, *times])
     assert np.all(gaps >= 0.1 - 1e-3), gaps  # never more often than the period
+    assert np.all(gaps[1:] < 0.1 + 0.3), gaps  # and never much less often
     assert not (tmp_path / "o" / "checkpoint.npz").exists()  # the run completed
     # 0: at every chunk (150 of them), without the overflow of the chunk size after ~510
     times.clear()
@@ -223,18 +226,21 @@ def test_library_ensemble_refuses_other_protocols(tmp_path):
 
 
 LONG = ["--set", "model.L=8", "--set", "model.N=8", "--quiet", "--seed", "3"]
-PROTOCOLS = {
-    "aqs": ["--set", "run.gamma_end=50", "--set", "run.fields_every=0.5"],
-    "cyclic": ["--set", "run.gamma_max=0.05", "--set", "run.cycles=3000"],
+DG = ["--set", "run.dgamma=1e-4"]  # only for the protocols that read it (others refuse it)
+PROTOCOLS = {  # each long enough that a Ctrl-C at 0.8 s lands inside the run on a fast machine
+    "aqs": [*DG, "--set", "run.gamma_end=150", "--set", "run.fields_every=1.5"],
+    "cyclic": [*DG, "--set", "run.gamma_max=0.05", "--set", "run.cycles=3000"],
     "stress": ["--set", "run.stress_end=0.5", "--set", "run.dstress=2.5e-7"],
-    "bauschinger": ["--set", "run.gamma_end=400", "--set", "run.gamma_reload=0.05"],
-    "local-yield": ["--set", "run.gamma_end=400", "--set", "run.patch=3"],
+    "bauschinger": [*DG, "--set", "run.gamma_end=400", "--set", "run.gamma_reload=0.05"],
+    "local-yield": [*DG, "--set", "run.gamma_end=400", "--set", "run.patch=3"],
     "rate": ["--set", "run.t_end=20000", "--set", "run.gdot=0.001"],
     "creep": ["--set", "run.t_end=20000", "--set", "run.target_stress=0.2"],
 }
-TINY = {"aqs": [], "cyclic": ["--set", "run.gamma_max=0.002", "--set", "run.cycles=1"],
+TINY = {"aqs": [*DG, "--set", "run.gamma_end=0.01"],
+        "cyclic": [*DG, "--set", "run.gamma_max=0.002", "--set", "run.cycles=1"],
         "stress": ["--set", "run.stress_end=0.05", "--set", "run.dstress=0.01"],
-        "bauschinger": ["--set", "run.gamma_reload=0.002"], "local-yield": ["--set", "run.patch=3"],
+        "bauschinger": [*DG, "--set", "run.gamma_end=0.01", "--set", "run.gamma_reload=0.002"],
+        "local-yield": [*DG, "--set", "run.gamma_end=0.01", "--set", "run.patch=3"],
         "rate": ["--set", "run.t_end=0.2", "--set", "run.gdot=0.01"],
         "creep": ["--set", "run.t_end=0.2", "--set", "run.target_stress=0.2"]}
 
@@ -261,13 +267,10 @@ def _interrupted(args, after):
 @pytest.mark.parametrize("protocol", sorted(PROTOCOLS))
 def test_each_protocol_ctrl_c_exit_130_readable_and_rerun_moves_it_aside(protocol, tmp_path):
     proto = ["--set", f"run.protocol={protocol}"]
-    reads = protocol in ("aqs", "bauschinger", "local-yield")  # (others refuse the keys)
-    dg = ["--set", "run.dgamma=1e-4"] if reads or protocol == "cyclic" else []
-    warm = ["run", *LONG, *dg, *(["--set", "run.gamma_end=0.01"] if reads else []), *proto,
-            *TINY[protocol]]
+    warm = ["run", *LONG, *proto, *TINY[protocol]]
     assert cli.main([*warm, "--out", str(tmp_path / "warm")]) == 0  # compiled, cached
     out = tmp_path / "o"
-    cmd = ["run", *LONG, *dg, *proto, *PROTOCOLS[protocol], "--out", str(out)]
+    cmd = ["run", *LONG, *proto, *PROTOCOLS[protocol], "--out", str(out)]
     for _attempt in range(2):
         rc, answered = _interrupted(cmd, 0.8)
         assert rc == 130 and answered is not None
@@ -291,15 +294,13 @@ def test_each_protocol_ctrl_c_exit_130_readable_and_rerun_moves_it_aside(protoco
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 @pytest.mark.parametrize("protocol,extra", [
-    ("cyclic", ["run.gamma_max=0.02", "run.cycles=8"]),
+    ("cyclic", ["run.dgamma=1e-4", "run.gamma_max=0.02", "run.cycles=8"]),
     ("stress", ["run.stress_end=0.5", "run.dstress=1e-5"]),
 ])
 def test_cyclic_and_stress_killed_resume_bitwise(tmp_path, protocol, extra):
     from femplastic.cli.protocols import run_protocol
 
-    dg = ["run.dgamma=1e-4"] if protocol == "cyclic" else []  # (stress refuses the key)
-    cfg = load_config(None, ["model.L=6", "model.N=8", *dg, f"run.protocol={protocol}",
-                             *extra])
+    cfg = load_config(None, ["model.L=6", "model.N=8", f"run.protocol={protocol}", *extra])
     ref = tmp_path / "ref"
     t0 = time.perf_counter()
     run_protocol(cfg, 5, 2, ref, checkpoint_every=0)

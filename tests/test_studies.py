@@ -17,6 +17,8 @@ def test_study_smoke(path, tmp_path):
     sys.modules[spec.name] = mod  # dataclasses in a study need their module registered
     try:
         spec.loader.exec_module(mod)
+        for dep in getattr(mod, "NEEDS", ()):  # optional dependencies (e.g. gmsh: [mesh])
+            pytest.importorskip(dep)
         mod.main(["--smoke", "--out", str(tmp_path)])
     finally:
         sys.modules.pop(spec.name, None)

@@ -33,9 +33,9 @@ def _ensemble_common(args: argparse.Namespace, points: list[dict[str, Any]],
     from ..weakplane.ensembles import check_aqs_protocol, model_config
 
     for pt in points:  # the checks of femplastic run, before the store is touched
-        check_aqs_protocol(model_config(pt))  # what ran is what the stored label says
         estimates.check_cost(model_config(pt), args.realizations, args.out, streamed=False,
-                             parallel=args.realizations)
+                             parallel=args.realizations)  # names a bad key, as run does
+        check_aqs_protocol(model_config(pt))  # what ran is what the stored label says
     func = model_statistics if args.no_curves else model_realization
     ens = Ensemble(func, points, realizations=args.realizations, seed=args.seed,
                    store=args.out, seeding=args.seeding)

@@ -162,7 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"HDF5 store (default femplastic-{name}.h5)")
         e.add_argument("--quiet", action="store_true", help="no progress bar")
         e.set_defaults(func=_command("ensemble", "cmd_sweep" if sweep else "cmd_ensemble"))
+    _md_parser(sub)
     return ap
+
+
+def _md_parser(sub: argparse._SubParsersAction) -> None:
+    """``femplastic md`` (the atomistic reference; its module imports nothing heavy)."""
+    importlib.import_module(f"{__package__}.atomistic").add_parser(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -376,6 +376,8 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
           "rate": lambda *a, **k: _rate_or_creep(*a, creep=False, **k),
           "creep": lambda *a, **k: _rate_or_creep(*a, creep=True, **k)}[proto]
     params = cfg.to_dict()
+    from ..weakplane.meshfile import mesh_provenance  # model.mesh: path, SHA-256, n_elem
+    params["model"].update(mesh_provenance(cfg.model))  # in the summary and the resume tag
     tag = {"version": __version__, "config": params, "seed": int(seed),
            "realizations": int(realizations), "records_layout": 3}
     start = _ResumePoint(out, tag, None) if resume else None  # checked before any write
@@ -486,7 +488,7 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
 
 def _snap(w, t: float, s) -> None:
     w.write(t, s.stress, s.eps_pl, slips=s.slips, min_dtau=s.dtau().min(axis=1),
-            mean_tauc=s.tauc.mean(axis=1))
+            mean_tauc=s.mean_tauc(axis=1))
 
 
 def _write_first(proto: str, res: ProtocolResult, out: Path) -> None:

@@ -164,6 +164,8 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
     out = Path(out)
     p, rp = cfg.model, cfg.run
     params = cfg.to_dict()
+    from ..weakplane.meshfile import mesh_provenance  # model.mesh: path, SHA-256, n_elem
+    params["model"].update(mesh_provenance(cfg.model))  # in the summary and the resume tag
     if checkpoint_every is not None and not (isinstance(checkpoint_every, int | float)
                                              and math.isfinite(checkpoint_every)
                                              and checkpoint_every >= 0):
@@ -233,7 +235,7 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
                     def snap(g: float, st: Any) -> None:
                         w.write(g, st.stress, st.eps_pl, slips=st.slips,
                                 min_dtau=st.dtau().min(axis=1),
-                                mean_tauc=st.tauc.mean(axis=1))
+                                mean_tauc=st.mean_tauc(axis=1))
 
                     final = _shear_streamed(state, p, rng, rp, snap, rep, stream, ck, r, rck,
                                             chunks)

@@ -36,15 +36,18 @@ def provenance(params: Any = None, seed: Any = None) -> dict[str, Any]:
     -------
     dict
         ``femplastic_version``, ``created`` (UTC, ISO 8601), ``params`` and ``seed`` (both
-        JSON strings).
+        JSON strings); with a ``model.mesh`` also ``mesh``, ``mesh_sha256``, ``mesh_n_elem``.
     """
     from .. import __version__
+    from ..weakplane.meshfile import mesh_provenance
 
     return {
         "femplastic_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "params": json.dumps(_jsonable(params), sort_keys=True),
         "seed": json.dumps(_jsonable(seed)),
+        # model.mesh: the file's path, SHA-256 and element count (ModelParams or Config)
+        **mesh_provenance(getattr(params, "model", params)),
     }
 
 

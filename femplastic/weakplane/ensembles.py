@@ -184,9 +184,9 @@ def model_statistics(point: dict[str, Any], rng: np.random.Generator) -> dict[st
 def _validate_model_point(point: Mapping[str, Any]) -> None:
     from .estimates import check_cost
 
-    check_aqs_protocol(model_config(point))
     # the checks of femplastic run: a realisation's records are all in memory here
     check_cost(model_config(point), streamed=False)
+    check_aqs_protocol(model_config(point))
 
 
 for _func in (model_realization, model_statistics):

@@ -28,14 +28,17 @@ _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_
 #   law_i = [orient_kind, thr_kind, thr_shared, renew_thr, renew_angles, amp_kind]
 #   law_f = [thr_p0, thr_p1, amp_p0, amp_p1, dp_a, dp_p0]
 #   cache: sref (n, 2), pref (n,), margin (n,) (margin < 0: unknown)
-# Threshold kinds: 0 Weibull(k=p0, lam=p1), 1 constant p0, 2 tabulated inverse CDF.
+# Threshold kinds: 0 Weibull(k=p0, lam=p1), 1 constant p0, 2 tabulated inverse CDF,
+#   3 Weibull per element (element size): thr_table = (n, 4) [k_e, lam_e, chi_e, N_e]
+#   flattened; only the systems k < N_e of element e are drawn, the others keep tauc = +inf.
 # Amplitude kinds: 0 bounded power law (chi=p0) below gmax, 1 fixed p0, 2 exponential with
-#   mean p0 + p1 tauc^2. Orientation kinds: 0 random groups of four, 1 fixed angles table.
+#   mean p0 + p1 tauc^2, 3 bounded power law with chi_e = thr_table[4 e + 2].
+# Orientation kinds: 0 random groups of four, 1 fixed angles table.
 # =============================================================================================
 
 ORIENT_GROUPS, ORIENT_FIXED = 0, 1
-THR_WEIBULL, THR_CONSTANT, THR_TABLE = 0, 1, 2
-AMP_POWER, AMP_FIXED, AMP_EXPONENTIAL = 0, 1, 2
+THR_WEIBULL, THR_CONSTANT, THR_TABLE, THR_WEIBULL_ELEM = 0, 1, 2, 3
+AMP_POWER, AMP_FIXED, AMP_EXPONENTIAL, AMP_POWER_ELEM = 0, 1, 2, 3
 _SAFE = 1e-12  # relative safety of the cached stability test (far above round-off)
 
 
@@ -100,6 +103,14 @@ def renew_element(e, rng, system, law, first):  # pragma: no cover - compiled
     theta, tauc, nv, selfres, Kself, _, _ = system
     law_i, law_f, thr_table, angles = law
     N = theta.shape[1]
+    tk = law_i[1]
+    t0 = law_f[0]
+    t1 = law_f[1]
+    if tk == 3:  # per-element Weibull (element size): systems k >= N_e are padding
+        t0 = thr_table[4 * e]
+        t1 = thr_table[4 * e + 1]
+        N = int(thr_table[4 * e + 3])
+        tk = 0
     if first or law_i[4]:
         if law_i[0] == 0:
             for g in range(N // 4):
@@ -115,12 +126,12 @@ def renew_element(e, rng, system, law, first):  # pragma: no cover - compiled
                 _set_system(e, k, angles[k], theta, nv, selfres, Kself)
     if first or law_i[3]:
         if law_i[2]:
-            t = ppf_threshold(law_i[1], law_f[0], law_f[1], thr_table, rng.random())
+            t = ppf_threshold(tk, t0, t1, thr_table, rng.random())
             for k in range(N):
                 tauc[e, k] = t
         else:
             for k in range(N):
-                tauc[e, k] = ppf_threshold(law_i[1], law_f[0], law_f[1], thr_table, rng.random())
+                tauc[e, k] = ppf_threshold(tk, t0, t1, thr_table, rng.random())
 
 
 @nb.njit(cache=True)
@@ -297,10 +308,15 @@ def draw_slips(count, stress, system, law, work, rng, thermal):  # pragma: no co
     """
     act_e, act_k, deps, amp, taus = work
     _, tauc, nv, selfres, _, _, _ = system
-    law_i, law_f, _, _ = law
+    law_i, law_f, thr_table, _ = law
     for i in range(count):
         e = act_e[i]
         k = act_k[i]
+        ak = law_i[5]
+        a0 = law_f[2]
+        if ak == 3:  # power law with the element's chi (element size)
+            ak = 0
+            a0 = thr_table[4 * e + 2]
         s0 = 0.5 * (stress[e, 1] - stress[e, 0])
         tau = nv[e, k, 0] * s0 + nv[e, k, 1] * stress[e, 2]
         if thermal:
@@ -312,7 +328,7 @@ def draw_slips(count, stress, system, law, work, rng, thermal):  # pragma: no co
         gmax = 2.0 * tb / selfres[e, k]
         if gmax < 0.0:  # only possible with a pressure-dependent threshold under tension
             gmax = 0.0
-        g = ppf_amplitude(law_i[5], law_f[2], law_f[3], gmax, tauc[e, k], rng.random())
+        g = ppf_amplitude(ak, a0, law_f[3], gmax, tauc[e, k], rng.random())
         sn = nv[e, k, 0]
         cs = nv[e, k, 1]
         deps[i, 0] = -0.5 * sn * g

@@ -34,6 +34,8 @@ import numpy as np
 
 from .. import validation
 from ..fe.elasticity import Isotropic
+from . import element_size as _esize
+from . import meshfile
 from .dimension import check_dim
 from .gpu.runtime import normalize_backend  # backend names only; imports no JAX
 from .slip import (
@@ -140,6 +142,14 @@ class ModelParams:
         Variants F, G, H: the fixed slip amplitude (> 0). Default 0.022.
     dim : int
         2 (default) or 3: see :mod:`femplastic.weakplane.dimension` (3D: B, C, E, ``N >= 6``).
+    mesh : str
+        Periodic all-quad mesh file replacing the grid: :mod:`femplastic.weakplane.meshfile`.
+    element_size : str
+        ``"off"`` (default), ``"density"`` (``N_e = rho_s A_e`` per element) or
+        ``"density+table1"`` (also ``k, lam, chi`` vs ``l_e``): 2D, variants A, B, C, D, I;
+        :mod:`femplastic.weakplane.element_size`.
+    rho_s : float
+        Slip-system density (> 0) of the element-size ingredient. Default 0.8 (sec. 3.2).
 
     Raises
     ------
@@ -148,11 +158,10 @@ class ModelParams:
         ``N`` is not a positive multiple of 4 (or not 2 for variants F, G, H); ``l``, ``k``,
         ``lam``, ``chi``, ``G``, ``B``, ``V_a``, ``G_weibull_mean``, ``G_weibull_k``,
         ``tau_c_fixed`` or ``dgamma_fixed`` is not finite and > 0; ``T`` or ``dp_a`` is not
-        finite and >= 0; ``dp_p0`` is not finite.
+        finite and >= 0; ``dp_p0`` is not finite; ``mesh`` is a bad mesh file (meshfile).
     TypeError
-        If a number is given as something else (a string, None, a list, a boolean), ``L``
-        or ``N`` is not an integer, or ``variant`` is not a string; the message names the
-        parameter.
+        If a number is given as something else (a string, None, a list, a boolean), ``L`` or
+        ``N`` is not an integer, or ``variant`` is not a string; the message names it.
     """
 
     L: int = 15
@@ -173,6 +182,9 @@ class ModelParams:
     tau_c_fixed: float = 0.925
     dgamma_fixed: float = 0.022
     dim: int = 2
+    mesh: str | None = None
+    element_size: str = "off"
+    rho_s: float = 0.8
 
     def __post_init__(self) -> None:
         if not isinstance(self.variant, str):
@@ -181,8 +193,7 @@ class ModelParams:
         v = self.variant.strip().upper()
         if v not in VARIANT_NAMES:
             raise ValueError(f"variant must be one of {', '.join(VARIANT_NAMES)} (Castellanos "
-                             f"et al. 2021, "
-                             f"A.8), got {self.variant!r}")
+                             f"et al. 2021, A.8), got {self.variant!r}")
         object.__setattr__(self, "variant", v)
         check_dim(self.dim, v, self.N)
         if isinstance(self.L, bool | np.bool_) or not isinstance(self.L, int | np.integer):
@@ -206,6 +217,13 @@ class ModelParams:
         _number("dp_p0", self.dp_p0)
         if not np.isfinite(self.dp_p0):
             raise ValueError(f"dp_p0 must be finite, got {self.dp_p0!r}")
+        meshfile.check_params(self)  # model.mesh: the file is a periodic quad mesh L describes
+        es = _esize.check(self.element_size, self.rho_s)
+        object.__setattr__(self, "element_size", es)
+        if es != "off" and (self.dim != 2 or v in ("E", "F", "G", "H")):
+            raise ValueError(f"element_size={es!r} needs a 2D model of variant A, B, C, D or I "
+                             f"(Weibull thresholds, power-law amplitudes), got dim={self.dim}, "
+                             f"variant {v}; set element_size='off'")
 
     @classmethod
     def for_variant(cls, variant: str, **overrides: Any) -> ModelParams:
@@ -239,8 +257,7 @@ class ModelParams:
         """
         v = str(variant).strip().upper()
         if v not in VARIANT_PRESETS:
-            raise ValueError(f"variant must be one of {', '.join(VARIANT_NAMES)}, got "
-                             f"{variant!r}")
+            raise ValueError(f"variant must be one of {', '.join(VARIANT_NAMES)}, got {variant!r}")
         return cls(**{**VARIANT_PRESETS[v], "variant": v, **overrides})
 
     @property
@@ -369,33 +386,17 @@ class ModelParams:
         return law
 
     def replace(self, **changes: Any) -> ModelParams:
-        """A copy with some fields changed (validated).
+        """A copy with some fields changed, validated (``ValueError`` naming a bad value).
 
         Parameters
         ----------
         **changes
             New field values, e.g. ``L=32``.
-
-        Returns
-        -------
-        ModelParams
-            The copy.
-
-        Raises
-        ------
-        ValueError
-            If a new value is invalid (see the class).
         """
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of the fields.
-
-        Returns
-        -------
-        dict
-            ``{field name: value}``, in declaration order.
-        """
+        """Plain dict of the fields, ``{field name: value}`` in declaration order."""
         return dataclasses.asdict(self)
 
 
@@ -438,11 +439,9 @@ class RunParams:
     event_driven : bool
         Skip increments that trigger nothing, exactly. Default True.
     stationary_from : float
-        Strain above which statistics are stationary (>= 0; Castellanos et al. (2021): 0.5, the
-        default).
+        Strain above which statistics are stationary (>= 0). Default 0.5 (Castellanos et al.).
     fields_every : float
-        Strain between two ParaView snapshots (>= 0; 0: only the first and the last).
-        Default 0.1.
+        Strain between two ParaView snapshots (>= 0; 0: only the first and last). Default 0.1.
     backend : str
         AQS backend (:func:`femplastic.aqs`): ``"numba"`` (default, CPU), ``"jax"`` or
         ``"gpu"`` (the optional accelerated backend, ``pip install "femplastic[gpu]"``).
@@ -618,8 +617,7 @@ class Config:
         Returns
         -------
         dict
-            ``{"model": {...}, "run": {...}}`` (:meth:`ModelParams.to_dict`,
-            :meth:`RunParams.to_dict`).
+            ``{"model": {...}, "run": {...}}`` (``ModelParams.to_dict``, ``RunParams.to_dict``).
         """
         return {"model": self.model.to_dict(), "run": self.run.to_dict()}
 
@@ -657,6 +655,7 @@ def _build(cls: type, table: dict[str, Any], section: str) -> Any:
         # the table sets them explicitly
         v = table["variant"].strip().upper()
         table = {**VARIANT_PRESETS.get(v, {}), **table}
+    table = meshfile.mesh_table(table) if cls is ModelParams else table  # L, l of model.mesh
     unknown = sorted(set(table) - names)
     if unknown:
         raise ValueError(f"unknown config key(s) {', '.join(section + '.' + u for u in unknown)}; "
@@ -681,9 +680,8 @@ def config_from_dict(data: dict[str, Any]) -> Config:
     Raises
     ------
     ValueError
-        If ``data`` has a section other than ``model`` and ``run``, a section that is not a
-        table, an unknown key, a string value that does not convert to the field's type, or
-        a value the dataclasses reject.
+        A section other than ``model``, ``run`` or not a table, an unknown key, a string
+        that does not convert to the field's type, a value the dataclasses reject.
     TypeError
         If a value has the wrong type (e.g. ``k = [1, 2]``, ``L = true``).
 
@@ -692,7 +690,8 @@ def config_from_dict(data: dict[str, Any]) -> Config:
     ``model.variant`` brings the variant's calibrated parameters (:data:`VARIANT_PRESETS`,
     as :meth:`ModelParams.for_variant`) for every key the table does not set: ``--set
     model.variant=D`` runs Castellanos et al.'s variant D at its optimum ``(k, lam, chi)``,
-    ``--set model.variant=D --set model.k=2.5`` changes ``k`` only.
+    ``--set model.variant=D --set model.k=2.5`` changes ``k`` only. ``model.mesh`` brings
+    ``L`` (and ``l``) from the mesh unless set (:func:`femplastic.weakplane.meshfile.mesh_table`).
     """
     unknown = sorted(set(data) - {"model", "run"})
     if unknown:

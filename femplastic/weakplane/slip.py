@@ -309,6 +309,11 @@ class SlipLaw:
         Drucker-Prager ``a``: the effective threshold is ``tau_c + a (p + p0)`` (model B).
     pressure_offset : float
         Hydrostatic offset ``p0`` added to the local pressure (model B: 1.95).
+    per_element : (n_elem, 4) ndarray, optional
+        Element-size ingredient (:mod:`femplastic.weakplane.element_size`): per element
+        ``[k_e, lam_e, chi_e, N_e]`` replacing the Weibull ``(k, lam)``, the power-law ``chi``
+        and ``N`` (then the padded width ``max N_e``; systems ``k >= N_e`` are inactive, with
+        threshold ``+inf``). Needs random groups, Weibull, power law, unshared thresholds.
     """
 
     N: int = 36
@@ -320,8 +325,11 @@ class SlipLaw:
     renew_angles: bool = True
     pressure_coefficient: float = 0.0
     pressure_offset: float = 0.0
+    per_element: NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.per_element is not None:
+            self._check_per_element()
         if isinstance(self.N, bool) or not isinstance(self.N, int | np.integer) or self.N < 1:
             raise ValueError(f"N must be a positive integer, got {self.N!r}")
         if isinstance(self.orientation, RandomGroups) and self.N % 4:
@@ -333,13 +341,38 @@ class SlipLaw:
         if not np.isfinite(self.pressure_coefficient) or self.pressure_coefficient < 0:
             raise ValueError(f"pressure_coefficient must be >= 0, got {self.pressure_coefficient}")
 
+    def _check_per_element(self) -> None:
+        t = np.ascontiguousarray(self.per_element, dtype=float)
+        if t.ndim != 2 or t.shape[1] != 4:
+            raise ValueError(f"per_element must have shape (n_elem, 4), got {t.shape}")
+        if not np.all(np.isfinite(t)) or np.any(t <= 0):
+            raise ValueError("per_element: k_e, lam_e, chi_e, N_e must be finite and > 0")
+        ne = t[:, 3]
+        if np.any(ne % 4) or ne.max() > self.N:
+            raise ValueError(f"per_element: N_e must be multiples of 4, at most N = {self.N} "
+                             "(the padded width)")
+        if not (isinstance(self.orientation, RandomGroups) and isinstance(
+                self.threshold, Weibull) and isinstance(self.amplitude, BoundedPowerLaw)
+                and not self.shared_threshold):
+            raise ValueError("per_element needs RandomGroups, Weibull thresholds (not shared) "
+                             "and BoundedPowerLaw amplitudes")
+        object.__setattr__(self, "per_element", t)
+
+    def n_per_element(self, n_elem: int) -> NDArray[np.int64]:
+        """Active systems of each element, (n_elem,): ``N_e``, or ``N`` everywhere."""
+        if self.per_element is None:
+            return np.full(n_elem, self.N, dtype=np.int64)
+        return self.per_element[:, 3].astype(np.int64)
+
     def arrays(self) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray, NDArray]:
         """``(law_i, law_f, thr_table, angles)``: the ``law`` bundle of the numba kernels.
 
         Returns
         -------
         tuple of ndarray
-            Fields :data:`femplastic.weakplane.bundles.LAW`.
+            Fields :data:`femplastic.weakplane.bundles.LAW`. With ``per_element`` the
+            threshold and amplitude kinds are ``THR_WEIBULL_ELEM`` and ``AMP_POWER_ELEM``
+            and ``thr_table`` is ``per_element`` flattened, (4 n_elem,).
         """
         t0, t1, table = self.threshold.params()
         a0, a1 = self.amplitude.params()
@@ -349,4 +382,7 @@ class SlipLaw:
             dtype=np.int64,
         )
         law_f = np.array([t0, t1, a0, a1, self.pressure_coefficient, self.pressure_offset])
+        if self.per_element is not None:  # kinds reading [k, lam, chi, N] of element e
+            law_i[1], law_i[5] = K.THR_WEIBULL_ELEM, K.AMP_POWER_ELEM
+            table = self.per_element.reshape(-1)
         return law_i, law_f, np.ascontiguousarray(table), self.orientation.table(self.N)

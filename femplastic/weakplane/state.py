@@ -20,6 +20,8 @@ from ..fe.mesh import FEMesh, periodic_grid
 from ..fe.propagators import ALIGNMENT, Propagator, aligned_zeros
 from . import kernels as K
 from .dimension import require_2d
+from .element_size import element_law
+from .meshfile import model_mesh
 from .params import ModelParams
 from .slip import SlipLaw
 from .variants import elastic_ingredients
@@ -82,7 +84,7 @@ class Model:
 
 @functools.lru_cache(maxsize=16)
 def _default_model(params: ModelParams) -> Model:
-    mesh = periodic_grid(params.L, params.l)
+    mesh = periodic_grid(params.L, params.l) if params.mesh is None else model_mesh(params)
     return _assemble(params, mesh, None, None, None, None)
 
 
@@ -93,7 +95,14 @@ def _assemble(params: ModelParams, mesh: FEMesh, material: Isotropic | None,
         raise ValueError(f"propagator has {propagator.n_elem} elements, mesh {mesh.n_elem}")
     material, prop = elastic_ingredients(params, mesh, material, propagator, rng)
     Kself = np.ascontiguousarray(prop.self_response, dtype=float)
-    return Model(params, mesh, material, prop, law or params.slip_law(), Kself)
+    if law is None and params.element_size != "off":
+        law = element_law(params, mesh)
+        if law.N > params.N:  # the padded width max N_e sets the slip-system arrays' memory
+            from .. import validation
+
+            validation.check_model_size(params.replace(N=law.N), mesh.n_elem)
+    law = law or params.slip_law()
+    return Model(params, mesh, material, prop, law, Kself)
 
 
 def build_model(
@@ -119,7 +128,9 @@ def build_model(
         Default ``params.material()``: ``Isotropic(params.G, params.B)``, or for variant A a
         Weibull modulus field drawn from ``rng``; per-element moduli allowed.
     law : SlipLaw, optional
-        Default: the variant's law, ``params.slip_law()``.
+        Default: the variant's law, ``params.slip_law()``, or with ``params.element_size``
+        on, the per-element law on the mesh's element areas
+        (:func:`femplastic.weakplane.element_size.element_law`).
     propagator : Propagator, optional
         Default: :func:`femplastic.fe.propagators.make_propagator` (general path for variant
         A), wrapped into the shuffled (D, G) or mean-field (I) kernel.
@@ -146,6 +157,11 @@ def build_model(
     from .. import validation
 
     require_2d(params, "the weak-plane drivers (build_model)")  # no 3D drivers yet (#26)
+    if params.mesh is not None and mesh is None:  # model.mesh: the mesh file, cached model
+        if material is None and law is None and propagator is None and not params.heterogeneous:
+            validation.check_model_size(params, model_mesh(params).n_elem, False)
+            return _default_model(params)
+        mesh = model_mesh(params)
     # before anything is allocated: the model fits in memory, the mesh is the one L describes
     validation.check_model_size(params, None if mesh is None else mesh.n_elem,
                                 mesh is None and material is None)
@@ -180,7 +196,8 @@ class State:
         Plastic strain accumulated since the last reset (quench end), Voigt, tensor shear,
         dimensionless.
     theta, tauc : (n_elem, N) ndarray
-        Slip-system angles (radians) and thresholds.
+        Slip-system angles (radians) and thresholds. With the element-size ingredient ``N``
+        is ``max N_e`` and the systems ``k >= N_e`` are padding: ``tauc = +inf``, angle 0.
     nv : (n_elem, N, 2) ndarray
         ``(sin 2theta, cos 2theta)``, derived from ``theta``.
     selfres : (n_elem, N) ndarray
@@ -261,6 +278,8 @@ class State:
         z = np.zeros((n, 3))
         eps_pl = z.copy()
         system = (theta, tauc, nv, selfres, model.Kself, eps_pl, np.zeros(n, dtype=np.int64))
+        if model.law.per_element is not None:  # element size: inactive padding systems
+            tauc[np.arange(N)[None, :] >= model.law.n_per_element(n)[:, None]] = np.inf
         for e in range(n):
             K.renew_element(e, rng, system, law, True)
         return cls(model, z.copy(), z.copy(), eps_pl, theta, tauc, nv, selfres)
@@ -279,6 +298,29 @@ class State:
             n_events=self.n_events, n_avalanches=self.n_avalanches, time=self.time,
             sref=self.sref.copy(), pref=self.pref.copy(), margin=self.margin.copy())
         return out
+
+    def mean_tauc(self, axis: int | None = None) -> float | NDArray[np.float64]:
+        """Mean threshold of the element's systems (``axis=1``, (n_elem,)) or of all (``None``).
+
+        The inactive padding of the element-size law (``tau_c = +inf``) is left out; without
+        it this is ``tauc.mean(axis)``.
+
+        Parameters
+        ----------
+        axis : {None, 1}
+            ``None``: one mean over every system; 1: one mean per element.
+
+        Returns
+        -------
+        float or (n_elem,) float64 ndarray
+            Units of ``G``.
+        """
+        if self.model.law.per_element is None:
+            return self.tauc.mean(axis=axis)
+        live = np.isfinite(self.tauc)
+        if axis is None:
+            return float(self.tauc[live].mean())
+        return np.where(live, self.tauc, 0.0).sum(axis=1) / live.sum(axis=1)
 
     def mean_stress(self) -> NDArray[np.float64]:
         """Element-average stress (3,) (area-weighted on custom meshes).

@@ -219,7 +219,7 @@ def quench(
                 n_events += n_ev
                 n_thermal += 1
             if n_thermal % n == 0:
-                block_tauc.append(float(st.tauc.mean()))
+                block_tauc.append(float(st.mean_tauc()))
                 block_vm.append(float(von_mises(st.stress).mean()))
                 if progress is not None:
                     d = [_drift(block_tauc, window), _drift(block_vm, window)]

@@ -203,7 +203,7 @@ def _run(state: State, rp: RateParams, rng: np.random.Generator, t_end: float, a
             rec["stress"][i] = float(ddot(Mload, w @ st.stress))
             rec["plastic_fraction"][i] = plastic.mean()
             rec["strain_rate"][i] = dgam / rp.dt
-            rec["mean_tauc"][i] = st.tauc.mean()
+            rec["mean_tauc"][i] = st.mean_tauc()
             if sink is not None and i + 1 == block:  # a full block: handed over
                 sink({k: a.copy() for k, a in rec.items()})
                 base += block

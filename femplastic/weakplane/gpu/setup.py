@@ -142,6 +142,9 @@ def check_model(model: Model) -> PeriodicKernel:
             "the accelerated backend runs the regular periodic grid with the exact periodic "
             f"kernel (PeriodicKernel) only; this model (variant {model.params.variant}) uses "
             f"{type(prop).__name__}: use backend='numba'")
+    if getattr(model.law, "per_element", None) is not None:
+        raise ValueError(f"element_size={model.params.element_size!r}: per-element slip laws "
+                         "run on the numba path only: use backend='numba'")
     return prop
 
 

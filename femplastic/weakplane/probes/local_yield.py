@@ -43,6 +43,7 @@ Measures per patch and orientation (patch stress = average over its elements):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -216,7 +217,9 @@ def patch_state(state: State, n: int, ix0: int, iy0: int,
         Kp = np.ascontiguousarray(prop.self_response)
     else:
         Kp = np.ascontiguousarray(m.Kself[idx])
-    pmodel = Model(m.params, prop.mesh, prop.material, prop, m.law, Kp)
+    law = m.law if m.law.per_element is None else dataclasses.replace(
+        m.law, per_element=m.law.per_element[idx])  # element size: the patch's own rows
+    pmodel = Model(m.params, prop.mesh, prop.material, prop, law, Kp)
     theta = np.array(state.theta[idx])
     M = schmid(theta)
     selfres = -ddot(np.einsum("eab,ekb->eka", Kp, M), M)

@@ -1,0 +1,135 @@
+"""Shared measurements of the mesh studies (mesh_unstructured.py, mesh_size_spread.py).
+
+* :func:`run_ensemble` -- T = 0.25 quench (or T = 0) and AQS of model C on the regular grid or
+  on one Gmsh unstructured periodic mesh per realisation (seed = root seed + realisation).
+* :func:`disc_tau` -- ``tau_i(alpha) = M(alpha) : <sigma>_disc``, the resolved stress of
+  area-weighted disc averages of radius R around every element centroid (periodic minimum
+  image): the pre-stress part of the local yield test (Castellanos et al. 2021 fig. 4/8),
+  measured the same way on a grid and on an unstructured mesh. The patch *yield* test itself
+  (tau_c, dtau_c) needs n x n grid blocks (femplastic.weakplane.probes.local_yield) and is not
+  available on a general mesh.
+* :func:`localisation` -- area-weighted participation ratio of the plastic shear field.
+* :func:`edge_alignment` -- ``<cos 4 phi>`` of the element edges (1: grid-aligned, 0: isotropic).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import femplastic as fp
+from femplastic.fe.elasticity import ddot, schmid, von_mises
+from femplastic.weakplane import observables as obs
+
+
+def gmsh_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("gmsh") is not None
+
+
+def unstructured(n: int, cv: float, seed: int):
+    from femplastic.fe import meshgen
+
+    return meshgen.unstructured(n, size_cv=cv, seed=seed).mesh
+
+
+def disc_tau(mesh, stress: np.ndarray, R: float, alphas: np.ndarray) -> np.ndarray:
+    """(n_elem, n_alpha) resolved stress of the R-disc averages centred at the centroids."""
+    c, A = mesh.centroids, mesh.areas
+    side = mesh.box[1] - mesh.box[0]
+    d = c[:, None, :] - c[None, :, :]
+    d -= side * np.round(d / side)
+    w = ((d ** 2).sum(-1) <= R * R) * A[None, :]
+    avg = (w @ stress) / w.sum(1, keepdims=True)
+    return ddot(schmid(alphas)[None, :, :], avg[:, None, :])
+
+
+def edge_alignment(mesh) -> float:
+    """``<cos 4 phi>`` over element edges: 1 for x/y-aligned edges (a grid), 0 isotropic."""
+    P = mesh.nodes[mesh.cells]
+    E = np.roll(P, -1, axis=1) - P
+    return float(np.mean(np.cos(4 * np.arctan2(E[..., 1], E[..., 0]))))
+
+
+def localisation(mesh, eps_pl: np.ndarray) -> dict:
+    """Participation ratio of the plastic shear (1: uniform; small: localised) and more."""
+    A = mesh.areas / mesh.areas.sum()
+    x = von_mises(eps_pl)
+    pr = float((A @ x) ** 2 / (A @ x ** 2)) if np.any(x > 0) else float("nan")
+    q = np.quantile(mesh.areas, [0.25, 0.75])
+    small, large = mesh.areas <= q[0], mesh.areas >= q[1]
+    return {"participation": pr, "mean_plastic_shear": float(A @ x),
+            "small_over_large": float(x[small].mean() / x[large].mean())
+            if x[large].mean() > 0 else float("nan")}
+
+
+def run_ensemble(p: fp.ModelParams, mesh_of, seed: int, realizations: int, gamma_end: float,
+                 dgamma: float, R: float, alphas: np.ndarray) -> dict:
+    """Quench + AQS; macro curve, stationary statistics, disc tau_i at the end, localisation.
+
+    ``mesh_of(r)`` gives realisation r's mesh (None: the regular grid of ``p``).
+    """
+    runs, taus_q, taus_s, taus_e, taus_eq, loc, n_elem, cvs, align = ([] for _ in range(9))
+    children = np.random.SeedSequence(seed).spawn(realizations)
+    for r, rng in enumerate(np.random.default_rng(c) for c in children):
+        mesh = mesh_of(r)
+        pp = p if mesh is None else p.replace(L=max(2, round(np.sqrt(mesh.n_elem))))
+        st = fp.quench(pp, rng, mesh=mesh)
+        m = st.model.mesh
+        taus_q.append(disc_tau(m, st.stress, R, alphas))
+        taus_eq.append(ddot(schmid(alphas)[None, :, :], st.stress[:, None, :]))
+        run = fp.aqs(st, pp, rng, gamma_end=gamma_end, dgamma=dgamma)
+        runs.append(run)
+        taus_s.append(disc_tau(m, run.state.stress, R, alphas))
+        taus_e.append(ddot(schmid(alphas)[None, :, :], run.state.stress[:, None, :]))
+        loc.append(localisation(m, run.state.eps_pl))
+        n_elem.append(m.n_elem)
+        cvs.append(float(m.areas.std() / m.areas.mean()))
+        align.append(edge_alignment(m))
+    st = obs.stationary(runs)
+    out = {"n_elem": n_elem, "area_cv": cvs, "edge_cos4": align, "gamma": runs[0].gamma,
+           "mean_curve": np.mean([r.stress for r in runs], axis=0),
+           "events_per_strain_per_elem": float(np.mean([r.state.n_events / gamma_end / n for
+                                                        r, n in zip(runs, n_elem,
+                                                                    strict=True)]))}
+    for name in ("stress", "drops"):
+        x = getattr(st, name)
+        c, P = obs.density(x, bins=30)
+        # error of the mean: the spread of the realisations' own means (independent samples)
+        per = np.array([getattr(obs.stationary(r), name).mean() for r in runs])
+        sem = float(per.std(ddof=1) / np.sqrt(per.size)) if per.size > 1 else float("nan")
+        out[name] = {"centres": c, "density": P, "mean": float(x.mean()), "std": float(x.std()),
+                     "n": int(x.size), "sem_realizations": sem}
+    for key in ("participation", "small_over_large", "mean_plastic_shear"):
+        v = np.array([d[key] for d in loc])
+        out["loc_" + key] = {"mean": float(np.nanmean(v)),
+                             "sem": float(np.nanstd(v) / np.sqrt(max(1, v.size)))}
+    for regime, taus in (("quench", taus_q), ("stationary", taus_s), ("element", taus_e),
+                          ("element_quench", taus_eq)):
+        X = np.concatenate(taus)
+        std = X.std(axis=0)
+        h = fits_harmonics(alphas, std)
+        # the discs of one realisation overlap (strongly correlated): the error of the
+        # order-4 component is its spread over realisations, not the fit's residual
+        per = np.array([[fits_harmonics(alphas, t.std(axis=0))[k] for k in ("cos4", "cos2")]
+                        for t in taus])
+        n = max(1, per.shape[0])
+        out["tau_i_" + regime] = {
+            "std": std, "harmonics": h, "minima_deg": np.degrees(fits_minima(alphas, std)),
+            "cos4_per_realization": per[:, 0],
+            "cos4_mean": float(per[:, 0].mean()),
+            "cos4_sem": float(per[:, 0].std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan"),
+            "cos4_over_c0": float(per[:, 0].mean() / h["c0"])}
+    return out
+
+
+def fits_harmonics(alphas, std):
+    from femplastic.weakplane import fits
+
+    return fits.harmonics(alphas, std, (2, 4))
+
+
+def fits_minima(alphas, std):
+    from femplastic.weakplane import fits
+
+    return fits.circular_minima(alphas, std)
