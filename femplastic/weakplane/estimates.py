@@ -296,7 +296,9 @@ def footprint(cfg: Any, realizations: int = 1, streamed: bool = True) -> dict[st
         snaps = base["fields"] / max(n * 184, 1.0)
         rows = min(steps, RUN_RECORD_CHUNK) if streamed else steps
         memory = model + rows * _RECORD_BYTES
-        disk = base["fields"] + realizations * steps * _RECORD_BYTES / 2
+        # x 2: the snapshots' staging files and fields.h5 exist together while they are
+        # gathered at the end of the first realisation (femplastic.io.fields, crash safety)
+        disk = 2 * base["fields"] + realizations * steps * _RECORD_BYTES / 2
     elif rp.protocol in ("rate", "creep"):
         rows = steps / RATE_RECORD_EVERY
         memory = model + (min(rows, RATE_RECORD_CHUNK) if streamed else rows) * 6 * 8 * 2
