@@ -626,7 +626,7 @@ def check_stress(state_: Any, rng_: Any, stress_end: Any, dstress: Any, alpha: A
 
 
 def check_rate(state_: Any, rp: Any, rng_: Any, t_end: Any, alpha: Any, record_every: Any,
-               gdot: Any = None, stress: Any = None) -> None:
+               gdot: Any = None, stress: Any = None, held_rows: Any = None) -> None:
     """Types, ranges and memory of :func:`femplastic.shear_rate` and :func:`femplastic.creep`.
 
     Parameters
@@ -635,6 +635,9 @@ def check_rate(state_: Any, rp: Any, rng_: Any, t_end: Any, alpha: Any, record_e
         As the drivers.
     gdot, stress : float, optional
         The rate (``shear_rate``) or the target stress (``creep``).
+    held_rows : int, optional
+        Records held in memory at once when they are streamed (the drivers' ``sink_rows``
+        with a ``sink``); None: all of them.
 
     Raises
     ------
@@ -659,7 +662,10 @@ def check_rate(state_: Any, rp: Any, rng_: Any, t_end: Any, alpha: Any, record_e
     if t < k * rp.dt * (1 - 1e-12):
         raise ValueError(f"t_end = {t:g} must be >= record_every x rp.dt = {k} x {rp.dt:g} = "
                          f"{k * rp.dt:g} (one record every record_every time steps)")
-    _rows("the finite-rate run", t / rp.dt / k,
+    rows = t / rp.dt / k
+    if held_rows is not None:
+        rows = min(rows, integer("sink_rows", held_rows, low=1))
+    _rows("the finite-rate run", rows,
           f"t_end / (rp.dt x record_every) = {t:g} / ({rp.dt:g} x {k})",
           "raise rp.dt or record_every, or lower t_end", row_bytes=6 * 8 * 2)
 

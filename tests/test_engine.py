@@ -76,6 +76,30 @@ def test_checkpoint_period_spans_chunks_shorter_than_it(tmp_path, monkeypatch):
     _same_run(tmp_path / "o", tmp_path / "every")
 
 
+def _readable_fields(out):
+    """fields.h5 and fields.xdmf of a (killed) run open, and every step the index names
+    reads with VTK's Xdmf2 reader (ParaView's default) as one grid of L^2 cells."""
+    if (out / "fields.h5").exists():
+        with h5py.File(out / "fields.h5") as f:
+            assert f.attrs["status"] in ("running", "complete")
+            f.visititems(lambda n, o: o[()] if isinstance(o, h5py.Dataset) else None)
+    if not (out / "fields.xdmf").exists():
+        return 0
+    xdmf2 = pytest.importorskip("vtkmodules.vtkIOXdmf2")
+    from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as SDDP
+
+    reader = xdmf2.vtkXdmfReader()
+    reader.SetFileName(str(out / "fields.xdmf"))
+    reader.UpdateInformation()
+    times = reader.GetOutputInformation(0).Get(SDDP.TIME_STEPS()) or []
+    for t in times:
+        reader.UpdateTimeStep(t)
+        grid = reader.GetOutputDataObject(0)
+        assert grid.GetNumberOfCells() == 36, t
+        assert grid.GetCellData().GetArray("stress").GetNumberOfTuples() == 36, t
+    return len(times)
+
+
 def _child(out, cfg, realizations, every, delay):
     """Fork a process running the job; SIGKILL it after `delay` s; True if it finished."""
     pid = os.fork()
@@ -100,7 +124,7 @@ def test_sigkill_at_random_moments_resumes_bitwise_or_reruns(tmp_path, monkeypat
     R.run_main_job(cfg, 5, 2, tmp_path / "ref2", checkpoint_every=0)
     wall = time.perf_counter() - t0
     rng = np.random.default_rng(7)
-    resumed = reran = killed = 0
+    resumed = reran = killed = snapshots = 0
     for i in range(40):  # until 20 runs were killed before they finished
         if killed >= 20:
             break
@@ -111,6 +135,7 @@ def test_sigkill_at_random_moments_resumes_bitwise_or_reruns(tmp_path, monkeypat
         if not out.exists():
             continue
         outdir.check_folder(out)  # a rerun into it would be accepted (never "foreign")
+        snapshots += _readable_fields(out)
         try:
             R.run_main_job(cfg, 5, 2, out, checkpoint_every=every, resume=True)
         except ValueError as exc:  # nothing to resume: a plain rerun takes the folder
@@ -129,9 +154,10 @@ def test_sigkill_at_random_moments_resumes_bitwise_or_reruns(tmp_path, monkeypat
         assert not (out / "checkpoint.npz").exists() and not (out / "running").exists()
         assert not list(out.glob("*.part")) and not list(out.glob("*.tmp"))
     assert killed >= 20 and resumed >= 10, (killed, resumed, reran)
+    assert snapshots > 0
 
 
-def test_resume_refusals_are_one_line_and_touch_nothing(tmp_path, capsys):
+def test_resume_refusals_are_one_line_and_touch_nothing(tmp_path, capsys, monkeypatch):
     base = ["run", *[x for s in SMALL for x in ("--set", s)], "--quiet"]
     out = tmp_path / "o"
     assert cli.main([*base, "--out", str(out), "--checkpoint-every", "0"]) == 0
@@ -161,6 +187,15 @@ def test_resume_refusals_are_one_line_and_touch_nothing(tmp_path, capsys):
         (out / "checkpoint.npz").write_bytes(content)
         refused([*base, "--resume", str(out)], "checkpoint.npz", "damaged")
     (out / "checkpoint.npz").unlink()
+    # the memory/disk/time checks of a fresh run are made on --resume too (another machine)
+    from femplastic.weakplane import estimates
+
+    with monkeypatch.context() as m:
+        m.setattr(estimates, "available_memory", lambda: 1e3)
+        refused([*base, "--resume", str(out)], "memory", "model.L")
+        m.setattr(estimates, "_free_disk", lambda path: 10.0)
+        m.setattr(estimates, "available_memory", lambda: 1e12)
+        refused([*base, "--resume", str(out)], "are free", str(out))
     after = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     assert before == after  # nothing written, fields.xdmf not emptied
     assert (out / "fields.xdmf").stat().st_size > 500
@@ -283,6 +318,8 @@ def test_cyclic_and_stress_killed_resume_bitwise(tmp_path, protocol, extra):
         time.sleep(float(rng.uniform(0.05, 0.9 * wall)))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+        if out.exists():
+            _readable_fields(out)  # h5py and VTK open what the index names
         if not (out / "results.h5").exists():
             outdir.check_folder(out)  # a rerun takes it
             continue

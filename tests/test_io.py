@@ -1,6 +1,8 @@
 import json
+import os
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 
 import h5py
@@ -110,18 +112,52 @@ def test_xdmf_is_one_grid_for_the_xdmf2_reader(tmp_path):
 
 
 def test_xdmf_appends_without_rewriting(tmp_path):
-    """Each step appends to the index: the earlier index (less its closing tags) is a prefix."""
+    """Each step adds one grid to the index (replaced whole, never changed in place): the
+    earlier index (less its closing tags) is a prefix."""
     m = mesh.periodic_grid(3, 2.0)
     out = tmp_path / "fields.xdmf"
     footer = "    </Grid>\n  </Domain>\n</Xdmf>\n"
     with io.XdmfWriter(out, m) as w:
-        before = out.read_text()
+        assert not out.exists()  # no index without a step (VTK's Xdmf2 reader crashes)
+        before = footer
         for t in range(5):
             w.write(t, stress=np.full((9, 3), float(t)))
             now = out.read_text()
             assert now.startswith(before.removesuffix(footer)) and now.endswith(footer)
             ET.fromstring(now)  # well-formed after every step
             before = now
+
+
+def _named_files(index):
+    """Every file the index names (itself included): path -> (inode, size, mtime)."""
+    import re
+
+    names = {index, *(index.parent / n for n in re.findall(r'Format="HDF">([^:<]+):',
+                                                          index.read_text()))}
+    return {n: (os.stat(n).st_ino, os.stat(n).st_size, os.stat(n).st_mtime_ns) for n in names}
+
+
+def test_xdmf_never_changes_a_named_file_in_place(tmp_path):
+    """Crash safety by construction: a file the index names is never written again (a new
+    one is renamed over it), so a SIGKILL can never leave a half-changed HDF5 file or index."""
+    m = mesh.periodic_grid(4, 2.0)
+    out = tmp_path / "fields.xdmf"
+    seen = {}
+    with io.XdmfWriter(out, m) as w:
+        for t in range(4):
+            time.sleep(0.01)  # (mtime resolution)
+            w.write(t, stress=np.full((16, 3), float(t)), slips=np.arange(16) * t)
+            now = _named_files(out)
+            for path, (ino, size, mtime) in seen.items():
+                if path.exists() and os.stat(path).st_ino == ino:
+                    assert (os.stat(path).st_size, os.stat(path).st_mtime_ns) == (size, mtime)
+            seen.update(now)
+            assert len(now) == 2 + t + 1  # index, fields.h5 (mesh) and one file per step
+    assert not (tmp_path / "fields.steps").exists()  # gathered into fields.h5 at the close
+    with h5py.File(tmp_path / "fields.h5") as f:
+        assert sorted(f["steps"]) == [f"{k:06d}" for k in range(4)]
+        assert np.array_equal(f["steps/000003/slips"][()], np.arange(16) * 3.0)
+    assert _named_files(out).keys() == {out, tmp_path / "fields.h5"}
 
 
 def test_xdmf_status_running_until_closed_normally(tmp_path):

@@ -7,6 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
+from femplastic.cli import records
 from femplastic.cli import run as R
 from femplastic.weakplane.params import load_config
 
@@ -51,7 +52,7 @@ def test_records_stream_in_chunks_and_the_summary_matches_them(tmp_path, monkeyp
 
 def test_memory_does_not_grow_with_gamma_end(tmp_path, monkeypatch):
     monkeypatch.setattr(R, "RECORD_CHUNK", 2000)
-    monkeypatch.setattr(R, "PLOT_POINTS", 500)  # the plot's decimated curve: 500 points
+    monkeypatch.setattr(records, "PLOT_POINTS", 500)  # the plot's decimated curve: 500 points
     _job(tmp_path, "warm", 0.02)  # compile and import outside the measurement
     peaks = []
     for name, gamma_end in (("short", 1.0), ("long", 10.0)):  # 10,000 vs 100,000 steps

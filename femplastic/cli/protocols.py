@@ -15,8 +15,10 @@ One function per protocol runs it on a quenched realisation and returns its reco
 * ``femplastic-run.json`` -- the marker (status ``running`` until the run has finished).
 
 The run follows the rules of :func:`femplastic.cli.run.run_main_job` (status, Ctrl-C,
-per-realisation writes, one ``summary.json`` schema); ``cyclic`` and ``stress`` checkpoint
-and resume.
+progress, per-realisation writes, one ``summary.json`` schema); ``cyclic`` and ``stress``
+checkpoint and resume; ``rate`` and ``creep`` stream their records to chunk files
+(:data:`RATE_CHUNK` records each, in ``running/rNNNN/``) published into ``results.h5`` when
+the realisation is finished, so their memory does not grow with ``run.t_end``.
 
 Protocols and their drivers: ``cyclic`` (:func:`femplastic.cyclic`), ``stress``
 (:func:`femplastic.stress_controlled`), ``bauschinger`` (preload to ``run.gamma_end``, then
@@ -39,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from ..weakplane.estimates import RATE_RECORD_CHUNK
+
 __all__ = ["ProtocolResult", "run_protocol"]
 
 
@@ -58,6 +62,9 @@ class ProtocolResult:
         Final state (fields for ParaView).
     plot : dict
         What :func:`_figure` draws.
+    streamed : _ChunkFiles, optional
+        Where the records are when they were streamed to chunk files (``records`` is then
+        empty; ``curve``'s columns are a callable yielding blocks of rows).
     """
 
     records: dict[str, Any]
@@ -65,6 +72,7 @@ class ProtocolResult:
     summary: dict[str, Any]
     state: Any
     plot: dict[str, Any] = field(default_factory=dict)
+    streamed: Any = None
 
 
 def _cyclic(state, p, rng, rp, opts, **kw) -> ProtocolResult:
@@ -101,13 +109,28 @@ def _stress(state, p, rng, rp, opts, **kw) -> ProtocolResult:
         [r.target, r.stress, r.gamma])), summ, r.state, {"run": r})
 
 
-def _bauschinger(state, p, rng, rp, opts) -> ProtocolResult:
+def _part(progress, a: float, b: float):
+    """``progress`` for a part of the run: its fractions 0..1 shown as a..b."""
+    if progress is None:
+        return None
+
+    def part(frac: float, n_events: int | None = None) -> None:
+        progress(a + (b - a) * frac, n_events)
+
+    part.wants_events = True  # type: ignore[attr-defined]
+    return part
+
+
+def _bauschinger(state, p, rng, rp, opts, progress=None) -> ProtocolResult:
     from ..weakplane.drivers.aqs import aqs
     from ..weakplane.probes.bauschinger import bauschinger
 
+    f = rp.gamma_end / (rp.gamma_end + 2 * opts["gamma_reload"])  # the preload's share
     pre = aqs(state, p, rng, gamma_end=rp.gamma_end, dgamma=rp.dgamma,
-              event_driven=rp.event_driven)
+              event_driven=rp.event_driven, progress=_part(progress, 0.0, f))
     b = bauschinger(pre.state, p, rng, gamma_reload=opts["gamma_reload"], dgamma=rp.dgamma)
+    if progress is not None:
+        progress(1.0, int(b.unloaded.n_events))
     rec = {"preload": {"gamma": pre.gamma, "stress": pre.stress},
            "forward": {"gamma": b.forward.gamma, "stress": b.forward.stress},
            "reverse": {"gamma": b.reverse.gamma, "stress": b.reverse.stress}}
@@ -119,17 +142,18 @@ def _bauschinger(state, p, rng, rp, opts) -> ProtocolResult:
         {"pre": pre, "b": b})
 
 
-def _local_yield(state, p, rng, rp, opts) -> ProtocolResult:
+def _local_yield(state, p, rng, rp, opts, progress=None) -> ProtocolResult:
     from ..weakplane.drivers.aqs import aqs
     from ..weakplane.probes.local_yield import local_yield
 
     n = min(opts["patch"], p.L) if rp.patch is None else opts["patch"]
     alphas = np.pi * np.arange(opts["n_alphas"]) / opts["n_alphas"]
     sheared = aqs(state, p, rng, gamma_end=rp.gamma_end, dgamma=rp.dgamma,
-                  event_driven=rp.event_driven).state
+                  event_driven=rp.event_driven, progress=_part(progress, 0.0, 1 / 3)).state
     rec, summ, cols = {}, {"patch": n, "alphas": alphas.tolist()}, []
-    for name, st in (("quench", state), ("sheared", sheared)):
-        ly = local_yield(st, p, rng, n, alphas, stride=max(1, n // 2))
+    for i, (name, st) in enumerate((("quench", state), ("sheared", sheared))):
+        ly = local_yield(st, p, rng, n, alphas, stride=max(1, n // 2),
+                         progress=_part(progress, (1 + i) / 3, (2 + i) / 3))
         rec[name] = {f: getattr(ly, f) for f in ("tau_i", "tau_c", "dtau_c", "drop", "sigma_vm",
                                                  "gamma_c", "n_events", "positions")}
         summ[name] = {"mean_tau_c": ly.tau_c.mean(axis=0).tolist(),
@@ -140,24 +164,90 @@ def _local_yield(state, p, rng, rp, opts) -> ProtocolResult:
         [c[:k] for c in cols])), summ, sheared, {"rec": rec, "alphas": alphas})
 
 
-def _rate_or_creep(state, p, rng, rp, opts, creep: bool) -> ProtocolResult:
+#: Records per chunk file of the streamed ``rate``/``creep`` runs (memory holds one).
+RATE_CHUNK = RATE_RECORD_CHUNK
+#: Points kept per curve for the figure of a streamed run.
+PLOT_POINTS = 20_000
+
+
+class _RateStream:
+    """The records of a ``rate``/``creep`` realisation, streamed to chunk files.
+
+    Keeps what the summary and figure need: the last ``gamma``, running means (merged per
+    block) of the stress and strain rate over the second half of the run, and the curves
+    decimated to about :data:`PLOT_POINTS` points.
+    """
+
+    def __init__(self, rows_of, n_rec: int, t_last: float) -> None:
+        self.rows_of, self.t_half = rows_of, t_last / 2
+        self.stride = max(1, n_rec // PLOT_POINTS)
+        self.rows = 0
+        self.n, self.mean = 0, np.zeros(2)
+        self.final_gamma = float("nan")
+        self.thin: dict[str, list[np.ndarray]] = {k: [] for k in
+                                                  ("time", "gamma", "stress", "strain_rate")}
+
+    def __call__(self, block: dict[str, np.ndarray]) -> None:
+        self.rows_of.write(self.rows, block)
+        late = block["time"] > self.t_half
+        x = np.stack([block["stress"][late], block["strain_rate"][late]])
+        if x.shape[1]:
+            n = self.n + x.shape[1]
+            self.mean += (x.mean(axis=1) - self.mean) * x.shape[1] / n
+            self.n = n
+        keep = np.arange((-self.rows) % self.stride, block["time"].size, self.stride)
+        for k, v in self.thin.items():
+            v.append(block[k][keep])
+        self.final_gamma = float(block["gamma"][-1])
+        self.rows += int(block["time"].size)
+        from .. import interrupt
+
+        interrupt.check()  # a safe point: the block is on disk
+
+    def blocks(self, names: tuple[str, ...]):
+        """The columns ``names`` as (rows, k) arrays, one chunk at a time."""
+        for a in range(0, self.rows, RATE_CHUNK):
+            b = min(a + RATE_CHUNK, self.rows)
+            yield np.column_stack([self.rows_of.read(k, a, b) for k in names])
+
+
+def _rate_or_creep(state, p, rng, rp, opts, creep: bool, rows_of=None,
+                   progress=None) -> ProtocolResult:
+    """A ``rate``/``creep`` realisation; its records streamed to ``rows_of`` when given."""
+    from types import SimpleNamespace as NS
+
     from ..weakplane.drivers import rate as R
 
     tp = R.RateParams(tau0=opts["tau0"], tau_pl=opts["tau_pl"], tau_res=opts["tau_res"],
                       dt=opts["dt"])
+    n_rec = int(round(opts["t_end"] / tp.dt)) // 10  # (the drivers' record_every = 10)
+    stream = None if rows_of is None else _RateStream(rows_of, n_rec, n_rec * 10 * tp.dt)
+    kw = {"progress": progress}
+    if stream is not None:
+        kw.update(sink=stream, sink_rows=RATE_CHUNK)
     if creep:
         r = R.creep(state, tp, rng, stress=opts["target_stress"], t_end=opts["t_end"],
-                    alpha=rp.alpha)
+                    alpha=rp.alpha, **kw)
     else:
-        r = R.shear_rate(state, tp, rng, gdot=opts["gdot"], t_end=opts["t_end"], alpha=rp.alpha)
+        r = R.shear_rate(state, tp, rng, gdot=opts["gdot"], t_end=opts["t_end"],
+                         alpha=rp.alpha, **kw)
+    names = ("time", "gamma", "stress", "strain_rate")
+    header = ",".join(names)
+    if stream is not None:
+        summ = {"final_gamma": stream.final_gamma,
+                "late_mean_stress": float(stream.mean[0]),
+                "late_mean_strain_rate": float(stream.mean[1])}
+        run = NS(**{k: np.concatenate(v) for k, v in stream.thin.items()})
+        return ProtocolResult({}, (header, lambda: stream.blocks(names)), summ, r.state,
+                              {"run": run, "creep": creep}, rows_of)
     rec = {f: getattr(r, f) for f in ("time", "gamma", "stress", "plastic_fraction",
                                       "strain_rate", "mean_tauc")}
     half = r.time > r.time[-1] / 2
     summ = {"final_gamma": float(r.gamma[-1]),
             "late_mean_stress": float(r.stress[half].mean()),
             "late_mean_strain_rate": float(r.strain_rate[half].mean())}
-    return ProtocolResult(rec, ("time,gamma,stress,strain_rate", np.column_stack(
-        [r.time, r.gamma, r.stress, r.strain_rate])), summ, r.state, {"run": r, "creep": creep})
+    return ProtocolResult(rec, (header, np.column_stack([getattr(r, k) for k in names])),
+                          summ, r.state, {"run": r, "creep": creep})
 
 
 def _figure(protocol: str, results: list[ProtocolResult], path: Path) -> None:
@@ -271,7 +361,8 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
     """
     from .. import __version__, interrupt, io
     from ..weakplane.drivers import quench
-    from .run import _Checkpointing, _jsonable, _Progress, _ResumePoint
+    from .records import _ChunkFiles
+    from .run import _Checkpointing, _jsonable, _Progress, _remove_empty, _ResumePoint
 
     p, rp = cfg.model, cfg.run
     opts = rp.settings()
@@ -282,8 +373,8 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
                          f"{', '.join(RESUMABLE)}; not to {proto}")
     fn = {"cyclic": _cyclic, "stress": _stress, "bauschinger": _bauschinger,
           "local-yield": _local_yield,
-          "rate": lambda *a: _rate_or_creep(*a, creep=False),
-          "creep": lambda *a: _rate_or_creep(*a, creep=True)}[proto]
+          "rate": lambda *a, **k: _rate_or_creep(*a, creep=False, **k),
+          "creep": lambda *a, **k: _rate_or_creep(*a, creep=True, **k)}[proto]
     params = cfg.to_dict()
     from ..weakplane.meshfile import mesh_provenance  # model.mesh: path, SHA-256, n_elem
     params["model"].update(mesh_provenance(cfg.model))  # in the summary and the resume tag
@@ -340,10 +431,12 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
             rep = _Progress(f"quench {r + 1}/{realizations}", mode, quench=True)
             state = quench(p, rng, progress=rep)  # (a resumed run's generator is restored)
             rep.close()
-            kw: dict[str, Any] = {}
+            rep = _Progress(f"{proto} {r + 1}/{realizations}", mode)
+            kw: dict[str, Any] = {"progress": rep}
+            if proto in ("rate", "creep"):  # long records: streamed to chunk files
+                kw["rows_of"] = _ChunkFiles(out / "running" / f"r{r:04d}")
+                kw["rows_of"].remove()  # (a killed run's)
             if proto in RESUMABLE:
-                rep = _Progress(f"{proto} {r + 1}/{realizations}", mode)
-                kw["progress"] = rep
                 if start is not None and start.ck is not None and r == start.finished:
                     kw["resume"] = start.ck
                 if ck.every is not None:
@@ -354,7 +447,7 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
                               checkpoint_since=ck.last)
             if r == 0:
                 with io.XdmfWriter(out / "fields.xdmf", state.model.mesh, params=params,
-                                   seed=seed) as w:
+                                   seed=seed, staging=out / "running" / "fields") as w:
                     _snap(w, 0.0, state)  # quenched (t = 0) and final (t = 1)
                     res = fn(state, p, rng, rp, opts, **kw)
                     _snap(w, 1.0, res.state)
@@ -376,12 +469,20 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
                                        "eps_pl": st.eps_pl, "theta": st.theta, "tauc": st.tauc}
             if done:
                 root["status"] = "complete"
-            io.publish_hdf5(results, root)
+            if res.streamed is None:
+                io.publish_hdf5(results, root)
+            else:  # the chunk files become realizations/rNNNN, atomically
+                del root["realizations"]
+                attrs = {k: v for k, v in group.items() if k not in res.records}
+                res.streamed.publish(results, f"realizations/r{r:04d}", attrs, root)
             interrupt.check()
             if r == 0:
                 _write_first(proto, res, out)
+            if res.streamed is not None:
+                res.streamed.remove()
             summary = write_summary(r + 1, done)
         ck.finish()
+        _remove_empty(out / "running")  # (the fields' staging folder was in it)
     return summary
 
 
@@ -399,12 +500,15 @@ def _write_first(proto: str, res: ProtocolResult, out: Path) -> None:
 
     header, cols = res.curve
 
+    blocks = cols() if callable(cols) else (cols[a:a + 20_000]
+                                            for a in range(0, cols.shape[0], 20_000))
+
     def lines():  # in blocks, with a safe point for Ctrl-C between them
         yield header + "\n"
-        for a in range(0, cols.shape[0], 20_000):
+        for block in blocks:
             interrupt.check()
             buf = _io.StringIO()
-            np.savetxt(buf, cols[a:a + 20_000], delimiter=",", fmt="%.10g")
+            np.savetxt(buf, block, delimiter=",", fmt="%.10g")
             yield buf.getvalue()
 
     io.outdir.write_text(out / "curve.csv", lines())

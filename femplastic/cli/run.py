@@ -13,8 +13,10 @@ The load-step records of a realisation are streamed, in chunks of at most
 when the realisation is finished they are published into ``results.h5`` as
 ``realizations/rNNNN`` (a copy of the file changed and renamed over it: ``results.h5`` is
 never changed in place, so a SIGKILL never leaves it unreadable). Memory does not grow with
-``gamma_end``; the summary and plot use running statistics and a decimated curve. ParaView
-snapshots of realisation 0 are appended to ``fields.xdmf`` as they are taken. Checkpoints
+``gamma_end``; the summary and plot use running statistics and a decimated curve
+(:mod:`femplastic.cli.records`). ParaView snapshots of realisation 0 are added to
+``fields.xdmf`` as they are taken (staged in ``running/fields/``, gathered into ``fields.h5``
+at its end: :class:`femplastic.io.XdmfWriter`, crash-safe too). Checkpoints
 (``--checkpoint-every``: one timer over the whole run) and ``--resume`` (from the last
 finished realisation and the checkpoint; bitwise the uninterrupted run) are
 :class:`_Checkpointing` and :class:`_ResumePoint`. The other protocols
@@ -39,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..weakplane.estimates import RUN_RECORD_CHUNK
+from .records import _ChunkFiles, _H5Rows, _RecordStream
 
 __all__ = ["cmd_run", "run_main_job"]
 
@@ -191,7 +194,7 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
         t_shear = 0.0
         for r in range(first):  # finished before the interruption: re-read, same statistics
             g = f"realizations/r{r:04d}"
-            stream = _RecordStream(_H5Rows(results, g), rp.stationary_from, n_steps)
+            stream = _RecordStream(_H5Rows(results, g), rp.stationary_from, n_steps, RECORD_CHUNK)
             stream.replay(chunks)
             per.append(stream.stationary())
             curves.append(stream.curve())
@@ -225,10 +228,10 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
             rep = _Progress(f"shear  {r + 1}/{realizations}", mode, n_steps, rp.gamma_end)
             ts = time.perf_counter()
             stream = _RecordStream(_ChunkFiles(out / "running" / f"r{r:04d}"),
-                                   rp.stationary_from, n_steps)
+                                   rp.stationary_from, n_steps, RECORD_CHUNK)
             if r == 0:
                 with io.XdmfWriter(out / "fields.xdmf", state.model.mesh, params=params,
-                                   seed=seed) as w:
+                                   seed=seed, staging=out / "running" / "fields") as w:
                     def snap(g: float, st: Any) -> None:
                         w.write(g, st.stress, st.eps_pl, slips=st.slips,
                                 min_dtau=st.dtau().min(axis=1),
@@ -259,8 +262,8 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
                                                 "n_avalanches": int(final.n_avalanches),
                                                 "shear_time_s": dt_shear}, root)
             if r == 0:
-                _RecordStream(_H5Rows(results, g), rp.stationary_from, n_steps).write_csv(
-                    out / "curve.csv", stream.rows)
+                _RecordStream(_H5Rows(results, g), rp.stationary_from, n_steps,
+                              RECORD_CHUNK).write_csv(out / "curve.csv", stream.rows)
             wall = time.perf_counter() - t0
             summary = _summary(params, seed, realizations, r + 1, __version__, n_events,
                                n_aval, rp.stationary_from, per, wall, t_shear, done)
@@ -416,6 +419,8 @@ class _ResumePoint:
         running = self.out / "running"
         if running.is_dir():
             for d in running.iterdir():
+                if d.name == "fields" and self.finished == 0:
+                    continue  # fields.xdmf may name them: the XdmfWriter replaces both
                 if d.name != f"r{self.finished:04d}" or self.ck is None:
                     shutil.rmtree(d) if d.is_dir() else d.unlink()
         if self.ck is None:
@@ -474,212 +479,6 @@ _KEYS = ("gamma", "stress", "stress_before", "avalanche_size", "plastic", "mean_
 #: Most load steps per AQS call of ``femplastic run``: the records of one call (64 bytes a
 #: step) are all that sit in memory; they are then written to a chunk file.
 RECORD_CHUNK = RUN_RECORD_CHUNK
-#: Points kept per curve for the plot (the records are decimated to about this many).
-PLOT_POINTS = 20_000
-
-
-class _H5Rows:
-    """Rows of the records of a finished realisation (group ``group`` of ``results.h5``)."""
-
-    def __init__(self, path: Path, group: str) -> None:
-        self.path, self.group = path, group
-
-    def read(self, name: str, a: int, b: int) -> np.ndarray:
-        from .. import io
-
-        return io.read_rows(self.path, self.group, name, a, b)
-
-
-class _ChunkFiles:
-    """The records of a realisation being sheared: one HDF5 file per chunk in ``folder``.
-
-    ``START-STOP.h5`` holds rows ``START:STOP``; each is written to a temporary name and
-    renamed (never changed afterwards), so a SIGKILL leaves whole files only.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-
-    def files(self) -> list[tuple[int, int, Path]]:
-        if not self.folder.is_dir():
-            return []
-        out = []
-        for f in self.folder.glob("*.h5"):
-            try:
-                a, b = (int(x) for x in f.stem.split("-"))
-            except ValueError:
-                continue
-            out.append((a, b, f))
-        return sorted(out)
-
-    def rows_upto(self, n: int) -> int:
-        """Contiguous rows from 0 held by the files (counting up to ``n``)."""
-        have = 0
-        for a, b, _ in self.files():
-            if a != have or have >= n:
-                break
-            have = b
-        return have
-
-    def write(self, start: int, rec: dict[str, np.ndarray]) -> None:
-        from .. import io
-
-        n = int(rec["gamma"].shape[0])
-        self.folder.mkdir(parents=True, exist_ok=True)
-        io.write_hdf5(self.folder / f"{start:012d}-{start + n:012d}.h5", rec)
-
-    def truncate(self, n: int) -> None:
-        """Drop the files of rows ``>= n`` (file boundaries are chunk boundaries)."""
-        for a, _, f in self.files():
-            if a >= n:
-                f.unlink()
-
-    def read(self, name: str, a: int, b: int) -> np.ndarray:
-        import h5py
-
-        parts = []
-        for s, e, f in self.files():
-            if e > a and s < b:
-                with h5py.File(f, "r") as h:
-                    parts.append(h[name][max(a, s) - s:min(b, e) - s])
-        return np.concatenate(parts) if parts else np.zeros(0)
-
-    def publish(self, results: Path, group: str, attrs: dict[str, Any],
-                root: dict[str, Any]) -> None:
-        """Add the records as ``group`` of ``results`` and ``root`` to its root, atomically.
-
-        A copy of ``results`` is changed and renamed over it: the file is never changed in
-        place, so a crash leaves the previous whole file.
-        """
-        import shutil
-
-        import h5py
-
-        from ..io.results import _write_group
-
-        files = self.files()
-        n = files[-1][1] if files else 0
-        tmp = results.with_name(results.name + ".part")
-        try:
-            shutil.copyfile(results, tmp)
-            with h5py.File(tmp, "a") as f:
-                if group in f:
-                    del f[group]
-                g = f.require_group(group)
-                for k, v in attrs.items():
-                    g.attrs[k] = v
-                if files:
-                    with h5py.File(files[0][2], "r") as h:
-                        shapes = {k: (h[k].shape[1:], h[k].dtype) for k in h.keys()}
-                    for k, (shp, dt) in shapes.items():
-                        g.create_dataset(k, shape=(n, *shp), maxshape=(None, *shp), dtype=dt,
-                                         chunks=(4096, *shp), compression="gzip")
-                    for a, b, path in files:
-                        with h5py.File(path, "r") as h:
-                            for k in shapes:
-                                g[k][a:b] = h[k][()]
-                _write_group(f, root)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, results)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def remove(self) -> None:
-        import shutil
-
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-class _RecordStream:
-    """The load-step records of one realisation, written chunk by chunk.
-
-    Keeps what the summary and plot need without the records: running statistics of the
-    stationary stress (merged per chunk, Chan et al.) and the curve decimated to about
-    :data:`PLOT_POINTS` points. Records are buffered up to :data:`RECORD_CHUNK` rows, then
-    written (or earlier, at a checkpoint: :meth:`flush`).
-    """
-
-    def __init__(self, rows_of, stationary_from: float, n_steps: int) -> None:
-        self.rows_of, self.from_gamma = rows_of, stationary_from
-        self.stride = max(1, n_steps // PLOT_POINTS)
-        self.rows = 0  # accounted (written or buffered)
-        self.flushed = 0
-        self.pending: list[dict[str, np.ndarray]] = []
-        self.n, self.mean, self.m2 = 0, 0.0, 0.0
-        self.g: list[np.ndarray] = []
-        self.s: list[np.ndarray] = []
-
-    def _account(self, gamma: np.ndarray, stress: np.ndarray, start: int) -> None:
-        x = stress[gamma > self.from_gamma]
-        if x.size:
-            mb, m2b = float(x.mean()), float(((x - x.mean()) ** 2).sum())
-            n = self.n + x.size
-            d = mb - self.mean
-            self.mean += d * x.size / n
-            self.m2 += m2b + d * d * self.n * x.size / n
-            self.n = n
-        keep = np.arange((-start) % self.stride, gamma.size, self.stride)
-        self.g.append(gamma[keep])
-        self.s.append(stress[keep])
-
-    def append(self, rec: dict[str, np.ndarray]) -> None:
-        """Take the records of the next chunk (arrays named as :data:`_KEYS`)."""
-        self._account(rec["gamma"], rec["stress"], self.rows)
-        self.pending.append(rec)
-        self.rows += int(rec["gamma"].shape[0])
-        if self.rows - self.flushed >= RECORD_CHUNK:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the buffered rows (one chunk file)."""
-        if not self.pending:
-            return
-        rec = {k: np.concatenate([r[k] for r in self.pending]) for k in self.pending[0]}
-        self.rows_of.write(self.flushed, rec)
-        self.flushed = self.rows
-        self.pending = []
-
-    def replay(self, chunks: list[tuple[int, int]]) -> None:
-        """Re-read the rows of ``chunks`` (row ranges) chunk by chunk, as they were taken.
-
-        The statistics are merged over the same chunks as in the interrupted run, so the
-        summary is bitwise that of an uninterrupted run.
-        """
-        for a, b in chunks:
-            self._account(self.rows_of.read("gamma", a, b), self.rows_of.read("stress", a, b),
-                          a)
-            self.rows = self.flushed = b
-
-    def restart_at(self, chunks: list[tuple[int, int]]) -> None:
-        """Resume after ``chunks``: keep those rows (drop later ones), re-read them."""
-        n = chunks[-1][1] if chunks else 0
-        self.rows_of.truncate(n)
-        self.replay(chunks)
-
-    def stationary(self) -> tuple[float | None, float | None]:
-        """Mean and standard deviation of the stress at ``gamma > stationary_from``."""
-        if self.n == 0:
-            return None, None
-        return self.mean, float(np.sqrt(self.m2 / self.n))
-
-    def curve(self) -> tuple[np.ndarray, np.ndarray]:
-        """The decimated stress-strain curve (for the plot)."""
-        return np.concatenate(self.g), np.concatenate(self.s)
-
-    def write_csv(self, path: Path, rows: int) -> None:
-        """``gamma,stress`` of the first ``rows`` steps, read back a chunk at a time."""
-        from .. import io
-
-        def lines():
-            yield "gamma,stress\n"
-            for a in range(0, rows, RECORD_CHUNK):
-                b = min(a + RECORD_CHUNK, rows)
-                g = self.rows_of.read("gamma", a, b)
-                st = self.rows_of.read("stress", a, b)
-                yield "".join(f"{x:.10g},{y:.10g}\n" for x, y in zip(g, st, strict=True))
-
-        io.outdir.write_text(path, lines())
 
 
 def _summary(params, seed, realizations, finished, version, n_events, n_aval, from_gamma, per,
@@ -817,8 +616,12 @@ def _plot(curves, path: Path, stationary_from: float, summary: dict[str, Any], c
         plt.close(fig)
 
 
-def check_run(cfg, realizations: int, out: Path, overwrite: bool) -> list[str]:
+def check_run(cfg, realizations: int, out: Path, overwrite: bool,
+              resume: bool = False) -> list[str]:
     """Every check before a run: output folder, memory and disk, feasibility.
+
+    With ``resume`` (``--resume``) the folder is the interrupted run's and is not checked;
+    the memory, disk and time checks are made all the same (the machine may have changed).
 
     Returns
     -------
@@ -836,7 +639,8 @@ def check_run(cfg, realizations: int, out: Path, overwrite: bool) -> list[str]:
     from ..weakplane.estimates import check_cost, events_per_strain
 
     require_2d(cfg.model, "femplastic run")  # before any work: 3D drivers do not exist yet
-    check_folder(out, overwrite)
+    if not resume:  # a resumed run continues in its own folder
+        check_folder(out, overwrite)
     cost = check_cost(cfg, realizations, out)  # memory, disk, time of every protocol
     warnings = []
     per = events_per_strain(cfg.model)
@@ -889,12 +693,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             cfg.run.protocol not in ("aqs", "cyclic", "stress"):
         raise ValueError(f"--checkpoint-every/--resume apply to run.protocol=aqs, cyclic and "
                          f"stress; not to {cfg.run.protocol}")
-    if resume is not None:  # continue in the folder of the interrupted run
-        if not out.is_dir():
-            raise ValueError(f"--resume {resume}: no such folder")
-    else:
-        for w in check_run(cfg, args.realizations, out, args.overwrite):
-            print(f"femplastic run: warning: {w}", file=sys.stderr)
+    if resume is not None and not out.is_dir():  # continue in the interrupted run's folder
+        raise ValueError(f"--resume {resume}: no such folder")
+    for w in check_run(cfg, args.realizations, out, args.overwrite, resume is not None):
+        print(f"femplastic run: warning: {w}", file=sys.stderr)
     interrupt.check()
     mode = "off" if args.quiet else ("bar" if sys.stderr.isatty() else "lines")
     if not args.quiet and not _kernels_cached():

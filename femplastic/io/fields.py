@@ -10,11 +10,16 @@ it. The layout is chosen so that every XDMF reader sees the same thing:
   Xdmf3 readers therefore return one grid of ``n_elem`` cells per time, and ``meshio``'s
   ``TimeSeriesReader`` reads it too. (meshio's own writer adds a second, frozen grid at the
   domain level, which the Xdmf2 reader returns as a second block.)
-* Writing a step costs the same whatever the number of steps already written: the arrays are
-  appended to the HDF5 file, then the new grid is written over the closing tags at the end of
-  the index, followed by the closing tags again. The HDF5 file is flushed *before* the index
-  names the new step, so after an interruption (even SIGKILL) the index lists only steps whose
-  data are on disk, and it is well-formed XML whenever no step is being appended.
+* Crash-safe (a SIGKILL at any moment leaves an index that names whole, readable files only):
+  no file is ever changed in place. Each step's arrays go to a new file
+  ``STAGING/NNNNNN.h5`` (default ``NAME.steps/``, written under a temporary name and
+  renamed), then the index is replaced by one that names that step too (its text is kept in
+  memory: a step costs one index write, about 1.3 kB per step already written). ``NAME.h5``
+  holds the mesh (written, then renamed, before the first step); when the writer is
+  closed (normally or by an exception) every step is copied into ``NAME.h5`` as
+  ``/steps/NNNNNN/<field>``, which replaces the old one whole, the index is replaced by one
+  naming it, and the staging folder is removed. The index exists from the first step on
+  (VTK's Xdmf2 reader, ParaView's default, crashes on an index without a grid).
 * ``NAME.h5`` carries the provenance (parameters, seed, version, creation time, see
   :func:`femplastic.io.results.provenance`) and a ``status`` attribute, ``"running"`` until the
   writer is closed normally, then ``"complete"``.
@@ -79,21 +84,37 @@ def element_fields(
     return out
 
 
-def _data_item(h5name: str, path: str, arr: NDArray[Any]) -> str:
-    kind = "Int" if np.issubdtype(arr.dtype, np.integer) else "Float"
-    dims = " ".join(str(d) for d in arr.shape)
-    return (f'<DataItem DataType="{kind}" Precision="{arr.dtype.itemsize}" '
+def _data_item(h5name: str, path: str, dtype: np.dtype, shape: tuple[int, ...]) -> str:
+    kind = "Int" if np.issubdtype(dtype, np.integer) else "Float"
+    dims = " ".join(str(d) for d in shape)
+    return (f'<DataItem DataType="{kind}" Precision="{dtype.itemsize}" '
             f'Dimensions="{dims}" Format="HDF">{h5name}:{path}</DataItem>')
 
 
-def _attribute_type(arr: NDArray[Any]) -> str:
-    if arr.ndim == 1:
+def _attribute_type(shape: tuple[int, ...]) -> str:
+    if len(shape) == 1:
         return "Scalar"
-    return {9: "Tensor", 3: "Vector"}.get(arr.shape[1], "Matrix")
+    return {9: "Tensor", 3: "Vector"}.get(shape[1], "Matrix")
+
+
+def _replace(path: Path, write: Any, sync: bool = False) -> None:
+    """``write(tmp)``, then ``tmp`` renamed over ``path``: a kill never leaves half a file.
+
+    With ``sync`` the file is flushed to the disk first (against a machine crash too).
+    """
+    tmp = path.with_name(path.name + ".part")
+    try:
+        write(tmp)
+        if sync:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class XdmfWriter:
-    """XDMF time series of cell fields for ParaView, safe to interrupt, cheap to append.
+    """XDMF time series of cell fields for ParaView, safe to interrupt or kill.
 
     Use it as a context manager. See the module docstring for the file layout.
 
@@ -107,6 +128,9 @@ class XdmfWriter:
     params, seed : optional
         Provenance stored in the ``.h5`` root attributes (see
         :func:`femplastic.io.results.provenance`).
+    staging : str or Path, optional
+        Folder of the steps' files until the writer is closed (default ``NAME.steps``
+        beside the index; replaced; removed at the close).
 
     Examples
     --------
@@ -127,7 +151,7 @@ class XdmfWriter:
     """
 
     def __init__(self, filename: str | Path, mesh: FEMesh, params: Any = None,
-                 seed: Any = None) -> None:
+                 seed: Any = None, staging: str | Path | None = None) -> None:
         filename = Path(filename)
         if filename.suffix != ".xdmf":
             raise ValueError(f"filename must end in .xdmf, got {filename.name!r}")
@@ -135,43 +159,98 @@ class XdmfWriter:
             raise TypeError(f"mesh must be a femplastic FEMesh, got {type(mesh).__name__}")
         self.filename = filename
         self.h5_filename = filename.with_suffix(".h5")
+        self.staging = (Path(staging) if staging is not None
+                        else filename.with_name(filename.stem + ".steps"))
         self._mesh = mesh
         self._params, self._seed = params, seed
-        self._h5: h5py.File | None = None
-        self._xml: Any = None
+        self._open = False
+        self._steps: list[tuple[str, float, dict[str, tuple[np.dtype, tuple[int, ...]]]]] = []
         self.num_steps = 0
 
     def __enter__(self) -> XdmfWriter:
+        import shutil
+
         self.filename.parent.mkdir(parents=True, exist_ok=True)
-        self._h5 = h5py.File(self.h5_filename, "w")
-        for key, value in provenance(self._params, self._seed).items():
-            self._h5.attrs[key] = value
-        self._h5.attrs["status"] = "running"
-        g = self._h5.create_group("mesh")
         self._points = np.ascontiguousarray(self._mesh.nodes, dtype=np.float64)
         self._cells = np.ascontiguousarray(self._mesh.cells, dtype=np.int64)
-        g.create_dataset("points", data=self._points)
-        g.create_dataset("cells", data=self._cells)
-        self._h5.create_group("steps")
-        self._h5.flush()
-        self._xml = open(self.filename, "w+b")  # noqa: SIM115 (kept open, closed in __exit__)
-        self._xml.write((_HEADER + _FOOTER).encode())
-        self._xml.flush()
+        self._steps = []
+        self._grids: list[bytes] = []  # the index's grids naming the staging files
+        self.num_steps = 0
+        self._write_index([])  # no step: no index before fields.h5 is replaced
+        _replace(self.h5_filename, lambda tmp: self._write_h5(tmp, "running", staged=False))
+        shutil.rmtree(self.staging, ignore_errors=True)  # a killed writer's steps
+        self.staging.mkdir(parents=True)
+        self._open = True
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
         self.close(complete=exc_type is None)
 
+    def _write_h5(self, path: Path, status: str, staged: bool) -> None:
+        """The mesh, provenance and ``status``; with ``staged``, every step copied in."""
+        with h5py.File(path, "w") as f:
+            for key, value in provenance(self._params, self._seed).items():
+                f.attrs[key] = value
+            f.attrs["status"] = status
+            g = f.create_group("mesh")
+            g.create_dataset("points", data=self._points)
+            g.create_dataset("cells", data=self._cells)
+            steps = f.create_group("steps")
+            if staged:
+                for step, _, _ in self._steps:
+                    with h5py.File(self.staging / f"{step}.h5", "r") as src:
+                        src.copy(src["/"], steps, name=step)
+
+    def _grid(self, step: str, t: float, fields: dict[str, Any], staged: bool) -> bytes:
+        """The index's grid of one step (its arrays in the staging file or in ``NAME.h5``)."""
+        h5 = self.h5_filename.name
+        n = self._cells.shape[0]
+        rel = os.path.relpath(self.staging, self.filename.parent).replace(os.sep, "/")
+        where, prefix = (f"{rel}/{step}.h5", "") if staged else (h5, f"/steps/{step}")
+        parts = [
+            f'      <Grid Name="step_{step}" GridType="Uniform">\n',
+            f'        <Time Value="{float(t)!r}"/>\n',
+            f'        <Topology TopologyType="Quadrilateral" NumberOfElements="{n}">'
+            f'{_data_item(h5, "/mesh/cells", self._cells.dtype, self._cells.shape)}'
+            '</Topology>\n',
+            f'        <Geometry GeometryType="XY">'
+            f'{_data_item(h5, "/mesh/points", self._points.dtype, self._points.shape)}'
+            '</Geometry>\n',
+        ]
+        for name, (dt, shape) in fields.items():
+            parts.append(f'        <Attribute Name="{name}" AttributeType='
+                         f'"{_attribute_type(shape)}" Center="Cell">'
+                         f'{_data_item(where, f"{prefix}/{name}", dt, shape)}</Attribute>\n')
+        parts.append("      </Grid>\n")
+        return "".join(parts).encode()
+
+    def _write_index(self, grids: list[bytes]) -> None:
+        """Replace the whole index by one with ``grids``.
+
+        Without a step there is no index (VTK's Xdmf2 reader crashes on an empty one).
+        """
+        if not grids:
+            self.filename.unlink(missing_ok=True)
+            return
+        text = b"".join([_HEADER.encode(), *grids, _FOOTER.encode()])
+        _replace(self.filename, lambda tmp: tmp.write_bytes(text))
+
     def close(self, complete: bool = True) -> None:
-        """Close both files; ``status`` becomes ``"complete"`` only when ``complete``."""
-        if self._h5 is not None:
-            if complete:
-                self._h5.attrs["status"] = "complete"
-            self._h5.close()
-            self._h5 = None
-        if self._xml is not None:
-            self._xml.close()
-            self._xml = None
+        """Gather the steps into ``NAME.h5`` (``status`` ``"complete"`` if ``complete``).
+
+        ``NAME.h5`` is replaced whole, then the index is replaced to name it, then the
+        staging files are removed: a crash at any moment leaves an index naming whole files.
+        """
+        import shutil
+
+        if not self._open:
+            return
+        self._open = False
+        status = "complete" if complete else "running"
+        _replace(self.h5_filename, lambda tmp: self._write_h5(tmp, status, staged=True),
+                 sync=True)
+        self._write_index([self._grid(st, t, f, staged=False) for st, t, f in self._steps])
+        shutil.rmtree(self.staging, ignore_errors=True)
 
     def write(
         self,
@@ -181,6 +260,10 @@ class XdmfWriter:
         **extra: NDArray,
     ) -> None:
         """Append one time step of element fields (see :func:`element_fields`).
+
+        The arrays go to a new staging file (written and renamed), then the index is
+        replaced by one naming it too: a crash at any moment leaves an index naming whole
+        files only.
 
         Parameters
         ----------
@@ -200,7 +283,7 @@ class XdmfWriter:
         ValueError
             If an array does not have one row per element.
         """
-        if self._h5 is None or self._xml is None:
+        if not self._open:
             raise RuntimeError("XdmfWriter.write must be called inside its `with` block")
         n = self._cells.shape[0]
         fields = element_fields(np.asarray(stress, dtype=float),
@@ -211,26 +294,16 @@ class XdmfWriter:
                 raise ValueError(f"field {name!r} must have shape (n_elem,) or (n_elem, k) "
                                  f"with n_elem = {n}, got {arr.shape}")
         step = f"{self.num_steps:06d}"
-        g = self._h5["steps"].create_group(step)
-        g.attrs["time"] = float(t)
-        for name, arr in fields.items():
-            g.create_dataset(name, data=np.ascontiguousarray(arr))
-        self._h5.flush()  # the data are on disk before the index names them
-        h5 = self.h5_filename.name
-        parts = [
-            f'      <Grid Name="step_{step}" GridType="Uniform">\n',
-            f'        <Time Value="{float(t)!r}"/>\n',
-            f'        <Topology TopologyType="Quadrilateral" NumberOfElements="{n}">'
-            f'{_data_item(h5, "/mesh/cells", self._cells)}</Topology>\n',
-            f'        <Geometry GeometryType="XY">'
-            f'{_data_item(h5, "/mesh/points", self._points)}</Geometry>\n',
-        ]
-        for name, arr in fields.items():
-            parts.append(f'        <Attribute Name="{name}" AttributeType="{_attribute_type(arr)}"'
-                         f' Center="Cell">{_data_item(h5, f"/steps/{step}/{name}", arr)}'
-                         f'</Attribute>\n')
-        parts.append("      </Grid>\n")
-        self._xml.seek(-len(_FOOTER), os.SEEK_END)
-        self._xml.write(("".join(parts) + _FOOTER).encode())
-        self._xml.flush()
+
+        def put(tmp: Path) -> None:
+            with h5py.File(tmp, "w") as f:
+                f.attrs["time"] = float(t)
+                for name, arr in fields.items():
+                    f.create_dataset(name, data=np.ascontiguousarray(arr))
+
+        _replace(self.staging / f"{step}.h5", put)  # on disk before the index names it
+        self._steps.append((step, float(t), {k: (np.dtype(a.dtype), a.shape)
+                                             for k, a in fields.items()}))
+        self._grids.append(self._grid(*self._steps[-1], staged=True))
+        self._write_index(self._grids)
         self.num_steps += 1

@@ -44,6 +44,8 @@ _FIELD_BYTES = 23 * 8
 #: Most load steps ``femplastic run`` holds in memory: it shears in chunks of at most this
 #: many steps and streams each chunk's records to ``results.h5``.
 RUN_RECORD_CHUNK = 50_000
+#: Records per chunk file of ``femplastic run``'s ``rate``/``creep`` runs (one in memory).
+RATE_RECORD_CHUNK = 65_536
 
 
 def _steps(gamma_end: float, dgamma: float) -> float:
@@ -270,8 +272,8 @@ def footprint(cfg: Any, realizations: int = 1, streamed: bool = True) -> dict[st
     realizations : int
         Realisations (run one after the other; their records all written).
     streamed : bool
-        AQS records streamed to disk in chunks (``femplastic run``); False: a realisation's
-        records are all in memory (``ensemble``, ``sweep``, the library).
+        AQS, rate and creep records streamed to disk in chunks (``femplastic run``); False:
+        a realisation's records are all in memory (``ensemble``, ``sweep``, the library).
 
     Returns
     -------
@@ -294,10 +296,12 @@ def footprint(cfg: Any, realizations: int = 1, streamed: bool = True) -> dict[st
         snaps = base["fields"] / max(n * 184, 1.0)
         rows = min(steps, RUN_RECORD_CHUNK) if streamed else steps
         memory = model + rows * _RECORD_BYTES
-        disk = base["fields"] + realizations * steps * _RECORD_BYTES / 2
+        # x 2: the snapshots' staging files and fields.h5 exist together while they are
+        # gathered at the end of the first realisation (femplastic.io.fields, crash safety)
+        disk = 2 * base["fields"] + realizations * steps * _RECORD_BYTES / 2
     elif rp.protocol in ("rate", "creep"):
         rows = steps / RATE_RECORD_EVERY
-        memory = model + rows * 6 * 8 * 2
+        memory = model + (min(rows, RATE_RECORD_CHUNK) if streamed else rows) * 6 * 8 * 2
         disk = snaps * n * 184 + realizations * rows * 6 * 8
     else:
         memory = model + steps * _RECORD_BYTES

@@ -29,6 +29,8 @@ exact exponential probabilities ``1 - exp(-dt / tau_x)`` for the transitions. St
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +41,7 @@ from ...fe.elasticity import ddot, schmid
 from .. import kernels as K
 from ..bundles import kernel_state
 from ..state import State
+from .progress import report
 
 __all__ = ["RateParams", "RateRun", "shear_rate", "creep"]
 
@@ -120,7 +123,10 @@ class RateRun:
 
 @interrupt.deferring
 def _run(state: State, rp: RateParams, rng: np.random.Generator, t_end: float, alpha: float,
-         gdot: float | None, target: float | None, record_every: int) -> RateRun:
+         gdot: float | None, target: float | None, record_every: int,
+         progress: Callable[..., None] | None = None,
+         sink: Callable[[dict[str, NDArray[np.float64]]], None] | None = None,
+         sink_rows: int = 65536) -> RateRun:
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator")
     if not np.isfinite(t_end) or t_end <= 0:
@@ -146,8 +152,11 @@ def _run(state: State, rp: RateParams, rng: np.random.Generator, t_end: float, a
     p_off = -np.expm1(-rp.dt / rp.tau_res)
     n_steps = int(round(t_end / rp.dt))
     nrec = n_steps // record_every
-    rec = {k: np.zeros(nrec) for k in ("time", "gamma", "stress", "plastic_fraction",
-                                       "strain_rate", "mean_tauc")}
+    block = nrec if sink is None else min(nrec, int(sink_rows))  # rows held in memory
+    rec = {k: np.zeros(block) for k in ("time", "gamma", "stress", "plastic_fraction",
+                                        "strain_rate", "mean_tauc")}
+    base = 0  # records handed to the sink
+    t_prog = time.perf_counter()
     gamma = 0.0
     act_e = np.zeros(n, np.int64)
     act_k = np.zeros(n, np.int64)
@@ -188,19 +197,34 @@ def _run(state: State, rp: RateParams, rng: np.random.Generator, t_end: float, a
         st.margin[off] = -1.0  # renewed systems: their cached stability margin is void
         plastic[off] = False
         if (step + 1) % record_every == 0:
-            i = (step + 1) // record_every - 1
+            i = (step + 1) // record_every - 1 - base
             rec["time"][i] = (step + 1) * rp.dt
             rec["gamma"][i] = gamma
             rec["stress"][i] = float(ddot(Mload, w @ st.stress))
             rec["plastic_fraction"][i] = plastic.mean()
             rec["strain_rate"][i] = dgam / rp.dt
             rec["mean_tauc"][i] = st.mean_tauc()
+            if sink is not None and i + 1 == block:  # a full block: handed over
+                sink({k: a.copy() for k, a in rec.items()})
+                base += block
+        if progress is not None and time.perf_counter() - t_prog >= 0.1:
+            report(progress, (step + 1) / n_steps, st.n_events)
+            t_prog = time.perf_counter()
     st.macro_strain = st.macro_strain + gamma * Mload
+    left = nrec - base
+    if sink is not None and left:
+        sink({k: a[:left].copy() for k, a in rec.items()})
+    report(progress, 1.0, st.n_events)
+    if sink is not None:
+        return RateRun(st, **{k: np.zeros(0) for k in rec})
     return RateRun(st, **rec)
 
 
 def shear_rate(state: State, rp: RateParams, rng: np.random.Generator, gdot: float,
-               t_end: float, alpha: float = 0.0, record_every: int = 10) -> RateRun:
+               t_end: float, alpha: float = 0.0, record_every: int = 10,
+               progress: Callable[..., None] | None = None,
+               sink: Callable[[dict[str, NDArray[np.float64]]], None] | None = None,
+               sink_rows: int = 65536) -> RateRun:
     """Drive ``state`` at the fixed external shear rate ``gdot`` along ``M(alpha)`` until ``t_end``.
 
     Parameters
@@ -219,6 +243,15 @@ def shear_rate(state: State, rp: RateParams, rng: np.random.Generator, gdot: flo
         Loading orientation in radians, ``E = gamma M(alpha)`` (default 0).
     record_every : int
         Record one entry every this many steps (>= 1, default 10).
+    progress : callable, optional
+        ``progress(fraction)`` (or ``progress(fraction, n_events)``, see
+        :func:`~femplastic.weakplane.drivers.progress.report`), about every 0.1 s.
+    sink : callable, optional
+        Streams the records: ``sink(block)`` gets every ``sink_rows`` records (then the
+        rest) as a dict of arrays named as the attributes of :class:`RateRun`, in order;
+        memory then holds one block whatever ``t_end``, and the returned records are empty.
+    sink_rows : int
+        Records per block handed to ``sink`` (>= 1).
 
     Returns
     -------
@@ -234,14 +267,19 @@ def shear_rate(state: State, rp: RateParams, rng: np.random.Generator, gdot: flo
         ``record_every < 1``, or ``rp.dt`` exceeds a tenth of the relaxation time
         ``tau0 G / max(selfres)`` of the stiffest element.
     """
-    validation.check_rate(state, rp, rng, t_end, alpha, record_every, gdot=gdot)
+    validation.check_rate(state, rp, rng, t_end, alpha, record_every, gdot=gdot,
+                          held_rows=sink_rows if sink is not None else None)
     if not np.isfinite(gdot) or gdot < 0:
         raise ValueError(f"gdot must be >= 0, got {gdot!r}")
-    return _run(state, rp, rng, t_end, alpha, float(gdot), None, record_every)
+    return _run(state, rp, rng, t_end, alpha, float(gdot), None, record_every, progress, sink,
+                sink_rows)
 
 
 def creep(state: State, rp: RateParams, rng: np.random.Generator, stress: float, t_end: float,
-          alpha: float = 0.0, record_every: int = 10) -> RateRun:
+          alpha: float = 0.0, record_every: int = 10,
+          progress: Callable[..., None] | None = None,
+          sink: Callable[[dict[str, NDArray[np.float64]]], None] | None = None,
+          sink_rows: int = 65536) -> RateRun:
     """Hold the resolved external stress at ``stress`` (creep); the strain rate is the output.
 
     The first step jumps elastically to the target; afterwards every step adjusts ``gamma``
@@ -263,6 +301,15 @@ def creep(state: State, rp: RateParams, rng: np.random.Generator, stress: float,
         Loading orientation in radians, ``E = gamma M(alpha)`` (default 0).
     record_every : int
         Record one entry every this many steps (>= 1, default 10).
+    progress : callable, optional
+        ``progress(fraction)`` (or ``progress(fraction, n_events)``, see
+        :func:`~femplastic.weakplane.drivers.progress.report`), about every 0.1 s.
+    sink : callable, optional
+        Streams the records: ``sink(block)`` gets every ``sink_rows`` records (then the
+        rest) as a dict of arrays named as the attributes of :class:`RateRun`, in order;
+        memory then holds one block whatever ``t_end``, and the returned records are empty.
+    sink_rows : int
+        Records per block handed to ``sink`` (>= 1).
 
     Returns
     -------
@@ -279,7 +326,9 @@ def creep(state: State, rp: RateParams, rng: np.random.Generator, stress: float,
         or ``rp.dt`` exceeds a tenth of the relaxation time ``tau0 G / max(selfres)`` of the
         stiffest element.
     """
-    validation.check_rate(state, rp, rng, t_end, alpha, record_every, stress=stress)
+    validation.check_rate(state, rp, rng, t_end, alpha, record_every, stress=stress,
+                          held_rows=sink_rows if sink is not None else None)
     if not np.isfinite(stress):
         raise ValueError(f"stress must be finite, got {stress!r}")
-    return _run(state, rp, rng, t_end, alpha, None, float(stress), record_every)
+    return _run(state, rp, rng, t_end, alpha, None, float(stress), record_every, progress,
+                sink, sink_rows)

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +57,7 @@ from ...fe.elasticity import Isotropic, ddot, schmid, von_mises
 from ...fe.mesh import FEMesh, from_arrays
 from ...fe.propagators import Propagator, kernels
 from ..drivers.aqs import relax
+from ..drivers.progress import report
 from ..params import ModelParams
 from ..state import Model, State
 
@@ -323,6 +325,7 @@ def local_yield(
     stride: int = 1,
     positions: ArrayLike | None = None,
     self_response: str = "patch",
+    progress: Callable[..., None] | None = None,
 ) -> LocalYield:
     """Local shear test of every ``n x n`` patch on a grid of positions, in every orientation.
 
@@ -345,6 +348,9 @@ def local_yield(
     self_response : {"patch", "system"}
         The self-response bounding each slip: the patch operator's (default) or the periodic
         system's (module docstring).
+    progress : callable, optional
+        ``progress(fraction)`` before each patch position (see
+        :func:`~femplastic.weakplane.drivers.progress.report`).
 
     Returns
     -------
@@ -401,6 +407,7 @@ def local_yield(
     prop: PatchPropagator | None = None
     loads: list[NDArray[np.float64]] = []
     for ip, (ix0, iy0) in enumerate(pos):
+        report(progress, ip / npch, 0)
         base = patch_state(state, int(n), int(ix0), int(iy0), self_response)
         if base.model.propagator is not prop:  # one load response per operator (cached op)
             prop = base.model.propagator
@@ -430,5 +437,6 @@ def local_yield(
             out["sigma_vm"][ip, ia] = vm
             out["gamma_c"][ip, ia] = gc
             n_events[ip, ia] = nev
+    report(progress, 1.0, 0)
     return LocalYield(**out, n_events=n_events, alphas=alphas, positions=pos, n=int(n),
                       R=float(l * n / np.sqrt(np.pi)), self_response=self_response)
