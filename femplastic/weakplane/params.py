@@ -396,8 +396,8 @@ class ModelParams:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of the fields, ``{field name: value}`` in declaration order."""
-        return dataclasses.asdict(self)
+        """Plain dict of the fields in declaration order; ``mesh`` only when set (no TOML None)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "mesh" or v is not None}
 
 
 #: Loading protocols of ``femplastic run`` (``run.protocol``).
