@@ -43,7 +43,7 @@ from ..npblas import on_one_thread
 from ..params import ModelParams
 from ..state import State
 from .checkpoint import AQSCheckpoint
-from .path import AvalancheLog, CompiledPath, StrainPath, compiled_available
+from .path import AvalancheLog, CompiledPath, StrainPath, choose_compiled
 from .progress import report
 
 __all__ = ["CyclicRun", "cyclic"]
@@ -240,15 +240,7 @@ def cyclic(
     if abs(ratio - n) > 1e-9 * n:
         raise ValueError(f"gamma_max ({gamma_max!r}) must be a multiple of dgamma ({dgamma!r}): "
                          f"the nearest valid gamma_max is {n * dgamma!r}")
-    if not np.isfinite(checkpoint_every) or checkpoint_every < 0:
-        raise ValueError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}")
-    use_compiled = compiled_available(state) if compiled is None else bool(compiled)
-    if use_compiled and not compiled_available(state):
-        raise ValueError("compiled=True: the compiled loop needs a propagator with a numba form "
-                         "and numpy's BLAS (femplastic.weakplane.npblas)")
-    if (checkpoint is not None or resume is not None) and not use_compiled:
-        raise ValueError("checkpoint/resume need the compiled loop (a propagator with a numba "
-                         "form; see femplastic.weakplane.drivers.path.compiled_available)")
+    use_compiled = choose_compiled(state, compiled, checkpoint, resume, checkpoint_every)
     args = {"gamma_max": float(n * dgamma), "dgamma": float(dgamma), "alpha": float(alpha),
             "cycles": int(cycles), "until_absorbed": bool(until_absorbed),
             "max_period": int(max_period), "stress_atol": float(stress_atol),

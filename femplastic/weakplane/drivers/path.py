@@ -32,6 +32,7 @@ from __future__ import annotations
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,7 +48,7 @@ from ..npblas import routines
 from ..state import State
 from .sweeps import SweepBuffers, relax_sweeps
 
-__all__ = ["AvalancheLog", "CompiledPath", "StrainPath", "compiled_available"]
+__all__ = ["AvalancheLog", "CompiledPath", "StrainPath", "choose_compiled", "compiled_available"]
 
 
 @dataclass
@@ -287,6 +288,45 @@ def compiled_available(state: State) -> bool:
     loops (same trajectories).
     """
     return state.model.propagator.numba_form() is not None and routines() is not None
+
+
+def choose_compiled(state: State, compiled: bool | None, checkpoint: Any, resume: Any,
+                    checkpoint_every: float) -> bool:
+    """The cyclic and stress drivers' choice of loop, and the checks that go with it.
+
+    Parameters
+    ----------
+    state : State
+        The state to drive.
+    compiled : bool or None
+        The driver's ``compiled`` argument (None: the compiled loop when
+        :func:`compiled_available`).
+    checkpoint, resume : object or None
+        The driver's ``checkpoint`` and ``resume`` arguments.
+    checkpoint_every : float
+        Seconds between checkpoints.
+
+    Returns
+    -------
+    bool
+        Whether to run the compiled loop.
+
+    Raises
+    ------
+    ValueError
+        ``checkpoint_every`` not finite or < 0; ``compiled=True`` without
+        :func:`compiled_available`; checkpoint/resume on the Python loop.
+    """
+    if not np.isfinite(checkpoint_every) or checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}")
+    use_compiled = compiled_available(state) if compiled is None else bool(compiled)
+    if use_compiled and not compiled_available(state):
+        raise ValueError("compiled=True: the compiled loop needs a propagator with a numba form "
+                         "and numpy's BLAS (femplastic.weakplane.npblas)")
+    if (checkpoint is not None or resume is not None) and not use_compiled:
+        raise ValueError("checkpoint/resume need the compiled loop (a propagator with a numba "
+                         "form; see femplastic.weakplane.drivers.path.compiled_available)")
+    return use_compiled
 
 
 class CompiledPath:

@@ -52,7 +52,7 @@ from ..npblas import on_one_thread, routines
 from ..params import ModelParams
 from ..state import State
 from .checkpoint import AQSCheckpoint
-from .path import AvalancheLog, compiled_available, log_from_arrays
+from .path import AvalancheLog, choose_compiled, log_from_arrays
 from .progress import report
 from .sweeps import SweepBuffers, relax_sweeps
 
@@ -200,15 +200,7 @@ def stress_controlled(
         raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
     if params is not None and params != state.model.params:
         raise ValueError("params differ from those the state was built with (state.model.params)")
-    if not np.isfinite(checkpoint_every) or checkpoint_every < 0:
-        raise ValueError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}")
-    use_compiled = compiled_available(state) if compiled is None else bool(compiled)
-    if use_compiled and not compiled_available(state):
-        raise ValueError("compiled=True: the compiled loop needs a propagator with a numba form "
-                         "and numpy's BLAS (femplastic.weakplane.npblas)")
-    if (checkpoint is not None or resume is not None) and not use_compiled:
-        raise ValueError("checkpoint/resume need the compiled loop (a propagator with a numba "
-                         "form; see femplastic.weakplane.drivers.path.compiled_available)")
+    use_compiled = choose_compiled(state, compiled, checkpoint, resume, checkpoint_every)
     st = state.copy()
     m = st.model
     M = schmid(alpha)
