@@ -94,6 +94,38 @@ class AvalancheLog:
         return self.stress_before - self.stress_after
 
 
+def _path_setup(path: Any, state: State, rng: np.random.Generator, dgamma: float,
+                alpha: float, n_steps: int) -> None:
+    """Set what :class:`StrainPath` and :class:`CompiledPath` both hold on ``path``.
+
+    A copy of ``state``, the load's Schmid tensor ``M``, element response ``v`` (and ``-v``), its
+    rate bounds and weighted means, the starting strain and stress, and the per-step records of
+    ``n_steps`` steps.
+    """
+    st = state.copy()
+    path.state = st
+    path.rng = rng
+    path.dgamma = float(dgamma)
+    m = st.model
+    path.M = schmid(alpha)
+    path.v = np.ascontiguousarray(m.propagator.load_response(path.M))
+    path.vneg = np.ascontiguousarray(-path.v)
+    path.ivm = K.load_rate_bounds(path.v, m.law_arrays[1])  # same for -v
+    path.par = threads.parallel_for(st.n_elem)
+    path.w = np.ascontiguousarray(m.mesh.areas / m.mesh.areas.sum())
+    path.vmean = path.w @ path.v
+    path.vbar = float(ddot(path.M, path.vmean))
+    path.E0 = st.macro_strain.copy()
+    path.base = st.stress.copy()
+    path.k = 0  # lattice position
+    path.n = 0  # steps recorded
+    path.pos = np.zeros(n_steps, np.int64)
+    path.stress = np.zeros(n_steps)
+    path.stress_before = np.zeros(n_steps)
+    path.size = np.zeros(n_steps, np.int64)
+    path.plastic = np.zeros(n_steps)
+
+
 class StrainPath:
     """Event-driven AQS on the integer strain lattice; call :meth:`leg` once per monotonic leg.
 
@@ -131,31 +163,11 @@ class StrainPath:
 
     def __init__(self, state: State, rng: np.random.Generator, dgamma: float, alpha: float,
                  n_steps: int, record_events: bool = False) -> None:
-        st = state.copy()
-        self.state = st
-        self.rng = rng
-        self.dgamma = float(dgamma)
-        m = st.model
-        self.M = schmid(alpha)
-        self.v = np.ascontiguousarray(m.propagator.load_response(self.M))
-        self.vneg = np.ascontiguousarray(-self.v)
-        self.ivm = K.load_rate_bounds(self.v, m.law_arrays[1])  # same for -v
-        self.par = threads.parallel_for(st.n_elem)
-        self.w = np.ascontiguousarray(m.mesh.areas / m.mesh.areas.sum())
-        self.vmean = self.w @ self.v
-        self.vbar = float(ddot(self.M, self.vmean))
-        self.E0 = st.macro_strain.copy()
-        self.base = st.stress.copy()
+        _path_setup(self, state, rng, dgamma, alpha, n_steps)
+        st = self.state
         self.k_base = 0
-        self.k = 0
         self.trial = np.empty_like(self.base)
         self._set_base_stats()
-        self.n = 0
-        self.pos = np.zeros(n_steps, np.int64)
-        self.stress = np.zeros(n_steps)
-        self.stress_before = np.zeros(n_steps)
-        self.size = np.zeros(n_steps, np.int64)
-        self.plastic = np.zeros(n_steps)
         self.buf = SweepBuffers(st.n_elem)
         self.record_events = record_events
         self._aval: list[tuple] = []
@@ -339,31 +351,12 @@ class CompiledPath:
 
     def __init__(self, state: State, rng: np.random.Generator, dgamma: float, alpha: float,
                  n_steps: int, record_events: bool = False) -> None:
-        st = state.copy()
-        self.state = st
-        self.rng = rng
-        self.dgamma = float(dgamma)
+        _path_setup(self, state, rng, dgamma, alpha, n_steps)  # k, n: from ipos after chunks
+        st = self.state
         m = st.model
-        self.M = schmid(alpha)
-        self.v = np.ascontiguousarray(m.propagator.load_response(self.M))
-        self.vneg = np.ascontiguousarray(-self.v)
-        self.ivm = K.load_rate_bounds(self.v, m.law_arrays[1])
-        self.par = threads.parallel_for(st.n_elem)
-        self.w = np.ascontiguousarray(m.mesh.areas / m.mesh.areas.sum())
-        self.vmean = self.w @ self.v
-        self.vbar = float(ddot(self.M, self.vmean))
-        self.E0 = st.macro_strain.copy()
-        self.base = st.stress.copy()
         self.ipos = np.zeros(len(PK.IPOS), np.int64)
         self.facc = np.zeros(len(PK.FACC))
         self.facc[PK.BEXT] = float(ddot(self.M, AK.weighted_mean(self.base, self.w)))
-        self.k = 0  # lattice position and steps recorded (from ipos after every chunk)
-        self.n = 0
-        self.pos = np.zeros(n_steps, np.int64)
-        self.stress = np.zeros(n_steps)
-        self.stress_before = np.zeros(n_steps)
-        self.size = np.zeros(n_steps, np.int64)
-        self.plastic = np.zeros(n_steps)
         self.alog = np.zeros((64, 8))
         self.record_events = bool(record_events)
         self.events = event_record(max(st.n_elem, 1024) if record_events else 0)
