@@ -21,7 +21,6 @@ import jax.numpy as jnp
 from jax import lax
 
 from .loop import (
-    _SAFE,
     STATUS,
     _any_active_at,
     _direct_sizes,
@@ -29,6 +28,7 @@ from .loop import (
     _ppf_amplitude,
     _ppf_threshold,
     _systems,
+    candidates,
     dtau_rows,
 )
 from .setup import LoopConfig
@@ -210,16 +210,7 @@ def _sweep_blocked(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[
     law_f = k["law_f"]
     st = c["stress"]
     gate = (c["phase"] == 1) & (c["status"] == 0)
-    s0 = 0.5 * (st[:, 1] - st[:, 0])
-    s1 = st[:, 2]
-    p = -0.5 * (st[:, 0] + st[:, 1])
-    e0 = s0 - c["sref"][:, 0]
-    e1 = s1 - c["sref"][:, 1]
-    dist = jnp.sqrt(e0 * e0 + e1 * e1)
-    if cfg.pressure:
-        dist = dist + law_f[4] * jnp.abs(p - c["pref"])
-    mg = c["margin"]
-    cand = gate & ~((mg > 0.0) & (dist < mg * (1.0 - _SAFE) - 1e-13))
+    cand, s0, s1, p = candidates(cfg, c, st, law_f, gate)
     nv, tauc = c["nv"], c["tauc"]
 
     # 1. stability test of the candidates: the active elements listed in order with what

@@ -304,6 +304,25 @@ def _direct_sizes(cfg: LoopConfig) -> list[int]:
     return [*sizes, cfg.n_direct]
 
 
+def candidates(cfg: LoopConfig, c: dict[str, Any], st: Any, law_f: Any, gate: Any
+               ) -> tuple[Any, Any, Any, Any]:
+    """Elements the cached stability margins cannot clear (the numba triangle bound).
+
+    Returns ``(cand, s0, s1, p)``: the mask (n,) of elements to test (within ``gate``), and the
+    deviatoric components and pressure (n,) each of ``st`` they were judged with.
+    """
+    s0 = 0.5 * (st[:, 1] - st[:, 0])
+    s1 = st[:, 2]
+    p = -0.5 * (st[:, 0] + st[:, 1])
+    e0 = s0 - c["sref"][:, 0]
+    e1 = s1 - c["sref"][:, 1]
+    dist = jnp.sqrt(e0 * e0 + e1 * e1)
+    if cfg.pressure:
+        dist = dist + law_f[4] * jnp.abs(p - c["pref"])
+    mg = c["margin"]
+    return gate & ~((mg > 0.0) & (dist < mg * (1.0 - _SAFE) - 1e-13)), s0, s1, p
+
+
 def _sweep(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[str, Any]
            ) -> dict[str, Any]:
     """One iteration inside an avalanche: renewals, stability test, slips or the record."""
@@ -319,17 +338,7 @@ def _sweep(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[str, Any
     st = c["stress"]
     # 2. stability test with cached margins
     gate = (c["phase"] == 1) & no_pend & (c["status"] == 0)
-    s0 = 0.5 * (st[:, 1] - st[:, 0])
-    s1 = st[:, 2]
-    p = -0.5 * (st[:, 0] + st[:, 1])
-    e0 = s0 - c["sref"][:, 0]
-    e1 = s1 - c["sref"][:, 1]
-    dist = jnp.sqrt(e0 * e0 + e1 * e1)
-    if cfg.pressure:
-        dist = dist + law_f[4] * jnp.abs(p - c["pref"])
-    mg = c["margin"]
-    skip = (mg > 0.0) & (dist < mg * (1.0 - _SAFE) - 1e-13)
-    cand = gate & ~skip
+    cand, s0, s1, p = candidates(cfg, c, st, law_f, gate)
     dmin, kmin = _check(cfg, c, k, st, cand)
     c["sref"] = jnp.where(cand[:, None], jnp.stack([s0, s1], axis=1), c["sref"])
     c["pref"] = jnp.where(cand, p, c["pref"])
