@@ -364,7 +364,7 @@ def check_config(cfg: Any) -> None:
     Raises
     ------
     ValueError
-        ``run.patch > model.L``; protocol local-yield with ``model.mesh``;
+        ``run.patch > model.L``;
         ``|run.stress_end|`` or ``|run.target_stress|`` above
         :data:`STRESS_MAX_G` times the shear modulus.
     TypeError
@@ -375,11 +375,6 @@ def check_config(cfg: Any) -> None:
     p = instance("model", cfg.model, ModelParams)
     rp = instance("run", cfg.run, RunParams)
     o = rp.settings()
-    if rp.protocol == "local-yield" and p.mesh is not None:
-        raise ValueError(
-            f"run.protocol = local-yield cannot run on model.mesh = {p.mesh!r}: the local shear "
-            f"test cuts n x n blocks of elements out of a regular L x L grid (Castellanos et al."
-            f" sec. 3.5) and a general mesh has no such blocks; unset model.mesh")
     if "patch" in o and o["patch"] > p.L and rp.patch is not None:
         raise ValueError(f"run.patch ({rp.patch}) must not exceed model.L ({p.L})")
     g = _shear_modulus(p)

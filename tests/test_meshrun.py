@@ -45,8 +45,23 @@ def test_config_derives_L_and_l_from_the_mesh_and_refuses_bad_files(tmp_path):
         load_config(None, [f"model.mesh={tri}"])
     with pytest.raises(ValueError, match="shuffled kernel .*needs elements of equal area"):
         load_config(None, [f"model.mesh={UNSTRUCTURED}", "model.variant=D"])
-    with pytest.raises(ValueError, match="local-yield cannot run on model.mesh"):
-        load_config(None, [f"model.mesh={UNSTRUCTURED}", "run.protocol=local-yield"])
+    cfg = load_config(None, [f"model.mesh={UNSTRUCTURED}", "run.protocol=local-yield"])
+    assert cfg.run.protocol == "local-yield"  # patches cut from the mesh (mesh_patch)
+
+
+def test_local_yield_on_a_grid_mesh_file_equals_the_grid_and_runs_on_gmsh(tmp_path):
+    """The local shear test on mesh patches: a grid file gives the grid's tau_c."""
+    f = _grid_file(tmp_path / "grid6.vtu")
+    ly = ["--set", "run.protocol=local-yield", "--set", "run.patch=4", "--set", "run.n_alphas=2",
+          "--set", "run.gamma_end=0.05", "--set", "run.dgamma=1e-3", "--seed", "4"]
+    outs = []
+    for i, model in enumerate((["--set", "model.L=6"], ["--set", f"model.mesh={f}"],
+                               ["--set", f"model.mesh={UNSTRUCTURED}"])):
+        out = tmp_path / f"o{i}"
+        assert cli.main(["run", *SMALL, *model, *ly, "--out", str(out)]) == 0
+        outs.append(np.loadtxt(out / "curve.csv", delimiter=",", skiprows=1))
+    assert outs[0].shape == outs[1].shape and np.abs(outs[0] - outs[1]).max() < 1e-9
+    assert outs[2].shape[0] == 64 and np.all(np.isfinite(outs[2]))  # 16 / 2 positions per side
 
 
 def test_a_grid_mesh_file_reproduces_the_grid_run(tmp_path):

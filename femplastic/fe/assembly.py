@@ -450,23 +450,37 @@ class PatchFE:
     l : float
         Element side.
     material : Isotropic
-        Homogeneous, or per-element moduli of the ``n * n`` patch elements (row-major).
+        Homogeneous, or per-element moduli of the patch elements (row-major for the block).
+    nodes : (k, 2) array_like, optional
+        Vertex coordinates of a general patch (a set of quadrilaterals cut out of a mesh,
+        measured from the patch centre); with ``cells``, replaces the ``n x n`` block. Every
+        node on a facet that belongs to one patch element only (the patch's boundary) is
+        driven affinely.
+    cells : (m, 4) array_like of int, optional
+        Counter-clockwise vertex indices of the general patch's elements.
     """
 
-    def __init__(self, n: int, l: float, material: Isotropic) -> None:
+    def __init__(self, n: int, l: float, material: Isotropic,
+                 nodes: ArrayLike | None = None, cells: ArrayLike | None = None) -> None:
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"n (patch side in elements) must be an integer >= 1, got {n!r}")
         if not np.isfinite(l) or l <= 0:
             raise ValueError(f"l must be > 0, got {l!r}")
         self.n = int(n)
         self.l = float(l)
-        xs = (np.arange(n + 1) - 0.5 * n) * l
-        X, Y = np.meshgrid(xs, xs)
-        nodes = np.stack([X.ravel(), Y.ravel()], axis=0)
-        nid = np.arange((n + 1) ** 2).reshape(n + 1, n + 1)
-        cells = np.stack(
-            [nid[:-1, :-1].ravel(), nid[:-1, 1:].ravel(), nid[1:, 1:].ravel(), nid[1:, :-1].ravel()]
-        )
+        if (nodes is None) != (cells is None):
+            raise ValueError("give both nodes and cells of a general patch, or neither")
+        if nodes is None:
+            xs = (np.arange(n + 1) - 0.5 * n) * l
+            X, Y = np.meshgrid(xs, xs)
+            nodes = np.stack([X.ravel(), Y.ravel()], axis=0)
+            nid = np.arange((n + 1) ** 2).reshape(n + 1, n + 1)
+            cells = np.stack([nid[:-1, :-1].ravel(), nid[:-1, 1:].ravel(),
+                              nid[1:, 1:].ravel(), nid[1:, :-1].ravel()])
+        else:
+            nodes = np.ascontiguousarray(np.asarray(nodes, dtype=float)[:, :2].T)
+            cells = np.ascontiguousarray(np.asarray(cells, dtype=np.int64).T)
+        self._m = int(cells.shape[1])
         self.material = material
         self._asm = _Assembly.build(skfem.MeshQuad(nodes, cells), material)
         basis = self._asm.basis
@@ -480,8 +494,8 @@ class PatchFE:
 
     @property
     def n_elem(self) -> int:
-        """Number of patch elements, ``n * n``."""
-        return self.n * self.n
+        """Number of patch elements (``n * n`` for the block)."""
+        return self._m
 
     def _solve(self, eig: NDArray[np.float64], u_bnd: NDArray[np.float64]) -> NDArray[np.float64]:
         f = self._asm.force(eig)

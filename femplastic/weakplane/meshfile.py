@@ -3,9 +3,9 @@
 ``femplastic run --set model.mesh=FILE`` (or ``[model] mesh = "FILE"`` in a TOML config, or
 ``ModelParams(mesh="FILE", L=...)``) replaces the regular ``L x L`` grid by the mesh in
 ``FILE``, made bi-periodic by matching the nodes of opposite sides of its bounding box
-(:func:`femplastic.fe.mesh.load` with ``periodic=True``). Every protocol runs on it except
-``local-yield``, whose patch test cuts ``n x n`` blocks out of a regular grid (refused before
-any work, naming why).
+(:func:`femplastic.fe.mesh.load` with ``periodic=True``). Every protocol runs on it;
+``local-yield`` cuts its patches as the elements whose centroids lie in a square of side
+``run.patch`` mean element sizes (:func:`femplastic.weakplane.probes.local_yield.mesh_patch`).
 
 Rules (checked when the parameters are built, before any work):
 

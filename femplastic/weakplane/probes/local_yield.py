@@ -14,6 +14,11 @@ no later test sees. The generator is consumed in sequence (patches in order, ori
 order inside a patch), so a scan and the same tests run one by one on the same generator give
 identical results.
 
+On a general periodic mesh (``model.mesh``) a patch is the set of elements whose centroids
+lie in a square of side ``n`` mean element sizes (:func:`mesh_patch`), its boundary nodes
+driven affinely (a Dirichlet problem built per patch position); on a mesh that is a regular
+grid this is the ``n x n`` block, and the results equal the grid's to round-off.
+
 Heterogeneous elasticity (per-element moduli, variant A): each patch operator is built from
 the patch's own moduli (a Dirichlet problem of :class:`~femplastic.fe.assembly.PatchFE` per
 patch position); homogeneous patches share one cached operator.
@@ -62,36 +67,47 @@ from ..params import ModelParams
 from ..state import Model, State
 
 __all__ = ["local_yield", "LocalYield", "PatchPropagator", "patch_indices", "patch_state",
-           "patch_operator", "SELF_RESPONSES"]
+           "patch_operator", "mesh_patch", "SELF_RESPONSES"]
 
 #: Choices of the self-response that bounds a slip inside a patch (module docstring).
 SELF_RESPONSES = ("patch", "system")
 
 
 class PatchPropagator(Propagator):
-    """Dense response of an isolated ``n x n`` patch with its boundary held (Dirichlet).
+    """Dense response of an isolated patch with its boundary held (Dirichlet).
+
+    The ``n x n`` block of a regular grid, or (``nodes``, ``cells``) any set of
+    quadrilaterals cut out of a mesh (:func:`mesh_patch`).
 
     Parameters
     ----------
     n : int
         Patch side in elements.
     l : float
-        Element side.
+        Element side (mean element size of a general patch).
     material : Isotropic
-        Homogeneous, or per-element moduli of the ``n * n`` patch elements.
+        Homogeneous, or per-element moduli of the patch elements.
+    nodes : (k, 2) ndarray, optional
+        Vertices of a general patch, measured from its centre.
+    cells : (m, 4) ndarray of int, optional
+        Counter-clockwise vertex indices of the general patch's elements.
     """
 
-    def __init__(self, n: int, l: float, material: Isotropic) -> None:
-        self.fe = PatchFE(n, l, material)
+    def __init__(self, n: int, l: float, material: Isotropic,
+                 nodes: NDArray[np.float64] | None = None,
+                 cells: NDArray[np.int64] | None = None) -> None:
+        self.fe = PatchFE(n, l, material, nodes=nodes, cells=cells)
         self.material = material
-        xs = np.arange(n + 1) * float(l)
-        X, Y = np.meshgrid(xs, xs)
-        nid = np.arange((n + 1) ** 2).reshape(n + 1, n + 1)
-        cells = np.stack([nid[:-1, :-1].ravel(), nid[:-1, 1:].ravel(), nid[1:, 1:].ravel(),
-                          nid[1:, :-1].ravel()], axis=1)
-        self.mesh: FEMesh = from_arrays(np.stack([X.ravel(), Y.ravel()], axis=1), cells)
+        if nodes is None:
+            xs = np.arange(n + 1) * float(l)
+            X, Y = np.meshgrid(xs, xs)
+            nid = np.arange((n + 1) ** 2).reshape(n + 1, n + 1)
+            cells = np.stack([nid[:-1, :-1].ravel(), nid[:-1, 1:].ravel(), nid[1:, 1:].ravel(),
+                              nid[1:, :-1].ravel()], axis=1)
+            nodes = np.stack([X.ravel(), Y.ravel()], axis=1)
+        self.mesh: FEMesh = from_arrays(nodes, cells)
         R = self.fe.response_matrix()
-        m = n * n
+        m = self.fe.n_elem
         self.R = R
         self._R2 = np.ascontiguousarray(R.reshape(3 * m, 3 * m))
         idx = np.arange(m)
@@ -156,7 +172,8 @@ def patch_operator(model: Model, n: int, ix0: int, iy0: int) -> PatchPropagator:
     Parameters
     ----------
     model : Model
-        Ingredients of the probed state (a regular periodic grid).
+        Ingredients of the probed state (a regular periodic grid, or any periodic mesh:
+        :func:`mesh_patch`).
     n : int
         Patch side in elements, ``1 <= n <= L``.
     ix0, iy0 : int
@@ -165,15 +182,17 @@ def patch_operator(model: Model, n: int, ix0: int, iy0: int) -> PatchPropagator:
     Returns
     -------
     PatchPropagator
-        Homogeneous material: one operator cached per ``(n, l, G, B)``; per-element moduli
-        (variant A): a new operator from the moduli of the patch elements, in the order of
-        :func:`patch_indices`.
+        Homogeneous material on a grid: one operator cached per ``(n, l, G, B)``; per-element
+        moduli (variant A) or a general mesh: a new operator of the patch elements, in the
+        order of :func:`patch_indices` (grid) or :func:`mesh_patch`.
     """
-    if model.mesh.grid is None:
-        raise ValueError("patch_operator needs a regular periodic grid (patches are n x n blocks)")
-    L, l = model.mesh.grid
     mat = model.material
     G, B = mat.per_element(model.n_elem)
+    if model.mesh.grid is None:
+        idx, nodes, cells = mesh_patch(model.mesh, n, ix0, iy0)
+        return PatchPropagator(int(n), _mean_size(model.mesh), Isotropic(G[idx], B[idx]),
+                               nodes=nodes, cells=cells)
+    L, l = model.mesh.grid
     if mat.homogeneous:
         return _patch_operator(int(n), float(l), float(G[0]), float(B[0]))
     idx = patch_indices(L, n, ix0, iy0)
@@ -191,7 +210,7 @@ def patch_state(state: State, n: int, ix0: int, iy0: int,
     Parameters
     ----------
     state : State
-        The probed state (regular periodic grid).
+        The probed state (regular periodic grid or periodic mesh).
     n : int
         Patch side in elements.
     ix0, iy0 : int
@@ -211,8 +230,10 @@ def patch_state(state: State, n: int, ix0: int, iy0: int,
         raise ValueError(f"self_response must be one of {SELF_RESPONSES}, got {self_response!r}")
     m = state.model
     prop = patch_operator(m, n, ix0, iy0)
-    L = m.mesh.grid[0]
-    idx = patch_indices(L, n, ix0, iy0)
+    if m.mesh.grid is None:
+        idx = mesh_patch(m.mesh, n, ix0, iy0)[0]
+    else:
+        idx = patch_indices(m.mesh.grid[0], n, ix0, iy0)
     if self_response == "patch":
         Kp = np.ascontiguousarray(prop.self_response)
     else:
@@ -223,7 +244,7 @@ def patch_state(state: State, n: int, ix0: int, iy0: int,
     theta = np.array(state.theta[idx])
     M = schmid(theta)
     selfres = -ddot(np.einsum("eab,ekb->eka", Kp, M), M)
-    z = np.zeros((n * n, 3))
+    z = np.zeros((idx.size, 3))
     return State(pmodel, np.array(state.stress[idx]), z.copy(), z.copy(), theta,
                  np.array(state.tauc[idx]), np.array(state.nv[idx]),
                  np.ascontiguousarray(selfres))
@@ -258,6 +279,80 @@ def patch_indices(L: int, n: int, ix0: int, iy0: int) -> NDArray[np.int64]:
     return (a[:, None] * L + b[None, :]).ravel()
 
 
+def _mean_size(mesh: FEMesh) -> float:
+    """Mean element size ``sqrt(box area / n_elem)`` of a periodic mesh, LJ lengths."""
+    return float(np.sqrt(np.prod(mesh.size) / mesh.n_elem))
+
+
+def mesh_patch(mesh: FEMesh, n: int, ix0: int, iy0: int
+               ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+    """The patch of a periodic mesh that plays the ``n x n`` block at ``(ix0, iy0)``.
+
+    With ``L = round(sqrt(n_elem))`` and the box step ``h = (Lx, Ly) / L`` (the mean element
+    size of the mesh along each axis), the patch is every element whose centroid lies in the
+    square ``[c - n h / 2, c + n h / 2)`` (periodic wrap, nearest image) around the centre
+    ``c = box_min + (ix0 + n / 2, iy0 + n / 2) h``: on a regular grid exactly the block of
+    :func:`patch_indices`, in the same order (rows of the patch from bottom to top, x fastest
+    inside a row); on an unstructured mesh about ``n^2`` elements. The patch's vertices are
+    unwrapped around the centre (periodic partners and images of one node merged exactly,
+    by their periodic master node and image shift).
+
+    Parameters
+    ----------
+    mesh : FEMesh
+        A periodic mesh.
+    n : int
+        Patch side in mean element sizes, ``1 <= n <= L``.
+    ix0, iy0 : int
+        Lower-left corner of the patch in steps ``h``, ``0 <= ix0, iy0 < L``.
+
+    Returns
+    -------
+    idx : (m,) int64 ndarray
+        Mesh elements of the patch.
+    nodes : (k, 2) float64 ndarray
+        Patch vertices measured from the centre ``c``, LJ lengths.
+    cells : (m, 4) int64 ndarray
+        Counter-clockwise vertex indices (into ``nodes``) of the patch elements.
+
+    Raises
+    ------
+    ValueError
+        If ``mesh`` is not periodic, or the square holds no element centroid.
+    """
+    from ...fe.mesh import _periodic_pairs
+
+    if not mesh.periodic:
+        raise ValueError("mesh_patch needs a periodic mesh")
+    L = max(1, int(round(np.sqrt(mesh.n_elem))))
+    size = mesh.size
+    h = size / L
+    c = mesh.box[0] + (np.array([ix0, iy0], dtype=float) + 0.5 * n) * h
+    cen = mesh.centroids
+    d = cen - c
+    d -= size * np.floor(d / size + 0.5)  # nearest image, in [-size/2, size/2)
+    half = 0.5 * n * h
+    sel = np.all((d >= -half) & (d < half), axis=1)
+    idx = np.flatnonzero(sel)
+    if idx.size == 0:
+        raise ValueError(f"the patch of side n = {n} at ({ix0}, {iy0}) holds no element "
+                         f"centroid: raise n")
+    row = np.floor((d[idx, 1] + half[1]) / h[1])
+    idx = idx[np.lexsort((d[idx, 0], row))]
+    ix, ix0_ = _periodic_pairs(mesh.nodes, mesh.box, 1e-8)
+    master = np.arange(mesh.nodes.shape[0])
+    master[ix] = ix0_
+    shift = (c + d[idx]) - cen[idx]  # (m, 2): a whole number of box sides per element
+    vid = mesh.cells[idx]  # (m, 4)
+    pos = mesh.nodes[vid] + shift[:, None, :]
+    mid = master[vid]
+    img = np.rint((pos - mesh.nodes[mid]) / size).astype(np.int64)  # (m, 4, 2)
+    keys = np.stack([mid, img[..., 0], img[..., 1]], axis=-1).reshape(-1, 3)
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    nodes = mesh.nodes[uniq[:, 0]] + uniq[:, 1:] * size - c
+    return idx.astype(np.int64), nodes, inv.reshape(-1, 4).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class LocalYield:
     """Results of a local-yield scan; arrays have shape ``(n_patches, n_alphas)``.
@@ -283,6 +378,8 @@ class LocalYield:
         Equivalent radius ``l n / sqrt(pi)``.
     self_response : str
         The self-response that bounded the slips (``"patch"`` or ``"system"``).
+    patch_elements : (n_patches,) int ndarray or None
+        Elements in each patch (``n^2`` on a grid; varies on an unstructured mesh).
     """
 
     tau_i: NDArray[np.float64]
@@ -297,6 +394,7 @@ class LocalYield:
     n: int
     R: float
     self_response: str = "patch"
+    patch_elements: NDArray[np.int64] | None = None
 
 
 def _onset(stress: NDArray, v: NDArray, nv: NDArray, tauc: NDArray, a: float,
@@ -332,7 +430,10 @@ def local_yield(
     Parameters
     ----------
     state : State
-        The probed state (never modified); must live on a regular periodic grid.
+        The probed state (never modified), on a regular periodic grid (patches are ``n x n``
+        blocks) or on a periodic mesh (patches are the elements whose centroids lie in a
+        square of side ``n`` mean element sizes, :func:`mesh_patch`; ``L = round(sqrt(n_elem))``
+        and positions in mean element sizes).
     params : ModelParams or None
         Checked against ``state.model.params`` when given.
     rng : numpy.random.Generator
@@ -377,9 +478,10 @@ def local_yield(
     m = state.model
     if params is not None and params != m.params:
         raise ValueError("params differ from those the state was built with (state.model.params)")
-    if m.mesh.grid is None:
-        raise ValueError("local_yield needs a regular periodic grid (patches are n x n blocks)")
-    L, l = m.mesh.grid
+    if m.mesh.grid is None:  # a mesh: square patches of about n x n elements (mesh_patch)
+        L, l = max(1, int(round(np.sqrt(m.n_elem)))), _mean_size(m.mesh)
+    else:
+        L, l = m.mesh.grid
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= L:
         raise ValueError(f"n (patch side) must be an integer in [1, L={L}], got {n!r}")
     if isinstance(stride, bool) or not isinstance(stride, int | np.integer) or stride < 1:
@@ -403,6 +505,7 @@ def local_yield(
     out = {k: np.zeros((npch, na)) for k in ("tau_i", "tau_c", "dtau_c", "drop", "sigma_vm",
                                              "gamma_c")}
     n_events = np.zeros((npch, na), np.int64)
+    n_elem = np.zeros(npch, np.int64)
     Ms = schmid(alphas)
     prop: PatchPropagator | None = None
     loads: list[NDArray[np.float64]] = []
@@ -413,6 +516,7 @@ def local_yield(
             prop = base.model.propagator
             loads = [np.ascontiguousarray(prop.load_response(M)) for M in Ms]
         s0 = base.stress
+        n_elem[ip] = s0.shape[0]
         mean0 = s0.mean(axis=0)
         vm = float(von_mises(mean0))
         for ia in range(na):
@@ -439,4 +543,5 @@ def local_yield(
             n_events[ip, ia] = nev
     report(progress, 1.0, 0)
     return LocalYield(**out, n_events=n_events, alphas=alphas, positions=pos, n=int(n),
-                      R=float(l * n / np.sqrt(np.pi)), self_response=self_response)
+                      R=float(l * n / np.sqrt(np.pi)), self_response=self_response,
+                      patch_elements=n_elem)
