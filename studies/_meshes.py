@@ -5,9 +5,11 @@
 * :func:`disc_tau` -- ``tau_i(alpha) = M(alpha) : <sigma>_disc``, the resolved stress of
   area-weighted disc averages of radius R around every element centroid (periodic minimum
   image): the pre-stress part of the local yield test (Castellanos et al. 2021 fig. 4/8),
-  measured the same way on a grid and on an unstructured mesh. The patch *yield* test itself
-  (tau_c, dtau_c) needs n x n grid blocks (femplastic.weakplane.probes.local_yield) and is not
-  available on a general mesh.
+  measured the same way on a grid and on an unstructured mesh.
+* :func:`yield_ensemble` -- the patch yield test itself (tau_c, dtau_c vs alpha, fig. 4/8) on
+  the grid (n x n blocks) or on a mesh (the elements whose centroids lie in an n x n square,
+  :func:`femplastic.weakplane.probes.local_yield.mesh_patch`), quench and stationary state,
+  and the depth of the dips at alpha = +-45 deg per realisation.
 * :func:`localisation` -- area-weighted participation ratio of the plastic shear field.
 * :func:`edge_alignment` -- ``<cos 4 phi>`` of the element edges (1: grid-aligned, 0: isotropic).
 """
@@ -27,10 +29,10 @@ def gmsh_available() -> bool:
     return importlib.util.find_spec("gmsh") is not None
 
 
-def unstructured(n: int, cv: float, seed: int):
+def unstructured(n: int, cv: float, seed: int, algorithm: str = "frontal"):
     from femplastic.fe import meshgen
 
-    return meshgen.unstructured(n, size_cv=cv, seed=seed).mesh
+    return meshgen.unstructured(n, size_cv=cv, seed=seed, algorithm=algorithm).mesh
 
 
 def disc_tau(mesh, stress: np.ndarray, R: float, alphas: np.ndarray) -> np.ndarray:
@@ -133,3 +135,70 @@ def fits_minima(alphas, std):
     from femplastic.weakplane import fits
 
     return fits.circular_minima(alphas, std)
+
+
+def dip45(alphas: np.ndarray, curve: np.ndarray) -> float:
+    """Depth of the +-45 deg dips: mean of ``curve`` at +-45 deg minus the mean at the
+    neighbouring angles (the two nearest on each side of each); < 0: local minima there."""
+    a = np.degrees(alphas)
+    out = []
+    for c in (-45.0, 45.0):
+        d = (a - c + 90.0) % 180.0 - 90.0  # periodic in 180 deg
+        i0 = int(np.argmin(np.abs(d)))
+        if abs(d[i0]) > 1e-6:
+            raise ValueError("the alpha grid must contain +-45 deg")
+        nb = np.argsort(np.abs(d))[1:5]  # two neighbours on each side
+        out.append(curve[i0] - curve[nb].mean())
+    return float(np.mean(out))
+
+
+def yield_ensemble(p: fp.ModelParams, mesh_of, seed: int, realizations: int, n: int,
+                   alphas: np.ndarray, gamma_end: float, dgamma: float, stride: int) -> dict:
+    """The local yield test vs alpha (fig. 4/8) on the quench and the stationary state.
+
+    Per realisation r (``mesh_of(r)``: its mesh, None for the grid of ``p``): T = 0.25 KMC
+    quench, a patch scan (side ``n``, positions every ``stride``, all ``alphas``), AQS to
+    ``gamma_end`` and the same scan. For tau_c and dtau_c: the mean and the standard
+    deviation over patches vs alpha (pooled over realisations), and per realisation the
+    +-45 deg dip (:func:`dip45`) and the order-4 Fourier component of the std curve, whose
+    spread over the independent realisations gives the error bars.
+    """
+    from femplastic.weakplane.probes.local_yield import local_yield
+
+    acc: dict = {}
+    align, n_elem, npatch = [], [], []
+    children = np.random.SeedSequence(seed).spawn(realizations)
+    for r, rng in enumerate(np.random.default_rng(c) for c in children):
+        mesh = mesh_of(r)
+        pp = p if mesh is None else p.replace(L=max(2, round(np.sqrt(mesh.n_elem))))
+        st = fp.quench(pp, rng, mesh=mesh)
+        m = st.model.mesh
+        align.append(edge_alignment(m))
+        n_elem.append(m.n_elem)
+        for regime in ("quench", "stationary"):
+            if regime == "stationary":
+                st = fp.aqs(st, pp, rng, gamma_end=gamma_end, dgamma=dgamma).state
+            ly = local_yield(st, pp, rng, n, alphas, stride=stride)
+            npatch.append(ly.patch_elements)
+            for f in ("tau_c", "dtau_c"):
+                acc.setdefault((regime, f), []).append(getattr(ly, f))
+    out = {"edge_cos4": align, "n_elem": n_elem, "n": n, "stride": stride,
+           "patch_elements_mean": float(np.mean(np.concatenate(npatch))),
+           "patch_elements_std": float(np.std(np.concatenate(npatch)))}
+    for (regime, f), xs in acc.items():
+        X = np.concatenate(xs)  # (patches pooled, n_alpha)
+        per_std = np.array([x.std(axis=0) for x in xs])
+        per_mean = np.array([x.mean(axis=0) for x in xs])
+        k = len(xs)
+
+        def ms(v, k=k):
+            return {"mean": float(np.mean(v)),
+                    "sem": float(np.std(v, ddof=1) / np.sqrt(k)) if k > 1 else float("nan")}
+
+        out[f"{f}_{regime}"] = {
+            "mean": X.mean(axis=0), "std": X.std(axis=0), "n_patches": int(X.shape[0]),
+            "dip45_std": ms([dip45(alphas, c) for c in per_std]),
+            "dip45_mean": ms([dip45(alphas, c) for c in per_mean]),
+            "cos4_std": ms([fits_harmonics(alphas, c)["cos4"] for c in per_std]),
+            "minima_std_deg": np.degrees(fits_minima(alphas, X.std(axis=0)))}
+    return out

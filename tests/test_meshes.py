@@ -188,6 +188,24 @@ def test_unstructured_mesh_properties():
 
 
 @needs_gmsh
+def test_delaunay_meshes_have_isotropic_edges_frontal_ones_keep_the_grid_directions():
+    from femplastic.fe import meshgen
+
+    d = meshgen.unstructured(400, seed=2, algorithm="delaunay").quality
+    f = meshgen.unstructured(400, seed=2).quality
+    assert d["n_bad"] == 0 and abs(d["n_elem"] / 400 - 1) <= 0.1
+    # <cos 4 phi> of the edges, recomputed independently of quality()
+    rep = meshgen.unstructured(400, seed=2, algorithm="delaunay")
+    P = rep.nodes[rep.cells]
+    E = np.roll(P, -1, axis=1) - P
+    phi = np.arctan2(E[..., 1], E[..., 0])
+    assert np.mean(np.cos(4 * phi)) == pytest.approx(d["edge_cos4"], abs=1e-12)
+    assert abs(d["edge_cos4"]) < 0.2 < 0.5 < f["edge_cos4"]
+    with pytest.raises(ValueError, match="algorithm .* must be one of"):
+        meshgen.unstructured(400, algorithm="paving")
+
+
+@needs_gmsh
 def test_mesh_cli_writes_loadable_file(tmp_path, capsys):
     from femplastic.cli.main import main
 

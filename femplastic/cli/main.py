@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0, help="seed of the size field (default 0)")
     g.add_argument("--box", type=float, default=None,
                    help="side of the square (default sqrt(N) x 6.6)")
+    g.add_argument("--algorithm", default="frontal",
+                   help="frontal (default: most uniform, edges mostly along x/y) or delaunay "
+                   "(isotropic edge orientations, area CV ~0.2)")
     g.add_argument("--out", required=True, help="mesh file (.msh, .vtu, .xdmf, .inp, ...)")
     g.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     g.set_defaults(func=_command("mesh", "cmd_mesh"))

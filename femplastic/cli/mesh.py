@@ -33,8 +33,11 @@ def cmd_mesh(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {out.name!r}: meshio knows no format for the suffix "
                          f"{out.suffix!r} (e.g. .msh, .vtu, .xdmf, .inp)") from None
     meshgen._check(args.elements, args.size_cv, args.seed, args.box, 0.05)
+    if args.algorithm not in meshgen.ALGORITHMS:
+        raise ValueError(f"--algorithm must be one of {tuple(meshgen.ALGORITHMS)}, got "
+                         f"{args.algorithm!r}")
     rep = meshgen.unstructured(args.elements, box=args.box, size_cv=args.size_cv,
-                               seed=args.seed)
+                               seed=args.seed, algorithm=args.algorithm)
     meshgen.write(rep, out, overwrite=args.overwrite)
     print(rep.summary())
     print(f"periodic: matching nodes on opposite sides (checked); written {out}")
