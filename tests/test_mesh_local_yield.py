@@ -11,7 +11,8 @@ from femplastic.fe.assembly import PatchFE
 from femplastic.fe.elasticity import Isotropic, schmid
 from femplastic.weakplane.probes.local_yield import local_yield, mesh_patch, patch_indices
 
-UNSTRUCTURED = Path(__file__).resolve().parents[1] / "meshes" / "unstructured_periodic.vtu"
+MESHES = Path(__file__).resolve().parents[1] / "meshes"
+UNSTRUCTURED = MESHES / "unstructured_periodic.vtu"
 
 
 def _as_mesh(state):
@@ -40,9 +41,9 @@ def test_mesh_patches_of_a_grid_are_its_blocks_and_give_the_grid_results():
         assert np.all(b.patch_elements == n * n)
 
 
-@pytest.mark.skipif(not UNSTRUCTURED.exists(), reason="example mesh missing")
-def test_unstructured_patches_are_discs_of_elements_with_an_exact_affine_elastic_response():
-    mesh = fp.mesh.load(UNSTRUCTURED, periodic=True)
+@pytest.mark.parametrize("name", ["unstructured_periodic.vtu", "unstructured_isotropic.vtu"])
+def test_unstructured_patches_are_squares_of_elements_with_an_exact_affine_elastic_response(name):
+    mesh = fp.mesh.load(MESHES / name, periodic=True)
     L = round(np.sqrt(mesh.n_elem))
     h = mesh.size / L
     mat = Isotropic(2.0, 5.0)
@@ -69,7 +70,6 @@ def test_unstructured_patches_are_discs_of_elements_with_an_exact_affine_elastic
     assert len(seen) > 40
 
 
-@pytest.mark.skipif(not UNSTRUCTURED.exists(), reason="example mesh missing")
 def test_local_yield_runs_on_an_unstructured_mesh():
     p = fp.ModelParams(L=16, N=8, T=0.0)
     st = fp.quench(p, np.random.default_rng(1), mesh=fp.mesh.load(UNSTRUCTURED, periodic=True))

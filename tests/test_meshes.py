@@ -31,7 +31,7 @@ def _perturbed(L: int, l: float = 6.6, seed: int = 0) -> fmesh.FEMesh:
 
 
 CASES = ["regular_8x8.vtu", "perturbed_periodic.vtu", "graded_periodic.msh",
-         "unstructured_periodic.vtu", "variantA_9x9",
+         "unstructured_periodic.vtu", "unstructured_isotropic.vtu", "variantA_9x9",
          pytest.param("unstructured", marks=needs_gmsh)]
 
 
