@@ -42,13 +42,14 @@ MESHINGS = ("grid", "frontal", "delaunay")
 
 
 def run_yield(L: int, seed: int, realizations: int, n: int, n_alpha: int, gamma_end: float,
-              dgamma: float, stride: int) -> dict:
+              dgamma: float, stride: int, meshings: tuple = MESHINGS) -> dict:
     """The +-45 deg question: the patch yield test vs alpha on the grid and two Gmsh meshes."""
     p = fp.ModelParams(L=L)
     alphas = np.radians(-90.0 + 180.0 * np.arange(n_alpha) / n_alpha)
     res = {"L": L, "n": n, "R": p.l * n / np.sqrt(np.pi), "alphas": alphas,
-           "realizations": realizations, "gamma_end": gamma_end, "stride": stride}
-    for name in MESHINGS:
+           "realizations": realizations, "gamma_end": gamma_end, "stride": stride,
+           "meshings": list(meshings)}
+    for name in meshings:
         def mesh_of(r, name=name):
             if name == "grid":
                 return None
@@ -62,7 +63,7 @@ def summary_yield(res: dict) -> str:
     """One line per (meshing, regime, field): the +-45 deg dips with their errors."""
     lines = [f"L = {res['L']}, n = {res['n']} (R = {res['R']:.1f}), "
              f"{res['realizations']} realisations, {len(res['alphas'])} angles"]
-    for name in MESHINGS:
+    for name in res.get("meshings", MESHINGS):
         d = res[name]
         lines.append(f"{name}: edge <cos 4 phi> {np.mean(d['edge_cos4']):.3f}, "
                      f"elements per patch {d['patch_elements_mean']:.1f} "
@@ -87,6 +88,8 @@ def plot_yield(res: dict):
     a = np.degrees(res["alphas"])
     keys = ("tau_c_quench", "dtau_c_quench", "tau_c_stationary", "dtau_c_stationary")
     for name, c in zip(MESHINGS, ("C0", "C3", "C2"), strict=True):
+        if name not in res:
+            continue
         for x, key in zip(ax, keys, strict=True):
             x.plot(a, res[name][key]["std"], "o-", color=c, ms=3, label=name)
             x.set(xlabel=r"$\alpha$ (deg)", ylabel=f"std {key}")
@@ -145,7 +148,8 @@ def main(argv: list[str] | None = None) -> dict:
         (["--yield-realizations"], {"type": int, "default": 12,
                                     "help": "yield-test realisations per meshing (0: skip)"}),
         (["--yield-gamma-end"], {"type": float, "default": 1.0}),
-        (["--yield-only"], {"action": "store_true", "help": "only the yield test (+-45 deg)"})])
+        (["--yield-only"], {"action": "store_true", "help": "only the yield test (+-45 deg)"}),
+        (["--yield-meshings"], {"nargs": "+", "default": list(MESHINGS), "choices": MESHINGS})])
     out = _common.out_dir(args, "mesh_unstructured")
     res: dict = {}
     if args.smoke:
@@ -156,7 +160,8 @@ def main(argv: list[str] | None = None) -> dict:
             res = run(args.L, args.seed, args.realizations, args.gamma_end, 1e-4, 30.0, 36)
         if args.yield_realizations > 0:
             res["yield"] = run_yield(args.yield_L, args.seed, args.yield_realizations, 8, 24,
-                                     args.yield_gamma_end, 1e-4, 4)
+                                     args.yield_gamma_end, 1e-4, 4,
+                                     tuple(args.yield_meshings))
     if "yield" in res:
         print(summary_yield(res["yield"]))
         _common.save(out, "mesh_unstructured_yield", res["yield"], plot_yield(res["yield"]))
