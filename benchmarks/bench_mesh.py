@@ -69,6 +69,8 @@ def _case(L: int, case: str, gamma: float, kmc: bool, seed: int, q: mp.Queue) ->
     elif kind == "unstructured":
         from femplastic.fe import meshgen
         mesh = meshgen.unstructured(L * L, box=L * p.l, size_cv=0.0, seed=seed).mesh
+    if mesh is not None:  # L = round(sqrt(n_elem)) of the mesh (Gmsh meets n within 10 %)
+        p = p.replace(L=max(2, round(np.sqrt(mesh.n_elem))))
     rng = np.random.default_rng(seed)
     model = fp.build_model(p, mesh=mesh, rng=rng)
     _ = model.propagator.self_response

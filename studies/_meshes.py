@@ -138,8 +138,10 @@ def fits_minima(alphas, std):
 
 
 def dip45(alphas: np.ndarray, curve: np.ndarray) -> float:
-    """Depth of the +-45 deg dips: mean of ``curve`` at +-45 deg minus the mean at the
-    neighbouring angles (the two nearest on each side of each); < 0: local minima there."""
+    """Local-minimum depth at +-45 deg: ``curve(45) - min(curve at the two adjacent angles)``,
+    averaged over +45 and -45 deg. < 0: a strict local minimum there; > 0: none (on a slope
+    the value is about the slope times the angle step). The alpha grid is periodic (180 deg)
+    and must contain +-45 deg."""
     a = np.degrees(alphas)
     out = []
     for c in (-45.0, 45.0):
@@ -147,8 +149,8 @@ def dip45(alphas: np.ndarray, curve: np.ndarray) -> float:
         i0 = int(np.argmin(np.abs(d)))
         if abs(d[i0]) > 1e-6:
             raise ValueError("the alpha grid must contain +-45 deg")
-        nb = np.argsort(np.abs(d))[1:5]  # two neighbours on each side
-        out.append(curve[i0] - curve[nb].mean())
+        m = curve.size
+        out.append(curve[i0] - min(curve[(i0 - 1) % m], curve[(i0 + 1) % m]))
     return float(np.mean(out))
 
 
@@ -159,9 +161,10 @@ def yield_ensemble(p: fp.ModelParams, mesh_of, seed: int, realizations: int, n: 
     Per realisation r (``mesh_of(r)``: its mesh, None for the grid of ``p``): T = 0.25 KMC
     quench, a patch scan (side ``n``, positions every ``stride``, all ``alphas``), AQS to
     ``gamma_end`` and the same scan. For tau_c and dtau_c: the mean and the standard
-    deviation over patches vs alpha (pooled over realisations), and per realisation the
-    +-45 deg dip (:func:`dip45`) and the order-4 Fourier component of the std curve, whose
-    spread over the independent realisations gives the error bars.
+    deviation over patches vs alpha (pooled over realisations) with their strict local minima,
+    and per realisation the local-minimum depth at +-45 deg (:func:`dip45`) and the order-4
+    Fourier component of the std curve, whose spread over the independent realisations gives
+    the error bars.
     """
     from femplastic.weakplane.probes.local_yield import local_yield
 
@@ -200,5 +203,7 @@ def yield_ensemble(p: fp.ModelParams, mesh_of, seed: int, realizations: int, n: 
             "dip45_std": ms([dip45(alphas, c) for c in per_std]),
             "dip45_mean": ms([dip45(alphas, c) for c in per_mean]),
             "cos4_std": ms([fits_harmonics(alphas, c)["cos4"] for c in per_std]),
-            "minima_std_deg": np.degrees(fits_minima(alphas, X.std(axis=0)))}
+            "minima_std_deg": np.degrees(fits_minima(alphas, X.std(axis=0))),
+            "minima_mean_deg": np.degrees(fits_minima(alphas, X.mean(axis=0))),
+            "std_per_realization": per_std, "mean_per_realization": per_mean}
     return out

@@ -16,10 +16,11 @@ l = 6.6) on three discretisations of the same mean element size, quench and stat
 state (``--yield-realizations``; :func:`_meshes.yield_ensemble`): the regular grid, the
 default Gmsh mesh (``algorithm="frontal"``, whose edges mostly stay along x/y: edge
 ``<cos 4 phi>`` ~0.8) and a Gmsh mesh with isotropic edge orientations (``"delaunay"``,
-``<cos 4 phi>`` ~0). The +-45 deg dip (value at +-45 deg minus the mean of the two nearest
-angles on each side) of the std and of the mean of tau_c and dtau_c, per realisation, mean
-+- standard error over realisations: does the dip the paper attributes to the structured
-mesh disappear on the unstructured meshes?
+``<cos 4 phi>`` ~0). The strict local minima of the std and of the mean of tau_c and
+dtau_c vs alpha (pooled), and the local-minimum depth at +-45 deg (value there minus the
+lower of its two neighbours: < 0 is a minimum) per realisation, mean +- standard error over
+realisations: are there minima at +-45 deg on the grid, and do they disappear on the
+unstructured meshes?
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ def summary_yield(res: dict) -> str:
                          f"{x['dip45_std']['mean']:+.4f} +- {x['dip45_std']['sem']:.4f}  "
                          f"dip45(mean) {x['dip45_mean']['mean']:+.4f} +- "
                          f"{x['dip45_mean']['sem']:.4f}  cos4(std) {x['cos4_std']['mean']:+.4f}"
-                         f" +- {x['cos4_std']['sem']:.4f}")
+                         f" +- {x['cos4_std']['sem']:.4f}  minima(std) "
+                         f"{np.round(x['minima_std_deg'], 1).tolist()} minima(mean) "
+                         f"{np.round(x['minima_mean_deg'], 1).tolist()}")
     return "\n".join(lines)
 
 
