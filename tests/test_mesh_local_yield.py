@@ -23,6 +23,17 @@ def _as_mesh(state):
     return dataclasses.replace(state, model=dataclasses.replace(state.model, mesh=mm))
 
 
+def test_variant_a_mesh_patches_carry_their_own_moduli_as_on_the_grid():
+    p = fp.ModelParams.for_variant("A", L=8).replace(N=8, T=0.0)
+    st = fp.quench(p, np.random.default_rng(3))
+    a = local_yield(st, p, np.random.default_rng(4), 4, [0.0, 1.0], positions=[[6, 5], [1, 2]])
+    b = local_yield(_as_mesh(st), p, np.random.default_rng(4), 4, [0.0, 1.0],
+                    positions=[[6, 5], [1, 2]])
+    np.testing.assert_allclose(b.tau_c, a.tau_c, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(b.drop, a.drop, rtol=0, atol=1e-12)
+    assert np.array_equal(a.n_events, b.n_events)
+
+
 def test_mesh_patches_of_a_grid_are_its_blocks_and_give_the_grid_results():
     p = fp.ModelParams(L=8, N=8, T=0.0)
     st = fp.quench(p, np.random.default_rng(0))
