@@ -77,6 +77,14 @@ class HexMesh:
         return _hex_geometry(self.nodes, self.cells)[0]
 
     @property
+    def areas(self) -> NDArray[np.float64]:
+        """Element measures (the volumes), (n_elem,): the name the weak-plane drivers read.
+
+        The drivers weight element means by ``mesh.areas`` in 2D and 3D alike.
+        """
+        return self.volumes
+
+    @property
     def centroids(self) -> NDArray[np.float64]:
         """Element centroids (volume-weighted centres), (n_elem, 3)."""
         return _hex_geometry(self.nodes, self.cells)[1]
