@@ -246,3 +246,66 @@ def test_bauschinger_reverse_reload_is_softer_in_3d(quenched):
     assert np.isclose(b.forward.stress[0], s_u + P3.G * 1e-3, atol=1e-9)
     assert np.isclose(b.reverse.stress[0], -s_u + P3.G * 1e-3, atol=1e-9)
     assert b.reverse.stress.mean() < b.forward.stress.mean()  # the reverse reload is softer
+
+
+def _xdmf2_steps(path):
+    """Every step of an XDMF file as VTK's Xdmf2 reader (ParaView's default) reads it."""
+    xdmf2 = pytest.importorskip("vtkmodules.vtkIOXdmf2", reason="the vtk test extra")
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+    from vtkmodules.vtkCommonExecutionModel import vtkStreamingDemandDrivenPipeline as SDDP
+
+    reader = xdmf2.vtkXdmfReader()
+    reader.SetFileName(str(path))
+    reader.UpdateInformation()
+    steps = []
+    for t in reader.GetOutputInformation(0).Get(SDDP.TIME_STEPS()):
+        reader.UpdateTimeStep(t)
+        grid = reader.GetOutputDataObject(0)
+        cd = grid.GetCellData()
+        types = {grid.GetCellType(i) for i in range(grid.GetNumberOfCells())}
+        bounds = grid.GetBounds()
+        steps.append((t, grid.GetClassName(), grid.GetNumberOfCells(), types, bounds,
+                      {cd.GetArrayName(i): vtk_to_numpy(cd.GetArray(i))
+                       for i in range(cd.GetNumberOfArrays())}))
+    return steps
+
+
+def test_cli_runs_3d_with_hexahedral_fields_and_provenance(tmp_path, capsys):
+    import json
+
+    import h5py
+
+    from femplastic import cli
+
+    out = tmp_path / "aqs"
+    base = ["run", "--set", "model.dim=3", "--set", "model.L=4", "--set", "model.N=8",
+            "--set", "model.T=0"]
+    assert cli.main([*base, "--set", "run.gamma_end=0.1", "--set", "run.dgamma=1e-3",
+                     "--out", str(out)]) == 0
+    assert "(3D: 64 elements)" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "complete" and summary["params"]["model"]["dim"] == 3
+    with h5py.File(out / "results.h5") as f:
+        assert f.attrs["status"] == "complete"
+        assert json.loads(f.attrs["params"])["model"]["dim"] == 3
+        final = f["final_state/stress"][()]
+        assert final.shape == (64, 6) and f["realizations/r0000/mean_stress"].shape == (100, 6)
+        rec = f["realizations/r0000/stress"][()]
+    steps = _xdmf2_steps(out / "fields.xdmf")
+    assert len(steps) >= 2
+    for _, kind, n_cells, types, bounds, arrays in steps:
+        # one grid of L^3 hexahedra (VTK_HEXAHEDRON = 12) filling the 4 l cube
+        assert kind == "vtkUnstructuredGrid" and n_cells == 64 and types == {12}
+        assert np.allclose(bounds, [0, 4 * 6.6] * 3)
+        assert arrays["stress"].shape == (64, 9)
+    s = steps[-1][5]["stress"]  # ParaView's 3x3: xx, xy, xz / yx, yy, yz / zx, zy, zz
+    for k, c in ((0, 0), (4, 1), (8, 2), (5, 3), (2, 4), (1, 5), (3, 5)):
+        assert np.array_equal(s[:, k], final[:, c]), (k, c)
+    assert np.isclose(steps[-1][0], 0.1) and rec.size == 100
+    # a path-engine protocol through the same engine
+    out = tmp_path / "cyc"
+    assert cli.main([*base, "--set", "run.protocol=cyclic", "--set", "run.gamma_max=0.02",
+                     "--set", "run.cycles=1", "--set", "run.dgamma=1e-3",
+                     "--out", str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["status"] == "complete"
+    assert _xdmf2_steps(out / "fields.xdmf")[-1][2] == 64
