@@ -21,8 +21,9 @@ random draws as the 2D kernels, so the Python drivers call either set through
 (Cauchy-Schwarz, ``|X|^2 = X : X``): an element whose deviatoric drift since its last full
 check, plus ``a |p - p_ref|``, stays below its cached lowest distance to threshold is stable
 without looking at its ``N`` systems (with a relative safety far above round-off). The same
-bound gives the lower bounds of the activation loads of the event-driven AQS search. The
-threaded forms of the 2D kernels are not repeated here: ``par`` is accepted and ignored.
+bound gives the lower bounds of the activation loads of the event-driven AQS search. Of the
+threaded regions of the 2D kernels only the stress update is threaded here (the shifted add's
+own threaded form, bit-identical, when ``par > 0`` and ``n >= par``); the scans are serial.
 """
 
 from __future__ import annotations
@@ -327,7 +328,7 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
                     ev_tau[j] = taus[i]
                     ev_amp[j] = amp[i]
                 ev_n[0] = j + 1
-        apply_form3d(Kf, L, stress, count, act_e, deps, False)
+        apply_form3d(Kf, L, stress, count, act_e, deps, par > 0 and stress.shape[0] >= par)
         add_plastic(count, act_e, deps, wts, plastic)
         finish_slips(count, system, law, cache, work, rng)
         n_events += count
