@@ -15,6 +15,7 @@ Elements of a regular grid are numbered row-major with x fastest:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,13 +77,16 @@ class HexMesh:
         """Element volumes, (n_elem,) (exact for trilinear hexahedra)."""
         return _hex_geometry(self.nodes, self.cells)[0]
 
-    @property
+    @functools.cached_property
     def areas(self) -> NDArray[np.float64]:
         """Element measures (the volumes), (n_elem,): the name the weak-plane drivers read.
 
-        The drivers weight element means by ``mesh.areas`` in 2D and 3D alike.
+        The drivers weight element means by ``mesh.areas`` in 2D and 3D alike; computed
+        once per mesh (read only).
         """
-        return self.volumes
+        a = self.volumes
+        a.flags.writeable = False
+        return a
 
     @property
     def centroids(self) -> NDArray[np.float64]:

@@ -62,22 +62,52 @@ def _resolved(m, s):  # pragma: no cover - compiled
             + 2.0 * (m[3] * s[3] + m[4] * s[4] + m[5] * s[5]))
 
 
+@nb.njit(cache=True, boundscheck=False)
+def _block_sum(stress, w, base, copy, lo, hi, out):  # pragma: no cover - compiled
+    """``out += sum_{lo <= e < hi} w[e] stress[e]`` (six running sums); rows to ``base``."""
+    m0 = 0.0
+    m1 = 0.0
+    m2 = 0.0
+    m3 = 0.0
+    m4 = 0.0
+    m5 = 0.0
+    for e in range(lo, hi):
+        we = w[e]
+        s0 = stress[e, 0]
+        s1 = stress[e, 1]
+        s2 = stress[e, 2]
+        s3 = stress[e, 3]
+        s4 = stress[e, 4]
+        s5 = stress[e, 5]
+        if copy:
+            base[e, 0] = s0
+            base[e, 1] = s1
+            base[e, 2] = s2
+            base[e, 3] = s3
+            base[e, 4] = s4
+            base[e, 5] = s5
+        m0 += we * s0
+        m1 += we * s1
+        m2 += we * s2
+        m3 += we * s3
+        m4 += we * s4
+        m5 += we * s5
+    out[0] += m0
+    out[1] += m1
+    out[2] += m2
+    out[3] += m3
+    out[4] += m4
+    out[5] += m5
+
+
 @nb.njit(cache=True)
 def _mean_copy(stress, w, base):  # pragma: no cover - compiled
-    """Weighted mean (C,) summed per block then over blocks; copies to ``base`` if it has rows."""
-    n, C = stress.shape
+    """Weighted mean (6,) summed per block then over blocks; copies to ``base`` if it has rows."""
+    n = stress.shape[0]
     copy = base.shape[0] > 0
-    out = np.zeros(C)
-    part = np.zeros(C)
+    out = np.zeros(6)
     for lo in range(0, n, _BLOCK):
-        part[:] = 0.0
-        for e in range(lo, min(lo + _BLOCK, n)):
-            for c in range(C):
-                if copy:
-                    base[e, c] = stress[e, c]
-                part[c] += w[e] * stress[e, c]
-        for c in range(C):
-            out[c] += part[c]
+        _block_sum(stress, w, base, copy, lo, min(lo + _BLOCK, n), out)
     return out
 
 

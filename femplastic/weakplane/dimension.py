@@ -21,8 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .params import ModelParams
 
 __all__ = ["VARIANTS_3D", "DimensionNotAvailable", "check_dim", "require_2d", "material_3d",
-           "slip_law_3d", "components", "kernels_of", "loading_tensor", "resolve",
-           "equivalent_shear"]
+           "slip_law_3d", "components", "kernels_of", "path_kernels_of", "loading_tensor",
+           "resolve", "equivalent_shear"]
 
 #: Variants whose ingredients exist in 3D: Drucker-Prager thresholds (B), the original
 #: model (C), homogeneous non-evolving thresholds (E).
@@ -106,6 +106,29 @@ def kernels_of(dim: int) -> tuple[Any, Any, Any]:
     from . import kernels as K
 
     return K, aqs_kernels, kmc_kernels
+
+
+def path_kernels_of(dim: int) -> Any:
+    """The compiled cyclic and stress-controlled loops of a dimension.
+
+    Parameters
+    ----------
+    dim : int
+        2 or 3.
+
+    Returns
+    -------
+    module
+        :mod:`~femplastic.weakplane.path_kernels` (2D) or
+        :mod:`~femplastic.weakplane.path_kernels3d` (3D): same functions and statuses.
+    """
+    if dim == 3:
+        from . import path_kernels3d
+
+        return path_kernels3d
+    from . import path_kernels
+
+    return path_kernels
 
 
 def loading_tensor(dim: int, alpha: float) -> Any:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from numba import uint64 as u64
 
 from ..numba_cache import refresh as _refresh_numba_caches
 from .kmc_kernels import REFRESH, _set_leaf
-from .relax3d import drift, pressure, relax_fused, resolved
+from .relax3d import SCAN_BLOCK, _dq, pressure, relax_fused, resolved
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
@@ -69,6 +70,41 @@ def _refresh(e, stress, nv, tauc, law_f, beta, k_s, k_p, k_logr):  # pragma: no 
     k_logr[e] = -beta * dmin + np.log(tot)
 
 
+@nb.njit(cache=True, boundscheck=False)
+def _stale(flat, ks, k_slips, slips, a, thr, lo, hi):  # pragma: no cover - compiled
+    """How many elements of ``lo .. hi - 1`` need a refresh (branch-free, vectorised)."""
+    c = 0
+    thr2 = thr * thr
+    if a == 0.0:
+        for e in range(u64(lo), u64(hi)):
+            q, _ = _dq(flat, ks, u64(6) * e)
+            c += (k_slips[e] != slips[e]) | (q > thr2)
+    else:
+        for e in range(u64(lo), u64(hi)):
+            q, dt = _dq(flat, ks, u64(6) * e)
+            c += (k_slips[e] != slips[e]) | (np.sqrt(q) + a * abs(dt) > thr)
+    return c
+
+
+@nb.njit(cache=True)
+def _sync_element(e, stress, nv, tauc, slips, law_f, beta, kcache, flat, a, thr,
+                  m):  # pragma: no cover - compiled
+    """Refresh element ``e`` if renewed or drifted; its tree leaf (or a rebuild flag)."""
+    k_s, k_p, k_logr, k_slips, tree, meta = kcache
+    q, dt = _dq(flat, k_s.reshape(-1), u64(6) * u64(e))
+    stale = k_slips[e] != slips[e] or q > thr * thr
+    if not stale and a != 0.0:
+        stale = np.sqrt(q) + a * abs(dt) > thr
+    if stale:
+        _refresh(e, stress, nv, tauc, law_f, beta, k_s, k_p, k_logr)
+        k_slips[e] = slips[e]
+        x = k_logr[e] - meta[0]
+        if x > 600.0:
+            meta[1] = 1.0
+        elif meta[1] == 0.0:
+            _set_leaf(tree, m, e, np.exp(x))
+
+
 @nb.njit(cache=True)
 def _sync(stress, nv, tauc, slips, law_f, beta, kcache):  # pragma: no cover
     """Refresh every element that was renewed or drifted beyond :data:`REFRESH`; O(n)."""
@@ -78,21 +114,15 @@ def _sync(stress, nv, tauc, slips, law_f, beta, kcache):  # pragma: no cover
     m = tree.shape[0] // 2
     thr = REFRESH / beta
     rebuild = meta[1] != 0.0
-    for e in range(n):
-        stale = k_slips[e] != slips[e]
-        if not stale:
-            dl = drift(stress, e, k_s)
-            if a != 0.0:
-                dl += a * abs(pressure(stress, e) - k_p[e])
-            stale = dl > thr
-        if stale:
-            _refresh(e, stress, nv, tauc, law_f, beta, k_s, k_p, k_logr)
-            k_slips[e] = slips[e]
-            x = k_logr[e] - meta[0]
-            if x > 600.0:
-                rebuild = True
-            elif not rebuild:
-                _set_leaf(tree, m, e, np.exp(x))
+    flat = np.ascontiguousarray(stress).reshape(-1)
+    ks = k_s.reshape(-1)
+    for lo in range(0, n, SCAN_BLOCK):
+        hi = min(lo + SCAN_BLOCK, n)
+        if _stale(flat, ks, k_slips, slips, a, thr, lo, hi) == 0:
+            continue
+        for e in range(lo, hi):
+            _sync_element(e, stress, nv, tauc, slips, law_f, beta, kcache, flat, a, thr, m)
+    rebuild = rebuild or meta[1] != 0.0
     if not rebuild and tree[1] < 1e-250:
         rebuild = True
     if rebuild:

@@ -21,14 +21,16 @@ random draws as the 2D kernels, so the Python drivers call either set through
 (Cauchy-Schwarz, ``|X|^2 = X : X``): an element whose deviatoric drift since its last full
 check, plus ``a |p - p_ref|``, stays below its cached lowest distance to threshold is stable
 without looking at its ``N`` systems (with a relative safety far above round-off). The same
-bound gives the lower bounds of the activation loads of the event-driven AQS search. The
-threaded forms of the 2D kernels are not repeated here: ``par`` is accepted and ignored.
+bound gives the lower bounds of the activation loads of the event-driven AQS search. Of the
+threaded regions of the 2D kernels only the stress update is threaded here (the shifted add's
+own threaded form, bit-identical, when ``par > 0`` and ``n >= par``); the scans are serial.
 """
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from numba import uint64 as u64
 
 from ..fe.propagators.kernels3d import apply_form3d
 from ..numba_cache import refresh as _refresh_numba_caches
@@ -42,6 +44,8 @@ __all__ = ["renew_element", "full_check", "find_active", "draw_slips", "finish_s
            "trigger_bounds", "next_trigger", "next_unstable_step", "kmc_select"]
 
 _SAFE = 1e-12  # relative safety of the cached stability test (far above round-off)
+#: Elements per block of the vectorised pre-filters (as :data:`.kernels.SCAN_BLOCK`).
+SCAN_BLOCK = 64
 
 
 @nb.njit(cache=True, inline="always")
@@ -156,19 +160,71 @@ def _test_element(e, stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no
     return k if d < 0.0 else -1
 
 
+@nb.njit(cache=True, boundscheck=False, inline="always")
+def _dq(x, r, i):  # pragma: no cover - compiled
+    """``(|dev(x_e - r_e)|^2 / 2, tr(x_e - r_e) / 3)`` of the flat rows at ``i = 6 e``."""
+    d0 = x[i] - r[i]
+    d1 = x[i + u64(1)] - r[i + u64(1)]
+    d2 = x[i + u64(2)] - r[i + u64(2)]
+    d3 = x[i + u64(3)] - r[i + u64(3)]
+    d4 = x[i + u64(4)] - r[i + u64(4)]
+    d5 = x[i + u64(5)] - r[i + u64(5)]
+    t = (d0 + d1 + d2) / 3.0
+    d0 -= t
+    d1 -= t
+    d2 -= t
+    return 0.5 * (d0 * d0 + d1 * d1 + d2 * d2 + 2.0 * (d3 * d3 + d4 * d4 + d5 * d5)), t
+
+
+@nb.njit(cache=True, boundscheck=False)
+def _unsure(flat, sr, margin, a, lo, hi):  # pragma: no cover - compiled
+    """How many elements of ``lo .. hi - 1`` the cached test cannot prove stable.
+
+    A branch-free loop (vectorised): squared drift against the squared margin for ``a = 0``,
+    else the distance with the pressure term; an unknown margin always counts. The pressure
+    change is ``-tr / 3``, so its modulus is that of ``t`` of :func:`_dq`.
+    """
+    safe = 1.0 - _SAFE
+    c = 0
+    if a == 0.0:
+        for e in range(u64(lo), u64(hi)):
+            q, _ = _dq(flat, sr, u64(6) * e)
+            t = margin[e] * safe - 1e-13
+            c += (t <= 0.0) | (q >= t * t)
+    else:
+        for e in range(u64(lo), u64(hi)):
+            q, dt = _dq(flat, sr, u64(6) * e)
+            t = margin[e] * safe - 1e-13
+            c += (t <= 0.0) | (np.sqrt(q) + a * abs(dt) >= t)
+    return c
+
+
 @nb.njit(cache=True)
 def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
                 stop_first=False, par=0):  # pragma: no cover
-    """Active elements (lowest ``dtau_c < 0``) and their lowest system, in element order."""
+    """Active elements (lowest ``dtau_c < 0``) and their lowest system, in element order.
+
+    Blocks of :data:`SCAN_BLOCK` elements that the vectorised pre-filter (:func:`_unsure`)
+    proves stable are passed; the others are tested element by element
+    (:func:`_test_element`). Only the cache depends on which elements get a full check.
+    """
+    a = law_f[4]
+    n = stress.shape[0]
+    flat = np.ascontiguousarray(stress).reshape(-1)
+    sr = np.ascontiguousarray(sref).reshape(-1)
     count = 0
-    for e in range(stress.shape[0]):
-        k = _test_element(e, stress, nv, tauc, law_f, sref, pref, margin)
-        if k >= 0:
-            out_e[count] = e
-            out_k[count] = k
-            count += 1
-            if stop_first:
-                return count
+    for lo in range(0, n, SCAN_BLOCK):
+        hi = min(lo + SCAN_BLOCK, n)
+        if _unsure(flat, sr, margin, a, lo, hi) == 0:
+            continue
+        for e in range(lo, hi):
+            k = _test_element(e, stress, nv, tauc, law_f, sref, pref, margin)
+            if k >= 0:
+                out_e[count] = e
+                out_k[count] = k
+                count += 1
+                if stop_first:
+                    return count
     return count
 
 
@@ -272,7 +328,7 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
                     ev_tau[j] = taus[i]
                     ev_amp[j] = amp[i]
                 ev_n[0] = j + 1
-        apply_form3d(Kf, L, stress, count, act_e, deps, False)
+        apply_form3d(Kf, L, stress, count, act_e, deps, par > 0 and stress.shape[0] >= par)
         add_plastic(count, act_e, deps, wts, plastic)
         finish_slips(count, system, law, cache, work, rng)
         n_events += count
@@ -321,44 +377,70 @@ def _element_trigger(e, base, v, nv, tauc, law_f):  # pragma: no cover - compile
     return best
 
 
-@nb.njit(cache=True)
-def trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, ivm, lbs):  # pragma: no cover
-    """Smallest activation load over all elements; fills the lower bounds ``lbs`` (n,).
+@nb.njit(cache=True, boundscheck=False)
+def _lower_bounds(b, sr, pref, margin, ivm, a, lo, hi, lbs):  # pragma: no cover - compiled
+    """Lower bounds of the activation loads of elements ``lo .. hi - 1`` (branch-free).
 
-    A bound per element from its cached margin (``-inf`` unknown, ``+inf`` unloaded); the
-    element of the lowest bound is solved exactly, then every element whose bound is below
-    the best load so far. Returns ``(best, e_best)`` (``inf, -1`` when nothing is loaded).
+    ``(margin - |dev(s - s_ref)| / sqrt(2) - a |p - p_ref|) / vmax`` with a round-off safety,
+    ``-inf`` where the margin is unknown and ``+inf`` where nothing is loaded.
+    """
+    for e in range(u64(lo), u64(hi)):
+        i = u64(6) * e
+        q, _ = _dq(b, sr, i)
+        dp = -(b[i] + b[i + u64(1)] + b[i + u64(2)]) / 3.0 - pref[e]
+        mg = margin[e]
+        lb = (mg - np.sqrt(q) - a * abs(dp)) * ivm[e]
+        lb = lb - 1e-12 * abs(lb) - 1e-300
+        lb = lb if mg > 0.0 else -np.inf
+        lbs[e] = lb if ivm[e] < np.inf else np.inf
+
+
+@nb.njit(cache=True)
+def trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, ivm, lbs,
+                   bmin):  # pragma: no cover
+    """Smallest activation load over all elements; fills ``lbs`` (n,) and block minima.
+
+    As :func:`femplastic.weakplane.kernels.trigger_bounds`: a bound per element from its
+    cached margin (:func:`_lower_bounds`), the element of the lowest bound solved exactly,
+    then every element whose bound is below the best load so far, visiting only the blocks
+    whose minimum is. Returns ``(best, e_best)`` (``inf, -1`` when nothing is loaded).
     """
     n = base.shape[0]
-    a = law_f[4]
-    emin = -1
+    nblk = bmin.shape[0]
+    b = np.ascontiguousarray(base).reshape(-1)
+    sr = np.ascontiguousarray(sref).reshape(-1)
+    _lower_bounds(b, sr, pref, margin, ivm, law_f[4], 0, n, lbs)
+    jmin = -1
     lmin = np.inf
-    for e in range(n):
-        mg = margin[e]
-        if ivm[e] == np.inf:
-            lb = np.inf
-        elif mg > 0.0:
-            lb = (mg - drift(base, e, sref) - a * abs(pressure(base, e) - pref[e])) * ivm[e]
-            lb = lb - 1e-12 * abs(lb) - 1e-300
-        else:
-            lb = -np.inf
-        lbs[e] = lb
-        if lb < lmin:
-            lmin = lb
-            emin = e
+    for j in range(nblk):
+        m = np.inf
+        for e in range(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n)):
+            m = lbs[e] if lbs[e] < m else m
+        bmin[j] = m
+        if m < lmin:
+            lmin = m
+            jmin = j
     best = np.inf
     e_best = -1
-    if emin >= 0:
+    emin = -1
+    if jmin >= 0:
+        for e in range(jmin * SCAN_BLOCK, min((jmin + 1) * SCAN_BLOCK, n)):
+            if lbs[e] == lmin:
+                emin = e
+                break
         best = _element_trigger(emin, base, v, nv, tauc, law_f)
         if best < np.inf:
             e_best = emin
-    for e in range(n):
-        if e == emin or lbs[e] >= best:
+    for j in range(nblk):
+        if bmin[j] >= best:
             continue
-        x = _element_trigger(e, base, v, nv, tauc, law_f)
-        if x < best:
-            best = x
-            e_best = e
+        for e in range(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n)):
+            if e == emin or lbs[e] >= best:
+                continue
+            x = _element_trigger(e, base, v, nv, tauc, law_f)
+            if x < best:
+                best = x
+                e_best = e
     return best, e_best
 
 
@@ -366,19 +448,22 @@ def trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, ivm, lbs):  # p
 def _analytic_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap,
                    ivm):  # pragma: no cover - compiled
     iv = load_rate_bounds(v, law_f) if ivm is None else ivm
-    lbs = np.empty(base.shape[0])
-    best, e_best = trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, iv, lbs)
+    n = base.shape[0]
+    lbs = np.empty(n)
+    bmin = np.empty((n + SCAN_BLOCK - 1) // SCAN_BLOCK)
+    best, e_best = trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, iv, lbs, bmin)
     m = m_cap
     if best < np.inf:
         m = int(max(1.0, min(np.floor(best / dgamma) + 1.0, float(m_cap))))
-    return m, e_best, lbs, iv
+    return m, e_best, lbs, bmin, iv
 
 
 @nb.njit(cache=True)
 def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap,
                  ivm=None, par=0):  # pragma: no cover
     """Smallest load step ``m >= 1`` at which ``base + m dgamma v`` has an active system."""
-    return _analytic_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap, ivm)[0]
+    return _analytic_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap,
+                          ivm)[0]
 
 
 @nb.njit(cache=True)
@@ -398,8 +483,8 @@ def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap
     with that test. Returns ``cap + 1`` when none; ``trial`` holds the loaded stress at ``m``.
     """
     n = base.shape[0]
-    mstep, e_best, lbs, iv = _analytic_step(base, v, dgamma, nv, tauc, law_f, sref, pref,
-                                            margin, cap + 1, ivm)
+    mstep, e_best, lbs, bmin, iv = _analytic_step(base, v, dgamma, nv, tauc, law_f, sref,
+                                                  pref, margin, cap + 1, ivm)
     if mstep <= cap and e_best >= 0 and _active_at(e_best, base, v, mstep * dgamma, trial, nv,
                                                    tauc, law_f, sref, pref, margin):
         calm = True
@@ -410,11 +495,16 @@ def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap
                 if iv[e] < np.inf and iv[e] > big:
                     big = iv[e]
             thr = x * (1.0 + 1e-9) + 1e-12 * big
-            for e in range(n):
-                if lbs[e] <= thr and _active_at(e, base, v, x, trial, nv, tauc, law_f, sref,
-                                                pref, margin):
-                    calm = False
+            for j in range(bmin.shape[0]):
+                if not calm:
                     break
+                if bmin[j] > thr:
+                    continue
+                for e in range(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n)):
+                    if lbs[e] <= thr and _active_at(e, base, v, x, trial, nv, tauc, law_f,
+                                                    sref, pref, margin):
+                        calm = False
+                        break
         if calm:
             trial_stress(base, v, mstep * dgamma, trial)
             return mstep
