@@ -380,6 +380,9 @@ class LocalYield:
         The self-response that bounded the slips (``"patch"`` or ``"system"``).
     patch_elements : (n_patches,) int ndarray or None
         Elements in each patch (``n^2`` on a grid; varies on an unstructured mesh).
+    axes : (n_alphas, 3) ndarray or None
+        3D states: the unit loading axis of each column (``alphas`` its angle; see
+        :mod:`.local_yield3d`); None in 2D.
     """
 
     tau_i: NDArray[np.float64]
@@ -395,6 +398,7 @@ class LocalYield:
     R: float
     self_response: str = "patch"
     patch_elements: NDArray[np.int64] | None = None
+    axes: NDArray[np.float64] | None = None
 
 
 def _onset(stress: NDArray, v: NDArray, nv: NDArray, tauc: NDArray, a: float,
@@ -424,6 +428,7 @@ def local_yield(
     positions: ArrayLike | None = None,
     self_response: str = "patch",
     progress: Callable[..., None] | None = None,
+    axes: ArrayLike | None = None,
 ) -> LocalYield:
     """Local shear test of every ``n x n`` patch on a grid of positions, in every orientation.
 
@@ -452,11 +457,17 @@ def local_yield(
     progress : callable, optional
         ``progress(fraction)`` before each patch position (see
         :func:`~femplastic.weakplane.drivers.progress.report`).
+    axes : sequence of axes, optional
+        3D states only: loading axes (``"x"``, ``"y"``, ``"z"`` or 3-vectors, default
+        ``["z"]``); each orientation is pure shear at angle ``alpha`` in the plane normal to
+        its axis, and ``positions`` are ``(k, 3)``
+        (:func:`~femplastic.weakplane.probes.local_yield3d.local_yield3d`).
 
     Returns
     -------
     LocalYield
-        Fields of shape ``(n_patches, n_alphas)``, stresses in LJ units.
+        Fields of shape ``(n_patches, n_alphas)`` (3D: ``n_axes * n_alphas`` columns), stresses
+        in LJ units.
 
     Examples
     --------
@@ -478,6 +489,13 @@ def local_yield(
     m = state.model
     if params is not None and params != m.params:
         raise ValueError("params differ from those the state was built with (state.model.params)")
+    if m.dim == 3:  # cubic patches, loading axis and angle (same rules as below)
+        from .local_yield3d import local_yield3d
+
+        return local_yield3d(state, rng, n, alphas, stride, positions, self_response,
+                             progress, axes)
+    if axes is not None:
+        raise ValueError("axes is for 3D states (model.dim = 3); a 2D test takes alphas only")
     if m.mesh.grid is None:  # a mesh: square patches of about n x n elements (mesh_patch)
         L, l = max(1, int(round(np.sqrt(m.n_elem)))), _mean_size(m.mesh)
     else:
