@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "atoms": 1000, "gamma_max": 1.0, "gamma_stat": 0.5, "dgamma": 1e-4, "ftol": 1e-10,
     "R": 5.0, "patch_spacing": 2.5, "max_patches": 16, "n_alpha": 4, "lysm_coarse": 1e-3,
     "lysm_gamma_max": 0.3, "T": 1.132 * 0.31, "t_min": 50.0, "t_max": 5000.0, "n_tau": 10.0,
-    "smoothing": "polynomial", "lysm_dgamma": 1e-4,
+    "smoothing": "polynomial", "lysm_dgamma": 1e-4, "engine": "auto",
 }
 
 
@@ -46,6 +46,11 @@ def validate_point(point: Mapping[str, Any]) -> None:
     if unknown:
         raise ValueError(f"unknown md parameter(s) {unknown}; known: {sorted(DEFAULTS)}")
     p = {**DEFAULTS, **point}
+    if p["engine"] not in ("auto", "numba", "lammps") or (
+            p["engine"] == "numba" and p["smoothing"] == "taper"):
+        raise ValueError(f"engine must be 'auto', 'numba' (the polynomial through fix external) "
+                         f"or 'lammps' (pair lepton / lj/mdf), and the taper has no numba form; "
+                         f"got engine={p['engine']!r} with smoothing={p['smoothing']!r}")
     if p["smoothing"] not in ("polynomial", "taper"):
         raise ValueError(f"smoothing must be 'polynomial' (the paper's, pair lepton) or 'taper' "
                          f"(lj/mdf, ~10x faster), got {p['smoothing']!r}")
@@ -80,7 +85,7 @@ def _protocol(p: Mapping[str, Any]) -> ESLProtocol:
 
 
 def _pot(p: Mapping[str, Any]) -> LJ2D:
-    return LJ2D(smoothing=p["smoothing"])
+    return LJ2D(smoothing=p["smoothing"], engine=p["engine"])
 
 
 def _lysm(glass: Any, p: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
@@ -120,7 +125,10 @@ def md_sample(point: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]
     lq = _lysm(glass, p, rng)
     run = aqs(glass, p["gamma_max"], p["dgamma"], p["ftol"], _pot(p))
     ls = _lysm(run.final, p, rng)
-    pair = "lepton (exact expression)" if p["smoothing"] == "polynomial" else "lj/mdf"
+    pot = _pot(p)
+    pair = ("numba kernels via fix external (the polynomial, exact derivative)"
+            if pot.uses_numba else "lepton (exact expression)"
+            if p["smoothing"] == "polynomial" else "lj/mdf")
     prov = {"lammps_version": lammps_version(), "pair_style": pair,
             "potential": repr(_pot(p)), "protocol": repr(_protocol(p)), "point": p}
     return {
