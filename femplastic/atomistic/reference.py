@@ -29,7 +29,8 @@ from .lysm import grid_centers, local_yield
 from .potential import LJ2D, PAPER
 from .prep import ESLProtocol, prepare
 
-__all__ = ["DEFAULTS", "md_sample", "reference_from_store", "validate_point"]
+__all__ = ["DEFAULTS", "md_sample", "reference_from_store", "summary_from_store",
+           "validate_point"]
 
 #: Parameters of a sample (the ``points`` of the ensemble).
 DEFAULTS: dict[str, Any] = {
@@ -192,8 +193,51 @@ def reference_from_store(path: str | Path, point: int = 0) -> Any:
         return x[np.isfinite(x)]
 
     meta = {"origin": f"femplastic.atomistic ({len(samples)} samples, {p['atoms']} atoms)",
-            "units": "LJ (sigma_SL, epsilon_SL)", "store": str(path)}
+            "units": "LJ (sigma_SL, epsilon_SL)", "store": str(path),
+            "atoms": int(p["atoms"]), "samples": len(samples),
+            "box": float(np.asarray(samples[0]["glass"]["box"])[0]),
+            "gamma_stat": float(p["gamma_stat"]), "gamma_max": float(p["gamma_max"]),
+            "provenance": samples[0]["provenance"]}
     return ReferenceData(
         macro={"stress": cat(stress), "drops": cat(drops), "increments": cat(incs)},
         meso_forward={k: cat(v) for k, v in fwd.items()},
         meso_backward={k: cat(v) for k, v in bwd.items()}, R=float(p["R"]), meta=meta)
+
+
+def summary_from_store(path: str | Path, point: int = 0) -> dict[str, Any]:
+    """The per-sample arrays behind the figures (small enough to keep with a reference).
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``md.h5`` store.
+    point : int
+
+    Returns
+    -------
+    dict
+        ``gamma, stress_xy, plastic (S, m + 1)``; ``alpha (q,)``; ``lysm_quench/<k>`` and
+        ``lysm_stationary/<k> (S, p, q)`` for ``k`` in ``tau_i, tau_c, dtau_c, drop,
+        gamma_c``; ``tau_alpha, n_tau, pe_drift, pe_std, temperature, equilibrated (S,)``;
+        ``provenance`` (JSON string of the first sample). Samples of different lengths
+        (another protocol) are refused.
+    """
+    from ..ensemble import load_store
+
+    samples = load_store(path).realizations(point)
+    if not samples:
+        raise ValueError(f"{path}: no complete sample")
+    out: dict[str, Any] = {
+        "gamma": np.stack([s["aqs"]["gamma"] for s in samples]),
+        "stress_xy": np.stack([s["aqs"]["stress"][:, 2] for s in samples]),
+        "plastic": np.stack([s["aqs"]["plastic"] for s in samples]),
+        "alpha": np.asarray(samples[0]["lysm_stationary"]["alpha"]),
+        "provenance": np.array(samples[0]["provenance"]),
+    }
+    for state in ("lysm_quench", "lysm_stationary"):
+        for k in ("tau_i", "tau_c", "dtau_c", "drop", "gamma_c"):
+            out[f"{state}/{k}"] = np.stack([s[state][k] for s in samples])
+    for k in ("tau_alpha", "n_tau", "pe_drift", "pe_std", "temperature", "equilibrated",
+              "duration"):
+        out[k] = np.array([s["equilibration"][k] for s in samples])
+    return out
