@@ -18,8 +18,11 @@ tuned: the committed reference (``studies/data/lj1000_*.npz``) has 2 samples of 
 sheared to gamma = 0.2 with R = 5 (the paper: 100 samples of 10^4 atoms to gamma = 5, R = 30).
 
 * ``--smoke``: a 3-point k grid, 2 realisations, short runs (seconds);
-* default: k = 1.0 ... 3.0 (step 0.25) x lam in {1.65 ... 2.45} x chi in {1.75 ... 2.75}
-  (5 x 5), 48 realisations to gamma = 2 at dgamma = 1e-4 (stationary from 0.5).
+* default: the coarse grid k = 1.5 ... 3.0 (step 0.25) x lam in {1.65, 2.05, 2.45} x chi in
+  {1.75, 2.25, 2.75}, 48 realisations to gamma = 2 at dgamma = 1e-4 (stationary from 0.5);
+  ``--fine``: k = 1.0 ... 3.0 x 5 lam x 5 chi (step 0.2 and 0.25);
+* ``--store DIR``: the sweep's ensemble stores (resumable; the macro stage, every grid point,
+  does not depend on the reference and can be run ahead).
 """
 
 from __future__ import annotations
@@ -52,12 +55,13 @@ def model_size(ref: calibration.ReferenceData, l: float) -> int:
 
 def run(ref: calibration.ReferenceData, base: fp.ModelParams, k_grid, lam_grid, chi_grid,
         seed: int, realizations: int, gamma_end: float, dgamma: float,
-        summary: dict | None = None) -> dict:
+        summary: dict | None = None, store: str | None = None) -> dict:
     from femplastic.weakplane.probes import local_yield
 
     t0 = time.perf_counter()
     res = calibration.sweep(ref, base, k_grid, lam_grid, chi_grid, seed=seed,
-                            realizations=realizations, gamma_end=gamma_end, dgamma=dgamma)
+                            realizations=realizations, gamma_end=gamma_end, dgamma=dgamma,
+                            store=store, **({"progress": False} if store else {}))
     t_sweep = time.perf_counter() - t0
     best = base.replace(k=res.k_hat, lam=res.lam_hat, chi=res.chi_hat)
     table1 = base.replace(k=PAPER["k"], lam=PAPER["lam"], chi=PAPER["chi"])
@@ -200,7 +204,11 @@ def main(argv: list[str] | None = None) -> dict:
                           "(default: studies/data/lj1000_summary.npz; optional)"}),
         (("--model-L",), {"type": int, "default": None,
                           "help": "model cell in elements (default: matched to the reference "
-                          "box; the paper's 10^4 atoms: 15)"})])
+                          "box; the paper's 10^4 atoms: 15)"}),
+        (("--store",), {"default": None, "help": "folder of the sweep's ensemble stores "
+                        "(resumable; the macro stage does not depend on the reference)"}),
+        (("--fine",), {"action": "store_true", "help": "the 9 x 5 x 5 grid (default: the "
+                       "coarse 7 x 3 x 3 grid)"})])
     out = _common.out_dir(args, "calibrate_vs_lj")
     path = Path(args.reference) if args.reference else _default("reference")
     if not path.exists():
@@ -216,10 +224,13 @@ def main(argv: list[str] | None = None) -> dict:
     base = base.replace(L=args.model_L or model_size(ref, base.l))
     if args.smoke:
         res = run(ref, base.replace(N=8), [1.6, 2.2, 2.8], [2.05], [2.25], args.seed, 2,
-                  0.7, 1e-3, summary)
-    else:
+                  0.7, 1e-3, summary, args.store)
+    elif args.fine:
         res = run(ref, base, np.arange(1.0, 3.01, 0.25), [1.65, 1.85, 2.05, 2.25, 2.45],
-                  [1.75, 2.0, 2.25, 2.5, 2.75], args.seed, 48, 2.0, 1e-4, summary)
+                  [1.75, 2.0, 2.25, 2.5, 2.75], args.seed, 48, 2.0, 1e-4, summary, args.store)
+    else:
+        res = run(ref, base, np.arange(1.5, 3.01, 0.25), [1.65, 2.05, 2.45],
+                  [1.75, 2.25, 2.75], args.seed, 48, 2.0, 1e-4, summary, args.store)
     _common.save(out, "calibrate_vs_lj", res, plot(res))
     plot_fig2(res).savefig(out / "calibrate_vs_lj_fig2.png", dpi=130)
     plot_fig4(res).savefig(out / "calibrate_vs_lj_fig4.png", dpi=130)
