@@ -268,6 +268,22 @@ def test_lysm_tau_c_converges_with_the_step() -> None:
 
 
 @needs_lammps
+def test_numba_engine_small_cell_and_callback_errors() -> None:
+    """In a cell barely wider than twice the cutoff the numba engine shrinks its skin and stays
+    exact under a large tilt; an impossible cell raises (the callback's error is not lost)."""
+    from femplastic.atomistic.system import Session, random_configuration
+    conf = random_configuration(40, np.random.default_rng(8))
+    with Session(conf) as s:
+        s.shear(0.45)
+        e0, f0, sig0 = pt.energy_forces(s.positions(), s.types, s.box)
+        assert abs(s.energy() - e0) < 1e-10 * abs(e0)
+        assert np.abs(s.forces() - f0).max() < 1e-10 * np.abs(f0).max()
+        assert np.abs(s.stress() - sig0).max() < 1e-10 * np.abs(sig0).max()
+        with pytest.raises(RuntimeError, match="half the cell side"):
+            s.command("change_box all x final 0 5.0 remap units box", "run 0 post no")
+
+
+@needs_lammps
 def test_lysm_carved_patch_is_independent_of_the_carve() -> None:
     """The carved-out patch (frozen ring of 1.1 cutoffs) gives the same local shear test as a
     carve of 1.6 cutoffs (1.5x the atoms): tau_i, tau_c and the drop to 1e-9, the same event

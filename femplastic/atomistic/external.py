@@ -77,6 +77,10 @@ class ExternalPair:
         self.sy = np.zeros(0)
         self.builds = 0
         self.calls = 0
+        self._half = 0.5 * skin
+        #: An exception raised inside the LAMMPS callback (ctypes would swallow it); the
+        #: Session re-raises it after the LAMMPS command.
+        self.error: BaseException | None = None
         lmp.commands_list([f"fix {FIX_ID} all external pf/callback 1 1",
                            f"fix_modify {FIX_ID} energy yes virial yes"])
         lmp.set_fix_external_callback(FIX_ID, self._callback)
@@ -87,18 +91,37 @@ class ExternalPair:
         return np.array([hi[0] - lo[0], hi[1] - lo[1], xy])
 
     def _update_list(self, x: NDArray[np.float64], box: NDArray[np.float64]) -> None:
-        half = 0.5 * self.skin
-        if np.array_equal(box, self._box0) and pk.max_disp2(x, self._x0) <= half * half:
+        if np.array_equal(box, self._box0) and pk.max_disp2(x, self._x0) <= self._half ** 2:
             return
-        if 2 * (self.rc + self.skin) >= min(box[0] * box[1] / np.hypot(box[1], box[2]), box[1]):
-            raise ValueError(f"cell {tuple(box)} narrower than twice the cutoff plus skin "
-                             f"{self.rc + self.skin:.3f}")
-        self.pi, self.pj, self.sx, self.sy = pk.build_pairs(x, self.t, box, self.rlist)
+        # minimum images are unique and exact for pairs closer than min(Lx, Ly) / 2
+        width = 0.5 * min(box[0], box[1])
+        if self.rc >= width:
+            raise ValueError(f"cell {tuple(box)}: the cutoff {self.rc:.3f} must be shorter than "
+                             f"half the cell side {width:.3f}")
+        skin = min(self.skin, 0.999 * (width - self.rc))   # a smaller skin in small cells
+        self._half = 0.5 * skin
+        self.pi, self.pj, self.sx, self.sy = pk.build_pairs(x, self.t, box,
+                                                            self.rlist - self.skin + skin)
         self._x0 = x.copy()
         self._box0 = box.copy()
         self.builds += 1
 
     def _callback(self, caller: Any, step: int, nlocal: int, tag: Any, x: Any, f: Any) -> None:
+        try:
+            self._forces_into(nlocal, tag, x, f)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by check() after the command
+            if self.error is None:
+                self.error = exc
+            f[:] = np.nan   # the run cannot go on with stale forces
+            self.lmp.fix_external_set_energy_global(FIX_ID, float("nan"))
+
+    def check(self) -> None:
+        """Re-raise an exception from the callback (and forget it)."""
+        if self.error is not None:
+            exc, self.error = self.error, None
+            raise RuntimeError(f"the pair-force callback failed: {exc}") from exc
+
+    def _forces_into(self, nlocal: int, tag: Any, x: Any, f: Any) -> None:
         if nlocal != self.n:
             raise RuntimeError("fix external: the number of atoms changed")
         box = self.box()

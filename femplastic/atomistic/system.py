@@ -161,9 +161,15 @@ class Session:
     def command(self, *cmds: str) -> None:
         """Run LAMMPS commands."""
         self.lmp.commands_list(list(cmds))
+        self._check()
+
+    def _check(self) -> None:
+        if self.external is not None:
+            self.external.check()
 
     def _run0(self) -> None:
         self.lmp.command("run 0 post no")
+        self._check()
 
     @property
     def box(self) -> tuple[float, float, float]:
@@ -244,6 +250,7 @@ class Session:
         for _ in range(3):  # a restart of CG from a stalled line search often goes further
             self.lmp.command("reset_timestep 0")
             self.lmp.command(f"minimize 0.0 {ftol!r} {maxiter} {10 * maxiter}")
+            self._check()
             it += int(self.lmp.extract_global("ntimestep"))
             if np.sqrt((self.forces() ** 2).sum()) < ftol:
                 break
