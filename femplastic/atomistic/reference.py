@@ -29,14 +29,15 @@ from .lysm import grid_centers, local_yield
 from .potential import LJ2D, PAPER
 from .prep import ESLProtocol, prepare
 
-__all__ = ["DEFAULTS", "md_sample", "reference_from_store", "validate_point"]
+__all__ = ["DEFAULTS", "md_sample", "reference_from_store", "summary_from_store",
+           "validate_point"]
 
 #: Parameters of a sample (the ``points`` of the ensemble).
 DEFAULTS: dict[str, Any] = {
     "atoms": 1000, "gamma_max": 1.0, "gamma_stat": 0.5, "dgamma": 1e-4, "ftol": 1e-10,
     "R": 5.0, "patch_spacing": 2.5, "max_patches": 16, "n_alpha": 4, "lysm_coarse": 1e-3,
     "lysm_gamma_max": 0.3, "T": 1.132 * 0.31, "t_min": 50.0, "t_max": 5000.0, "n_tau": 10.0,
-    "smoothing": "polynomial", "lysm_dgamma": 1e-4,
+    "smoothing": "polynomial", "lysm_dgamma": 1e-4, "engine": "auto",
 }
 
 
@@ -46,6 +47,11 @@ def validate_point(point: Mapping[str, Any]) -> None:
     if unknown:
         raise ValueError(f"unknown md parameter(s) {unknown}; known: {sorted(DEFAULTS)}")
     p = {**DEFAULTS, **point}
+    if p["engine"] not in ("auto", "numba", "lammps") or (
+            p["engine"] == "numba" and p["smoothing"] == "taper"):
+        raise ValueError(f"engine must be 'auto', 'numba' (the polynomial through fix external) "
+                         f"or 'lammps' (pair lepton / lj/mdf), and the taper has no numba form; "
+                         f"got engine={p['engine']!r} with smoothing={p['smoothing']!r}")
     if p["smoothing"] not in ("polynomial", "taper"):
         raise ValueError(f"smoothing must be 'polynomial' (the paper's, pair lepton) or 'taper' "
                          f"(lj/mdf, ~10x faster), got {p['smoothing']!r}")
@@ -80,7 +86,7 @@ def _protocol(p: Mapping[str, Any]) -> ESLProtocol:
 
 
 def _pot(p: Mapping[str, Any]) -> LJ2D:
-    return LJ2D(smoothing=p["smoothing"])
+    return LJ2D(smoothing=p["smoothing"], engine=p["engine"])
 
 
 def _lysm(glass: Any, p: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
@@ -120,7 +126,10 @@ def md_sample(point: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]
     lq = _lysm(glass, p, rng)
     run = aqs(glass, p["gamma_max"], p["dgamma"], p["ftol"], _pot(p))
     ls = _lysm(run.final, p, rng)
-    pair = "lepton (exact expression)" if p["smoothing"] == "polynomial" else "lj/mdf"
+    pot = _pot(p)
+    pair = ("numba kernels via fix external (the polynomial, exact derivative)"
+            if pot.uses_numba else "lepton (exact expression)"
+            if p["smoothing"] == "polynomial" else "lj/mdf")
     prov = {"lammps_version": lammps_version(), "pair_style": pair,
             "potential": repr(_pot(p)), "protocol": repr(_protocol(p)), "point": p}
     return {
@@ -184,8 +193,51 @@ def reference_from_store(path: str | Path, point: int = 0) -> Any:
         return x[np.isfinite(x)]
 
     meta = {"origin": f"femplastic.atomistic ({len(samples)} samples, {p['atoms']} atoms)",
-            "units": "LJ (sigma_SL, epsilon_SL)", "store": str(path)}
+            "units": "LJ (sigma_SL, epsilon_SL)", "store": str(path),
+            "atoms": int(p["atoms"]), "samples": len(samples),
+            "box": float(np.asarray(samples[0]["glass"]["box"])[0]),
+            "gamma_stat": float(p["gamma_stat"]), "gamma_max": float(p["gamma_max"]),
+            "provenance": samples[0]["provenance"]}
     return ReferenceData(
         macro={"stress": cat(stress), "drops": cat(drops), "increments": cat(incs)},
         meso_forward={k: cat(v) for k, v in fwd.items()},
         meso_backward={k: cat(v) for k, v in bwd.items()}, R=float(p["R"]), meta=meta)
+
+
+def summary_from_store(path: str | Path, point: int = 0) -> dict[str, Any]:
+    """The per-sample arrays behind the figures (small enough to keep with a reference).
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``md.h5`` store.
+    point : int
+
+    Returns
+    -------
+    dict
+        ``gamma, stress_xy, plastic (S, m + 1)``; ``alpha (q,)``; ``lysm_quench/<k>`` and
+        ``lysm_stationary/<k> (S, p, q)`` for ``k`` in ``tau_i, tau_c, dtau_c, drop,
+        gamma_c``; ``tau_alpha, n_tau, pe_drift, pe_std, temperature, equilibrated (S,)``;
+        ``provenance`` (JSON string of the first sample). Samples of different lengths
+        (another protocol) are refused.
+    """
+    from ..ensemble import load_store
+
+    samples = load_store(path).realizations(point)
+    if not samples:
+        raise ValueError(f"{path}: no complete sample")
+    out: dict[str, Any] = {
+        "gamma": np.stack([s["aqs"]["gamma"] for s in samples]),
+        "stress_xy": np.stack([s["aqs"]["stress"][:, 2] for s in samples]),
+        "plastic": np.stack([s["aqs"]["plastic"] for s in samples]),
+        "alpha": np.asarray(samples[0]["lysm_stationary"]["alpha"]),
+        "provenance": np.array(samples[0]["provenance"]),
+    }
+    for state in ("lysm_quench", "lysm_stationary"):
+        for k in ("tau_i", "tau_c", "dtau_c", "drop", "gamma_c"):
+            out[f"{state}/{k}"] = np.stack([s[state][k] for s in samples])
+    for k in ("tau_alpha", "n_tau", "pe_drift", "pe_std", "temperature", "equilibrated",
+              "duration"):
+        out[k] = np.array([s["equilibration"][k] for s in samples])
+    return out

@@ -120,7 +120,7 @@ class Session:
             "atom_modify map array sort 0 0.0",
             f"region cell prism 0 {lx!r} 0 {ly!r} -0.5 0.5 {xy!r} 0 0",
             "create_box 2 cell", "mass * 1.0",
-            *lepton_commands(pot),
+            *([] if pot.uses_numba else lepton_commands(pot)),
             "neighbor 0.3 bin", "neigh_modify delay 0 every 1 check yes",
             "compute vir all pressure NULL virial",
             "compute epot all pe",
@@ -136,6 +136,12 @@ class Session:
                               x3.ravel().tolist())
         self.n = n
         self.types = conf.types.copy()
+        self.external = None
+        if pot.uses_numba:
+            from .external import ExternalPair
+            self.external = ExternalPair(self.lmp, self.types, pot)
+            # fix external must act before fix enforce2d and any fix setforce defined later
+            self.lmp.commands_list(["unfix twod", "fix twod all enforce2d"])
         self._run0()
 
     # --- context manager ---------------------------------------------------------------
@@ -155,9 +161,15 @@ class Session:
     def command(self, *cmds: str) -> None:
         """Run LAMMPS commands."""
         self.lmp.commands_list(list(cmds))
+        self._check()
+
+    def _check(self) -> None:
+        if self.external is not None:
+            self.external.check()
 
     def _run0(self) -> None:
         self.lmp.command("run 0 post no")
+        self._check()
 
     @property
     def box(self) -> tuple[float, float, float]:
@@ -191,6 +203,17 @@ class Session:
         """``(n, 2)`` forces of the current positions (ID order)."""
         f = np.ctypeslib.as_array(self.lmp.gather_atoms("f", 1, 3)).reshape(self.n, 3)
         return f[:, :2].copy()
+
+    def atom_stress(self) -> NDArray[np.float64]:
+        """``(n, 3)`` per-atom stress x area ``(xx, yy, xy)``, ID order (numba engine).
+
+        The LAMMPS ``stress/atom`` convention: minus the per-atom virial, half of each pair's
+        ``r_ij (x) f_ij``.
+        """
+        if self.external is None:
+            raise RuntimeError("Session.atom_stress needs the numba engine (use compute "
+                               "stress/atom with pair lepton)")
+        return self.external.atom_stress(self.positions())
 
     def energy(self) -> float:
         """Total potential energy."""
@@ -227,6 +250,7 @@ class Session:
         for _ in range(3):  # a restart of CG from a stalled line search often goes further
             self.lmp.command("reset_timestep 0")
             self.lmp.command(f"minimize 0.0 {ftol!r} {maxiter} {10 * maxiter}")
+            self._check()
             it += int(self.lmp.extract_global("ntimestep"))
             if np.sqrt((self.forces() ** 2).sum()) < ftol:
                 break

@@ -37,9 +37,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a sample parameter, e.g. --set gamma_max=0.5 --set R=10 (repeatable; "
                    "keys: gamma_max gamma_stat dgamma ftol R patch_spacing max_patches n_alpha "
-                   "lysm_dgamma lysm_coarse lysm_gamma_max T t_min t_max n_tau smoothing; "
-                   "smoothing=taper uses lj/mdf, ~10x faster than the paper's polynomial "
-                   "via pair lepton)")
+                   "lysm_dgamma lysm_coarse lysm_gamma_max T t_min t_max n_tau smoothing "
+                   "engine; the paper's polynomial runs on numba kernels through fix external "
+                   "by default (engine=auto; engine=lammps: pair lepton, the same energy, "
+                   "~25x slower per AQS step); smoothing=taper uses lj/mdf, another potential)")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
     m.set_defaults(func=cmd_md)
 
