@@ -389,7 +389,7 @@ def check_config(cfg: Any) -> None:
 
 
 #: The ``run.protocol`` values a 3D model (``model.dim = 3``) runs.
-PROTOCOLS_3D = ("aqs", "cyclic", "stress", "bauschinger")
+PROTOCOLS_3D = ("aqs", "cyclic", "stress", "bauschinger", "local-yield")
 
 
 def check_dimension(p: Any, rp: Any) -> None:
@@ -403,8 +403,8 @@ def check_dimension(p: Any, rp: Any) -> None:
     Raises
     ------
     ValueError
-        ``model.dim = 3`` with a ``run.protocol`` outside :data:`PROTOCOLS_3D` (the local
-        shear test and the finite-rate/creep drivers are 2D), or with ``run.backend`` other
+        ``model.dim = 3`` with a ``run.protocol`` outside :data:`PROTOCOLS_3D` (the
+        finite-rate/creep drivers are 2D), or with ``run.backend`` other
         than ``numba``.
     """
     if getattr(p, "dim", 2) != 3:

@@ -309,3 +309,32 @@ def test_cli_runs_3d_with_hexahedral_fields_and_provenance(tmp_path, capsys):
                      "--out", str(out)]) == 0
     assert json.loads((out / "summary.json").read_text())["status"] == "complete"
     assert _xdmf2_steps(out / "fields.xdmf")[-1][2] == 64
+
+
+def test_cli_local_yield_3d_shears_cubic_patches_about_each_axis(tmp_path):
+    """``femplastic run`` runs the 3D local shear test: x, y, z axes, cubic patches."""
+    import json
+
+    import h5py
+
+    from femplastic import cli
+
+    out = tmp_path / "ly"
+    assert cli.main(["run", "--set", "model.dim=3", "--set", "model.L=4", "--set", "model.N=8",
+                     "--set", "model.T=0", "--set", "run.protocol=local-yield",
+                     "--set", "run.patch=2", "--set", "run.n_alphas=2",
+                     "--set", "run.gamma_end=0.02", "--set", "run.dgamma=1e-3",
+                     "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "complete"
+    assert summary["per_realization"][0]["axes"] == ["x", "y", "z"]
+    with h5py.File(out / "results.h5") as f:
+        for name in ("quench", "sheared"):
+            g = f[f"realizations/r0000/{name}"]
+            tau_i, tau_c, dtau_c = (g[k][()] for k in ("tau_i", "tau_c", "dtau_c"))
+            # 64 cubic patches (stride 1) x 3 axes x 2 angles; axis-major columns
+            assert tau_c.shape == (64, 6) and g["positions"].shape == (64, 3)
+            assert np.array_equal(g["axes"][()], np.repeat(np.eye(3), 2, axis=0))
+            assert np.all(dtau_c > 0) and np.allclose(tau_c, tau_i + dtau_c, atol=1e-12)
+        # the T = 0 start is stress free: no resolved pre-stress in any patch
+        assert np.abs(f["realizations/r0000/quench/tau_i"][()]).max() < 1e-12

@@ -151,11 +151,17 @@ def _local_yield(state, p, rng, rp, opts, progress=None) -> ProtocolResult:
     sheared = aqs(state, p, rng, gamma_end=rp.gamma_end, dgamma=rp.dgamma,
                   event_driven=rp.event_driven, progress=_part(progress, 0.0, 1 / 3)).state
     rec, summ, cols = {}, {"patch": n, "alphas": alphas.tolist()}, []
+    # 3D: cubic patches sheared about each coordinate axis in turn (columns: axis-major,
+    # then alpha; local_yield3d's convention: axis z is the 2D tensor in the xy plane)
+    axes = ("x", "y", "z") if getattr(p, "dim", 2) == 3 else None
+    if axes is not None:
+        summ["axes"] = list(axes)
+    fields = ("tau_i", "tau_c", "dtau_c", "drop", "sigma_vm", "gamma_c", "n_events",
+              "positions") + (("axes",) if axes is not None else ())
     for i, (name, st) in enumerate((("quench", state), ("sheared", sheared))):
         ly = local_yield(st, p, rng, n, alphas, stride=max(1, n // 2),
-                         progress=_part(progress, (1 + i) / 3, (2 + i) / 3))
-        rec[name] = {f: getattr(ly, f) for f in ("tau_i", "tau_c", "dtau_c", "drop", "sigma_vm",
-                                                 "gamma_c", "n_events", "positions")}
+                         progress=_part(progress, (1 + i) / 3, (2 + i) / 3), axes=axes)
+        rec[name] = {f: getattr(ly, f) for f in fields}
         summ[name] = {"mean_tau_c": ly.tau_c.mean(axis=0).tolist(),
                       "std_tau_c": ly.tau_c.std(axis=0).tolist(), "R": ly.R}
         cols.append(ly.tau_c[:, 0])

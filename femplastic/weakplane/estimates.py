@@ -318,10 +318,13 @@ def footprint(cfg: Any, realizations: int = 1, streamed: bool = True) -> dict[st
     if rp.protocol == "local-yield":
         k = o["patch"] if rp.patch is not None else min(o["patch"], p.L)
         stride = max(1, k // 2)
-        tests = 2.0 * math.ceil(p.L / stride) ** 2 * o["n_alphas"]
-        memory += float(k) ** 4 * 9 * 8 + tests * 8 * 8  # the dense patch operator
+        dim = getattr(p, "dim", 2)
+        axes = 3 if dim == 3 else 1  # 3D: sheared about x, y and z (cli.protocols)
+        tests = 2.0 * math.ceil(p.L / stride) ** dim * o["n_alphas"] * axes
+        comps = 3 if dim == 2 else 6  # the dense patch operator: (comps k^dim)^2 floats
+        memory += (comps * float(k) ** dim) ** 2 * 8 + tests * 8 * 8
         disk += realizations * tests * 8 * 8
-        test_s = tests * k * k * 1e-6
+        test_s = tests * float(k) ** dim * 1e-6
     try:
         per = events_per_strain(p)
     except (ValueError, OverflowError):
