@@ -10,7 +10,7 @@ curves, F_s(t) of the liquid, tau_c histograms).
   runs it; numbers meaningless);
 * default: 1,000 atoms, 4 samples, the paper's polynomial (numba engine), R = 5, AQS to
   gamma = 0.2 (stationary from 0.1), 4 patches x 4 orientations per state, ESL capped at
-  t = 500: the committed reference ``studies/data/lj1000_*.npz`` is its first samples with
+  t = 500: the committed reference ``studies/data/lj1000_*.npz`` is this run with
   ``--seed 2026`` (see the README row for the times);
 * ``--full``: the paper's 10^4 atoms, gamma up to 1, R = 30 (needs days on this machine: see
   the printed estimate; run it with ``femplastic md`` on a cluster, ``--scheduler``).
