@@ -154,8 +154,9 @@ def cyclic(
     rng : numpy.random.Generator
         Source of every random draw.
     gamma_max : float
-        Strain amplitude (> 0), a multiple of ``dgamma`` (to a relative 1e-9; otherwise a
-        ValueError names the nearest valid amplitude).
+        Strain amplitude (> 0), a multiple of ``dgamma`` (to a relative
+        :data:`femplastic.validation.LATTICE_RTOL`; otherwise a ValueError names the nearest
+        valid amplitudes).
     cycles : int
         Number of cycles (>= 1).
     dgamma : float
@@ -235,11 +236,7 @@ def cyclic(
         raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
     if params is not None and params != state.model.params:
         raise ValueError("params differ from those the state was built with (state.model.params)")
-    ratio = gamma_max / dgamma
-    n = max(1, int(round(ratio)))
-    if abs(ratio - n) > 1e-9 * n:
-        raise ValueError(f"gamma_max ({gamma_max!r}) must be a multiple of dgamma ({dgamma!r}): "
-                         f"the nearest valid gamma_max is {n * dgamma!r}")
+    n = validation.lattice_multiple("gamma_max", gamma_max, "dgamma", dgamma)  # (checked above)
     use_compiled = choose_compiled(state, compiled, checkpoint, resume, checkpoint_every)
     args = {"gamma_max": float(n * dgamma), "dgamma": float(dgamma), "alpha": float(alpha),
             "cycles": int(cycles), "until_absorbed": bool(until_absorbed),

@@ -123,8 +123,9 @@ def stress_controlled(
     """Ramp the resolved external stress from its current value to ``stress_end``.
 
     The ramp ``Sigma_0 -> stress_end`` is made of increments ``dstress``; when the ramp is
-    not a multiple of ``dstress`` (to a relative 1e-9) the last increment is shorter, so the
-    last target is exactly ``stress_end`` (``dstress`` larger than the ramp: one step).
+    not a multiple of ``dstress`` (to a relative ``validation.LATTICE_RTOL``) the last
+    increment is shorter, so the last target is exactly ``stress_end`` (``dstress`` larger
+    than the ramp: one step).
 
     Parameters
     ----------
@@ -233,8 +234,8 @@ def ramp_steps(s0: float, stress_end: float, dstress: float) -> tuple[int, float
     Returns
     -------
     n_steps : int
-        ``ceil(|stress_end - s0| / dstress)`` (a ratio within a relative 1e-9 of an integer
-        counts as that integer).
+        ``ceil(|stress_end - s0| / dstress)`` (a ratio within a relative
+        :data:`femplastic.validation.LATTICE_RTOL` of an integer counts as that integer).
     p_last : float
         Position of the last step on the lattice of increments, in ``(n_steps - 1, n_steps]``:
         ``n_steps`` for a whole ramp, shorter when the last increment is clipped onto
@@ -247,7 +248,7 @@ def ramp_steps(s0: float, stress_end: float, dstress: float) -> tuple[int, float
     """
     q = abs(stress_end - s0) / dstress
     r = round(q)
-    if r >= 1 and abs(q - r) <= 1e-9 * r:
+    if r >= 1 and abs(q - r) <= validation.LATTICE_RTOL * r:
         return int(r), float(r)
     n = math.ceil(q)
     if n < 1 or q < 1e-9:
