@@ -26,7 +26,8 @@ import numpy as np
 
 from ..numba_cache import refresh as _refresh_numba_caches
 from .aqs_kernels import weighted_mean
-from .kernels import any_active, next_trigger, relax_fused, trial_stress
+from .kernels import SCAN_BLOCK, _analytic_step, _max, any_active, relax_fused, trial_stress
+from .kernels import _active_at as _element_active
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
@@ -154,6 +155,67 @@ def _active_at(base, v, x, trial, nv, tauc, law_f, sref, pref, margin):  # pragm
 
 
 @nb.njit(cache=True)
+def _x_of(mode, m, a, b, sense, n_steps, p_last, d):  # pragma: no cover - compiled
+    """The load of step ``m`` as the drivers compute it (same operations, same bits).
+
+    ``mode`` 0 (strain path): ``(a + sense m - b) d`` with ``a = k``, ``b = k_base``;
+    1 (stress ramp): ``(pos(a + m) - b) d`` with ``a`` the steps done, ``b = j_base``.
+    """
+    if mode == 0:
+        return (a + sense * m - b) * d
+    return (_pos(a + m, n_steps, p_last) - b) * d
+
+
+@nb.njit(cache=True)
+def _trigger(mode, cur, base, vt, vload, d, a, b, sense, n_steps, p_last, nv, tauc, law_f,
+             sref, pref, margin, cap, ivm, par, trial):  # pragma: no cover - compiled
+    """The drivers' trigger search: the first step ``m`` (``cap + 1``: none up to ``cap``).
+
+    The analytic step of ``cur`` (the stress now) along ``vload`` (``next_trigger``), then
+    moved until step ``m`` is active and ``m - 1`` is not, each tested on ``base + x(m) vt``
+    (:func:`_x_of`), exactly as the Python loops. The usual case is settled without scanning
+    every element, as in :func:`femplastic.weakplane.kernels.next_unstable_step`: ``m`` is
+    active if the element found to trigger is, and ``m - 1`` is stable if no element whose
+    lower bound is below ``(m - 1) d (1 + 1e-9) + 1e-12 max(1 / vmax)`` is active there (every
+    other element is stable by its bound with a margin far above round-off, the difference
+    between ``cur + (m - 1) d vload`` and ``base + x(m - 1) vt`` included), so the scans
+    would find the same ``m``.
+    """
+    n = cur.shape[0]
+    mm, e_best, lbs, bmin, iv = _analytic_step(cur, vload, d, nv, tauc, law_f, sref, pref,
+                                               margin, cap + 1, ivm, par)
+    if mm <= cap and e_best >= 0 and _element_active(
+            e_best, base, vt, _x_of(mode, mm, a, b, sense, n_steps, p_last, d), trial, nv,
+            tauc, law_f, sref, pref, margin):
+        if mm == 1:
+            return mm
+        thr = ((mm - 1) * d) * (1.0 + 1e-9) + 1e-12 * _max(iv)
+        x1 = _x_of(mode, mm - 1, a, b, sense, n_steps, p_last, d)
+        calm = True
+        for j in range(bmin.shape[0]):
+            if not calm:
+                break
+            if bmin[j] > thr:
+                continue
+            for e in range(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n)):
+                if lbs[e] <= thr and _element_active(e, base, vt, x1, trial, nv, tauc, law_f,
+                                                     sref, pref, margin):
+                    calm = False
+                    break
+        if calm:
+            return mm
+    # the general case: the step-by-step test of the Python loops
+    while mm <= cap and not _active_at(base, vt,
+                                       _x_of(mode, mm, a, b, sense, n_steps, p_last, d),
+                                       trial, nv, tauc, law_f, sref, pref, margin):
+        mm += 1
+    while mm > 1 and _active_at(base, vt, _x_of(mode, mm - 1, a, b, sense, n_steps, p_last, d),
+                                trial, nv, tauc, law_f, sref, pref, margin):
+        mm -= 1
+    return mm
+
+
+@nb.njit(cache=True)
 def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vneg, ivm, w, m,
                E0, dgamma, vbar, system, law, cache, work, events, ev_x, rng, record,
                max_sweeps, ipos, facc, rec_pos, rec_s, rec_sb, rec_size, rec_pl, alog,
@@ -227,14 +289,8 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
         kb = ipos[KB]
         cap = (k_to - k) * sense
         trial_stress(base, v, (k - kb) * dgamma, cur)
-        mm = next_trigger(cur, vload, dgamma, nv, tauc, law_f, sref, pref, margin, cap + 1,
-                          ivm, par)
-        while mm <= cap and not _active_at(base, v, (k + sense * mm - kb) * dgamma, trial,
-                                           nv, tauc, law_f, sref, pref, margin):
-            mm += 1
-        while mm > 1 and _active_at(base, v, (k + sense * (mm - 1) - kb) * dgamma, trial,
-                                    nv, tauc, law_f, sref, pref, margin):
-            mm -= 1
+        mm = _trigger(0, cur, base, v, vload, dgamma, k, kb, sense, 0, 0.0, nv, tauc, law_f,
+                      sref, pref, margin, cap, ivm, par, trial)
         upto = k_to if mm > cap else k + sense * (mm - 1)
         # elastic steps k + sense .. upto on the line from the base
         i = ipos[NREC]
@@ -346,16 +402,8 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
             return LOG_FULL
         jb = ipos[KB]
         cap = n_steps - done
-        mm = next_trigger(base, vload, dgeq, nv, tauc, law_f, sref, pref, margin, cap + 1,
-                          ivm, par)
-        while mm <= cap and not _active_at(base, vload,
-                                           (_pos(done + mm, n_steps, p_last) - jb) * dgeq,
-                                           trial, nv, tauc, law_f, sref, pref, margin):
-            mm += 1
-        while mm > 1 and _active_at(base, vload,
-                                    (_pos(done + mm - 1, n_steps, p_last) - jb) * dgeq, trial,
-                                    nv, tauc, law_f, sref, pref, margin):
-            mm -= 1
+        mm = _trigger(1, base, base, vload, vload, dgeq, done, jb, 1, n_steps, p_last, nv,
+                      tauc, law_f, sref, pref, margin, cap, ivm, par, trial)
         j = min(done + mm, n_steps + 1)
         for jj in range(done + 1, min(j, n_steps + 1)):
             x = (_pos(jj, n_steps, p_last) - jb) * dgeq

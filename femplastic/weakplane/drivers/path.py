@@ -30,6 +30,7 @@ state bit for bit, with Python only between chunks of ~0.1 s. The drivers use it
 from __future__ import annotations
 
 import time as _time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +49,8 @@ from ..npblas import routines
 from ..state import State
 from .sweeps import SweepBuffers, relax_sweeps
 
-__all__ = ["AvalancheLog", "CompiledPath", "StrainPath", "choose_compiled", "compiled_available"]
+__all__ = ["AvalancheLog", "CompiledPath", "StrainPath", "area_weights", "choose_compiled",
+           "compiled_available", "first_chunk"]
 
 
 @dataclass
@@ -94,6 +96,23 @@ class AvalancheLog:
         return self.stress_before - self.stress_after
 
 
+_WEIGHTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def area_weights(mesh: Any) -> NDArray[np.float64]:
+    """``mesh.areas / mesh.areas.sum()`` (n_elem,), C-contiguous; a fresh copy per call.
+
+    Computed once per mesh (the areas are a property evaluated from the nodes on every
+    access, a fixed cost that short runs feel); the same bits as the expression.
+    """
+    w = _WEIGHTS.get(mesh)
+    if w is None:
+        a = mesh.areas
+        w = np.ascontiguousarray(a / a.sum())
+        _WEIGHTS[mesh] = w
+    return w.copy()
+
+
 def _path_setup(path: Any, state: State, rng: np.random.Generator, dgamma: float,
                 alpha: float, n_steps: int) -> None:
     """Set what :class:`StrainPath` and :class:`CompiledPath` both hold on ``path``.
@@ -112,7 +131,7 @@ def _path_setup(path: Any, state: State, rng: np.random.Generator, dgamma: float
     path.vneg = np.ascontiguousarray(-path.v)
     path.ivm = K.load_rate_bounds(path.v, m.law_arrays[1])  # same for -v
     path.par = threads.parallel_for(st.n_elem)
-    path.w = np.ascontiguousarray(m.mesh.areas / m.mesh.areas.sum())
+    path.w = area_weights(m.mesh)
     path.vmean = path.w @ path.v
     path.vbar = float(ddot(path.M, path.vmean))
     path.E0 = st.macro_strain.copy()
@@ -292,6 +311,15 @@ class StrainPath:
         return self.state
 
 
+def first_chunk(n_elem: int) -> int:
+    """Avalanches in the compiled loops' first call (then adapted to ~0.1 s per call).
+
+    About ``2**15 / n_elem`` (at least 1): a fraction of a millisecond of work at any size,
+    so that short runs do not pay a Python call per avalanche while the chunks grow.
+    """
+    return max(1, (1 << 15) // max(int(n_elem), 1))
+
+
 def compiled_available(state: State) -> bool:
     """Whether the compiled loops can drive ``state`` bitwise as the Python loops would.
 
@@ -366,7 +394,7 @@ class CompiledPath:
         self._tmp = (np.empty((n, 3)), np.empty((n, 3)), np.empty((n, 3)), np.empty(n))
         self.events0 = st.n_events
         self.aval0 = st.n_avalanches
-        self.chunk = 1
+        self.chunk = first_chunk(n)
         self.fixed_chunk = False  # True: chunks of `chunk` avalanches (checkpoint_every = 0)
         self.form = m.propagator.numba_form()
         self.blas = routines()

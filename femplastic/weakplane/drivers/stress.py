@@ -52,7 +52,7 @@ from ..npblas import on_one_thread, routines
 from ..params import ModelParams
 from ..state import State
 from .checkpoint import AQSCheckpoint
-from .path import AvalancheLog, choose_compiled, log_from_arrays
+from .path import AvalancheLog, area_weights, choose_compiled, first_chunk, log_from_arrays
 from .progress import report
 from .sweeps import SweepBuffers, relax_sweeps
 
@@ -205,7 +205,7 @@ def stress_controlled(
     st = state.copy()
     m = st.model
     M = schmid(alpha)
-    w = np.ascontiguousarray(m.mesh.areas / m.mesh.areas.sum())
+    w = area_weights(m.mesh)
     v = np.ascontiguousarray(m.propagator.load_response(M))
     vbar = float(ddot(M, w @ v))
     s0 = float(ddot(M, w @ st.stress))
@@ -467,7 +467,7 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
     n = st.n_elem
     trial, half, vec = np.empty((n, 3)), np.empty((n, 3)), np.empty(n)
     every = checkpoint is not None and checkpoint_every == 0
-    chunk = 1
+    chunk = 1 if every else first_chunk(n)
     t_ckpt = _time.perf_counter() if checkpoint_since is None else float(checkpoint_since)
     while True:
         interrupt.check()
