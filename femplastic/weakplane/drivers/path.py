@@ -49,8 +49,8 @@ from ..npblas import routines
 from ..state import State
 from .sweeps import SweepBuffers, relax_sweeps
 
-__all__ = ["AvalancheLog", "CompiledPath", "StrainPath", "area_weights", "choose_compiled",
-           "compiled_available", "first_chunk"]
+__all__ = ["AvalancheLog", "CompiledPath", "StrainPath", "area_weights", "check_loop_layout",
+           "choose_compiled", "compiled_available", "first_chunk"]
 
 
 @dataclass
@@ -309,6 +309,27 @@ class StrainPath:
         """The driven state at the current position (stress and ``macro_strain`` set)."""
         self.current_stress()
         return self.state
+
+
+def check_loop_layout(rec: Any) -> None:
+    """Refuse a checkpoint whose compiled-loop state has another layout than this version's.
+
+    Parameters
+    ----------
+    rec : mapping
+        The checkpoint's ``records`` (``ipos``, ``facc``).
+
+    Raises
+    ------
+    ValueError
+        ``ipos`` or ``facc`` of another length (an older femplastic wrote it).
+    """
+    if np.asarray(rec["ipos"]).size != len(PK.IPOS) or \
+            np.asarray(rec["facc"]).size != len(PK.FACC):
+        raise ValueError(f"resume: the checkpoint's loop state has "
+                         f"{np.asarray(rec['ipos']).size} fields, this version's "
+                         f"{len(PK.IPOS)}: it was written by another femplastic version; "
+                         f"rerun without resuming")
 
 
 def first_chunk(n_elem: int) -> int:
