@@ -396,11 +396,19 @@ class CompiledPath:
     Same parameters, attributes and records, bitwise; :meth:`leg` runs in chunks of
     avalanches of about 0.1 s and calls ``tick()`` between them (Ctrl-C, progress,
     checkpoints). Needs :func:`compiled_available`.
+
+    With ``rows`` (< ``n_steps``) the step records (:attr:`pos` ...) hold that many rows,
+    from row ``ipos[R0]`` on: when they are full, ``sink(row0, block)`` gets them (a dict
+    ``pos, stress, stress_before, size, plastic`` of copies) and the loop goes on
+    (:meth:`hand_over`; the same bits as records held whole).
     """
 
     def __init__(self, state: State, rng: np.random.Generator, dgamma: float, alpha: float,
-                 n_steps: int, record_events: bool = False) -> None:
-        _path_setup(self, state, rng, dgamma, alpha, n_steps)  # k, n: from ipos after chunks
+                 n_steps: int, record_events: bool = False, rows: int | None = None,
+                 sink: Callable[[int, dict[str, NDArray]], None] | None = None) -> None:
+        rows = n_steps if rows is None else max(1, min(int(rows), n_steps))
+        _path_setup(self, state, rng, dgamma, alpha, rows)  # k, n: from ipos after chunks
+        self.sink = sink
         st = self.state
         m = st.model
         self.ipos = np.zeros(len(PK.IPOS), np.int64)
@@ -480,6 +488,9 @@ class CompiledPath:
             self._sync()
             if status == PK.DONE:
                 return
+            if status == PK.ROWS_FULL:
+                self.hand_over()
+                continue
             if status == PK.RECORD_FULL:
                 self._grow_events()
                 continue
@@ -494,6 +505,25 @@ class CompiledPath:
                                         1 << 40))
             if tick is not None:
                 tick()
+
+    def held(self) -> int:
+        """Step records held (rows ``ipos[R0] .. n``, at the start of the record arrays)."""
+        return int(self.ipos[PK.NREC] - self.ipos[PK.R0])
+
+    def hand_over(self) -> None:
+        """Give the held step records to ``sink`` (if any rows) and start the arrays afresh."""
+        k = self.held()
+        if self.sink is None:
+            if k >= self.pos.shape[0]:
+                raise RuntimeError("CompiledPath: step records full and no sink")
+            return
+        if k <= 0:
+            return
+        r0 = int(self.ipos[PK.R0])
+        self.sink(r0, {"pos": self.pos[:k].copy(), "stress": self.stress[:k].copy(),
+                       "stress_before": self.stress_before[:k].copy(),
+                       "size": self.size[:k].copy(), "plastic": self.plastic[:k].copy()})
+        self.ipos[PK.R0] = r0 + k
 
     def avalanches(self) -> AvalancheLog:
         """The avalanche log so far (events included when recorded)."""
