@@ -18,6 +18,15 @@ The per-event times are measured inside a numba loop over random source elements
 event a different shift), update and pass interleaved ``--repeat`` times on the same aligned
 arrays; the ratios are medians of per-round ratios, the times the best rounds.
 
+**The 3D drivers** (``--drive``, default L = 16 and 32; ``--memory`` adds sides whose model
+is only built, default 64): for ``ModelParams(dim=3, L, N)`` (``--N``, default 36; the other
+parameters the 2D calibration's) the KMC quench time (``fp.quench``, the exact O(n)
+selection, stationarity criterion as in 2D), then event-driven AQS from the quenched glass
+to ``--gamma`` (default 0.1): events per second and the wall time per event against the
+single-event kernel update (the ``slip`` column, measured in the same run at the same L);
+and the memory of the model and one state, measured (``tracemalloc``, peak while building
+the model and drawing the state, and what they keep).
+
 Run: ``python benchmarks/bench_3d.py`` or ``femplastic bench 3d`` (``--sizes 16 32 64``). Its own
 loops are compiled at every run (not cached: numba cannot reload them from a file loaded by
 path, which is how ``femplastic bench`` runs it).
@@ -123,6 +132,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeat", type=int, default=7, help="interleaved rounds (median ratio)")
     ap.add_argument("--events", type=int, default=0,
                     help="events per round (default: about 0.2 s of updates)")
+    ap.add_argument("--drive", type=int, nargs="*", default=[16, 32],
+                    help="grid sides L of the quench + AQS measurement (none: skip)")
+    ap.add_argument("--memory", type=int, nargs="*", default=[64],
+                    help="further sides whose model and state are only built (memory)")
+    ap.add_argument("--N", type=int, default=36, help="slip systems per element (>= 6)")
+    ap.add_argument("--gamma", type=float, default=0.1, help="AQS strain of the measurement")
     args = ap.parse_args(argv)
     for L in args.sizes:
         if L < 2:
@@ -142,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     kq = PeriodicKernel(periodic_grid(4), Isotropic())
     _run2(aligned_zeros((16, 3)), kq.K, 4, np.zeros(2, np.int64), np.array([1e-3, -1e-3, 1e-3]))
 
+    slip_us: dict[int, float] = {}
     print(f"{'L':>4} {'n_elem':>8} {'build s':>8} {'peak MB':>8} {'kept MB':>8} "
           f"{'slip us':>8} {'dilat us':>8} {'zfold us':>8} {'pass us':>8} {'2D us':>7} "
           f"{'L2':>4} {'slip/pass':>9} {'slip/zfold':>10} {'slip/2D':>8}")
@@ -177,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
             r_z.append(a / z)
             r_2d.append(a / d)
         best = {k: 1e6 * min(v) for k, v in t.items()}
+        slip_us[L] = float(np.median(t["slip"])) * 1e6
         print(f"{L:4d} {n:8d} {build:8.2f} {peak / 1e6:8.1f} {kern.nbytes / 1e6:8.1f} "
               f"{best['slip']:8.1f} {best['dil']:8.1f} {best['zfold']:8.1f} "
               f"{best['pass']:8.1f} {best['2d']:7.1f} {L2:4d} {np.median(r_pass):9.2f} "
@@ -184,6 +201,67 @@ def main(argv: list[str] | None = None) -> None:
     kept64 = (64**3 * 36 * 8 + 7 * 33**2 * 768 * 8 + 64 * 64 * 33 * 36 * 16) / 1e6
     print("kept MB: G (L^3 x 36 doubles) + folded kernel (7 (L/2+1)^2 12L doubles) + rfft "
           f"copy; L = 64 keeps ~{kept64:.0f} MB")
+    if args.drive or args.memory:
+        _drivers(args, slip_us, rng, _run3, slip)
+
+
+def _model_memory(p) -> tuple[float, float, float]:
+    """Peak and kept MB of building the model and drawing one state; the state's own MB."""
+    import femplastic as fp
+    from femplastic.weakplane import state as state_mod
+
+    state_mod._default_model.cache_clear()
+    tracemalloc.start()
+    model = fp.build_model(p)
+    st = fp.State.fresh(model, np.random.default_rng(0))
+    kept, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    own = sum(getattr(st, k).nbytes for k in ("stress", "prestress", "eps_pl", "theta", "tauc",
+                                               "nv", "selfres", "slips", "sref", "pref",
+                                               "margin"))
+    return peak / 1e6, kept / 1e6, own / 1e6
+
+
+def _drivers(args, slip_us, rng, run3, slip) -> None:
+    """The 3D drivers at each ``--drive`` side: quench time, AQS events/s vs one update."""
+    import femplastic as fp
+    from femplastic.fe.propagators.periodic3d import PeriodicKernel3D
+
+    print(f"\n3D drivers, ModelParams(dim=3, N={args.N}) (model C otherwise), AQS to "
+          f"gamma = {args.gamma} at dgamma = 1e-4, event driven, one thread")
+    print(f"{'L':>4} {'quench s':>9} {'thermal':>9} {'stat.':>5} {'AQS s':>8} {'events':>9} "
+          f"{'events/s':>9} {'us/event':>9} {'update us':>9} {'ratio':>6} {'peak MB':>8} "
+          f"{'kept MB':>8} {'state MB':>8}")
+    fp.aqs(fp.quench(fp.ModelParams(dim=3, L=3, N=6), np.random.default_rng(0),
+                     max_events=30), None, np.random.default_rng(0), gamma_end=0.02)  # compile
+    for L in sorted(set(args.drive) | set(args.memory)):
+        p = fp.ModelParams(dim=3, L=L, N=args.N)
+        peak, kept, own = _model_memory(p)
+        if L not in args.drive:
+            print(f"{L:4d} {'-':>9} {'-':>9} {'-':>5} {'-':>8} {'-':>9} {'-':>9} {'-':>9} "
+                  f"{'-':>9} {'-':>6} {peak:8.0f} {kept:8.0f} {own:8.0f}")
+            continue
+        if L not in slip_us:  # the single-event update at this L, in this run
+            kern = PeriodicKernel3D((L, 6.6), fp.weakplane.dimension.material_3d(p))
+            st0 = aligned_zeros((L**3, 6))
+            m = max(20, int(0.2 / (6e-9 * L**3 * 6)))
+            e = rng.integers(0, L**3, m)
+            slip_us[L] = 1e6 * min(_per_event(lambda e=e: run3(0, st0, kern.K.reshape(-1), L,
+                                                               e, slip), m) for _ in range(3))
+        t0 = time.perf_counter()
+        st, info = fp.quench(p, np.random.default_rng(1), return_info=True)
+        tq = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        run = fp.aqs(st, p, np.random.default_rng(2), gamma_end=args.gamma, dgamma=1e-4)
+        ta = time.perf_counter() - t0
+        ev = int(run.avalanche_size.sum())
+        per = 1e6 * ta / max(ev, 1)
+        print(f"{L:4d} {tq:9.1f} {info.n_thermal:9d} {'yes' if info.stationary else 'no':>5} "
+              f"{ta:8.1f} {ev:9d} {ev / ta:9.0f} {per:9.1f} {slip_us[L]:9.1f} "
+              f"{per / slip_us[L]:6.2f} {peak:8.0f} {kept:8.0f} {own:8.0f}")
+    print("ratio: AQS wall time per event / one single-event kernel update (target <= 3); "
+          "peak/kept MB: building the model and drawing one state (tracemalloc); state MB: "
+          "one state's arrays (a run holds a few copies)")
 
 if __name__ == "__main__":
     main()

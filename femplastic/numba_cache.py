@@ -24,7 +24,9 @@ KERNEL_MODULES = ("fe/propagators/kernels.py", "weakplane/kernels.py",
                   "weakplane/kmc_kernels.py", "weakplane/aqs_kernels.py", "lattice/kernel.py",
                   "lattice/loops.py", "fe/propagators/kernels3d.py",
                   "weakplane/kernels3d.py", "weakplane/path_kernels.py",
-                  "fe/propagators/sparse_kernels.py")
+                  "fe/propagators/sparse_kernels.py", "weakplane/relax3d.py",
+                  "weakplane/aqs_kernels3d.py", "weakplane/kmc_kernels3d.py",
+                  "weakplane/path_kernels3d.py")
 _STAMP = _ROOT / "__pycache__" / "femplastic-kernels.sha256"
 _done = False
 

@@ -408,6 +408,7 @@ def check_config(cfg: Any) -> None:
     p = instance("model", cfg.model, ModelParams)
     rp = instance("run", cfg.run, RunParams)
     o = rp.settings()
+    check_dimension(p, rp)
     if rp.protocol == "local-yield" and p.mesh is not None:
         raise ValueError(
             f"run.protocol = local-yield cannot run on model.mesh = {p.mesh!r}: the local shear "
@@ -423,6 +424,36 @@ def check_config(cfg: Any) -> None:
                 f"+-{STRESS_MAX_G * g:g} (model.G = {g:g}): a larger stress is an elastic "
                 f"shear strain above {STRESS_MAX_G:g}, outside the small-strain model (flow "
                 f"sets in near lam = {p.lam:g})")
+
+
+#: The ``run.protocol`` values a 3D model (``model.dim = 3``) runs.
+PROTOCOLS_3D = ("aqs", "cyclic", "stress", "bauschinger")
+
+
+def check_dimension(p: Any, rp: Any) -> None:
+    """Refuse what a 3D model (``model.dim = 3``) cannot run, in one line naming the key.
+
+    Parameters
+    ----------
+    p : ModelParams
+    rp : RunParams
+
+    Raises
+    ------
+    ValueError
+        ``model.dim = 3`` with a ``run.protocol`` outside :data:`PROTOCOLS_3D` (the local
+        shear test and the finite-rate/creep drivers are 2D), or with ``run.backend`` other
+        than ``numba``.
+    """
+    if getattr(p, "dim", 2) != 3:
+        return
+    if rp.protocol not in PROTOCOLS_3D:
+        raise ValueError(f"run.protocol = {rp.protocol} is not available for model.dim = 3 "
+                         f"(3D runs take run.protocol = {', '.join(PROTOCOLS_3D)}); set "
+                         "model.dim = 2 or another run.protocol")
+    if rp.backend != "numba":
+        raise ValueError(f"run.backend = {rp.backend} is not available for model.dim = 3 "
+                         "(the accelerated backend is 2D); set run.backend = numba")
 
 
 def check_memory(what: str, nbytes: float, detail: str, fix: str) -> None:
@@ -457,16 +488,18 @@ def check_model_size(params: Any, n_elem: int | None = None, periodic: bool = Tr
     ----------
     params : ModelParams
     n_elem : int, optional
-        Elements of a custom mesh (default ``params.L ** 2``).
+        Elements of a custom mesh (default ``params.L ** params.dim``).
     periodic : bool
         Regular periodic grid (the convolution kernel) or the general FE path.
     """
-    n = float(params.L) ** 2 if n_elem is None else float(n_elem)
+    dim = getattr(params, "dim", 2)
+    n = float(params.L) ** dim if n_elem is None else float(n_elem)
     from .weakplane.estimates import model_bytes
 
-    check_memory("the model", sum(model_bytes(n, params.N, periodic and params.variant != "A")),
-                 f"{n:.3g} elements (model.L = {params.L}) x model.N = {params.N} slip "
-                 "systems", "lower model.L (or model.N)")
+    check_memory("the model",
+                 sum(model_bytes(n, params.N, periodic and params.variant != "A", dim)),
+                 f"{n:.3g} elements (model.L = {params.L}, model.dim = {dim}) x model.N = "
+                 f"{params.N} slip systems", "lower model.L (or model.N)")
 
 
 def check_run_flags(args: Any, protocol: str, default_out: str = "femplastic-out") -> None:

@@ -169,7 +169,7 @@ def test_drucker_prager_threshold_and_thermal_bound():
     assert amp[0] == 0.0
 
 
-def test_model_params_take_dim3_and_the_2d_drivers_refuse_it(tmp_path, capsys):
+def test_model_params_take_dim3_and_2d_only_paths_refuse_it(tmp_path, capsys):
     import femplastic as fp
     from femplastic import cli
     from femplastic.weakplane.dimension import (
@@ -194,13 +194,15 @@ def test_model_params_take_dim3_and_the_2d_drivers_refuse_it(tmp_path, capsys):
             fp.ModelParams(**bad)
     with pytest.raises(ValueError, match="needs ModelParams"):
         slip_law_3d(fp.ModelParams())
-    with pytest.raises(DimensionNotAvailable, match="3D drivers are not yet available"):
-        fp.quench(p, np.random.default_rng(0))
-    with pytest.raises(NotImplementedError):
-        fp.build_model(p)
-    with pytest.raises(SystemExit) as exc:  # the CLI refuses before any work
-        cli.main(["run", "--set", "model.dim=3", "--set", "model.L=16",
-                  "--out", str(tmp_path / "x")])
+    from femplastic.weakplane.dimension import require_2d
+
+    with pytest.raises(DimensionNotAvailable, match="is 2D only"):
+        require_2d(p, "this path")
+    with pytest.raises(SystemExit) as exc:  # the CLI refuses a 2D-only protocol before work
+        cli.main(["run", "--set", "model.dim=3", "--set", "model.L=16", "--set",
+                  "run.protocol=rate", "--out", str(tmp_path / "x")])
     assert exc.value.code == 2
-    assert "3D drivers are not yet available" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "run.protocol = rate is not available for model.dim = 3" in err
+    assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()

@@ -635,10 +635,8 @@ def check_run(cfg, realizations: int, out: Path, overwrite: bool,
         :func:`femplastic.weakplane.estimates.check_cost`.
     """
     from ..io.outdir import check_folder
-    from ..weakplane.dimension import require_2d
     from ..weakplane.estimates import check_cost, events_per_strain
 
-    require_2d(cfg.model, "femplastic run")  # before any work: 3D drivers do not exist yet
     if not resume:  # a resumed run continues in its own folder
         check_folder(out, overwrite)
     cost = check_cost(cfg, realizations, out)  # memory, disk, time of every protocol
@@ -705,19 +703,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     moved = None if resume is not None else claim_folder(out, args.overwrite)
     if moved is not None:
         print(f"femplastic run: moved the previous run in {out} to {moved}", file=sys.stderr)
+    dim3 = f" (3D: {cfg.model.L ** 3} elements)" if cfg.model.dim == 3 else ""
     if cfg.run.protocol != "aqs":  # cyclic, stress, bauschinger, local-yield, rate, creep
         from .protocols import run_protocol
 
         summary = run_protocol(cfg, args.seed, args.realizations, out, progress=mode,
                                checkpoint_every=checkpoint_every, resume=resume is not None)
-        print(f"femplastic run: protocol={cfg.run.protocol} L={cfg.model.L} seed={args.seed} "
-              f"realizations={args.realizations}; wall {summary['wall_time_s']:.2f} s")
+        print(f"femplastic run: protocol={cfg.run.protocol} L={cfg.model.L}{dim3} "
+              f"seed={args.seed} realizations={args.realizations}; "
+              f"wall {summary['wall_time_s']:.2f} s")
         print(f"  wrote {out}/: {' '.join(summary['files'])}")
         return 0
     summary = run_main_job(cfg, args.seed, args.realizations, out, progress=mode,
                            checkpoint_every=checkpoint_every, resume=resume is not None)
     st = summary["stationary"]
-    print(f"femplastic run: Castellanos et al. model {cfg.model.variant}, L={cfg.model.L} "
+    print(f"femplastic run: Castellanos et al. model {cfg.model.variant}, "
+          f"L={cfg.model.L}{dim3} "
           f"N={cfg.model.N} gamma_end={cfg.run.gamma_end} seed={args.seed} "
           f"realizations={args.realizations}")
     if st["mean_stress"] is None:

@@ -15,6 +15,7 @@ Elements of a regular grid are numbered row-major with x fastest:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +76,17 @@ class HexMesh:
     def volumes(self) -> NDArray[np.float64]:
         """Element volumes, (n_elem,) (exact for trilinear hexahedra)."""
         return _hex_geometry(self.nodes, self.cells)[0]
+
+    @functools.cached_property
+    def areas(self) -> NDArray[np.float64]:
+        """Element measures (the volumes), (n_elem,): the name the weak-plane drivers read.
+
+        The drivers weight element means by ``mesh.areas`` in 2D and 3D alike; computed
+        once per mesh (read only).
+        """
+        a = self.volumes
+        a.flags.writeable = False
+        return a
 
     @property
     def centroids(self) -> NDArray[np.float64]:

@@ -4,10 +4,12 @@
 it. The layout is chosen so that every XDMF reader sees the same thing:
 
 * the domain holds exactly **one** grid, a temporal collection; each time step is a uniform
-  grid of ``n_elem`` quadrilaterals whose topology and geometry point to the same two
-  datasets (``/mesh/cells``, ``/mesh/points``) and whose cell attributes point to
-  ``/steps/NNNNNN/<field>``. ParaView's Xdmf2 reader ("XDMF Reader", ``vtkXdmfReader``) and its
-  Xdmf3 readers therefore return one grid of ``n_elem`` cells per time, and ``meshio``'s
+  grid of ``n_elem`` quadrilaterals (2D) or hexahedra (3D, a
+  :class:`~femplastic.fe.mesh3d.HexMesh`: one grid of ``L^3`` cells per step) whose
+  topology and geometry point to the same two datasets (``/mesh/cells``,
+  ``/mesh/points``) and whose cell attributes point to ``/steps/NNNNNN/<field>``.
+  ParaView's Xdmf2 reader ("XDMF Reader", ``vtkXdmfReader``) and its Xdmf3 readers
+  therefore return one grid of ``n_elem`` cells per time, and ``meshio``'s
   ``TimeSeriesReader`` reads it too. (meshio's own writer adds a second, frozen grid at the
   domain level, which the Xdmf2 reader returns as a second block.)
 * Crash-safe (a SIGKILL at any moment leaves an index that names whole, readable files only):
@@ -36,7 +38,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..fe.elasticity import von_mises
+from ..fe.elasticity3d import equivalent_shear3
 from ..fe.mesh import FEMesh
+from ..fe.mesh3d import HexMesh
 from .results import provenance
 
 __all__ = ["XdmfWriter", "element_fields"]
@@ -55,10 +59,11 @@ def element_fields(
 
     Parameters
     ----------
-    stress : (n_elem, 3) ndarray
-        Voigt stress (xx, yy, xy), LJ units; written as a 3x3 tensor field ``stress``
-        (ParaView's 9 components, ``xx, xy, yy`` at 0, 1, 4) and the scalar ``von_mises``.
-    eps_pl : (n_elem, 3) ndarray, optional
+    stress : (n_elem, 3) or (n_elem, 6) ndarray
+        Voigt stress, 2D (xx, yy, xy) or 3D (xx, yy, zz, yz, xz, xy), LJ units; written as a
+        3x3 tensor field ``stress`` (ParaView's 9 components) and the scalar ``von_mises``,
+        ``(1/2 sigma' : sigma')^(1/2)`` (``sqrt(J2)`` in 3D).
+    eps_pl : (n_elem, 3) or (n_elem, 6) ndarray, optional
         Plastic strain, written as ``plastic_strain`` (tensor) and ``plastic_shear``
         (its von Mises-like magnitude).
     **extra
@@ -72,14 +77,21 @@ def element_fields(
 
     def tensor(v: NDArray[np.float64]) -> NDArray[np.float64]:
         t = np.zeros((v.shape[0], 3, 3))
+        if v.shape[1] == 6:  # 3D Voigt (xx, yy, zz, yz, xz, xy)
+            for c, (i, j) in enumerate(((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))):
+                t[:, i, j] = t[:, j, i] = v[:, c]
+            return t.reshape(-1, 9)
         t[:, 0, 0], t[:, 1, 1] = v[:, 0], v[:, 1]
         t[:, 0, 1] = t[:, 1, 0] = v[:, 2]
         return t.reshape(-1, 9)
 
-    out = {"stress": tensor(stress), "von_mises": von_mises(stress)}
+    def shear(v: NDArray[np.float64]) -> NDArray[np.float64]:
+        return equivalent_shear3(v) if v.shape[1] == 6 else von_mises(v)
+
+    out = {"stress": tensor(stress), "von_mises": shear(stress)}
     if eps_pl is not None:
         out["plastic_strain"] = tensor(eps_pl)
-        out["plastic_shear"] = von_mises(eps_pl)
+        out["plastic_shear"] = shear(eps_pl)
     out.update({k: np.asarray(v, dtype=float) for k, v in extra.items()})
     return out
 
@@ -123,8 +135,9 @@ class XdmfWriter:
     filename : str or Path
         The ``.xdmf`` index; the arrays go to the ``.h5`` with the same stem beside it. Both
         are created (replaced if they exist).
-    mesh : FEMesh
-        Written once (unwrapped node coordinates, one quad per element).
+    mesh : FEMesh or HexMesh
+        Written once (unwrapped node coordinates, one quadrilateral per element, or one
+        hexahedron in VTK node order for a 3D mesh).
     params, seed : optional
         Provenance stored in the ``.h5`` root attributes (see
         :func:`femplastic.io.results.provenance`).
@@ -155,8 +168,9 @@ class XdmfWriter:
         filename = Path(filename)
         if filename.suffix != ".xdmf":
             raise ValueError(f"filename must end in .xdmf, got {filename.name!r}")
-        if not isinstance(mesh, FEMesh):
-            raise TypeError(f"mesh must be a femplastic FEMesh, got {type(mesh).__name__}")
+        if not isinstance(mesh, FEMesh | HexMesh):
+            raise TypeError(f"mesh must be a femplastic FEMesh or HexMesh, got "
+                            f"{type(mesh).__name__}")
         self.filename = filename
         self.h5_filename = filename.with_suffix(".h5")
         self.staging = (Path(staging) if staging is not None
@@ -205,15 +219,17 @@ class XdmfWriter:
         """The index's grid of one step (its arrays in the staging file or in ``NAME.h5``)."""
         h5 = self.h5_filename.name
         n = self._cells.shape[0]
+        topo, geo = (("Hexahedron", "XYZ") if self._cells.shape[1] == 8
+                     else ("Quadrilateral", "XY"))
         rel = os.path.relpath(self.staging, self.filename.parent).replace(os.sep, "/")
         where, prefix = (f"{rel}/{step}.h5", "") if staged else (h5, f"/steps/{step}")
         parts = [
             f'      <Grid Name="step_{step}" GridType="Uniform">\n',
             f'        <Time Value="{float(t)!r}"/>\n',
-            f'        <Topology TopologyType="Quadrilateral" NumberOfElements="{n}">'
+            f'        <Topology TopologyType="{topo}" NumberOfElements="{n}">'
             f'{_data_item(h5, "/mesh/cells", self._cells.dtype, self._cells.shape)}'
             '</Topology>\n',
-            f'        <Geometry GeometryType="XY">'
+            f'        <Geometry GeometryType="{geo}">'
             f'{_data_item(h5, "/mesh/points", self._points.dtype, self._points.shape)}'
             '</Geometry>\n',
         ]
@@ -269,9 +285,9 @@ class XdmfWriter:
         ----------
         t : float
             Time value of the step (``femplastic run`` writes the external strain).
-        stress : (n_elem, 3) ndarray
-            Voigt stress, LJ units.
-        eps_pl : (n_elem, 3) ndarray, optional
+        stress : (n_elem, 3) or (n_elem, 6) ndarray
+            Voigt stress (2D or 3D), LJ units.
+        eps_pl : (n_elem, 3) or (n_elem, 6) ndarray, optional
             Plastic strain.
         **extra
             Further cell arrays, (n_elem,) or (n_elem, k).

@@ -85,21 +85,23 @@ def kernel_state(state: State) -> tuple[tuple[NDArray, ...], tuple[NDArray, ...]
     return system, m.law_arrays, (state.sref, state.pref, state.margin)
 
 
-def work_buffers(n: int) -> tuple[NDArray, ...]:
+def work_buffers(n: int, components: int = 3) -> tuple[NDArray, ...]:
     """A fresh ``work`` bundle (fields :data:`WORK`) for ``n`` elements.
 
     Parameters
     ----------
     n : int
         Number of elements (the most systems one sweep can activate).
+    components : int
+        Voigt components of a strain increment: 3 (2D, default) or 6 (3D).
 
     Returns
     -------
     tuple of ndarray
-        Zero arrays ``act_e, act_k`` (n,) int64, ``deps`` (n, 3), ``amp, taus`` (n,).
+        Zero arrays ``act_e, act_k`` (n,) int64, ``deps`` (n, components), ``amp, taus`` (n,).
     """
-    return (np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros((n, 3)), np.zeros(n),
-            np.zeros(n))
+    return (np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros((n, components)),
+            np.zeros(n), np.zeros(n))
 
 
 def event_record(capacity: int, old: tuple[NDArray, ...] | None = None) -> tuple[NDArray, ...]:

@@ -2,8 +2,13 @@
 
 ``ModelParams(dim=3)`` is accepted and validated here (:func:`check_dim`); its ingredients are
 built by :func:`material_3d` (``Isotropic3D(G, K=B)``) and :func:`slip_law_3d`
-(:class:`~femplastic.weakplane.slip3d.SlipLaw3D`). The drivers are 2D only so far (issue #26):
-:func:`require_2d` refuses 3D parameters with :class:`DimensionNotAvailable` before any work.
+(:class:`~femplastic.weakplane.slip3d.SlipLaw3D`).
+
+The drivers are shared by both dimensions: what differs is data carried by the model (the
+number of stress components, the loading tensor, the compiled kernels), and the drivers ask
+this module for it: :func:`kernels_of` (the 2D or 3D compiled kernels, same signatures),
+:func:`loading_tensor`, :func:`resolve` and :func:`equivalent_shear`. Code paths that exist
+in 2D only refuse 3D parameters with :func:`require_2d` before any work.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .params import ModelParams
 
 __all__ = ["VARIANTS_3D", "DimensionNotAvailable", "check_dim", "require_2d", "material_3d",
-           "slip_law_3d"]
+           "slip_law_3d", "components", "kernels_of", "path_kernels_of", "loading_tensor",
+           "resolve", "equivalent_shear"]
 
 #: Variants whose ingredients exist in 3D: Drucker-Prager thresholds (B), the original
 #: model (C), homogeneous non-evolving thresholds (E).
@@ -59,6 +65,137 @@ def check_dim(dim: Any, variant: str, N: Any) -> None:
                          f"the 5 deviatoric directions), got {N!r}")
 
 
+def components(dim: int) -> int:
+    """Voigt components of a symmetric tensor: 3 in 2D ``(xx, yy, xy)``, 6 in 3D.
+
+    Parameters
+    ----------
+    dim : int
+        2 or 3.
+
+    Returns
+    -------
+    int
+        ``3`` or ``6`` (3D order ``(xx, yy, zz, yz, xz, xy)``, tensor shear).
+    """
+    return 6 if dim == 3 else 3
+
+
+def kernels_of(dim: int) -> tuple[Any, Any, Any]:
+    """The compiled kernels of a dimension: ``(relax, aqs loop, kmc)`` modules.
+
+    2D: :mod:`~femplastic.weakplane.kernels`, :mod:`~femplastic.weakplane.aqs_kernels`,
+    :mod:`~femplastic.weakplane.kmc_kernels`; 3D: :mod:`~femplastic.weakplane.relax3d`,
+    :mod:`~femplastic.weakplane.aqs_kernels3d`, :mod:`~femplastic.weakplane.kmc_kernels3d`,
+    with the same function names, signatures, bundles and order of random draws.
+
+    Parameters
+    ----------
+    dim : int
+        2 or 3 (``model.params.dim``).
+
+    Returns
+    -------
+    tuple of module
+    """
+    if dim == 3:
+        from . import aqs_kernels3d, kmc_kernels3d, relax3d
+
+        return relax3d, aqs_kernels3d, kmc_kernels3d
+    from . import aqs_kernels, kmc_kernels
+    from . import kernels as K
+
+    return K, aqs_kernels, kmc_kernels
+
+
+def path_kernels_of(dim: int) -> Any:
+    """The compiled cyclic and stress-controlled loops of a dimension.
+
+    Parameters
+    ----------
+    dim : int
+        2 or 3.
+
+    Returns
+    -------
+    module
+        :mod:`~femplastic.weakplane.path_kernels` (2D) or
+        :mod:`~femplastic.weakplane.path_kernels3d` (3D): same functions and statuses.
+    """
+    if dim == 3:
+        from . import path_kernels3d
+
+        return path_kernels3d
+    from . import path_kernels
+
+    return path_kernels
+
+
+def loading_tensor(dim: int, alpha: float) -> Any:
+    """Unit loading tensor ``M(alpha)`` of simple shear at orientation ``alpha`` (radians).
+
+    2D: :func:`femplastic.fe.elasticity.schmid`. 3D: the same shear in the xy plane (rotated
+    by ``alpha`` about the z axis), Voigt ``(xx, yy, zz, yz, xz, xy)``:
+    ``(-sin 2alpha / 2, sin 2alpha / 2, 0, 0, 0, cos 2alpha / 2)``; ``alpha = 0`` is simple
+    shear ``E_xy`` (the default loading), ``alpha = pi/2`` its reverse.
+
+    Parameters
+    ----------
+    dim : int
+        2 or 3.
+    alpha : float
+        Orientation, radians.
+
+    Returns
+    -------
+    (3,) or (6,) float64 ndarray
+        Tensor-Voigt, ``M : M = 1/2``.
+    """
+    from ..fe.elasticity import schmid
+
+    m = schmid(alpha)
+    if dim != 3:
+        return m
+    return np.array([m[0], m[1], 0.0, 0.0, 0.0, m[2]])
+
+
+def resolve(M: Any, stress: Any) -> Any:
+    """``M : stress`` in tensor-Voigt form, 2D (3 components) or 3D (6).
+
+    Parameters
+    ----------
+    M, stress : (..., C) array_like
+        Broadcast together; ``C`` 3 or 6.
+
+    Returns
+    -------
+    ndarray or float
+        The double contraction.
+    """
+    from ..fe.elasticity import ddot
+    from ..fe.elasticity3d import ddot3
+
+    return ddot3(M, stress) if np.shape(M)[-1] == 6 else ddot(M, stress)
+
+
+def equivalent_shear(stress: Any) -> Any:
+    """``(1/2 sigma' : sigma')^(1/2)`` of 2D (..., 3) or 3D (..., 6) Voigt stresses.
+
+    Parameters
+    ----------
+    stress : (..., C) array_like
+
+    Returns
+    -------
+    ndarray
+        The 2D von Mises measure of the paper, or ``sqrt(J2)`` in 3D.
+    """
+    from ..fe.elasticity import von_mises
+    from ..fe.elasticity3d import equivalent_shear3
+
+    return equivalent_shear3(stress) if np.shape(stress)[-1] == 6 else von_mises(stress)
+
+
 def require_2d(params: ModelParams, what: str) -> None:
     """Refuse 3D parameters in a 2D-only code path, before any work.
 
@@ -77,10 +214,8 @@ def require_2d(params: ModelParams, what: str) -> None:
     dim = getattr(params, "dim", 2)
     if dim != 2:
         raise DimensionNotAvailable(
-            f"model.dim = {dim}: the 3D drivers are not yet available ({what} is 2D only; "
-            "issue #26: the 3D FE core and slip systems exist in "
-            "femplastic.fe.propagators.periodic3d and femplastic.weakplane.slip3d); set "
-            "model.dim = 2")
+            f"model.dim = {dim}: {what} is 2D only (3D has the quench, aqs, cyclic and "
+            "stress protocols); set model.dim = 2")
 
 
 def _need_3d(params: ModelParams, name: str) -> None:

@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..fe.elasticity import VOIGT_WEIGHTS
+from ..fe.elasticity3d import VOIGT_WEIGHTS_3D
 
 if TYPE_CHECKING:  # pragma: no cover
     from .state import State
@@ -43,7 +44,8 @@ def elastic_energy(state: State, macro_strain: ArrayLike | None = None,
     Parameters
     ----------
     state : State
-        Its ``stress``, ``prestress`` and ``eps_pl`` (n_elem, 3) and ``macro_strain`` (3,).
+        Its ``stress``, ``prestress`` and ``eps_pl`` (n_elem, C) and ``macro_strain`` (C,),
+        ``C = 3`` in 2D, 6 in 3D (per unit volume then).
     macro_strain : (3,) array_like, optional
         The imposed mean strain ``E`` to use instead of ``state.macro_strain`` (drivers that
         update ``macro_strain`` only at the end of a run pass the current one).
@@ -75,10 +77,11 @@ def elastic_energy(state: State, macro_strain: ArrayLike | None = None,
         areas = state.model.mesh.areas
         weights = areas / areas.sum()
     w = weights
+    vw = VOIGT_WEIGHTS if state.stress.shape[1] == 3 else VOIGT_WEIGHTS_3D  # 3D: 6 components
     half = 0.5 * (state.prestress + state.stress)
     mean_half = w @ half
-    ext = float(np.dot(E * VOIGT_WEIGHTS, mean_half))
-    internal = float(w @ ((state.eps_pl * half) @ VOIGT_WEIGHTS))
+    ext = float(np.dot(E * vw, mean_half))
+    internal = float(w @ ((state.eps_pl * half) @ vw))
     return ext - internal
 
 

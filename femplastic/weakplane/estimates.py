@@ -52,7 +52,8 @@ def _steps(gamma_end: float, dgamma: float) -> float:
     return gamma_end / dgamma if dgamma > 0 else math.inf
 
 
-def model_bytes(n: float, N: float, periodic: bool = True) -> tuple[float, float]:
+def model_bytes(n: float, N: float, periodic: bool = True, dim: int = 2
+                ) -> tuple[float, float]:
     """Memory of a model's state copies and of its propagator, in bytes.
 
     Parameters
@@ -64,6 +65,11 @@ def model_bytes(n: float, N: float, periodic: bool = True) -> tuple[float, float
     periodic : bool
         Regular periodic grid with homogeneous moduli (the convolution kernel); False: the
         general FE path (variant A, custom meshes).
+    dim : int
+        2 (default) or 3. In 3D a state holds ``27 + 9 N`` numbers per element (six stress
+        components, six-component Schmid tensors) and the exact ``L^3`` kernel about 4 kB
+        per element while it is built (its complex per-wavevector blocks; 0.75 kB kept:
+        ``femplastic bench 3d`` measures both).
 
     Returns
     -------
@@ -75,6 +81,8 @@ def model_bytes(n: float, N: float, periodic: bool = True) -> tuple[float, float
     """
     from ..fe.propagators.general import default_dense_budget
 
+    if dim == 3:
+        return 4 * n * (27 + 9 * N) * 8, n * 4096
     state = 4 * n * (9 + 7 * N) * 8
     if periodic:
         return state, n * 1024
@@ -104,11 +112,12 @@ def run_footprint(params: Any, run: Any, realizations: int = 1) -> dict[str, flo
         (their sum), ``fields`` (disk of ``fields.h5``), ``disk`` (fields + records of all
         realisations); floats, possibly ``inf``.
     """
-    n = float(params.L) ** 2
+    dim = getattr(params, "dim", 2)
+    n = float(params.L) ** dim
     N = float(params.N)
     steps = _steps(run.gamma_end, run.dgamma)
     records = min(steps, RUN_RECORD_CHUNK) * _RECORD_BYTES  # one chunk in memory
-    state, propagator = model_bytes(n, N, params.variant not in ("A",))
+    state, propagator = model_bytes(n, N, params.variant not in ("A",), dim)
     every = run.fields_every if run.fields_every > 0 else run.gamma_end
     snaps = min(steps, max(run.gamma_end / every, 1.0)) + 1
     fields = snaps * n * _FIELD_BYTES
@@ -286,7 +295,7 @@ def footprint(cfg: Any, realizations: int = 1, streamed: bool = True) -> dict[st
     """
     p, rp = cfg.model, cfg.run
     o = rp.settings()
-    n = float(p.L) ** 2
+    n = float(p.L) ** getattr(p, "dim", 2)
     steps, what, strain = _protocol_steps(cfg)
     base = run_footprint(p, rp, realizations)
     model = base["state"] + base["propagator"]

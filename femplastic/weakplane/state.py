@@ -18,8 +18,7 @@ from .. import interrupt
 from ..fe.elasticity import Isotropic, ddot, schmid
 from ..fe.mesh import FEMesh, periodic_grid
 from ..fe.propagators import ALIGNMENT, Propagator, aligned_zeros
-from . import kernels as K
-from .dimension import require_2d
+from .dimension import components, kernels_of, loading_tensor, resolve
 from .element_size import element_law
 from .meshfile import model_mesh
 from .params import ModelParams
@@ -69,6 +68,16 @@ class Model:
         """Number of elements."""
         return self.mesh.n_elem
 
+    @property
+    def dim(self) -> int:
+        """Dimension, 2 or 3 (``params.dim``)."""
+        return int(self.params.dim)
+
+    @property
+    def components(self) -> int:
+        """Voigt components of the stress: 3 in 2D, 6 in 3D."""
+        return components(self.dim)
+
     @functools.cached_property
     def law_arrays(self) -> tuple[NDArray, ...]:
         """The ``law`` bundle of the kernels (:meth:`SlipLaw.arrays`), built once per model.
@@ -77,13 +86,17 @@ class Model:
         -------
         tuple of ndarray
             ``(law_i, law_f, thr_table, angles)``
-            (:data:`femplastic.weakplane.bundles.LAW`); read only by the kernels.
+            (:data:`femplastic.weakplane.bundles.LAW`); read only by the kernels. In 3D
+            ``law_i`` is :meth:`SlipLaw3D.arrays`'s and ``angles`` is empty.
         """
-        return self.law.arrays()
+        arrays = tuple(self.law.arrays())
+        return arrays if len(arrays) == 4 else (*arrays, np.zeros(0))
 
 
 @functools.lru_cache(maxsize=16)
 def _default_model(params: ModelParams) -> Model:
+    if params.dim == 3:
+        return _model_3d(params)
     mesh = periodic_grid(params.L, params.l) if params.mesh is None else model_mesh(params)
     return _assemble(params, mesh, None, None, None, None)
 
@@ -103,6 +116,19 @@ def _assemble(params: ModelParams, mesh: FEMesh, material: Isotropic | None,
             validation.check_model_size(params.replace(N=law.N), mesh.n_elem)
     law = law or params.slip_law()
     return Model(params, mesh, material, prop, law, Kself)
+
+
+def _model_3d(params: ModelParams) -> Model:
+    """The 3D model: regular ``L^3`` Hex8 grid, exact periodic kernel, isotropic systems."""
+    from ..fe.mesh3d import periodic_grid3d
+    from ..fe.propagators.periodic3d import PeriodicKernel3D
+    from .dimension import material_3d, slip_law_3d
+
+    mesh = periodic_grid3d(params.L, params.l)
+    material = material_3d(params)
+    prop = PeriodicKernel3D(mesh, material)
+    Kself = np.ascontiguousarray(prop.self_response, dtype=float)
+    return Model(params, mesh, material, prop, slip_law_3d(params), Kself)
 
 
 def build_model(
@@ -151,12 +177,27 @@ def build_model(
         a ``propagator`` whose number of elements differs from the mesh's; a ``mesh`` whose
         element count ``params.L`` does not describe (``L = round(sqrt(n_elem))``,
         :func:`femplastic.validation.check_mesh_matches`); a model larger than the memory;
-        ``params.dim`` is 3 (:class:`~femplastic.weakplane.params.DimensionNotAvailable`: the
-        drivers are 2D only so far).
+        ``params.dim = 3`` with a custom ingredient (3D: the regular ``L^3`` Hex8 grid, its
+        exact periodic kernel and ``params``' slip law only).
+
+    Notes
+    -----
+    ``params.dim = 3`` builds the 3D model: the regular tri-periodic ``L^3`` grid of Hex8
+    elements of side ``l`` (:func:`femplastic.fe.mesh3d.periodic_grid3d`), the exact
+    periodic kernel (:class:`~femplastic.fe.propagators.periodic3d.PeriodicKernel3D`),
+    ``Isotropic3D(G, K=B)`` and the isotropic slip systems of
+    :func:`~femplastic.weakplane.dimension.slip_law_3d`. Every driver takes its states.
     """
     from .. import validation
 
-    require_2d(params, "the weak-plane drivers (build_model)")  # no 3D drivers yet (#26)
+    if params.dim == 3:
+        given = [k for k, v in (("mesh", mesh), ("material", material), ("law", law),
+                                ("propagator", propagator)) if v is not None]
+        if given or params.mesh is not None:
+            raise ValueError(f"model.dim = 3 builds the regular L^3 grid from the parameters; "
+                             f"custom {', '.join(given) or 'model.mesh'} not supported in 3D")
+        validation.check_model_size(params)
+        return _default_model(params)
     if params.mesh is not None and mesh is None:  # model.mesh: the mesh file, cached model
         if material is None and law is None and propagator is None and not params.heterogeneous:
             validation.check_model_size(params, model_mesh(params).n_elem, False)
@@ -182,6 +223,12 @@ def build_model(
 @dataclass(eq=False)
 class State:
     """Plain-array state of the weak-plane model.
+
+    Shapes are those of a 2D model; a 3D model (``model.dim = 3``) has ``C = 6`` stress
+    components ``(xx, yy, zz, yz, xz, xy)`` where 2D has 3, ``nv`` (n_elem, N, 6) the Schmid
+    tensors ``M = (n s + s n) / 2``, ``theta`` (n_elem, N) the polar angle ``arccos n_z`` of
+    each plane normal (for the records only), ``sref`` (n_elem, 6)
+    (:mod:`femplastic.weakplane.relax3d`).
 
     Attributes
     ----------
@@ -234,7 +281,9 @@ class State:
     margin: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
-        n = self.stress.shape[0]
+        n, C = self.stress.shape
+        if self.macro_strain.shape != (C,) and not np.any(self.macro_strain):
+            self.macro_strain = np.zeros(C)  # the default (3,) zeros of a 3D state
         if self.stress.ctypes.data % ALIGNMENT or not self.stress.flags.c_contiguous:
             stress = aligned_zeros(self.stress.shape)  # rows streamed by the shifted add
             stress[:] = self.stress
@@ -242,7 +291,7 @@ class State:
         if self.slips is None:
             self.slips = np.zeros(n, dtype=np.int64)
         if self.sref is None:
-            self.sref = np.zeros((n, 2))
+            self.sref = np.zeros((n, 2 if C == 3 else C))  # 3D: the full stress
             self.pref = np.zeros(n)
             self.margin = -np.ones(n)
 
@@ -270,19 +319,22 @@ class State:
         """
         n = model.n_elem
         N = model.law.N
+        C = model.components
         law = model.law_arrays
         theta = np.zeros((n, N))
         tauc = np.zeros((n, N))
-        nv = np.zeros((n, N, 2))
+        nv = np.zeros((n, N, 2 if C == 3 else C))
         selfres = np.zeros((n, N))
-        z = np.zeros((n, 3))
+        z = np.zeros((n, C))
         eps_pl = z.copy()
         system = (theta, tauc, nv, selfres, model.Kself, eps_pl, np.zeros(n, dtype=np.int64))
-        if model.law.per_element is not None:  # element size: inactive padding systems
+        if getattr(model.law, "per_element", None) is not None:  # element size: padding
             tauc[np.arange(N)[None, :] >= model.law.n_per_element(n)[:, None]] = np.inf
+        renew = kernels_of(model.dim)[0].renew_element
         for e in range(n):
-            K.renew_element(e, rng, system, law, True)
-        return cls(model, z.copy(), z.copy(), eps_pl, theta, tauc, nv, selfres)
+            renew(e, rng, system, law, True)
+        return cls(model, z.copy(), z.copy(), eps_pl, theta, tauc, nv, selfres,
+                   macro_strain=np.zeros(C))
 
     def copy(self) -> State:
         """Deep copy of the arrays (the model is shared).
@@ -315,7 +367,7 @@ class State:
         float or (n_elem,) float64 ndarray
             Units of ``G``.
         """
-        if self.model.law.per_element is None:
+        if getattr(self.model.law, "per_element", None) is None:
             return self.tauc.mean(axis=axis)
         live = np.isfinite(self.tauc)
         if axis is None:
@@ -323,18 +375,22 @@ class State:
         return np.where(live, self.tauc, 0.0).sum(axis=1) / live.sum(axis=1)
 
     def mean_stress(self) -> NDArray[np.float64]:
-        """Element-average stress (3,) (area-weighted on custom meshes).
+        """Element-average stress (C,) (area-weighted on custom meshes).
 
         Returns
         -------
-        (3,) float64 ndarray
-            ``<Sigma>``, Voigt (xx, yy, xy), units of ``G``.
+        (C,) float64 ndarray
+            ``<Sigma>``, Voigt (xx, yy, xy) in 2D, (xx, yy, zz, yz, xz, xy) in 3D, units of
+            ``G``.
         """
         a = self.model.mesh.areas
         return (self.stress * a[:, None]).sum(axis=0) / a.sum()
 
     def external_stress(self, alpha: float = 0.0) -> float:
         """Resolved external stress ``M(alpha) : <Sigma>``; ``alpha = 0`` gives ``<Sigma_xy>``.
+
+        In 3D ``M(alpha)`` is :func:`~femplastic.weakplane.dimension.loading_tensor` (shear in
+        the xy plane).
 
         Parameters
         ----------
@@ -346,7 +402,9 @@ class State:
         float
             Resolved mean stress, units of ``G``.
         """
-        return float(ddot(schmid(alpha), self.mean_stress()))
+        if self.model.dim == 2:
+            return float(ddot(schmid(alpha), self.mean_stress()))
+        return float(resolve(loading_tensor(3, alpha), self.mean_stress()))
 
     def dtau(self) -> NDArray[np.float64]:
         """Distances to threshold of every system, (n_elem, N).
@@ -358,6 +416,12 @@ class State:
             Drucker-Prager shift ``a p`` of variant B) minus the resolved shear stress;
             negative for an active system.
         """
+        if self.model.dim == 3:  # tau = M : Sigma, p = -tr(Sigma) / 3
+            tau = np.einsum("ekc,ec->ek", self.nv * np.array([1.0, 1, 1, 2, 2, 2]),
+                            self.stress)
+            a = self.model.law.pressure_coefficient
+            p = -self.stress[:, :3].sum(axis=1) / 3.0 + self.model.law.pressure_offset
+            return self.tauc + a * p[:, None] - tau
         s = np.stack([0.5 * (self.stress[:, 1] - self.stress[:, 0]), self.stress[:, 2]], axis=1)
         tau = np.einsum("ekc,ec->ek", self.nv, s)
         a = self.model.law.pressure_coefficient

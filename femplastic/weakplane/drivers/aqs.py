@@ -28,10 +28,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ... import interrupt, threads, validation
-from ...fe.elasticity import ddot, schmid
-from .. import aqs_kernels as AK
-from .. import kernels as K
 from ..bundles import event_record, kernel_state, work_buffers
+from ..dimension import kernels_of, loading_tensor, resolve
 from ..params import ModelParams
 from ..state import State
 from .checkpoint import AQSCheckpoint
@@ -58,8 +56,8 @@ class EventLog:
 class _Buffers:
     """Work arrays for the relaxation kernels (sized once per state)."""
 
-    def __init__(self, n: int, capacity: int = 0) -> None:
-        self.work = work_buffers(n)  # the kernels' work and events bundles, and their arrays
+    def __init__(self, n: int, capacity: int = 0, components: int = 3) -> None:
+        self.work = work_buffers(n, components)  # the work and events bundles, their arrays
         self.act_e, self.act_k, self.deps, self.amp, self.taus = self.work
         self.events = event_record(capacity)
         self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp, self.ev_n = self.events
@@ -115,12 +113,13 @@ def relax(
     Returns
     -------
     n_events : int
-    plastic : (3,) ndarray
-        Sum of the plastic strain increments (Voigt) of this avalanche, weighted by
-        ``weights[element]`` when given.
+    plastic : (C,) ndarray
+        Sum of the plastic strain increments (Voigt, C = 3 in 2D, 6 in 3D) of this
+        avalanche, weighted by ``weights[element]`` when given.
     """
     m = state.model
-    buf = buffers or _Buffers(state.n_elem, 1024 if record else 0)
+    K = kernels_of(m.dim)[0]
+    buf = buffers or _Buffers(state.n_elem, 1024 if record else 0, m.components)
     system, law, cache = kernel_state(state)
     law_f = law[1]  # fields in bundles.LAW order
     work = buf.work
@@ -129,7 +128,7 @@ def relax(
     form = m.propagator.numba_form()
     par = threads.parallel_for(state.n_elem)
     total = 0
-    plastic = np.zeros(3)
+    plastic = np.zeros(m.components)
     if form is not None:
         first = thermal is not None
         if record and int(buf.ev_n[0]) + state.n_elem > buf.ev_e.shape[0]:
@@ -361,30 +360,32 @@ def aqs(
         raise ValueError("params differ from those the state was built with (state.model.params)")
     st = state.copy()
     m = st.model
+    K, AK, _ = kernels_of(m.dim)  # the dimension's compiled kernels (same signatures)
+    C = m.components
     n_steps = int(round(gamma_end / dgamma))
-    Mload = direction * schmid(alpha)
+    Mload = direction * loading_tensor(m.dim, alpha)  # 2D: schmid(alpha)
     v = np.ascontiguousarray(m.propagator.load_response(Mload))
     w = np.ascontiguousarray(m.mesh.areas / m.mesh.areas.sum())
-    vbar = float(ddot(Mload, w @ v))
+    vbar = float(resolve(Mload, w @ v))  # 2D: ddot
     vmean = w @ v
     law_f = m.law_arrays[1]
     ivm = K.load_rate_bounds(v, law_f)
-    buf = _Buffers(st.n_elem, 4096 if record_events else 0)
+    buf = _Buffers(st.n_elem, 4096 if record_events else 0, C)
 
     gamma = dgamma * np.arange(1, n_steps + 1)
     s_after = np.zeros(n_steps)
     s_before = np.zeros(n_steps)
     sizes = np.zeros(n_steps, np.int64)
     plast = np.zeros(n_steps)
-    mean_st = np.zeros((n_steps, 3))
+    mean_st = np.zeros((n_steps, C))
 
     base = st.stress.copy()  # the stress after the last avalanche; st.stress is loaded from it
     # loop position (femplastic.weakplane.aqs_kernels.POS / ACC): k_base, done, n_aval,
-    # events of this run, open avalanche; base mean (3), base resolved stress, open plastic (3)
+    # events of this run, open avalanche; base mean (C), base resolved stress, open plastic (C)
     pos = np.array([0, 0, 0, 0, -1], np.int64)
-    acc = np.zeros(7)
-    acc[:3] = AK.weighted_mean(base, w)
-    acc[3] = float(ddot(Mload, acc[:3]))
+    acc = np.zeros(2 * C + 1)
+    acc[:C] = AK.weighted_mean(base, w)
+    acc[C] = float(resolve(Mload, acc[:C]))
     stopped = False
     if resume is not None:
         rec = resume.records
@@ -396,8 +397,8 @@ def aqs(
         resume.restore_state(st)
         rng.bit_generator.state = resume.rng_state
         base[:] = resume.base
-        acc[:3] = resume.base_mean
-        acc[3] = float(resume.base_ext)
+        acc[:C] = resume.base_mean
+        acc[C] = float(resume.base_ext)
         pos[:3] = int(resume.k_base), int(resume.done), int(resume.n_aval)
         done = int(resume.done)
         s_after[:done] = rec["stress"]
@@ -436,8 +437,8 @@ def aqs(
         ev = {"ev_e": buf.ev_e[:m0].copy(), "ev_k": buf.ev_k[:m0].copy(),
               "ev_th": buf.ev_th[:m0].copy(), "ev_tau": buf.ev_tau[:m0].copy(),
               "ev_amp": buf.ev_amp[:m0].copy(), "ev_aval": buf.ev_aval[:m0].copy()}
-        return AQSCheckpoint(AQSCheckpoint.state_dict(st), base.copy(), acc[:3].copy(),
-                             float(acc[3]), int(pos[0]), done, int(pos[2]), rec, ev,
+        return AQSCheckpoint(AQSCheckpoint.state_dict(st), base.copy(), acc[:C].copy(),
+                             float(acc[C]), int(pos[0]), done, int(pos[2]), rec, ev,
                              rng.bit_generator.state)
 
     def py_avalanche(mstep: int) -> None:
@@ -448,7 +449,7 @@ def aqs(
         i = int(pos[0]) + mstep - 1
         s_before[i] = acc[3] + (mstep * dgamma) * vbar
         n0 = int(buf.ev_n[0])
-        n_ev, acc[4:7] = relax(st, rng, buf, record=record_events, max_sweeps=max_sweeps,
+        n_ev, acc[C + 1:] = relax(st, rng, buf, record=record_events, max_sweeps=max_sweeps,
                                weights=w)  # grows buf as needed
         buf.ev_aval[n0:int(buf.ev_n[0])] = pos[2]
         sizes[i] = n_ev

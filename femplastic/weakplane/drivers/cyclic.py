@@ -445,7 +445,7 @@ def _restore(ck: AQSCheckpoint, args: dict, eng: CompiledPath, rng: np.random.Ge
                             f"now {args[k]!r}" for k in diff)
         raise ValueError(f"resume: the checkpoint's arguments differ from this call's ({details})")
     st = eng.state
-    check_loop_layout(rec)
+    check_loop_layout(rec, st.model.dim)
     ck.restore_state(st)
     rng.bit_generator.state = ck.rng_state
     eng.base[:] = ck.base

@@ -49,12 +49,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ... import interrupt, threads, validation
-from ...fe.elasticity import Isotropic, von_mises
+from ...fe.elasticity import Isotropic
 from ...fe.mesh import FEMesh
 from ...fe.propagators import Propagator
-from .. import kernels as K
 from ..bundles import kernel_state
-from ..kmc_kernels import kmc_cache, kmc_run, kmc_select_bounded
+from ..dimension import equivalent_shear, kernels_of
 from ..params import ModelParams
 from ..slip import SlipLaw
 from ..state import State, build_model
@@ -182,7 +181,8 @@ def quench(
     if max_events < 0:
         raise ValueError(f"max_events must be >= 0, got {max_events}")
     law_f = model.law_arrays[1]
-    buf = _Buffers(n)
+    K, _, KK = kernels_of(model.dim)  # the dimension's compiled kernels (same signatures)
+    buf = _Buffers(n, 0, model.components)
     block_tauc: list[float] = []
     block_vm: list[float] = []
     n_thermal = 0
@@ -192,14 +192,14 @@ def quench(
     if T > 0:
         beta = V_a / T
         form = model.propagator.numba_form() if selection == "bounded" else None
-        kcache = kmc_cache(n)
+        kcache = KK.kmc_cache(n)
         system, law, cache = kernel_state(st)
         estimate = StationarityEstimate(window, tol, max_events / n)
         while n_thermal < max_events:
             interrupt.check()  # a safe point between compiled calls
             if form is not None:  # a whole block in one compiled call
                 todo = min(n - n_thermal % n, max_events - n_thermal)
-                status, n_ev, dt = kmc_run(form, st.stress, system, law, cache, buf.work,
+                status, n_ev, dt = KK.kmc_run(form, st.stress, system, law, cache, buf.work,
                                            buf.events, kcache, rng, beta, todo, 1_000_000,
                                            threads.parallel_for(n))
                 if status != 0:
@@ -209,7 +209,7 @@ def quench(
                 n_thermal += todo
             else:
                 if selection == "bounded":
-                    e, k, dt = kmc_select_bounded(st.stress, st.nv, st.tauc, st.slips, law_f,
+                    e, k, dt = KK.kmc_select_bounded(st.stress, st.nv, st.tauc, st.slips, law_f,
                                                   beta, kcache, rng)
                     time += dt
                 else:
@@ -220,7 +220,7 @@ def quench(
                 n_thermal += 1
             if n_thermal % n == 0:
                 block_tauc.append(float(st.mean_tauc()))
-                block_vm.append(float(von_mises(st.stress).mean()))
+                block_vm.append(float(equivalent_shear(st.stress).mean()))
                 if progress is not None:
                     d = [_drift(block_tauc, window), _drift(block_vm, window)]
                     drift = None if None in d else max(d)
@@ -233,7 +233,7 @@ def quench(
     n_events += n_ev
     st.prestress = st.stress.copy()
     st.eps_pl[:] = 0.0
-    st.macro_strain = np.zeros(3)
+    st.macro_strain = np.zeros(model.components)
     st.slips[:] = 0
     st.n_events = 0
     st.n_avalanches = 0

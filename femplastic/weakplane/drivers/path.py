@@ -39,11 +39,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ... import interrupt, threads
-from ...fe.elasticity import ddot, schmid
+from ...fe.elasticity import ddot
 from .. import aqs_kernels as AK
 from .. import kernels as K
-from .. import path_kernels as PK
 from ..bundles import event_record, kernel_state, work_buffers
+from ..dimension import kernels_of, loading_tensor, path_kernels_of, resolve
 from ..energy import elastic_energy
 from ..npblas import routines
 from ..state import State
@@ -126,14 +126,14 @@ def _path_setup(path: Any, state: State, rng: np.random.Generator, dgamma: float
     path.rng = rng
     path.dgamma = float(dgamma)
     m = st.model
-    path.M = schmid(alpha)
+    path.M = loading_tensor(m.dim, alpha)  # 2D: schmid(alpha)
     path.v = np.ascontiguousarray(m.propagator.load_response(path.M))
     path.vneg = np.ascontiguousarray(-path.v)
-    path.ivm = K.load_rate_bounds(path.v, m.law_arrays[1])  # same for -v
+    path.ivm = kernels_of(m.dim)[0].load_rate_bounds(path.v, m.law_arrays[1])  # same for -v
     path.par = threads.parallel_for(st.n_elem)
     path.w = area_weights(m.mesh)
     path.vmean = path.w @ path.v
-    path.vbar = float(ddot(path.M, path.vmean))
+    path.vbar = float(resolve(path.M, path.vmean))  # 2D: ddot
     path.E0 = st.macro_strain.copy()
     path.base = st.stress.copy()
     path.k = 0  # lattice position
@@ -311,19 +311,22 @@ class StrainPath:
         return self.state
 
 
-def check_loop_layout(rec: Any) -> None:
+def check_loop_layout(rec: Any, dim: int = 2) -> None:
     """Refuse a checkpoint whose compiled-loop state has another layout than this version's.
 
     Parameters
     ----------
     rec : mapping
         The checkpoint's ``records`` (``ipos``, ``facc``).
+    dim : int
+        The model's dimension (2 or 3): the layout of its loop, ``path_kernels_of(dim)``.
 
     Raises
     ------
     ValueError
         ``ipos`` or ``facc`` of another length (an older femplastic wrote it).
     """
+    PK = path_kernels_of(dim)
     if np.asarray(rec["ipos"]).size != len(PK.IPOS) or \
             np.asarray(rec["facc"]).size != len(PK.FACC):
         raise ValueError(f"resume: the checkpoint's loop state has "
@@ -381,6 +384,9 @@ def choose_compiled(state: State, compiled: bool | None, checkpoint: Any, resume
     if not np.isfinite(checkpoint_every) or checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}")
     use_compiled = compiled_available(state) if compiled is None else bool(compiled)
+    if state.model.dim == 3 and not use_compiled:
+        raise ValueError("compiled=False: a 3D state (model.dim = 3) runs on the compiled loop "
+                         "only")
     if use_compiled and not compiled_available(state):
         raise ValueError("compiled=True: the compiled loop needs a propagator with a numba form "
                          "and numpy's BLAS (femplastic.weakplane.npblas)")
@@ -395,7 +401,8 @@ class CompiledPath:
 
     Same parameters, attributes and records, bitwise; :meth:`leg` runs in chunks of
     avalanches of about 0.1 s and calls ``tick()`` between them (Ctrl-C, progress,
-    checkpoints). Needs :func:`compiled_available`.
+    checkpoints). Needs :func:`compiled_available`. A 3D state runs the 3D loop
+    (:func:`femplastic.weakplane.dimension.path_kernels_of`), the only 3D path.
 
     With ``rows`` (< ``n_steps``) the step records (:attr:`pos` ...) hold that many rows,
     from row ``ipos[R0]`` on: when they are full, ``sink(row0, block)`` gets them (a dict
@@ -411,16 +418,19 @@ class CompiledPath:
         self.sink = sink
         st = self.state
         m = st.model
+        self.PK = PK = path_kernels_of(m.dim)  # the dimension's compiled loops
+        self.K, AK, _ = kernels_of(m.dim)
+        C = m.components
         self.ipos = np.zeros(len(PK.IPOS), np.int64)
         self.facc = np.zeros(len(PK.FACC))
-        self.facc[PK.BEXT] = float(ddot(self.M, AK.weighted_mean(self.base, self.w)))
+        self.facc[PK.BEXT] = float(resolve(self.M, AK.weighted_mean(self.base, self.w)))
         self.alog = np.zeros((64, 8))
         self.record_events = bool(record_events)
         self.events = event_record(max(st.n_elem, 1024) if record_events else 0)
         self.ev_x = np.zeros((self.events[0].shape[0], 2), np.int64)
-        self.work = work_buffers(st.n_elem)
+        self.work = work_buffers(st.n_elem, C)
         n = st.n_elem
-        self._tmp = (np.empty((n, 3)), np.empty((n, 3)), np.empty((n, 3)), np.empty(n))
+        self._tmp = (np.empty((n, C)), np.empty((n, C)), np.empty((n, C)), np.empty(n))
         self.events0 = st.n_events
         self.aval0 = st.n_avalanches
         self.chunk = first_chunk(n)
@@ -432,18 +442,20 @@ class CompiledPath:
                              "BLAS (see compiled_available)")
 
     def macro(self, k: int) -> NDArray[np.float64]:
-        """Imposed mean strain (3,) at lattice position ``k``."""
+        """Imposed mean strain (C,) at lattice position ``k``."""
         return self.E0 + (k * self.dgamma) * self.M
 
     def current_stress(self) -> NDArray[np.float64]:
         """Set ``state.stress`` (and ``macro_strain``) to the loaded stress at :attr:`k`."""
+        PK = self.PK
         kb = int(self.ipos[PK.KB])
-        K.trial_stress(self.base, self.v, (self.k - kb) * self.dgamma, self.state.stress)
+        self.K.trial_stress(self.base, self.v, (self.k - kb) * self.dgamma, self.state.stress)
         self.state.macro_strain = self.macro(self.k)
         return self.state.stress
 
     def _sync(self) -> None:
         """Position, step count and the state's counters from the loop arrays."""
+        PK = self.PK
         self.k = int(self.ipos[PK.K_])
         self.n = int(self.ipos[PK.NREC])
         self.state.n_events = self.events0 + int(self.ipos[PK.NEV])
@@ -472,6 +484,7 @@ class CompiledPath:
             Called between chunks (at avalanche boundaries, every ~0.1 s).
         """
         st = self.state
+        PK = self.PK
         system, law, cache = kernel_state(st)
         cur, trial, half, vec = self._tmp
         gemv, ddot_ = self.blas
@@ -508,7 +521,7 @@ class CompiledPath:
 
     def held(self) -> int:
         """Step records held (rows ``ipos[R0] .. n``, at the start of the record arrays)."""
-        return int(self.ipos[PK.NREC] - self.ipos[PK.R0])
+        return int(self.ipos[self.PK.NREC] - self.ipos[self.PK.R0])
 
     def hand_over(self) -> None:
         """Give the held step records to ``sink`` (if any rows) and start the arrays afresh."""
@@ -519,15 +532,15 @@ class CompiledPath:
             return
         if k <= 0:
             return
-        r0 = int(self.ipos[PK.R0])
+        r0 = int(self.ipos[self.PK.R0])
         self.sink(r0, {"pos": self.pos[:k].copy(), "stress": self.stress[:k].copy(),
                        "stress_before": self.stress_before[:k].copy(),
                        "size": self.size[:k].copy(), "plastic": self.plastic[:k].copy()})
-        self.ipos[PK.R0] = r0 + k
+        self.ipos[self.PK.R0] = r0 + k
 
     def avalanches(self) -> AvalancheLog:
         """The avalanche log so far (events included when recorded)."""
-        return log_from_arrays(self.alog[:int(self.ipos[PK.NAVAL])], self.events, self.ev_x,
+        return log_from_arrays(self.alog[:int(self.ipos[self.PK.NAVAL])], self.events, self.ev_x,
                                self.record_events)
 
     def finish(self) -> State:

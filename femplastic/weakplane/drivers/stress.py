@@ -43,10 +43,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ... import interrupt, threads, validation
-from ...fe.elasticity import ddot, schmid
+from ...fe.elasticity import ddot
 from .. import kernels as K
-from .. import path_kernels as PK
 from ..bundles import event_record, kernel_state, work_buffers
+from ..dimension import kernels_of, loading_tensor, path_kernels_of, resolve
 from ..energy import elastic_energy
 from ..npblas import on_one_thread, routines
 from ..params import ModelParams
@@ -222,11 +222,11 @@ def stress_controlled(
     use_compiled = choose_compiled(state, compiled, checkpoint, resume, checkpoint_every)
     st = state.copy()
     m = st.model
-    M = schmid(alpha)
+    M = loading_tensor(m.dim, alpha)  # 2D: schmid(alpha)
     w = area_weights(m.mesh)
     v = np.ascontiguousarray(m.propagator.load_response(M))
-    vbar = float(ddot(M, w @ v))
-    s0 = float(ddot(M, w @ st.stress))
+    vbar = float(resolve(M, w @ v))  # 2D: ddot
+    s0 = float(resolve(M, w @ st.stress))
     n_steps, p_last = ramp_steps(s0, stress_end, dstress)
     sense = 1.0 if stress_end > s0 else -1.0
     if sink is not None:
@@ -430,6 +430,9 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
     sds = sense * dstress
     rows = n_steps if sink is None else min(n_steps, sink_rows)
     m = st.model
+    K, _, _ = kernels_of(m.dim)  # the dimension's compiled kernels and loop
+    PK = path_kernels_of(m.dim)
+    C = m.components
     dgeq = dstress / vbar
     vload = v if sense > 0 else np.ascontiguousarray(-v)
     law_f = m.law_arrays[1]
@@ -442,7 +445,7 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
     alog = np.zeros((64, 8))
     events = event_record(max(st.n_elem, 1024) if record_events else 0)
     ev_x = np.zeros((events[0].shape[0], 2), np.int64)
-    work = work_buffers(st.n_elem)
+    work = work_buffers(st.n_elem, C)
     E0 = st.macro_strain.copy()
     base = st.stress.copy()
     ipos = np.zeros(len(PK.IPOS), np.int64)
@@ -463,7 +466,7 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
                                 f"now {args[k]!r}" for k in diff)
             raise ValueError(f"resume: the checkpoint's arguments differ from this call's "
                              f"({details})")
-        check_loop_layout(rec)
+        check_loop_layout(rec, st.model.dim)
         resume.restore_state(st)
         rng.bit_generator.state = resume.rng_state
         base[:] = resume.base
@@ -522,7 +525,7 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
     form = m.propagator.numba_form()
     gemv, ddot_ = routines()
     n = st.n_elem
-    trial, half, vec = np.empty((n, 3)), np.empty((n, 3)), np.empty(n)
+    trial, half, vec = np.empty((n, C)), np.empty((n, C)), np.empty(n)
     every = checkpoint is not None and checkpoint_every == 0
     chunk = 1 if every else first_chunk(n)
     t_ckpt = _time.perf_counter() if checkpoint_since is None else float(checkpoint_since)

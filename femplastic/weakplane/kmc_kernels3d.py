@@ -1,0 +1,201 @@
+"""Numba kernels of the 3D KMC quench: the exact O(n)-per-event selection of :mod:`.kmc_kernels`.
+
+Same scheme, names and signatures as the 2D module (the proof is in
+:mod:`femplastic.weakplane.drivers.kmc`); only the per-element bound changes. Each element
+keeps the exact total rate ``R_e = sum_k exp(-beta dtau_ek)`` at a reference stress
+``Sigma_ref`` (``k_s`` (n, 6)) and pressure ``p_ref``. Every 3D Schmid tensor is traceless with
+``M : M = 1/2``, so ``|tau_ek(Sigma) - tau_ek(Sigma_ref)| <= |dev(Sigma - Sigma_ref)| / sqrt(2)``
+and ``dtau_ek(Sigma) >= dtau_ek(ref) - delta_e`` with
+``delta_e = |dev(Sigma - Sigma_ref)| / sqrt(2) + a |p - p_ref|``: ``R_e <= R_e(ref) exp(beta
+delta_e)``, an O(1) bound. Rejection against these bounds selects ``(e, k)`` with probability
+``nu_ek / sum(nu)`` exactly, and the summed exponential gaps give the exact KMC clock. The
+threaded refresh of the 2D module is not repeated (``par`` is accepted and ignored).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+from numba import uint64 as u64
+
+from ..numba_cache import refresh as _refresh_numba_caches
+from .kmc_kernels import REFRESH, _set_leaf
+from .relax3d import SCAN_BLOCK, _dq, pressure, relax_fused, resolved
+
+_refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
+
+__all__ = ["REFRESH", "kmc_cache", "kmc_select_bounded", "kmc_run"]
+
+_SLACK = 1e-9  # relative inflation of the bounds, far above round-off of the triangle bound
+
+
+def kmc_cache(n: int) -> tuple[np.ndarray, ...]:
+    """A fresh ``kcache`` for ``n`` elements (as :func:`.kmc_kernels.kmc_cache`, ``k_s`` (n, 6)).
+
+    Parameters
+    ----------
+    n : int
+        Number of elements.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(k_s (n, 6), k_p (n,), k_logr (n,), k_slips (n,) int64 = -1, tree (2 m,), meta (2,))``.
+    """
+    m = 1
+    while m < n:
+        m *= 2
+    return (np.zeros((n, 6)), np.zeros(n), np.zeros(n), -np.ones(n, np.int64),
+            np.zeros(2 * m), np.array([0.0, 1.0]))
+
+
+@nb.njit(cache=True)
+def _refresh(e, stress, nv, tauc, law_f, beta, k_s, k_p, k_logr):  # pragma: no cover
+    """Exact ``log R_e`` at the current stress; stores the reference."""
+    p = pressure(stress, e)
+    shift = law_f[4] * (p + law_f[5])
+    N = tauc.shape[1]
+    dmin = np.inf
+    for k in range(N):
+        d = tauc[e, k] + shift - resolved(stress, e, nv, k)
+        if d < dmin:
+            dmin = d
+    tot = 0.0
+    for k in range(N):
+        d = tauc[e, k] + shift - resolved(stress, e, nv, k)
+        tot += np.exp(-beta * (d - dmin))
+    for c in range(6):
+        k_s[e, c] = stress[e, c]
+    k_p[e] = p
+    k_logr[e] = -beta * dmin + np.log(tot)
+
+
+@nb.njit(cache=True, boundscheck=False)
+def _stale(flat, ks, k_slips, slips, a, thr, lo, hi):  # pragma: no cover - compiled
+    """How many elements of ``lo .. hi - 1`` need a refresh (branch-free, vectorised)."""
+    c = 0
+    thr2 = thr * thr
+    if a == 0.0:
+        for e in range(u64(lo), u64(hi)):
+            q, _ = _dq(flat, ks, u64(6) * e)
+            c += (k_slips[e] != slips[e]) | (q > thr2)
+    else:
+        for e in range(u64(lo), u64(hi)):
+            q, dt = _dq(flat, ks, u64(6) * e)
+            c += (k_slips[e] != slips[e]) | (np.sqrt(q) + a * abs(dt) > thr)
+    return c
+
+
+@nb.njit(cache=True)
+def _sync_element(e, stress, nv, tauc, slips, law_f, beta, kcache, flat, a, thr,
+                  m):  # pragma: no cover - compiled
+    """Refresh element ``e`` if renewed or drifted; its tree leaf (or a rebuild flag)."""
+    k_s, k_p, k_logr, k_slips, tree, meta = kcache
+    q, dt = _dq(flat, k_s.reshape(-1), u64(6) * u64(e))
+    stale = k_slips[e] != slips[e] or q > thr * thr
+    if not stale and a != 0.0:
+        stale = np.sqrt(q) + a * abs(dt) > thr
+    if stale:
+        _refresh(e, stress, nv, tauc, law_f, beta, k_s, k_p, k_logr)
+        k_slips[e] = slips[e]
+        x = k_logr[e] - meta[0]
+        if x > 600.0:
+            meta[1] = 1.0
+        elif meta[1] == 0.0:
+            _set_leaf(tree, m, e, np.exp(x))
+
+
+@nb.njit(cache=True)
+def _sync(stress, nv, tauc, slips, law_f, beta, kcache):  # pragma: no cover
+    """Refresh every element that was renewed or drifted beyond :data:`REFRESH`; O(n)."""
+    k_s, k_p, k_logr, k_slips, tree, meta = kcache
+    a = abs(law_f[4])
+    n = stress.shape[0]
+    m = tree.shape[0] // 2
+    thr = REFRESH / beta
+    rebuild = meta[1] != 0.0
+    flat = np.ascontiguousarray(stress).reshape(-1)
+    ks = k_s.reshape(-1)
+    for lo in range(0, n, SCAN_BLOCK):
+        hi = min(lo + SCAN_BLOCK, n)
+        if _stale(flat, ks, k_slips, slips, a, thr, lo, hi) == 0:
+            continue
+        for e in range(lo, hi):
+            _sync_element(e, stress, nv, tauc, slips, law_f, beta, kcache, flat, a, thr, m)
+    rebuild = rebuild or meta[1] != 0.0
+    if not rebuild and tree[1] < 1e-250:
+        rebuild = True
+    if rebuild:
+        g = -np.inf
+        for e in range(n):
+            if k_logr[e] > g:
+                g = k_logr[e]
+        meta[0] = g
+        meta[1] = 0.0
+        tree[:] = 0.0
+        for e in range(n):
+            tree[m + e] = np.exp(k_logr[e] - g)
+        for i in range(m - 1, 0, -1):
+            tree[i] = tree[2 * i] + tree[2 * i + 1]
+
+
+@nb.njit(cache=True)
+def kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng,
+                       par=0):  # pragma: no cover
+    """Pick system ``(e, k)`` with probability ``nu_ek / sum(nu)``; returns ``(e, k, dt)``.
+
+    Draws per trial: one exponential, two uniforms (as in 2D).
+    """
+    _sync(stress, nv, tauc, slips, law_f, beta, kcache)
+    _, _, k_logr, _, tree, meta = kcache
+    m = tree.shape[0] // 2
+    n = stress.shape[0]
+    infl = REFRESH * (1.0 + _SLACK) + _SLACK
+    tot = tree[1]
+    scale = np.exp(-meta[0] - infl) / tot  # 1 / sum(B)
+    dt = 0.0
+    while True:
+        dt += rng.exponential() * scale
+        target = rng.random() * tot
+        i = 1
+        while i < m:
+            left = tree[2 * i]
+            if target < left:
+                i = 2 * i
+            else:
+                target -= left
+                i = 2 * i + 1
+        e = i - m
+        u = rng.random()
+        if e >= n or tree[i] == 0.0:  # round-off at a node boundary: a void trial
+            continue
+        shift = law_f[4] * (pressure(stress, e) + law_f[5])
+        lb = k_logr[e] + infl
+        acc = 0.0
+        for k in range(tauc.shape[1]):
+            d = tauc[e, k] + shift - resolved(stress, e, nv, k)
+            acc += np.exp(-beta * d - lb)
+            if u < acc:
+                return e, k, dt
+
+
+@nb.njit(cache=True)
+def kmc_run(form, stress, system, law, cache, work, events, kcache, rng, beta, n_thermal,
+            max_sweeps, par=0):  # pragma: no cover - compiled
+    """``n_thermal`` KMC steps: bounded selection, then the fused athermal relaxation."""
+    _, tauc, nv, _, _, _, slips = system
+    _, law_f, _, _ = law
+    act_e, act_k, _, _, _ = work
+    total = 0
+    time = 0.0
+    for _i in range(n_thermal):
+        e, k, dt = kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng)
+        time += dt
+        act_e[0] = e
+        act_k[0] = k
+        status, n_ev, _ = relax_fused(form, stress, system, law, cache, work, events, rng,
+                                      False, max_sweeps, True, None, par)
+        total += n_ev
+        if status != 0:
+            return 1, total, time
+    return 0, total, time

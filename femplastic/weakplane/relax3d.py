@@ -1,0 +1,556 @@
+"""Numba relaxation kernels of the 3D weak-plane model: the 3D form of :mod:`.kernels`.
+
+Same function names, signatures, bundles (:mod:`femplastic.weakplane.bundles`) and order of
+random draws as the 2D kernels, so the Python drivers call either set through
+:func:`femplastic.weakplane.dimension.kernels_of`; only the component count differs:
+
+* ``stress``, ``eps_pl``, ``deps``, ``sref`` (n, 6) Voigt ``(xx, yy, zz, yz, xz, xy)``, tensor
+  shear; ``pref`` (n,) the pressure ``p = -tr(Sigma) / 3`` of the last full check;
+* ``nv`` (n, N, 6): the Schmid tensors ``M = (n s + s n) / 2`` of the systems, written as
+  :func:`femplastic.weakplane.kernels3d.renew_element3d` writes them (``zz = -(xx + yy)``:
+  exactly traceless, so the shifted add skips its volumetric plane);
+* ``theta`` (n, N): the polar angle ``arccos(n_z)`` of each system's plane normal (radians),
+  kept for the event records only (the Schmid tensors carry the physics);
+* ``law = (law_i, law_f, thr_table, angles)`` with ``law_i`` of
+  :meth:`femplastic.weakplane.slip3d.SlipLaw3D.arrays` (``[thr_kind, thr_shared, renew_thr,
+  renew_orient, amp_kind]``) and ``angles`` unused;
+* ``form = (Kflat, L)`` of :meth:`femplastic.fe.propagators.periodic3d.PeriodicKernel3D.numba_form`.
+
+**Cached stability test.** The resolved stress is ``tau = M : Sigma`` with ``M`` traceless and
+``M : M = 1/2``, so ``|tau(Sigma) - tau(Sigma_ref)| <= |dev(Sigma - Sigma_ref)| / sqrt(2)``
+(Cauchy-Schwarz, ``|X|^2 = X : X``): an element whose deviatoric drift since its last full
+check, plus ``a |p - p_ref|``, stays below its cached lowest distance to threshold is stable
+without looking at its ``N`` systems (with a relative safety far above round-off). The same
+bound gives the lower bounds of the activation loads of the event-driven AQS search. Of the
+threaded regions of the 2D kernels only the stress update is threaded here (the shifted add's
+own threaded form, bit-identical, when ``par > 0`` and ``n >= par``); the scans are serial.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+from numba import uint64 as u64
+
+from ..fe.propagators.kernels3d import apply_form3d
+from ..numba_cache import refresh as _refresh_numba_caches
+from .kernels import ppf_amplitude, ppf_threshold
+from .kernels3d import draw_orientation
+
+_refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
+
+__all__ = ["renew_element", "full_check", "find_active", "draw_slips", "finish_slips",
+           "add_plastic", "relax_fused", "trial_stress", "any_active", "load_rate_bounds",
+           "trigger_bounds", "next_trigger", "next_unstable_step", "kmc_select"]
+
+_SAFE = 1e-12  # relative safety of the cached stability test (far above round-off)
+#: Elements per block of the vectorised pre-filters (as :data:`.kernels.SCAN_BLOCK`).
+SCAN_BLOCK = 64
+
+
+@nb.njit(cache=True, inline="always")
+def resolved(stress, e, nv, k):  # pragma: no cover - compiled
+    """``M_ek : Sigma_e`` (tensor-Voigt weights 1, 1, 1, 2, 2, 2)."""
+    m = nv[e, k]
+    return (m[0] * stress[e, 0] + m[1] * stress[e, 1] + m[2] * stress[e, 2]
+            + 2.0 * (m[3] * stress[e, 3] + m[4] * stress[e, 4] + m[5] * stress[e, 5]))
+
+
+@nb.njit(cache=True, inline="always")
+def pressure(s, e):  # pragma: no cover - compiled
+    """``p = -tr(Sigma_e) / 3``."""
+    return -(s[e, 0] + s[e, 1] + s[e, 2]) / 3.0
+
+
+@nb.njit(cache=True, inline="always")
+def drift(s, e, r):  # pragma: no cover - compiled
+    """``|dev(s_e - r_e)| / sqrt(2)``: the largest change of any resolved stress."""
+    d0 = s[e, 0] - r[e, 0]
+    d1 = s[e, 1] - r[e, 1]
+    d2 = s[e, 2] - r[e, 2]
+    t = (d0 + d1 + d2) / 3.0
+    d0 -= t
+    d1 -= t
+    d2 -= t
+    d3 = s[e, 3] - r[e, 3]
+    d4 = s[e, 4] - r[e, 4]
+    d5 = s[e, 5] - r[e, 5]
+    return np.sqrt(0.5 * (d0 * d0 + d1 * d1 + d2 * d2 + 2.0 * (d3 * d3 + d4 * d4 + d5 * d5)))
+
+
+@nb.njit(cache=True)
+def _set_system(e, k, nrm, dirn, theta, nv, selfres, Kself):  # pragma: no cover - compiled
+    """Schmid tensor, ``selfres`` and polar angle of system ``(e, k)`` (as ``_set_schmid``)."""
+    m = nv[e, k]
+    m[0] = nrm[0] * dirn[0]
+    m[1] = nrm[1] * dirn[1]
+    m[2] = -(m[0] + m[1])
+    m[3] = 0.5 * (nrm[1] * dirn[2] + nrm[2] * dirn[1])
+    m[4] = 0.5 * (nrm[0] * dirn[2] + nrm[2] * dirn[0])
+    m[5] = 0.5 * (nrm[0] * dirn[1] + nrm[1] * dirn[0])
+    acc = 0.0
+    for a in range(6):
+        ka = 0.0
+        for b in range(6):
+            ka += Kself[e, a, b] * m[b]
+        acc += (1.0 if a < 3 else 2.0) * ka * m[a]
+    selfres[e, k] = -acc
+    theta[e, k] = np.arccos(min(1.0, max(-1.0, nrm[2])))
+
+
+@nb.njit(cache=True)
+def renew_element(e, rng, system, law, first):  # pragma: no cover - compiled
+    """New orientations and thresholds of all systems of element ``e``.
+
+    The draws of :func:`femplastic.weakplane.kernels3d.renew_element3d` (orientations, three
+    uniforms per system, then thresholds), so a state's systems are those
+    :meth:`~femplastic.weakplane.slip3d.SlipLaw3D.init` draws from the same generator.
+    """
+    theta, tauc, nv, selfres, Kself, _, _ = system
+    law_i, law_f, thr_table, _ = law
+    N = tauc.shape[1]
+    nrm = np.empty(3)
+    dirn = np.empty(3)
+    if first or law_i[3]:
+        for k in range(N):
+            draw_orientation(rng, nrm, dirn)
+            _set_system(e, k, nrm, dirn, theta, nv, selfres, Kself)
+    if first or law_i[2]:
+        if law_i[1]:
+            t = ppf_threshold(law_i[0], law_f[0], law_f[1], thr_table, rng.random())
+            for k in range(N):
+                tauc[e, k] = t
+        else:
+            for k in range(N):
+                tauc[e, k] = ppf_threshold(law_i[0], law_f[0], law_f[1], thr_table,
+                                           rng.random())
+
+
+@nb.njit(cache=True)
+def full_check(e, stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
+    """Lowest distance to threshold of element ``e`` and its system; refreshes the cache."""
+    p = pressure(stress, e)
+    shift = law_f[4] * (p + law_f[5])
+    best = np.inf
+    kbest = 0
+    for k in range(tauc.shape[1]):
+        d = tauc[e, k] + shift - resolved(stress, e, nv, k)
+        if d < best:
+            best = d
+            kbest = k
+    for c in range(6):
+        sref[e, c] = stress[e, c]
+    pref[e] = p
+    margin[e] = best
+    return best, kbest
+
+
+@nb.njit(cache=True)
+def _test_element(e, stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
+    """Element ``e``'s lowest system if active, else -1 (cached test, then full check)."""
+    mg = margin[e]
+    if mg > 0.0:
+        dist = drift(stress, e, sref)
+        a = law_f[4]
+        if a != 0.0:
+            dist += a * abs(pressure(stress, e) - pref[e])
+        if dist < mg * (1.0 - _SAFE) - 1e-13:
+            return -1
+    d, k = full_check(e, stress, nv, tauc, law_f, sref, pref, margin)
+    return k if d < 0.0 else -1
+
+
+@nb.njit(cache=True, boundscheck=False, inline="always")
+def _dq(x, r, i):  # pragma: no cover - compiled
+    """``(|dev(x_e - r_e)|^2 / 2, tr(x_e - r_e) / 3)`` of the flat rows at ``i = 6 e``."""
+    d0 = x[i] - r[i]
+    d1 = x[i + u64(1)] - r[i + u64(1)]
+    d2 = x[i + u64(2)] - r[i + u64(2)]
+    d3 = x[i + u64(3)] - r[i + u64(3)]
+    d4 = x[i + u64(4)] - r[i + u64(4)]
+    d5 = x[i + u64(5)] - r[i + u64(5)]
+    t = (d0 + d1 + d2) / 3.0
+    d0 -= t
+    d1 -= t
+    d2 -= t
+    return 0.5 * (d0 * d0 + d1 * d1 + d2 * d2 + 2.0 * (d3 * d3 + d4 * d4 + d5 * d5)), t
+
+
+@nb.njit(cache=True, boundscheck=False)
+def _unsure(flat, sr, margin, a, lo, hi):  # pragma: no cover - compiled
+    """How many elements of ``lo .. hi - 1`` the cached test cannot prove stable.
+
+    A branch-free loop (vectorised): squared drift against the squared margin for ``a = 0``,
+    else the distance with the pressure term; an unknown margin always counts. The pressure
+    change is ``-tr / 3``, so its modulus is that of ``t`` of :func:`_dq`.
+    """
+    safe = 1.0 - _SAFE
+    c = 0
+    if a == 0.0:
+        for e in range(u64(lo), u64(hi)):
+            q, _ = _dq(flat, sr, u64(6) * e)
+            t = margin[e] * safe - 1e-13
+            c += (t <= 0.0) | (q >= t * t)
+    else:
+        for e in range(u64(lo), u64(hi)):
+            q, dt = _dq(flat, sr, u64(6) * e)
+            t = margin[e] * safe - 1e-13
+            c += (t <= 0.0) | (np.sqrt(q) + a * abs(dt) >= t)
+    return c
+
+
+@nb.njit(cache=True)
+def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
+                stop_first=False, par=0):  # pragma: no cover
+    """Active elements (lowest ``dtau_c < 0``) and their lowest system, in element order.
+
+    Blocks of :data:`SCAN_BLOCK` elements that the vectorised pre-filter (:func:`_unsure`)
+    proves stable are passed; the others are tested element by element
+    (:func:`_test_element`). Only the cache depends on which elements get a full check.
+    """
+    a = law_f[4]
+    n = stress.shape[0]
+    flat = np.ascontiguousarray(stress).reshape(-1)
+    sr = np.ascontiguousarray(sref).reshape(-1)
+    count = 0
+    for lo in range(0, n, SCAN_BLOCK):
+        hi = min(lo + SCAN_BLOCK, n)
+        if _unsure(flat, sr, margin, a, lo, hi) == 0:
+            continue
+        for e in range(lo, hi):
+            k = _test_element(e, stress, nv, tauc, law_f, sref, pref, margin)
+            if k >= 0:
+                out_e[count] = e
+                out_k[count] = k
+                count += 1
+                if stop_first:
+                    return count
+    return count
+
+
+@nb.njit(cache=True)
+def any_active(stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover - compiled
+    """Whether any system is active (:func:`find_active` stopping at the first)."""
+    scratch = np.empty(1, np.int64)
+    return find_active(stress, nv, tauc, law_f, sref, pref, margin, scratch, scratch, True) > 0
+
+
+@nb.njit(cache=True)
+def draw_slips(count, stress, system, law, work, rng, thermal):  # pragma: no cover - compiled
+    """Amplitudes and plastic strain increments of the active systems (none applied).
+
+    Bound ``gmax = 2 tau_b / selfres``: ``tau_b`` the resolved stress, or for a thermal event
+    the effective threshold ``tau_c + a (p + p0)``; clipped at 0. One uniform per slip.
+    """
+    act_e, act_k, deps, amp, taus = work
+    _, tauc, nv, selfres, _, _, _ = system
+    law_i, law_f, _, _ = law
+    for i in range(count):
+        e = act_e[i]
+        k = act_k[i]
+        tau = resolved(stress, e, nv, k)
+        if thermal:
+            tb = tauc[e, k] + law_f[4] * (pressure(stress, e) + law_f[5])
+        else:
+            tb = tau
+        gmax = 2.0 * tb / selfres[e, k]
+        if gmax < 0.0:
+            gmax = 0.0
+        g = ppf_amplitude(law_i[4], law_f[2], law_f[3], gmax, tauc[e, k], rng.random())
+        for c in range(6):
+            deps[i, c] = g * nv[e, k, c]
+        deps[i, 2] = -(deps[i, 0] + deps[i, 1])  # exactly traceless: no volumetric pass
+        amp[i] = g
+        taus[i] = tau
+
+
+@nb.njit(cache=True)
+def finish_slips(count, system, law, cache, work, rng):  # pragma: no cover - compiled
+    """Book the plastic strain, renew the slipped elements' systems, invalidate their cache."""
+    act_e, _, deps, _, _ = work
+    _, _, _, _, _, eps_pl, slips = system
+    _, _, margin = cache
+    for i in range(count):
+        e = act_e[i]
+        for c in range(6):
+            eps_pl[e, c] += deps[i, c]
+        slips[e] += 1
+        renew_element(e, rng, system, law, False)
+        margin[e] = -1.0
+
+
+@nb.njit(cache=True)
+def add_plastic(count, act_e, deps, wts, out):  # pragma: no cover - compiled
+    """``out += sum_i deps[i]``, or ``sum_i wts[act_e[i]] deps[i]`` with weights, in order."""
+    if wts is None:
+        for i in range(count):
+            for c in range(6):
+                out[c] += deps[i, c]
+    else:
+        for i in range(count):
+            we = wts[act_e[i]]
+            for c in range(6):
+                out[c] += we * deps[i, c]
+
+
+@nb.njit(cache=True)
+def relax_fused(form, stress, system, law, cache, work, events, rng, record, max_sweeps,
+                thermal_first, wts=None, par=0):  # pragma: no cover - compiled
+    """Athermal relaxation at fixed strain: synchronous sweeps until nothing is active.
+
+    The 3D :func:`femplastic.weakplane.kernels.relax_fused` (same statuses, records and order
+    of draws: amplitudes, then the renewals; the 3D kernel draws nothing). Returns
+    ``(status, events, plastic)`` with ``plastic`` (6,).
+    """
+    Kf, L = form
+    theta, tauc, nv, _, _, _, _ = system
+    _, law_f, _, _ = law
+    sref, pref, margin = cache
+    act_e, act_k, deps, amp, taus = work
+    ev_e, ev_k, ev_th, ev_tau, ev_amp, ev_n = events
+    n_events = 0
+    plastic = np.zeros(6)
+    for sweep in range(max_sweeps):
+        if sweep == 0 and thermal_first:
+            count = 1
+        else:
+            count = find_active(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k)
+        if count == 0:
+            return 0, n_events, plastic
+        draw_slips(count, stress, system, law, work, rng, sweep == 0 and thermal_first)
+        if record:
+            for i in range(count):
+                j = ev_n[0]
+                if j < ev_e.shape[0]:
+                    ev_e[j] = act_e[i]
+                    ev_k[j] = act_k[i]
+                    ev_th[j] = theta[act_e[i], act_k[i]]
+                    ev_tau[j] = taus[i]
+                    ev_amp[j] = amp[i]
+                ev_n[0] = j + 1
+        apply_form3d(Kf, L, stress, count, act_e, deps, par > 0 and stress.shape[0] >= par)
+        add_plastic(count, act_e, deps, wts, plastic)
+        finish_slips(count, system, law, cache, work, rng)
+        n_events += count
+        if record and ev_n[0] + stress.shape[0] > ev_e.shape[0]:
+            return 2, n_events, plastic
+    return 1, n_events, plastic
+
+
+@nb.njit(cache=True)
+def trial_stress(base, v, x, out, par=0):  # pragma: no cover - compiled
+    """``out = base + x * v`` elementwise (the loaded stress, same formula in every mode)."""
+    for e in range(base.shape[0]):
+        for c in range(6):
+            out[e, c] = base[e, c] + x * v[e, c]
+
+
+@nb.njit(cache=True)
+def load_rate_bounds(v, law_f):  # pragma: no cover - compiled
+    """``1 / (|dev v| / sqrt(2) + a |v_p|)`` per element (``inf`` where nothing is loaded)."""
+    a = law_f[4]
+    n = v.shape[0]
+    out = np.empty(n)
+    zero = np.zeros((1, 6))
+    vv = np.empty((1, 6))
+    for e in range(n):
+        for c in range(6):
+            vv[0, c] = v[e, c]
+        vmax = drift(vv, 0, zero) + a * abs(pressure(v, e))
+        out[e] = 1.0 / vmax if vmax > 0.0 else np.inf
+    return out
+
+
+@nb.njit(cache=True)
+def _element_trigger(e, base, v, nv, tauc, law_f):  # pragma: no cover - compiled
+    """Smallest load ``x`` activating a system of element ``e`` (inf if none)."""
+    a = law_f[4]
+    vp = pressure(v, e)
+    shift = a * (pressure(base, e) + law_f[5])
+    best = np.inf
+    for k in range(tauc.shape[1]):
+        r = resolved(v, e, nv, k) - a * vp
+        if r > 0.0:
+            x = (tauc[e, k] + shift - resolved(base, e, nv, k)) / r
+            if x < best:
+                best = x
+    return best
+
+
+@nb.njit(cache=True, boundscheck=False)
+def _lower_bounds(b, sr, pref, margin, ivm, a, lo, hi, lbs):  # pragma: no cover - compiled
+    """Lower bounds of the activation loads of elements ``lo .. hi - 1`` (branch-free).
+
+    ``(margin - |dev(s - s_ref)| / sqrt(2) - a |p - p_ref|) / vmax`` with a round-off safety,
+    ``-inf`` where the margin is unknown and ``+inf`` where nothing is loaded.
+    """
+    for e in range(u64(lo), u64(hi)):
+        i = u64(6) * e
+        q, _ = _dq(b, sr, i)
+        dp = -(b[i] + b[i + u64(1)] + b[i + u64(2)]) / 3.0 - pref[e]
+        mg = margin[e]
+        lb = (mg - np.sqrt(q) - a * abs(dp)) * ivm[e]
+        lb = lb - 1e-12 * abs(lb) - 1e-300
+        lb = lb if mg > 0.0 else -np.inf
+        lbs[e] = lb if ivm[e] < np.inf else np.inf
+
+
+@nb.njit(cache=True)
+def trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, ivm, lbs,
+                   bmin):  # pragma: no cover
+    """Smallest activation load over all elements; fills ``lbs`` (n,) and block minima.
+
+    As :func:`femplastic.weakplane.kernels.trigger_bounds`: a bound per element from its
+    cached margin (:func:`_lower_bounds`), the element of the lowest bound solved exactly,
+    then every element whose bound is below the best load so far, visiting only the blocks
+    whose minimum is. Returns ``(best, e_best)`` (``inf, -1`` when nothing is loaded).
+    """
+    n = base.shape[0]
+    nblk = bmin.shape[0]
+    b = np.ascontiguousarray(base).reshape(-1)
+    sr = np.ascontiguousarray(sref).reshape(-1)
+    _lower_bounds(b, sr, pref, margin, ivm, law_f[4], 0, n, lbs)
+    jmin = -1
+    lmin = np.inf
+    for j in range(nblk):
+        m = np.inf
+        for e in range(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n)):
+            m = lbs[e] if lbs[e] < m else m
+        bmin[j] = m
+        if m < lmin:
+            lmin = m
+            jmin = j
+    best = np.inf
+    e_best = -1
+    emin = -1
+    if jmin >= 0:
+        for e in range(jmin * SCAN_BLOCK, min((jmin + 1) * SCAN_BLOCK, n)):
+            if lbs[e] == lmin:
+                emin = e
+                break
+        best = _element_trigger(emin, base, v, nv, tauc, law_f)
+        if best < np.inf:
+            e_best = emin
+    for j in range(nblk):
+        if bmin[j] >= best:
+            continue
+        for e in range(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n)):
+            if e == emin or lbs[e] >= best:
+                continue
+            x = _element_trigger(e, base, v, nv, tauc, law_f)
+            if x < best:
+                best = x
+                e_best = e
+    return best, e_best
+
+
+@nb.njit(cache=True)
+def _analytic_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap,
+                   ivm):  # pragma: no cover - compiled
+    iv = load_rate_bounds(v, law_f) if ivm is None else ivm
+    n = base.shape[0]
+    lbs = np.empty(n)
+    bmin = np.empty((n + SCAN_BLOCK - 1) // SCAN_BLOCK)
+    best, e_best = trigger_bounds(base, v, nv, tauc, law_f, sref, pref, margin, iv, lbs, bmin)
+    m = m_cap
+    if best < np.inf:
+        m = int(max(1.0, min(np.floor(best / dgamma) + 1.0, float(m_cap))))
+    return m, e_best, lbs, bmin, iv
+
+
+@nb.njit(cache=True)
+def next_trigger(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap,
+                 ivm=None, par=0):  # pragma: no cover
+    """Smallest load step ``m >= 1`` at which ``base + m dgamma v`` has an active system."""
+    return _analytic_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, m_cap,
+                          ivm)[0]
+
+
+@nb.njit(cache=True)
+def _active_at(e, base, v, x, trial, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
+    for c in range(6):
+        trial[e, c] = base[e, c] + x * v[e, c]
+    return full_check(e, trial, nv, tauc, law_f, sref, pref, margin)[0] < 0.0
+
+
+@nb.njit(cache=True)
+def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap,
+                       trial, ivm=None, par=0):  # pragma: no cover - compiled
+    """First load step ``m`` in ``1 .. cap`` at which ``base + m dgamma v`` is unstable.
+
+    As :func:`femplastic.weakplane.kernels.next_unstable_step`: the analytic step, verified
+    against the stepping test (``m`` unstable, ``m - 1`` stable), else moved step by step
+    with that test. Returns ``cap + 1`` when none; ``trial`` holds the loaded stress at ``m``.
+    """
+    n = base.shape[0]
+    mstep, e_best, lbs, bmin, iv = _analytic_step(base, v, dgamma, nv, tauc, law_f, sref,
+                                                  pref, margin, cap + 1, ivm)
+    if mstep <= cap and e_best >= 0 and _active_at(e_best, base, v, mstep * dgamma, trial, nv,
+                                                   tauc, law_f, sref, pref, margin):
+        calm = True
+        if mstep > 1:
+            x = (mstep - 1) * dgamma
+            big = 0.0
+            for e in range(n):
+                if iv[e] < np.inf and iv[e] > big:
+                    big = iv[e]
+            thr = x * (1.0 + 1e-9) + 1e-12 * big
+            for j in range(bmin.shape[0]):
+                if not calm:
+                    break
+                if bmin[j] > thr:
+                    continue
+                for e in range(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n)):
+                    if lbs[e] <= thr and _active_at(e, base, v, x, trial, nv, tauc, law_f,
+                                                    sref, pref, margin):
+                        calm = False
+                        break
+        if calm:
+            trial_stress(base, v, mstep * dgamma, trial)
+            return mstep
+    while mstep <= cap:
+        trial_stress(base, v, mstep * dgamma, trial)
+        if any_active(trial, nv, tauc, law_f, sref, pref, margin):
+            break
+        mstep += 1
+    while mstep > 1:
+        trial_stress(base, v, (mstep - 1) * dgamma, trial)
+        if not any_active(trial, nv, tauc, law_f, sref, pref, margin):
+            break
+        mstep -= 1
+    if mstep <= cap:
+        trial_stress(base, v, mstep * dgamma, trial)
+    return mstep
+
+
+@nb.njit(cache=True)
+def kmc_select(stress, nv, tauc, law_f, beta, rng):  # pragma: no cover - compiled
+    """Reference scan: system with probability ``exp(-beta dtau) / sum``; (e, k, log nu_tot)."""
+    n = stress.shape[0]
+    N = tauc.shape[1]
+    a = law_f[4]
+    dmin = np.inf
+    for e in range(n):
+        shift = a * (pressure(stress, e) + law_f[5])
+        for k in range(N):
+            d = tauc[e, k] + shift - resolved(stress, e, nv, k)
+            if d < dmin:
+                dmin = d
+    total = 0.0
+    w = np.empty(n * N)
+    for e in range(n):
+        shift = a * (pressure(stress, e) + law_f[5])
+        for k in range(N):
+            d = tauc[e, k] + shift - resolved(stress, e, nv, k)
+            total += np.exp(-beta * (d - dmin))
+            w[e * N + k] = total
+    target = rng.random() * total
+    lo = 0
+    hi = n * N - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if w[mid] > target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo // N, lo % N, -beta * dmin + np.log(total)
