@@ -282,7 +282,8 @@ def footprint(cfg: Any, realizations: int = 1, streamed: bool = True) -> dict[st
         Realisations (run one after the other; their records all written).
     streamed : bool
         AQS, cyclic, stress, rate and creep records streamed to disk in chunks (``femplastic
-        run``); False: a realisation's records are all in memory (``ensemble``, ``sweep``, the library).
+        run``); False: a realisation's records are all in memory (``ensemble``, ``sweep``,
+        the library).
 
     Returns
     -------
