@@ -685,11 +685,11 @@ def check_stress(state_: Any, rng_: Any, stress_end: Any, dstress: Any, alpha: A
     a = number("alpha", alpha)
     number("gamma_limit", gamma_limit, low=0.0, low_open=True)
     boolean("record_events", record_events)
-    from .fe.elasticity import ddot, schmid
+    from .weakplane.dimension import loading_tensor, resolve
 
     # only to count the rows: the plain mean (the driver's is area-weighted; the areas cost
-    # more than a short ramp)
-    s0 = float(ddot(schmid(a), st.stress.mean(axis=0)))
+    # more than a short ramp); 2D or 3D loading tensor
+    s0 = float(resolve(loading_tensor(st.model.dim, a), st.stress.mean(axis=0)))
     _rows("stress_controlled", abs(s - s0) / ds,
           f"|stress_end - Sigma_0| / dstress = {abs(s - s0):g} / {ds:g}",
           "raise dstress or bring stress_end closer to the current stress")
