@@ -39,7 +39,8 @@ import numpy as np
 
 __all__ = ["number", "integer", "boolean", "instance", "rng", "state", "check_run_params",
            "check_protocol_keys", "check_config", "check_memory", "check_model_size",
-           "check_run_flags", "PROTOCOL_COMMON_KEYS", "LIMITS", "STRESS_MAX_G"]
+           "check_run_flags", "PROTOCOL_COMMON_KEYS", "LIMITS", "STRESS_MAX_G",
+           "LATTICE_RTOL", "lattice_steps", "lattice_multiple"]
 
 _GIB = 1024.0 ** 3
 #: Memory below which a library call is not compared with the available memory (cheap).
@@ -234,18 +235,50 @@ def state(value: Any, name: str = "state") -> Any:
 
 # ---------------------------------------------------------------------- protocol rules
 
-def _multiple(name: str, value: float, step_name: str, step: float) -> None:
-    """Refuse ``value`` unless it is a whole number (>= 1) of ``step``, naming the nearest."""
+#: Relative tolerance of "a whole number of steps": ``value / step`` within ``LATTICE_RTOL n``
+#: of an integer ``n >= 1`` counts as ``n`` steps. The one definition of the strain lattice
+#: (``gamma_end``, ``gamma_max``, ``gamma_reload`` on ``dgamma``: :func:`lattice_steps`) and of
+#: a whole stress ramp (:func:`femplastic.weakplane.drivers.stress.ramp_steps`); far above the
+#: round-off of the division (~1e-16 n), far below any intended fraction of a step.
+LATTICE_RTOL = 1e-9
+
+
+def lattice_steps(value: float, step: float) -> int | None:
+    """``n`` when ``value`` is a whole number ``n >= 1`` of ``step`` (to :data:`LATTICE_RTOL`).
+
+    Parameters
+    ----------
+    value, step : float
+        Positive and finite (e.g. ``gamma_max`` and ``dgamma``).
+
+    Returns
+    -------
+    int or None
+        The number of steps, or None when ``value / step`` is not within ``LATTICE_RTOL n``
+        of an integer ``n >= 1``.
+    """
     k = value / step
     n = round(k)
-    if n >= 1 and abs(k - n) <= 1e-6:
-        return
+    if n >= 1 and abs(k - n) <= LATTICE_RTOL * n:
+        return int(n)
+    return None
+
+
+def lattice_multiple(name: str, value: float, step_name: str, step: float) -> int:
+    """Refuse ``value`` unless it is a whole number (>= 1) of ``step``, naming the nearest.
+
+    Returns the number of steps (:func:`lattice_steps`).
+    """
+    n = lattice_steps(value, step)
+    if n is not None:
+        return n
+    k = value / step
     lo = max(1, math.floor(k)) * step
     hi = max(1, math.ceil(k)) * step
     near = f"{lo:.12g}" if lo == hi else f"{lo:.12g} or {hi:.12g}"
     raise ValueError(f"{name} = {value:g} must be a whole number of {step_name} = {step:g} "
-                     f"steps (it would be rounded to {max(n, 1) * step:.12g}); nearest valid: "
-                     f"{near}")
+                     f"steps (it would be rounded to {max(round(k), 1) * step:.12g}); nearest "
+                     f"valid: {near}")
 
 
 def check_protocol_keys(protocol: str, keys: Any) -> None:
@@ -319,15 +352,15 @@ def check_run_params(rp: Any) -> None:
             _not_read(proto, key, PROTOCOL_KEYS)
     o = rp.settings()
     if proto in ("aqs", "bauschinger", "local-yield"):
-        _multiple("run.gamma_end", rp.gamma_end, "run.dgamma", rp.dgamma)
+        lattice_multiple("run.gamma_end", rp.gamma_end, "run.dgamma", rp.dgamma)
     if proto == "aqs" and 0 < rp.fields_every < rp.dgamma:
         raise ValueError(f"run.fields_every = {rp.fields_every:g} is below run.dgamma = "
                          f"{rp.dgamma:g}: one ParaView snapshot per load step at most; set "
                          f"run.fields_every >= {rp.dgamma:g} (0: first and last only)")
     if proto == "cyclic":
-        _multiple("run.gamma_max", o["gamma_max"], "run.dgamma", rp.dgamma)
+        lattice_multiple("run.gamma_max", o["gamma_max"], "run.dgamma", rp.dgamma)
     if proto == "bauschinger":
-        _multiple("run.gamma_reload", o["gamma_reload"], "run.dgamma", rp.dgamma)
+        lattice_multiple("run.gamma_reload", o["gamma_reload"], "run.dgamma", rp.dgamma)
     if proto == "stress" and o["dstress"] > abs(o["stress_end"]):
         raise ValueError(f"run.dstress = {o['dstress']:g} must not exceed |run.stress_end| = "
                          f"{abs(o['stress_end']):g}: the ramp from the quenched state "
@@ -626,7 +659,7 @@ def check_cyclic(state_: Any, rng_: Any, gamma_max: Any, cycles: Any, dgamma: An
     boolean("until_absorbed", until_absorbed)
     boolean("record_events", record_events)
     if d <= gm:
-        _multiple("gamma_max", gm, "dgamma", d)
+        lattice_multiple("gamma_max", gm, "dgamma", d)
     _rows("cyclic", 4 * gm / d * c, f"4 gamma_max / dgamma x cycles = 4 x {gm:g} / {d:g} x {c}",
           "raise dgamma, lower gamma_max or cycles")
 
@@ -647,7 +680,11 @@ def check_stress(state_: Any, rng_: Any, stress_end: Any, dstress: Any, alpha: A
     a = number("alpha", alpha)
     number("gamma_limit", gamma_limit, low=0.0, low_open=True)
     boolean("record_events", record_events)
-    s0 = float(st.external_stress(a))
+    from .weakplane.dimension import loading_tensor, resolve
+
+    # only to count the rows: the plain mean (the driver's is area-weighted; the areas cost
+    # more than a short ramp); 2D or 3D loading tensor
+    s0 = float(resolve(loading_tensor(st.model.dim, a), st.stress.mean(axis=0)))
     _rows("stress_controlled", abs(s - s0) / ds,
           f"|stress_end - Sigma_0| / dstress = {abs(s - s0):g} / {ds:g}",
           "raise dstress or bring stress_end closer to the current stress")

@@ -90,3 +90,118 @@ def test_every_protocol_reports_progress(tmp_path, monkeypatch, capsys, proto, e
     assert lines, err[-2000:]
     pct = [float(x.split(": ")[2].split(" %")[0]) for x in lines]
     assert pct == sorted(pct) and pct[-1] == 100, pct
+
+
+def _joined(blocks):
+    return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
+
+
+def test_cyclic_and_stress_stream_bitwise_and_resume_across_blocks():
+    """Streamed step records (sink=, blocks of 7 rows) are bitwise the in-memory records,
+    and a checkpoint taken after several hand-overs resumes to the same bits."""
+    import femplastic as fp
+    from femplastic.weakplane import path_kernels as PK
+    from femplastic.weakplane.drivers.cyclic import cyclic
+    from femplastic.weakplane.drivers.stress import stress_controlled
+
+    p = fp.ModelParams(L=8, N=8, T=0.0)
+    q = fp.quench(p, np.random.default_rng(3))
+    per_cycle = ("strobe_stress", "strobe_energy", "events", "plastic_net", "plastic_abs",
+                 "loop_work", "dissipation", "balance")
+    runs = [  # (driver, kwargs, per-run fields compared besides the step records)
+        (cyclic, dict(gamma_max=0.03, cycles=3, dgamma=1e-3), per_cycle),
+        (stress_controlled, dict(stress_end=0.45, dstress=3.1e-3), ("flowed",)),
+        (stress_controlled, dict(stress_end=2.0, dstress=1e-2, gamma_limit=0.05), ("flowed",)),
+    ]
+    for drive, kw, fields in runs:
+        ref = drive(q, p, np.random.default_rng(1), **kw)
+        blocks, cks = [], []
+        run = drive(q, p, np.random.default_rng(1), sink=blocks.append, sink_rows=7,
+                    checkpoint=cks.append, checkpoint_every=0, **kw)
+        got = _joined(blocks)
+        assert max(b["stress"].size for b in blocks) == 7 and len(blocks) > 5  # bounded
+        assert run.stress.size == 0  # the step records went to the sink
+        for k, v in got.items():
+            assert v.dtype == getattr(ref, k).dtype and np.array_equal(v, getattr(ref, k)), k
+        for f in fields:
+            assert np.array_equal(getattr(run, f), getattr(ref, f)), f
+        assert np.array_equal(run.state.stress, ref.state.stress)
+        assert np.array_equal(run.avalanches.dissipation, ref.avalanches.dissipation)
+        held = [int(c.records["ipos"][PK.R0]) for c in cks]
+        ck = cks[next(i for i, r0 in enumerate(held) if r0 >= 14)]  # after >= 2 hand-overs
+        r0 = int(ck.records["ipos"][PK.R0])
+        tail = []
+        res = drive(q, p, np.random.default_rng(99), sink=tail.append, sink_rows=7, resume=ck,
+                    **kw)
+        rest = _joined(tail)
+        for k in got:
+            assert np.array_equal(np.concatenate([got[k][:r0], rest[k]]), getattr(ref, k)), k
+        for f in fields:
+            assert np.array_equal(getattr(res, f), getattr(ref, f)), f
+        assert np.array_equal(res.state.stress, ref.state.stress)
+        with pytest.raises(ValueError, match="sink_rows"):  # blocks of another size
+            drive(q, p, np.random.default_rng(99), sink=tail.append, sink_rows=8, resume=ck,
+                  **kw)
+
+
+def test_cli_cyclic_longer_than_one_block_killed_and_resumed_bitwise(tmp_path, monkeypatch):
+    """`femplastic run` cyclic with blocks of 300 steps (3,200 steps: 11 chunk files, memory
+    holds one): results.h5 and curve.csv bitwise those of the one-block run, uninterrupted
+    or SIGKILLed at random moments and resumed."""
+    import os
+    import signal
+    import time
+
+    cfg = load_config(None, [*BASE, "run.protocol=cyclic", "run.dgamma=1e-4",
+                             "run.gamma_max=0.02", "run.cycles=4"])
+    ref = tmp_path / "ref"
+    P.run_protocol(cfg, 5, 1, ref)  # one block (STEP_CHUNK = 50,000)
+    monkeypatch.setattr(P, "STEP_CHUNK", 300)
+    writes = []
+    real = R._ChunkFiles.write
+
+    def write(self, start, rec):
+        writes.append(rec["gamma"].size)
+        return real(self, start, rec)
+
+    monkeypatch.setattr(R._ChunkFiles, "write", write)
+    t0 = time.perf_counter()
+    P.run_protocol(cfg, 5, 1, tmp_path / "small", checkpoint_every=0)
+    wall = time.perf_counter() - t0
+    assert max(writes) == 300 and len(writes) == 11
+    with h5py.File(ref / "results.h5") as f:
+        assert f["realizations/r0000/gamma"].shape == (3200,)
+
+    def same(out):
+        for a, b in ((ref / "results.h5", out / "results.h5"),):
+            with h5py.File(a) as fa, h5py.File(b) as fb:
+                ga, gb = fa["realizations/r0000"], fb["realizations/r0000"]
+                assert sorted(ga) == sorted(gb)
+                for k in ga:
+                    assert np.array_equal(ga[k][()], gb[k][()]), k
+                assert ga.attrs["summary"] == gb.attrs["summary"]
+        assert (ref / "curve.csv").read_bytes() == (out / "curve.csv").read_bytes()
+
+    same(tmp_path / "small")
+    rng = np.random.default_rng(1)
+    resumed = 0
+    for i in range(3):
+        out = tmp_path / f"k{i}"
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover (the child)
+            try:
+                P.run_protocol(cfg, 5, 1, out, checkpoint_every=0)
+            finally:
+                os._exit(0)
+        time.sleep(float(rng.uniform(0.3, 0.9)) * wall)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        if not (out / "results.h5").exists():
+            continue
+        try:
+            P.run_protocol(cfg, 5, 1, out, resume=True)
+            resumed += 1
+        except ValueError as exc:
+            assert "complete" in str(exc), exc
+        same(out)
+    assert resumed >= 1

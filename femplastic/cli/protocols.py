@@ -16,9 +16,11 @@ One function per protocol runs it on a quenched realisation and returns its reco
 
 The run follows the rules of :func:`femplastic.cli.run.run_main_job` (status, Ctrl-C,
 progress, per-realisation writes, one ``summary.json`` schema); ``cyclic`` and ``stress``
-checkpoint and resume; ``rate`` and ``creep`` stream their records to chunk files
-(:data:`RATE_CHUNK` records each, in ``running/rNNNN/``) published into ``results.h5`` when
-the realisation is finished, so their memory does not grow with ``run.t_end``.
+checkpoint and resume; ``rate`` and ``creep`` (:data:`RATE_CHUNK` records per file),
+``cyclic`` and ``stress`` (:data:`STEP_CHUNK` load steps per file) stream their records to
+chunk files in ``running/rNNNN/``, published into ``results.h5`` when the realisation is
+finished, so their memory does not grow with ``run.t_end``, ``run.cycles`` or the ramp (a
+resumed cyclic/stress run drops the files written after its checkpoint).
 
 Protocols and their drivers: ``cyclic`` (:func:`femplastic.cyclic`), ``stress``
 (:func:`femplastic.stress_controlled`), ``bauschinger`` (preload to ``run.gamma_end``, then
@@ -41,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from ..weakplane.estimates import RATE_RECORD_CHUNK
+from ..weakplane.estimates import RATE_RECORD_CHUNK, RUN_RECORD_CHUNK
 
 __all__ = ["ProtocolResult", "run_protocol"]
 
@@ -75,36 +77,134 @@ class ProtocolResult:
     streamed: Any = None
 
 
-def _cyclic(state, p, rng, rp, opts, **kw) -> ProtocolResult:
+#: Load steps per block of a streamed cyclic or stress run (one chunk file each).
+STEP_CHUNK = RUN_RECORD_CHUNK
+
+
+class _StepStream:
+    """The load-step records of a ``cyclic``/``stress`` realisation, streamed to chunk files.
+
+    Takes the drivers' blocks (``sink``), writes each as one chunk file (the keys of
+    ``keep``), and keeps the last row and the columns ``plot`` decimated to about
+    :data:`PLOT_POINTS` points (rows at multiples of a fixed stride: the same points
+    whatever the blocks), for the summary, ``curve.csv`` and the figure.
+    """
+
+    def __init__(self, rows_of, n_steps: int, keep: tuple[str, ...],
+                 plot: tuple[str, ...]) -> None:
+        self.rows_of, self.keep, self.plot = rows_of, keep, plot
+        self.stride = max(1, n_steps // PLOT_POINTS)
+        self.rows = 0
+        self.last: dict[str, float] = {}
+        self.thin: dict[str, list[np.ndarray]] = {k: [] for k in plot}
+
+    def _account(self, block: dict[str, np.ndarray], start: int) -> None:
+        n = int(block[self.plot[0]].shape[0])
+        keep = np.arange((-start) % self.stride, n, self.stride)
+        for k in self.plot:
+            self.thin[k].append(block[k][keep])
+        if n:
+            self.last = {k: block[k][-1].item() for k in self.plot}
+
+    def __call__(self, block: dict[str, np.ndarray]) -> None:
+        rec = {k: block[k] for k in self.keep}
+        self.rows_of.write(self.rows, rec)
+        self._account(block, self.rows)
+        self.rows += int(block[self.keep[0]].shape[0])
+
+    def restart_at(self, row0: int) -> None:
+        """Resume at row ``row0`` (a block boundary): drop later files, re-read earlier rows."""
+        self.rows_of.truncate(row0)
+        if self.rows_of.rows_upto(row0) != row0:
+            raise ValueError(f"resume: the step records before row {row0} are missing from "
+                             f"{self.rows_of.folder}; rerun without --resume")
+        for a in range(0, row0, STEP_CHUNK):
+            b = min(a + STEP_CHUNK, row0)
+            self._account({k: self.rows_of.read(k, a, b) for k in self.plot}, a)
+        self.rows = row0
+
+    def curve(self) -> dict[str, np.ndarray]:
+        """The decimated columns."""
+        return {k: np.concatenate(v) if v else np.zeros(0) for k, v in self.thin.items()}
+
+    def blocks(self, names: tuple[str, ...]):
+        """The columns ``names`` as (rows, k) arrays, one chunk at a time."""
+        for a in range(0, self.rows, STEP_CHUNK):
+            b = min(a + STEP_CHUNK, self.rows)
+            yield np.column_stack([self.rows_of.read(k, a, b) for k in names])
+
+
+def _stream_for(rows_of, n_steps: int, keep: tuple[str, ...], plot: tuple[str, ...],
+                kw: dict[str, Any]) -> _StepStream | None:
+    """A :class:`_StepStream` wired into the driver's ``kw`` (None without ``rows_of``)."""
+    if rows_of is None:
+        return None
+    stream = _StepStream(rows_of, n_steps, keep, plot)
+    ck = kw.get("resume")
+    if ck is not None:
+        from ..weakplane import path_kernels as PK
+
+        stream.restart_at(int(ck.records["ipos"][PK.R0]))
+    else:
+        rows_of.remove()  # (a killed run's)
+    kw.update(sink=stream, sink_rows=STEP_CHUNK)
+    return stream
+
+
+def _cyclic(state, p, rng, rp, opts, rows_of=None, **kw) -> ProtocolResult:
+    from types import SimpleNamespace as NS
+
     from ..weakplane.drivers.cyclic import cyclic
 
+    n_steps = 4 * int(round(opts["gamma_max"] / rp.dgamma)) * int(opts["cycles"])
+    names = ("gamma", "stress", "cycle")
+    stream = _stream_for(rows_of, n_steps, ("gamma", "stress", "stress_before",
+                                            "avalanche_size", "cycle"), names, kw)
     r = cyclic(state, p, rng, gamma_max=opts["gamma_max"], cycles=opts["cycles"],
                dgamma=rp.dgamma, alpha=rp.alpha, until_absorbed=opts["until_absorbed"], **kw)
-    rec = {"gamma": r.gamma, "stress": r.stress, "stress_before": r.stress_before,
-           "avalanche_size": r.avalanche_size, "cycle": r.cycle,
-           "strobe_stress": r.strobe_stress, "strobe_energy": r.strobe_energy,
-           "events": r.events, "plastic_net": r.plastic_net, "plastic_abs": r.plastic_abs,
-           "loop_work": r.loop_work, "dissipation": r.dissipation, "balance": r.balance}
+    per_cycle = {"strobe_stress": r.strobe_stress, "strobe_energy": r.strobe_energy,
+                 "events": r.events, "plastic_net": r.plastic_net,
+                 "plastic_abs": r.plastic_abs, "loop_work": r.loop_work,
+                 "dissipation": r.dissipation, "balance": r.balance}
     summ = {"cycles_run": r.n_cycles, "absorbed_at": r.absorbed_at, "period": r.period,
             "transient": r.transient, "events_per_cycle": r.events.tolist(),
             "dissipation_per_cycle": r.dissipation.tolist(),
             "max_energy_balance_residual": float(np.abs(r.balance).max())}
+    if stream is not None:
+        run = NS(**stream.curve(), n_cycles=r.n_cycles, dissipation=r.dissipation,
+                 loop_work=r.loop_work)
+        return ProtocolResult(per_cycle, (",".join(names), lambda: stream.blocks(names)), summ,
+                              r.state, {"run": run}, rows_of)
+    rec = {"gamma": r.gamma, "stress": r.stress, "stress_before": r.stress_before,
+           "avalanche_size": r.avalanche_size, "cycle": r.cycle, **per_cycle}
     return ProtocolResult(rec, ("gamma,stress,cycle", np.column_stack(
         [r.gamma, r.stress, r.cycle])), summ, r.state, {"run": r})
 
 
-def _stress(state, p, rng, rp, opts, **kw) -> ProtocolResult:
+def _stress(state, p, rng, rp, opts, rows_of=None, **kw) -> ProtocolResult:
+    from types import SimpleNamespace as NS
+
     from ..weakplane.drivers.stress import stress_controlled
 
+    names = ("target", "stress", "gamma")
+    n_steps = max(1, int(np.ceil(abs(opts["stress_end"]) / opts["dstress"])))  # (decimation)
+    stream = _stream_for(rows_of, n_steps, ("target", "stress", "gamma", "gamma_jump",
+                                            "avalanche_size"), names, kw)
     r = stress_controlled(state, p, rng, stress_end=opts["stress_end"], dstress=opts["dstress"],
                           alpha=rp.alpha, gamma_limit=opts["gamma_limit"], **kw)
     av = r.avalanches
-    rec = {"target": r.target, "stress": r.stress, "gamma": r.gamma, "gamma_jump": r.gamma_jump,
-           "avalanche_size": r.avalanche_size, "avalanche_dissipation": av.dissipation,
-           "avalanche_sizes": av.size}
-    summ = {"flowed": r.flowed, "final_stress": float(r.stress[-1]),
-            "final_gamma": float(r.gamma[-1]), "n_avalanches": int(av.size.size),
+    aval = {"avalanche_dissipation": av.dissipation, "avalanche_sizes": av.size}
+    last = stream.last if stream is not None else {"stress": r.stress[-1], "gamma": r.gamma[-1]}
+    summ = {"flowed": r.flowed, "final_stress": float(last["stress"]),
+            "final_gamma": float(last["gamma"]), "n_avalanches": int(av.size.size),
             "largest_avalanche": int(av.size.max()) if av.size.size else 0}
+    if stream is not None:
+        c = stream.curve()
+        run = NS(gamma=c["gamma"], stress=c["stress"], avalanches=NS(size=av.size))
+        return ProtocolResult(aval, (",".join(names), lambda: stream.blocks(names)), summ,
+                              r.state, {"run": run}, rows_of)
+    rec = {"target": r.target, "stress": r.stress, "gamma": r.gamma, "gamma_jump": r.gamma_jump,
+           "avalanche_size": r.avalanche_size, **aval}
     return ProtocolResult(rec, ("target,stress,gamma", np.column_stack(
         [r.target, r.stress, r.gamma])), summ, r.state, {"run": r})
 
@@ -439,9 +539,10 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
             rep.close()
             rep = _Progress(f"{proto} {r + 1}/{realizations}", mode)
             kw: dict[str, Any] = {"progress": rep}
-            if proto in ("rate", "creep"):  # long records: streamed to chunk files
+            if proto in ("rate", "creep", "cyclic", "stress"):  # streamed to chunk files
                 kw["rows_of"] = _ChunkFiles(out / "running" / f"r{r:04d}")
-                kw["rows_of"].remove()  # (a killed run's)
+                if proto in ("rate", "creep"):  # (cyclic, stress: see _stream_for)
+                    kw["rows_of"].remove()  # (a killed run's)
             if proto in RESUMABLE:
                 if start is not None and start.ck is not None and r == start.finished:
                     kw["resume"] = start.ck
@@ -480,7 +581,8 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
             else:  # the chunk files become realizations/rNNNN, atomically
                 del root["realizations"]
                 attrs = {k: v for k, v in group.items() if k not in res.records}
-                res.streamed.publish(results, f"realizations/r{r:04d}", attrs, root)
+                res.streamed.publish(results, f"realizations/r{r:04d}", attrs, root,
+                                     extra=res.records)
             interrupt.check()
             if r == 0:
                 _write_first(proto, res, out)

@@ -88,8 +88,10 @@ class _ChunkFiles:
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def publish(self, results: Path, group: str, attrs: dict[str, Any],
-                root: dict[str, Any]) -> None:
+                root: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
         """Add the records as ``group`` of ``results`` and ``root`` to its root, atomically.
+
+        ``extra``: more (small) datasets of the group, e.g. per-cycle records.
 
         A copy of ``results`` is changed and renamed over it: the file is never changed in
         place, so a crash leaves the previous whole file.
@@ -121,6 +123,8 @@ class _ChunkFiles:
                         with h5py.File(path, "r") as h:
                             for k in shapes:
                                 g[k][a:b] = h[k][()]
+                if extra:
+                    _write_group(g, extra)
                 _write_group(f, root)
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())

@@ -281,8 +281,9 @@ def footprint(cfg: Any, realizations: int = 1, streamed: bool = True) -> dict[st
     realizations : int
         Realisations (run one after the other; their records all written).
     streamed : bool
-        AQS, rate and creep records streamed to disk in chunks (``femplastic run``); False:
-        a realisation's records are all in memory (``ensemble``, ``sweep``, the library).
+        AQS, cyclic, stress, rate and creep records streamed to disk in chunks (``femplastic
+        run``); False: a realisation's records are all in memory (``ensemble``, ``sweep``,
+        the library).
 
     Returns
     -------
@@ -312,8 +313,10 @@ def footprint(cfg: Any, realizations: int = 1, streamed: bool = True) -> dict[st
         rows = steps / RATE_RECORD_EVERY
         memory = model + (min(rows, RATE_RECORD_CHUNK) if streamed else rows) * 6 * 8 * 2
         disk = snaps * n * 184 + realizations * rows * 6 * 8
-    else:
-        memory = model + steps * _RECORD_BYTES
+    else:  # cyclic and stress stream their step records too (femplastic run)
+        rows = min(steps, RUN_RECORD_CHUNK) if streamed and rp.protocol in ("cyclic", "stress") \
+            else steps
+        memory = model + rows * _RECORD_BYTES
         disk = snaps * n * 184 + realizations * steps * _RECORD_BYTES / 2
     if rp.protocol == "local-yield":
         k = o["patch"] if rp.patch is not None else min(o["patch"], p.L)

@@ -567,7 +567,7 @@ class RunParams:
                 raise ValueError(f"run.dt must be <= 0.1 min(tau0, tau_pl, tau_res) = {limit:g} "
                                  f"for a stable explicit integration, got {opts['dt']}")
         if "gamma_max" in opts and self.dgamma > opts["gamma_max"]:
-            raise ValueError(f"dgamma ({self.dgamma}) must not exceed gamma_max "
+            raise ValueError(f"run.dgamma ({self.dgamma}) must not exceed run.gamma_max "
                              f"({opts['gamma_max']})")
         validation.check_run_params(self)  # cross-checks, keys of other protocols
 
@@ -625,7 +625,8 @@ class Config:
 PRESETS = {f"l{l}": ModelParams.preset(l) for l in TABLE1}
 
 
-def _coerce(cls: type, key: str, raw: Any) -> Any:
+def _coerce(cls: type, key: str, raw: Any, section: str = "") -> Any:
+    name = f"{section}.{key}" if section else key  # as the user typed it (run.cycles)
     ftypes = {f.name: f.type for f in fields(cls)}
     t = str(ftypes[key]).replace(" | None", "")
     if isinstance(raw, str):
@@ -637,12 +638,12 @@ def _coerce(cls: type, key: str, raw: Any) -> Any:
                 return True
             if low in ("false", "0", "no"):
                 return False
-            raise ValueError(f"{key} expects true/false, got {raw!r}")
+            raise ValueError(f"{name} expects true/false, got {raw!r}")
         try:
             return int(raw) if t == "int" else float(raw)
         except ValueError:
             kind = "an integer" if t == "int" else "a number"
-            raise ValueError(f"{key} expects {kind}, got {raw!r}") from None
+            raise ValueError(f"{name} expects {kind}, got {raw!r}") from None
     if t == "float" and isinstance(raw, int) and not isinstance(raw, bool):
         return float(raw)
     return raw
@@ -660,7 +661,7 @@ def _build(cls: type, table: dict[str, Any], section: str) -> Any:
     if unknown:
         raise ValueError(f"unknown config key(s) {', '.join(section + '.' + u for u in unknown)}; "
                          f"allowed: {', '.join(section + '.' + n for n in sorted(names))}")
-    return cls(**{k: _coerce(cls, k, v) for k, v in table.items()})
+    return cls(**{k: _coerce(cls, k, v, section) for k, v in table.items()})
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:

@@ -26,17 +26,24 @@ import numpy as np
 
 from ..numba_cache import refresh as _refresh_numba_caches
 from .aqs_kernels import weighted_mean
-from .kernels import any_active, next_trigger, relax_fused, trial_stress
+from .kernels import SCAN_BLOCK, _analytic_step, _max, any_active, relax_fused, trial_stress
+from .kernels import _active_at as _element_active
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
-__all__ = ["FACC", "IPOS", "energy_blas", "path_chunk", "stress_chunk", "wmean_blas",
+__all__ = ["FACC", "IPOS", "ROWS_FULL", "energy_blas", "path_chunk", "stress_chunk", "wmean_blas",
            "xdot_blas", "xmat3_blas"]
 
 #: Fields of ``ipos``.
 IPOS = ("k", "k_base", "n", "n_aval", "n_events", "n_sweeps", "open", "open_j",
-        "open_nev", "open_sweeps", "done", "flowed")
+        "open_nev", "open_sweeps", "done", "flowed", "row0", "pending", "p_upto", "p_j",
+        "p_aval", "p_sense")
 K_, KB, NREC, NAVAL, NEV, NSW, OPEN, OJ, ONEV, OSW, DONE_, FLOWED = range(12)
+#: ``row0``: the record row held at index 0 of the record arrays (streamed records: rows
+#: before it were handed over); ``pending``: 1 while the steps up to a found trigger are
+#: being written (``p_upto``: last elastic position, ``p_j``: the avalanche's, ``p_aval``:
+#: whether one opens there, ``p_sense``: the loading sense).
+R0, PEND, PUPTO, PJ, PAV, PSENSE = range(12, 18)
 #: Fields of ``facc``: base_ext, energy (or enthalpy) before the open avalanche, its weighted
 #: plastic strain before (3), its stress before, the strain now and at its start
 #: (stress control), its target stress (stress control), g_base (stress control).
@@ -44,8 +51,9 @@ FACC = ("base_ext", "w_before", "pl0", "pl1", "pl2", "s_before", "g_now", "g_sta
         "g_base")
 BEXT, WB, PL0, SB, GNOW, GSTART, TGT, GBASE = 0, 1, 2, 5, 6, 7, 8, 9
 
-#: Statuses.
-DONE, CHUNK_END, RECORD_FULL, SWEEP_LIMIT, LOG_FULL = 0, 1, 2, 3, 4
+#: Statuses (``ROWS_FULL``: the record arrays are full; hand rows ``row0 ..`` over, set
+#: ``row0`` and call again).
+DONE, CHUNK_END, RECORD_FULL, SWEEP_LIMIT, LOG_FULL, ROWS_FULL = 0, 1, 2, 3, 4, 5
 _VW = np.array([1.0, 1.0, 2.0])
 
 
@@ -154,6 +162,67 @@ def _active_at(base, v, x, trial, nv, tauc, law_f, sref, pref, margin):  # pragm
 
 
 @nb.njit(cache=True)
+def _x_of(mode, m, a, b, sense, n_steps, p_last, d):  # pragma: no cover - compiled
+    """The load of step ``m`` as the drivers compute it (same operations, same bits).
+
+    ``mode`` 0 (strain path): ``(a + sense m - b) d`` with ``a = k``, ``b = k_base``;
+    1 (stress ramp): ``(pos(a + m) - b) d`` with ``a`` the steps done, ``b = j_base``.
+    """
+    if mode == 0:
+        return (a + sense * m - b) * d
+    return (_pos(a + m, n_steps, p_last) - b) * d
+
+
+@nb.njit(cache=True)
+def _trigger(mode, cur, base, vt, vload, d, a, b, sense, n_steps, p_last, nv, tauc, law_f,
+             sref, pref, margin, cap, ivm, par, trial):  # pragma: no cover - compiled
+    """The drivers' trigger search: the first step ``m`` (``cap + 1``: none up to ``cap``).
+
+    The analytic step of ``cur`` (the stress now) along ``vload`` (``next_trigger``), then
+    moved until step ``m`` is active and ``m - 1`` is not, each tested on ``base + x(m) vt``
+    (:func:`_x_of`), exactly as the Python loops. The usual case is settled without scanning
+    every element, as in :func:`femplastic.weakplane.kernels.next_unstable_step`: ``m`` is
+    active if the element found to trigger is, and ``m - 1`` is stable if no element whose
+    lower bound is below ``(m - 1) d (1 + 1e-9) + 1e-12 max(1 / vmax)`` is active there (every
+    other element is stable by its bound with a margin far above round-off, the difference
+    between ``cur + (m - 1) d vload`` and ``base + x(m - 1) vt`` included), so the scans
+    would find the same ``m``.
+    """
+    n = cur.shape[0]
+    mm, e_best, lbs, bmin, iv = _analytic_step(cur, vload, d, nv, tauc, law_f, sref, pref,
+                                               margin, cap + 1, ivm, par)
+    if mm <= cap and e_best >= 0 and _element_active(
+            e_best, base, vt, _x_of(mode, mm, a, b, sense, n_steps, p_last, d), trial, nv,
+            tauc, law_f, sref, pref, margin):
+        if mm == 1:
+            return mm
+        thr = ((mm - 1) * d) * (1.0 + 1e-9) + 1e-12 * _max(iv)
+        x1 = _x_of(mode, mm - 1, a, b, sense, n_steps, p_last, d)
+        calm = True
+        for j in range(bmin.shape[0]):
+            if not calm:
+                break
+            if bmin[j] > thr:
+                continue
+            for e in range(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n)):
+                if lbs[e] <= thr and _element_active(e, base, vt, x1, trial, nv, tauc, law_f,
+                                                     sref, pref, margin):
+                    calm = False
+                    break
+        if calm:
+            return mm
+    # the general case: the step-by-step test of the Python loops
+    while mm <= cap and not _active_at(base, vt,
+                                       _x_of(mode, mm, a, b, sense, n_steps, p_last, d),
+                                       trial, nv, tauc, law_f, sref, pref, margin):
+        mm += 1
+    while mm > 1 and _active_at(base, vt, _x_of(mode, mm - 1, a, b, sense, n_steps, p_last, d),
+                                trial, nv, tauc, law_f, sref, pref, margin):
+        mm -= 1
+    return mm
+
+
+@nb.njit(cache=True)
 def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vneg, ivm, w, m,
                E0, dgamma, vbar, system, law, cache, work, events, ev_x, rng, record,
                max_sweeps, ipos, facc, rec_pos, rec_s, rec_sb, rec_size, rec_pl, alog,
@@ -161,8 +230,12 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
     """Drive the strain path from ``ipos[K_]`` to ``k_to`` (``StrainPath.leg``), in chunks.
 
     Returns :data:`DONE` (at ``k_to``), :data:`CHUNK_END` (``max_aval`` avalanches done),
-    :data:`RECORD_FULL` (grow the event record), :data:`LOG_FULL` (grow ``alog``) or
-    :data:`SWEEP_LIMIT`; after any but the last, call again with the same ``k_to``.
+    :data:`RECORD_FULL` (grow the event record), :data:`LOG_FULL` (grow ``alog``),
+    :data:`ROWS_FULL` (the step records ``rec_*`` hold rows ``ipos[R0] ..`` up to their
+    length: hand them over and move ``ipos[R0]``) or :data:`SWEEP_LIMIT`; after any but the
+    last, call again with the same ``k_to``. A call may stop between a trigger search and
+    the avalanche it found (``ipos[PEND]``); the next goes on from there, so where the
+    calls stop never changes the trajectory.
     ``cur``, ``trial``, ``half`` (n, 3) and ``vec`` (n,) are work arrays.
     """
     theta, tauc, nv, _, _, eps_pl, _ = system
@@ -193,11 +266,12 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
                 m3[c] = m3[c] - facc[PL0 + c]
             plast = _resolved(m, m3)
             i = ipos[NREC]
-            rec_pos[i] = j
-            rec_sb[i] = facc[SB]
-            rec_s[i] = facc[BEXT]
-            rec_size[i] = ipos[ONEV]
-            rec_pl[i] = plast
+            r = i - ipos[R0]
+            rec_pos[r] = j
+            rec_sb[r] = facc[SB]
+            rec_s[r] = facc[BEXT]
+            rec_size[r] = ipos[ONEV]
+            rec_pl[r] = plast
             ipos[NREC] = i + 1
             ipos[K_] = j
             diss = facc[WB] - energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half,
@@ -215,44 +289,59 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
             ipos[NEV] += ipos[ONEV]
             ipos[OPEN] = 0
             n_done += 1
+        if ipos[PEND] == 0:
+            k = ipos[K_]
+            if k == k_to:
+                return DONE
+            if n_done >= max_aval:
+                return CHUNK_END
+            if ipos[NAVAL] >= alog.shape[0]:
+                return LOG_FULL
+            sense = 1 if k_to > k else -1
+            vload = v if sense > 0 else vneg
+            kb = ipos[KB]
+            cap = (k_to - k) * sense
+            trial_stress(base, v, (k - kb) * dgamma, cur)
+            mm = _trigger(0, cur, base, v, vload, dgamma, k, kb, sense, 0, 0.0, nv, tauc,
+                          law_f, sref, pref, margin, cap, ivm, par, trial)
+            ipos[PUPTO] = k_to if mm > cap else k + sense * (mm - 1)
+            ipos[PAV] = 0 if mm > cap else 1
+            ipos[PJ] = k + sense * mm
+            ipos[PSENSE] = sense
+            ipos[PEND] = 1
+        # elastic steps k + sense .. upto on the line from the base (as many as fit)
         k = ipos[K_]
-        if k == k_to:
-            return DONE
-        if n_done >= max_aval:
-            return CHUNK_END
-        if ipos[NAVAL] >= alog.shape[0]:
-            return LOG_FULL
-        sense = 1 if k_to > k else -1
-        vload = v if sense > 0 else vneg
         kb = ipos[KB]
-        cap = (k_to - k) * sense
-        trial_stress(base, v, (k - kb) * dgamma, cur)
-        mm = next_trigger(cur, vload, dgamma, nv, tauc, law_f, sref, pref, margin, cap + 1,
-                          ivm, par)
-        while mm <= cap and not _active_at(base, v, (k + sense * mm - kb) * dgamma, trial,
-                                           nv, tauc, law_f, sref, pref, margin):
-            mm += 1
-        while mm > 1 and _active_at(base, v, (k + sense * (mm - 1) - kb) * dgamma, trial,
-                                    nv, tauc, law_f, sref, pref, margin):
-            mm -= 1
-        upto = k_to if mm > cap else k + sense * (mm - 1)
-        # elastic steps k + sense .. upto on the line from the base
+        upto = ipos[PUPTO]
+        sense = ipos[PSENSE]
         i = ipos[NREC]
-        for c in range((upto - k) * sense):
-            jj = k + sense * (c + 1)
+        r0 = ipos[R0]
+        room = rec_pos.shape[0]
+        while k != upto:
+            if i - r0 >= room:
+                ipos[NREC] = i
+                ipos[K_] = k
+                return ROWS_FULL
+            jj = k + sense
             s = facc[BEXT] + ((jj - kb) * dgamma) * vbar
-            rec_pos[i] = jj
-            rec_s[i] = s
-            rec_sb[i] = s
-            rec_size[i] = 0
-            rec_pl[i] = 0.0
+            r = i - r0
+            rec_pos[r] = jj
+            rec_s[r] = s
+            rec_sb[r] = s
+            rec_size[r] = 0
+            rec_pl[r] = 0.0
             i += 1
+            k = jj
         ipos[NREC] = i
         ipos[K_] = upto
-        if mm > cap:
+        if ipos[PAV] == 0:
+            ipos[PEND] = 0
             return DONE
+        if i - r0 >= room:  # the avalanche's row
+            return ROWS_FULL
+        ipos[PEND] = 0
         # open the avalanche at j
-        j = k + sense * mm
+        j = ipos[PJ]
         x = (j - kb) * dgamma
         trial_stress(base, v, x, stress)
         for c in range(3):
@@ -271,17 +360,21 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
 
 @nb.njit(cache=True)
 def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress, base, v,
-                 vload, ivm, w, m, E0, dgeq, vbar, sense, target, gamma_limit, system, law,
+                 vload, ivm, w, m, E0, dgeq, vbar, sense, ramp, gamma_limit, system, law,
                  cache, work, events, ev_x, rng, record, max_sweeps, ipos, facc, out_s, out_g,
                  jump, sizes, alog, trial, half, vec, par=False):  # pragma: no cover - compiled
     """The stress ramp of ``stress_controlled`` up to step ``n_steps``, in chunks.
 
     Step ``j`` sits at position ``j`` on the lattice of increments, the last at ``p_last``
-    (a clipped last increment).
+    (a clipped last increment). ``ramp = (s0, sense dstress, stress_end)``: the target of
+    step ``j`` is ``s0 + (sense dstress) j`` (numpy's ``s0 + sense * dstress * arange``), the
+    last ``stress_end``.
     ``ipos[DONE_]`` counts the steps recorded, ``ipos[KB]`` is the step of the last
     avalanche (``j_base``), ``facc[GBASE]`` its strain and ``facc[BEXT]`` its resolved
     stress. Returns :data:`DONE` (all steps recorded, or ``ipos[FLOWED]``), :data:`CHUNK_END`,
-    :data:`RECORD_FULL`, :data:`LOG_FULL` or :data:`SWEEP_LIMIT`.
+    :data:`RECORD_FULL`, :data:`LOG_FULL`, :data:`ROWS_FULL` (the records ``out_s`` ...
+    hold steps ``ipos[R0] ..`` up to their length: hand them over, move ``ipos[R0]``) or
+    :data:`SWEEP_LIMIT`, as :func:`path_chunk`.
     """
     theta, tauc, nv, _, _, eps_pl, _ = system
     _, law_f, _, _ = law
@@ -297,6 +390,7 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
             if st != DONE:
                 return st
             i = j - 1
+            r = i - ipos[R0]
             g_end = facc[GNOW]
             g_start = facc[GSTART]
             tgt = facc[TGT]
@@ -304,10 +398,10 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
                 E[c] = E0[c] + g_end * m[c]
             wmean_blas(gemv, w, stress, m3)
             base_ext = _resolved(m, m3)
-            out_s[i] = base_ext
-            out_g[i] = g_end
-            jump[i] = g_end - g_start
-            sizes[i] = ipos[ONEV]
+            out_s[r] = base_ext
+            out_g[r] = g_end
+            jump[r] = g_end - g_start
+            sizes[r] = ipos[ONEV]
             wmean_blas(gemv, w, eps_pl, m3)
             for c in range(3):
                 m3[c] = m3[c] - facc[PL0 + c]
@@ -337,42 +431,49 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
                 base[e, 2] = stress[e, 2]
             ipos[KB] = j
             facc[GBASE] = g_end
-        done = ipos[DONE_]
-        if done >= n_steps:
-            return DONE
-        if n_done >= max_aval:
-            return CHUNK_END
-        if ipos[NAVAL] >= alog.shape[0]:
-            return LOG_FULL
+        if ipos[PEND] == 0:
+            done = ipos[DONE_]
+            if done >= n_steps:
+                return DONE
+            if n_done >= max_aval:
+                return CHUNK_END
+            if ipos[NAVAL] >= alog.shape[0]:
+                return LOG_FULL
+            jb = ipos[KB]
+            cap = n_steps - done
+            mm = _trigger(1, base, base, vload, vload, dgeq, done, jb, 1, n_steps, p_last, nv,
+                          tauc, law_f, sref, pref, margin, cap, ivm, par, trial)
+            ipos[PJ] = min(done + mm, n_steps + 1)
+            ipos[PEND] = 1
+        # elastic steps done + 1 .. j - 1 on the line from the last avalanche (as many as fit)
+        j = ipos[PJ]
         jb = ipos[KB]
-        cap = n_steps - done
-        mm = next_trigger(base, vload, dgeq, nv, tauc, law_f, sref, pref, margin, cap + 1,
-                          ivm, par)
-        while mm <= cap and not _active_at(base, vload,
-                                           (_pos(done + mm, n_steps, p_last) - jb) * dgeq,
-                                           trial, nv, tauc, law_f, sref, pref, margin):
-            mm += 1
-        while mm > 1 and _active_at(base, vload,
-                                    (_pos(done + mm - 1, n_steps, p_last) - jb) * dgeq, trial,
-                                    nv, tauc, law_f, sref, pref, margin):
-            mm -= 1
-        j = min(done + mm, n_steps + 1)
-        for jj in range(done + 1, min(j, n_steps + 1)):
+        r0 = ipos[R0]
+        room = out_s.shape[0]
+        for jj in range(ipos[DONE_] + 1, min(j, n_steps + 1)):
+            r = jj - 1 - r0
+            if r >= room:
+                ipos[DONE_] = jj - 1
+                return ROWS_FULL
             x = (_pos(jj, n_steps, p_last) - jb) * dgeq
-            out_g[jj - 1] = facc[GBASE] + sense * x
-            out_s[jj - 1] = facc[BEXT] + sense * x * vbar
-            jump[jj - 1] = 0.0
-            sizes[jj - 1] = 0
+            out_g[r] = facc[GBASE] + sense * x
+            out_s[r] = facc[BEXT] + sense * x * vbar
+            jump[r] = 0.0
+            sizes[r] = 0
         done = min(j, n_steps + 1) - 1
         ipos[DONE_] = done
         if j > n_steps:
+            ipos[PEND] = 0
             return DONE
+        if j - 1 - r0 >= room:  # the avalanche's row
+            return ROWS_FULL
+        ipos[PEND] = 0
         # open the avalanche of step j
         i = j - 1
         pj = _pos(j, n_steps, p_last)
         trial_stress(base, vload, (pj - jb) * dgeq, stress)
         g_start = facc[GBASE] + sense * (pj - jb) * dgeq
-        tgt = target[i]
+        tgt = ramp[2] if j == n_steps else ramp[0] + ramp[1] * float(j)
         for c in range(3):
             E[c] = E0[c] + g_start * m[c]
         facc[WB] = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec) \

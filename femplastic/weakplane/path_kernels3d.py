@@ -6,6 +6,12 @@ statuses, ``ipos`` fields and avalanche-log rows, over the 3D relaxation kernels
 plastic-strain slots, hence its own field indices (:data:`FACC`). The weighted means and
 elastic energies are plain loops (3D has only the compiled loop, so there is no numpy
 evaluation to match bit for bit); the ``gemv``, ``ddot`` arguments are accepted and unused.
+
+The protocol is the 2D one, shared from :mod:`~femplastic.weakplane.path_kernels` (the
+``ipos`` fields and statuses, the step positions :func:`_x_of`): streamed step records (the
+record arrays hold rows ``ipos[R0] ..``; :data:`ROWS_FULL` when they are full), a trigger
+search kept pending across a stop (``ipos[PEND]`` ...), the fast trigger verification
+(:func:`_trigger`) and the stress ramp given as ``ramp = (s0, sense dstress, stress_end)``.
 """
 
 from __future__ import annotations
@@ -15,15 +21,43 @@ import numpy as np
 
 from ..numba_cache import refresh as _refresh_numba_caches
 from .aqs_kernels3d import weighted_mean
-from .path_kernels import CHUNK_END, DONE, IPOS, LOG_FULL, RECORD_FULL, SWEEP_LIMIT
-from .relax3d import any_active, next_trigger, relax_fused, trial_stress
+from .path_kernels import (
+    CHUNK_END,
+    DONE,
+    DONE_,
+    FLOWED,
+    IPOS,
+    K_,
+    KB,
+    LOG_FULL,
+    NAVAL,
+    NEV,
+    NREC,
+    NSW,
+    OJ,
+    ONEV,
+    OPEN,
+    OSW,
+    PAV,
+    PEND,
+    PJ,
+    PSENSE,
+    PUPTO,
+    R0,
+    RECORD_FULL,
+    ROWS_FULL,
+    SWEEP_LIMIT,
+    _pos,
+    _x_of,
+)
+from .relax3d import SCAN_BLOCK, _analytic_step, any_active, relax_fused, trial_stress
+from .relax3d import _active_at as _element_active
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
-__all__ = ["CHUNK_END", "DONE", "FACC", "IPOS", "LOG_FULL", "RECORD_FULL", "SWEEP_LIMIT",
-           "path_chunk", "stress_chunk"]
+__all__ = ["CHUNK_END", "DONE", "FACC", "IPOS", "LOG_FULL", "RECORD_FULL", "ROWS_FULL",
+           "SWEEP_LIMIT", "path_chunk", "stress_chunk"]
 
-K_, KB, NREC, NAVAL, NEV, NSW, OPEN, OJ, ONEV, OSW, DONE_, FLOWED = range(12)
 #: Fields of ``facc``: as in 2D with six plastic-strain slots.
 FACC = ("base_ext", "w_before", "pl0", "pl1", "pl2", "pl3", "pl4", "pl5", "s_before", "g_now",
         "g_start", "target", "g_base")
@@ -105,15 +139,59 @@ def _sweeps(form, stress, system, law, cache, work, events, ev_x, rng, record, m
 
 
 @nb.njit(cache=True)
-def _pos(j, n_steps, p_last):  # pragma: no cover - compiled
-    """Position of step ``j`` on the lattice of stress increments (float)."""
-    return p_last if j == n_steps else float(j)
-
-
-@nb.njit(cache=True)
 def _active_at(base, v, x, trial, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
     trial_stress(base, v, x, trial)
     return any_active(trial, nv, tauc, law_f, sref, pref, margin)
+
+
+@nb.njit(cache=True)
+def _trigger(mode, cur, base, vt, vload, d, a, b, sense, n_steps, p_last, nv, tauc, law_f,
+             sref, pref, margin, cap, ivm, trial):  # pragma: no cover - compiled
+    """The drivers' trigger search: the first step ``m`` (``cap + 1``: none up to ``cap``).
+
+    As :func:`femplastic.weakplane.path_kernels._trigger` over the 3D kernels: the analytic
+    step of ``cur`` along ``vload``, accepted without a scan when the element found to
+    trigger is active at ``m`` and no element whose lower bound is below
+    ``(m - 1) d (1 + 1e-9) + 1e-12 max(1 / vmax)`` is active at ``m - 1`` (each tested on
+    ``base + x vt``, :func:`_x_of`), else moved step by step with the scan of the whole
+    trial stress.
+    """
+    n = cur.shape[0]
+    mm, e_best, lbs, bmin, iv = _analytic_step(cur, vload, d, nv, tauc, law_f, sref, pref,
+                                               margin, cap + 1, ivm)
+    if mm <= cap and e_best >= 0 and _element_active(
+            e_best, base, vt, _x_of(mode, mm, a, b, sense, n_steps, p_last, d), trial, nv,
+            tauc, law_f, sref, pref, margin):
+        if mm == 1:
+            return mm
+        big = 0.0  # the largest finite 1 / vmax
+        for e in range(n):
+            if iv[e] < np.inf and iv[e] > big:
+                big = iv[e]
+        thr = ((mm - 1) * d) * (1.0 + 1e-9) + 1e-12 * big
+        x1 = _x_of(mode, mm - 1, a, b, sense, n_steps, p_last, d)
+        calm = True
+        for j in range(bmin.shape[0]):
+            if not calm:
+                break
+            if bmin[j] > thr:
+                continue
+            for e in range(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n)):
+                if lbs[e] <= thr and _element_active(e, base, vt, x1, trial, nv, tauc, law_f,
+                                                     sref, pref, margin):
+                    calm = False
+                    break
+        if calm:
+            return mm
+    # the general case: the step-by-step test
+    while mm <= cap and not _active_at(base, vt,
+                                       _x_of(mode, mm, a, b, sense, n_steps, p_last, d),
+                                       trial, nv, tauc, law_f, sref, pref, margin):
+        mm += 1
+    while mm > 1 and _active_at(base, vt, _x_of(mode, mm - 1, a, b, sense, n_steps, p_last, d),
+                                trial, nv, tauc, law_f, sref, pref, margin):
+        mm -= 1
+    return mm
 
 
 @nb.njit(cache=True)
@@ -123,9 +201,12 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
                cur, trial, half, vec, par=False):  # pragma: no cover - compiled
     """Drive the strain path from ``ipos[K_]`` to ``k_to`` (``CompiledPath.leg``), in chunks.
 
-    Returns :data:`DONE` (at ``k_to``), :data:`CHUNK_END` (``max_aval`` avalanches done),
-    :data:`RECORD_FULL` (grow the event record), :data:`LOG_FULL` (grow ``alog``) or
-    :data:`SWEEP_LIMIT`; after any but the last, call again with the same ``k_to``.
+    As :func:`femplastic.weakplane.path_kernels.path_chunk`: returns :data:`DONE` (at
+    ``k_to``), :data:`CHUNK_END` (``max_aval`` avalanches done), :data:`RECORD_FULL` (grow
+    the event record), :data:`LOG_FULL` (grow ``alog``), :data:`ROWS_FULL` (the step records
+    ``rec_*`` hold rows ``ipos[R0] ..`` up to their length: hand them over and move
+    ``ipos[R0]``) or :data:`SWEEP_LIMIT`; after any but the last, call again with the same
+    ``k_to``. A call may stop between a trigger search and its avalanche (``ipos[PEND]``).
     ``cur``, ``trial`` (n, 6) are work arrays (``half``, ``vec`` unused).
     """
     theta, tauc, nv, _, _, eps_pl, _ = system
@@ -155,11 +236,12 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
                 m3[c] = m3[c] - facc[PL0 + c]
             plast = _resolved(m, m3)
             i = ipos[NREC]
-            rec_pos[i] = j
-            rec_sb[i] = facc[SB]
-            rec_s[i] = facc[BEXT]
-            rec_size[i] = ipos[ONEV]
-            rec_pl[i] = plast
+            r = i - ipos[R0]
+            rec_pos[r] = j
+            rec_sb[r] = facc[SB]
+            rec_s[r] = facc[BEXT]
+            rec_size[r] = ipos[ONEV]
+            rec_pl[r] = plast
             ipos[NREC] = i + 1
             ipos[K_] = j
             diss = facc[WB] - _energy(stress, prestress, eps_pl, E, w)
@@ -176,44 +258,59 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
             ipos[NEV] += ipos[ONEV]
             ipos[OPEN] = 0
             n_done += 1
+        if ipos[PEND] == 0:
+            k = ipos[K_]
+            if k == k_to:
+                return DONE
+            if n_done >= max_aval:
+                return CHUNK_END
+            if ipos[NAVAL] >= alog.shape[0]:
+                return LOG_FULL
+            sense = 1 if k_to > k else -1
+            vload = v if sense > 0 else vneg
+            kb = ipos[KB]
+            cap = (k_to - k) * sense
+            trial_stress(base, v, (k - kb) * dgamma, cur)
+            mm = _trigger(0, cur, base, v, vload, dgamma, k, kb, sense, 0, 0.0, nv, tauc,
+                          law_f, sref, pref, margin, cap, ivm, trial)
+            ipos[PUPTO] = k_to if mm > cap else k + sense * (mm - 1)
+            ipos[PAV] = 0 if mm > cap else 1
+            ipos[PJ] = k + sense * mm
+            ipos[PSENSE] = sense
+            ipos[PEND] = 1
+        # elastic steps k + sense .. upto on the line from the base (as many as fit)
         k = ipos[K_]
-        if k == k_to:
-            return DONE
-        if n_done >= max_aval:
-            return CHUNK_END
-        if ipos[NAVAL] >= alog.shape[0]:
-            return LOG_FULL
-        sense = 1 if k_to > k else -1
-        vload = v if sense > 0 else vneg
         kb = ipos[KB]
-        cap = (k_to - k) * sense
-        trial_stress(base, v, (k - kb) * dgamma, cur)
-        mm = next_trigger(cur, vload, dgamma, nv, tauc, law_f, sref, pref, margin, cap + 1,
-                          ivm, par)
-        while mm <= cap and not _active_at(base, v, (k + sense * mm - kb) * dgamma, trial,
-                                           nv, tauc, law_f, sref, pref, margin):
-            mm += 1
-        while mm > 1 and _active_at(base, v, (k + sense * (mm - 1) - kb) * dgamma, trial,
-                                    nv, tauc, law_f, sref, pref, margin):
-            mm -= 1
-        upto = k_to if mm > cap else k + sense * (mm - 1)
-        # elastic steps k + sense .. upto on the line from the base
+        upto = ipos[PUPTO]
+        sense = ipos[PSENSE]
         i = ipos[NREC]
-        for c in range((upto - k) * sense):
-            jj = k + sense * (c + 1)
+        r0 = ipos[R0]
+        room = rec_pos.shape[0]
+        while k != upto:
+            if i - r0 >= room:
+                ipos[NREC] = i
+                ipos[K_] = k
+                return ROWS_FULL
+            jj = k + sense
             s = facc[BEXT] + ((jj - kb) * dgamma) * vbar
-            rec_pos[i] = jj
-            rec_s[i] = s
-            rec_sb[i] = s
-            rec_size[i] = 0
-            rec_pl[i] = 0.0
+            r = i - r0
+            rec_pos[r] = jj
+            rec_s[r] = s
+            rec_sb[r] = s
+            rec_size[r] = 0
+            rec_pl[r] = 0.0
             i += 1
+            k = jj
         ipos[NREC] = i
         ipos[K_] = upto
-        if mm > cap:
+        if ipos[PAV] == 0:
+            ipos[PEND] = 0
             return DONE
+        if i - r0 >= room:  # the avalanche's row
+            return ROWS_FULL
+        ipos[PEND] = 0
         # open the avalanche at j
-        j = k + sense * mm
+        j = ipos[PJ]
         x = (j - kb) * dgamma
         trial_stress(base, v, x, stress)
         for c in range(6):
@@ -231,17 +328,20 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
 
 @nb.njit(cache=True)
 def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress, base, v,
-                 vload, ivm, w, m, E0, dgeq, vbar, sense, target, gamma_limit, system, law,
+                 vload, ivm, w, m, E0, dgeq, vbar, sense, ramp, gamma_limit, system, law,
                  cache, work, events, ev_x, rng, record, max_sweeps, ipos, facc, out_s, out_g,
                  jump, sizes, alog, trial, half, vec, par=False):  # pragma: no cover - compiled
     """The stress ramp of ``stress_controlled`` up to step ``n_steps``, in chunks.
 
-    Step ``j`` sits at position ``j`` on the lattice of increments, the last at ``p_last``
-    (a clipped last increment).
-    ``ipos[DONE_]`` counts the steps recorded, ``ipos[KB]`` is the step of the last
-    avalanche (``j_base``), ``facc[GBASE]`` its strain and ``facc[BEXT]`` its resolved
-    stress. Returns :data:`DONE` (all steps recorded, or ``ipos[FLOWED]``), :data:`CHUNK_END`,
-    :data:`RECORD_FULL`, :data:`LOG_FULL` or :data:`SWEEP_LIMIT`.
+    As :func:`femplastic.weakplane.path_kernels.stress_chunk`: step ``j`` sits at position
+    ``j`` on the lattice of increments, the last at ``p_last``; ``ramp = (s0, sense dstress,
+    stress_end)``: the target of step ``j`` is ``s0 + (sense dstress) j``, the last
+    ``stress_end``. ``ipos[DONE_]`` counts the steps recorded, ``ipos[KB]`` is the step of
+    the last avalanche (``j_base``), ``facc[GBASE]`` its strain and ``facc[BEXT]`` its
+    resolved stress. Returns :data:`DONE` (all steps recorded, or ``ipos[FLOWED]``),
+    :data:`CHUNK_END`, :data:`RECORD_FULL`, :data:`LOG_FULL`, :data:`ROWS_FULL` (the records
+    ``out_s`` ... hold steps ``ipos[R0] ..`` up to their length: hand them over, move
+    ``ipos[R0]``) or :data:`SWEEP_LIMIT`.
     """
     theta, tauc, nv, _, _, eps_pl, _ = system
     _, law_f, _, _ = law
@@ -257,6 +357,7 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
             if st != DONE:
                 return st
             i = j - 1
+            r = i - ipos[R0]
             g_end = facc[GNOW]
             g_start = facc[GSTART]
             tgt = facc[TGT]
@@ -264,16 +365,15 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
                 E[c] = E0[c] + g_end * m[c]
             _wmean(w, stress, m3)
             base_ext = _resolved(m, m3)
-            out_s[i] = base_ext
-            out_g[i] = g_end
-            jump[i] = g_end - g_start
-            sizes[i] = ipos[ONEV]
+            out_s[r] = base_ext
+            out_g[r] = g_end
+            jump[r] = g_end - g_start
+            sizes[r] = ipos[ONEV]
             _wmean(w, eps_pl, m3)
             for c in range(6):
                 m3[c] = m3[c] - facc[PL0 + c]
             plast = _resolved(m, m3)
-            h_after = _energy(stress, prestress, eps_pl, E, w) \
-                - tgt * g_end
+            h_after = _energy(stress, prestress, eps_pl, E, w) - tgt * g_end
             a = ipos[NAVAL]
             alog[a, 0] = i
             alog[a, 1] = g_start
@@ -296,46 +396,52 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
                     base[e, c] = stress[e, c]
             ipos[KB] = j
             facc[GBASE] = g_end
-        done = ipos[DONE_]
-        if done >= n_steps:
-            return DONE
-        if n_done >= max_aval:
-            return CHUNK_END
-        if ipos[NAVAL] >= alog.shape[0]:
-            return LOG_FULL
+        if ipos[PEND] == 0:
+            done = ipos[DONE_]
+            if done >= n_steps:
+                return DONE
+            if n_done >= max_aval:
+                return CHUNK_END
+            if ipos[NAVAL] >= alog.shape[0]:
+                return LOG_FULL
+            jb = ipos[KB]
+            cap = n_steps - done
+            mm = _trigger(1, base, base, vload, vload, dgeq, done, jb, 1, n_steps, p_last, nv,
+                          tauc, law_f, sref, pref, margin, cap, ivm, trial)
+            ipos[PJ] = min(done + mm, n_steps + 1)
+            ipos[PEND] = 1
+        # elastic steps done + 1 .. j - 1 on the line from the last avalanche (as many as fit)
+        j = ipos[PJ]
         jb = ipos[KB]
-        cap = n_steps - done
-        mm = next_trigger(base, vload, dgeq, nv, tauc, law_f, sref, pref, margin, cap + 1,
-                          ivm, par)
-        while mm <= cap and not _active_at(base, vload,
-                                           (_pos(done + mm, n_steps, p_last) - jb) * dgeq,
-                                           trial, nv, tauc, law_f, sref, pref, margin):
-            mm += 1
-        while mm > 1 and _active_at(base, vload,
-                                    (_pos(done + mm - 1, n_steps, p_last) - jb) * dgeq, trial,
-                                    nv, tauc, law_f, sref, pref, margin):
-            mm -= 1
-        j = min(done + mm, n_steps + 1)
-        for jj in range(done + 1, min(j, n_steps + 1)):
+        r0 = ipos[R0]
+        room = out_s.shape[0]
+        for jj in range(ipos[DONE_] + 1, min(j, n_steps + 1)):
+            r = jj - 1 - r0
+            if r >= room:
+                ipos[DONE_] = jj - 1
+                return ROWS_FULL
             x = (_pos(jj, n_steps, p_last) - jb) * dgeq
-            out_g[jj - 1] = facc[GBASE] + sense * x
-            out_s[jj - 1] = facc[BEXT] + sense * x * vbar
-            jump[jj - 1] = 0.0
-            sizes[jj - 1] = 0
+            out_g[r] = facc[GBASE] + sense * x
+            out_s[r] = facc[BEXT] + sense * x * vbar
+            jump[r] = 0.0
+            sizes[r] = 0
         done = min(j, n_steps + 1) - 1
         ipos[DONE_] = done
         if j > n_steps:
+            ipos[PEND] = 0
             return DONE
+        if j - 1 - r0 >= room:  # the avalanche's row
+            return ROWS_FULL
+        ipos[PEND] = 0
         # open the avalanche of step j
         i = j - 1
         pj = _pos(j, n_steps, p_last)
         trial_stress(base, vload, (pj - jb) * dgeq, stress)
         g_start = facc[GBASE] + sense * (pj - jb) * dgeq
-        tgt = target[i]
+        tgt = ramp[2] if j == n_steps else ramp[0] + ramp[1] * float(j)
         for c in range(6):
             E[c] = E0[c] + g_start * m[c]
-        facc[WB] = _energy(stress, prestress, eps_pl, E, w) \
-            - tgt * g_start
+        facc[WB] = _energy(stress, prestress, eps_pl, E, w) - tgt * g_start
         _wmean(w, eps_pl, m3)
         for c in range(6):
             facc[PL0 + c] = m3[c]

@@ -43,7 +43,7 @@ from ..npblas import on_one_thread
 from ..params import ModelParams
 from ..state import State
 from .checkpoint import AQSCheckpoint
-from .path import AvalancheLog, CompiledPath, StrainPath, choose_compiled
+from .path import AvalancheLog, CompiledPath, StrainPath, check_loop_layout, choose_compiled
 from .progress import report
 
 __all__ = ["CyclicRun", "cyclic"]
@@ -142,6 +142,8 @@ def cyclic(
     resume: AQSCheckpoint | None = None,
     checkpoint_since: float | None = None,
     compiled: bool | None = None,
+    sink: Callable[[dict[str, NDArray]], None] | None = None,
+    sink_rows: int = 65536,
 ) -> CyclicRun:
     """Strain-controlled cyclic AQS: ``cycles`` times ``0 -> +gamma_max -> -gamma_max -> 0``.
 
@@ -154,8 +156,9 @@ def cyclic(
     rng : numpy.random.Generator
         Source of every random draw.
     gamma_max : float
-        Strain amplitude (> 0), a multiple of ``dgamma`` (to a relative 1e-9; otherwise a
-        ValueError names the nearest valid amplitude).
+        Strain amplitude (> 0), a multiple of ``dgamma`` (to a relative
+        :data:`femplastic.validation.LATTICE_RTOL`; otherwise a ValueError names the nearest
+        valid amplitudes).
     cycles : int
         Number of cycles (>= 1).
     dgamma : float
@@ -194,6 +197,16 @@ def cyclic(
         Force the compiled loop (True) or the Python loop (False); default: compiled when
         available (:func:`~femplastic.weakplane.drivers.path.compiled_available`). Both give
         the same bits; checkpoints need the compiled loop.
+    sink : callable, optional
+        Streams the load-step records (compiled loop): ``sink(block)`` gets them every
+        ``sink_rows`` steps (and the rest at the end), a dict of arrays ``gamma, stress,
+        stress_before, avalanche_size, plastic, cycle`` in order, the same bits as the
+        records held in memory; memory then holds one block whatever the number of cycles,
+        and the returned step records are empty (the per-cycle records, the loop work
+        included, and the avalanche log are kept). A checkpoint holds the rows not yet
+        handed over; resume with the same ``sink_rows``.
+    sink_rows : int
+        Steps per block handed to ``sink`` (>= 1).
 
     Returns
     -------
@@ -235,19 +248,26 @@ def cyclic(
         raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
     if params is not None and params != state.model.params:
         raise ValueError("params differ from those the state was built with (state.model.params)")
-    ratio = gamma_max / dgamma
-    n = max(1, int(round(ratio)))
-    if abs(ratio - n) > 1e-9 * n:
-        raise ValueError(f"gamma_max ({gamma_max!r}) must be a multiple of dgamma ({dgamma!r}): "
-                         f"the nearest valid gamma_max is {n * dgamma!r}")
+    n = validation.lattice_multiple("gamma_max", gamma_max, "dgamma", dgamma)  # (checked above)
     use_compiled = choose_compiled(state, compiled, checkpoint, resume, checkpoint_every)
+    if sink is not None:
+        validation.integer("sink_rows", sink_rows, low=1)
+        if not callable(sink):
+            raise TypeError(f"sink must be callable, got {type(sink).__name__}")
+        if not use_compiled:
+            raise ValueError("sink needs the compiled loop (see compiled_available)")
     args = {"gamma_max": float(n * dgamma), "dgamma": float(dgamma), "alpha": float(alpha),
             "cycles": int(cycles), "until_absorbed": bool(until_absorbed),
             "max_period": int(max_period), "stress_atol": float(stress_atol),
-            "record_events": bool(record_events)}
+            "record_events": bool(record_events),
+            "sink_rows": 0 if sink is None else int(sink_rows)}
     n_total = 4 * n * int(cycles)
-    eng: CompiledPath | StrainPath = (CompiledPath if use_compiled else StrainPath)(
-        state, rng, dgamma, alpha, n_total, record_events)
+    eng: CompiledPath | StrainPath
+    if use_compiled:
+        eng = CompiledPath(state, rng, dgamma, alpha, n_total, record_events,
+                           rows=None if sink is None else int(sink_rows))
+    else:
+        eng = StrainPath(state, rng, dgamma, alpha, n_total, record_events)
     st = eng.state
     strobes = [_snapshot(st)]
     s_stress = [st.external_stress(alpha)]
@@ -264,6 +284,14 @@ def cyclic(
         s_stress = [float(x) for x in rec["s_stress"]]
         s_energy = [float(x) for x in rec["s_energy"]]
         ends = [int(x) for x in rec["ends"]]
+    stream = None
+    if sink is not None:
+        assert isinstance(eng, CompiledPath)
+        stream = _CycleStream(sink, float(dgamma), int(cycles), s_stress[0], ends)
+        if resume is not None:
+            stream.loop[:] = resume.records["loop_acc"]
+            stream.prev = tuple(float(x) for x in resume.records["prev_gs"])
+        eng.sink = stream.take
     where = [c0, l0]
     t_ckpt = _time.perf_counter() if checkpoint_since is None else float(checkpoint_since)
     t_prog = [0.0]
@@ -271,6 +299,7 @@ def cyclic(
     def snapshot() -> AQSCheckpoint:
         assert isinstance(eng, CompiledPath)
         m = eng.n
+        h = eng.held()  # rows not handed over (all of them without a sink)
         na = int(eng.ipos[PK.NAVAL])
         ne = int(eng.events[5][0]) if record_events else 0
         rec = {"protocol": np.array("cyclic"),
@@ -280,14 +309,17 @@ def cyclic(
                "period": np.array(-1 if period is None else period),
                "ipos": eng.ipos.copy(), "facc": eng.facc.copy(), "E0": eng.E0.copy(),
                "counts0": np.array([eng.events0, eng.aval0], np.int64),
-               "pos": eng.pos[:m].copy(), "stress": eng.stress[:m].copy(),
-               "stress_before": eng.stress_before[:m].copy(), "size": eng.size[:m].copy(),
-               "plastic": eng.plastic[:m].copy(), "alog": eng.alog[:na].copy(),
+               "pos": eng.pos[:h].copy(), "stress": eng.stress[:h].copy(),
+               "stress_before": eng.stress_before[:h].copy(), "size": eng.size[:h].copy(),
+               "plastic": eng.plastic[:h].copy(), "alog": eng.alog[:na].copy(),
                "strobe_stress": np.array([s[0] for s in strobes]),
                "strobe_tauc": np.array([s[1] for s in strobes]),
                "strobe_theta": np.array([s[2] for s in strobes]),
                "s_stress": np.array(s_stress), "s_energy": np.array(s_energy),
                "ends": np.array(ends, np.int64)}
+        if stream is not None:
+            rec["loop_acc"] = stream.loop.copy()
+            rec["prev_gs"] = np.array(stream.prev)
         ev = {name: a[:ne].copy() for name, a in
               zip(("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp"), eng.events[:5], strict=True)}
         ev["ev_x"] = eng.ev_x[:ne].copy()
@@ -335,30 +367,69 @@ def cyclic(
         if c + 1 < int(cycles):
             tick()
     report(progress, 1.0, st.n_events)
-    nst = eng.n
-    gamma = eng.pos[:nst] * dgamma
-    cyc = np.zeros(nst, np.int64)
-    for c in range(len(ends) - 1):
-        cyc[ends[c]:ends[c + 1]] = c
-    # loop work: trapezoid over steps (exact: affine between avalanches)
-    prev_g = np.concatenate([[0.0], gamma[:-1]])
-    prev_s = np.concatenate([[s_stress[0]], eng.stress[:nst - 1]])
-    work_step = (gamma - prev_g) * 0.5 * (prev_s + eng.stress_before[:nst])
     nc = len(ends) - 1
-    av = eng.avalanches()
-    av_cycle = cyc[av.step] if av.step.size else np.zeros(0, np.int64)
-    loop = np.bincount(cyc, work_step, minlength=nc)[:nc]
+    se = np.asarray(s_energy)
+    if stream is not None:
+        assert isinstance(eng, CompiledPath)
+        eng.hand_over()
+        av = eng.avalanches()
+        av_cycle = (np.searchsorted(np.asarray(ends), av.step, side="right") - 1
+                    if av.step.size else np.zeros(0, np.int64))
+        loop = stream.loop[:nc].copy()
+        e, ei = np.zeros(0), np.zeros(0, np.int64)
+        recs = (e, e.copy(), e.copy(), ei, e.copy(), ei.copy())
+    else:
+        nst = eng.n
+        gamma = eng.pos[:nst] * dgamma
+        cyc = np.zeros(nst, np.int64)
+        for c in range(len(ends) - 1):
+            cyc[ends[c]:ends[c + 1]] = c
+        # loop work: trapezoid over steps (exact: affine between avalanches)
+        prev_g = np.concatenate([[0.0], gamma[:-1]])
+        prev_s = np.concatenate([[s_stress[0]], eng.stress[:nst - 1]])
+        work_step = (gamma - prev_g) * 0.5 * (prev_s + eng.stress_before[:nst])
+        av = eng.avalanches()
+        av_cycle = cyc[av.step] if av.step.size else np.zeros(0, np.int64)
+        loop = np.bincount(cyc, work_step, minlength=nc)[:nc]
+        recs = (gamma, eng.stress[:nst].copy(), eng.stress_before[:nst].copy(),
+                eng.size[:nst].copy(), eng.plastic[:nst].copy(), cyc)
     diss = np.bincount(av_cycle, av.dissipation, minlength=nc)[:nc]
     events = np.bincount(av_cycle, av.size, minlength=nc)[:nc].astype(np.int64)
     pl_net = np.bincount(av_cycle, av.plastic, minlength=nc)[:nc]
     pl_abs = np.bincount(av_cycle, np.abs(av.plastic), minlength=nc)[:nc]
-    se = np.asarray(s_energy)
     return CyclicRun(
-        st, gamma, eng.stress[:nst].copy(), eng.stress_before[:nst].copy(),
-        eng.size[:nst].copy(), eng.plastic[:nst].copy(), cyc, np.asarray(s_stress), se,
+        st, *recs, np.asarray(s_stress), se,
         events, pl_net, pl_abs, loop, diss, loop - diss - np.diff(se), absorbed_at, period,
         None if absorbed_at is None else absorbed_at - period, av, float(n * dgamma),
         float(dgamma), float(alpha))
+
+
+class _CycleStream:
+    """The step records of a streamed :func:`cyclic` run, block by block.
+
+    Turns the engine's blocks into the run's records (``gamma``, the cycle of each step)
+    for ``sink`` and accumulates the loop work per cycle as the whole-run formula does
+    (each step's trapezoid from the step before it, summed in step order with
+    ``np.add.at``, the order of ``np.bincount``): the same bits.
+    """
+
+    def __init__(self, sink: Callable[[dict[str, NDArray]], None], dgamma: float,
+                 cycles: int, s_start: float, ends: list[int]) -> None:
+        self.sink, self.dgamma, self.ends = sink, dgamma, ends
+        self.loop = np.zeros(cycles)
+        self.prev = (0.0, float(s_start))  # gamma and stress of the step before the block
+
+    def take(self, row0: int, b: dict[str, NDArray]) -> None:
+        gamma = b["pos"] * self.dgamma
+        k = gamma.shape[0]
+        cyc = (np.searchsorted(np.asarray(self.ends), np.arange(row0, row0 + k),
+                               side="right") - 1).astype(np.int64)
+        prev_g = np.concatenate([[self.prev[0]], gamma[:-1]])
+        prev_s = np.concatenate([[self.prev[1]], b["stress"][:-1]])
+        np.add.at(self.loop, cyc, (gamma - prev_g) * 0.5 * (prev_s + b["stress_before"]))
+        self.prev = (float(gamma[-1]), float(b["stress"][-1]))
+        self.sink({"gamma": gamma, "stress": b["stress"], "stress_before": b["stress_before"],
+                   "avalanche_size": b["size"], "plastic": b["plastic"], "cycle": cyc})
 
 
 def _restore(ck: AQSCheckpoint, args: dict, eng: CompiledPath, rng: np.random.Generator
@@ -374,6 +445,7 @@ def _restore(ck: AQSCheckpoint, args: dict, eng: CompiledPath, rng: np.random.Ge
                             f"now {args[k]!r}" for k in diff)
         raise ValueError(f"resume: the checkpoint's arguments differ from this call's ({details})")
     st = eng.state
+    check_loop_layout(rec, st.model.dim)
     ck.restore_state(st)
     rng.bit_generator.state = ck.rng_state
     eng.base[:] = ck.base
@@ -381,7 +453,7 @@ def _restore(ck: AQSCheckpoint, args: dict, eng: CompiledPath, rng: np.random.Ge
     eng.facc[:] = rec["facc"]
     eng.E0[:] = rec["E0"]
     eng.events0, eng.aval0 = (int(x) for x in rec["counts0"])
-    m = int(ck.done)
+    m = int(ck.done) - int(eng.ipos[PK.R0])  # the rows not handed over
     for name in ("pos", "stress", "stress_before", "size", "plastic"):
         getattr(eng, name)[:m] = rec[name]
     na = int(ck.n_aval)

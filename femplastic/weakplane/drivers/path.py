@@ -30,6 +30,7 @@ state bit for bit, with Python only between chunks of ~0.1 s. The drivers use it
 from __future__ import annotations
 
 import time as _time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +49,8 @@ from ..npblas import routines
 from ..state import State
 from .sweeps import SweepBuffers, relax_sweeps
 
-__all__ = ["AvalancheLog", "CompiledPath", "StrainPath", "choose_compiled", "compiled_available"]
+__all__ = ["AvalancheLog", "CompiledPath", "StrainPath", "area_weights", "check_loop_layout",
+           "choose_compiled", "compiled_available", "first_chunk"]
 
 
 @dataclass
@@ -94,6 +96,23 @@ class AvalancheLog:
         return self.stress_before - self.stress_after
 
 
+_WEIGHTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def area_weights(mesh: Any) -> NDArray[np.float64]:
+    """``mesh.areas / mesh.areas.sum()`` (n_elem,), C-contiguous; a fresh copy per call.
+
+    Computed once per mesh (the areas are a property evaluated from the nodes on every
+    access, a fixed cost that short runs feel); the same bits as the expression.
+    """
+    w = _WEIGHTS.get(mesh)
+    if w is None:
+        a = mesh.areas
+        w = np.ascontiguousarray(a / a.sum())
+        _WEIGHTS[mesh] = w
+    return w.copy()
+
+
 def _path_setup(path: Any, state: State, rng: np.random.Generator, dgamma: float,
                 alpha: float, n_steps: int) -> None:
     """Set what :class:`StrainPath` and :class:`CompiledPath` both hold on ``path``.
@@ -112,7 +131,7 @@ def _path_setup(path: Any, state: State, rng: np.random.Generator, dgamma: float
     path.vneg = np.ascontiguousarray(-path.v)
     path.ivm = kernels_of(m.dim)[0].load_rate_bounds(path.v, m.law_arrays[1])  # same for -v
     path.par = threads.parallel_for(st.n_elem)
-    path.w = np.ascontiguousarray(m.mesh.areas / m.mesh.areas.sum())
+    path.w = area_weights(m.mesh)
     path.vmean = path.w @ path.v
     path.vbar = float(resolve(path.M, path.vmean))  # 2D: ddot
     path.E0 = st.macro_strain.copy()
@@ -292,6 +311,39 @@ class StrainPath:
         return self.state
 
 
+def check_loop_layout(rec: Any, dim: int = 2) -> None:
+    """Refuse a checkpoint whose compiled-loop state has another layout than this version's.
+
+    Parameters
+    ----------
+    rec : mapping
+        The checkpoint's ``records`` (``ipos``, ``facc``).
+    dim : int
+        The model's dimension (2 or 3): the layout of its loop, ``path_kernels_of(dim)``.
+
+    Raises
+    ------
+    ValueError
+        ``ipos`` or ``facc`` of another length (an older femplastic wrote it).
+    """
+    PK = path_kernels_of(dim)
+    if np.asarray(rec["ipos"]).size != len(PK.IPOS) or \
+            np.asarray(rec["facc"]).size != len(PK.FACC):
+        raise ValueError(f"resume: the checkpoint's loop state has "
+                         f"{np.asarray(rec['ipos']).size} fields, this version's "
+                         f"{len(PK.IPOS)}: it was written by another femplastic version; "
+                         f"rerun without resuming")
+
+
+def first_chunk(n_elem: int) -> int:
+    """Avalanches in the compiled loops' first call (then adapted to ~0.1 s per call).
+
+    About ``2**15 / n_elem`` (at least 1): a fraction of a millisecond of work at any size,
+    so that short runs do not pay a Python call per avalanche while the chunks grow.
+    """
+    return max(1, (1 << 15) // max(int(n_elem), 1))
+
+
 def compiled_available(state: State) -> bool:
     """Whether the compiled loops can drive ``state`` bitwise as the Python loops would.
 
@@ -351,11 +403,19 @@ class CompiledPath:
     avalanches of about 0.1 s and calls ``tick()`` between them (Ctrl-C, progress,
     checkpoints). Needs :func:`compiled_available`. A 3D state runs the 3D loop
     (:func:`femplastic.weakplane.dimension.path_kernels_of`), the only 3D path.
+
+    With ``rows`` (< ``n_steps``) the step records (:attr:`pos` ...) hold that many rows,
+    from row ``ipos[R0]`` on: when they are full, ``sink(row0, block)`` gets them (a dict
+    ``pos, stress, stress_before, size, plastic`` of copies) and the loop goes on
+    (:meth:`hand_over`; the same bits as records held whole).
     """
 
     def __init__(self, state: State, rng: np.random.Generator, dgamma: float, alpha: float,
-                 n_steps: int, record_events: bool = False) -> None:
-        _path_setup(self, state, rng, dgamma, alpha, n_steps)  # k, n: from ipos after chunks
+                 n_steps: int, record_events: bool = False, rows: int | None = None,
+                 sink: Callable[[int, dict[str, NDArray]], None] | None = None) -> None:
+        rows = n_steps if rows is None else max(1, min(int(rows), n_steps))
+        _path_setup(self, state, rng, dgamma, alpha, rows)  # k, n: from ipos after chunks
+        self.sink = sink
         st = self.state
         m = st.model
         self.PK = PK = path_kernels_of(m.dim)  # the dimension's compiled loops
@@ -373,7 +433,7 @@ class CompiledPath:
         self._tmp = (np.empty((n, C)), np.empty((n, C)), np.empty((n, C)), np.empty(n))
         self.events0 = st.n_events
         self.aval0 = st.n_avalanches
-        self.chunk = 1
+        self.chunk = first_chunk(n)
         self.fixed_chunk = False  # True: chunks of `chunk` avalanches (checkpoint_every = 0)
         self.form = m.propagator.numba_form()
         self.blas = routines()
@@ -441,6 +501,9 @@ class CompiledPath:
             self._sync()
             if status == PK.DONE:
                 return
+            if status == PK.ROWS_FULL:
+                self.hand_over()
+                continue
             if status == PK.RECORD_FULL:
                 self._grow_events()
                 continue
@@ -455,6 +518,25 @@ class CompiledPath:
                                         1 << 40))
             if tick is not None:
                 tick()
+
+    def held(self) -> int:
+        """Step records held (rows ``ipos[R0] .. n``, at the start of the record arrays)."""
+        return int(self.ipos[self.PK.NREC] - self.ipos[self.PK.R0])
+
+    def hand_over(self) -> None:
+        """Give the held step records to ``sink`` (if any rows) and start the arrays afresh."""
+        k = self.held()
+        if self.sink is None:
+            if k >= self.pos.shape[0]:
+                raise RuntimeError("CompiledPath: step records full and no sink")
+            return
+        if k <= 0:
+            return
+        r0 = int(self.ipos[self.PK.R0])
+        self.sink(r0, {"pos": self.pos[:k].copy(), "stress": self.stress[:k].copy(),
+                       "stress_before": self.stress_before[:k].copy(),
+                       "size": self.size[:k].copy(), "plastic": self.plastic[:k].copy()})
+        self.ipos[self.PK.R0] = r0 + k
 
     def avalanches(self) -> AvalancheLog:
         """The avalanche log so far (events included when recorded)."""

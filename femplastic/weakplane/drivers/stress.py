@@ -52,7 +52,14 @@ from ..npblas import on_one_thread, routines
 from ..params import ModelParams
 from ..state import State
 from .checkpoint import AQSCheckpoint
-from .path import AvalancheLog, choose_compiled, log_from_arrays
+from .path import (
+    AvalancheLog,
+    area_weights,
+    check_loop_layout,
+    choose_compiled,
+    first_chunk,
+    log_from_arrays,
+)
 from .progress import report
 from .sweeps import SweepBuffers, relax_sweeps
 
@@ -119,12 +126,15 @@ def stress_controlled(
     resume: AQSCheckpoint | None = None,
     checkpoint_since: float | None = None,
     compiled: bool | None = None,
+    sink: Callable[[dict[str, NDArray]], None] | None = None,
+    sink_rows: int = 65536,
 ) -> StressRun:
     """Ramp the resolved external stress from its current value to ``stress_end``.
 
     The ramp ``Sigma_0 -> stress_end`` is made of increments ``dstress``; when the ramp is
-    not a multiple of ``dstress`` (to a relative 1e-9) the last increment is shorter, so the
-    last target is exactly ``stress_end`` (``dstress`` larger than the ramp: one step).
+    not a multiple of ``dstress`` (to a relative ``validation.LATTICE_RTOL``) the last
+    increment is shorter, so the last target is exactly ``stress_end`` (``dstress`` larger
+    than the ramp: one step).
 
     Parameters
     ----------
@@ -165,6 +175,15 @@ def stress_controlled(
         Force the compiled loop (True) or the Python loop (False); default: compiled when
         available (:func:`~femplastic.weakplane.drivers.path.compiled_available`). Both give
         the same bits; checkpoints need the compiled loop.
+    sink : callable, optional
+        Streams the step records (compiled loop): ``sink(block)`` gets them every
+        ``sink_rows`` steps (and the rest at the end), a dict of arrays ``target, stress,
+        gamma, gamma_jump, avalanche_size`` in order, the same bits as the records held in
+        memory; memory then holds one block whatever the ramp's length, and the returned
+        step records are empty (the avalanche log is kept: one row per avalanche). A
+        checkpoint holds the rows not yet handed over; resume with the same ``sink_rows``.
+    sink_rows : int
+        Steps per block handed to ``sink`` (>= 1).
 
     Returns
     -------
@@ -204,20 +223,35 @@ def stress_controlled(
     st = state.copy()
     m = st.model
     M = loading_tensor(m.dim, alpha)  # 2D: schmid(alpha)
-    w = np.ascontiguousarray(m.mesh.areas / m.mesh.areas.sum())
+    w = area_weights(m.mesh)
     v = np.ascontiguousarray(m.propagator.load_response(M))
     vbar = float(resolve(M, w @ v))  # 2D: ddot
     s0 = float(resolve(M, w @ st.stress))
     n_steps, p_last = ramp_steps(s0, stress_end, dstress)
     sense = 1.0 if stress_end > s0 else -1.0
-    target = s0 + sense * dstress * np.arange(1, n_steps + 1)
-    target[-1] = stress_end
+    if sink is not None:
+        validation.integer("sink_rows", sink_rows, low=1)
+        if not callable(sink):
+            raise TypeError(f"sink must be callable, got {type(sink).__name__}")
+        if not use_compiled:
+            raise ValueError("sink needs the compiled loop (see compiled_available)")
+    target = None if sink is not None else _targets(s0, sense * dstress, float(stress_end),
+                                                    n_steps, 0, n_steps)
     ramp = (st, M, w, v, vbar, s0, n_steps, p_last, sense, target)
     if not use_compiled:
         return _python_ramp(rng, ramp, dstress, alpha, gamma_limit, record_events, progress)
     return _compiled_ramp(rng, ramp, dstress, alpha, gamma_limit, record_events, progress,
                           checkpoint, checkpoint_every, resume, float(stress_end),
-                          checkpoint_since)
+                          checkpoint_since, sink, int(sink_rows))
+
+
+def _targets(s0: float, sds: float, stress_end: float, n_steps: int, a: int,
+             b: int) -> NDArray[np.float64]:
+    """Targets of steps ``a + 1 .. b``: ``s0 + (sense dstress) j``, the last ``stress_end``."""
+    t = s0 + sds * np.arange(a + 1, b + 1)
+    if b == n_steps and b > a:
+        t[-1] = stress_end
+    return t
 
 
 def ramp_steps(s0: float, stress_end: float, dstress: float) -> tuple[int, float]:
@@ -233,8 +267,8 @@ def ramp_steps(s0: float, stress_end: float, dstress: float) -> tuple[int, float
     Returns
     -------
     n_steps : int
-        ``ceil(|stress_end - s0| / dstress)`` (a ratio within a relative 1e-9 of an integer
-        counts as that integer).
+        ``ceil(|stress_end - s0| / dstress)`` (a ratio within a relative
+        :data:`femplastic.validation.LATTICE_RTOL` of an integer counts as that integer).
     p_last : float
         Position of the last step on the lattice of increments, in ``(n_steps - 1, n_steps]``:
         ``n_steps`` for a whole ramp, shorter when the last increment is clipped onto
@@ -247,7 +281,7 @@ def ramp_steps(s0: float, stress_end: float, dstress: float) -> tuple[int, float
     """
     q = abs(stress_end - s0) / dstress
     r = round(q)
-    if r >= 1 and abs(q - r) <= 1e-9 * r:
+    if r >= 1 and abs(q - r) <= validation.LATTICE_RTOL * r:
         return int(r), float(r)
     n = math.ceil(q)
     if n < 1 or q < 1e-9:
@@ -384,9 +418,17 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
                    progress: Callable[..., None] | None,
                    checkpoint: Callable[[AQSCheckpoint], None] | None, checkpoint_every: float,
                    resume: AQSCheckpoint | None, stress_end: float,
-                   checkpoint_since: float | None = None) -> StressRun:
-    """The ramp on the compiled loop (:func:`femplastic.weakplane.path_kernels.stress_chunk`)."""
+                   checkpoint_since: float | None = None,
+                   sink: Callable[[dict[str, NDArray]], None] | None = None,
+                   sink_rows: int = 65536) -> StressRun:
+    """The ramp on the compiled loop (:func:`femplastic.weakplane.path_kernels.stress_chunk`).
+
+    With ``sink`` the step records live in arrays of ``sink_rows`` rows: the loop stops when
+    they are full (``ROWS_FULL``), they are handed over and the loop goes on.
+    """
     st, M, w, v, vbar, s0, n_steps, p_last, sense, target = ramp
+    sds = sense * dstress
+    rows = n_steps if sink is None else min(n_steps, sink_rows)
     m = st.model
     K, _, _ = kernels_of(m.dim)  # the dimension's compiled kernels and loop
     PK = path_kernels_of(m.dim)
@@ -396,10 +438,10 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
     law_f = m.law_arrays[1]
     ivm = K.load_rate_bounds(vload, law_f)
     par = threads.parallel_for(st.n_elem)
-    out_s = np.zeros(n_steps)
-    out_g = np.zeros(n_steps)
-    jump = np.zeros(n_steps)
-    sizes = np.zeros(n_steps, np.int64)
+    out_s = np.zeros(rows)
+    out_g = np.zeros(rows)
+    jump = np.zeros(rows)
+    sizes = np.zeros(rows, np.int64)
     alog = np.zeros((64, 8))
     events = event_record(max(st.n_elem, 1024) if record_events else 0)
     ev_x = np.zeros((events[0].shape[0], 2), np.int64)
@@ -411,7 +453,8 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
     facc[PK.BEXT] = s0
     events0, aval0 = st.n_events, st.n_avalanches
     args = {"stress_end": float(stress_end), "dstress": float(dstress), "alpha": float(alpha),
-            "gamma_limit": float(gamma_limit), "record_events": bool(record_events)}
+            "gamma_limit": float(gamma_limit), "record_events": bool(record_events),
+            "sink_rows": 0 if sink is None else int(sink_rows)}
     if resume is not None:
         rec = resume.records
         if str(rec.get("protocol", "")) != "stress":
@@ -423,6 +466,7 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
                                 f"now {args[k]!r}" for k in diff)
             raise ValueError(f"resume: the checkpoint's arguments differ from this call's "
                              f"({details})")
+        check_loop_layout(rec, st.model.dim)
         resume.restore_state(st)
         rng.bit_generator.state = resume.rng_state
         base[:] = resume.base
@@ -430,7 +474,7 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
         facc[:] = rec["facc"]
         E0[:] = rec["E0"]
         events0, aval0 = (int(x) for x in rec["counts0"])
-        d = int(resume.done)
+        d = int(resume.done) - int(ipos[PK.R0])  # the rows not handed over
         out_s[:d], out_g[:d], jump[:d], sizes[:d] = (rec[k] for k in
                                                     ("stress", "gamma", "jump", "size"))
         na = int(resume.n_aval)
@@ -448,7 +492,7 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
             events[5][0] = ne
 
     def snapshot() -> AQSCheckpoint:
-        d = int(ipos[PK.DONE_])
+        d = int(ipos[PK.DONE_]) - int(ipos[PK.R0])  # rows held (the others handed over)
         na = int(ipos[PK.NAVAL])
         ne = int(events[5][0]) if record_events else 0
         rec = {"protocol": np.array("stress"), **{k: np.array(x) for k, x in args.items()},
@@ -460,29 +504,46 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
               zip(("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp"), events[:5], strict=True)}
         ev["ev_x"] = ev_x[:ne].copy()
         return AQSCheckpoint(AQSCheckpoint.state_dict(st), base.copy(), np.zeros(3),
-                             float(facc[PK.BEXT]), int(ipos[PK.KB]), d, na, rec, ev,
-                             rng.bit_generator.state)
+                             float(facc[PK.BEXT]), int(ipos[PK.KB]), int(ipos[PK.DONE_]), na,
+                             rec, ev, rng.bit_generator.state)
 
+    last_g = [0.0]  # gamma of the last step handed over
+
+    def hand_over() -> None:
+        r0, d = int(ipos[PK.R0]), int(ipos[PK.DONE_])
+        k = d - r0
+        if sink is None or k <= 0:
+            return
+        sink({"target": _targets(s0, sds, stress_end, n_steps, r0, d),
+              "stress": out_s[:k].copy(), "gamma": out_g[:k].copy(),
+              "gamma_jump": jump[:k].copy(), "avalanche_size": sizes[:k].copy()})
+        last_g[0] = float(out_g[k - 1])
+        ipos[PK.R0] = d
+
+    tramp = np.array([s0, sds, stress_end])
     system, law, cache = kernel_state(st)
     form = m.propagator.numba_form()
     gemv, ddot_ = routines()
     n = st.n_elem
     trial, half, vec = np.empty((n, C)), np.empty((n, C)), np.empty(n)
     every = checkpoint is not None and checkpoint_every == 0
-    chunk = 1
+    chunk = 1 if every else first_chunk(n)
     t_ckpt = _time.perf_counter() if checkpoint_since is None else float(checkpoint_since)
     while True:
         interrupt.check()
         t0 = _time.perf_counter()
         status = PK.stress_chunk(
             n_steps, p_last, chunk, form, gemv, ddot_, st.stress, st.prestress, base, v, vload,
-            ivm, w, M, E0, dgeq, vbar, sense, target, gamma_limit, system, law, cache, work,
+            ivm, w, M, E0, dgeq, vbar, sense, tramp, gamma_limit, system, law, cache, work,
             events, ev_x, rng, record_events, 1_000_000, ipos, facc, out_s, out_g, jump, sizes,
             alog, trial, half, vec, par)
         st.n_events = events0 + int(ipos[PK.NEV])
         st.n_avalanches = aval0 + int(ipos[PK.NAVAL])
         if status == PK.DONE:
             break
+        if status == PK.ROWS_FULL:
+            hand_over()
+            continue
         if status == PK.RECORD_FULL:
             cap = 2 * events[0].shape[0] + n
             events = event_record(cap, events)
@@ -507,14 +568,21 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
     flowed = bool(ipos[PK.FLOWED])
     nd = int(ipos[PK.DONE_])
     jb = int(ipos[PK.KB])
+    r0 = int(ipos[PK.R0])
+    g_last = out_g[nd - 1 - r0] if nd > r0 else last_g[0]
     if flowed:
-        st.macro_strain = E0 + out_g[nd - 1] * M
+        st.macro_strain = E0 + g_last * M
     else:  # the state at the last step, on the elastic line
         x_end = (_position(nd, n_steps, p_last) - _position(jb, n_steps, p_last)) * dgeq
         K.trial_stress(base, vload, x_end, st.stress)
-        st.macro_strain = E0 + out_g[nd - 1] * M
+        st.macro_strain = E0 + g_last * M
     report(progress, 1.0, st.n_events)
     av = log_from_arrays(alog[:int(ipos[PK.NAVAL])], events, ev_x, record_events)
+    if sink is not None:
+        hand_over()
+        e = np.zeros(0)
+        return StressRun(st, e, e.copy(), e.copy(), e.copy(), np.zeros(0, np.int64), av,
+                         flowed, float(alpha), float(dstress))
     return StressRun(st, target[:nd].copy(), out_s[:nd].copy(), out_g[:nd].copy(),
                      jump[:nd].copy(), sizes[:nd].copy(), av, flowed, float(alpha),
                      float(dstress))
