@@ -32,8 +32,8 @@ from .kernels import ppf_amplitude, ppf_threshold
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
-__all__ = ["draw_orientation", "draw_orientations", "renew_element3d", "init_systems3d",
-           "lowest_distance3d", "draw_slips3d"]
+__all__ = ["draw_orientation", "draw_orientations", "draw_thresholds3d", "renew_element3d",
+           "init_systems3d", "lowest_distance3d", "draw_slips3d"]
 
 
 @nb.njit(cache=True)
@@ -114,6 +114,23 @@ def _set_schmid(e, k, normal, direction, schmid, selfres, Kself):  # pragma: no 
 
 
 @nb.njit(cache=True)
+def draw_thresholds3d(e, rng, tauc, law_i, law_f, thr_table):  # pragma: no cover - compiled
+    """New thresholds of element ``e``.
+
+    One uniform per system, or one per element when ``law_i[1]`` (shared): the draw order of
+    :func:`renew_element3d` and of :func:`femplastic.weakplane.relax3d.renew_element`.
+    """
+    N = tauc.shape[1]
+    if law_i[1]:
+        t = ppf_threshold(law_i[0], law_f[0], law_f[1], thr_table, rng.random())
+        for k in range(N):
+            tauc[e, k] = t
+    else:
+        for k in range(N):
+            tauc[e, k] = ppf_threshold(law_i[0], law_f[0], law_f[1], thr_table, rng.random())
+
+
+@nb.njit(cache=True)
 def renew_element3d(e, rng, normal, direction, schmid, tauc, selfres, Kself, law_i, law_f,
                     thr_table, first):  # pragma: no cover - compiled
     """New orientations and thresholds for all ``N`` systems of element ``e``.
@@ -128,14 +145,7 @@ def renew_element3d(e, rng, normal, direction, schmid, tauc, selfres, Kself, law
             draw_orientation(rng, normal[e, k], direction[e, k])
             _set_schmid(e, k, normal, direction, schmid, selfres, Kself)
     if first or law_i[2]:
-        if law_i[1]:
-            t = ppf_threshold(law_i[0], law_f[0], law_f[1], thr_table, rng.random())
-            for k in range(N):
-                tauc[e, k] = t
-        else:
-            for k in range(N):
-                tauc[e, k] = ppf_threshold(law_i[0], law_f[0], law_f[1], thr_table,
-                                           rng.random())
+        draw_thresholds3d(e, rng, tauc, law_i, law_f, thr_table)
 
 
 @nb.njit(cache=True)

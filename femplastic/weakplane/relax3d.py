@@ -36,8 +36,8 @@ from numba import uint64 as u64
 
 from ..fe.propagators.kernels3d import apply_form3d
 from ..numba_cache import refresh as _refresh_numba_caches
-from .kernels import ppf_amplitude, ppf_threshold
-from .kernels3d import draw_orientation
+from .kernels import ppf_amplitude
+from .kernels3d import draw_orientation, draw_thresholds3d
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
@@ -118,14 +118,7 @@ def renew_element(e, rng, system, law, first):  # pragma: no cover - compiled
             draw_orientation(rng, nrm, dirn)
             _set_system(e, k, nrm, dirn, theta, nv, selfres, Kself)
     if first or law_i[2]:
-        if law_i[1]:
-            t = ppf_threshold(law_i[0], law_f[0], law_f[1], thr_table, rng.random())
-            for k in range(N):
-                tauc[e, k] = t
-        else:
-            for k in range(N):
-                tauc[e, k] = ppf_threshold(law_i[0], law_f[0], law_f[1], thr_table,
-                                           rng.random())
+        draw_thresholds3d(e, rng, tauc, law_i, law_f, thr_table)
 
 
 @nb.njit(cache=True)
