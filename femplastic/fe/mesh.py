@@ -15,19 +15,161 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, TypeVar
 
 import numpy as np
 import skfem
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["FEMesh", "periodic_grid", "load", "from_arrays"]
 
+_M = TypeVar("_M", bound="_Mesh")
+
 
 @dataclass(frozen=True, eq=False)
-class FEMesh:
+class _CellType:
+    """What tells a quadrilateral (Q4) mesh from a hexahedral (Hex8) one, as data.
+
+    The mesh core of this module (:func:`_grid_arrays`, :func:`_build`, :func:`_load`,
+    :func:`_periodic_pairs`, :class:`_Mesh`) is dimension-generic; the 2D entry points here
+    and the 3D ones of :mod:`femplastic.fe.mesh3d` pass one of these.
+
+    Attributes
+    ----------
+    dim : int
+        Space dimension, 2 or 3.
+    plural, adjective : str
+        Cell names for the messages (``"quadrilaterals"``, ``"quadrilateral"``).
+    meshio_type : str
+        meshio's cell type (``"quad"``, ``"hexahedron"``).
+    corners : (n_vert, dim) ndarray
+        Reference-cell corner ``k`` (in {0, 1}^dim, x first) of femplastic's vertex ``k``.
+    flip : (n_vert,) ndarray of int
+        Vertex permutation that turns an inverted cell into a positive one.
+    geometry : callable
+        ``geometry(nodes, cells) -> (measures, centroids)``: signed cell measures (n_elem,)
+        and centroids (n_elem, dim).
+    check : callable
+        ``check(nodes, cells, measures)`` refuses inverted or degenerate cells (``measures``
+        already made positive).
+    skfem_mesh, skfem_periodic : type
+        scikit-fem mesh classes, plain and periodic (wrapped connectivity).
+    skfem_order : (n_vert,) ndarray of int or None
+        Vertex ``k`` of scikit-fem's cell is femplastic's vertex ``skfem_order[k]``; None when
+        the orders agree.
+    facet : str
+        What the box has on each side (``"side"`` in 2D, ``"face"`` in 3D), for messages.
+    """
+
+    dim: int
+    plural: str
+    adjective: str
+    meshio_type: str
+    corners: NDArray[np.float64]
+    flip: NDArray[np.int64]
+    geometry: Callable[[NDArray[np.float64], NDArray[np.int64]],
+                       tuple[NDArray[np.float64], NDArray[np.float64]]]
+    check: Callable[[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]], None]
+    skfem_mesh: type
+    skfem_periodic: type
+    skfem_order: NDArray[np.int64] | None
+    facet: str
+
+    @property
+    def n_vert(self) -> int:
+        """Vertices per cell (4 or 8)."""
+        return int(self.corners.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class _Mesh:
+    """Fields and geometry shared by :class:`FEMesh` (2D) and ``HexMesh`` (3D).
+
+    ``grid`` is ``(L, l)`` for a regular ``L^dim`` grid numbered row-major with x fastest
+    (``e = iy L + ix`` in 2D, ``e = (iz L + iy) L + ix`` in 3D), None otherwise.
+    """
+
+    skmesh: skfem.Mesh
+    nodes: NDArray[np.float64]
+    cells: NDArray[np.int64]
+    periodic: bool
+    box: NDArray[np.float64]
+    grid: tuple[int, float] | None = None
+
+    _cell: ClassVar[_CellType]
+
+    @property
+    def n_elem(self) -> int:
+        """Number of elements."""
+        return int(self.cells.shape[0])
+
+    @property
+    def centroids(self) -> NDArray[np.float64]:
+        """Element centroids (measure-weighted centre of each cell), (n_elem, dim)."""
+        return self._cell.geometry(self.nodes, self.cells)[1]
+
+    @property
+    def size(self) -> NDArray[np.float64]:
+        """Box side lengths ``(Lx, Ly[, Lz])``."""
+        return self.box[1] - self.box[0]
+
+    def __repr__(self) -> str:
+        kind = "custom"
+        if self.grid:
+            kind = f"regular {'x'.join([str(self.grid[0])] * self._cell.dim)}, l={self.grid[1]:g}"
+        return f"{type(self).__name__}({kind}, n_elem={self.n_elem}, periodic={self.periodic})"
+
+
+def _quad_geometry(
+    nodes: NDArray[np.float64], cells: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Signed areas and centroids of quadrilaterals by the shoelace formula."""
+    x = nodes[cells, 0]
+    y = nodes[cells, 1]
+    xn = np.roll(x, -1, axis=1)
+    yn = np.roll(y, -1, axis=1)
+    cross = x * yn - xn * y
+    area = 0.5 * cross.sum(axis=1)
+    cx = ((x + xn) * cross).sum(axis=1) / (6.0 * area)
+    cy = ((y + yn) * cross).sum(axis=1) / (6.0 * area)
+    return area, np.stack([cx, cy], axis=1)
+
+
+def _check_quads(
+    nodes: NDArray[np.float64], cells: NDArray[np.int64], area: NDArray[np.float64]
+) -> None:
+    """Refuse quadrilaterals with a corner Jacobian <= 0 (inverted, bow-tie or non-convex)."""
+    P = nodes[cells]  # (n, 4, 2), counter-clockwise
+    e_next = np.roll(P, -1, axis=1) - P
+    e_prev = np.roll(P, 1, axis=1) - P
+    cross = e_next[..., 0] * e_prev[..., 1] - e_next[..., 1] * e_prev[..., 0]
+    scale = np.linalg.norm(e_next, axis=2) * np.linalg.norm(e_prev, axis=2)
+    bad = np.flatnonzero((cross <= 1e-12 * scale).any(axis=1))
+    if bad.size:
+        e = int(bad[0])
+        raise ValueError(
+            f"{bad.size} inverted or non-convex quadrilateral(s) (a corner Jacobian <= 0), "
+            f"e.g. element {e} with vertices {cells[e].tolist()} at "
+            f"{np.round(P[e], 6).tolist()}")
+    if np.any(area <= 0):
+        raise ValueError("mesh has degenerate (zero-area) quadrilaterals")
+
+
+#: The bilinear quadrilateral: counter-clockwise vertices, scikit-fem's own order.
+_QUAD = _CellType(
+    dim=2, plural="quadrilaterals", adjective="quadrilateral", meshio_type="quad",
+    corners=np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=float),
+    flip=np.array([3, 2, 1, 0]), geometry=_quad_geometry, check=_check_quads,
+    skfem_mesh=skfem.MeshQuad, skfem_periodic=skfem.MeshQuad1DG, skfem_order=None,
+    facet="side",
+)
+
+
+@dataclass(frozen=True, eq=False, repr=False)  # repr: _Mesh's
+class FEMesh(_Mesh):
     """A quadrilateral mesh as femplastic uses it.
 
     Attributes
@@ -48,58 +190,56 @@ class FEMesh:
         x-fastest numbering (enables the fast convolution propagator), None otherwise.
     """
 
-    skmesh: skfem.Mesh
-    nodes: NDArray[np.float64]
-    cells: NDArray[np.int64]
-    periodic: bool
-    box: NDArray[np.float64]
-    grid: tuple[int, float] | None = None
-
-    @property
-    def n_elem(self) -> int:
-        """Number of elements."""
-        return int(self.cells.shape[0])
-
-    @property
-    def centroids(self) -> NDArray[np.float64]:
-        """Element centroids, (n_elem, 2) (area-weighted centre of each quadrilateral)."""
-        return _quad_geometry(self.nodes, self.cells)[1]
+    _cell: ClassVar[_CellType] = _QUAD
 
     @property
     def areas(self) -> NDArray[np.float64]:
         """Element areas, (n_elem,)."""
         return _quad_geometry(self.nodes, self.cells)[0]
 
-    @property
-    def size(self) -> NDArray[np.float64]:
-        """Box side lengths ``(Lx, Ly)``."""
-        return self.box[1] - self.box[0]
 
-    def __repr__(self) -> str:
-        kind = "custom"
-        if self.grid:
-            kind = f"regular {self.grid[0]}x{self.grid[0]}, l={self.grid[1]:g}"
-        return f"FEMesh({kind}, n_elem={self.n_elem}, periodic={self.periodic})"
-
-
-def _quad_geometry(
-    nodes: NDArray[np.float64], cells: NDArray[np.int64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Signed areas and centroids of quadrilaterals by the shoelace formula."""
-    x = nodes[cells, 0]
-    y = nodes[cells, 1]
-    xn = np.roll(x, -1, axis=1)
-    yn = np.roll(y, -1, axis=1)
-    cross = x * yn - xn * y
-    area = 0.5 * cross.sum(axis=1)
-    cx = ((x + xn) * cross).sum(axis=1) / (6.0 * area)
-    cy = ((y + yn) * cross).sum(axis=1) / (6.0 * area)
-    return area, np.stack([cx, cy], axis=1)
+def _check_grid_args(L: int, l: float, L_min: int, why: str = "") -> tuple[int, float]:
+    """Validate the side ``L`` (integer >= ``L_min``) and element size ``l`` of a grid."""
+    if isinstance(L, bool) or not isinstance(L, int | np.integer):
+        raise ValueError(f"L must be an integer >= {L_min}, got {L!r}")
+    if L < L_min:
+        raise ValueError(f"L must be an integer >= {L_min}{why}, got {L}")
+    if not np.isfinite(l) or l <= 0:
+        raise ValueError(f"l must be a finite number > 0, got {l!r}")
+    return int(L), float(l)
 
 
-def _check_positive(name: str, value: float) -> None:
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+def _grid_arrays(
+    cell: _CellType, xs: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Nodes and cells of the regular grid with vertex coordinates ``xs`` along every axis.
+
+    Parameters
+    ----------
+    cell : _CellType
+        The cell type (its ``dim`` and vertex ``corners``).
+    xs : (n + 1,) ndarray
+        Vertex coordinates along each axis (length units).
+
+    Returns
+    -------
+    nodes : (n_node, dim) ndarray
+        Vertex ``(i_d, ..., i_y, i_x)`` (row-major, x fastest) at ``(xs[i_x], xs[i_y], ...)``.
+    cells : (n^dim, n_vert) ndarray of int
+        Element ``e = (... i_y) n + i_x`` with its vertices in ``cell.corners`` order.
+    """
+    d = cell.dim
+    m = xs.shape[0]
+    axes = np.meshgrid(*([xs] * d), indexing="ij")  # axes[k][..., iy, ix]: coordinate d-1-k
+    nodes = np.stack([a.ravel() for a in axes[::-1]], axis=1)
+    nid = np.arange(m**d).reshape((m,) * d)
+    lo, hi = slice(None, -1), slice(1, None)
+    cells = np.stack(
+        [nid[tuple(hi if c[k] else lo for k in range(d - 1, -1, -1))].ravel()
+         for c in cell.corners],
+        axis=1,
+    )
+    return nodes, cells
 
 
 def periodic_grid(L: int, l: float = 1.0) -> FEMesh:
@@ -125,21 +265,8 @@ def periodic_grid(L: int, l: float = 1.0) -> FEMesh:
     >>> m.n_elem, m.centroids[1].tolist()
     (9, [3.0, 1.0])
     """
-    if isinstance(L, bool) or not isinstance(L, int | np.integer):
-        raise ValueError(f"L must be an integer >= 2, got {L!r}")
-    if L < 2:
-        raise ValueError(f"L must be an integer >= 2, got {L}")
-    _check_positive("l", float(l))
-    L = int(L)
-    l = float(l)
-    xs = np.arange(L + 1) * l
-    X, Y = np.meshgrid(xs, xs)  # X[iy, ix]
-    nodes = np.stack([X.ravel(), Y.ravel()], axis=1)
-    nid = np.arange((L + 1) ** 2).reshape(L + 1, L + 1)  # nid[iy, ix]
-    cells = np.stack(
-        [nid[:-1, :-1].ravel(), nid[:-1, 1:].ravel(), nid[1:, 1:].ravel(), nid[1:, :-1].ravel()],
-        axis=1,
-    )
+    L, l = _check_grid_args(L, l, 2)
+    nodes, cells = _grid_arrays(_QUAD, np.arange(L + 1) * l)
     return from_arrays(nodes, cells, periodic=True, _grid=(L, l))
 
 
@@ -183,63 +310,66 @@ def from_arrays(
     >>> m.n_elem, m.size.tolist(), m.areas.tolist()
     (6, [6.0, 3.0], [3.0, 3.0, 3.0, 3.0, 3.0, 3.0])
     """
+    return _build(FEMesh, nodes, cells, periodic, tol, _grid)
+
+
+def _build(
+    cls: type[_M],
+    nodes: ArrayLike,
+    cells: ArrayLike,
+    periodic: bool,
+    tol: float,
+    grid: tuple[int, float] | None,
+) -> _M:
+    """The mesh ``cls`` (:class:`FEMesh` or ``HexMesh``) of vertex and cell arrays.
+
+    Checks the arrays, reorients inverted cells (``cell.flip``), refuses degenerate ones
+    (``cell.check``) and, when ``periodic``, identifies the nodes of opposite box facets and
+    checks that the cells tile the box (their measures sum to its measure).
+    """
     from .. import validation
 
+    cell = cls._cell
+    d, kind = cell.dim, cell.plural
     validation.boolean("periodic", periodic)
     nodes = np.asarray(nodes, dtype=float)
     cells = np.asarray(cells, dtype=np.int64)
-    if nodes.ndim != 2 or nodes.shape[1] < 2:
-        raise ValueError(f"nodes must have shape (n_node, 2), got {nodes.shape}")
-    nodes = np.ascontiguousarray(nodes[:, :2])
-    if cells.ndim != 2 or cells.shape[1] != 4:
-        raise ValueError(f"cells must have shape (n_elem, 4) (quadrilaterals), got {cells.shape}")
+    if nodes.ndim != 2 or nodes.shape[1] < d:
+        raise ValueError(f"nodes must have shape (n_node, {d}), got {nodes.shape}")
+    nodes = np.ascontiguousarray(nodes[:, :d])
+    if cells.ndim != 2 or cells.shape[1] != cell.n_vert:
+        raise ValueError(
+            f"cells must have shape (n_elem, {cell.n_vert}) ({kind}), got {cells.shape}")
     if cells.shape[0] == 0:
-        raise ValueError("cells is empty: the mesh has no quadrilateral")
+        raise ValueError(f"cells is empty: the mesh has no {kind}")
     if not np.all(np.isfinite(nodes)):
         raise ValueError("nodes contain NaN or inf")
     if cells.min() < 0 or cells.max() >= nodes.shape[0]:
         raise ValueError("cells reference vertices outside nodes")
-    area, _ = _quad_geometry(nodes, cells)
+    measure, _ = cell.geometry(nodes, cells)
     cells = cells.copy()
-    neg = area < 0
-    cells[neg] = cells[neg][:, ::-1]
-    area = np.abs(area)
-    _check_corners(nodes, cells)
-    if np.any(area <= 0):
-        raise ValueError("mesh has degenerate (zero-area) quadrilaterals")
+    neg = measure < 0
+    cells[neg] = cells[neg][:, cell.flip]
+    measure = np.abs(measure)
+    cell.check(nodes, cells, measure)
     box = np.array([nodes.min(axis=0), nodes.max(axis=0)])
+    t = cells if cell.skfem_order is None else cells[:, cell.skfem_order]
     with _quiet_skfem():
-        base = skfem.MeshQuad(np.ascontiguousarray(nodes.T), np.ascontiguousarray(cells.T))
+        base = cell.skfem_mesh(np.ascontiguousarray(nodes.T), np.ascontiguousarray(t.T))
         if not periodic:
-            return FEMesh(base, nodes, cells, False, box, _grid)
-        ix, ix0 = _periodic_pairs(nodes, box, tol)
-        total = float(area.sum())
-        box_area = float(np.prod(box[1] - box[0]))
-        if abs(total - box_area) > 1e-9 * box_area:
+            return cls(base, nodes, cells, False, box, grid)
+        ix, ix0 = _periodic_pairs(nodes, box, tol, cell.facet)
+        total = float(measure.sum())
+        box_measure = float(np.prod(box[1] - box[0]))
+        if abs(total - box_measure) > 1e-9 * box_measure:
             raise ValueError(
-                f"elements overlap or leave gaps: their areas sum to {total:.10g} but the "
-                f"periodic box has area {box_area:.10g} (a folded element or a hole)")
+                f"elements overlap or leave gaps: their measures sum to {total:.10g} but the "
+                f"periodic box has measure {box_measure:.10g} (a folded element or a hole)")
         try:
-            skmesh = skfem.MeshQuad1DG.periodic(base, ix, ix0)
-        except ValueError as exc:  # element touching two identified sides (too few elements)
+            skmesh = cell.skfem_periodic.periodic(base, ix, ix0)
+        except ValueError as exc:  # element touching two identified facets (too few elements)
             raise ValueError(f"cannot make this mesh periodic: {exc}") from exc
-    return FEMesh(skmesh, nodes, cells, True, box, _grid)
-
-
-def _check_corners(nodes: NDArray[np.float64], cells: NDArray[np.int64]) -> None:
-    """Refuse quadrilaterals with a corner Jacobian <= 0 (inverted, bow-tie or non-convex)."""
-    P = nodes[cells]  # (n, 4, 2), counter-clockwise
-    e_next = np.roll(P, -1, axis=1) - P
-    e_prev = np.roll(P, 1, axis=1) - P
-    cross = e_next[..., 0] * e_prev[..., 1] - e_next[..., 1] * e_prev[..., 0]
-    scale = np.linalg.norm(e_next, axis=2) * np.linalg.norm(e_prev, axis=2)
-    bad = np.flatnonzero((cross <= 1e-12 * scale).any(axis=1))
-    if bad.size:
-        e = int(bad[0])
-        raise ValueError(
-            f"{bad.size} inverted or non-convex quadrilateral(s) (a corner Jacobian <= 0), "
-            f"e.g. element {e} with vertices {cells[e].tolist()} at "
-            f"{np.round(P[e], 6).tolist()}")
+    return cls(skmesh, nodes, cells, True, box, grid)
 
 
 @contextlib.contextmanager
@@ -255,38 +385,57 @@ def _quiet_skfem() -> Iterator[None]:
 
 
 def _periodic_pairs(
-    nodes: NDArray[np.float64], box: NDArray[np.float64], tol: float
+    nodes: NDArray[np.float64], box: NDArray[np.float64], tol: float, facet: str = "side"
 ) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
-    """Pairs (eliminated node, kept node) identifying opposite sides of the box.
+    """Pairs (eliminated node, kept node) identifying opposite facets of the box.
 
-    Nodes on the max side in x (resp. y) are mapped onto the node with the same y (resp. x)
-    on the min side; corner chains are resolved to the ``(xmin, ymin)`` corner.
+    A node on the max facet along ``d`` is mapped onto the node of the min facet with the
+    same other coordinates (nearest-neighbour match, checked against ``tol`` relative to the
+    box size); edge and corner chains are resolved to the node nearest the min corner.
+
+    Parameters
+    ----------
+    nodes : (n_node, dim) ndarray
+        Vertex coordinates.
+    box : (2, dim) ndarray
+        ``[min corner, max corner]``.
+    tol : float
+        Matching tolerance relative to the largest box side.
+    facet : str
+        ``"side"`` (2D) or ``"face"`` (3D), for the messages.
+
+    Returns
+    -------
+    ix, ix0 : (k,) int32 ndarray
+        Eliminated nodes (increasing) and the kept node of each.
     """
+    from scipy.spatial import cKDTree
+
+    d_all = nodes.shape[1]
     size = box[1] - box[0]
     atol = tol * float(size.max())
     target = np.arange(nodes.shape[0])
-    for dim in (0, 1):
-        other = 1 - dim
-        lo = np.flatnonzero(np.abs(nodes[:, dim] - box[0, dim]) <= atol)
-        hi = np.flatnonzero(np.abs(nodes[:, dim] - box[1, dim]) <= atol)
+    for d in range(d_all):
+        other = [i for i in range(d_all) if i != d]
+        lo = np.flatnonzero(np.abs(nodes[:, d] - box[0, d]) <= atol)
+        hi = np.flatnonzero(np.abs(nodes[:, d] - box[1, d]) <= atol)
+        name = "xyz"[d]
         if len(lo) != len(hi):
             raise ValueError(
-                f"mesh is not periodic along {'xy'[dim]}: {len(lo)} nodes on the side "
-                f"{'xy'[dim]}={box[0, dim]:g} but {len(hi)} on {'xy'[dim]}={box[1, dim]:g}"
+                f"mesh is not periodic along {name}: {len(lo)} nodes on the {facet} "
+                f"{name}={box[0, d]:g} but {len(hi)} on {name}={box[1, d]:g}"
             )
-        order_lo = lo[np.argsort(nodes[lo, other])]
-        order_hi = hi[np.argsort(nodes[hi, other])]
-        gap = np.abs(nodes[order_lo, other] - nodes[order_hi, other])
-        if gap.size and gap.max() > atol:
-            k = int(np.argmax(gap))
+        dist, k = cKDTree(nodes[lo][:, other]).query(nodes[hi][:, other])
+        if dist.size and dist.max() > atol:
+            j = int(np.argmax(dist))
             raise ValueError(
-                f"mesh is not periodic along {'xy'[dim]}: node {order_hi[k]} at "
-                f"{nodes[order_hi[k]].tolist()} has no partner on the opposite side "
-                f"(nearest mismatch {gap.max():.3g})"
+                f"mesh is not periodic along {name}: node {hi[j]} at {nodes[hi[j]].tolist()} "
+                f"has no partner on the opposite {facet} (nearest mismatch {dist.max():.3g})"
             )
-        target[order_hi] = order_lo
-    # resolve chains (corner -> edge node -> corner)
-    for _ in range(3):
+        if np.unique(k).size != k.size:
+            raise ValueError(f"mesh is not periodic along {name}: {facet} nodes do not pair up")
+        target[hi] = lo[k]
+    for _ in range(d_all + 1):  # resolve chains (corner -> edge [-> face] -> kept)
         target = target[target]
     ix = np.flatnonzero(target != np.arange(nodes.shape[0])).astype(np.int32)
     return ix, target[ix].astype(np.int32)
@@ -339,10 +488,16 @@ def load(path: str | Path, periodic: bool = False, tol: float = 1e-8) -> FEMesh:
     The example meshes of a source checkout are in ``meshes/``
     (``load("meshes/perturbed_periodic.vtu", periodic=True)``).
     """
+    return _load(FEMesh, path, periodic, tol)
+
+
+def _load(cls: type[_M], path: str | Path, periodic: bool, tol: float) -> _M:
+    """Read the cells of ``cls._cell.meshio_type`` of a mesh file with meshio; see :func:`load`."""
     import meshio
 
     from .. import validation
 
+    cell = cls._cell
     validation.boolean("periodic", periodic)
     validation.number("tol", tol, low=0.0, low_open=True)
     validation.instance("path", path, (str, Path), "a mesh file name")
@@ -359,12 +514,16 @@ def load(path: str | Path, periodic: bool = False, tol: float = 1e-8) -> FEMesh:
                 " read it with meshio.xdmf.TimeSeriesReader)" if path.suffix == ".xdmf" else "")
         raise ValueError(f"mesh file {str(path)!r} cannot be read by meshio "
                          f"({type(exc).__name__}{detail}){hint}") from None
-    quads = [c.data for c in m.cells if c.type == "quad"]
-    if not quads:
+    blocks = [c.data for c in m.cells if c.type == cell.meshio_type]
+    if not blocks:
         types = sorted({c.type for c in m.cells})
-        raise ValueError(f"{path.name}: no quadrilateral ('quad') cells; found {types}")
-    cells = np.concatenate(quads).astype(np.int64)
+        raise ValueError(f"{path.name}: no {cell.adjective} ('{cell.meshio_type}') cells; "
+                         f"found {types}")
+    if m.points.shape[1] < cell.dim:
+        raise ValueError(f"{path.name}: points must be {cell.dim}D, got "
+                         f"{m.points.shape[1]} coordinates")
+    cells = np.concatenate(blocks).astype(np.int64)
     used = np.unique(cells)
     remap = np.full(m.points.shape[0], -1, dtype=np.int64)
     remap[used] = np.arange(used.size)
-    return from_arrays(m.points[used, :2], remap[cells], periodic=periodic, tol=tol)
+    return _build(cls, m.points[used, :cell.dim], remap[cells], periodic, tol, None)

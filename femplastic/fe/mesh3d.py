@@ -18,12 +18,13 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import skfem
 from numpy.typing import NDArray
 
-from .mesh import _quiet_skfem
+from .mesh import _build, _CellType, _check_grid_args, _grid_arrays, _load, _Mesh
 
 __all__ = ["HexMesh", "periodic_grid3d", "hex_from_arrays", "load_hex"]
 
@@ -34,76 +35,6 @@ _VTK_CORNERS = np.array(
     [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]],
     dtype=float,
 )
-
-
-@dataclass(frozen=True, eq=False)
-class HexMesh:
-    """A hexahedral (Hex8) mesh as femplastic uses it.
-
-    Attributes
-    ----------
-    skmesh : skfem.Mesh
-        The scikit-fem mesh to assemble on: a ``MeshHex1DG`` when periodic (wrapped
-        connectivity), a ``MeshHex`` otherwise.
-    nodes : (n_node, 3) ndarray
-        Vertex coordinates of the unwrapped mesh.
-    cells : (n_elem, 8) ndarray of int
-        VTK-ordered vertex indices of each element (positive volume).
-    periodic : bool
-        Whether ``skmesh`` identifies opposite faces of the box.
-    box : (2, 3) ndarray
-        ``[[xmin, ymin, zmin], [xmax, ymax, zmax]]``.
-    grid : tuple of (L, l) or None
-        ``(L, l)`` for a regular ``L^3`` grid of cubes of side ``l`` numbered row-major,
-        x fastest (enables the exact periodic kernel), None otherwise.
-    """
-
-    skmesh: skfem.Mesh
-    nodes: NDArray[np.float64]
-    cells: NDArray[np.int64]
-    periodic: bool
-    box: NDArray[np.float64]
-    grid: tuple[int, float] | None = None
-
-    dim = 3
-
-    @property
-    def n_elem(self) -> int:
-        """Number of elements."""
-        return int(self.cells.shape[0])
-
-    @property
-    def volumes(self) -> NDArray[np.float64]:
-        """Element volumes, (n_elem,) (exact for trilinear hexahedra)."""
-        return _hex_geometry(self.nodes, self.cells)[0]
-
-    @functools.cached_property
-    def areas(self) -> NDArray[np.float64]:
-        """Element measures (the volumes), (n_elem,): the name the weak-plane drivers read.
-
-        The drivers weight element means by ``mesh.areas`` in 2D and 3D alike; computed
-        once per mesh (read only).
-        """
-        a = self.volumes
-        a.flags.writeable = False
-        return a
-
-    @property
-    def centroids(self) -> NDArray[np.float64]:
-        """Element centroids (volume-weighted centres), (n_elem, 3)."""
-        return _hex_geometry(self.nodes, self.cells)[1]
-
-    @property
-    def size(self) -> NDArray[np.float64]:
-        """Box side lengths ``(Lx, Ly, Lz)``."""
-        return self.box[1] - self.box[0]
-
-    def __repr__(self) -> str:
-        kind = "custom"
-        if self.grid:
-            L = self.grid[0]
-            kind = f"regular {L}x{L}x{L}, l={self.grid[1]:g}"
-        return f"HexMesh({kind}, n_elem={self.n_elem}, periodic={self.periodic})"
 
 
 def _shape_gradients(xi: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -140,9 +71,62 @@ def _hex_geometry(
     return vol, cen
 
 
-def _check_positive(name: str, value: float) -> None:
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+def _check_hexes(
+    nodes: NDArray[np.float64], cells: NDArray[np.int64], vol: NDArray[np.float64]
+) -> None:
+    """Refuse degenerate hexahedra (volume <= 1e-12 of the cube of the mesh extent)."""
+    scale = float(np.ptp(nodes, axis=0).max()) or 1.0
+    if np.any(vol <= 1e-12 * scale**3):
+        raise ValueError("mesh has degenerate (zero-volume) hexahedra")
+
+
+#: The trilinear hexahedron: VTK vertex order, reflected by swapping bottom and top faces.
+_HEX = _CellType(
+    dim=3, plural="hexahedra", adjective="hexahedral", meshio_type="hexahedron",
+    corners=_VTK_CORNERS, flip=np.array([4, 5, 6, 7, 0, 1, 2, 3]), geometry=_hex_geometry,
+    check=_check_hexes, skfem_mesh=skfem.MeshHex, skfem_periodic=skfem.MeshHex1DG,
+    skfem_order=_VTK_OF_SKFEM, facet="face",
+)
+@dataclass(frozen=True, eq=False, repr=False)  # repr: _Mesh's
+class HexMesh(_Mesh):
+    """A hexahedral (Hex8) mesh as femplastic uses it.
+
+    Attributes
+    ----------
+    skmesh : skfem.Mesh
+        The scikit-fem mesh to assemble on: a ``MeshHex1DG`` when periodic (wrapped
+        connectivity), a ``MeshHex`` otherwise.
+    nodes : (n_node, 3) ndarray
+        Vertex coordinates of the unwrapped mesh.
+    cells : (n_elem, 8) ndarray of int
+        VTK-ordered vertex indices of each element (positive volume).
+    periodic : bool
+        Whether ``skmesh`` identifies opposite faces of the box.
+    box : (2, 3) ndarray
+        ``[[xmin, ymin, zmin], [xmax, ymax, zmax]]``.
+    grid : tuple of (L, l) or None
+        ``(L, l)`` for a regular ``L^3`` grid of cubes of side ``l`` numbered row-major,
+        x fastest (enables the exact periodic kernel), None otherwise.
+    """
+
+    dim = 3
+    _cell: ClassVar[_CellType] = _HEX
+
+    @property
+    def volumes(self) -> NDArray[np.float64]:
+        """Element volumes, (n_elem,) (exact for trilinear hexahedra)."""
+        return _hex_geometry(self.nodes, self.cells)[0]
+
+    @functools.cached_property
+    def areas(self) -> NDArray[np.float64]:
+        """Element measures (the volumes), (n_elem,): the name the weak-plane drivers read.
+
+        The drivers weight element means by ``mesh.areas`` in 2D and 3D alike; computed
+        once per mesh (read only).
+        """
+        a = self.volumes
+        a.flags.writeable = False
+        return a
 
 
 def periodic_grid3d(L: int, l: float = 1.0) -> HexMesh:
@@ -168,23 +152,8 @@ def periodic_grid3d(L: int, l: float = 1.0) -> HexMesh:
     >>> m.n_elem, np.round(m.centroids[4], 12).tolist(), round(float(m.volumes[0]), 12)
     (27, [3.0, 3.0, 1.0], 8.0)
     """
-    if isinstance(L, bool) or not isinstance(L, int | np.integer):
-        raise ValueError(f"L must be an integer >= 3, got {L!r}")
-    if L < 3:
-        raise ValueError(f"L must be an integer >= 3 for a periodic Hex8 mesh, got {L}")
-    _check_positive("l", float(l))
-    L = int(L)
-    l = float(l)
-    xs = np.arange(L + 1) * l
-    Z, Y, X = np.meshgrid(xs, xs, xs, indexing="ij")  # [iz, iy, ix]
-    nodes = np.stack([X.ravel(), Y.ravel(), Z.ravel()], axis=1)
-    nid = np.arange((L + 1) ** 3).reshape(L + 1, L + 1, L + 1)
-    lo, hi = slice(None, -1), slice(1, None)
-    corners = [
-        nid[lo, lo, lo], nid[lo, lo, hi], nid[lo, hi, hi], nid[lo, hi, lo],
-        nid[hi, lo, lo], nid[hi, lo, hi], nid[hi, hi, hi], nid[hi, hi, lo],
-    ]
-    cells = np.stack([c.ravel() for c in corners], axis=1)
+    L, l = _check_grid_args(L, l, 3, " for a periodic Hex8 mesh")
+    nodes, cells = _grid_arrays(_HEX, np.arange(L + 1) * l)
     return hex_from_arrays(nodes, cells, periodic=True, _grid=(L, l))
 
 
@@ -221,77 +190,7 @@ def hex_from_arrays(
         Wrong shapes, NaN, out-of-range indices, degenerate elements, or a mesh that cannot
         be made periodic (the message names the face and the node).
     """
-    nodes = np.asarray(nodes, dtype=float)
-    cells = np.asarray(cells, dtype=np.int64)
-    if nodes.ndim != 2 or nodes.shape[1] != 3:
-        raise ValueError(f"nodes must have shape (n_node, 3), got {nodes.shape}")
-    if cells.ndim != 2 or cells.shape[1] != 8:
-        raise ValueError(f"cells must have shape (n_elem, 8) (hexahedra), got {cells.shape}")
-    if cells.shape[0] == 0:
-        raise ValueError("cells is empty: the mesh has no hexahedron")
-    if not np.all(np.isfinite(nodes)):
-        raise ValueError("nodes contain NaN or inf")
-    if cells.min() < 0 or cells.max() >= nodes.shape[0]:
-        raise ValueError("cells reference vertices outside nodes")
-    vol, _ = _hex_geometry(nodes, cells)
-    cells = cells.copy()
-    neg = vol < 0
-    cells[neg] = cells[neg][:, [4, 5, 6, 7, 0, 1, 2, 3]]
-    scale = float(np.ptp(nodes, axis=0).max()) or 1.0
-    if np.any(np.abs(vol) <= 1e-12 * scale**3):
-        raise ValueError("mesh has degenerate (zero-volume) hexahedra")
-    box = np.array([nodes.min(axis=0), nodes.max(axis=0)])
-    t = np.ascontiguousarray(cells[:, _VTK_OF_SKFEM].T)
-    with _quiet_skfem():
-        base = skfem.MeshHex(np.ascontiguousarray(nodes.T), t)
-        if not periodic:
-            return HexMesh(base, nodes, cells, False, box, _grid)
-        ix, ix0 = _periodic_pairs3d(nodes, box, tol)
-        try:
-            skmesh = skfem.MeshHex1DG.periodic(base, ix, ix0)
-        except ValueError as exc:  # an element touching two identified faces
-            raise ValueError(f"cannot make this mesh periodic: {exc}") from exc
-    return HexMesh(skmesh, nodes, cells, True, box, _grid)
-
-
-def _periodic_pairs3d(
-    nodes: NDArray[np.float64], box: NDArray[np.float64], tol: float
-) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
-    """Pairs (eliminated node, kept node) identifying opposite faces of the box.
-
-    A node on the max face along ``d`` is mapped onto the node of the min face with the same
-    other two coordinates (nearest-neighbour match, checked against ``tol``); edge and corner
-    chains are resolved to the node nearest the ``(xmin, ymin, zmin)`` corner.
-    """
-    from scipy.spatial import cKDTree
-
-    size = box[1] - box[0]
-    atol = tol * float(size.max())
-    target = np.arange(nodes.shape[0])
-    for d in range(3):
-        other = [i for i in range(3) if i != d]
-        lo = np.flatnonzero(np.abs(nodes[:, d] - box[0, d]) <= atol)
-        hi = np.flatnonzero(np.abs(nodes[:, d] - box[1, d]) <= atol)
-        name = "xyz"[d]
-        if len(lo) != len(hi):
-            raise ValueError(
-                f"mesh is not periodic along {name}: {len(lo)} nodes on the face "
-                f"{name}={box[0, d]:g} but {len(hi)} on {name}={box[1, d]:g}"
-            )
-        dist, k = cKDTree(nodes[lo][:, other]).query(nodes[hi][:, other])
-        if dist.size and dist.max() > atol:
-            j = int(np.argmax(dist))
-            raise ValueError(
-                f"mesh is not periodic along {name}: node {hi[j]} at {nodes[hi[j]].tolist()} "
-                f"has no partner on the opposite face (nearest mismatch {dist.max():.3g})"
-            )
-        if np.unique(k).size != k.size:
-            raise ValueError(f"mesh is not periodic along {name}: face nodes do not pair up")
-        target[hi] = lo[k]
-    for _ in range(4):  # resolve chains (corner -> edge -> face -> kept)
-        target = target[target]
-    ix = np.flatnonzero(target != np.arange(nodes.shape[0])).astype(np.int32)
-    return ix, target[ix].astype(np.int32)
+    return _build(HexMesh, nodes, cells, periodic, tol, _grid)
 
 
 def load_hex(path: str | Path, periodic: bool = False, tol: float = 1e-8) -> HexMesh:
@@ -318,27 +217,4 @@ def load_hex(path: str | Path, periodic: bool = False, tol: float = 1e-8) -> Hex
         Missing file, a folder, a file meshio cannot read, no ``hexahedron`` cells, or a
         non-periodic mesh with ``periodic=True``.
     """
-    import meshio
-
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"mesh file {str(path)!r} does not exist")
-    if not path.is_file():
-        raise ValueError(f"mesh file {str(path)!r} is a folder, not a mesh file")
-    try:
-        m = meshio.read(path)
-    except (SystemExit, Exception) as exc:  # meshio exits (SystemExit) on some bad files
-        detail = f": {exc}" if str(exc) and not isinstance(exc, SystemExit) else ""
-        raise ValueError(f"mesh file {str(path)!r} cannot be read by meshio "
-                         f"({type(exc).__name__}{detail})") from None
-    hexes = [c.data for c in m.cells if c.type == "hexahedron"]
-    if not hexes:
-        types = sorted({c.type for c in m.cells})
-        raise ValueError(f"{path.name}: no hexahedral ('hexahedron') cells; found {types}")
-    if m.points.shape[1] != 3:
-        raise ValueError(f"{path.name}: points must be 3D, got {m.points.shape[1]} coordinates")
-    cells = np.concatenate(hexes).astype(np.int64)
-    used = np.unique(cells)
-    remap = np.full(m.points.shape[0], -1, dtype=np.int64)
-    remap[used] = np.arange(used.size)
-    return hex_from_arrays(m.points[used], remap[cells], periodic=periodic, tol=tol)
+    return _load(HexMesh, path, periodic, tol)
