@@ -25,7 +25,9 @@ from skfem.helpers import ddot as _skddot
 from skfem.helpers import sym_grad, trace
 
 from .elasticity import VOIGT_WEIGHTS, Isotropic, schmid
+from .elasticity3d import VOIGT_PAIRS_3D, VOIGT_WEIGHTS_3D, Isotropic3D
 from .mesh import FEMesh
+from .mesh3d import HexMesh
 
 __all__ = [
     "PeriodicFE",
@@ -68,13 +70,57 @@ def check_field(name: str, value: ArrayLike, n_elem: int, width: int = 3) -> NDA
     return np.array(arr, dtype=float)
 
 
-def _check_macro(macro_strain: ArrayLike) -> NDArray[np.float64]:
-    e = np.asarray(macro_strain, dtype=float)
-    if e.shape != (3,):
-        raise ValueError(f"macro_strain must have shape (3,) (xx, yy, xy), got {e.shape}")
+@dataclass(frozen=True, eq=False)
+class _Space:
+    """The dimension of the FE core as data: element, quadrature and Voigt layout.
+
+    Attributes
+    ----------
+    dim : int
+        Space dimension, 2 (bilinear Q4) or 3 (trilinear Hex8).
+    element : type
+        scikit-fem scalar element (``ElementQuad1``, ``ElementHex1``).
+    intorder : int
+        Quadrature order of the stiffness and of the element averages.
+    pairs : tuple of (int, int)
+        Tensor indices ``(a, b)`` of each Voigt component.
+    weights : (nv,) ndarray
+        Tensor-Voigt contraction weights (1 on the diagonal, 2 on the shears).
+    names : str
+        Voigt component names, for messages.
+    """
+
+    dim: int
+    element: type
+    intorder: int
+    pairs: tuple[tuple[int, int], ...]
+    weights: NDArray[np.float64]
+    names: str
+
+    @property
+    def nv(self) -> int:
+        """Voigt components, 3 or 6."""
+        return len(self.pairs)
+
+
+_Q4 = _Space(2, skfem.ElementQuad1, 2, ((0, 0), (1, 1), (0, 1)), VOIGT_WEIGHTS, "xx, yy, xy")
+_HEX8 = _Space(3, skfem.ElementHex1, 3, VOIGT_PAIRS_3D, VOIGT_WEIGHTS_3D,
+               "xx, yy, zz, yz, xz, xy")
+
+
+def _check_voigt(name: str, value: ArrayLike, space: _Space) -> NDArray[np.float64]:
+    """A finite Voigt tensor of ``space``, shape ``(nv,)``, as float64."""
+    e = np.asarray(value, dtype=float)
+    if e.shape != (space.nv,):
+        raise ValueError(f"{name} must have shape ({space.nv},) ({space.names}), got {e.shape}")
     if not np.all(np.isfinite(e)):
-        raise ValueError("macro_strain contains NaN or inf")
+        raise ValueError(f"{name} contains NaN or inf")
     return e
+
+
+def _check_macro(macro_strain: ArrayLike) -> NDArray[np.float64]:
+    """A 2D Voigt strain ``(xx, yy, xy)``, shape (3,)."""
+    return _check_voigt("macro_strain", macro_strain, _Q4)
 
 
 @skfem.BilinearForm
@@ -86,61 +132,341 @@ def _elasticity_form(u, v, w):
 
 @dataclass(frozen=True, eq=False)
 class _Assembly:
-    """Stiffness, element-average strain operator and moduli on one scikit-fem mesh."""
+    """Stiffness, element-average strain operator and moduli on one scikit-fem mesh (2D or 3D).
 
+    ``nv`` is the number of Voigt components (3 in 2D, 6 in 3D). The 2D material
+    (:class:`Isotropic`) may vary per element, so ``C`` is then one matrix per element; the
+    3D one (:class:`Isotropic3D`) is homogeneous and ``C`` is a single matrix.
+    """
+
+    space: _Space
     basis: skfem.Basis
     K: sp.csr_matrix  # (n_dof, n_dof)
-    Bbar: sp.csr_matrix  # (3 n_elem, n_dof), row 3 e + c -> Voigt component c of element e
-    areas: NDArray[np.float64]  # (n_elem,)
-    C: NDArray[np.float64]  # (n_elem, 3, 3)
+    Bbar: sp.csr_matrix  # (nv n_elem, n_dof), row nv e + c -> Voigt component c of element e
+    areas: NDArray[np.float64]  # (n_elem,) element measures (areas in 2D, volumes in 3D)
+    C: NDArray[np.float64]  # (n_elem, 3, 3) in 2D, (6, 6) in 3D
+    G: float | NDArray[np.float64]  # shear modulus: (n_elem, 1) in 2D, scalar in 3D
+    bulk: float | NDArray[np.float64]  # bulk modulus (2D B per element, 3D K), as G
 
     @classmethod
-    def build(cls, skmesh: skfem.Mesh, material: Isotropic) -> _Assembly:
+    def build(cls, skmesh: skfem.Mesh, material: Isotropic | Isotropic3D) -> _Assembly:
         n_elem = skmesh.t.shape[1]
-        G, B = material.per_element(n_elem)
-        basis = skfem.Basis(skmesh, skfem.ElementVector(skfem.ElementQuad1()), intorder=2)
-        nqp = basis.X.shape[1]
-        mu = np.repeat(G[:, None], nqp, axis=1)
-        lam = np.repeat((B - G)[:, None], nqp, axis=1)
+        space = _HEX8 if isinstance(material, Isotropic3D) else _Q4
+        if space is _Q4:
+            G, bulk = material.per_element(n_elem)
+        basis = skfem.Basis(skmesh, skfem.ElementVector(space.element()),
+                            intorder=space.intorder)
+        if space is _Q4:
+            nqp = basis.X.shape[1]
+            mu = np.repeat(G[:, None], nqp, axis=1)
+            lam = np.repeat((bulk - G)[:, None], nqp, axis=1)
+            C = material.matrix(n_elem)
+            G, bulk = G[:, None], bulk[:, None]
+        else:
+            G, bulk = material.G, material.K
+            mu, lam = G, bulk - 2.0 * G / 3.0
+            C = material.matrix()
         K = skfem.asm(_elasticity_form, basis, mu=mu, lam=lam).tocsr()
         dx = basis.dx  # (n_elem, nqp)
-        areas = dx.sum(axis=1)
+        measures = dx.sum(axis=1)
+        nv = space.nv
         rows, cols, vals = [], [], []
         erange = np.arange(n_elem)
         for i in range(basis.Nbfun):
-            grad = basis.basis[i][0].grad  # (2, 2, n_elem, nqp): d u_a / d x_b
-            avg = (grad * dx).sum(axis=-1) / areas  # (2, 2, n_elem)
-            comps = (avg[0, 0], avg[1, 1], 0.5 * (avg[0, 1] + avg[1, 0]))
-            for c, val in enumerate(comps):
-                rows.append(3 * erange + c)
+            grad = basis.basis[i][0].grad  # (dim, dim, n_elem, nqp): d u_a / d x_b
+            avg = (grad * dx).sum(axis=-1) / measures  # (dim, dim, n_elem)
+            for c, (a, b) in enumerate(space.pairs):
+                rows.append(nv * erange + c)
                 cols.append(basis.element_dofs[i])
-                vals.append(val)
+                vals.append(0.5 * (avg[a, b] + avg[b, a]))
         Bbar = sp.csr_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(3 * n_elem, basis.N),
+            shape=(nv * n_elem, basis.N),
         )
-        return cls(basis, K, Bbar, areas, material.matrix(n_elem))
+        return cls(space, basis, K, Bbar, measures, C, G, bulk)
 
     @property
     def n_elem(self) -> int:
         return self.areas.shape[0]
 
+    @property
+    def volumes(self) -> NDArray[np.float64]:
+        """Element measures, (n_elem,) (the name of the 3D path)."""
+        return self.areas
+
+    def stress(self, strain: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``C : strain`` per element, (n_elem, nv[, k]) -> (n_elem, nv[, k])."""
+        if self.C.ndim == 3:
+            return np.einsum("eab,eb...->ea...", self.C, strain)
+        if strain.ndim == 2:
+            return strain @ self.C.T
+        return np.einsum("ab,eb...->ea...", self.C, strain)
+
     def force(self, eig: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Nodal forces of element-constant eigenstrains ``eig`` (n_elem, 3) [or (n_elem, 3, k)]."""
-        stress = np.einsum("eab,eb...->ea...", self.C, eig)
-        weighted = stress * (VOIGT_WEIGHTS[None, :] * self.areas[:, None]).reshape(
-            (self.n_elem, 3) + (1,) * (eig.ndim - 2)
+        """Nodal forces of element-constant eigenstrains ``eig`` (n_elem, nv[, k])."""
+        nv = self.space.nv
+        stress = np.einsum("eab,eb...->ea..." if self.C.ndim == 3 else "ab,eb...->ea...",
+                           self.C, eig)
+        weighted = stress * (self.space.weights[None, :] * self.areas[:, None]).reshape(
+            (self.n_elem, nv) + (1,) * (eig.ndim - 2)
         )
-        return self.Bbar.T @ weighted.reshape(3 * self.n_elem, -1)
+        return self.Bbar.T @ weighted.reshape(nv * self.n_elem, -1)
 
     def avg_strain(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Element-averaged strain of nodal displacements ``u`` -> (n_elem, 3[, k])."""
+        """Element-averaged strain of nodal displacements ``u`` -> (n_elem, nv[, k])."""
         e = self.Bbar @ u
-        return e.reshape((self.n_elem, 3) + u.shape[1:])
+        return e.reshape((self.n_elem, self.space.nv) + u.shape[1:])
+
+    def unit_eigenstrains(self, elements: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Unit eigenstrains of every Voigt component in each of ``elements``.
+
+        Returns (n_elem, nv, nv k): column ``nv i + b`` is component ``b`` in ``elements[i]``.
+        """
+        nv = self.space.nv
+        eig = np.zeros((self.n_elem, nv, nv * elements.size))
+        for i, e in enumerate(elements):
+            eig[e, :, nv * i : nv * i + nv] = np.eye(nv)
+        return eig
+
+    def responses(self, u: NDArray[np.float64], eig: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Stress responses ``[k, b, j, a]`` of the unit eigenstrains ``eig`` and their ``u``.
+
+        ``eig`` as :meth:`unit_eigenstrains` (k sources), ``u`` (n_dof, nv k) the displacements
+        they cause; returns (k, nv, n_elem, nv): stress ``a`` in element ``j`` per unit
+        plastic strain ``b`` in source ``k``.
+        """
+        n, nv = self.n_elem, self.space.nv
+        stress = self.stress(self.avg_strain(u) - eig)  # (n, nv, nv k)
+        return stress.reshape(n, nv, -1, nv).transpose(2, 3, 0, 1)
+
+    def energy(
+        self,
+        u: NDArray[np.float64],
+        E: NDArray[np.float64],
+        epl: NDArray[np.float64],
+        s0: NDArray[np.float64] | None,
+    ) -> float:
+        """Elastic energy of the FE field ``E . x + u`` with eigenstrain ``epl``, pre-stress ``s0``.
+
+        ``W = sum_e int_e (G dev(e) : dev(e) + bulk tr(e)^2 / 2) + sum_e A_e s0_e : (epsbar_e -
+        epl_e)`` with ``e = eps - epl`` at the quadrature points and ``dev`` the deviator in
+        ``dim`` dimensions (LJ energy: stress x area in 2D, x volume in 3D).
+        """
+        sp_, d = self.space, self.space.dim
+        grad = self.basis.interpolate(u).grad  # (dim, dim, n_elem, nqp)
+        eps = np.stack(
+            [0.5 * (grad[a, b] + grad[b, a]) + E[c] - epl[:, c : c + 1]
+             for c, (a, b) in enumerate(sp_.pairs)]
+        )  # (nv, n_elem, nqp), elastic strain
+        tr = eps[:d].sum(axis=0)
+        dev = eps.copy()
+        dev[:d] -= tr / d
+        dd = (dev * dev * sp_.weights[:, None, None]).sum(axis=0)
+        dens = self.G * dd + 0.5 * self.bulk * tr**2
+        W = float((dens * self.basis.dx).sum())
+        if s0 is not None:
+            epsbar = E[None, :] + self.avg_strain(u)
+            W += float((self.areas * ((s0 * (epsbar - epl)) @ sp_.weights)).sum())
+        return W
 
 
-class PeriodicFE:
+class _PeriodicCell:
+    """Periodic FE cell with imposed mean strain, factorised once; 2D and 3D alike.
+
+    The public classes are :class:`PeriodicFE` (Q4) and
+    :class:`femplastic.fe.assembly3d.PeriodicFE3D` (Hex8); they set the mesh and material
+    types. ``nv`` below is the number of Voigt components (3 in 2D, 6 in 3D).
+    """
+
+    _mesh_type: type
+    _material_type: type
+
+    def __init__(self, mesh: FEMesh | HexMesh, material: Isotropic | Isotropic3D) -> None:
+        name = type(self).__name__
+        if not isinstance(mesh, self._mesh_type):
+            raise TypeError(
+                f"mesh must be a femplastic {self._mesh_type.__name__}, got {type(mesh).__name__}")
+        if not isinstance(material, self._material_type):
+            raise TypeError(f"material must be an {self._material_type.__name__}, "
+                            f"got {type(material).__name__}")
+        if not mesh.periodic:
+            raise ValueError(f"{name} needs a periodic mesh (mesh.periodic is False)")
+        self.mesh = mesh
+        self.material = material
+        self._asm = _Assembly.build(mesh.skmesh, material)
+        self._nv = self._asm.space.nv
+        pinned = self._asm.basis.nodal_dofs[:, 0]
+        self._free = np.setdiff1d(np.arange(self._asm.basis.N), pinned)
+        self._lu = spla.splu(self._asm.K[self._free][:, self._free].tocsc())
+
+    @property
+    def n_elem(self) -> int:
+        """Number of elements."""
+        return self.mesh.n_elem
+
+    @property
+    def C(self) -> NDArray[np.float64]:
+        """Stiffness, tensor-Voigt: (n_elem, 3, 3) per element in 2D, (6, 6) in 3D."""
+        return self._asm.C
+
+    def _fields(
+        self, eps_pl: ArrayLike, macro_strain: ArrayLike
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Checked ``(eps_pl, E)`` and the fluctuation ``u~`` they cause."""
+        epl = check_field("eps_pl", eps_pl, self.n_elem, self._nv)
+        E = _check_voigt("macro_strain", macro_strain, self._asm.space)
+        return epl, E, self.fluctuation(epl - E[None, :])
+
+    def fluctuation(self, eig: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Periodic displacement ``u~`` solving ``K u~ = f(eig)`` (one back-substitution).
+
+        Parameters
+        ----------
+        eig : (n_elem, nv) or (n_elem, nv, k) ndarray
+            Element-constant eigenstrains (Voigt, tensor shear), or ``k`` of them at once.
+
+        Returns
+        -------
+        (n_dof,) or (n_dof, k) ndarray
+            Nodal displacement fluctuations (length units), scikit-fem dof order; one dof
+            per periodic class is pinned to 0.
+        """
+        f = self._asm.force(eig)
+        u = np.zeros_like(f)
+        u[self._free] = self._lu.solve(np.ascontiguousarray(f[self._free]))
+        return u if eig.ndim == 3 else u[:, 0]
+
+    def element_strain(
+        self, eps_pl: ArrayLike, macro_strain: ArrayLike | None = None
+    ) -> NDArray[np.float64]:
+        """Element-averaged total strain ``E + Bbar u~`` of a plastic strain field.
+
+        Parameters
+        ----------
+        eps_pl : (n_elem, nv) array_like
+            Element-constant plastic strain, Voigt, tensor shear.
+        macro_strain : (nv,) array_like, optional
+            Imposed mean strain ``E``, Voigt; zero by default.
+
+        Returns
+        -------
+        (n_elem, nv) ndarray
+            Element-averaged strain, Voigt, tensor shear.
+        """
+        _, E, u = self._fields(eps_pl, self._zero(macro_strain))
+        return E[None, :] + self._asm.avg_strain(u)
+
+    def element_stress(
+        self,
+        eps_pl: ArrayLike,
+        macro_strain: ArrayLike | None = None,
+        prestress: ArrayLike | None = None,
+    ) -> NDArray[np.float64]:
+        """Element-averaged stress ``C : (eps - eps_pl) + Sigma0``, shape (n_elem, nv), LJ units.
+
+        Parameters
+        ----------
+        eps_pl : (n_elem, nv) array_like
+            Element-constant plastic strain, Voigt, tensor shear.
+        macro_strain : (nv,) array_like, optional
+            Imposed mean strain ``E``, Voigt; zero by default.
+        prestress : (n_elem, nv) array_like, optional
+            Pre-stress ``Sigma0`` added to the elastic stress, LJ units.
+
+        Returns
+        -------
+        (n_elem, nv) ndarray
+            Element stress, Voigt, LJ units.
+        """
+        epl = check_field("eps_pl", eps_pl, self.n_elem, self._nv)
+        eps = self.element_strain(epl, macro_strain)
+        out = self._asm.stress(eps - epl)
+        if prestress is not None:
+            out += check_field("prestress", prestress, self.n_elem, self._nv)
+        return out
+
+    def unit_responses(self, elements: ArrayLike) -> NDArray[np.float64]:
+        """Stress responses to unit eigenstrains in given elements.
+
+        Parameters
+        ----------
+        elements : int or (k,) array_like of int
+            Elements receiving the unit eigenstrains (one solve batch for all).
+
+        Returns
+        -------
+        (len(elements), nv, n_elem, nv) ndarray
+            ``out[k, b, j, a]``: change of stress component ``a`` in element ``j`` caused by a
+            unit plastic strain of Voigt component ``b`` in element ``elements[k]`` at fixed
+            mean strain.
+        """
+        eig = self._asm.unit_eigenstrains(np.atleast_1d(np.asarray(elements, dtype=np.int64)))
+        return self._asm.responses(self.fluctuation(eig), eig)
+
+    def energy(
+        self,
+        eps_pl: ArrayLike,
+        macro_strain: ArrayLike | None = None,
+        prestress: ArrayLike | None = None,
+    ) -> float:
+        """Total elastic energy from the full FE strain field (quadrature, not element averages).
+
+        ``W = sum_e int_e 1/2 (eps - eps_pl) : C : (eps - eps_pl) dA
+        + sum_e A_e Sigma0_e : (epsbar_e - eps_pl_e)`` (``dA`` the area in 2D, the volume in
+        3D), the energy whose derivative with respect to ``eps_pl_e`` is ``-A_e Sigma_e``. An
+        independent check of the dissipation of slip events (it never uses the element-average
+        stress).
+
+        Parameters
+        ----------
+        eps_pl : (n_elem, nv) array_like
+            Element-constant plastic strain, Voigt, tensor shear.
+        macro_strain : (nv,) array_like, optional
+            Imposed mean strain ``E``, Voigt; zero by default.
+        prestress : (n_elem, nv) array_like, optional
+            Pre-stress ``Sigma0``, LJ units.
+
+        Returns
+        -------
+        float
+            Energy ``W`` (LJ energy: stress x area per unit thickness in 2D, x volume in 3D).
+        """
+        epl, E, u = self._fields(eps_pl, self._zero(macro_strain))
+        s0 = None if prestress is None else check_field("prestress", prestress, self.n_elem,
+                                                        self._nv)
+        return self._asm.energy(u, E, epl, s0)
+
+    def _zero(self, macro_strain: ArrayLike | None) -> ArrayLike:
+        return (0.0,) * self._nv if macro_strain is None else macro_strain
+
+    def eshelby(self, element: int = 0) -> NDArray[np.float64]:
+        """Numerical Eshelby tensor ``S`` (nv, nv) of one element (one solve per component).
+
+        ``S[a, b]``: element-averaged strain ``a`` in ``element`` per unit eigenstrain ``b`` in
+        it, at fixed mean strain; the self stress response is ``C (S - I)``.
+
+        Parameters
+        ----------
+        element : int
+            Element index, in ``[0, n_elem)``.
+
+        Returns
+        -------
+        (nv, nv) ndarray
+            Tensor-Voigt matrix ``S``.
+        """
+        if not 0 <= element < self.n_elem:
+            raise ValueError(f"element must be in [0, {self.n_elem - 1}], got {element}")
+        eig = self._asm.unit_eigenstrains(np.array([element]))
+        return self._asm.avg_strain(self.fluctuation(eig))[element]
+
+
+class PeriodicFE(_PeriodicCell):
     """Bi-periodic FE cell with imposed mean strain; factorised once, reused for every solve.
+
+    Voigt components ``nv = 3`` (xx, yy, xy), tensor shear; the methods are those of the
+    dimension-generic core (``fluctuation``, ``element_strain``, ``element_stress``,
+    ``unit_responses``, ``energy``, ``eshelby``), documented there with ``nv`` components.
 
     Parameters
     ----------
@@ -158,190 +484,21 @@ class PeriodicFE:
     >>> s = fe.element_stress(np.zeros((16, 3)), macro_strain=(0, 0, 0.5))
     >>> bool(np.allclose(s, [0, 0, 13.2]))
     True
+
+    The energy of a uniform shear, ``2 G eps_xy^2`` times the area 36:
+
+    >>> fe = PeriodicFE(periodic_grid(3, l=2.0), Isotropic(G=10.0, B=50.0))
+    >>> round(fe.energy(np.zeros((9, 3)), macro_strain=(0, 0, 0.01)), 10)
+    0.072
     """
 
-    def __init__(self, mesh: FEMesh, material: Isotropic) -> None:
-        if not isinstance(mesh, FEMesh):
-            raise TypeError(f"mesh must be a femplastic FEMesh, got {type(mesh).__name__}")
-        if not mesh.periodic:
-            raise ValueError("PeriodicFE needs a periodic mesh (mesh.periodic is False)")
-        self.mesh = mesh
-        self.material = material
-        self._asm = _Assembly.build(mesh.skmesh, material)
-        pinned = self._asm.basis.nodal_dofs[:, 0]
-        free = np.setdiff1d(np.arange(self._asm.basis.N), pinned)
-        self._free = free
-        self._lu = spla.splu(self._asm.K[free][:, free].tocsc())
-
-    @property
-    def n_elem(self) -> int:
-        """Number of elements."""
-        return self.mesh.n_elem
+    _mesh_type = FEMesh
+    _material_type = Isotropic
 
     @property
     def areas(self) -> NDArray[np.float64]:
         """Element areas from the FE quadrature, (n_elem,)."""
         return self._asm.areas
-
-    @property
-    def C(self) -> NDArray[np.float64]:
-        """Per-element stiffness matrices, (n_elem, 3, 3)."""
-        return self._asm.C
-
-    def fluctuation(self, eig: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Periodic displacement ``u~`` solving ``K u~ = f(eig)`` (one back-substitution).
-
-        Parameters
-        ----------
-        eig : (n_elem, 3) or (n_elem, 3, k) ndarray
-            Element-constant eigenstrains (Voigt, tensor shear), or ``k`` of them at once.
-
-        Returns
-        -------
-        (n_dof,) or (n_dof, k) ndarray
-            Nodal displacement fluctuations (length units), scikit-fem dof order; one dof
-            per periodic class is pinned to 0.
-        """
-        f = self._asm.force(eig)
-        u = np.zeros_like(f)
-        u[self._free] = self._lu.solve(np.ascontiguousarray(f[self._free]))
-        return u if eig.ndim == 3 else u[:, 0]
-
-    def element_strain(
-        self, eps_pl: ArrayLike, macro_strain: ArrayLike = (0.0, 0.0, 0.0)
-    ) -> NDArray[np.float64]:
-        """Element-averaged total strain ``E + Bbar u~`` of a plastic strain field.
-
-        Parameters
-        ----------
-        eps_pl : (n_elem, 3) array_like
-            Element-constant plastic strain, Voigt (xx, yy, xy), tensor shear.
-        macro_strain : (3,) array_like
-            Imposed mean strain ``E``, Voigt.
-
-        Returns
-        -------
-        (n_elem, 3) ndarray
-            Element-averaged strain, Voigt, tensor shear.
-        """
-        epl = check_field("eps_pl", eps_pl, self.n_elem)
-        E = _check_macro(macro_strain)
-        u = self.fluctuation(epl - E[None, :])
-        return E[None, :] + self._asm.avg_strain(u)
-
-    def element_stress(
-        self,
-        eps_pl: ArrayLike,
-        macro_strain: ArrayLike = (0.0, 0.0, 0.0),
-        prestress: ArrayLike | None = None,
-    ) -> NDArray[np.float64]:
-        """Element-averaged stress ``C : (eps - eps_pl) + Sigma0``, shape (n_elem, 3), LJ units.
-
-        Parameters
-        ----------
-        eps_pl : (n_elem, 3) array_like
-            Element-constant plastic strain, Voigt (xx, yy, xy), tensor shear.
-        macro_strain : (3,) array_like
-            Imposed mean strain ``E``, Voigt.
-        prestress : (n_elem, 3) array_like, optional
-            Pre-stress ``Sigma0`` added to the elastic stress, LJ units.
-
-        Returns
-        -------
-        (n_elem, 3) ndarray
-            Element stress, Voigt (xx, yy, xy), LJ units.
-        """
-        epl = check_field("eps_pl", eps_pl, self.n_elem)
-        eps = self.element_strain(epl, macro_strain)
-        out = np.einsum("eab,eb->ea", self._asm.C, eps - epl)
-        if prestress is not None:
-            out += check_field("prestress", prestress, self.n_elem)
-        return out
-
-    def unit_responses(self, elements: ArrayLike) -> NDArray[np.float64]:
-        """Stress responses to unit eigenstrains in given elements.
-
-        Parameters
-        ----------
-        elements : int or (k,) array_like of int
-            Elements receiving the unit eigenstrains (one solve batch for all).
-
-        Returns
-        -------
-        (len(elements), 3, n_elem, 3) ndarray
-            ``out[k, b, j, a]``: change of stress component ``a`` in element ``j`` caused by a
-            unit plastic strain of Voigt component ``b`` in element ``elements[k]`` at fixed
-            mean strain.
-        """
-        elements = np.atleast_1d(np.asarray(elements, dtype=np.int64))
-        n = self.n_elem
-        k = elements.size
-        eig = np.zeros((n, 3, 3 * k))
-        for i, e in enumerate(elements):
-            eig[e, :, 3 * i : 3 * i + 3] = np.eye(3)
-        u = self.fluctuation(eig)
-        strain = self._asm.avg_strain(u)  # (n, 3, 3k)
-        strain = strain - eig
-        stress = np.einsum("eab,ebk->eak", self._asm.C, strain)  # (n, 3, 3k)
-        return stress.reshape(n, 3, k, 3).transpose(2, 3, 0, 1)
-
-    def energy(
-        self,
-        eps_pl: ArrayLike,
-        macro_strain: ArrayLike = (0.0, 0.0, 0.0),
-        prestress: ArrayLike | None = None,
-    ) -> float:
-        """Total elastic energy from the full FE strain field (quadrature, not element averages).
-
-        ``W = sum_e int_e 1/2 (eps - eps_pl) : C : (eps - eps_pl) dA
-        + sum_e A_e Sigma0_e : (epsbar_e - eps_pl_e)``, the energy whose derivative with
-        respect to ``eps_pl_e`` is ``-A_e Sigma_e``. An independent check of the dissipation
-        of slip events (it never uses the element-average stress).
-
-        Parameters
-        ----------
-        eps_pl : (n_elem, 3) array_like
-            Element-constant plastic strain, Voigt, tensor shear.
-        macro_strain : (3,) array_like
-            Imposed mean strain ``E``, Voigt.
-        prestress : (n_elem, 3) array_like, optional
-            Pre-stress ``Sigma0``, LJ units.
-
-        Returns
-        -------
-        float
-            Energy ``W`` (LJ energy per unit thickness: stress x area).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from femplastic.fe.mesh import periodic_grid
-        >>> from femplastic.fe.elasticity import Isotropic
-        >>> fe = PeriodicFE(periodic_grid(3, l=2.0), Isotropic(G=10.0, B=50.0))
-        >>> W = fe.energy(np.zeros((9, 3)), macro_strain=(0, 0, 0.01))
-        >>> round(W, 10)   # 2 G eps_xy^2 x area 36
-        0.072
-        """
-        epl = check_field("eps_pl", eps_pl, self.n_elem)
-        E = _check_macro(macro_strain)
-        u = self.fluctuation(epl - E[None, :])
-        basis = self._asm.basis
-        grad = basis.interpolate(u).grad  # (2, 2, n_elem, nqp)
-        exx = grad[0, 0] + E[0] - epl[:, 0:1]
-        eyy = grad[1, 1] + E[1] - epl[:, 1:2]
-        exy = 0.5 * (grad[0, 1] + grad[1, 0]) + E[2] - epl[:, 2:3]
-        G, B = self.material.per_element(self.n_elem)
-        tr = exx + eyy
-        dev2 = (0.5 * (exx - eyy)) ** 2 * 2.0 + 2.0 * exy**2  # dev(eps):dev(eps)
-        dens = G[:, None] * dev2 + 0.5 * B[:, None] * tr**2
-        W = float((dens * basis.dx).sum())
-        if prestress is not None:
-            s0 = check_field("prestress", prestress, self.n_elem)
-            epsbar = E[None, :] + self._asm.avg_strain(u)
-            W += float(
-                (self.areas * (s0 * (epsbar - epl) * VOIGT_WEIGHTS[None, :]).sum(axis=1)).sum()
-            )
-        return W
 
 
 @functools.lru_cache(maxsize=8)
@@ -426,13 +583,7 @@ def eshelby_tensor(mesh: FEMesh, material: Isotropic, element: int = 0) -> NDArr
     >>> round(float(S[2, 2]), 4)       # shear-shear component, as `femplastic info` prints
     0.4877
     """
-    fe = _cached_periodic(mesh, material)
-    if not 0 <= element < fe.n_elem:
-        raise ValueError(f"element must be in [0, {fe.n_elem - 1}], got {element}")
-    eig = np.zeros((fe.n_elem, 3, 3))
-    eig[element] = np.eye(3)
-    u = fe.fluctuation(eig)
-    return fe._asm.avg_strain(u)[element]
+    return _cached_periodic(mesh, material).eshelby(element)
 
 
 class PatchFE:
