@@ -26,7 +26,7 @@ from skfem.helpers import sym_grad, trace
 
 from .elasticity import VOIGT_WEIGHTS, Isotropic, schmid
 from .elasticity3d import VOIGT_PAIRS_3D, VOIGT_WEIGHTS_3D, Isotropic3D
-from .mesh import FEMesh
+from .mesh import _QUAD, FEMesh, _grid_arrays
 from .mesh3d import HexMesh
 
 __all__ = [
@@ -586,13 +586,159 @@ def eshelby_tensor(mesh: FEMesh, material: Isotropic, element: int = 0) -> NDArr
     return _cached_periodic(mesh, material).eshelby(element)
 
 
-class PatchFE:
+def _check_patch_args(n: int, l: float) -> tuple[int, float]:
+    """Validate a patch side ``n`` (integer >= 1, elements) and element side ``l`` (> 0)."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n (patch side in elements) must be an integer >= 1, got {n!r}")
+    if not np.isfinite(l) or l <= 0:
+        raise ValueError(f"l must be a finite number > 0, got {l!r}")
+    return int(n), float(l)
+
+
+class _DirichletPatch:
+    """A block of elements whose boundary nodes follow an affine displacement; 2D and 3D alike.
+
+    The Dirichlet-patch problem of the local shear test (Castellanos et al., 3.5): the patch
+    is cut out of the system, its boundary nodes (those on a facet of one patch element only)
+    follow ``u = E . x`` (``x`` measured from the patch centre, ``E`` the imposed strain) and
+    the interior nodes are in equilibrium with the element-constant plastic strains. The
+    public classes are :class:`PatchFE` (Q4) and :class:`femplastic.fe.patch3d.PatchFE3D`
+    (Hex8); ``nv`` below is the number of Voigt components (3 in 2D, 6 in 3D).
+
+    Parameters
+    ----------
+    skmesh : skfem.Mesh
+        The non-periodic patch mesh, coordinates from the patch centre.
+    material : Isotropic or Isotropic3D
+        The patch elements' moduli.
+    """
+
+    def __init__(self, skmesh: skfem.Mesh, material: Isotropic | Isotropic3D) -> None:
+        self.material = material
+        self._asm = _Assembly.build(skmesh, material)
+        self._nv = self._asm.space.nv
+        basis = self._asm.basis
+        bnd = basis.get_dofs().all()
+        self._bnd = bnd
+        self._int = np.setdiff1d(np.arange(basis.N), bnd)
+        K = self._asm.K
+        self._KIB = K[self._int][:, bnd]
+        self._lu = spla.splu(K[self._int][:, self._int].tocsc()) if self._int.size else None
+
+    @property
+    def n_elem(self) -> int:
+        """Number of patch elements."""
+        return self._asm.n_elem
+
+    @property
+    def C(self) -> NDArray[np.float64]:
+        """Stiffness, tensor-Voigt: (n_elem, 3, 3) per element in 2D, (6, 6) in 3D."""
+        return self._asm.C
+
+    def _solve(self, eig: NDArray[np.float64], u_bnd: NDArray[np.float64]) -> NDArray[np.float64]:
+        f = self._asm.force(eig)
+        u = np.zeros_like(f)
+        u[self._bnd] = u_bnd
+        if self._lu is not None:
+            rhs = f[self._int] - self._KIB @ u_bnd
+            u[self._int] = self._lu.solve(np.ascontiguousarray(rhs))
+        return u
+
+    def affine(self, strain: ArrayLike) -> NDArray[np.float64]:
+        """Nodal displacements ``u = E . x`` of the affine strain ``E``, scikit-fem dof order.
+
+        Parameters
+        ----------
+        strain : (nv,) array_like
+            ``E``, Voigt, tensor shear.
+
+        Returns
+        -------
+        (n_dof,) ndarray
+            Displacements (length units), ``x`` measured from the patch centre.
+        """
+        space = self._asm.space
+        v = _check_voigt("strain", strain, space)
+        E = np.empty((space.dim, space.dim))
+        for c, (a, b) in enumerate(space.pairs):
+            E[a, b] = E[b, a] = v[c]
+        X = self._asm.basis.doflocs  # (dim, n_dof)
+        nd = self._asm.basis.nodal_dofs  # (dim, n_node)
+        out = np.empty(self._asm.basis.N)
+        for a in range(space.dim):
+            # u_a = E_ab x_b: a matrix product in 3D, two products in 2D (each path's own
+            # rounding, kept bitwise)
+            ua = E[a] @ X if space.dim == 3 else E[a, 0] * X[0] + E[a, 1] * X[1]
+            out[nd[a]] = ua[nd[a]]
+        return out
+
+    def stress(self, eps_pl: ArrayLike, strain: ArrayLike | None = None) -> NDArray[np.float64]:
+        """Element stress of the patch with its boundary driven affinely.
+
+        Parameters
+        ----------
+        eps_pl : (n_elem, nv) array_like
+            Plastic strain of the patch elements (row-major, x fastest, on a block), Voigt,
+            tensor shear.
+        strain : (nv,) array_like, optional
+            Affine boundary strain ``E``, Voigt (e.g. ``gamma * schmid(alpha)``); zero by
+            default.
+
+        Returns
+        -------
+        (n_elem, nv) ndarray
+            Element stress, Voigt, LJ units (no pre-stress).
+        """
+        epl = check_field("eps_pl", eps_pl, self.n_elem, self._nv)
+        ubnd = self.affine((0.0,) * self._nv if strain is None else strain)[self._bnd][:, None]
+        u = self._solve(epl[:, :, None], ubnd)[:, 0]
+        return self._asm.stress(self._asm.avg_strain(u) - epl)
+
+    def response_matrix(self) -> NDArray[np.float64]:
+        """Stress response to unit eigenstrains with the boundary held, (n_elem, nv, n_elem, nv).
+
+        ``R[i, b, j, a]``: change of stress component ``a`` in element ``j`` per unit plastic
+        strain component ``b`` in element ``i`` (same layout as
+        :class:`~femplastic.fe.propagators.DensePropagator`).
+
+        Returns
+        -------
+        (n_elem, nv, n_elem, nv) ndarray
+            Stress units per unit strain.
+        """
+        eig = self._asm.unit_eigenstrains(np.arange(self.n_elem))
+        u = self._solve(eig, np.zeros((self._bnd.size, eig.shape[2])))
+        return self._asm.responses(u, eig)
+
+    def dense_operators(
+        self,
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """The response as the patch propagators store it.
+
+        Returns
+        -------
+        R : (n_elem, nv, n_elem, nv) ndarray
+            :meth:`response_matrix`.
+        R2 : (nv n_elem, nv n_elem) ndarray
+            ``R`` flattened, C-contiguous: row ``nv i + b``, column ``nv j + a``.
+        self_response : (n_elem, nv, nv) ndarray
+            Each element's own response ``[e, a, b]`` (stress ``a`` per eigenstrain ``b``).
+        """
+        R = self.response_matrix()
+        m = self.n_elem
+        idx = np.arange(m)
+        return (R, np.ascontiguousarray(R.reshape(self._nv * m, self._nv * m)),
+                np.ascontiguousarray(R[idx, :, idx, :].transpose(0, 2, 1)))
+
+
+class PatchFE(_DirichletPatch):
     """An ``n x n`` block of elements whose boundary nodes follow an affine displacement.
 
     The Dirichlet-patch problem of the local shear test (Castellanos et al., 3.5): the patch is cut
     out of the system, its free boundary is driven in pure shear ``gamma M(alpha)``, and the
     interior nodes are in equilibrium. Boundary displacements are measured from the patch
-    centre.
+    centre. Voigt components ``nv = 3`` (xx, yy, xy); ``stress``, ``affine`` and
+    ``response_matrix`` are those of the dimension-generic core.
 
     Parameters
     ----------
@@ -613,100 +759,14 @@ class PatchFE:
 
     def __init__(self, n: int, l: float, material: Isotropic,
                  nodes: ArrayLike | None = None, cells: ArrayLike | None = None) -> None:
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-            raise ValueError(f"n (patch side in elements) must be an integer >= 1, got {n!r}")
-        if not np.isfinite(l) or l <= 0:
-            raise ValueError(f"l must be > 0, got {l!r}")
-        self.n = int(n)
-        self.l = float(l)
+        self.n, self.l = _check_patch_args(n, l)
         if (nodes is None) != (cells is None):
             raise ValueError("give both nodes and cells of a general patch, or neither")
         if nodes is None:
-            xs = (np.arange(n + 1) - 0.5 * n) * l
-            X, Y = np.meshgrid(xs, xs)
-            nodes = np.stack([X.ravel(), Y.ravel()], axis=0)
-            nid = np.arange((n + 1) ** 2).reshape(n + 1, n + 1)
-            cells = np.stack([nid[:-1, :-1].ravel(), nid[:-1, 1:].ravel(),
-                              nid[1:, 1:].ravel(), nid[1:, :-1].ravel()])
-        else:
-            nodes = np.ascontiguousarray(np.asarray(nodes, dtype=float)[:, :2].T)
-            cells = np.ascontiguousarray(np.asarray(cells, dtype=np.int64).T)
-        self._m = int(cells.shape[1])
-        self.material = material
-        self._asm = _Assembly.build(skfem.MeshQuad(nodes, cells), material)
-        basis = self._asm.basis
-        bnd = basis.get_dofs().all()
-        self._bnd = bnd
-        self._int = np.setdiff1d(np.arange(basis.N), bnd)
-        K = self._asm.K
-        self._KIB = K[self._int][:, bnd]
-        self._lu = spla.splu(K[self._int][:, self._int].tocsc()) if self._int.size else None
-        self._xdof = basis.doflocs  # (2, n_dof)
-
-    @property
-    def n_elem(self) -> int:
-        """Number of patch elements (``n * n`` for the block)."""
-        return self._m
-
-    def _solve(self, eig: NDArray[np.float64], u_bnd: NDArray[np.float64]) -> NDArray[np.float64]:
-        f = self._asm.force(eig)
-        u = np.zeros_like(f)
-        u[self._bnd] = u_bnd
-        if self._lu is not None:
-            rhs = f[self._int] - self._KIB @ u_bnd
-            u[self._int] = self._lu.solve(np.ascontiguousarray(rhs))
-        return u
-
-    def stress(
-        self, eps_pl: ArrayLike, strain: ArrayLike = (0.0, 0.0, 0.0)
-    ) -> NDArray[np.float64]:
-        """Element stress of the patch with its boundary driven affinely.
-
-        Parameters
-        ----------
-        eps_pl : (n*n, 3) array_like
-            Plastic strain of the patch elements (row-major, x fastest), Voigt.
-        strain : (3,) array_like
-            Affine boundary strain, Voigt (e.g. ``gamma * schmid(alpha)``).
-
-        Returns
-        -------
-        (n*n, 3) ndarray
-            Element stress, Voigt, LJ units (no pre-stress).
-        """
-        epl = check_field("eps_pl", eps_pl, self.n_elem)
-        E = _check_macro(strain)
-        ubnd = self._affine(E)[self._bnd][:, None]
-        u = self._solve(epl[:, :, None], ubnd)[:, 0]
-        eps = self._asm.avg_strain(u)
-        return np.einsum("eab,eb->ea", self._asm.C, eps - epl)
-
-    def _affine(self, E: NDArray[np.float64]) -> NDArray[np.float64]:
-        x, y = self._xdof
-        ux = E[0] * x + E[2] * y
-        uy = E[2] * x + E[1] * y
-        out = np.empty(self._asm.basis.N)
-        # vector dofs: component of each dof from the basis' nodal_dofs layout
-        nd = self._asm.basis.nodal_dofs
-        out[nd[0]] = ux[nd[0]]
-        out[nd[1]] = uy[nd[1]]
-        return out
-
-    def response_matrix(self) -> NDArray[np.float64]:
-        """Stress response to unit eigenstrains with the boundary held, (n*n, 3, n*n, 3).
-
-        ``R[i, b, j, a]``: change of stress component ``a`` in element ``j`` per unit plastic
-        strain component ``b`` in element ``i`` (same layout as
-        :class:`~femplastic.fe.propagators.DensePropagator`).
-        """
-        m = self.n_elem
-        eig = np.zeros((m, 3, 3 * m))
-        for i in range(m):
-            eig[i, :, 3 * i : 3 * i + 3] = np.eye(3)
-        u = self._solve(eig, np.zeros((self._bnd.size, 3 * m)))
-        strain = self._asm.avg_strain(u) - eig
-        stress = np.einsum("eab,ebk->eak", self._asm.C, strain)  # [j, a, 3 i + b]
-        return stress.reshape(m, 3, m, 3).transpose(2, 3, 0, 1)
+            nodes, cells = _grid_arrays(_QUAD, (np.arange(self.n + 1) - 0.5 * self.n) * self.l)
+        nodes = np.ascontiguousarray(np.asarray(nodes, dtype=float)[:, :2].T)
+        cells = np.ascontiguousarray(np.asarray(cells, dtype=np.int64).T)
+        super().__init__(skfem.MeshQuad(nodes, cells), material)
 
     def load_response(self, alpha: float) -> NDArray[np.float64]:
         """Element stress per unit boundary shear ``gamma`` along ``M(alpha)``.
@@ -718,7 +778,7 @@ class PatchFE:
 
         Returns
         -------
-        (n*n, 3) ndarray
+        (n_elem, 3) ndarray
             Stress per unit ``gamma``, Voigt, LJ units.
         """
         return self.stress(np.zeros((self.n_elem, 3)), schmid(alpha))

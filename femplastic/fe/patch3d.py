@@ -18,13 +18,12 @@ Python once per synchronous sweep, with the same order of random draws as the fu
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse.linalg as spla
 from numpy.typing import ArrayLike, NDArray
 
-from .assembly import check_field
-from .assembly3d import _Assembly3D, _check_macro3
-from .elasticity3d import Isotropic3D, to_tensor3
-from .mesh3d import HexMesh, hex_from_arrays
+from .assembly import _check_patch_args, _DirichletPatch, check_field
+from .elasticity3d import Isotropic3D
+from .mesh import _grid_arrays
+from .mesh3d import _HEX, HexMesh, hex_from_arrays
 
 __all__ = ["PatchFE3D", "PatchPropagator3D", "patch_mesh3d"]
 
@@ -44,24 +43,17 @@ def patch_mesh3d(n: int, l: float) -> HexMesh:
     HexMesh
         ``grid = (n, l)``; element ``e = (iz n + iy) n + ix`` (x fastest).
     """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n (patch side in elements) must be an integer >= 1, got {n!r}")
-    if not np.isfinite(l) or l <= 0:
-        raise ValueError(f"l must be a finite number > 0, got {l!r}")
-    n = int(n)
-    xs = (np.arange(n + 1) - 0.5 * n) * float(l)
-    Z, Y, X = np.meshgrid(xs, xs, xs, indexing="ij")  # [iz, iy, ix]
-    nodes = np.stack([X.ravel(), Y.ravel(), Z.ravel()], axis=1)
-    nid = np.arange((n + 1) ** 3).reshape(n + 1, n + 1, n + 1)
-    lo, hi = slice(None, -1), slice(1, None)
-    corners = [nid[lo, lo, lo], nid[lo, lo, hi], nid[lo, hi, hi], nid[lo, hi, lo],
-               nid[hi, lo, lo], nid[hi, lo, hi], nid[hi, hi, hi], nid[hi, hi, lo]]
-    cells = np.stack([c.ravel() for c in corners], axis=1)  # VTK order
-    return hex_from_arrays(nodes, cells, periodic=False, _grid=(n, float(l)))
+    n, l = _check_patch_args(n, l)
+    nodes, cells = _grid_arrays(_HEX, (np.arange(n + 1) - 0.5 * n) * l)  # VTK order
+    return hex_from_arrays(nodes, cells, periodic=False, _grid=(n, l))
 
 
-class PatchFE3D:
+class PatchFE3D(_DirichletPatch):
     """An ``n^3`` block of Hex8 elements whose face nodes follow an affine displacement.
+
+    Voigt components ``nv = 6`` (xx, yy, zz, yz, xz, xy); ``stress``, ``affine`` and
+    ``response_matrix`` are those of the dimension-generic core
+    (:mod:`femplastic.fe.assembly`).
 
     Parameters
     ----------
@@ -89,94 +81,7 @@ class PatchFE3D:
         self.mesh = patch_mesh3d(n, l)
         self.n = int(n)
         self.l = float(l)
-        self.material = material
-        self._asm = _Assembly3D.build(self.mesh.skmesh, material)
-        basis = self._asm.basis
-        bnd = basis.get_dofs().all()
-        self._bnd = bnd
-        self._int = np.setdiff1d(np.arange(basis.N), bnd)
-        K = self._asm.K
-        self._KIB = K[self._int][:, bnd]
-        self._lu = spla.splu(K[self._int][:, self._int].tocsc()) if self._int.size else None
-
-    @property
-    def n_elem(self) -> int:
-        """Number of patch elements, ``n^3``."""
-        return self.n**3
-
-    @property
-    def C(self) -> NDArray[np.float64]:
-        """Stiffness (6, 6), tensor-Voigt."""
-        return self._asm.C
-
-    def _solve(self, eig: NDArray[np.float64], u_bnd: NDArray[np.float64]) -> NDArray[np.float64]:
-        f = self._asm.force(eig)
-        u = np.zeros_like(f)
-        u[self._bnd] = u_bnd
-        if self._lu is not None:
-            rhs = f[self._int] - self._KIB @ u_bnd
-            u[self._int] = self._lu.solve(np.ascontiguousarray(rhs))
-        return u
-
-    def affine(self, strain: ArrayLike) -> NDArray[np.float64]:
-        """Nodal displacements ``u = E . x`` of the affine strain ``E``, scikit-fem dof order.
-
-        Parameters
-        ----------
-        strain : (6,) array_like
-            ``E``, Voigt (xx, yy, zz, yz, xz, xy), tensor shear.
-
-        Returns
-        -------
-        (n_dof,) ndarray
-        """
-        E = to_tensor3(_check_macro3(strain))
-        X = self._asm.basis.doflocs  # (3, n_dof)
-        nd = self._asm.basis.nodal_dofs  # (3, n_node)
-        out = np.empty(self._asm.basis.N)
-        for a in range(3):
-            out[nd[a]] = (E[a] @ X)[nd[a]]
-        return out
-
-    def stress(self, eps_pl: ArrayLike, strain: ArrayLike = (0.0,) * 6) -> NDArray[np.float64]:
-        """Element stress of the patch with its boundary driven affinely.
-
-        Parameters
-        ----------
-        eps_pl : (n^3, 6) array_like
-            Plastic strain of the patch elements (x fastest), Voigt, tensor shear.
-        strain : (6,) array_like
-            Affine boundary strain ``E``, Voigt.
-
-        Returns
-        -------
-        (n^3, 6) ndarray
-            Element stress, Voigt, LJ units (no pre-stress).
-        """
-        epl = check_field("eps_pl", eps_pl, self.n_elem, 6)
-        ubnd = self.affine(strain)[self._bnd][:, None]
-        u = self._solve(epl[:, :, None], ubnd)[:, 0]
-        eps = self._asm.avg_strain(u)
-        return (eps - epl) @ self._asm.C.T
-
-    def response_matrix(self) -> NDArray[np.float64]:
-        """Stress response to unit eigenstrains with the boundary held, (n^3, 6, n^3, 6).
-
-        ``R[i, b, j, a]``: change of stress component ``a`` in element ``j`` per unit plastic
-        strain component ``b`` in element ``i`` (the layout of the 2D ``PatchFE``).
-
-        Returns
-        -------
-        (n^3, 6, n^3, 6) ndarray
-        """
-        m = self.n_elem
-        eig = np.zeros((m, 6, 6 * m))
-        for i in range(m):
-            eig[i, :, 6 * i:6 * i + 6] = np.eye(6)
-        u = self._solve(eig, np.zeros((self._bnd.size, 6 * m)))
-        strain = self._asm.avg_strain(u) - eig
-        stress = np.einsum("ab,ebk->eak", self._asm.C, strain)  # [j, a, 6 i + b]
-        return stress.reshape(m, 6, m, 6).transpose(2, 3, 0, 1)
+        super().__init__(self.mesh.skmesh, material)
 
     def load_response(self, direction: ArrayLike) -> NDArray[np.float64]:
         """Element stress per unit boundary strain along ``direction``, (n^3, 6).
@@ -189,6 +94,7 @@ class PatchFE3D:
         Returns
         -------
         (n^3, 6) ndarray
+            Stress per unit strain, Voigt, LJ units.
         """
         return self.stress(np.zeros((self.n_elem, 6)), direction)
 
@@ -215,12 +121,7 @@ class PatchPropagator3D:
         self.fe = PatchFE3D(n, l, material)
         self.mesh = self.fe.mesh
         self.material = material
-        R = self.fe.response_matrix()
-        m = self.fe.n_elem
-        self.R = R
-        self._R2 = np.ascontiguousarray(R.reshape(6 * m, 6 * m))
-        idx = np.arange(m)
-        self._self = np.ascontiguousarray(R[idx, :, idx, :].transpose(0, 2, 1))
+        self.R, self._R2, self._self = self.fe.dense_operators()
 
     @property
     def n_elem(self) -> int:

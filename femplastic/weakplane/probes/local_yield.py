@@ -59,7 +59,7 @@ from numpy.typing import ArrayLike, NDArray
 from ... import interrupt, validation
 from ...fe.assembly import PatchFE, check_field
 from ...fe.elasticity import Isotropic, ddot, schmid, von_mises
-from ...fe.mesh import FEMesh, from_arrays
+from ...fe.mesh import _QUAD, FEMesh, _grid_arrays, from_arrays
 from ...fe.propagators import Propagator, kernels
 from ..drivers.aqs import relax
 from ..drivers.progress import report
@@ -99,19 +99,9 @@ class PatchPropagator(Propagator):
         self.fe = PatchFE(n, l, material, nodes=nodes, cells=cells)
         self.material = material
         if nodes is None:
-            xs = np.arange(n + 1) * float(l)
-            X, Y = np.meshgrid(xs, xs)
-            nid = np.arange((n + 1) ** 2).reshape(n + 1, n + 1)
-            cells = np.stack([nid[:-1, :-1].ravel(), nid[:-1, 1:].ravel(), nid[1:, 1:].ravel(),
-                              nid[1:, :-1].ravel()], axis=1)
-            nodes = np.stack([X.ravel(), Y.ravel()], axis=1)
+            nodes, cells = _grid_arrays(_QUAD, np.arange(n + 1) * float(l))
         self.mesh: FEMesh = from_arrays(nodes, cells)
-        R = self.fe.response_matrix()
-        m = self.fe.n_elem
-        self.R = R
-        self._R2 = np.ascontiguousarray(R.reshape(3 * m, 3 * m))
-        idx = np.arange(m)
-        self._self = np.ascontiguousarray(R[idx, :, idx, :].transpose(0, 2, 1))
+        self.R, self._R2, self._self = self.fe.dense_operators()
 
     @property
     def self_response(self) -> NDArray[np.float64]:
