@@ -398,13 +398,119 @@ def _onset(stress: NDArray, v: NDArray, nv: NDArray, tauc: NDArray, a: float,
     vs = np.stack([0.5 * (v[:, 1] - v[:, 0]), v[:, 2]], axis=1)
     p = -0.5 * (stress[:, 0] + stress[:, 1])
     vp = -0.5 * (v[:, 0] + v[:, 1])
-    dtau = tauc + a * (p + p0)[:, None] - np.einsum("ekc,ec->ek", nv, s)
-    rate = np.einsum("ekc,ec->ek", nv, vs) - a * vp[:, None]
+    return _first_crossing(tauc + a * (p + p0)[:, None] - np.einsum("ekc,ec->ek", nv, s),
+                           np.einsum("ekc,ec->ek", nv, vs) - a * vp[:, None])
+
+
+def _first_crossing(dtau: NDArray, rate: NDArray) -> tuple[float, int, int]:
+    """Smallest ``x = dtau / rate`` over the systems with ``rate > 0``; (x, element, system).
+
+    Parameters
+    ----------
+    dtau : (n_elem, n_sys) ndarray
+        Distance of each system to its (pressure-shifted) threshold, stress units.
+    rate : (n_elem, n_sys) ndarray
+        Rate at which the drive closes it, stress per unit patch strain.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         x = np.where(rate > 0, dtau / rate, np.inf)
     flat = int(np.argmin(x))
     e, k = divmod(flat, x.shape[1])
     return float(x[e, k]), e, k
+
+
+def _test_patch(
+    base: State,
+    loads: list[NDArray[np.float64]],
+    Ms: NDArray[np.float64],
+    rng: np.random.Generator,
+    onset: Callable[..., tuple[float, int, int]],
+    resolved: Callable[[NDArray[np.float64], NDArray[np.float64]], float],
+    a: float,
+    p0: float,
+) -> tuple[NDArray[np.float64], ...]:
+    """The local shear tests of one patch in every orientation (2D and 3D alike).
+
+    Each test starts from the patch's own systems (fresh copies), is driven just past the
+    exact onset ``gamma_c`` along its load response and relaxed by :func:`relax` on ``rng``
+    (orientations in order).
+
+    Parameters
+    ----------
+    base : State
+        The patch state (:func:`patch_state` or ``patch_state3d``).
+    loads : list of (m, nv) ndarray
+        Patch stress per unit drive of each orientation.
+    Ms : (n_orient, nv) ndarray
+        Loading tensors, Voigt.
+    rng : numpy.random.Generator
+        Draws of the patch avalanches.
+    onset : callable
+        ``onset(stress, v, nv, tauc, a, p0) -> (gamma_c, element, system)``.
+    resolved : callable
+        ``resolved(M, stress) -> M : stress`` for a mean patch stress (nv,).
+    a, p0 : float
+        Pressure coefficient and offset of the law.
+
+    Returns
+    -------
+    tau_i, tau_c, drop, gamma_c : (n_orient,) ndarray
+        Resolved stress before, at onset and after the avalanche (``drop = tau_c - tau_f``),
+        stress units; onset strain.
+    n_events : (n_orient,) int ndarray
+        Slips of each avalanche.
+    """
+    no = len(loads)
+    tau_i, tau_c, drop, gamma_c = (np.zeros(no) for _ in range(4))
+    n_events = np.zeros(no, np.int64)
+    s0 = base.stress
+    mean0 = s0.mean(axis=0)
+    for io, v in enumerate(loads):
+        gc, _, _ = onset(s0, v, base.nv, base.tauc, a, p0)
+        gpush = gc * (1.0 + 1e-12) + 1e-14  # just past the onset: the system is active
+        # a fresh copy of the patch's own systems and self-responses for every test
+        ps = State(base.model, s0 + gpush * v, base.prestress.copy(), base.eps_pl.copy(),
+                   base.theta.copy(), base.tauc.copy(), base.nv.copy(),
+                   base.selfres.copy(), macro_strain=np.zeros(s0.shape[1]))
+        mean_c = ps.stress.mean(axis=0)
+        interrupt.check()  # a safe point between compiled calls
+        n_events[io], _ = relax(ps, rng)
+        mean_f = ps.stress.mean(axis=0)
+        tau_i[io] = resolved(Ms[io], mean0)
+        tau_c[io] = resolved(Ms[io], mean_c)
+        drop[io] = tau_c[io] - resolved(Ms[io], mean_f)
+        gamma_c[io] = gc
+    return tau_i, tau_c, drop, gamma_c, n_events
+
+
+def _check_scan(n: int, L: int, stride: int, alphas: ArrayLike) -> NDArray[np.float64]:
+    """Check the patch side ``n`` (in [1, L]) and ``stride``; the angles as a 1D float array."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= L:
+        raise ValueError(f"n (patch side) must be an integer in [1, L={L}], got {n!r}")
+    if isinstance(stride, bool) or not isinstance(stride, int | np.integer) or stride < 1:
+        raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
+    alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
+    if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)):
+        raise ValueError("alphas must be a non-empty 1D array of finite angles (radians)")
+    return alphas
+
+
+def _ddot_float(M: NDArray[np.float64], stress: NDArray[np.float64]) -> float:
+    """``M : stress`` of 2D Voigt tensors, as a float."""
+    return float(ddot(M, stress))
+
+
+def _store(out: dict[str, NDArray[np.float64]], n_events: NDArray[np.int64], ip: int,
+           tests: tuple[NDArray[np.float64], ...], vm: float) -> None:
+    """Write the tests of patch ``ip`` (:func:`_test_patch`) into the result rows."""
+    ti, tc, dr, gc, nev = tests
+    out["tau_i"][ip] = ti
+    out["tau_c"][ip] = tc
+    out["dtau_c"][ip] = tc - ti
+    out["drop"][ip] = dr
+    out["sigma_vm"][ip] = vm
+    out["gamma_c"][ip] = gc
+    n_events[ip] = nev
 
 
 @interrupt.deferring
@@ -490,13 +596,7 @@ def local_yield(
         L, l = max(1, int(round(np.sqrt(m.n_elem)))), _mean_size(m.mesh)
     else:
         L, l = m.mesh.grid
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= L:
-        raise ValueError(f"n (patch side) must be an integer in [1, L={L}], got {n!r}")
-    if isinstance(stride, bool) or not isinstance(stride, int | np.integer) or stride < 1:
-        raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
-    alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
-    if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)):
-        raise ValueError("alphas must be a non-empty 1D array of finite angles (radians)")
+    alphas = _check_scan(n, L, stride, alphas)
     if positions is None:
         g = np.arange(0, L, stride)
         pos = np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2)
@@ -523,32 +623,9 @@ def local_yield(
         if base.model.propagator is not prop:  # one load response per operator (cached op)
             prop = base.model.propagator
             loads = [np.ascontiguousarray(prop.load_response(M)) for M in Ms]
-        s0 = base.stress
-        n_elem[ip] = s0.shape[0]
-        mean0 = s0.mean(axis=0)
-        vm = float(von_mises(mean0))
-        for ia in range(na):
-            v = loads[ia]
-            gc, _, _ = _onset(s0, v, base.nv, base.tauc, a, p0)
-            gpush = gc * (1.0 + 1e-12) + 1e-14  # just past the onset: the system is active
-            # a fresh copy of the patch's own systems and self-responses for every test
-            ps = State(base.model, s0 + gpush * v, base.prestress.copy(), base.eps_pl.copy(),
-                       base.theta.copy(), base.tauc.copy(), base.nv.copy(),
-                       base.selfres.copy())
-            mean_c = ps.stress.mean(axis=0)
-            interrupt.check()  # a safe point between compiled calls
-            nev, _ = relax(ps, rng)
-            mean_f = ps.stress.mean(axis=0)
-            Ma = Ms[ia]
-            ti = float(ddot(Ma, mean0))
-            tc = float(ddot(Ma, mean_c))
-            out["tau_i"][ip, ia] = ti
-            out["tau_c"][ip, ia] = tc
-            out["dtau_c"][ip, ia] = tc - ti
-            out["drop"][ip, ia] = tc - float(ddot(Ma, mean_f))
-            out["sigma_vm"][ip, ia] = vm
-            out["gamma_c"][ip, ia] = gc
-            n_events[ip, ia] = nev
+        n_elem[ip] = base.stress.shape[0]
+        tests = _test_patch(base, loads, Ms, rng, _onset, _ddot_float, a, p0)
+        _store(out, n_events, ip, tests, float(von_mises(base.stress.mean(axis=0))))
     report(progress, 1.0, 0)
     return LocalYield(**out, n_events=n_events, alphas=alphas, positions=pos, n=int(n),
                       R=float(l * n / np.sqrt(np.pi)), self_response=self_response,

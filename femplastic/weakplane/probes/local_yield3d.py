@@ -41,10 +41,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ... import interrupt, validation
+from ... import validation
 from ...fe.elasticity3d import VOIGT_WEIGHTS_3D, Isotropic3D, equivalent_shear3, from_tensor3
 from ...fe.patch3d import PatchPropagator3D
-from ..drivers.aqs import relax
 from ..drivers.progress import report
 from ..state import Model, State
 
@@ -233,16 +232,18 @@ def patch_state3d(state: State, n: int, ix0: int, iy0: int, iz0: int,
 def _onset3d(stress: NDArray, v: NDArray, nv: NDArray, tauc: NDArray, a: float,
              p0: float) -> tuple[float, int, int]:
     """Exact smallest patch strain activating a system; (gamma_c, element, system)."""
+    from .local_yield import _first_crossing
+
     w = VOIGT_WEIGHTS_3D
     p = -stress[:, :3].sum(axis=1) / 3.0
     vp = -v[:, :3].sum(axis=1) / 3.0
-    dtau = tauc + a * (p + p0)[:, None] - np.einsum("ekc,ec->ek", nv, stress * w)
-    rate = np.einsum("ekc,ec->ek", nv, v * w) - a * vp[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = np.where(rate > 0, dtau / rate, np.inf)
-    flat = int(np.argmin(x))
-    e, k = divmod(flat, x.shape[1])
-    return float(x[e, k]), e, k
+    return _first_crossing(tauc + a * (p + p0)[:, None] - np.einsum("ekc,ec->ek", nv, stress * w),
+                           np.einsum("ekc,ec->ek", nv, v * w) - a * vp[:, None])
+
+
+def _resolved3(M: NDArray[np.float64], stress: NDArray[np.float64]) -> float:
+    """``M : stress`` of 3D Voigt tensors, as a float (the weights on ``M`` first)."""
+    return float((M * VOIGT_WEIGHTS_3D) @ stress)
 
 
 def local_yield3d(
@@ -289,19 +290,13 @@ def local_yield3d(
         Fields of shape ``(n_patches, n_axes * n_alphas)``; ``alphas`` and ``axes`` give the
         angle and unit axis of each column; ``positions`` (n_patches, 3).
     """
-    from .local_yield import SELF_RESPONSES, LocalYield
+    from .local_yield import SELF_RESPONSES, LocalYield, _check_scan, _store, _test_patch
 
     m = state.model
     L, l = m.mesh.grid
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= L:
-        raise ValueError(f"n (patch side) must be an integer in [1, L={L}], got {n!r}")
+    alphas = _check_scan(n, L, stride, alphas)
     validation.check_memory("local_yield", float(6 * n**3) ** 2 * 8 * 2,
                             f"the dense operator of an n^3 = {n}^3 patch", "lower n")
-    if isinstance(stride, bool) or not isinstance(stride, int | np.integer) or stride < 1:
-        raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
-    alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
-    if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)):
-        raise ValueError("alphas must be a non-empty 1D array of finite angles (radians)")
     if axes is None:
         ax_list: list = ["z"]
     elif isinstance(axes, str) or all(np.ndim(a) == 0 and not isinstance(a, str)
@@ -337,34 +332,11 @@ def local_yield3d(
     n_events = np.zeros((npch, no), np.int64)
     prop = patch_operator3d(m, int(n))
     loads = [np.ascontiguousarray(prop.load_response(M)) for M in Ms]
-    w = VOIGT_WEIGHTS_3D
     for ip, (ix0, iy0, iz0) in enumerate(pos):
         report(progress, ip / npch, 0)
         base = patch_state3d(state, int(n), int(ix0), int(iy0), int(iz0), self_response)
-        s0 = base.stress
-        mean0 = s0.mean(axis=0)
-        vm = float(equivalent_shear3(mean0))
-        for io in range(no):
-            v = loads[io]
-            gc, _, _ = _onset3d(s0, v, base.nv, base.tauc, a, p0)
-            gpush = gc * (1.0 + 1e-12) + 1e-14  # just past the onset: the system is active
-            ps = State(base.model, s0 + gpush * v, base.prestress.copy(), base.eps_pl.copy(),
-                       base.theta.copy(), base.tauc.copy(), base.nv.copy(),
-                       base.selfres.copy(), macro_strain=np.zeros(6))
-            mean_c = ps.stress.mean(axis=0)
-            interrupt.check()  # a safe point between compiled calls
-            nev, _ = relax(ps, rng)
-            mean_f = ps.stress.mean(axis=0)
-            Mw = Ms[io] * w
-            ti = float(Mw @ mean0)
-            tc = float(Mw @ mean_c)
-            out["tau_i"][ip, io] = ti
-            out["tau_c"][ip, io] = tc
-            out["dtau_c"][ip, io] = tc - ti
-            out["drop"][ip, io] = tc - float(Mw @ mean_f)
-            out["sigma_vm"][ip, io] = vm
-            out["gamma_c"][ip, io] = gc
-            n_events[ip, io] = nev
+        tests = _test_patch(base, loads, Ms, rng, _onset3d, _resolved3, a, p0)
+        _store(out, n_events, ip, tests, float(equivalent_shear3(base.stress.mean(axis=0))))
     report(progress, 1.0, 0)
     return LocalYield(**out, n_events=n_events, alphas=o_alphas, positions=pos, n=int(n),
                       R=float(l * n * (3.0 / (4.0 * np.pi)) ** (1.0 / 3.0)),
