@@ -270,7 +270,23 @@ class _Assembly:
         return W
 
 
-class _PeriodicCell:
+class _OnAssembly:
+    """What the periodic cell and the Dirichlet patch read off their :class:`_Assembly`."""
+
+    _asm: _Assembly
+
+    @property
+    def n_elem(self) -> int:
+        """Number of elements."""
+        return self._asm.n_elem
+
+    @property
+    def C(self) -> NDArray[np.float64]:
+        """Stiffness, tensor-Voigt: (n_elem, 3, 3) per element in 2D, (6, 6) in 3D."""
+        return self._asm.C
+
+
+class _PeriodicCell(_OnAssembly):
     """Periodic FE cell with imposed mean strain, factorised once; 2D and 3D alike.
 
     The public classes are :class:`PeriodicFE` (Q4) and
@@ -298,16 +314,6 @@ class _PeriodicCell:
         pinned = self._asm.basis.nodal_dofs[:, 0]
         self._free = np.setdiff1d(np.arange(self._asm.basis.N), pinned)
         self._lu = spla.splu(self._asm.K[self._free][:, self._free].tocsc())
-
-    @property
-    def n_elem(self) -> int:
-        """Number of elements."""
-        return self.mesh.n_elem
-
-    @property
-    def C(self) -> NDArray[np.float64]:
-        """Stiffness, tensor-Voigt: (n_elem, 3, 3) per element in 2D, (6, 6) in 3D."""
-        return self._asm.C
 
     def _fields(
         self, eps_pl: ArrayLike, macro_strain: ArrayLike
@@ -595,7 +601,7 @@ def _check_patch_args(n: int, l: float) -> tuple[int, float]:
     return int(n), float(l)
 
 
-class _DirichletPatch:
+class _DirichletPatch(_OnAssembly):
     """A block of elements whose boundary nodes follow an affine displacement; 2D and 3D alike.
 
     The Dirichlet-patch problem of the local shear test (Castellanos et al., 3.5): the patch
@@ -624,16 +630,6 @@ class _DirichletPatch:
         K = self._asm.K
         self._KIB = K[self._int][:, bnd]
         self._lu = spla.splu(K[self._int][:, self._int].tocsc()) if self._int.size else None
-
-    @property
-    def n_elem(self) -> int:
-        """Number of patch elements."""
-        return self._asm.n_elem
-
-    @property
-    def C(self) -> NDArray[np.float64]:
-        """Stiffness, tensor-Voigt: (n_elem, 3, 3) per element in 2D, (6, 6) in 3D."""
-        return self._asm.C
 
     def _solve(self, eig: NDArray[np.float64], u_bnd: NDArray[np.float64]) -> NDArray[np.float64]:
         f = self._asm.force(eig)
