@@ -7,12 +7,35 @@ before any work starts; the message names the parameter and its allowed range.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 FloatArray = NDArray[np.float64]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _docfill(**parts: str) -> Callable[[_F], _F]:
+    """Decorator: put the shared docstring text ``parts[name]`` at the line ``{name}``.
+
+    The mean-field solvers share many parameters; their descriptions are written once (a
+    module constant, indented as in a function docstring) and filled in at import, so
+    ``help()``, the API pages and the docstring audit see the whole text.
+    """
+
+    def fill(func: _F) -> _F:
+        doc = func.__doc__ or ""
+        for name, text in parts.items():
+            line = "    {" + name + "}\n"
+            if line not in doc:
+                raise ValueError(f"{func.__name__}: no line {{{name}}} in the docstring")
+            doc = doc.replace(line, text)
+        func.__doc__ = doc
+        return func
+
+    return fill
 
 
 def _scalar(
@@ -36,6 +59,19 @@ def _scalar(
     if bad_lo or bad_hi:
         raise ValueError(f"{name} must be in {interval}, got {x!r}")
     return x
+
+
+def _rate_args(
+    alpha: float, gdot: float, sigma_c: float, G0: float, tau: float
+) -> tuple[float, float, float, float, float, float]:
+    """Checked ``(alpha, gdot, sigma_c, G0, tau)`` of a stationary solver, and ``v``.
+
+    All five must be > 0; ``v = G0 gdot tau / sigma_c`` is the dimensionless shear rate.
+    """
+    alpha = _scalar("alpha", alpha, 0.0)
+    gdot = _scalar("gdot", gdot, 0.0)
+    sigma_c, G0, tau = _units(sigma_c, G0, tau)
+    return alpha, gdot, sigma_c, G0, tau, G0 * gdot * tau / sigma_c
 
 
 def _units(sigma_c: float, G0: float, tau: float) -> tuple[float, float, float]:

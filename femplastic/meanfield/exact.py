@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize
 
-from ._checks import FloatArray, _scalar, _units
+from ._checks import FloatArray, _rate_args, _scalar, _units
 
 __all__ = [
     "HLExactSteadyState",
@@ -347,10 +347,7 @@ def hl_stationary_exact(
     >>> round(float(ex.activity) * 1e4, 3)                # Gamma (1/time)
     1.045
     """
-    alpha = _scalar("alpha", alpha, 0.0)
-    gdot = _scalar("gdot", gdot, 0.0)
-    sigma_c, G0, tau = _units(sigma_c, G0, tau)
-    v = G0 * gdot * tau / sigma_c
+    alpha, gdot, sigma_c, G0, tau, v = _rate_args(alpha, gdot, sigma_c, G0, tau)
     d, c = _exact_solve_D(alpha, v)
     gamma = 1.0 / c["mass"]
     return HLExactSteadyState(

@@ -18,7 +18,7 @@ from scipy import optimize, sparse
 from scipy.linalg import solve_banded
 from scipy.sparse.linalg import spsolve
 
-from ._checks import FloatArray, _rates, _scalar, _units
+from ._checks import FloatArray, _rate_args, _rates, _scalar, _units
 from .discretisation import _banded, _clip_roundoff, _Disc, _disc, _Ops
 from .exact import _exact_solve_D, hl_stationary_exact
 from .grid import HLExtensions, HLGrid, _auto_grid, _check_grid, _ext, _layer_lengths
@@ -217,15 +217,12 @@ def hl_steady_state(
     >>> bool(hl_yield_stress(0.3) < st.mean_stress < 0.5)
     True
     """
-    alpha = _scalar("alpha", alpha, 0.0)
-    gdot = _scalar("gdot", gdot, 0.0)
-    sigma_c, G0, tau = _units(sigma_c, G0, tau)
+    alpha, gdot, sigma_c, G0, tau, v = _rate_args(alpha, gdot, sigma_c, G0, tau)
     ext = _ext(extensions)
     resolution = _scalar("resolution", resolution, 0.25, 64.0, lo_open=False, hi_open=False)
     rtol = _scalar("rtol", rtol, 1e-15, 1e-3, lo_open=False, hi_open=False)
     if grid is not None and not isinstance(grid, HLGrid):
         raise ValueError("grid must be an HLGrid (units of sigma_c) or None")
-    v = G0 * gdot * tau / sigma_c
     d, p, g = _solve_steady(alpha * ext.noise_scale**2, v, ext, grid, resolution, rtol)
     disc = _disc(g, ext)
     p = p / disc.mass(p)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import optimize
 
-from ._checks import FloatArray, _int, _scalar, _units
+from ._checks import FloatArray, _docfill, _int, _scalar, _units
 from .discretisation import _Disc, _disc, _step
 from .exact import _exact_solve_D
 from .grid import HLExtensions, HLGrid, _ext, _layer_lengths, _transient_grid
@@ -27,6 +27,31 @@ __all__ = [
     "hl_fixed_rate",
     "hl_step_strain",
 ]
+
+#: The keyword parameters of the three protocols (filled into their docstrings).
+_RUN_PARAMS = """    sigma_c, G0, tau : float
+        Local yield stress (stress), shear modulus (stress), plastic time (time), > 0.
+    extensions : HLExtensions, optional
+        Model extensions; default: original model.
+    P0 : None, callable or HLSteadyState
+        Initial density: ``None`` is uniform on ``[-sigma_c, sigma_c]`` (a marginal,
+        unsheared state); a callable ``P0(sigma) -> density`` (stress units); or a
+        stationary state (interpolated). Normalised on the grid.
+    grid : HLGrid, optional
+        Stress grid (units of sigma_c); default graded automatic grid.
+    h_layer : float, optional
+        Cell width at the thresholds of the automatic grid (units of sigma_c), in (0, 0.1].
+    resolution : float
+        Refinement factor of the automatic grid, in [0.25, 64].
+    dt : float
+        First time step (time units), in (0, t_max].
+    dt_growth : float
+        Geometric growth factor of the time step, in [1, 2].
+    dt_max : float, optional
+        Largest time step (time units); default ``t_max``.
+    picard : int
+        Picard corrections of the lagged ``D`` per step, in [0, 10].
+"""
 
 
 @dataclass(frozen=True)
@@ -302,6 +327,7 @@ def _stepped_grid_size(s: _Setup, h_layer: float | None, step: float) -> tuple[f
     return h_layer, max(max(s.ext.thresholds), abs(step) + 1.0) + 1.5
 
 
+@_docfill(run_params=_RUN_PARAMS)
 def hl_fixed_rate(
     alpha: float,
     gdot: float,
@@ -334,28 +360,7 @@ def hl_fixed_rate(
         Shear rate (1/time), in [0, inf).
     t_max : float
         Duration (time units), in (0, inf).
-    sigma_c, G0, tau : float
-        Local yield stress (stress), shear modulus (stress), plastic time (time), > 0.
-    extensions : HLExtensions, optional
-        Model extensions; default: original model.
-    P0 : None, callable or HLSteadyState
-        Initial density: ``None`` is uniform on ``[-sigma_c, sigma_c]`` (a marginal,
-        unsheared state); a callable ``P0(sigma) -> density`` (stress units); or a
-        stationary state (interpolated). Normalised on the grid.
-    grid : HLGrid, optional
-        Stress grid (units of sigma_c); default graded automatic grid.
-    h_layer : float, optional
-        Cell width at the thresholds of the automatic grid (units of sigma_c), in (0, 0.1].
-    resolution : float
-        Refinement factor of the automatic grid, in [0.25, 64].
-    dt : float
-        First time step (time units), in (0, t_max].
-    dt_growth : float
-        Geometric growth factor of the time step, in [1, 2].
-    dt_max : float, optional
-        Largest time step (time units); default ``t_max``.
-    picard : int
-        Picard corrections of the lagged ``D`` per step, in [0, 10].
+    {run_params}
 
     Returns
     -------
@@ -380,6 +385,7 @@ def hl_fixed_rate(
     return _run(s, grid, h_layer, extent, P0, "rate", v)
 
 
+@_docfill(run_params=_RUN_PARAMS)
 def hl_creep(
     alpha: float,
     stress: float,
@@ -415,28 +421,7 @@ def hl_creep(
         Imposed macroscopic stress (stress units), finite.
     t_max : float
         Duration (time units), in (0, inf).
-    sigma_c, G0, tau : float
-        Local yield stress (stress), shear modulus (stress), plastic time (time), > 0.
-    extensions : HLExtensions, optional
-        Model extensions; default: original model.
-    P0 : None, callable or HLSteadyState
-        Initial density: ``None`` is uniform on ``[-sigma_c, sigma_c]`` (a marginal,
-        unsheared state); a callable ``P0(sigma) -> density`` (stress units); or a
-        stationary state (interpolated). Normalised on the grid.
-    grid : HLGrid, optional
-        Stress grid (units of sigma_c); default graded automatic grid.
-    h_layer : float, optional
-        Cell width at the thresholds of the automatic grid (units of sigma_c), in (0, 0.1].
-    resolution : float
-        Refinement factor of the automatic grid, in [0.25, 64].
-    dt : float
-        First time step (time units), in (0, t_max].
-    dt_growth : float
-        Geometric growth factor of the time step, in [1, 2].
-    dt_max : float, optional
-        Largest time step (time units); default ``t_max``.
-    picard : int
-        Picard corrections of the lagged ``D`` per step, in [0, 10].
+    {run_params}
 
     Returns
     -------
@@ -463,6 +448,7 @@ def hl_creep(
     return _run(s, grid, h_layer, extent, P0, "stress", target)
 
 
+@_docfill(run_params=_RUN_PARAMS)
 def hl_step_strain(
     alpha: float,
     gamma0: float,
@@ -495,28 +481,7 @@ def hl_step_strain(
         Step strain (dimensionless), finite.
     t_max : float
         Duration (time units), in (0, inf).
-    sigma_c, G0, tau : float
-        Local yield stress (stress), shear modulus (stress), plastic time (time), > 0.
-    extensions : HLExtensions, optional
-        Model extensions; default: original model.
-    P0 : None, callable or HLSteadyState
-        Initial density: ``None`` is uniform on ``[-sigma_c, sigma_c]`` (a marginal,
-        unsheared state); a callable ``P0(sigma) -> density`` (stress units); or a
-        stationary state (interpolated). Normalised on the grid.
-    grid : HLGrid, optional
-        Stress grid (units of sigma_c); default graded automatic grid.
-    h_layer : float, optional
-        Cell width at the thresholds of the automatic grid (units of sigma_c), in (0, 0.1].
-    resolution : float
-        Refinement factor of the automatic grid, in [0.25, 64].
-    dt : float
-        First time step (time units), in (0, t_max].
-    dt_growth : float
-        Geometric growth factor of the time step, in [1, 2].
-    dt_max : float, optional
-        Largest time step (time units); default ``t_max``.
-    picard : int
-        Picard corrections of the lagged ``D`` per step, in [0, 10].
+    {run_params}
 
     Returns
     -------
