@@ -167,10 +167,8 @@ def publish_hdf5(path: str | Path, data: dict[str, Any]) -> Path:
 
     Parameters
     ----------
-    path : str or Path
-        A file written by :func:`write_hdf5`.
-    data : dict
-        As for :func:`write_hdf5`; existing datasets of the same name are replaced.
+    path, data
+        As for :func:`append_hdf5`.
 
     Returns
     -------
@@ -183,8 +181,7 @@ def publish_hdf5(path: str | Path, data: dict[str, Any]) -> Path:
     tmp = path.with_name(path.name + ".part")
     try:
         shutil.copyfile(path, tmp)
-        with h5py.File(tmp, "a") as f:
-            _write_group(f, data)
+        append_hdf5(tmp, data)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
