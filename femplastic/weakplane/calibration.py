@@ -436,7 +436,7 @@ def errors(model: ReferenceData, ref: ReferenceData, bins: int | None = None,
         ``L[P] stress``, ..., ``L[F] forward mean tau_c``, ...
     """
     out: dict[str, float] = {}
-    lp = [overlap_error(model.macro[k], ref.macro[k], bins, method=method) for k in MACRO_KEYS]
+    lp = _macro_errors(model, ref, bins, method)
     for k, v in zip(MACRO_KEYS, lp, strict=True):
         out[f"L[P] {k}"] = v
     out["L_macro"] = float(np.mean(lp))
@@ -552,12 +552,8 @@ def sweep(
         Strain of each run and its increment.
     stride : int
         Spacing of the local-test patches, in elements.
-    bins : int, optional
-        Bins of the overlap errors (default: the estimator's own, see
-        :func:`~femplastic.weakplane.overlap.overlap_error`).
-    method : {"quantile", "linear"}
-        Overlap estimator: exact atoms + equal-mass bins (default) or the original 40
-        equal-width bins.
+    bins, method
+        Overlap estimator settings, as for :func:`errors`.
     self_response : {"patch", "system"}
         Self-response bounding the slips in the local shear tests
         (:func:`~femplastic.weakplane.probes.local_yield`).
@@ -624,27 +620,29 @@ def sweep(
                        k_hat, lam_hat, chi_hat, coef, details)
 
 
+def _macro_errors(model: ReferenceData, ref: ReferenceData, bins: int | None,
+                  method: str) -> list[float]:
+    """Overlap error of each macroscopic sample (``MACRO_KEYS`` order)."""
+    return [overlap_error(model.macro[k], ref.macro[k], bins, method=method) for k in MACRO_KEYS]
+
+
 def errors_macro(model: ReferenceData, ref: ReferenceData, bins: int | None = None,
                  method: str = "quantile") -> float:
-    """``L_macro`` only (no local samples needed).
+    """``L_macro`` only (no local samples needed): the mean macroscopic overlap error.
 
     Parameters
     ----------
     model, ref : ReferenceData
         Only their ``macro`` groups are used.
-    bins : int, optional
-        Bins of the overlap errors (default: the estimator's own, see
-        :func:`~femplastic.weakplane.overlap.overlap_error`).
-    method : {"quantile", "linear"}
-        Overlap estimator: exact atoms + equal-mass bins (default) or the original 40
-        equal-width bins.
+    bins, method
+        As for :func:`errors`.
 
     Returns
     -------
     float
+        ``L_macro`` of :func:`errors`.
     """
-    return float(np.mean([overlap_error(model.macro[k], ref.macro[k], bins, method=method)
-                          for k in MACRO_KEYS]))
+    return float(np.mean(_macro_errors(model, ref, bins, method)))
 
 
 def recover(
