@@ -455,10 +455,8 @@ class Ensemble:
 
         Parameters
         ----------
-        point : int
-            Index of the parameter point.
-        realization : int
-            Realisation index.
+        point, realization : int
+            As for :meth:`spawn_key`.
 
         Returns
         -------
