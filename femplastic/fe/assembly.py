@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 from skfem.helpers import ddot as _skddot
 from skfem.helpers import sym_grad, trace
 
-from .elasticity import VOIGT_WEIGHTS, Isotropic, schmid
+from .elasticity import VOIGT_PAIRS, VOIGT_WEIGHTS, Isotropic, schmid
 from .elasticity3d import VOIGT_PAIRS_3D, VOIGT_WEIGHTS_3D, Isotropic3D
 from .mesh import _QUAD, FEMesh, _grid_arrays
 from .mesh3d import HexMesh
@@ -103,7 +103,7 @@ class _Space:
         return len(self.pairs)
 
 
-_Q4 = _Space(2, skfem.ElementQuad1, 2, ((0, 0), (1, 1), (0, 1)), VOIGT_WEIGHTS, "xx, yy, xy")
+_Q4 = _Space(2, skfem.ElementQuad1, 2, VOIGT_PAIRS, VOIGT_WEIGHTS, "xx, yy, xy")
 _HEX8 = _Space(3, skfem.ElementHex1, 3, VOIGT_PAIRS_3D, VOIGT_WEIGHTS_3D,
                "xx, yy, zz, yz, xz, xy")
 

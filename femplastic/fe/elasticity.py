@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = [
     "Isotropic",
     "VOIGT_WEIGHTS",
+    "VOIGT_PAIRS",
     "ddot",
     "to_tensor",
     "from_tensor",
@@ -33,6 +34,8 @@ __all__ = [
 
 #: Weights of the double contraction in tensor-Voigt notation, shape (3,).
 VOIGT_WEIGHTS = np.array([1.0, 1.0, 2.0])
+#: Tensor indices ``(i, j)`` of each Voigt component ``(xx, yy, xy)``.
+VOIGT_PAIRS = ((0, 0), (1, 1), (0, 1))
 
 
 def ddot(a: ArrayLike, b: ArrayLike) -> NDArray[np.float64]:
@@ -78,15 +81,7 @@ def to_tensor(v: ArrayLike) -> NDArray[np.float64]:
     >>> to_tensor([1.0, 2.0, 0.5]).tolist()
     [[1.0, 0.5], [0.5, 2.0]]
     """
-    v = np.asarray(v, dtype=float)
-    if v.shape[-1] != 3:
-        raise ValueError(f"v must have a last axis of length 3 (xx, yy, xy), got shape {v.shape}")
-    t = np.empty(v.shape[:-1] + (2, 2))
-    t[..., 0, 0] = v[..., 0]
-    t[..., 1, 1] = v[..., 1]
-    t[..., 0, 1] = v[..., 2]
-    t[..., 1, 0] = v[..., 2]
-    return t
+    return _to_tensor(v, VOIGT_PAIRS, "xx, yy, xy")
 
 
 def from_tensor(t: ArrayLike) -> NDArray[np.float64]:
@@ -102,10 +97,32 @@ def from_tensor(t: ArrayLike) -> NDArray[np.float64]:
     (..., 3) ndarray
         Voigt order (xx, yy, xy), tensor shear component (inverse of :func:`to_tensor`).
     """
+    return _from_tensor(t, VOIGT_PAIRS)
+
+
+def _to_tensor(
+    v: ArrayLike, pairs: tuple[tuple[int, int], ...], names: str
+) -> NDArray[np.float64]:
+    """Tensor-Voigt ``(..., nv)`` to symmetric ``(..., d, d)`` for the Voigt ``pairs`` (2D, 3D)."""
+    v = np.asarray(v, dtype=float)
+    nv, d = len(pairs), 2 if len(pairs) == 3 else 3
+    if v.shape[-1] != nv:
+        raise ValueError(
+            f"v must have a last axis of length {nv} ({names}), got shape {v.shape}")
+    t = np.empty(v.shape[:-1] + (d, d))
+    for c, (i, j) in enumerate(pairs):
+        t[..., i, j] = v[..., c]
+        t[..., j, i] = v[..., c]
+    return t
+
+
+def _from_tensor(t: ArrayLike, pairs: tuple[tuple[int, int], ...]) -> NDArray[np.float64]:
+    """Symmetric-part tensor-Voigt ``(..., nv)`` of tensors ``(..., d, d)`` (2D, 3D)."""
     t = np.asarray(t, dtype=float)
-    if t.shape[-2:] != (2, 2):
-        raise ValueError(f"t must end in (2, 2), got shape {t.shape}")
-    return np.stack([t[..., 0, 0], t[..., 1, 1], 0.5 * (t[..., 0, 1] + t[..., 1, 0])], axis=-1)
+    d = 2 if len(pairs) == 3 else 3
+    if t.shape[-2:] != (d, d):
+        raise ValueError(f"t must end in ({d}, {d}), got shape {t.shape}")
+    return np.stack([0.5 * (t[..., i, j] + t[..., j, i]) for i, j in pairs], axis=-1)
 
 
 def schmid(theta: ArrayLike) -> NDArray[np.float64]:

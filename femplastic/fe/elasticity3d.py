@@ -14,7 +14,8 @@ Conventions (see the docs' conventions page, section "3D"):
   ``(1/2 sigma' : sigma')^(1/2) = sqrt(J2)`` (the 2D code's "von Mises" measure; the
   engineering von Mises stress is ``sqrt(3 J2)``).
 
-Stresses and moduli in Lennard-Jones units. Nothing here is used by the 2D code.
+Stresses and moduli in Lennard-Jones units. Nothing here is used by the 2D code; the Voigt <->
+tensor conversions are the dimension-generic ones of :mod:`femplastic.fe.elasticity`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from .elasticity import _from_tensor, _to_tensor
 
 __all__ = [
     "Isotropic3D",
@@ -83,16 +86,7 @@ def to_tensor3(v: ArrayLike) -> NDArray[np.float64]:
     >>> to_tensor3([1, 2, 3, 4, 5, 6]).tolist()
     [[1.0, 6.0, 5.0], [6.0, 2.0, 4.0], [5.0, 4.0, 3.0]]
     """
-    v = np.asarray(v, dtype=float)
-    if v.shape[-1] != 6:
-        raise ValueError(
-            f"v must have a last axis of length 6 (xx, yy, zz, yz, xz, xy), got shape {v.shape}"
-        )
-    t = np.empty(v.shape[:-1] + (3, 3))
-    for c, (i, j) in enumerate(VOIGT_PAIRS_3D):
-        t[..., i, j] = v[..., c]
-        t[..., j, i] = v[..., c]
-    return t
+    return _to_tensor(v, VOIGT_PAIRS_3D, "xx, yy, zz, yz, xz, xy")
 
 
 def from_tensor3(t: ArrayLike) -> NDArray[np.float64]:
@@ -108,10 +102,7 @@ def from_tensor3(t: ArrayLike) -> NDArray[np.float64]:
     (..., 6) ndarray
         Voigt order (xx, yy, zz, yz, xz, xy), tensor shear (inverse of :func:`to_tensor3`).
     """
-    t = np.asarray(t, dtype=float)
-    if t.shape[-2:] != (3, 3):
-        raise ValueError(f"t must end in (3, 3), got shape {t.shape}")
-    return np.stack([0.5 * (t[..., i, j] + t[..., j, i]) for i, j in VOIGT_PAIRS_3D], axis=-1)
+    return _from_tensor(t, VOIGT_PAIRS_3D)
 
 
 def schmid3(n: ArrayLike, s: ArrayLike) -> NDArray[np.float64]:
