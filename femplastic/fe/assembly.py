@@ -9,6 +9,13 @@ operator, ``W = diag(1, 1, 2)`` the tensor-Voigt contraction weights). The stiff
 factorised once (scipy ``splu``) and reused for every right-hand side.
 
 Element stress: ``Sigma_e = C_e : (E + Bbar_e u~ - eps_pl_e) + Sigma0_e``.
+
+One FE core serves 2D and 3D: :class:`_Assembly` (stiffness, ``Bbar``, forces, energy),
+:class:`_PeriodicCell` (periodic solve) and :class:`_DirichletPatch` (patch solve) take the
+dimension as data (``_Space``: scikit-fem element, quadrature order, Voigt pairs and weights;
+``_Q4`` here, ``_HEX8`` for :mod:`femplastic.fe.assembly3d` and :mod:`femplastic.fe.patch3d`).
+:class:`PeriodicFE` and :class:`PatchFE` are its 2D entry points. The 2D material may vary
+per element (``C`` is ``(n_elem, 3, 3)``); the 3D one is homogeneous (``C`` is ``(6, 6)``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ strain, mesoscale element strain = FE strain averaged over the element, imposed 
 
 This is the independent check of the exact periodic kernel
 (:class:`femplastic.fe.propagators.periodic3d.PeriodicKernel3D`) and the solver of custom
-periodic hexahedral meshes.
+periodic hexahedral meshes. The solver is the dimension-generic FE core of
+:mod:`femplastic.fe.assembly` (Hex8 element, 6 Voigt components); this module keeps the 3D
+names.
 """
 
 from __future__ import annotations

@@ -9,6 +9,12 @@ conversion happens here only):
 * ``cells``     : (n_elem, 4) int64, counter-clockwise vertex indices into ``nodes``.
 
 Elements of a regular grid are numbered row-major with x fastest: ``e = iy * L + ix``.
+
+This module also holds the dimension-generic mesh core that the 3D meshes
+(:mod:`femplastic.fe.mesh3d`) share: what differs between a Q4 and a Hex8 mesh (dimension,
+vertex order, reorientation, geometry, scikit-fem classes) is data, a ``_CellType``; the grid
+builder, the array checks, the periodic node identification and the meshio reader are one
+code path for both.
 """
 
 from __future__ import annotations

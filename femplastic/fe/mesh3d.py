@@ -11,6 +11,10 @@ conversion, including the vertex order, happens here only):
 
 Elements of a regular grid are numbered row-major with x fastest:
 ``e = (iz * L + iy) * L + ix``.
+
+The Hex8 cell (its VTK vertex order, exact trilinear geometry and degeneracy check) is
+defined here; building, checking, periodic identification and reading go through the
+dimension-generic core of :mod:`femplastic.fe.mesh`.
 """
 
 from __future__ import annotations
@@ -87,6 +91,8 @@ _HEX = _CellType(
     check=_check_hexes, skfem_mesh=skfem.MeshHex, skfem_periodic=skfem.MeshHex1DG,
     skfem_order=_VTK_OF_SKFEM, facet="face",
 )
+
+
 @dataclass(frozen=True, eq=False, repr=False)  # repr: _Mesh's
 class HexMesh(_Mesh):
     """A hexahedral (Hex8) mesh as femplastic uses it.
@@ -188,7 +194,8 @@ def hex_from_arrays(
     ------
     ValueError
         Wrong shapes, NaN, out-of-range indices, degenerate elements, or a mesh that cannot
-        be made periodic (the message names the face and the node).
+        be made periodic (the message names the face and the node; the volumes of a
+        periodic mesh must also sum to its box volume).
     """
     return _build(HexMesh, nodes, cells, periodic, tol, _grid)
 
