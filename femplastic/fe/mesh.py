@@ -396,8 +396,9 @@ def _periodic_pairs(
     """Pairs (eliminated node, kept node) identifying opposite facets of the box.
 
     A node on the max facet along ``d`` is mapped onto the node of the min facet with the
-    same other coordinates (nearest-neighbour match, checked against ``tol`` relative to the
-    box size); edge and corner chains are resolved to the node nearest the min corner.
+    same other coordinates (in 2D by their order along the side, in 3D by nearest neighbour
+    in the face; checked against ``tol`` relative to the box size); edge and corner chains
+    are resolved to the node nearest the min corner.
 
     Parameters
     ----------
@@ -431,16 +432,23 @@ def _periodic_pairs(
                 f"mesh is not periodic along {name}: {len(lo)} nodes on the {facet} "
                 f"{name}={box[0, d]:g} but {len(hi)} on {name}={box[1, d]:g}"
             )
-        dist, k = cKDTree(nodes[lo][:, other]).query(nodes[hi][:, other])
+        if len(other) == 1:  # 1D sides (2D): pair the nodes in their order along the side
+            o = other[0]
+            hi = hi[np.argsort(nodes[hi, o])]
+            partner = lo[np.argsort(nodes[lo, o])]
+            dist = np.abs(nodes[partner, o] - nodes[hi, o])
+        else:  # 2D faces (3D): nearest neighbour in the face, then check it is one-to-one
+            dist, k = cKDTree(nodes[lo][:, other]).query(nodes[hi][:, other])
+            partner = lo[k]
         if dist.size and dist.max() > atol:
             j = int(np.argmax(dist))
             raise ValueError(
                 f"mesh is not periodic along {name}: node {hi[j]} at {nodes[hi[j]].tolist()} "
                 f"has no partner on the opposite {facet} (nearest mismatch {dist.max():.3g})"
             )
-        if np.unique(k).size != k.size:
+        if len(other) > 1 and np.unique(partner).size != partner.size:  # sorted: 1-to-1
             raise ValueError(f"mesh is not periodic along {name}: {facet} nodes do not pair up")
-        target[hi] = lo[k]
+        target[hi] = partner
     for _ in range(d_all + 1):  # resolve chains (corner -> edge [-> face] -> kept)
         target = target[target]
     ix = np.flatnonzero(target != np.arange(nodes.shape[0])).astype(np.int32)
