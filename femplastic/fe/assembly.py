@@ -159,17 +159,17 @@ class _Assembly:
     def build(cls, skmesh: skfem.Mesh, material: Isotropic | Isotropic3D) -> _Assembly:
         n_elem = skmesh.t.shape[1]
         space = _HEX8 if isinstance(material, Isotropic3D) else _Q4
-        if space is _Q4:
+        if space is _Q4:  # per-element moduli, their lengths checked before any work
             G, bulk = material.per_element(n_elem)
         basis = skfem.Basis(skmesh, skfem.ElementVector(space.element()),
                             intorder=space.intorder)
-        if space is _Q4:
+        if space is _Q4:  # 2D: Lame fields per quadrature point, one C per element
             nqp = basis.X.shape[1]
             mu = np.repeat(G[:, None], nqp, axis=1)
             lam = np.repeat((bulk - G)[:, None], nqp, axis=1)
             C = material.matrix(n_elem)
             G, bulk = G[:, None], bulk[:, None]
-        else:
+        else:  # 3D: homogeneous, scalar Lame constants and one C
             G, bulk = material.G, material.K
             mu, lam = G, bulk - 2.0 * G / 3.0
             C = material.matrix()
@@ -202,7 +202,11 @@ class _Assembly:
         return self.areas
 
     def stress(self, strain: NDArray[np.float64]) -> NDArray[np.float64]:
-        """``C : strain`` per element, (n_elem, nv[, k]) -> (n_elem, nv[, k])."""
+        """``C : strain`` per element, (n_elem, nv[, k]) -> (n_elem, nv[, k]).
+
+        Per-element ``C`` (2D) by einsum; a single ``C`` (3D) by a matrix product for one
+        field and einsum for ``k`` of them (each path's own arithmetic, results bitwise kept).
+        """
         if self.C.ndim == 3:
             return np.einsum("eab,eb...->ea...", self.C, strain)
         if strain.ndim == 2:
