@@ -225,3 +225,17 @@ def test_eshelby_and_grid_validation():
         periodic_grid3d(2)
     with pytest.raises(ValueError, match="L must be an integer >= 2"):
         PeriodicKernel3D((1, 1.0), MAT)
+
+
+def test_folded_periodic_hex_mesh_is_refused_like_a_folded_quad_mesh():
+    """The shared mesh core checks that a periodic mesh's cells tile its box in 3D as in 2D.
+
+    Pushing the node plane x = 1 past x = 2 inverts the layer of cells between them; they are
+    reoriented, so the volumes sum to 9 (2.5 + 0.5 + 1) = 36, not the box's 27 (a fold).
+    """
+    grid = periodic_grid3d(3, 1.0)
+    folded = grid.nodes.copy()
+    folded[folded[:, 0] == 1.0, 0] = 2.5  # both y and z faces keep their partners
+    with pytest.raises(ValueError, match="overlap or leave gaps"):
+        hex_from_arrays(folded, grid.cells, periodic=True)
+    assert hex_from_arrays(folded, grid.cells).n_elem == 27  # non-periodic: no box to tile
