@@ -32,7 +32,7 @@ from .kernels import _active_at as _element_active
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
 __all__ = ["FACC", "IPOS", "ROWS_FULL", "energy_blas", "path_chunk", "stress_chunk", "wmean_blas",
-           "xdot_blas", "xmat3_blas"]
+           "xdot_blas", "xmat3_blas", "xmat3_inline"]
 
 #: Fields of ``ipos``.
 IPOS = ("k", "k_base", "n", "n_aval", "n_events", "n_sweeps", "open", "open_j",
@@ -84,26 +84,42 @@ def _resolved(m, s):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True)
+def xmat3_inline(x, out):  # pragma: no cover - compiled
+    """``out = x @ (1, 1, 2)`` for ``x`` (n, 3), summed as BLAS's ``gemv`` sums it.
+
+    The products by 1 and 2 are exact, so each row's value is fixed by the order of its
+    three-term sum: ``((0 + x0) + x1) + 2 x2``, from a zero accumulator as the reference
+    ``gemv`` (signed zeros included). :func:`femplastic.weakplane.npblas.routines` checks
+    this against numpy's ``x @ c`` bitwise before the compiled drivers use it.
+    """
+    for e in range(x.shape[0]):
+        out[e] = ((0.0 + x[e, 0]) + x[e, 1]) + 2.0 * x[e, 2]
+
+
+@nb.njit(cache=True)
 def energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec):  # pragma: no cover
     """:func:`femplastic.weakplane.energy.elastic_energy` with the same operations (same bits).
 
-    ``half`` (n, 3) and ``vec`` (n,) are work arrays; every array C-contiguous.
+    ``half`` (n, 3) and ``vec`` (n,) are work arrays; every array C-contiguous. One pass
+    forms ``half = (prestress + stress) / 2`` and ``vec = (eps_pl * half) @ (1, 1, 2)``
+    (the elementwise products and the three-term sums of :func:`xmat3_inline`, numpy's
+    ``gemv`` bits), then ``w @ half`` and ``w @ vec`` go through numpy's BLAS.
     """
-    st = stress.reshape(-1)  # flat loops over contiguous rows (vectorised; same operations)
-    pre = prestress.reshape(-1)
-    pl = eps_pl.reshape(-1)
-    hf = half.reshape(-1)
-    for i in range(hf.shape[0]):
-        hf[i] = 0.5 * (pre[i] + st[i])
+    n = stress.shape[0]
+    for e in range(n):
+        h0 = 0.5 * (prestress[e, 0] + stress[e, 0])
+        h1 = 0.5 * (prestress[e, 1] + stress[e, 1])
+        h2 = 0.5 * (prestress[e, 2] + stress[e, 2])
+        half[e, 0] = h0
+        half[e, 1] = h1
+        half[e, 2] = h2
+        vec[e] = ((0.0 + eps_pl[e, 0] * h0) + eps_pl[e, 1] * h1) + 2.0 * (eps_pl[e, 2] * h2)
     mean_half = np.empty(3)
     wmean_blas(gemv, w, half, mean_half)
     ev = np.empty(3)
     for c in range(3):
         ev[c] = E[c] * _VW[c]
     ext = xdot_blas(ddot, ev, mean_half)
-    for i in range(hf.shape[0]):
-        hf[i] = pl[i] * hf[i]
-    xmat3_blas(gemv, half, _VW.copy(), vec)
     internal = xdot_blas(ddot, w, vec)
     return ext - internal
 
