@@ -14,9 +14,10 @@ are evaluated here with numpy's own BLAS routines (``gemv``, ``ddot``: ctypes ha
 Loop position (``ipos``, int64, fields :data:`IPOS`) and open-avalanche values (``facc``,
 float64, fields :data:`FACC`) travel in two small arrays so that a call can stop anywhere (a
 full event record or avalanche log, the end of a chunk) and the next call continue.
-Avalanche log rows (``alog``, (capacity, 8)): ``step, gamma, stress_before, stress_after,
-size, sweeps, plastic, dissipation`` (the integer columns exact in float64). Event extras
-(``ev_x``, (capacity, 2) int64): global sweep index and avalanche row of every recorded event.
+Avalanche log rows (``alog``, (capacity, 8), avalanche ``ipos[A0] + r`` in row ``r``):
+``step, gamma, stress_before, stress_after, size, sweeps, plastic, dissipation`` (the integer
+columns exact in float64). Event extras (``ev_x``, (capacity, 2) int64): global sweep index
+and avalanche row of every recorded event.
 """
 
 from __future__ import annotations
@@ -37,13 +38,16 @@ __all__ = ["FACC", "IPOS", "ROWS_FULL", "energy_blas", "path_chunk", "stress_chu
 #: Fields of ``ipos``.
 IPOS = ("k", "k_base", "n", "n_aval", "n_events", "n_sweeps", "open", "open_j",
         "open_nev", "open_sweeps", "done", "flowed", "row0", "pending", "p_upto", "p_j",
-        "p_aval", "p_sense")
+        "p_aval", "p_sense", "log0")
 K_, KB, NREC, NAVAL, NEV, NSW, OPEN, OJ, ONEV, OSW, DONE_, FLOWED = range(12)
 #: ``row0``: the record row held at index 0 of the record arrays (streamed records: rows
 #: before it were handed over); ``pending``: 1 while the steps up to a found trigger are
 #: being written (``p_upto``: last elastic position, ``p_j``: the avalanche's, ``p_aval``:
 #: whether one opens there, ``p_sense``: the loading sense).
 R0, PEND, PUPTO, PJ, PAV, PSENSE = range(12, 18)
+#: ``log0``: the avalanche (log row) held at index 0 of ``alog`` (a streamed log: rows before
+#: it were handed over).
+A0 = 18
 #: Fields of ``facc``: base_ext, energy (or enthalpy) before the open avalanche, its weighted
 #: plastic strain before (3), its stress before, the strain now and at its start
 #: (stress control), its target stress (stress control), g_base (stress control).
@@ -246,7 +250,9 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
     """Drive the strain path from ``ipos[K_]`` to ``k_to`` (``StrainPath.leg``), in chunks.
 
     Returns :data:`DONE` (at ``k_to``), :data:`CHUNK_END` (``max_aval`` avalanches done),
-    :data:`RECORD_FULL` (grow the event record), :data:`LOG_FULL` (grow ``alog``),
+    :data:`RECORD_FULL` (grow the event record, or hand it over), :data:`LOG_FULL` (``alog``,
+    holding rows ``ipos[A0] ..``, is full: grow it, or hand its rows over and move
+    ``ipos[A0]``),
     :data:`ROWS_FULL` (the step records ``rec_*`` hold rows ``ipos[R0] ..`` up to their
     length: hand them over and move ``ipos[R0]``) or :data:`SWEEP_LIMIT`; after any but the
     last, call again with the same ``k_to``. A call may stop between a trigger search and
@@ -293,14 +299,15 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
             diss = facc[WB] - energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half,
                                           vec)
             a = ipos[NAVAL]
-            alog[a, 0] = i
-            alog[a, 1] = j * dgamma
-            alog[a, 2] = facc[SB]
-            alog[a, 3] = facc[BEXT]
-            alog[a, 4] = ipos[ONEV]
-            alog[a, 5] = ipos[OSW]
-            alog[a, 6] = plast
-            alog[a, 7] = diss
+            ra = a - ipos[A0]  # the log row held at index 0 is ipos[A0]
+            alog[ra, 0] = i
+            alog[ra, 1] = j * dgamma
+            alog[ra, 2] = facc[SB]
+            alog[ra, 3] = facc[BEXT]
+            alog[ra, 4] = ipos[ONEV]
+            alog[ra, 5] = ipos[OSW]
+            alog[ra, 6] = plast
+            alog[ra, 7] = diss
             ipos[NAVAL] = a + 1
             ipos[NEV] += ipos[ONEV]
             ipos[OPEN] = 0
@@ -311,7 +318,7 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
                 return DONE
             if n_done >= max_aval:
                 return CHUNK_END
-            if ipos[NAVAL] >= alog.shape[0]:
+            if ipos[NAVAL] - ipos[A0] >= alog.shape[0]:
                 return LOG_FULL
             sense = 1 if k_to > k else -1
             vload = v if sense > 0 else vneg
@@ -425,14 +432,15 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
             h_after = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec) \
                 - tgt * g_end
             a = ipos[NAVAL]
-            alog[a, 0] = i
-            alog[a, 1] = g_start
-            alog[a, 2] = tgt
-            alog[a, 3] = base_ext
-            alog[a, 4] = ipos[ONEV]
-            alog[a, 5] = ipos[OSW]
-            alog[a, 6] = plast
-            alog[a, 7] = facc[WB] - h_after
+            ra = a - ipos[A0]  # the log row held at index 0 is ipos[A0]
+            alog[ra, 0] = i
+            alog[ra, 1] = g_start
+            alog[ra, 2] = tgt
+            alog[ra, 3] = base_ext
+            alog[ra, 4] = ipos[ONEV]
+            alog[ra, 5] = ipos[OSW]
+            alog[ra, 6] = plast
+            alog[ra, 7] = facc[WB] - h_after
             ipos[NAVAL] = a + 1
             ipos[NEV] += ipos[ONEV]
             ipos[OPEN] = 0
@@ -453,7 +461,7 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
                 return DONE
             if n_done >= max_aval:
                 return CHUNK_END
-            if ipos[NAVAL] >= alog.shape[0]:
+            if ipos[NAVAL] - ipos[A0] >= alog.shape[0]:
                 return LOG_FULL
             jb = ipos[KB]
             cap = n_steps - done

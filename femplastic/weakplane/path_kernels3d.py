@@ -22,6 +22,7 @@ import numpy as np
 from ..numba_cache import refresh as _refresh_numba_caches
 from .aqs_kernels3d import weighted_mean
 from .path_kernels import (
+    A0,
     CHUNK_END,
     DONE,
     DONE_,
@@ -203,7 +204,8 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
 
     As :func:`femplastic.weakplane.path_kernels.path_chunk`: returns :data:`DONE` (at
     ``k_to``), :data:`CHUNK_END` (``max_aval`` avalanches done), :data:`RECORD_FULL` (grow
-    the event record), :data:`LOG_FULL` (grow ``alog``), :data:`ROWS_FULL` (the step records
+    the event record), :data:`LOG_FULL` (``alog``, holding rows ``ipos[A0] ..``, is
+    full: grow it, or hand its rows over and move ``ipos[A0]``), :data:`ROWS_FULL` (the step records
     ``rec_*`` hold rows ``ipos[R0] ..`` up to their length: hand them over and move
     ``ipos[R0]``) or :data:`SWEEP_LIMIT`; after any but the last, call again with the same
     ``k_to``. A call may stop between a trigger search and its avalanche (``ipos[PEND]``).
@@ -246,14 +248,15 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
             ipos[K_] = j
             diss = facc[WB] - _energy(stress, prestress, eps_pl, E, w)
             a = ipos[NAVAL]
-            alog[a, 0] = i
-            alog[a, 1] = j * dgamma
-            alog[a, 2] = facc[SB]
-            alog[a, 3] = facc[BEXT]
-            alog[a, 4] = ipos[ONEV]
-            alog[a, 5] = ipos[OSW]
-            alog[a, 6] = plast
-            alog[a, 7] = diss
+            ra = a - ipos[A0]  # the log row held at index 0 is ipos[A0]
+            alog[ra, 0] = i
+            alog[ra, 1] = j * dgamma
+            alog[ra, 2] = facc[SB]
+            alog[ra, 3] = facc[BEXT]
+            alog[ra, 4] = ipos[ONEV]
+            alog[ra, 5] = ipos[OSW]
+            alog[ra, 6] = plast
+            alog[ra, 7] = diss
             ipos[NAVAL] = a + 1
             ipos[NEV] += ipos[ONEV]
             ipos[OPEN] = 0
@@ -264,7 +267,7 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
                 return DONE
             if n_done >= max_aval:
                 return CHUNK_END
-            if ipos[NAVAL] >= alog.shape[0]:
+            if ipos[NAVAL] - ipos[A0] >= alog.shape[0]:
                 return LOG_FULL
             sense = 1 if k_to > k else -1
             vload = v if sense > 0 else vneg
@@ -375,14 +378,15 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
             plast = _resolved(m, m3)
             h_after = _energy(stress, prestress, eps_pl, E, w) - tgt * g_end
             a = ipos[NAVAL]
-            alog[a, 0] = i
-            alog[a, 1] = g_start
-            alog[a, 2] = tgt
-            alog[a, 3] = base_ext
-            alog[a, 4] = ipos[ONEV]
-            alog[a, 5] = ipos[OSW]
-            alog[a, 6] = plast
-            alog[a, 7] = facc[WB] - h_after
+            ra = a - ipos[A0]  # the log row held at index 0 is ipos[A0]
+            alog[ra, 0] = i
+            alog[ra, 1] = g_start
+            alog[ra, 2] = tgt
+            alog[ra, 3] = base_ext
+            alog[ra, 4] = ipos[ONEV]
+            alog[ra, 5] = ipos[OSW]
+            alog[ra, 6] = plast
+            alog[ra, 7] = facc[WB] - h_after
             ipos[NAVAL] = a + 1
             ipos[NEV] += ipos[ONEV]
             ipos[OPEN] = 0
@@ -402,7 +406,7 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
                 return DONE
             if n_done >= max_aval:
                 return CHUNK_END
-            if ipos[NAVAL] >= alog.shape[0]:
+            if ipos[NAVAL] - ipos[A0] >= alog.shape[0]:
                 return LOG_FULL
             jb = ipos[KB]
             cap = n_steps - done
