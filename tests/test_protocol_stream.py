@@ -144,6 +144,65 @@ def test_cyclic_and_stress_stream_bitwise_and_resume_across_blocks():
                   **kw)
 
 
+def test_cyclic_and_stress_logs_stream_bitwise_and_resume():
+    """The avalanche log and events streamed (log_sink=) in blocks of 1, 5 and 64 rows are,
+    joined, bitwise the in-memory log and events (cyclic's per-cycle sums too); the returned
+    log is empty, a checkpoint holds only what was not handed over, and a resume from it
+    continues the blocks to the same bits."""
+    import femplastic as fp
+    from femplastic.weakplane import path_kernels as PK
+    from femplastic.weakplane.drivers.cyclic import cyclic
+    from femplastic.weakplane.drivers.path import LOG_COLUMNS
+    from femplastic.weakplane.drivers.stress import stress_controlled
+
+    p = fp.ModelParams(L=10, T=0.0)
+    q = fp.quench(p, np.random.default_rng(3))
+    per_cycle = ("events", "plastic_net", "plastic_abs", "dissipation", "balance", "stress")
+    runs = [(cyclic, dict(gamma_max=0.05, cycles=3, dgamma=2e-4), per_cycle),
+            (stress_controlled, dict(stress_end=0.6, dstress=5e-4), ("stress", "gamma"))]
+    for drive, kw, fields in runs:
+        ref = drive(q, p, np.random.default_rng(1), record_events=True, **kw)
+        rav, rev = ref.avalanches, ref.avalanches.events
+        assert rav.size.size > 20 and rev["element"].size > 40
+        for rows in (1, 5, 64):
+            got = {"avalanches": [], "events": []}
+            cks = []
+            run = drive(q, p, np.random.default_rng(1), record_events=True, sink_rows=rows,
+                        log_sink=lambda kind, b, got=got: got[kind].append(b),
+                        checkpoint=cks.append, checkpoint_every=0, **kw)
+            av, ev = _joined(got["avalanches"]), _joined(got["events"])
+            assert set(av) == set(LOG_COLUMNS) and set(ev) == set(rev)
+            assert max(b["size"].size for b in got["avalanches"]) <= rows  # bounded
+            for k in LOG_COLUMNS:
+                assert av[k].dtype == getattr(rav, k).dtype, k
+                assert np.array_equal(av[k], getattr(rav, k)), k
+            for k in rev:
+                assert ev[k].dtype == rev[k].dtype and np.array_equal(ev[k], rev[k]), k
+            assert run.avalanches.size.size == 0 and run.avalanches.events["element"].size == 0
+            for f in fields:
+                assert np.array_equal(getattr(run, f), getattr(ref, f)), f
+            if rows != 5:
+                continue
+            ck = cks[len(cks) // 2]
+            a0 = int(ck.records["ipos"][PK.A0])
+            assert a0 >= 5 and ck.records["alog"].shape[0] <= 5  # only rows not handed over
+            tail = {"avalanches": [], "events": []}
+            res = drive(q, p, np.random.default_rng(9), record_events=True, sink_rows=rows,
+                        log_sink=lambda kind, b, tail=tail: tail[kind].append(b), resume=ck,
+                        **kw)
+            rest, rest_ev = _joined(tail["avalanches"]), _joined(tail["events"])
+            for k in LOG_COLUMNS:
+                assert np.array_equal(np.concatenate([av[k][:a0], rest[k]]),
+                                      getattr(rav, k)), k
+            n_before = rev["element"].size - rest_ev["element"].size  # handed over before
+            for k in rev:
+                assert np.array_equal(np.concatenate([ev[k][:n_before], rest_ev[k]]),
+                                      rev[k]), k
+            for f in fields:
+                assert np.array_equal(getattr(res, f), getattr(ref, f)), f
+            assert np.array_equal(res.state.stress, ref.state.stress)
+
+
 def test_cli_cyclic_longer_than_one_block_killed_and_resumed_bitwise(tmp_path, monkeypatch):
     """`femplastic run` cyclic with blocks of 300 steps (3,200 steps: 11 chunk files, memory
     holds one): results.h5 and curve.csv bitwise those of the one-block run, uninterrupted
