@@ -203,33 +203,43 @@ def test_cyclic_and_stress_logs_stream_bitwise_and_resume():
             assert np.array_equal(res.state.stress, ref.state.stress)
 
 
-def test_cli_cyclic_longer_than_one_block_killed_and_resumed_bitwise(tmp_path, monkeypatch):
+@pytest.mark.parametrize("proto,extra,chunk,files", [
+    ("cyclic", ["run.dgamma=1e-4", "run.gamma_max=0.02", "run.cycles=4"], 300, (11, 0)),
+    ("stress", ["model.L=12", "model.N=36", "run.stress_end=0.7", "run.dstress=2e-3"], 10,
+     (30, 5)),
+])
+def test_cli_streamed_run_killed_and_resumed_bitwise(tmp_path, monkeypatch, proto, extra,
+                                                     chunk, files):
     """`femplastic run` cyclic with blocks of 300 steps (3,200 steps: 11 chunk files, memory
-    holds one): results.h5 and curve.csv bitwise those of the one-block run, uninterrupted
-    or SIGKILLed at random moments and resumed."""
+    holds one), stress with blocks of 10 steps and 10 avalanches (30 step files, 5 files of
+    the avalanche log): results.h5 and curve.csv bitwise those of the one-block run,
+    uninterrupted or SIGKILLed at random moments and resumed."""
     import os
     import signal
     import time
 
-    cfg = load_config(None, [*BASE, "run.protocol=cyclic", "run.dgamma=1e-4",
-                             "run.gamma_max=0.02", "run.cycles=4"])
+    cfg = load_config(None, [*BASE, f"run.protocol={proto}", *extra])
     ref = tmp_path / "ref"
     P.run_protocol(cfg, 5, 1, ref)  # one block (STEP_CHUNK = 50,000)
-    monkeypatch.setattr(P, "STEP_CHUNK", 300)
-    writes = []
+    monkeypatch.setattr(P, "STEP_CHUNK", chunk)
+    writes = {"steps": [], "log": []}
     real = R._ChunkFiles.write
 
     def write(self, start, rec):
-        writes.append(rec["gamma"].size)
+        if "avalanche_sizes" in rec:
+            writes["log"].append(rec["avalanche_sizes"].size)
+        else:
+            writes["steps"].append(rec["gamma"].size)
         return real(self, start, rec)
 
     monkeypatch.setattr(R._ChunkFiles, "write", write)
     t0 = time.perf_counter()
     P.run_protocol(cfg, 5, 1, tmp_path / "small", checkpoint_every=0)
     wall = time.perf_counter() - t0
-    assert max(writes) == 300 and len(writes) == 11
+    assert max(writes["steps"]) == chunk and len(writes["steps"]) == files[0]
+    assert len(writes["log"]) == files[1] and max(writes["log"], default=0) <= chunk
     with h5py.File(ref / "results.h5") as f:
-        assert f["realizations/r0000/gamma"].shape == (3200,)
+        assert f["realizations/r0000/gamma"].shape[0] > 2 * chunk
 
     def same(out):
         for a, b in ((ref / "results.h5", out / "results.h5"),):
@@ -244,7 +254,9 @@ def test_cli_cyclic_longer_than_one_block_killed_and_resumed_bitwise(tmp_path, m
     same(tmp_path / "small")
     rng = np.random.default_rng(1)
     resumed = 0
-    for i in range(3):
+    for i in range(8):  # >= 3 kills, until one resumed
+        if i >= 3 and resumed:
+            break
         out = tmp_path / f"k{i}"
         pid = os.fork()
         if pid == 0:  # pragma: no cover (the child)
