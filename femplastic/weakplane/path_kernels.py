@@ -101,23 +101,53 @@ def xmat3_inline(x, out):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True)
-def energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec):  # pragma: no cover
-    """:func:`femplastic.weakplane.energy.elastic_energy` with the same operations (same bits).
+def _energy_rows(mode, stress, base, v, x, prestress, eps_pl, half, vec):  # pragma: no cover
+    """The elementwise pass of :func:`energy_blas`, fused with what the loops do next to it.
 
-    ``half`` (n, 3) and ``vec`` (n,) are work arrays; every array C-contiguous. One pass
-    forms ``half = (prestress + stress) / 2`` and ``vec = (eps_pl * half) @ (1, 1, 2)``
-    (the elementwise products and the three-term sums of :func:`xmat3_inline`, numpy's
-    ``gemv`` bits), then ``w @ half`` and ``w @ vec`` go through numpy's BLAS.
+    ``half = (prestress + stress) / 2`` and ``vec = (eps_pl * half) @ (1, 1, 2)`` (the
+    three-term sums of :func:`xmat3_inline`). ``mode`` 1: the stress is first loaded,
+    ``stress = base + x v`` (as :func:`~femplastic.weakplane.kernels.trial_stress`); 2: the
+    stress is also copied to ``base``; 0: neither. The same operations per row as the
+    separate passes, so the same bits.
     """
-    n = stress.shape[0]
-    for e in range(n):
-        h0 = 0.5 * (prestress[e, 0] + stress[e, 0])
-        h1 = 0.5 * (prestress[e, 1] + stress[e, 1])
-        h2 = 0.5 * (prestress[e, 2] + stress[e, 2])
+    for e in range(stress.shape[0]):
+        if mode == 1:
+            s0 = base[e, 0] + x * v[e, 0]
+            s1 = base[e, 1] + x * v[e, 1]
+            s2 = base[e, 2] + x * v[e, 2]
+            stress[e, 0] = s0
+            stress[e, 1] = s1
+            stress[e, 2] = s2
+        else:
+            s0 = stress[e, 0]
+            s1 = stress[e, 1]
+            s2 = stress[e, 2]
+            if mode == 2:
+                base[e, 0] = s0
+                base[e, 1] = s1
+                base[e, 2] = s2
+        h0 = 0.5 * (prestress[e, 0] + s0)
+        h1 = 0.5 * (prestress[e, 1] + s1)
+        h2 = 0.5 * (prestress[e, 2] + s2)
         half[e, 0] = h0
         half[e, 1] = h1
         half[e, 2] = h2
         vec[e] = ((0.0 + eps_pl[e, 0] * h0) + eps_pl[e, 1] * h1) + 2.0 * (eps_pl[e, 2] * h2)
+
+
+@nb.njit(cache=True)
+def energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec, mode, base, v,
+                x):  # pragma: no cover - compiled
+    """:func:`femplastic.weakplane.energy.elastic_energy` with the same operations (same bits).
+
+    ``half`` (n, 3) and ``vec`` (n,) are work arrays; every array C-contiguous. One pass
+    (:func:`_energy_rows`) forms ``half = (prestress + stress) / 2`` and ``vec = (eps_pl *
+    half) @ (1, 1, 2)`` (the elementwise products and the three-term sums of
+    :func:`xmat3_inline`, numpy's ``gemv`` bits), then ``w @ half`` and ``w @ vec`` go
+    through numpy's BLAS. ``mode`` 1 loads the stress first (``stress = base + x v``), 2
+    copies it to ``base`` in the same pass, 0 does neither (``base``, ``v``, ``x`` unused).
+    """
+    _energy_rows(mode, stress, base, v, x, prestress, eps_pl, half, vec)
     mean_half = np.empty(3)
     wmean_blas(gemv, w, half, mean_half)
     ev = np.empty(3)
@@ -277,11 +307,7 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
             for c in range(3):
                 E[c] = E0[c] + (j * dgamma) * m[c]
             mean = weighted_mean(stress, w)
-            for e in range(stress.shape[0]):
-                base[e, 0] = stress[e, 0]
-                base[e, 1] = stress[e, 1]
-                base[e, 2] = stress[e, 2]
-            ipos[KB] = j
+            ipos[KB] = j  # (base = stress: copied in the energy's pass below)
             facc[BEXT] = _resolved(m, mean)
             wmean_blas(gemv, w, eps_pl, m3)
             for c in range(3):
@@ -297,7 +323,7 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
             ipos[NREC] = i + 1
             ipos[K_] = j
             diss = facc[WB] - energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half,
-                                          vec)
+                                          vec, 2, base, v, 0.0)
             a = ipos[NAVAL]
             ra = a - ipos[A0]  # the log row held at index 0 is ipos[A0]
             alog[ra, 0] = i
@@ -366,11 +392,12 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
         # open the avalanche at j
         j = ipos[PJ]
         x = (j - kb) * dgamma
-        trial_stress(base, v, x, stress)
         for c in range(3):
             E[c] = E0[c] + (j * dgamma) * m[c]
         facc[SB] = facc[BEXT] + x * vbar
-        facc[WB] = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec)
+        # stress = base + x v (trial_stress), loaded in the energy's pass
+        facc[WB] = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec, 1, base,
+                               v, x)
         wmean_blas(gemv, w, eps_pl, m3)
         facc[PL0] = m3[0]
         facc[PL0 + 1] = m3[1]
@@ -429,8 +456,9 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
             for c in range(3):
                 m3[c] = m3[c] - facc[PL0 + c]
             plast = _resolved(m, m3)
-            h_after = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec) \
-                - tgt * g_end
+            # (base = stress unless the strain ran away: copied in the energy's pass)
+            h_after = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec,
+                                  0 if ipos[FLOWED] == 1 else 2, base, v, 0.0) - tgt * g_end
             a = ipos[NAVAL]
             ra = a - ipos[A0]  # the log row held at index 0 is ipos[A0]
             alog[ra, 0] = i
@@ -449,10 +477,6 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
             facc[BEXT] = base_ext
             if ipos[FLOWED] == 1:
                 return DONE
-            for e in range(stress.shape[0]):
-                base[e, 0] = stress[e, 0]
-                base[e, 1] = stress[e, 1]
-                base[e, 2] = stress[e, 2]
             ipos[KB] = j
             facc[GBASE] = g_end
         if ipos[PEND] == 0:
@@ -495,13 +519,13 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
         # open the avalanche of step j
         i = j - 1
         pj = _pos(j, n_steps, p_last)
-        trial_stress(base, vload, (pj - jb) * dgeq, stress)
         g_start = facc[GBASE] + sense * (pj - jb) * dgeq
         tgt = ramp[2] if j == n_steps else ramp[0] + ramp[1] * float(j)
         for c in range(3):
             E[c] = E0[c] + g_start * m[c]
-        facc[WB] = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec) \
-            - tgt * g_start
+        # stress = base + ((pj - jb) dgeq) vload (trial_stress), loaded in the energy's pass
+        facc[WB] = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec, 1, base,
+                               vload, (pj - jb) * dgeq) - tgt * g_start
         wmean_blas(gemv, w, eps_pl, m3)
         facc[PL0] = m3[0]
         facc[PL0 + 1] = m3[1]
