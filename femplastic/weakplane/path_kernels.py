@@ -159,6 +159,26 @@ def energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec, mode, ba
 
 
 @nb.njit(cache=True)
+def log_row(alog, ipos, step, gamma, s_before, s_after, plastic, diss):  # pragma: no cover
+    """Append the closed avalanche's row to ``alog`` (row ``ipos[NAVAL] - ipos[A0]``).
+
+    ``step, gamma, stress_before, stress_after, size, sweeps, plastic, dissipation``, the
+    size and sweeps from ``ipos[ONEV]``, ``ipos[OSW]``; advances ``ipos[NAVAL]``.
+    """
+    a = ipos[NAVAL]
+    ra = a - ipos[A0]  # the log row held at index 0 is ipos[A0]
+    alog[ra, 0] = step
+    alog[ra, 1] = gamma
+    alog[ra, 2] = s_before
+    alog[ra, 3] = s_after
+    alog[ra, 4] = ipos[ONEV]
+    alog[ra, 5] = ipos[OSW]
+    alog[ra, 6] = plastic
+    alog[ra, 7] = diss
+    ipos[NAVAL] = a + 1
+
+
+@nb.njit(cache=True)
 def _sweeps(form, stress, system, law, cache, work, events, ev_x, rng, record, max_sweeps,
             ipos, facc, par, stress_mode, gemv, w, m, v, vbar, gamma_limit):  # pragma: no cover
     """Continue the open avalanche one synchronous sweep at a time (``relax_sweeps``).
@@ -324,17 +344,7 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
             ipos[K_] = j
             diss = facc[WB] - energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half,
                                           vec, 2, base, v, 0.0)
-            a = ipos[NAVAL]
-            ra = a - ipos[A0]  # the log row held at index 0 is ipos[A0]
-            alog[ra, 0] = i
-            alog[ra, 1] = j * dgamma
-            alog[ra, 2] = facc[SB]
-            alog[ra, 3] = facc[BEXT]
-            alog[ra, 4] = ipos[ONEV]
-            alog[ra, 5] = ipos[OSW]
-            alog[ra, 6] = plast
-            alog[ra, 7] = diss
-            ipos[NAVAL] = a + 1
+            log_row(alog, ipos, i, j * dgamma, facc[SB], facc[BEXT], plast, diss)
             ipos[NEV] += ipos[ONEV]
             ipos[OPEN] = 0
             n_done += 1
@@ -459,17 +469,7 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
             # (base = stress unless the strain ran away: copied in the energy's pass)
             h_after = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec,
                                   0 if ipos[FLOWED] == 1 else 2, base, v, 0.0) - tgt * g_end
-            a = ipos[NAVAL]
-            ra = a - ipos[A0]  # the log row held at index 0 is ipos[A0]
-            alog[ra, 0] = i
-            alog[ra, 1] = g_start
-            alog[ra, 2] = tgt
-            alog[ra, 3] = base_ext
-            alog[ra, 4] = ipos[ONEV]
-            alog[ra, 5] = ipos[OSW]
-            alog[ra, 6] = plast
-            alog[ra, 7] = facc[WB] - h_after
-            ipos[NAVAL] = a + 1
+            log_row(alog, ipos, i, g_start, tgt, base_ext, plast, facc[WB] - h_after)
             ipos[NEV] += ipos[ONEV]
             ipos[OPEN] = 0
             ipos[DONE_] = j

@@ -50,6 +50,7 @@ from .path_kernels import (
     SWEEP_LIMIT,
     _pos,
     _x_of,
+    log_row,
 )
 from .relax3d import SCAN_BLOCK, _analytic_step, any_active, relax_fused, trial_stress
 from .relax3d import _active_at as _element_active
@@ -247,17 +248,7 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
             ipos[NREC] = i + 1
             ipos[K_] = j
             diss = facc[WB] - _energy(stress, prestress, eps_pl, E, w)
-            a = ipos[NAVAL]
-            ra = a - ipos[A0]  # the log row held at index 0 is ipos[A0]
-            alog[ra, 0] = i
-            alog[ra, 1] = j * dgamma
-            alog[ra, 2] = facc[SB]
-            alog[ra, 3] = facc[BEXT]
-            alog[ra, 4] = ipos[ONEV]
-            alog[ra, 5] = ipos[OSW]
-            alog[ra, 6] = plast
-            alog[ra, 7] = diss
-            ipos[NAVAL] = a + 1
+            log_row(alog, ipos, i, j * dgamma, facc[SB], facc[BEXT], plast, diss)
             ipos[NEV] += ipos[ONEV]
             ipos[OPEN] = 0
             n_done += 1
@@ -377,17 +368,7 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
                 m3[c] = m3[c] - facc[PL0 + c]
             plast = _resolved(m, m3)
             h_after = _energy(stress, prestress, eps_pl, E, w) - tgt * g_end
-            a = ipos[NAVAL]
-            ra = a - ipos[A0]  # the log row held at index 0 is ipos[A0]
-            alog[ra, 0] = i
-            alog[ra, 1] = g_start
-            alog[ra, 2] = tgt
-            alog[ra, 3] = base_ext
-            alog[ra, 4] = ipos[ONEV]
-            alog[ra, 5] = ipos[OSW]
-            alog[ra, 6] = plast
-            alog[ra, 7] = facc[WB] - h_after
-            ipos[NAVAL] = a + 1
+            log_row(alog, ipos, i, g_start, tgt, base_ext, plast, facc[WB] - h_after)
             ipos[NEV] += ipos[ONEV]
             ipos[OPEN] = 0
             ipos[DONE_] = j

@@ -50,6 +50,7 @@ from .path import (
     check_resume_args,
     choose_compiled,
     loop_ipos,
+    sink_args,
 )
 from .progress import report
 
@@ -268,19 +269,11 @@ def cyclic(
         raise ValueError("params differ from those the state was built with (state.model.params)")
     n = validation.lattice_multiple("gamma_max", gamma_max, "dgamma", dgamma)  # (checked above)
     use_compiled = choose_compiled(state, compiled, checkpoint, resume, checkpoint_every)
-    for name, fn in (("sink", sink), ("log_sink", log_sink)):
-        if fn is not None:
-            validation.integer("sink_rows", sink_rows, low=1)
-            if not callable(fn):
-                raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
-            if not use_compiled:
-                raise ValueError(f"{name} needs the compiled loop (see compiled_available)")
+    streaming = sink_args(sink, log_sink, sink_rows, use_compiled)
     args = {"gamma_max": float(n * dgamma), "dgamma": float(dgamma), "alpha": float(alpha),
             "cycles": int(cycles), "until_absorbed": bool(until_absorbed),
             "max_period": int(max_period), "stress_atol": float(stress_atol),
-            "record_events": bool(record_events),
-            "sink_rows": 0 if sink is None and log_sink is None else int(sink_rows),
-            "log_sink": log_sink is not None}
+            "record_events": bool(record_events), **streaming}
     n_total = 4 * n * int(cycles)
     eng: CompiledPath | StrainPath
     per_cycle = None if log_sink is None else _CycleLog(log_sink, int(cycles))

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ... import interrupt, threads
+from ... import interrupt, threads, validation
 from ...fe.elasticity import ddot
 from .. import aqs_kernels as AK
 from .. import kernels as K
@@ -51,7 +51,7 @@ from .sweeps import SweepBuffers, relax_sweeps
 
 __all__ = ["LOG_COLUMNS", "AvalancheLog", "CompiledPath", "LoopLog", "StrainPath", "area_weights",
            "check_loop_layout", "check_resume_args", "choose_compiled", "compiled_available",
-           "first_chunk", "loop_ipos"]
+           "first_chunk", "loop_ipos", "sink_args"]
 
 
 @dataclass
@@ -470,6 +470,40 @@ def check_resume_args(rec: Any, args: dict[str, Any]) -> None:
     if diff:
         details = ", ".join(f"{k}: checkpoint {saved(k)!r}, now {args[k]!r}" for k in diff)
         raise ValueError(f"resume: the checkpoint's arguments differ from this call's ({details})")
+
+
+def sink_args(sink: Any, log_sink: Any, sink_rows: Any, use_compiled: bool) -> dict[str, Any]:
+    """Check the streaming arguments of a cyclic/stress driver; their checkpoint entries.
+
+    Parameters
+    ----------
+    sink, log_sink : callable or None
+        The step-record and avalanche-log sinks.
+    sink_rows : int
+        Rows per block (>= 1; checked when a sink is given).
+    use_compiled : bool
+        Whether the compiled loop runs (the sinks need it).
+
+    Returns
+    -------
+    dict
+        ``sink_rows`` (0 without any sink) and ``log_sink`` (bool), for the arguments a
+        resume must repeat (:func:`check_resume_args`).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A sink that is not callable, a bad ``sink_rows``, a sink without the compiled loop.
+    """
+    for name, fn in (("sink", sink), ("log_sink", log_sink)):
+        if fn is not None:
+            validation.integer("sink_rows", sink_rows, low=1)
+            if not callable(fn):
+                raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+            if not use_compiled:
+                raise ValueError(f"{name} needs the compiled loop (see compiled_available)")
+    streams = sink is not None or log_sink is not None
+    return {"sink_rows": int(sink_rows) if streams else 0, "log_sink": log_sink is not None}
 
 
 def loop_ipos(rec: Any, dim: int = 2) -> NDArray[np.int64]:

@@ -60,6 +60,7 @@ from .path import (
     choose_compiled,
     first_chunk,
     loop_ipos,
+    sink_args,
 )
 from .progress import report
 from .sweeps import SweepBuffers, relax_sweeps
@@ -240,13 +241,7 @@ def stress_controlled(
     s0 = float(resolve(M, w @ st.stress))
     n_steps, p_last = ramp_steps(s0, stress_end, dstress)
     sense = 1.0 if stress_end > s0 else -1.0
-    for name, fn in (("sink", sink), ("log_sink", log_sink)):
-        if fn is not None:
-            validation.integer("sink_rows", sink_rows, low=1)
-            if not callable(fn):
-                raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
-            if not use_compiled:
-                raise ValueError(f"{name} needs the compiled loop (see compiled_available)")
+    sink_args(sink, log_sink, sink_rows, use_compiled)  # (checked before any work)
     target = None if sink is not None else _targets(s0, sense * dstress, float(stress_end),
                                                     n_steps, 0, n_steps)
     ramp = (st, M, w, v, vbar, s0, n_steps, p_last, sense, target)
@@ -467,8 +462,7 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
     events0, aval0 = st.n_events, st.n_avalanches
     args = {"stress_end": float(stress_end), "dstress": float(dstress), "alpha": float(alpha),
             "gamma_limit": float(gamma_limit), "record_events": bool(record_events),
-            "sink_rows": 0 if sink is None and log_sink is None else int(sink_rows),
-            "log_sink": log_sink is not None}
+            **sink_args(sink, log_sink, sink_rows, True)}
     if resume is not None:
         rec = resume.records
         if str(rec.get("protocol", "")) != "stress":
