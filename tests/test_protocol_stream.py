@@ -276,3 +276,26 @@ def test_cli_streamed_run_killed_and_resumed_bitwise(tmp_path, monkeypatch, prot
             assert "complete" in str(exc), exc
         same(out)
     assert resumed >= 1
+
+
+def test_checkpoint_of_the_previous_loop_layout_still_resumes():
+    """A stress checkpoint written before the log could stream (no ``log0`` loop field, no
+    ``log_sink`` argument) resumes to the uninterrupted run's bits."""
+    import femplastic as fp
+    from femplastic.weakplane.drivers.stress import stress_controlled
+
+    p = fp.ModelParams(L=8, N=8, T=0.0)
+    q = fp.quench(p, np.random.default_rng(3))
+    kw = dict(stress_end=0.45, dstress=3.1e-3, record_events=True)
+    ref = stress_controlled(q, p, np.random.default_rng(1), **kw)
+    cks = []
+    stress_controlled(q, p, np.random.default_rng(1), checkpoint=cks.append,
+                      checkpoint_every=0, **kw)
+    ck = cks[len(cks) // 2]
+    ck.records["ipos"] = ck.records["ipos"][:-1]  # the old layout
+    del ck.records["log_sink"]
+    res = stress_controlled(q, p, np.random.default_rng(9), resume=ck, **kw)
+    for k in ("stress", "gamma", "avalanche_size"):
+        assert np.array_equal(getattr(res, k), getattr(ref, k)), k
+    assert np.array_equal(res.avalanches.dissipation, ref.avalanches.dissipation)
+    assert np.array_equal(res.avalanches.events["tau"], ref.avalanches.events["tau"])
