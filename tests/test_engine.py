@@ -125,8 +125,12 @@ def test_sigkill_at_random_moments_resumes_bitwise_or_reruns(tmp_path, monkeypat
     wall = time.perf_counter() - t0
     rng = np.random.default_rng(7)
     resumed = reran = killed = snapshots = 0
-    for i in range(40):  # until 20 runs were killed before they finished
-        if killed >= 20:
+    # until 20 runs were killed before they finished and 10 of them resumed: kill moments
+    # drawn from the reference run's wall time, which a machine whose load changes between
+    # that run and the children can stretch or shrink (more children finish, or more die
+    # before their first checkpoint); more tries, never fewer checks
+    for i in range(100):
+        if killed >= 20 and resumed >= 10:
             break
         out = tmp_path / f"k{i}"
         every = (0, 0.01, None)[i % 3]
@@ -246,22 +250,46 @@ TINY = {"aqs": [*DG, "--set", "run.gamma_end=0.01"],
 
 
 def _interrupted(args, after):
-    """cli.main(args) with a SIGINT `after` s in; (exit status, s from the signal to return)."""
+    """cli.main(args) with a SIGINT `after` s in.
+
+    Returns (exit status, to the safe point, to the return), the latencies measured from the
+    signal in this process's CPU seconds (time.process_time): the work the loop does before
+    it notices the interrupt (its chunk) and before it has written its files. Wall seconds
+    also count the time a loaded machine gives to other processes (a 2-core machine at load
+    11 stretched a 0.1 s chunk past 3 s), which is no property of the code. The safe-point
+    latency is None when the SIGINT came outside a driver's deferred block (the default
+    handler raised it at once).
+    """
     import threading
 
-    sent = []
+    from femplastic import interrupt
+
+    sent, noticed = [], []
+    check = interrupt.check
+
+    def timed_check():
+        try:
+            check()
+        except KeyboardInterrupt:
+            if sent and not noticed:
+                noticed.append(time.process_time())
+            raise
 
     def fire():
-        sent.append(time.perf_counter())
+        sent.append(time.process_time())
         os.kill(os.getpid(), signal.SIGINT)
 
     timer = threading.Timer(after, fire)
     timer.start()
+    interrupt.check = timed_check  # every safe point calls interrupt.check
     try:
         rc = cli.main(args)
     finally:
         timer.cancel()
-    return rc, (time.perf_counter() - sent[0]) if sent else None
+        interrupt.check = check
+    if not sent:
+        return rc, None, None
+    return rc, (noticed[0] - sent[0]) if noticed else None, time.process_time() - sent[0]
 
 
 @pytest.mark.parametrize("protocol", sorted(PROTOCOLS))
@@ -272,9 +300,11 @@ def test_each_protocol_ctrl_c_exit_130_readable_and_rerun_moves_it_aside(protoco
     out = tmp_path / "o"
     cmd = ["run", *LONG, *proto, *PROTOCOLS[protocol], "--out", str(out)]
     for _attempt in range(2):
-        rc, answered = _interrupted(cmd, 0.8)
+        rc, safe_point, answered = _interrupted(cmd, 0.8)
         assert rc == 130 and answered is not None
-        assert answered < 3.0  # at the next safe point (~0.1 s; generous on a loaded machine)
+        # the next safe point comes within a chunk (~0.1 s of work): the ~1 s promise
+        assert safe_point is None or safe_point < 1.0, safe_point
+        assert answered < 3.0, answered  # files written and closed too
         marker = json.loads((out / "femplastic-run.json").read_text())
         assert marker["status"] == "running"
         with h5py.File(out / "results.h5") as f:  # readable; "running" unless the
@@ -307,7 +337,9 @@ def test_cyclic_and_stress_killed_resume_bitwise(tmp_path, protocol, extra):
     wall = time.perf_counter() - t0
     rng = np.random.default_rng(3)
     resumed = 0
-    for i in range(5):
+    for i in range(15):  # >= 5 kills and >= 2 resumes (more tries when load moves the moments)
+        if i >= 5 and resumed >= 2:
+            break
         out = tmp_path / f"k{i}"
         pid = os.fork()
         if pid == 0:  # pragma: no cover (the child)

@@ -144,33 +144,102 @@ def test_cyclic_and_stress_stream_bitwise_and_resume_across_blocks():
                   **kw)
 
 
-def test_cli_cyclic_longer_than_one_block_killed_and_resumed_bitwise(tmp_path, monkeypatch):
+def test_cyclic_and_stress_logs_stream_bitwise_and_resume():
+    """The avalanche log and events streamed (log_sink=) in blocks of 1, 5 and 64 rows are,
+    joined, bitwise the in-memory log and events (cyclic's per-cycle sums too); the returned
+    log is empty, a checkpoint holds only what was not handed over, and a resume from it
+    continues the blocks to the same bits."""
+    import femplastic as fp
+    from femplastic.weakplane import path_kernels as PK
+    from femplastic.weakplane.drivers.cyclic import cyclic
+    from femplastic.weakplane.drivers.path import LOG_COLUMNS
+    from femplastic.weakplane.drivers.stress import stress_controlled
+
+    p = fp.ModelParams(L=10, T=0.0)
+    q = fp.quench(p, np.random.default_rng(3))
+    per_cycle = ("events", "plastic_net", "plastic_abs", "dissipation", "balance", "stress")
+    runs = [(cyclic, dict(gamma_max=0.05, cycles=3, dgamma=2e-4), per_cycle),
+            (stress_controlled, dict(stress_end=0.6, dstress=5e-4), ("stress", "gamma"))]
+    for drive, kw, fields in runs:
+        ref = drive(q, p, np.random.default_rng(1), record_events=True, **kw)
+        rav, rev = ref.avalanches, ref.avalanches.events
+        assert rav.size.size > 20 and rev["element"].size > 40
+        for rows in (1, 5, 64):
+            got = {"avalanches": [], "events": []}
+            cks = []
+            run = drive(q, p, np.random.default_rng(1), record_events=True, sink_rows=rows,
+                        log_sink=lambda kind, b, got=got: got[kind].append(b),
+                        checkpoint=cks.append, checkpoint_every=0, **kw)
+            av, ev = _joined(got["avalanches"]), _joined(got["events"])
+            assert set(av) == set(LOG_COLUMNS) and set(ev) == set(rev)
+            assert max(b["size"].size for b in got["avalanches"]) <= rows  # bounded
+            for k in LOG_COLUMNS:
+                assert av[k].dtype == getattr(rav, k).dtype, k
+                assert np.array_equal(av[k], getattr(rav, k)), k
+            for k in rev:
+                assert ev[k].dtype == rev[k].dtype and np.array_equal(ev[k], rev[k]), k
+            assert run.avalanches.size.size == 0 and run.avalanches.events["element"].size == 0
+            for f in fields:
+                assert np.array_equal(getattr(run, f), getattr(ref, f)), f
+            if rows != 5:
+                continue
+            ck = cks[len(cks) // 2]
+            a0 = int(ck.records["ipos"][PK.A0])
+            assert a0 >= 5 and ck.records["alog"].shape[0] <= 5  # only rows not handed over
+            tail = {"avalanches": [], "events": []}
+            res = drive(q, p, np.random.default_rng(9), record_events=True, sink_rows=rows,
+                        log_sink=lambda kind, b, tail=tail: tail[kind].append(b), resume=ck,
+                        **kw)
+            rest, rest_ev = _joined(tail["avalanches"]), _joined(tail["events"])
+            for k in LOG_COLUMNS:
+                assert np.array_equal(np.concatenate([av[k][:a0], rest[k]]),
+                                      getattr(rav, k)), k
+            n_before = rev["element"].size - rest_ev["element"].size  # handed over before
+            for k in rev:
+                assert np.array_equal(np.concatenate([ev[k][:n_before], rest_ev[k]]),
+                                      rev[k]), k
+            for f in fields:
+                assert np.array_equal(getattr(res, f), getattr(ref, f)), f
+            assert np.array_equal(res.state.stress, ref.state.stress)
+
+
+@pytest.mark.parametrize("proto,extra,chunk,files", [
+    ("cyclic", ["run.dgamma=1e-4", "run.gamma_max=0.02", "run.cycles=4"], 300, (11, 0)),
+    ("stress", ["model.L=12", "model.N=36", "run.stress_end=0.7", "run.dstress=2e-3"], 10,
+     (30, 5)),
+])
+def test_cli_streamed_run_killed_and_resumed_bitwise(tmp_path, monkeypatch, proto, extra,
+                                                     chunk, files):
     """`femplastic run` cyclic with blocks of 300 steps (3,200 steps: 11 chunk files, memory
-    holds one): results.h5 and curve.csv bitwise those of the one-block run, uninterrupted
-    or SIGKILLed at random moments and resumed."""
+    holds one), stress with blocks of 10 steps and 10 avalanches (30 step files, 5 files of
+    the avalanche log): results.h5 and curve.csv bitwise those of the one-block run,
+    uninterrupted or SIGKILLed at random moments and resumed."""
     import os
     import signal
     import time
 
-    cfg = load_config(None, [*BASE, "run.protocol=cyclic", "run.dgamma=1e-4",
-                             "run.gamma_max=0.02", "run.cycles=4"])
+    cfg = load_config(None, [*BASE, f"run.protocol={proto}", *extra])
     ref = tmp_path / "ref"
     P.run_protocol(cfg, 5, 1, ref)  # one block (STEP_CHUNK = 50,000)
-    monkeypatch.setattr(P, "STEP_CHUNK", 300)
-    writes = []
+    monkeypatch.setattr(P, "STEP_CHUNK", chunk)
+    writes = {"steps": [], "log": []}
     real = R._ChunkFiles.write
 
     def write(self, start, rec):
-        writes.append(rec["gamma"].size)
+        if "avalanche_sizes" in rec:
+            writes["log"].append(rec["avalanche_sizes"].size)
+        else:
+            writes["steps"].append(rec["gamma"].size)
         return real(self, start, rec)
 
     monkeypatch.setattr(R._ChunkFiles, "write", write)
     t0 = time.perf_counter()
     P.run_protocol(cfg, 5, 1, tmp_path / "small", checkpoint_every=0)
     wall = time.perf_counter() - t0
-    assert max(writes) == 300 and len(writes) == 11
+    assert max(writes["steps"]) == chunk and len(writes["steps"]) == files[0]
+    assert len(writes["log"]) == files[1] and max(writes["log"], default=0) <= chunk
     with h5py.File(ref / "results.h5") as f:
-        assert f["realizations/r0000/gamma"].shape == (3200,)
+        assert f["realizations/r0000/gamma"].shape[0] > 2 * chunk
 
     def same(out):
         for a, b in ((ref / "results.h5", out / "results.h5"),):
@@ -185,7 +254,9 @@ def test_cli_cyclic_longer_than_one_block_killed_and_resumed_bitwise(tmp_path, m
     same(tmp_path / "small")
     rng = np.random.default_rng(1)
     resumed = 0
-    for i in range(3):
+    for i in range(8):  # >= 3 kills, until one resumed
+        if i >= 3 and resumed:
+            break
         out = tmp_path / f"k{i}"
         pid = os.fork()
         if pid == 0:  # pragma: no cover (the child)
@@ -205,3 +276,26 @@ def test_cli_cyclic_longer_than_one_block_killed_and_resumed_bitwise(tmp_path, m
             assert "complete" in str(exc), exc
         same(out)
     assert resumed >= 1
+
+
+def test_checkpoint_of_the_previous_loop_layout_still_resumes():
+    """A stress checkpoint written before the log could stream (no ``log0`` loop field, no
+    ``log_sink`` argument) resumes to the uninterrupted run's bits."""
+    import femplastic as fp
+    from femplastic.weakplane.drivers.stress import stress_controlled
+
+    p = fp.ModelParams(L=8, N=8, T=0.0)
+    q = fp.quench(p, np.random.default_rng(3))
+    kw = dict(stress_end=0.45, dstress=3.1e-3, record_events=True)
+    ref = stress_controlled(q, p, np.random.default_rng(1), **kw)
+    cks = []
+    stress_controlled(q, p, np.random.default_rng(1), checkpoint=cks.append,
+                      checkpoint_every=0, **kw)
+    ck = cks[len(cks) // 2]
+    ck.records["ipos"] = ck.records["ipos"][:-1]  # the old layout
+    del ck.records["log_sink"]
+    res = stress_controlled(q, p, np.random.default_rng(9), resume=ck, **kw)
+    for k in ("stress", "gamma", "avalanche_size"):
+        assert np.array_equal(getattr(res, k), getattr(ref, k)), k
+    assert np.array_equal(res.avalanches.dissipation, ref.avalanches.dissipation)
+    assert np.array_equal(res.avalanches.events["tau"], ref.avalanches.events["tau"])

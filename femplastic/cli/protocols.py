@@ -151,6 +151,61 @@ def _stream_for(rows_of, n_steps: int, keep: tuple[str, ...], plot: tuple[str, .
     return stream
 
 
+class _LogFiles:
+    """The avalanche log of a streamed ``stress`` realisation, in chunk files.
+
+    The driver's ``log_sink``: each block of the log
+    (:class:`~femplastic.weakplane.drivers.path.LoopLog`, :data:`STEP_CHUNK` avalanches) is
+    written as one chunk file of ``avalanche_dissipation, avalanche_sizes`` in
+    ``files`` (published into the realisation's group with the step records), and counted
+    (avalanches, the largest, how many of each size) for the summary and the figure. A
+    resumed run drops the files after its checkpoint's ``log0`` and recounts the others.
+    """
+
+    def __init__(self, files, kw: dict[str, Any]) -> None:
+        self.files, self.rows, self.largest = files, 0, 0
+        self.counts: dict[int, int] = {}
+        ck = kw.get("resume")
+        if ck is None:
+            files.remove()  # (a killed run's)
+            return
+        from ..weakplane import path_kernels as PK
+        from ..weakplane.drivers.path import loop_ipos
+
+        a0 = int(loop_ipos(ck.records)[PK.A0])
+        files.truncate(a0)
+        if files.rows_upto(a0) != a0:
+            raise ValueError(f"resume: the avalanche log before row {a0} is missing from "
+                             f"{files.folder}; rerun without --resume")
+        for a in range(0, a0, STEP_CHUNK):
+            self._count(files.read("avalanche_sizes", a, min(a + STEP_CHUNK, a0)))
+
+    def _count(self, sizes: np.ndarray) -> None:
+        vals, cnt = np.unique(sizes.astype(np.int64), return_counts=True)
+        for v, c in zip(vals.tolist(), cnt.tolist(), strict=True):
+            self.counts[v] = self.counts.get(v, 0) + c
+        self.rows += int(sizes.size)
+        if sizes.size:
+            self.largest = max(self.largest, int(sizes.max()))
+
+    def __call__(self, kind: str, block: dict[str, np.ndarray]) -> None:
+        if kind != "avalanches":
+            return
+        self.files.write(self.rows, {"avalanche_dissipation": block["dissipation"],
+                                     "avalanche_sizes": block["size"]})
+        self._count(block["size"])
+
+    def size_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct avalanche sizes (increasing) and how many avalanches had each."""
+        vals = np.array(sorted(self.counts), np.int64)
+        return vals, np.array([self.counts[v] for v in vals.tolist()], np.int64)
+
+
+def _size_counts(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    vals, cnt = np.unique(np.asarray(sizes, np.int64), return_counts=True)
+    return vals, cnt.astype(np.int64)
+
+
 def _cyclic(state, p, rng, rp, opts, rows_of=None, **kw) -> ProtocolResult:
     from types import SimpleNamespace as NS
 
@@ -160,6 +215,8 @@ def _cyclic(state, p, rng, rp, opts, rows_of=None, **kw) -> ProtocolResult:
     names = ("gamma", "stress", "cycle")
     stream = _stream_for(rows_of, n_steps, ("gamma", "stress", "stress_before",
                                             "avalanche_size", "cycle"), names, kw)
+    if stream is not None:  # the log is not stored: stream it away (the per-cycle sums stay)
+        kw["log_sink"] = _drop
     r = cyclic(state, p, rng, gamma_max=opts["gamma_max"], cycles=opts["cycles"],
                dgamma=rp.dgamma, alpha=rp.alpha, until_absorbed=opts["until_absorbed"], **kw)
     per_cycle = {"strobe_stress": r.strobe_stress, "strobe_energy": r.strobe_energy,
@@ -190,23 +247,38 @@ def _stress(state, p, rng, rp, opts, rows_of=None, **kw) -> ProtocolResult:
     n_steps = max(1, int(np.ceil(abs(opts["stress_end"]) / opts["dstress"])))  # (decimation)
     stream = _stream_for(rows_of, n_steps, ("target", "stress", "gamma", "gamma_jump",
                                             "avalanche_size"), names, kw)
+    log = None
+    if stream is not None:  # the avalanche log to chunk files too
+        from .records import _ChunkFiles
+
+        log = _LogFiles(_ChunkFiles(rows_of.folder / "avalanches"), kw)
+        rows_of.also = [log.files]
+        kw["log_sink"] = log
     r = stress_controlled(state, p, rng, stress_end=opts["stress_end"], dstress=opts["dstress"],
                           alpha=rp.alpha, gamma_limit=opts["gamma_limit"], **kw)
     av = r.avalanches
     aval = {"avalanche_dissipation": av.dissipation, "avalanche_sizes": av.size}
     last = stream.last if stream is not None else {"stress": r.stress[-1], "gamma": r.gamma[-1]}
+    n_av, largest = (log.rows, log.largest) if log is not None else (
+        int(av.size.size), int(av.size.max()) if av.size.size else 0)
     summ = {"flowed": r.flowed, "final_stress": float(last["stress"]),
-            "final_gamma": float(last["gamma"]), "n_avalanches": int(av.size.size),
-            "largest_avalanche": int(av.size.max()) if av.size.size else 0}
-    if stream is not None:
+            "final_gamma": float(last["gamma"]), "n_avalanches": n_av,
+            "largest_avalanche": largest}
+    if stream is not None and log is not None:
         c = stream.curve()
-        run = NS(gamma=c["gamma"], stress=c["stress"], avalanches=NS(size=av.size))
-        return ProtocolResult(aval, (",".join(names), lambda: stream.blocks(names)), summ,
+        run = NS(gamma=c["gamma"], stress=c["stress"], size_counts=log.size_counts())
+        empty = {} if log.rows else aval  # (no avalanche: no file; the empty columns)
+        return ProtocolResult(empty, (",".join(names), lambda: stream.blocks(names)), summ,
                               r.state, {"run": run}, rows_of)
     rec = {"target": r.target, "stress": r.stress, "gamma": r.gamma, "gamma_jump": r.gamma_jump,
            "avalanche_size": r.avalanche_size, **aval}
+    run = NS(gamma=r.gamma, stress=r.stress, size_counts=_size_counts(av.size))
     return ProtocolResult(rec, ("target,stress,gamma", np.column_stack(
-        [r.target, r.stress, r.gamma])), summ, r.state, {"run": r})
+        [r.target, r.stress, r.gamma])), summ, r.state, {"run": run})
+
+
+def _drop(kind: str, block: dict[str, np.ndarray]) -> None:
+    """A ``log_sink`` that keeps nothing (a log the outputs do not store)."""
 
 
 def _part(progress, a: float, b: float):
@@ -385,9 +457,9 @@ def _figure(protocol: str, results: list[ProtocolResult], path: Path) -> None:
         r = d["run"]
         a.plot(*thin(r.gamma, r.stress), lw=0.8)
         a.set(xlabel=r"$\gamma$ (output)", ylabel=r"$\Sigma^{\rm ext}$ (imposed)")
-        s = r.avalanches.size
-        if s.size:
-            b.loglog(np.sort(s)[::-1], np.arange(1, s.size + 1) / s.size, ".")
+        vals, cnt = r.size_counts  # distinct sizes and their counts (a streamed log's too)
+        if vals.size:
+            b.loglog(vals, np.cumsum(cnt[::-1])[::-1] / cnt.sum(), ".")
         b.set(xlabel="avalanche size", ylabel="P(S >= s)")
     elif protocol == "bauschinger":
         bb = d["b"]
@@ -642,7 +714,7 @@ def _redraw_first(proto: str, results: Path, out: Path) -> None:
         curve = ("gamma,stress,cycle", np.column_stack([run.gamma, run.stress, run.cycle]))
     elif proto == "stress":
         run = NS(gamma=rec["gamma"], stress=rec["stress"],
-                 avalanches=NS(size=rec["avalanche_sizes"]))
+                 size_counts=_size_counts(rec["avalanche_sizes"]))
         curve = ("target,stress,gamma", np.column_stack([rec["target"], rec["stress"],
                                                          rec["gamma"]]))
     else:  # only resumable protocols get here

@@ -42,6 +42,9 @@ class _ChunkFiles:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+        #: More chunk files (e.g. the avalanche log, in a sub-folder) whose columns
+        #: :meth:`publish` adds to the same group, each with its own number of rows.
+        self.also: list[_ChunkFiles] = []
 
     def files(self) -> list[tuple[int, int, Path]]:
         if not self.folder.is_dir():
@@ -67,7 +70,7 @@ class _ChunkFiles:
     def write(self, start: int, rec: dict[str, np.ndarray]) -> None:
         from .. import io
 
-        n = int(rec["gamma"].shape[0])
+        n = int(next(iter(rec.values())).shape[0])
         self.folder.mkdir(parents=True, exist_ok=True)
         io.write_hdf5(self.folder / f"{start:012d}-{start + n:012d}.h5", rec)
 
@@ -102,8 +105,6 @@ class _ChunkFiles:
 
         from ..io.results import _write_group
 
-        files = self.files()
-        n = files[-1][1] if files else 0
         tmp = results.with_name(results.name + ".part")
         try:
             shutil.copyfile(results, tmp)
@@ -113,16 +114,8 @@ class _ChunkFiles:
                 g = f.require_group(group)
                 for k, v in attrs.items():
                     g.attrs[k] = v
-                if files:
-                    with h5py.File(files[0][2], "r") as h:
-                        shapes = {k: (h[k].shape[1:], h[k].dtype) for k in h.keys()}
-                    for k, (shp, dt) in shapes.items():
-                        g.create_dataset(k, shape=(n, *shp), maxshape=(None, *shp), dtype=dt,
-                                         chunks=(4096, *shp), compression="gzip")
-                    for a, b, path in files:
-                        with h5py.File(path, "r") as h:
-                            for k in shapes:
-                                g[k][a:b] = h[k][()]
+                for part in (self, *self.also):
+                    part._copy_into(g)
                 if extra:
                     _write_group(g, extra)
                 _write_group(f, root)
@@ -131,6 +124,24 @@ class _ChunkFiles:
             os.replace(tmp, results)
         finally:
             tmp.unlink(missing_ok=True)
+
+    def _copy_into(self, g: Any) -> None:
+        """The files' columns as datasets of the HDF5 group ``g`` (rows in order)."""
+        import h5py
+
+        files = self.files()
+        if not files:
+            return
+        n = files[-1][1]
+        with h5py.File(files[0][2], "r") as h:
+            shapes = {k: (h[k].shape[1:], h[k].dtype) for k in h.keys()}
+        for k, (shp, dt) in shapes.items():
+            g.create_dataset(k, shape=(n, *shp), maxshape=(None, *shp), dtype=dt,
+                             chunks=(4096, *shp), compression="gzip")
+        for a, b, path in files:
+            with h5py.File(path, "r") as h:
+                for k in shapes:
+                    g[k][a:b] = h[k][()]
 
     def remove(self) -> None:
         import shutil

@@ -15,7 +15,10 @@ thread count (``OPENBLAS_NUM_THREADS``), and for vectors this short a thread poo
 more than it saves (milliseconds per call on a busy machine).
 
 The handles are used only after a self-test: the same products computed through them and
-through numpy on a few arrays must agree bitwise. When the library cannot be found (another
+through numpy on a few arrays must agree bitwise; so must the compiled three-term sums
+``x @ (1, 1, 2)`` of the energy (:func:`femplastic.weakplane.path_kernels.xmat3_inline`,
+which the drivers evaluate in the pass that forms the energy's operands instead of a
+``gemv`` call per row). When the library cannot be found (another
 numpy build) or the test fails, :func:`routines` returns None and the drivers fall back to
 their Python loop (same trajectories, slower).
 """
@@ -125,20 +128,26 @@ def one_thread() -> Iterator[None]:
 
 def _self_test(gemv: Any, ddot: Any) -> bool:
     """Numpy's ``w @ X``, ``X @ c``, ``w @ y`` and ``np.dot`` against the handles, bitwise."""
-    from .path_kernels import wmean_blas, xdot_blas, xmat3_blas
+    from .path_kernels import wmean_blas, xdot_blas, xmat3_blas, xmat3_inline
 
     rng = np.random.default_rng(12345)
-    for n in (3, 17, 100, 225, 1000, 4099, 16384):
+    for n in (1, 2, 3, 4, 5, 7, 8, 17, 100, 225, 1000, 4099, 16384):
         w = rng.random(n)
         w /= w.sum()
-        x = rng.standard_normal((n, 3))
+        x = rng.standard_normal((n, 3)) * np.exp(rng.uniform(-40.0, 40.0, (n, 3)))
+        x[rng.random((n, 3)) < 0.1] = 0.0
+        x[rng.random((n, 3)) < 0.1] = -0.0
         c = np.array([1.0, 1.0, 2.0])
         y = rng.standard_normal(n)
         out3 = np.zeros(3)
         wmean_blas(gemv, w, x, out3)
         outn = np.zeros(n)
         xmat3_blas(gemv, x, c, outn)
-        if not (np.array_equal(out3, w @ x) and np.array_equal(outn, x @ c)
+        ref = x @ c
+        inl = np.zeros(n)
+        xmat3_inline(x, inl)  # the energy's three-term sums, signed zeros included
+        if not (np.array_equal(out3, w @ x) and np.array_equal(outn, ref)
+                and np.array_equal(inl.view(np.int64), ref.view(np.int64))
                 and xdot_blas(ddot, w, y) == float(w @ y)
                 and xdot_blas(ddot, c, out3) == float(np.dot(c, out3))):
             return False

@@ -14,9 +14,10 @@ are evaluated here with numpy's own BLAS routines (``gemv``, ``ddot``: ctypes ha
 Loop position (``ipos``, int64, fields :data:`IPOS`) and open-avalanche values (``facc``,
 float64, fields :data:`FACC`) travel in two small arrays so that a call can stop anywhere (a
 full event record or avalanche log, the end of a chunk) and the next call continue.
-Avalanche log rows (``alog``, (capacity, 8)): ``step, gamma, stress_before, stress_after,
-size, sweeps, plastic, dissipation`` (the integer columns exact in float64). Event extras
-(``ev_x``, (capacity, 2) int64): global sweep index and avalanche row of every recorded event.
+Avalanche log rows (``alog``, (capacity, 8), avalanche ``ipos[A0] + r`` in row ``r``):
+``step, gamma, stress_before, stress_after, size, sweeps, plastic, dissipation`` (the integer
+columns exact in float64). Event extras (``ev_x``, (capacity, 2) int64): global sweep index
+and avalanche row of every recorded event.
 """
 
 from __future__ import annotations
@@ -32,18 +33,21 @@ from .kernels import _active_at as _element_active
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
 __all__ = ["FACC", "IPOS", "ROWS_FULL", "energy_blas", "path_chunk", "stress_chunk", "wmean_blas",
-           "xdot_blas", "xmat3_blas"]
+           "xdot_blas", "xmat3_blas", "xmat3_inline"]
 
 #: Fields of ``ipos``.
 IPOS = ("k", "k_base", "n", "n_aval", "n_events", "n_sweeps", "open", "open_j",
         "open_nev", "open_sweeps", "done", "flowed", "row0", "pending", "p_upto", "p_j",
-        "p_aval", "p_sense")
+        "p_aval", "p_sense", "log0")
 K_, KB, NREC, NAVAL, NEV, NSW, OPEN, OJ, ONEV, OSW, DONE_, FLOWED = range(12)
 #: ``row0``: the record row held at index 0 of the record arrays (streamed records: rows
 #: before it were handed over); ``pending``: 1 while the steps up to a found trigger are
 #: being written (``p_upto``: last elastic position, ``p_j``: the avalanche's, ``p_aval``:
 #: whether one opens there, ``p_sense``: the loading sense).
 R0, PEND, PUPTO, PJ, PAV, PSENSE = range(12, 18)
+#: ``log0``: the avalanche (log row) held at index 0 of ``alog`` (a streamed log: rows before
+#: it were handed over).
+A0 = 18
 #: Fields of ``facc``: base_ext, energy (or enthalpy) before the open avalanche, its weighted
 #: plastic strain before (3), its stress before, the strain now and at its start
 #: (stress control), its target stress (stress control), g_base (stress control).
@@ -84,28 +88,94 @@ def _resolved(m, s):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True)
-def energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec):  # pragma: no cover
+def xmat3_inline(x, out):  # pragma: no cover - compiled
+    """``out = x @ (1, 1, 2)`` for ``x`` (n, 3), summed as BLAS's ``gemv`` sums it.
+
+    The products by 1 and 2 are exact, so each row's value is fixed by the order of its
+    three-term sum: ``((0 + x0) + x1) + 2 x2``, from a zero accumulator as the reference
+    ``gemv`` (signed zeros included). :func:`femplastic.weakplane.npblas.routines` checks
+    this against numpy's ``x @ c`` bitwise before the compiled drivers use it.
+    """
+    for e in range(x.shape[0]):
+        out[e] = ((0.0 + x[e, 0]) + x[e, 1]) + 2.0 * x[e, 2]
+
+
+@nb.njit(cache=True)
+def _energy_rows(mode, stress, base, v, x, prestress, eps_pl, half, vec):  # pragma: no cover
+    """The elementwise pass of :func:`energy_blas`, fused with what the loops do next to it.
+
+    ``half = (prestress + stress) / 2`` and ``vec = (eps_pl * half) @ (1, 1, 2)`` (the
+    three-term sums of :func:`xmat3_inline`). ``mode`` 1: the stress is first loaded,
+    ``stress = base + x v`` (as :func:`~femplastic.weakplane.kernels.trial_stress`); 2: the
+    stress is also copied to ``base``; 0: neither. The same operations per row as the
+    separate passes, so the same bits.
+    """
+    for e in range(stress.shape[0]):
+        if mode == 1:
+            s0 = base[e, 0] + x * v[e, 0]
+            s1 = base[e, 1] + x * v[e, 1]
+            s2 = base[e, 2] + x * v[e, 2]
+            stress[e, 0] = s0
+            stress[e, 1] = s1
+            stress[e, 2] = s2
+        else:
+            s0 = stress[e, 0]
+            s1 = stress[e, 1]
+            s2 = stress[e, 2]
+            if mode == 2:
+                base[e, 0] = s0
+                base[e, 1] = s1
+                base[e, 2] = s2
+        h0 = 0.5 * (prestress[e, 0] + s0)
+        h1 = 0.5 * (prestress[e, 1] + s1)
+        h2 = 0.5 * (prestress[e, 2] + s2)
+        half[e, 0] = h0
+        half[e, 1] = h1
+        half[e, 2] = h2
+        vec[e] = ((0.0 + eps_pl[e, 0] * h0) + eps_pl[e, 1] * h1) + 2.0 * (eps_pl[e, 2] * h2)
+
+
+@nb.njit(cache=True)
+def energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec, mode, base, v,
+                x):  # pragma: no cover - compiled
     """:func:`femplastic.weakplane.energy.elastic_energy` with the same operations (same bits).
 
-    ``half`` (n, 3) and ``vec`` (n,) are work arrays; every array C-contiguous.
+    ``half`` (n, 3) and ``vec`` (n,) are work arrays; every array C-contiguous. One pass
+    (:func:`_energy_rows`) forms ``half = (prestress + stress) / 2`` and ``vec = (eps_pl *
+    half) @ (1, 1, 2)`` (the elementwise products and the three-term sums of
+    :func:`xmat3_inline`, numpy's ``gemv`` bits), then ``w @ half`` and ``w @ vec`` go
+    through numpy's BLAS. ``mode`` 1 loads the stress first (``stress = base + x v``), 2
+    copies it to ``base`` in the same pass, 0 does neither (``base``, ``v``, ``x`` unused).
     """
-    st = stress.reshape(-1)  # flat loops over contiguous rows (vectorised; same operations)
-    pre = prestress.reshape(-1)
-    pl = eps_pl.reshape(-1)
-    hf = half.reshape(-1)
-    for i in range(hf.shape[0]):
-        hf[i] = 0.5 * (pre[i] + st[i])
+    _energy_rows(mode, stress, base, v, x, prestress, eps_pl, half, vec)
     mean_half = np.empty(3)
     wmean_blas(gemv, w, half, mean_half)
     ev = np.empty(3)
     for c in range(3):
         ev[c] = E[c] * _VW[c]
     ext = xdot_blas(ddot, ev, mean_half)
-    for i in range(hf.shape[0]):
-        hf[i] = pl[i] * hf[i]
-    xmat3_blas(gemv, half, _VW.copy(), vec)
     internal = xdot_blas(ddot, w, vec)
     return ext - internal
+
+
+@nb.njit(cache=True)
+def log_row(alog, ipos, step, gamma, s_before, s_after, plastic, diss):  # pragma: no cover
+    """Append the closed avalanche's row to ``alog`` (row ``ipos[NAVAL] - ipos[A0]``).
+
+    ``step, gamma, stress_before, stress_after, size, sweeps, plastic, dissipation``, the
+    size and sweeps from ``ipos[ONEV]``, ``ipos[OSW]``; advances ``ipos[NAVAL]``.
+    """
+    a = ipos[NAVAL]
+    ra = a - ipos[A0]  # the log row held at index 0 is ipos[A0]
+    alog[ra, 0] = step
+    alog[ra, 1] = gamma
+    alog[ra, 2] = s_before
+    alog[ra, 3] = s_after
+    alog[ra, 4] = ipos[ONEV]
+    alog[ra, 5] = ipos[OSW]
+    alog[ra, 6] = plastic
+    alog[ra, 7] = diss
+    ipos[NAVAL] = a + 1
 
 
 @nb.njit(cache=True)
@@ -230,7 +300,9 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
     """Drive the strain path from ``ipos[K_]`` to ``k_to`` (``StrainPath.leg``), in chunks.
 
     Returns :data:`DONE` (at ``k_to``), :data:`CHUNK_END` (``max_aval`` avalanches done),
-    :data:`RECORD_FULL` (grow the event record), :data:`LOG_FULL` (grow ``alog``),
+    :data:`RECORD_FULL` (grow the event record, or hand it over), :data:`LOG_FULL` (``alog``,
+    holding rows ``ipos[A0] ..``, is full: grow it, or hand its rows over and move
+    ``ipos[A0]``),
     :data:`ROWS_FULL` (the step records ``rec_*`` hold rows ``ipos[R0] ..`` up to their
     length: hand them over and move ``ipos[R0]``) or :data:`SWEEP_LIMIT`; after any but the
     last, call again with the same ``k_to``. A call may stop between a trigger search and
@@ -255,11 +327,7 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
             for c in range(3):
                 E[c] = E0[c] + (j * dgamma) * m[c]
             mean = weighted_mean(stress, w)
-            for e in range(stress.shape[0]):
-                base[e, 0] = stress[e, 0]
-                base[e, 1] = stress[e, 1]
-                base[e, 2] = stress[e, 2]
-            ipos[KB] = j
+            ipos[KB] = j  # (base = stress: copied in the energy's pass below)
             facc[BEXT] = _resolved(m, mean)
             wmean_blas(gemv, w, eps_pl, m3)
             for c in range(3):
@@ -275,17 +343,8 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
             ipos[NREC] = i + 1
             ipos[K_] = j
             diss = facc[WB] - energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half,
-                                          vec)
-            a = ipos[NAVAL]
-            alog[a, 0] = i
-            alog[a, 1] = j * dgamma
-            alog[a, 2] = facc[SB]
-            alog[a, 3] = facc[BEXT]
-            alog[a, 4] = ipos[ONEV]
-            alog[a, 5] = ipos[OSW]
-            alog[a, 6] = plast
-            alog[a, 7] = diss
-            ipos[NAVAL] = a + 1
+                                          vec, 2, base, v, 0.0)
+            log_row(alog, ipos, i, j * dgamma, facc[SB], facc[BEXT], plast, diss)
             ipos[NEV] += ipos[ONEV]
             ipos[OPEN] = 0
             n_done += 1
@@ -295,7 +354,7 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
                 return DONE
             if n_done >= max_aval:
                 return CHUNK_END
-            if ipos[NAVAL] >= alog.shape[0]:
+            if ipos[NAVAL] - ipos[A0] >= alog.shape[0]:
                 return LOG_FULL
             sense = 1 if k_to > k else -1
             vload = v if sense > 0 else vneg
@@ -343,11 +402,12 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
         # open the avalanche at j
         j = ipos[PJ]
         x = (j - kb) * dgamma
-        trial_stress(base, v, x, stress)
         for c in range(3):
             E[c] = E0[c] + (j * dgamma) * m[c]
         facc[SB] = facc[BEXT] + x * vbar
-        facc[WB] = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec)
+        # stress = base + x v (trial_stress), loaded in the energy's pass
+        facc[WB] = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec, 1, base,
+                               v, x)
         wmean_blas(gemv, w, eps_pl, m3)
         facc[PL0] = m3[0]
         facc[PL0 + 1] = m3[1]
@@ -406,18 +466,10 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
             for c in range(3):
                 m3[c] = m3[c] - facc[PL0 + c]
             plast = _resolved(m, m3)
-            h_after = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec) \
-                - tgt * g_end
-            a = ipos[NAVAL]
-            alog[a, 0] = i
-            alog[a, 1] = g_start
-            alog[a, 2] = tgt
-            alog[a, 3] = base_ext
-            alog[a, 4] = ipos[ONEV]
-            alog[a, 5] = ipos[OSW]
-            alog[a, 6] = plast
-            alog[a, 7] = facc[WB] - h_after
-            ipos[NAVAL] = a + 1
+            # (base = stress unless the strain ran away: copied in the energy's pass)
+            h_after = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec,
+                                  0 if ipos[FLOWED] == 1 else 2, base, v, 0.0) - tgt * g_end
+            log_row(alog, ipos, i, g_start, tgt, base_ext, plast, facc[WB] - h_after)
             ipos[NEV] += ipos[ONEV]
             ipos[OPEN] = 0
             ipos[DONE_] = j
@@ -425,10 +477,6 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
             facc[BEXT] = base_ext
             if ipos[FLOWED] == 1:
                 return DONE
-            for e in range(stress.shape[0]):
-                base[e, 0] = stress[e, 0]
-                base[e, 1] = stress[e, 1]
-                base[e, 2] = stress[e, 2]
             ipos[KB] = j
             facc[GBASE] = g_end
         if ipos[PEND] == 0:
@@ -437,7 +485,7 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
                 return DONE
             if n_done >= max_aval:
                 return CHUNK_END
-            if ipos[NAVAL] >= alog.shape[0]:
+            if ipos[NAVAL] - ipos[A0] >= alog.shape[0]:
                 return LOG_FULL
             jb = ipos[KB]
             cap = n_steps - done
@@ -471,13 +519,13 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
         # open the avalanche of step j
         i = j - 1
         pj = _pos(j, n_steps, p_last)
-        trial_stress(base, vload, (pj - jb) * dgeq, stress)
         g_start = facc[GBASE] + sense * (pj - jb) * dgeq
         tgt = ramp[2] if j == n_steps else ramp[0] + ramp[1] * float(j)
         for c in range(3):
             E[c] = E0[c] + g_start * m[c]
-        facc[WB] = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec) \
-            - tgt * g_start
+        # stress = base + ((pj - jb) dgeq) vload (trial_stress), loaded in the energy's pass
+        facc[WB] = energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec, 1, base,
+                               vload, (pj - jb) * dgeq) - tgt * g_start
         wmean_blas(gemv, w, eps_pl, m3)
         facc[PL0] = m3[0]
         facc[PL0 + 1] = m3[1]

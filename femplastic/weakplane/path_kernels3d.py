@@ -22,6 +22,7 @@ import numpy as np
 from ..numba_cache import refresh as _refresh_numba_caches
 from .aqs_kernels3d import weighted_mean
 from .path_kernels import (
+    A0,
     CHUNK_END,
     DONE,
     DONE_,
@@ -49,6 +50,7 @@ from .path_kernels import (
     SWEEP_LIMIT,
     _pos,
     _x_of,
+    log_row,
 )
 from .relax3d import SCAN_BLOCK, _analytic_step, any_active, relax_fused, trial_stress
 from .relax3d import _active_at as _element_active
@@ -203,7 +205,8 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
 
     As :func:`femplastic.weakplane.path_kernels.path_chunk`: returns :data:`DONE` (at
     ``k_to``), :data:`CHUNK_END` (``max_aval`` avalanches done), :data:`RECORD_FULL` (grow
-    the event record), :data:`LOG_FULL` (grow ``alog``), :data:`ROWS_FULL` (the step records
+    the event record), :data:`LOG_FULL` (``alog``, holding rows ``ipos[A0] ..``, is
+    full: grow it, or hand its rows over and move ``ipos[A0]``), :data:`ROWS_FULL` (the step records
     ``rec_*`` hold rows ``ipos[R0] ..`` up to their length: hand them over and move
     ``ipos[R0]``) or :data:`SWEEP_LIMIT`; after any but the last, call again with the same
     ``k_to``. A call may stop between a trigger search and its avalanche (``ipos[PEND]``).
@@ -245,16 +248,7 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
             ipos[NREC] = i + 1
             ipos[K_] = j
             diss = facc[WB] - _energy(stress, prestress, eps_pl, E, w)
-            a = ipos[NAVAL]
-            alog[a, 0] = i
-            alog[a, 1] = j * dgamma
-            alog[a, 2] = facc[SB]
-            alog[a, 3] = facc[BEXT]
-            alog[a, 4] = ipos[ONEV]
-            alog[a, 5] = ipos[OSW]
-            alog[a, 6] = plast
-            alog[a, 7] = diss
-            ipos[NAVAL] = a + 1
+            log_row(alog, ipos, i, j * dgamma, facc[SB], facc[BEXT], plast, diss)
             ipos[NEV] += ipos[ONEV]
             ipos[OPEN] = 0
             n_done += 1
@@ -264,7 +258,7 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
                 return DONE
             if n_done >= max_aval:
                 return CHUNK_END
-            if ipos[NAVAL] >= alog.shape[0]:
+            if ipos[NAVAL] - ipos[A0] >= alog.shape[0]:
                 return LOG_FULL
             sense = 1 if k_to > k else -1
             vload = v if sense > 0 else vneg
@@ -374,16 +368,7 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
                 m3[c] = m3[c] - facc[PL0 + c]
             plast = _resolved(m, m3)
             h_after = _energy(stress, prestress, eps_pl, E, w) - tgt * g_end
-            a = ipos[NAVAL]
-            alog[a, 0] = i
-            alog[a, 1] = g_start
-            alog[a, 2] = tgt
-            alog[a, 3] = base_ext
-            alog[a, 4] = ipos[ONEV]
-            alog[a, 5] = ipos[OSW]
-            alog[a, 6] = plast
-            alog[a, 7] = facc[WB] - h_after
-            ipos[NAVAL] = a + 1
+            log_row(alog, ipos, i, g_start, tgt, base_ext, plast, facc[WB] - h_after)
             ipos[NEV] += ipos[ONEV]
             ipos[OPEN] = 0
             ipos[DONE_] = j
@@ -402,7 +387,7 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
                 return DONE
             if n_done >= max_aval:
                 return CHUNK_END
-            if ipos[NAVAL] >= alog.shape[0]:
+            if ipos[NAVAL] - ipos[A0] >= alog.shape[0]:
                 return LOG_FULL
             jb = ipos[KB]
             cap = n_steps - done

@@ -43,7 +43,15 @@ from ..npblas import on_one_thread
 from ..params import ModelParams
 from ..state import State
 from .checkpoint import AQSCheckpoint
-from .path import AvalancheLog, CompiledPath, StrainPath, check_loop_layout, choose_compiled
+from .path import (
+    AvalancheLog,
+    CompiledPath,
+    StrainPath,
+    check_resume_args,
+    choose_compiled,
+    loop_ipos,
+    sink_args,
+)
 from .progress import report
 
 __all__ = ["CyclicRun", "cyclic"]
@@ -144,6 +152,7 @@ def cyclic(
     compiled: bool | None = None,
     sink: Callable[[dict[str, NDArray]], None] | None = None,
     sink_rows: int = 65536,
+    log_sink: Callable[[str, dict[str, NDArray]], None] | None = None,
 ) -> CyclicRun:
     """Strain-controlled cyclic AQS: ``cycles`` times ``0 -> +gamma_max -> -gamma_max -> 0``.
 
@@ -206,7 +215,17 @@ def cyclic(
         included, and the avalanche log are kept). A checkpoint holds the rows not yet
         handed over; resume with the same ``sink_rows``.
     sink_rows : int
-        Steps per block handed to ``sink`` (>= 1).
+        Steps per block handed to ``sink`` (>= 1), and avalanches (events) per block
+        handed to ``log_sink``.
+    log_sink : callable, optional
+        Streams the avalanche log and the events (compiled loop,
+        :class:`~femplastic.weakplane.drivers.path.LoopLog`): ``log_sink("avalanches",
+        block)`` gets the log's columns (``step, gamma, ..., dissipation``) every
+        ``sink_rows`` avalanches, ``log_sink("events", block)`` the events' (with
+        ``record_events``) every ``sink_rows`` events or so, the rest at the end; the blocks,
+        concatenated, are the arrays of ``run.avalanches`` of the run without it, bit for
+        bit. The returned log is then empty; the per-cycle records (a few numbers per
+        cycle) are kept. A checkpoint holds the rows not yet handed over.
 
     Returns
     -------
@@ -250,22 +269,19 @@ def cyclic(
         raise ValueError("params differ from those the state was built with (state.model.params)")
     n = validation.lattice_multiple("gamma_max", gamma_max, "dgamma", dgamma)  # (checked above)
     use_compiled = choose_compiled(state, compiled, checkpoint, resume, checkpoint_every)
-    if sink is not None:
-        validation.integer("sink_rows", sink_rows, low=1)
-        if not callable(sink):
-            raise TypeError(f"sink must be callable, got {type(sink).__name__}")
-        if not use_compiled:
-            raise ValueError("sink needs the compiled loop (see compiled_available)")
+    streaming = sink_args(sink, log_sink, sink_rows, use_compiled)
     args = {"gamma_max": float(n * dgamma), "dgamma": float(dgamma), "alpha": float(alpha),
             "cycles": int(cycles), "until_absorbed": bool(until_absorbed),
             "max_period": int(max_period), "stress_atol": float(stress_atol),
-            "record_events": bool(record_events),
-            "sink_rows": 0 if sink is None else int(sink_rows)}
+            "record_events": bool(record_events), **streaming}
     n_total = 4 * n * int(cycles)
     eng: CompiledPath | StrainPath
+    per_cycle = None if log_sink is None else _CycleLog(log_sink, int(cycles))
     if use_compiled:
         eng = CompiledPath(state, rng, dgamma, alpha, n_total, record_events,
-                           rows=None if sink is None else int(sink_rows))
+                           rows=None if sink is None else int(sink_rows),
+                           log_sink=None if per_cycle is None else per_cycle.take,
+                           log_rows=int(sink_rows))
     else:
         eng = StrainPath(state, rng, dgamma, alpha, n_total, record_events)
     st = eng.state
@@ -284,6 +300,10 @@ def cyclic(
         s_stress = [float(x) for x in rec["s_stress"]]
         s_energy = [float(x) for x in rec["s_energy"]]
         ends = [int(x) for x in rec["ends"]]
+        if per_cycle is not None:
+            per_cycle.acc[:] = rec["cycle_acc"]
+    if per_cycle is not None:
+        per_cycle.ends = ends
     stream = None
     if sink is not None:
         assert isinstance(eng, CompiledPath)
@@ -300,8 +320,7 @@ def cyclic(
         assert isinstance(eng, CompiledPath)
         m = eng.n
         h = eng.held()  # rows not handed over (all of them without a sink)
-        na = int(eng.ipos[PK.NAVAL])
-        ne = int(eng.events[5][0]) if record_events else 0
+        alog, ev = eng.log.checkpoint(eng.ipos)  # the log rows and events not handed over
         rec = {"protocol": np.array("cyclic"),
                **{k: np.array(v) for k, v in args.items()},
                "cycle": np.array(where[0]), "leg": np.array(where[1]),
@@ -311,7 +330,7 @@ def cyclic(
                "counts0": np.array([eng.events0, eng.aval0], np.int64),
                "pos": eng.pos[:h].copy(), "stress": eng.stress[:h].copy(),
                "stress_before": eng.stress_before[:h].copy(), "size": eng.size[:h].copy(),
-               "plastic": eng.plastic[:h].copy(), "alog": eng.alog[:na].copy(),
+               "plastic": eng.plastic[:h].copy(), "alog": alog,
                "strobe_stress": np.array([s[0] for s in strobes]),
                "strobe_tauc": np.array([s[1] for s in strobes]),
                "strobe_theta": np.array([s[2] for s in strobes]),
@@ -320,12 +339,11 @@ def cyclic(
         if stream is not None:
             rec["loop_acc"] = stream.loop.copy()
             rec["prev_gs"] = np.array(stream.prev)
-        ev = {name: a[:ne].copy() for name, a in
-              zip(("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp"), eng.events[:5], strict=True)}
-        ev["ev_x"] = eng.ev_x[:ne].copy()
+        if per_cycle is not None:
+            rec["cycle_acc"] = per_cycle.acc.copy()
         return AQSCheckpoint(AQSCheckpoint.state_dict(st), eng.base.copy(), np.zeros(3),
-                             float(eng.facc[PK.BEXT]), int(eng.ipos[PK.KB]), m, na, rec, ev,
-                             rng.bit_generator.state)
+                             float(eng.facc[PK.BEXT]), int(eng.ipos[PK.KB]), m,
+                             int(eng.ipos[PK.NAVAL]), rec, ev, rng.bit_generator.state)
 
     def tick() -> None:
         nonlocal t_ckpt
@@ -369,6 +387,9 @@ def cyclic(
     report(progress, 1.0, st.n_events)
     nc = len(ends) - 1
     se = np.asarray(s_energy)
+    if per_cycle is not None:
+        assert isinstance(eng, CompiledPath)
+        eng.log.hand_over(eng.ipos)
     if stream is not None:
         assert isinstance(eng, CompiledPath)
         eng.hand_over()
@@ -393,15 +414,43 @@ def cyclic(
         loop = np.bincount(cyc, work_step, minlength=nc)[:nc]
         recs = (gamma, eng.stress[:nst].copy(), eng.stress_before[:nst].copy(),
                 eng.size[:nst].copy(), eng.plastic[:nst].copy(), cyc)
-    diss = np.bincount(av_cycle, av.dissipation, minlength=nc)[:nc]
-    events = np.bincount(av_cycle, av.size, minlength=nc)[:nc].astype(np.int64)
-    pl_net = np.bincount(av_cycle, av.plastic, minlength=nc)[:nc]
-    pl_abs = np.bincount(av_cycle, np.abs(av.plastic), minlength=nc)[:nc]
+    if per_cycle is not None:  # accumulated block by block (the same sums)
+        diss, ev_f, pl_net, pl_abs = (a[:nc].copy() for a in per_cycle.acc)
+        events = ev_f.astype(np.int64)
+    else:
+        diss = np.bincount(av_cycle, av.dissipation, minlength=nc)[:nc]
+        events = np.bincount(av_cycle, av.size, minlength=nc)[:nc].astype(np.int64)
+        pl_net = np.bincount(av_cycle, av.plastic, minlength=nc)[:nc]
+        pl_abs = np.bincount(av_cycle, np.abs(av.plastic), minlength=nc)[:nc]
     return CyclicRun(
         st, *recs, np.asarray(s_stress), se,
         events, pl_net, pl_abs, loop, diss, loop - diss - np.diff(se), absorbed_at, period,
         None if absorbed_at is None else absorbed_at - period, av, float(n * dgamma),
         float(dgamma), float(alpha))
+
+
+class _CycleLog:
+    """The avalanche log of a :func:`cyclic` run streamed to ``log_sink``, and its per-cycle sums.
+
+    Each block of the log (:class:`~femplastic.weakplane.drivers.path.LoopLog`) is added to
+    the dissipation, events, net and absolute plastic strain of its avalanches' cycles
+    (``ends`` the first step of each cycle so far) with ``np.add.at``, in avalanche order:
+    the order of ``np.bincount`` over the whole log, the same bits. Then it goes on to the
+    sink.
+    """
+
+    def __init__(self, sink: Callable[[str, dict[str, NDArray]], None], cycles: int) -> None:
+        self.sink = sink
+        self.acc = np.zeros((4, cycles))  # dissipation, events, plastic_net, plastic_abs
+        self.ends: list[int] = [0]
+
+    def take(self, kind: str, b: dict[str, NDArray]) -> None:
+        if kind == "avalanches" and b["step"].size:
+            cyc = np.searchsorted(np.asarray(self.ends), b["step"], side="right") - 1
+            for row, x in zip(self.acc, (b["dissipation"], b["size"].astype(float),
+                                         b["plastic"], np.abs(b["plastic"])), strict=True):
+                np.add.at(row, cyc, x)
+        self.sink(kind, b)
 
 
 class _CycleStream:
@@ -439,36 +488,20 @@ def _restore(ck: AQSCheckpoint, args: dict, eng: CompiledPath, rng: np.random.Ge
     if str(rec.get("protocol", "")) != "cyclic":
         raise ValueError(f"resume: not a cyclic checkpoint (protocol "
                          f"{str(rec.get('protocol', 'aqs'))!r})")
-    diff = [k for k, v in args.items() if k not in rec or rec[k].item() != v]
-    if diff:
-        details = ", ".join(f"{k}: checkpoint {rec[k].item() if k in rec else None!r}, "
-                            f"now {args[k]!r}" for k in diff)
-        raise ValueError(f"resume: the checkpoint's arguments differ from this call's ({details})")
+    check_resume_args(rec, args)
     st = eng.state
-    check_loop_layout(rec, st.model.dim)
+    ipos = loop_ipos(rec, st.model.dim)
     ck.restore_state(st)
     rng.bit_generator.state = ck.rng_state
     eng.base[:] = ck.base
-    eng.ipos[:] = rec["ipos"]
+    eng.ipos[:] = ipos
     eng.facc[:] = rec["facc"]
     eng.E0[:] = rec["E0"]
     eng.events0, eng.aval0 = (int(x) for x in rec["counts0"])
     m = int(ck.done) - int(eng.ipos[PK.R0])  # the rows not handed over
     for name in ("pos", "stress", "stress_before", "size", "plastic"):
         getattr(eng, name)[:m] = rec[name]
-    na = int(ck.n_aval)
-    eng.alog = np.zeros((max(64, 2 * na), 8))
-    eng.alog[:na] = rec["alog"]
-    if eng.record_events:
-        ev = ck.events
-        ne = ev["ev_x"].shape[0]
-        while eng.events[0].shape[0] < ne + st.n_elem:
-            eng._grow_events()
-        for dst, key in zip(eng.events[:5], ("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp"),
-                            strict=True):
-            dst[:ne] = ev[key]
-        eng.ev_x[:ne] = ev["ev_x"]
-        eng.events[5][0] = ne
+    eng.log.restore(rec["alog"], ck.events)
     eng._sync()
     ab, pe = int(rec["absorbed_at"]), int(rec["period"])
     return (int(rec["cycle"]), int(rec["leg"]), None if ab < 0 else ab,

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ... import interrupt, threads
+from ... import interrupt, threads, validation
 from ...fe.elasticity import ddot
 from .. import aqs_kernels as AK
 from .. import kernels as K
@@ -49,8 +49,9 @@ from ..npblas import routines
 from ..state import State
 from .sweeps import SweepBuffers, relax_sweeps
 
-__all__ = ["AvalancheLog", "CompiledPath", "StrainPath", "area_weights", "check_loop_layout",
-           "choose_compiled", "compiled_available", "first_chunk"]
+__all__ = ["LOG_COLUMNS", "AvalancheLog", "CompiledPath", "LoopLog", "StrainPath", "area_weights",
+           "check_loop_layout", "check_resume_args", "choose_compiled", "compiled_available",
+           "first_chunk", "loop_ipos", "sink_args"]
 
 
 @dataclass
@@ -311,6 +312,214 @@ class StrainPath:
         return self.state
 
 
+#: Names of the event columns of a checkpoint (``ev_x``: global sweep, avalanche row).
+_EV_KEYS = ("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp")
+#: Columns of the avalanche log (``alog``) rows, in order; the integer ones.
+LOG_COLUMNS = ("step", "gamma", "stress_before", "stress_after", "size", "sweeps", "plastic",
+               "dissipation")
+_LOG_INTS = (0, 4, 5)
+
+
+class LoopLog:
+    """The avalanche log and event record of a compiled cyclic/stress loop, or their stream.
+
+    Without ``sink`` the log (``alog``) and the events grow with the run. With ``sink`` they
+    hold at most about ``rows`` avalanches and ``rows`` events: when the loop reports them
+    full (``LOG_FULL``, ``RECORD_FULL``) or at the end (:meth:`hand_over`), ``sink(kind,
+    block)`` gets the rows held, ``kind = "avalanches"`` (the columns of
+    :class:`AvalancheLog`, :data:`LOG_COLUMNS`) or ``"events"`` (its ``events`` columns,
+    ``avalanche`` the global row of the log), in order: concatenated, the blocks are the
+    arrays of the run held in memory, bit for bit. ``ipos[A0]`` is the avalanche in row 0
+    of ``alog`` (the rows before it were handed over); events are handed over whole, so
+    ``events[5][0]`` counts those held.
+
+    Parameters
+    ----------
+    PK : module
+        The dimension's compiled loops (:func:`femplastic.weakplane.dimension.path_kernels_of`).
+    n_elem : int
+        Elements (a sweep records at most that many events).
+    record_events : bool
+        Keep the events.
+    sink : callable, optional
+        ``sink(kind, block)``, see above.
+    rows : int
+        Avalanches (and events) per block handed to ``sink``.
+    """
+
+    def __init__(self, PK: Any, n_elem: int, record_events: bool,
+                 sink: Callable[[str, dict[str, NDArray]], None] | None = None,
+                 rows: int = 65536) -> None:
+        self.PK, self.n_elem, self.sink = PK, int(n_elem), sink
+        self.record_events = bool(record_events)
+        self.rows = max(1, int(rows))
+        self.alog = np.zeros((self.rows if sink is not None else 64, 8))
+        cap = (max(self.rows, n_elem) + n_elem if sink is not None else max(n_elem, 1024)) \
+            if record_events else 0
+        self.events = event_record(cap)
+        self.ev_x = np.zeros((cap, 2), np.int64)
+
+    def held(self, ipos: NDArray[np.int64]) -> int:
+        """Avalanche rows held (``ipos[A0] .. ipos[NAVAL]``)."""
+        return int(ipos[self.PK.NAVAL] - ipos[self.PK.A0])
+
+    def log_full(self, ipos: NDArray[np.int64]) -> None:
+        """``LOG_FULL``: hand the rows over (with a sink) or grow the log."""
+        if self.sink is not None:
+            self._hand_log(ipos)
+            return
+        a = np.zeros((2 * self.alog.shape[0], 8))
+        a[:self.alog.shape[0]] = self.alog
+        self.alog = a
+
+    def record_full(self) -> None:
+        """``RECORD_FULL``: hand the events over (with a sink) or grow the record."""
+        if self.sink is not None:
+            self._hand_events()
+            return
+        cap = 2 * self.events[0].shape[0] + self.n_elem
+        self.events = event_record(cap, self.events)
+        x = np.zeros((cap, 2), np.int64)
+        x[:self.ev_x.shape[0]] = self.ev_x
+        self.ev_x = x
+
+    def _hand_log(self, ipos: NDArray[np.int64]) -> None:
+        k = self.held(ipos)
+        if k > 0:
+            self.sink("avalanches", self._columns(k))  # type: ignore[misc]
+        ipos[self.PK.A0] = ipos[self.PK.NAVAL]
+
+    def _hand_events(self) -> None:
+        if self.record_events and int(self.events[5][0]) > 0:
+            self.sink("events", self._events())  # type: ignore[misc]
+            self.events[5][0] = 0
+
+    def hand_over(self, ipos: NDArray[np.int64]) -> None:
+        """Give everything held to the sink (no-op without one): the run's end."""
+        if self.sink is not None:
+            self._hand_events()
+            self._hand_log(ipos)
+
+    def _events(self) -> dict[str, NDArray]:
+        m = int(self.events[5][0])
+        ev_e, ev_k, ev_th, ev_tau, ev_amp, _ = self.events
+        return {"element": ev_e[:m].copy(), "system": ev_k[:m].copy(),
+                "theta": ev_th[:m].copy(), "tau": ev_tau[:m].copy(),
+                "amplitude": ev_amp[:m].copy(), "sweep": self.ev_x[:m, 0].copy(),
+                "avalanche": self.ev_x[:m, 1].copy()}
+
+    def _columns(self, k: int) -> dict[str, NDArray]:
+        a = self.alog[:k]
+        return {name: a[:, c].astype(np.int64) if c in _LOG_INTS else a[:, c].copy()
+                for c, name in enumerate(LOG_COLUMNS)}
+
+    def avalanches(self, ipos: NDArray[np.int64]) -> AvalancheLog:
+        """The rows held as an :class:`AvalancheLog` (events included when recorded)."""
+        return AvalancheLog(**self._columns(self.held(ipos)),
+                            events=self._events() if self.record_events else None)
+
+    def checkpoint(self, ipos: NDArray[np.int64]) -> tuple[NDArray, dict[str, NDArray]]:
+        """The rows and events held (copies): a checkpoint's ``alog`` and events."""
+        ne = int(self.events[5][0]) if self.record_events else 0
+        ev = {name: a[:ne].copy() for name, a in zip(_EV_KEYS, self.events[:5], strict=True)}
+        ev["ev_x"] = self.ev_x[:ne].copy()
+        return self.alog[:self.held(ipos)].copy(), ev
+
+    def restore(self, alog: NDArray, events: dict[str, NDArray] | None) -> None:
+        """Hold a checkpoint's rows and events again (:meth:`checkpoint`)."""
+        na = alog.shape[0]  # (a stream's capacity stays: the same blocks as without a stop)
+        self.alog = np.zeros((max(self.rows, na) if self.sink is not None else
+                              max(64, 2 * na), 8))
+        self.alog[:na] = alog
+        if self.record_events and events is not None:
+            ne = events["ev_x"].shape[0]
+            while self.events[0].shape[0] < ne + self.n_elem:
+                cap = 2 * self.events[0].shape[0] + self.n_elem
+                self.events = event_record(cap, self.events)
+                self.ev_x = np.zeros((cap, 2), np.int64)
+            for dst, key in zip(self.events[:5], _EV_KEYS, strict=True):
+                dst[:ne] = events[key]
+            self.ev_x[:ne] = events["ev_x"]
+            self.events[5][0] = ne
+
+
+def check_resume_args(rec: Any, args: dict[str, Any]) -> None:
+    """Refuse a checkpoint whose driver arguments differ from this call's, naming them.
+
+    ``log_sink`` (whether the avalanche log streams) counts as False in a checkpoint
+    written before it could.
+
+    Parameters
+    ----------
+    rec : mapping
+        The checkpoint's ``records``.
+    args : dict
+        This call's arguments (JSON-like scalars).
+
+    Raises
+    ------
+    ValueError
+        One line naming every differing argument with both values.
+    """
+    def saved(k: str) -> Any:
+        if k in rec:
+            return rec[k].item()
+        return False if k == "log_sink" else None
+
+    diff = [k for k, v in args.items() if saved(k) != v]
+    if diff:
+        details = ", ".join(f"{k}: checkpoint {saved(k)!r}, now {args[k]!r}" for k in diff)
+        raise ValueError(f"resume: the checkpoint's arguments differ from this call's ({details})")
+
+
+def sink_args(sink: Any, log_sink: Any, sink_rows: Any, use_compiled: bool) -> dict[str, Any]:
+    """Check the streaming arguments of a cyclic/stress driver; their checkpoint entries.
+
+    Parameters
+    ----------
+    sink, log_sink : callable or None
+        The step-record and avalanche-log sinks.
+    sink_rows : int
+        Rows per block (>= 1; checked when a sink is given).
+    use_compiled : bool
+        Whether the compiled loop runs (the sinks need it).
+
+    Returns
+    -------
+    dict
+        ``sink_rows`` (0 without any sink) and ``log_sink`` (bool), for the arguments a
+        resume must repeat (:func:`check_resume_args`).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A sink that is not callable, a bad ``sink_rows``, a sink without the compiled loop.
+    """
+    for name, fn in (("sink", sink), ("log_sink", log_sink)):
+        if fn is not None:
+            validation.integer("sink_rows", sink_rows, low=1)
+            if not callable(fn):
+                raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+            if not use_compiled:
+                raise ValueError(f"{name} needs the compiled loop (see compiled_available)")
+    streams = sink is not None or log_sink is not None
+    return {"sink_rows": int(sink_rows) if streams else 0, "log_sink": log_sink is not None}
+
+
+def loop_ipos(rec: Any, dim: int = 2) -> NDArray[np.int64]:
+    """A checkpoint's ``ipos`` in this version's layout (checked, :func:`check_loop_layout`).
+
+    A checkpoint written before the avalanche log could stream lacks the last field
+    (``log0``): its log holds every row, so it is 0.
+    """
+    check_loop_layout(rec, dim)
+    PK = path_kernels_of(dim)
+    ipos = np.zeros(len(PK.IPOS), np.int64)
+    old = np.asarray(rec["ipos"], np.int64)
+    ipos[:old.size] = old
+    return ipos
+
+
 def check_loop_layout(rec: Any, dim: int = 2) -> None:
     """Refuse a checkpoint whose compiled-loop state has another layout than this version's.
 
@@ -327,7 +536,7 @@ def check_loop_layout(rec: Any, dim: int = 2) -> None:
         ``ipos`` or ``facc`` of another length (an older femplastic wrote it).
     """
     PK = path_kernels_of(dim)
-    if np.asarray(rec["ipos"]).size != len(PK.IPOS) or \
+    if np.asarray(rec["ipos"]).size not in (len(PK.IPOS), len(PK.IPOS) - 1) or \
             np.asarray(rec["facc"]).size != len(PK.FACC):
         raise ValueError(f"resume: the checkpoint's loop state has "
                          f"{np.asarray(rec['ipos']).size} fields, this version's "
@@ -407,12 +616,16 @@ class CompiledPath:
     With ``rows`` (< ``n_steps``) the step records (:attr:`pos` ...) hold that many rows,
     from row ``ipos[R0]`` on: when they are full, ``sink(row0, block)`` gets them (a dict
     ``pos, stress, stress_before, size, plastic`` of copies) and the loop goes on
-    (:meth:`hand_over`; the same bits as records held whole).
+    (:meth:`hand_over`; the same bits as records held whole). With ``log_sink`` the
+    avalanche log and events stream the same way (:class:`LoopLog`, blocks of
+    ``log_rows``).
     """
 
     def __init__(self, state: State, rng: np.random.Generator, dgamma: float, alpha: float,
                  n_steps: int, record_events: bool = False, rows: int | None = None,
-                 sink: Callable[[int, dict[str, NDArray]], None] | None = None) -> None:
+                 sink: Callable[[int, dict[str, NDArray]], None] | None = None,
+                 log_sink: Callable[[str, dict[str, NDArray]], None] | None = None,
+                 log_rows: int = 65536) -> None:
         rows = n_steps if rows is None else max(1, min(int(rows), n_steps))
         _path_setup(self, state, rng, dgamma, alpha, rows)  # k, n: from ipos after chunks
         self.sink = sink
@@ -424,10 +637,8 @@ class CompiledPath:
         self.ipos = np.zeros(len(PK.IPOS), np.int64)
         self.facc = np.zeros(len(PK.FACC))
         self.facc[PK.BEXT] = float(resolve(self.M, AK.weighted_mean(self.base, self.w)))
-        self.alog = np.zeros((64, 8))
         self.record_events = bool(record_events)
-        self.events = event_record(max(st.n_elem, 1024) if record_events else 0)
-        self.ev_x = np.zeros((self.events[0].shape[0], 2), np.int64)
+        self.log = LoopLog(PK, st.n_elem, record_events, log_sink, log_rows)
         self.work = work_buffers(st.n_elem, C)
         n = st.n_elem
         self._tmp = (np.empty((n, C)), np.empty((n, C)), np.empty((n, C)), np.empty(n))
@@ -461,18 +672,6 @@ class CompiledPath:
         self.state.n_events = self.events0 + int(self.ipos[PK.NEV])
         self.state.n_avalanches = self.aval0 + int(self.ipos[PK.NAVAL])
 
-    def _grow_events(self) -> None:
-        cap = 2 * self.events[0].shape[0] + self.state.n_elem
-        self.events = event_record(cap, self.events)
-        x = np.zeros((cap, 2), np.int64)
-        x[:self.ev_x.shape[0]] = self.ev_x
-        self.ev_x = x
-
-    def _grow_log(self) -> None:
-        a = np.zeros((2 * self.alog.shape[0], 8))
-        a[:self.alog.shape[0]] = self.alog
-        self.alog = a
-
     def leg(self, k_to: int, tick: Callable[[], None] | None = None) -> None:
         """Drive from the current position to ``k_to`` (one monotonic leg).
 
@@ -488,15 +687,16 @@ class CompiledPath:
         system, law, cache = kernel_state(st)
         cur, trial, half, vec = self._tmp
         gemv, ddot_ = self.blas
+        log = self.log
         while True:
             interrupt.check()
             t0 = _time.perf_counter()
             status = PK.path_chunk(
                 int(k_to), self.chunk, self.form, gemv, ddot_, st.stress, st.prestress,
                 self.base, self.v, self.vneg, self.ivm, self.w, self.M, self.E0, self.dgamma,
-                self.vbar, system, law, cache, self.work, self.events, self.ev_x, self.rng,
+                self.vbar, system, law, cache, self.work, log.events, log.ev_x, self.rng,
                 self.record_events, 1_000_000, self.ipos, self.facc, self.pos, self.stress,
-                self.stress_before, self.size, self.plastic, self.alog, cur, trial, half, vec,
+                self.stress_before, self.size, self.plastic, log.alog, cur, trial, half, vec,
                 self.par)
             self._sync()
             if status == PK.DONE:
@@ -505,10 +705,10 @@ class CompiledPath:
                 self.hand_over()
                 continue
             if status == PK.RECORD_FULL:
-                self._grow_events()
+                log.record_full()
                 continue
             if status == PK.LOG_FULL:
-                self._grow_log()
+                log.log_full(self.ipos)
                 continue
             if status == PK.SWEEP_LIMIT:
                 raise RuntimeError("relaxation did not stop after 1000000 sweeps")
@@ -539,42 +739,10 @@ class CompiledPath:
         self.ipos[self.PK.R0] = r0 + k
 
     def avalanches(self) -> AvalancheLog:
-        """The avalanche log so far (events included when recorded)."""
-        return log_from_arrays(self.alog[:int(self.ipos[self.PK.NAVAL])], self.events, self.ev_x,
-                               self.record_events)
+        """The avalanche log held (all of it without a ``log_sink``; events when recorded)."""
+        return self.log.avalanches(self.ipos)
 
     def finish(self) -> State:
         """The driven state at the current position (stress and ``macro_strain`` set)."""
         self.current_stress()
         return self.state
-
-
-def log_from_arrays(alog: NDArray[np.float64], events: tuple, ev_x: NDArray[np.int64],
-                    record_events: bool) -> AvalancheLog:
-    """An :class:`AvalancheLog` from the compiled loops' rows and event record.
-
-    Parameters
-    ----------
-    alog : (m, 8) ndarray
-        ``step, gamma, stress_before, stress_after, size, sweeps, plastic, dissipation``.
-    events : tuple
-        The ``events`` bundle (:data:`femplastic.weakplane.bundles.EVENTS`).
-    ev_x : (capacity, 2) int64 ndarray
-        Global sweep and avalanche row of each event.
-    record_events : bool
-        Whether events were recorded.
-
-    Returns
-    -------
-    AvalancheLog
-    """
-    ints = {0, 4, 5}
-    cols = [alog[:, c].astype(np.int64) if c in ints else alog[:, c].copy() for c in range(8)]
-    ev = None
-    if record_events:
-        m = int(events[5][0])
-        ev_e, ev_k, ev_th, ev_tau, ev_amp, _ = events
-        ev = {"element": ev_e[:m].copy(), "system": ev_k[:m].copy(), "theta": ev_th[:m].copy(),
-              "tau": ev_tau[:m].copy(), "amplitude": ev_amp[:m].copy(),
-              "sweep": ev_x[:m, 0].copy(), "avalanche": ev_x[:m, 1].copy()}
-    return AvalancheLog(*cols, events=ev)

@@ -45,7 +45,7 @@ from numpy.typing import NDArray
 from ... import interrupt, threads, validation
 from ...fe.elasticity import ddot
 from .. import kernels as K
-from ..bundles import event_record, kernel_state, work_buffers
+from ..bundles import kernel_state, work_buffers
 from ..dimension import kernels_of, loading_tensor, path_kernels_of, resolve
 from ..energy import elastic_energy
 from ..npblas import on_one_thread, routines
@@ -54,11 +54,13 @@ from ..state import State
 from .checkpoint import AQSCheckpoint
 from .path import (
     AvalancheLog,
+    LoopLog,
     area_weights,
-    check_loop_layout,
+    check_resume_args,
     choose_compiled,
     first_chunk,
-    log_from_arrays,
+    loop_ipos,
+    sink_args,
 )
 from .progress import report
 from .sweeps import SweepBuffers, relax_sweeps
@@ -128,6 +130,7 @@ def stress_controlled(
     compiled: bool | None = None,
     sink: Callable[[dict[str, NDArray]], None] | None = None,
     sink_rows: int = 65536,
+    log_sink: Callable[[str, dict[str, NDArray]], None] | None = None,
 ) -> StressRun:
     """Ramp the resolved external stress from its current value to ``stress_end``.
 
@@ -183,7 +186,16 @@ def stress_controlled(
         step records are empty (the avalanche log is kept: one row per avalanche). A
         checkpoint holds the rows not yet handed over; resume with the same ``sink_rows``.
     sink_rows : int
-        Steps per block handed to ``sink`` (>= 1).
+        Steps per block handed to ``sink`` (>= 1), and avalanches (events) per block
+        handed to ``log_sink``.
+    log_sink : callable, optional
+        Streams the avalanche log and the events (compiled loop,
+        :class:`~femplastic.weakplane.drivers.path.LoopLog`): ``log_sink("avalanches",
+        block)`` gets the log's columns (``step, gamma, ..., dissipation``) every
+        ``sink_rows`` avalanches, ``log_sink("events", block)`` the events' (with
+        ``record_events``) every ``sink_rows`` events or so, the rest at the end; the blocks,
+        concatenated, are the arrays of ``run.avalanches`` of the run without it, bit for
+        bit. The returned log is then empty; a checkpoint holds the rows not yet handed over.
 
     Returns
     -------
@@ -229,12 +241,7 @@ def stress_controlled(
     s0 = float(resolve(M, w @ st.stress))
     n_steps, p_last = ramp_steps(s0, stress_end, dstress)
     sense = 1.0 if stress_end > s0 else -1.0
-    if sink is not None:
-        validation.integer("sink_rows", sink_rows, low=1)
-        if not callable(sink):
-            raise TypeError(f"sink must be callable, got {type(sink).__name__}")
-        if not use_compiled:
-            raise ValueError("sink needs the compiled loop (see compiled_available)")
+    sink_args(sink, log_sink, sink_rows, use_compiled)  # (checked before any work)
     target = None if sink is not None else _targets(s0, sense * dstress, float(stress_end),
                                                     n_steps, 0, n_steps)
     ramp = (st, M, w, v, vbar, s0, n_steps, p_last, sense, target)
@@ -242,7 +249,7 @@ def stress_controlled(
         return _python_ramp(rng, ramp, dstress, alpha, gamma_limit, record_events, progress)
     return _compiled_ramp(rng, ramp, dstress, alpha, gamma_limit, record_events, progress,
                           checkpoint, checkpoint_every, resume, float(stress_end),
-                          checkpoint_since, sink, int(sink_rows))
+                          checkpoint_since, sink, int(sink_rows), log_sink)
 
 
 def _targets(s0: float, sds: float, stress_end: float, n_steps: int, a: int,
@@ -420,11 +427,14 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
                    resume: AQSCheckpoint | None, stress_end: float,
                    checkpoint_since: float | None = None,
                    sink: Callable[[dict[str, NDArray]], None] | None = None,
-                   sink_rows: int = 65536) -> StressRun:
+                   sink_rows: int = 65536,
+                   log_sink: Callable[[str, dict[str, NDArray]], None] | None = None
+                   ) -> StressRun:
     """The ramp on the compiled loop (:func:`femplastic.weakplane.path_kernels.stress_chunk`).
 
     With ``sink`` the step records live in arrays of ``sink_rows`` rows: the loop stops when
-    they are full (``ROWS_FULL``), they are handed over and the loop goes on.
+    they are full (``ROWS_FULL``), they are handed over and the loop goes on; with
+    ``log_sink`` the avalanche log and events the same way (:class:`LoopLog`).
     """
     st, M, w, v, vbar, s0, n_steps, p_last, sense, target = ramp
     sds = sense * dstress
@@ -442,9 +452,7 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
     out_g = np.zeros(rows)
     jump = np.zeros(rows)
     sizes = np.zeros(rows, np.int64)
-    alog = np.zeros((64, 8))
-    events = event_record(max(st.n_elem, 1024) if record_events else 0)
-    ev_x = np.zeros((events[0].shape[0], 2), np.int64)
+    log = LoopLog(PK, st.n_elem, record_events, log_sink, sink_rows)
     work = work_buffers(st.n_elem, C)
     E0 = st.macro_strain.copy()
     base = st.stress.copy()
@@ -454,58 +462,36 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
     events0, aval0 = st.n_events, st.n_avalanches
     args = {"stress_end": float(stress_end), "dstress": float(dstress), "alpha": float(alpha),
             "gamma_limit": float(gamma_limit), "record_events": bool(record_events),
-            "sink_rows": 0 if sink is None else int(sink_rows)}
+            **sink_args(sink, log_sink, sink_rows, True)}
     if resume is not None:
         rec = resume.records
         if str(rec.get("protocol", "")) != "stress":
             raise ValueError(f"resume: not a stress-controlled checkpoint (protocol "
                              f"{str(rec.get('protocol', 'aqs'))!r})")
-        diff = [k for k, val in args.items() if k not in rec or rec[k].item() != val]
-        if diff:
-            details = ", ".join(f"{k}: checkpoint {rec[k].item() if k in rec else None!r}, "
-                                f"now {args[k]!r}" for k in diff)
-            raise ValueError(f"resume: the checkpoint's arguments differ from this call's "
-                             f"({details})")
-        check_loop_layout(rec, st.model.dim)
+        check_resume_args(rec, args)
+        ipos[:] = loop_ipos(rec, st.model.dim)
         resume.restore_state(st)
         rng.bit_generator.state = resume.rng_state
         base[:] = resume.base
-        ipos[:] = rec["ipos"]
         facc[:] = rec["facc"]
         E0[:] = rec["E0"]
         events0, aval0 = (int(x) for x in rec["counts0"])
         d = int(resume.done) - int(ipos[PK.R0])  # the rows not handed over
         out_s[:d], out_g[:d], jump[:d], sizes[:d] = (rec[k] for k in
                                                     ("stress", "gamma", "jump", "size"))
-        na = int(resume.n_aval)
-        alog = np.zeros((max(64, 2 * na), 8))
-        alog[:na] = rec["alog"]
-        if record_events:
-            ne = resume.events["ev_x"].shape[0]
-            cap = max(2 * ne, ne + st.n_elem, 1024)
-            events = event_record(cap)
-            ev_x = np.zeros((cap, 2), np.int64)
-            for dst, key in zip(events[:5], ("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp"),
-                                strict=True):
-                dst[:ne] = resume.events[key]
-            ev_x[:ne] = resume.events["ev_x"]
-            events[5][0] = ne
+        log.restore(rec["alog"], resume.events)
 
     def snapshot() -> AQSCheckpoint:
         d = int(ipos[PK.DONE_]) - int(ipos[PK.R0])  # rows held (the others handed over)
-        na = int(ipos[PK.NAVAL])
-        ne = int(events[5][0]) if record_events else 0
+        alog, ev = log.checkpoint(ipos)  # the log rows and events not handed over
         rec = {"protocol": np.array("stress"), **{k: np.array(x) for k, x in args.items()},
                "ipos": ipos.copy(), "facc": facc.copy(), "E0": E0.copy(),
                "counts0": np.array([events0, aval0], np.int64),
                "stress": out_s[:d].copy(), "gamma": out_g[:d].copy(), "jump": jump[:d].copy(),
-               "size": sizes[:d].copy(), "alog": alog[:na].copy()}
-        ev = {name: a[:ne].copy() for name, a in
-              zip(("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp"), events[:5], strict=True)}
-        ev["ev_x"] = ev_x[:ne].copy()
+               "size": sizes[:d].copy(), "alog": alog}
         return AQSCheckpoint(AQSCheckpoint.state_dict(st), base.copy(), np.zeros(3),
-                             float(facc[PK.BEXT]), int(ipos[PK.KB]), int(ipos[PK.DONE_]), na,
-                             rec, ev, rng.bit_generator.state)
+                             float(facc[PK.BEXT]), int(ipos[PK.KB]), int(ipos[PK.DONE_]),
+                             int(ipos[PK.NAVAL]), rec, ev, rng.bit_generator.state)
 
     last_g = [0.0]  # gamma of the last step handed over
 
@@ -535,8 +521,8 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
         status = PK.stress_chunk(
             n_steps, p_last, chunk, form, gemv, ddot_, st.stress, st.prestress, base, v, vload,
             ivm, w, M, E0, dgeq, vbar, sense, tramp, gamma_limit, system, law, cache, work,
-            events, ev_x, rng, record_events, 1_000_000, ipos, facc, out_s, out_g, jump, sizes,
-            alog, trial, half, vec, par)
+            log.events, log.ev_x, rng, record_events, 1_000_000, ipos, facc, out_s, out_g, jump,
+            sizes, log.alog, trial, half, vec, par)
         st.n_events = events0 + int(ipos[PK.NEV])
         st.n_avalanches = aval0 + int(ipos[PK.NAVAL])
         if status == PK.DONE:
@@ -545,16 +531,10 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
             hand_over()
             continue
         if status == PK.RECORD_FULL:
-            cap = 2 * events[0].shape[0] + n
-            events = event_record(cap, events)
-            x = np.zeros((cap, 2), np.int64)
-            x[:ev_x.shape[0]] = ev_x
-            ev_x = x
+            log.record_full()
             continue
         if status == PK.LOG_FULL:
-            a = np.zeros((2 * alog.shape[0], 8))
-            a[:alog.shape[0]] = alog
-            alog = a
+            log.log_full(ipos)
             continue
         if status == PK.SWEEP_LIMIT:
             raise RuntimeError("relaxation did not stop after 1000000 sweeps")
@@ -577,7 +557,8 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
         K.trial_stress(base, vload, x_end, st.stress)
         st.macro_strain = E0 + g_last * M
     report(progress, 1.0, st.n_events)
-    av = log_from_arrays(alog[:int(ipos[PK.NAVAL])], events, ev_x, record_events)
+    log.hand_over(ipos)  # (with a log_sink: the rest of the log; else nothing)
+    av = log.avalanches(ipos)
     if sink is not None:
         hand_over()
         e = np.zeros(0)
