@@ -61,7 +61,7 @@ def _meminfo(key: str, default: float) -> float:
 
 
 #: Default memory budget (bytes) of the dense response (:func:`make_propagator`): 45 % of the
-#: physical memory, at least :data:`FULL_DENSE_MAX` (9.8 GiB on the 24 GiB reference
+#: physical memory, at least :data:`FULL_DENSE_MAX` (10.6 GiB on the 24 GiB reference
 #: machine: enough for the packed response of L = 128, 9.1 GiB). Override it with
 #: ``make_propagator(dense_budget=...)`` or ``FEMPLASTIC_DENSE_BUDGET`` (bytes; 0 = always
 #: sparse).
