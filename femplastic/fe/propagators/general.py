@@ -262,7 +262,51 @@ class SparseFactor:
         return out
 
 
-class SparsePropagator(Propagator):
+class _FactorPropagator(Propagator):
+    """A general propagator holding a :class:`SparseFactor`: its mesh, material, full solves.
+
+    :meth:`stress` is one compiled sparse solve; :attr:`fe` the scikit-fem problem (built on
+    first use). Subclasses set :attr:`factor` (via ``super().__init__``) and implement
+    :attr:`self_response`, :meth:`add` and :meth:`numba_form`.
+    """
+
+    def __init__(self, mesh: FEMesh, material: Isotropic, backend: str = "auto") -> None:
+        self.mesh = mesh
+        self.material = material
+        self.factor = SparseFactor(mesh, material, backend)
+        self._fe: PeriodicFE | None = None
+        self._self: NDArray[np.float64] | None = None
+
+    @property
+    def fe(self) -> PeriodicFE:
+        """The scikit-fem/SuperLU periodic FE problem (built on first use; energies, checks)."""
+        if self._fe is None:
+            self._fe = PeriodicFE(self.mesh, self.material)
+        return self._fe
+
+    def stress(
+        self,
+        eps_pl: ArrayLike,
+        macro_strain: ArrayLike = (0.0, 0.0, 0.0),
+        prestress: ArrayLike | None = None,
+    ) -> NDArray[np.float64]:
+        """Direct sparse FE solve, (n_elem, 3).
+
+        Parameters, result and errors as :meth:`Propagator.stress`.
+        """
+        fac = self.factor
+        n = fac.n_elem
+        epl = check_field("eps_pl", eps_pl, n)
+        E = _check_macro(macro_strain)
+        asm = fac.asm
+        u = fac.solve(asm.force(epl - E[None, :]))[:, 0]
+        out = np.einsum("eab,eb->ea", asm.C, E[None, :] + asm.avg_strain(u) - epl)
+        if prestress is not None:
+            out += check_field("prestress", prestress, n)
+        return out
+
+
+class SparsePropagator(_FactorPropagator):
     """General path: sparse FE solves with a fill-reducing factorisation computed once.
 
     Works on any periodic quadrilateral mesh and with per-element moduli. A batch of events
@@ -287,20 +331,6 @@ class SparsePropagator(Propagator):
         The packed factorisation.
     """
 
-    def __init__(self, mesh: FEMesh, material: Isotropic, backend: str = "auto") -> None:
-        self.mesh = mesh
-        self.material = material
-        self.factor = SparseFactor(mesh, material, backend)
-        self._fe: PeriodicFE | None = None
-        self._self: NDArray[np.float64] | None = None
-
-    @property
-    def fe(self) -> PeriodicFE:
-        """The scikit-fem/SuperLU periodic FE problem (built on first use; energies, checks)."""
-        if self._fe is None:
-            self._fe = PeriodicFE(self.mesh, self.material)
-        return self._fe
-
     @property
     def self_response(self) -> NDArray[np.float64]:
         """Each element's own response from the selected inverse, (n_elem, 3, 3).
@@ -315,18 +345,6 @@ class SparsePropagator(Propagator):
         if self._self is None:
             self._self = self.factor.self_response()
         return self._self
-
-    def stress(
-        self,
-        eps_pl: ArrayLike,
-        macro_strain: ArrayLike = (0.0, 0.0, 0.0),
-        prestress: ArrayLike | None = None,
-    ) -> NDArray[np.float64]:
-        """Direct sparse FE solve, (n_elem, 3).
-
-        Parameters, result and errors as :meth:`Propagator.stress`.
-        """
-        return _factor_stress(self.factor, eps_pl, macro_strain, prestress)
 
     def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
         """One forward and backward substitution for the whole batch (compiled).
@@ -478,20 +496,6 @@ class DensePropagator(Propagator):
         return 1, self._R2, 0
 
 
-def _factor_stress(factor: SparseFactor, eps_pl: ArrayLike, macro_strain: ArrayLike,
-                   prestress: ArrayLike | None) -> NDArray[np.float64]:
-    """Element stress (n, 3) by one solve with ``factor`` (contract of Propagator.stress)."""
-    n = factor.n_elem
-    epl = check_field("eps_pl", eps_pl, n)
-    E = _check_macro(macro_strain)
-    asm = factor.asm
-    u = factor.solve(asm.force(epl - E[None, :]))[:, 0]
-    out = np.einsum("eab,eb->ea", asm.C, E[None, :] + asm.avg_strain(u) - epl)
-    if prestress is not None:
-        out += check_field("prestress", prestress, n)
-    return out
-
-
 def _factor_operators(fac: SparseFactor) -> tuple[NDArray[np.int64], NDArray[np.float64],
                                                   NDArray[np.float64], NDArray[np.float64]]:
     """``Ed (n, 8)``, ``F (n, 3, 8)``, ``D (n, 3, 8)``, ``C (n, 3, 3)`` of the packed factor."""
@@ -544,7 +548,7 @@ def packed_bytes(n: int, tile: int = PACKED_TILE) -> int:
     return 8 * pk.packed_size(n, max(1, min(tile, n)))
 
 
-class PackedDensePropagator(Propagator):
+class PackedDensePropagator(_FactorPropagator):
     """Dense response of a general periodic problem stored once per element pair (symmetry).
 
     Reciprocity makes ``A_j w_a R[i, b, j, a]`` symmetric (:mod:`.packed_kernels`) for any
@@ -570,7 +574,7 @@ class PackedDensePropagator(Propagator):
     buf : (1, N) float64 ndarray
         The packed response (:mod:`.packed_kernels` layout).
     factor : SparseFactor
-        The sparse factorisation (used by :meth:`stress`).
+        The sparse factorisation (used by :meth:`stress`: one solve).
     build_seconds : float
         Wall time of the build (factorisation and ``3 n`` solves).
     """
@@ -579,10 +583,8 @@ class PackedDensePropagator(Propagator):
         if int(tile) < 1:
             raise ValueError(f"tile must be >= 1, got {tile}")
         t0 = time.perf_counter()
-        self.mesh = mesh
-        self.material = material
-        fac = SparseFactor(mesh, material)
-        self.factor = fac
+        super().__init__(mesh, material)
+        fac = self.factor
         n = fac.n_elem
         b = max(1, min(int(tile), n))
         size = pk.packed_size(n, b)
@@ -603,7 +605,6 @@ class PackedDensePropagator(Propagator):
             pk.gather_packed(flat, Ed, D, C, _unit_solves(fac, idx), idx)
         self.buf = buf
         self.tile = b
-        self._self: NDArray[np.float64] | None = None
         self.build_seconds = time.perf_counter() - t0
 
     @property
@@ -631,18 +632,6 @@ class PackedDensePropagator(Propagator):
             e = np.arange(self.n_elem)
             self._self = np.ascontiguousarray(self._blocks(e, e).transpose(0, 2, 1))
         return self._self
-
-    def stress(
-        self,
-        eps_pl: ArrayLike,
-        macro_strain: ArrayLike = (0.0, 0.0, 0.0),
-        prestress: ArrayLike | None = None,
-    ) -> NDArray[np.float64]:
-        """Direct sparse FE solve, (n_elem, 3).
-
-        Parameters, result and errors as :meth:`Propagator.stress`.
-        """
-        return _factor_stress(self.factor, eps_pl, macro_strain, prestress)
 
     def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
         """Packed numba accumulation, event by event.

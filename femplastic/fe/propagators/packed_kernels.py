@@ -37,6 +37,8 @@ from ...numba_cache import refresh as _refresh_numba_caches
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
+from .sparse_kernels import element_stress  # noqa: E402  (after the cache refresh)
+
 __all__ = ["HEADER", "gather_packed", "packed_add", "packed_size"]
 
 #: Number of int64 header slots of the packed array.
@@ -76,15 +78,11 @@ def _unpack(buf):  # pragma: no cover - compiled
 
 @nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
 def packed_add(buf, stress, count, act_e, deps):  # pragma: no cover - compiled
-    """``stress += sum_k R2[elems k] . deps[k]`` through the packed response, event by event.
+    """``stress += sum_k R2[act_e k] . deps[k]`` for ``k < count``, event by event.
 
-    Parameters
-    ----------
-    buf : (N,) float64, the packed response (module docstring)
-    stress : (n*3,) float64, flat element stress, modified in place
-    count : int
-    act_e : (>= count,) int64
-    deps : (>= count, 3) float64, Voigt plastic strain increments (tensor shear)
+    ``buf`` is the packed response (module docstring); the other arguments are those of
+    :func:`~femplastic.fe.propagators.sparse_kernels.sparse_apply` (``stress`` flat
+    ``(3 n,)``, modified in place; ``deps`` Voigt increments, tensor shear).
     """
     n, b, nt, P, S, inv = _unpack(buf)
     tb = 9 * b * b
@@ -142,16 +140,7 @@ def gather_packed(buf, Ed, D, C, X, idx):  # pragma: no cover - compiled
         for J in range(te, nt):
             q = tb * ((J * (J + 1)) // 2) + 9 * b * e + 3 * c
             for j in range(J * b, min(n, J * b + b)):
-                s0 = 0.0
-                s1 = 0.0
-                s2 = 0.0
-                for k in range(8):
-                    p = Ed[j, k]
-                    if p >= 0:
-                        u = Y[p, lane]
-                        s0 += D[j, 0, k] * u
-                        s1 += D[j, 1, k] * u
-                        s2 += D[j, 2, k] * u
+                s0, s1, s2 = element_stress(Ed, D, Y, lane, j)
                 if j == e:
                     s0 -= C[e, 0, c]
                     s1 -= C[e, 1, c]
