@@ -150,6 +150,26 @@ def test_dense_from_sparse_solves_equals_dense_cholesky():
     assert np.abs(a.R - b.R).max() <= 1e-12 * np.abs(a.R).max()
 
 
+def test_packed_base_of_shuffled_and_meanfield_kernels():
+    """Models D and I over the packed response equal them over the full response: the fused
+    shuffled form (kind 8 vs 3, same permutations drawn) and the mean-field averages."""
+    from femplastic.fe.propagators import MeanFieldPropagator, ShuffledPropagator, kernels
+    m = fmesh.periodic_grid(6, 6.6)
+    mat = Isotropic(np.random.default_rng(4).uniform(8, 20, 36), 59.0)
+    full, packed = DensePropagator(m, mat), PackedDensePropagator(m, mat, tile=4)
+    elems = np.array([3, 17, 3, 35], np.int64)
+    deps = np.random.default_rng(5).normal(size=(4, 3)) * 0.01
+    out = []
+    for base in (full, packed):
+        kind, arr, L = ShuffledPropagator(base).numba_form()
+        s = np.zeros((36, 3))
+        kernels.apply_form(kind, arr, L, s, 4, elems, deps, np.random.default_rng(6), 0)
+        out.append(s)
+    assert np.abs(out[0] - out[1]).max() <= 1e-12 * np.abs(out[0]).max()
+    a, b = MeanFieldPropagator(full), MeanFieldPropagator(packed)
+    assert np.abs(a.O - b.O).max() <= 1e-12 * np.abs(a.S).max()
+
+
 @pytest.mark.parametrize("variant", ["C", "A"])
 def test_aqs_trajectory_sparse_form_equals_dense(variant):
     """AQS through the fused driver with the sparse numba form (one solve per sweep) has the
