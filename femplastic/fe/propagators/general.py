@@ -29,7 +29,7 @@ from .sparse_kernels import HEADER
 
 __all__ = ["DENSE_BUDGET", "FULL_DENSE_MAX", "PACKED_TILE", "SPARSE_BACKENDS",
            "DensePropagator", "PackedDensePropagator", "SparseFactor", "default_dense_budget",
-           "SparsePropagator", "make_propagator", "packed_bytes"]
+           "SparsePropagator", "dense_choice", "make_propagator", "packed_bytes"]
 
 
 #: Factorisation backends of :class:`SparsePropagator` ("auto" = the first). SuperLU (scipy)
@@ -677,6 +677,41 @@ def default_dense_budget() -> int:
     return val
 
 
+def dense_choice(n: int, budget: int | None = None) -> tuple[str, str]:
+    """Which general operator :func:`make_propagator` builds for ``n`` elements, and why.
+
+    Parameters
+    ----------
+    n : int
+        Elements.
+    budget : int, optional
+        Dense-response budget, bytes (default :func:`default_dense_budget`).
+
+    Returns
+    -------
+    kind, why : str
+        ``"full"`` (``72 n^2`` fits the budget and :data:`FULL_DENSE_MAX`), ``"packed"``
+        (:func:`packed_bytes` fits the budget and, with the build's right-hand sides and
+        sparse factor, the memory available now) or ``"sparse"``; ``why`` says why not
+        dense (empty otherwise).
+    """
+    budget = default_dense_budget() if budget is None else int(budget)
+    if 72 * n * n <= min(budget, FULL_DENSE_MAX):
+        return "full", ""
+    need = packed_bytes(n)
+    if need > budget:
+        return "sparse", (f"the packed dense response of {n} elements needs "
+                          f"{need / 2**30:.2f} GiB, the dense-response budget is "
+                          f"{budget / 2**30:.2f} GiB")
+    avail = _meminfo("MemAvailable", float("inf"))
+    extra = 2**27 + 2 * 8192 * n  # right-hand sides and the sparse factor while built
+    if need + extra > avail:
+        return "sparse", (f"the packed dense response of {n} elements needs "
+                          f"{need / 2**30:.2f} GiB, only {avail / 2**30:.1f} GiB of memory "
+                          "is available now (MemAvailable)")
+    return "packed", ""
+
+
 def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int | None = None,
                     periodic_kernel: bool = True, dense_budget: int | None = None,
                     backend: str = "auto") -> Propagator:
@@ -738,21 +773,13 @@ def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int | None = N
         if n <= dense_max:
             return DensePropagator(mesh, material, max_elem=max(n, 4096))
         return SparsePropagator(mesh, material, backend)
-    if 72 * n * n <= min(budget, FULL_DENSE_MAX):
+    kind, why = dense_choice(n, budget)
+    if kind == "full":
         return DensePropagator(mesh, material, max_elem=max(n, 4096))
-    need = packed_bytes(n)
-    if need <= budget:
-        avail = _meminfo("MemAvailable", float("inf"))
-        extra = 2**27 + 2 * 8192 * n  # right-hand sides and the sparse factor while built
-        if need + extra <= avail:
-            return PackedDensePropagator(mesh, material)
-        why = f"only {avail / 2**30:.1f} GiB of memory is available now (MemAvailable)"
-    else:
-        why = f"the dense-response budget is {budget / 2**30:.2f} GiB"
+    if kind == "packed":
+        return PackedDensePropagator(mesh, material)
     if budget > 0:
-        warnings.warn(
-            f"make_propagator: the packed dense response of {n} elements needs "
-            f"{need / 2**30:.2f} GiB, {why}: using the sparse solves (about 10x slower per "
-            "event; raise FEMPLASTIC_DENSE_BUDGET or make_propagator(dense_budget=...))",
-            stacklevel=2)
+        warnings.warn(f"make_propagator: {why}: using the sparse solves (about 10x slower per "
+                      "event; raise FEMPLASTIC_DENSE_BUDGET or make_propagator(dense_budget="
+                      "...))", stacklevel=2)
     return SparsePropagator(mesh, material, backend)
