@@ -159,6 +159,7 @@ def test_packed_base_of_shuffled_and_meanfield_kernels():
     full, packed = DensePropagator(m, mat), PackedDensePropagator(m, mat, tile=4)
     elems = np.array([3, 17, 3, 35], np.int64)
     deps = np.random.default_rng(5).normal(size=(4, 3)) * 0.01
+    deps[:, 1] = -deps[:, 0]  # slips: traceless (the packed form stores those only)
     out = []
     for base in (full, packed):
         kind, arr, L = ShuffledPropagator(base).numba_form()
@@ -168,6 +169,10 @@ def test_packed_base_of_shuffled_and_meanfield_kernels():
     assert np.abs(out[0] - out[1]).max() <= 1e-12 * np.abs(out[0]).max()
     a, b = MeanFieldPropagator(full), MeanFieldPropagator(packed)
     assert np.abs(a.O - b.O).max() <= 1e-12 * np.abs(a.S).max()
+    with pytest.raises(ValueError, match="traceless"):  # the fused form refuses the others
+        kind, arr, L = packed.numba_form()
+        kernels.apply_form(kind, arr, L, np.zeros((36, 3)), 1, elems, np.ones((1, 3)),
+                           np.random.default_rng(6), 0)
 
 
 @pytest.mark.parametrize("variant", ["C", "A"])

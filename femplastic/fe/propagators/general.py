@@ -23,7 +23,7 @@ from ..mesh import FEMesh
 from . import kernels
 from . import packed_kernels as pk
 from . import sparse_kernels as sk
-from .base import Propagator
+from .base import Propagator, aligned_zeros
 from .periodic import PeriodicKernel
 from .sparse_kernels import HEADER
 
@@ -44,7 +44,7 @@ SPARSE_BACKENDS = ("superlu",)
 #: (``femplastic bench mesh``): at L = 64 the full response runs AQS about 5x and the KMC
 #: quench about 10x faster than the sparse solves, after a build of a few seconds. Above it
 #: (and within the budget) the packed symmetric response (:class:`PackedDensePropagator`,
-#: half the memory, 3-4x slower per event than the full one) is used.
+#: 4/9 of the memory, 3-4x slower per event than the full one) is used.
 FULL_DENSE_MAX = int(1.25 * 2**30)
 
 
@@ -62,7 +62,7 @@ def _meminfo(key: str, default: float) -> float:
 
 #: Default memory budget (bytes) of the dense response (:func:`make_propagator`): 45 % of the
 #: physical memory, at least :data:`FULL_DENSE_MAX` (10.6 GiB on the 24 GiB reference
-#: machine: enough for the packed response of L = 128, 9.1 GiB). Override it with
+#: machine: enough for the packed response of L = 128, 8.1 GiB). Override it with
 #: ``make_propagator(dense_budget=...)`` or ``FEMPLASTIC_DENSE_BUDGET`` (bytes; 0 = always
 #: sparse).
 DENSE_BUDGET = max(FULL_DENSE_MAX, int(0.45 * _meminfo("MemTotal", 0.0)))
@@ -543,7 +543,7 @@ def packed_bytes(n: int, tile: int = PACKED_TILE) -> int:
     Returns
     -------
     int
-        Bytes, about ``36 n (n + tile)``.
+        Bytes, about ``32 n (n + tile)``.
     """
     return 8 * pk.packed_size(n, max(1, min(tile, n)))
 
@@ -551,14 +551,16 @@ def packed_bytes(n: int, tile: int = PACKED_TILE) -> int:
 class PackedDensePropagator(_FactorPropagator):
     """Dense response of a general periodic problem stored once per element pair (symmetry).
 
-    Reciprocity makes ``A_j w_a R[i, b, j, a]`` symmetric (:mod:`.packed_kernels`) for any
-    mesh and per-element moduli, so only the tiles ``i // b <= j // b`` are stored: about
-    ``36 n^2`` bytes instead of ``72 n^2`` (9.1 GiB at L = 128, n = 16,384). Exact: built
+    Reciprocity makes the response symmetric up to the element areas (:mod:`.packed_kernels`)
+    for any mesh and per-element moduli, so only the tiles ``i // b <= j // b`` are stored,
+    and of each element pair only the 8 numbers slips need (deviatoric inputs, and by the
+    symmetry deviatoric outputs; the pressure of every element stays exact): about
+    ``32 n^2`` bytes instead of ``72 n^2`` (8.1 GiB at L = 128, n = 16,384). Exact: built
     from the compiled sparse solves of :class:`SparseFactor` (blocks of 16 unit eigenstrains,
-    threaded), every stored number is the solve's own; the other half is recovered by the
-    symmetry, equal to the solve to round-off (~1e-15 relative). An event reads ``9 n``
-    numbers (half of them strided), one ``numba`` loop, no Python per event or sweep; usable
-    by the fused drivers through the form ``(FORM_PACKED, buf, 0)``.
+    threaded), equal to the solve to round-off (~1e-15 relative). An event reads ``8 n``
+    numbers (half of them strided, one cache line each), one ``numba`` loop, no Python per
+    event or sweep; usable by the fused drivers through the form ``(FORM_PACKED, buf, 0)``.
+    Volumetric increments (never slips) go through one sparse solve in :meth:`add`.
 
     Parameters
     ----------
@@ -588,16 +590,15 @@ class PackedDensePropagator(_FactorPropagator):
         n = fac.n_elem
         b = max(1, min(int(tile), n))
         size = pk.packed_size(n, b)
-        buf = np.zeros((1, size))
+        buf = aligned_zeros((1, size))
         flat = buf.reshape(-1)
         ib = flat.view(np.int64)
         nt = -(-n // b)
         oP = pk.HEADER
-        oS = oP + 9 * b * b * (nt * (nt + 1) // 2)
-        ib[:5] = (n, b, oP, oS, oS + 3 * n)
-        s = (fac.asm.areas[:, None] * VOIGT_WEIGHTS[None, :]).reshape(-1)
-        flat[oS:oS + 3 * n] = s
-        flat[oS + 3 * n:oS + 6 * n] = 1.0 / s
+        oA = oP + 8 * b * b * (nt * (nt + 1) // 2)
+        ib[:6] = (n, b, oP, oA, oA + n, oA + 2 * n)
+        flat[oA:oA + n] = fac.asm.areas
+        flat[oA + n:oA + 2 * n] = 1.0 / fac.asm.areas
         Ed, _, D, C = _factor_operators(fac)
         chunk = max(1, min(n, 2**24 // (3 * fac.m)))  # <= 128 MiB of right-hand sides
         for start in range(0, n, chunk):
@@ -613,11 +614,11 @@ class PackedDensePropagator(_FactorPropagator):
         return int(self.buf.nbytes)
 
     def _blocks(self, i: NDArray[np.int64], j: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Stored blocks ``P[i, j]`` (k, 3, 3) ``[c, a]`` for pairs with ``i // b <= j // b``."""
+        """Stored blocks ``P[i, j]`` (k, 8) of pairs with ``i // b <= j // b``."""
         b = self.tile
         J = j // b
-        q = pk.HEADER + 9 * b * b * (J * (J + 1) // 2) + 9 * (b * i + j - J * b)
-        return self.buf[0, q[:, None] + np.arange(9)[None, :]].reshape(-1, 3, 3)
+        q = pk.HEADER + 8 * b * b * (J * (J + 1) // 2) + 8 * (b * i + j - J * b)
+        return self.buf[0, q[:, None] + np.arange(8)[None, :]]
 
     @property
     def self_response(self) -> NDArray[np.float64]:
@@ -629,18 +630,41 @@ class PackedDensePropagator(_FactorPropagator):
             Stress ``a`` of element ``e`` per unit eigenstrain ``b`` of ``e``, units of ``G``.
         """
         if self._self is None:
-            e = np.arange(self.n_elem)
-            self._self = np.ascontiguousarray(self._blocks(e, e).transpose(0, 2, 1))
+            n = self.n_elem
+            e = np.arange(n)
+            P = self._blocks(e, e)
+            ib = self.buf.reshape(-1).view(np.int64)
+            Q = np.empty((n, 3, 3))  # [e, input (u, v, t), output (su, p, s2)]
+            Q[:, 0] = P[:, 0:3]
+            Q[:, 2] = P[:, 3:6]
+            Q[:, 1, 0] = P[:, 6]
+            Q[:, 1, 1] = self.buf[0, ib[5]:ib[5] + n]
+            Q[:, 1, 2] = P[:, 7]
+            M = np.array([[0.5, -0.5, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])  # x = M d
+            N = np.array([[1.0, 1.0, 0.0], [-1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # s = N s'
+            self._self = np.ascontiguousarray(np.einsum("ao,eco,cb->eab", N, Q, M))
         return self._self
 
     def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
-        """Packed numba accumulation, event by event.
+        """Traceless parts by the packed response, event by event; volumetric by one solve.
+
+        Slips have no volumetric part.
 
         Parameters and errors as :meth:`Propagator.add`.
         """
         elems, deps = self._check_increment(elems, deps)
-        pk.packed_add(self.buf.reshape(-1), self._check_stress(stress), elems.size, elems,
-                      deps)
+        flat = self._check_stress(stress)
+        u = 0.5 * (deps[:, 0] - deps[:, 1])
+        v = 0.5 * (deps[:, 0] + deps[:, 1])
+        dev = np.ascontiguousarray(np.stack([u, -u, deps[:, 2]], axis=1))
+        pk.packed_add(self.buf.reshape(-1), flat, elems.size, elems, dev)
+        vol = np.flatnonzero(v != 0.0)
+        if vol.size:
+            dv = np.zeros((vol.size, 3))
+            dv[:, 0] = v[vol]
+            dv[:, 1] = v[vol]
+            sk.sparse_apply(self.factor.buf.reshape(-1), flat, vol.size,
+                            np.ascontiguousarray(elems[vol]), dv)
 
     def numba_form(self) -> tuple[int, NDArray[np.float64], int]:
         """``(FORM_PACKED, buf, 0)``: the packed response.
@@ -722,7 +746,7 @@ def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int | None = N
     * otherwise, when the full dense response (``72 n_elem^2`` bytes) fits ``dense_budget``
       and :data:`FULL_DENSE_MAX` (L <= 64) -> :class:`DensePropagator`;
     * otherwise, when the packed symmetric response (:func:`packed_bytes`, about
-      ``36 n_elem^2``) fits ``dense_budget`` and the memory available now ->
+      ``32 n_elem^2``) fits ``dense_budget`` and the memory available now ->
       :class:`PackedDensePropagator`;
     * otherwise :class:`SparsePropagator` (compiled sparse solves, any size), with a warning
       saying why when the budget was not 0.
