@@ -391,14 +391,16 @@ def apply_form(kind, arr, L, stress, count, act_e, deps, rng,
     rng : numpy.random.Generator, used by the shuffled kinds only (one permutation per event)
     par : int, grain of the threaded regions (:func:`femplastic.threads.parallel_for`; 0
         serial): the periodic kind's sweep runs as one threaded region
-        (:func:`folded_add2_sweep`, same bits) when ``count * n >= PAR_UPDATE * par``
+        (:func:`folded_add2_sweep`, same bits), and the packed kind's target tiles on threads
+        (same bits), when ``count * n >= PAR_UPDATE * par``
     """
     flat = stress.reshape(-1)
     if kind == 5:
         sparse_apply(arr.reshape(-1), flat, count, act_e, deps)
         return
-    if kind == 6:
-        packed_add(arr.reshape(-1), flat, count, act_e, deps)
+    if kind == 6:  # target tiles on threads above the grain (bit-identical)
+        packed_add(arr.reshape(-1), flat, count, act_e, deps,
+                   par > 0 and count * stress.shape[0] >= PAR_UPDATE * par)
         return
     n = stress.shape[0]
     if kind == 0 and par > 0 and count * n >= PAR_UPDATE * par:

@@ -86,43 +86,36 @@ def _unpack(buf):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
-def packed_add(buf, stress, count, act_e, deps):  # pragma: no cover - compiled
-    """``stress +=`` the response to the traceless increments ``deps[:count]``, event by event.
+def _tile_add(P, A, inv, n, b, nt, stress, count, act_e, deps, T):  # pragma: no cover
+    """The events' changes of the target elements of tile ``T``, in event order.
 
-    ``buf`` is the packed response (module docstring); the other arguments are those of
-    :func:`~femplastic.fe.propagators.sparse_kernels.sparse_apply` (``stress`` flat
-    ``(3 n,)``, modified in place; ``deps`` Voigt increments, tensor shear). Raises
-    ValueError on an increment with ``d0 + d1 != 0`` (not stored: the Python
-    :meth:`~femplastic.fe.propagators.general.PackedDensePropagator.add` solves that part).
+    Rows ``j`` of a tile ``T < t`` (the event's tile) read the event's block column (one
+    8-number block every ``8 b`` numbers), those of ``T >= t`` its block row (contiguous).
     """
-    n, b, nt, P, A, inv = _unpack(buf)
     tb = 8 * b * b
-    for k in range(count):
-        if deps[k, 0] + deps[k, 1] != 0.0:
-            raise ValueError("packed_add: the increments must be traceless (slips)")
+    j0 = T * b
+    j1 = min(n, j0 + b)
     for k in range(count):
         e = act_e[k]
         u = 0.5 * (deps[k, 0] - deps[k, 1])
         t = deps[k, 2]
         te = e // b
-        el = e - te * b
-        # tile column te, rows j < te b: Q[(e,c),(j,o)] = A_e / A_j P[j, e][o*, c*]
-        ru = u * A[e]
-        rt = t * A[e]
-        q = tb * ((te * (te + 1)) // 2) + 8 * el
-        for j in range(te * b):
-            r = inv[j]
-            su = (ru * P[q] + rt * P[q + 2]) * r
-            pp = (ru * P[q + 6] + rt * P[q + 7]) * r
-            s2 = (ru * P[q + 3] + rt * P[q + 5]) * r
-            stress[3 * j] += pp + su
-            stress[3 * j + 1] += pp - su
-            stress[3 * j + 2] += s2
-            q += 8 * b
-        # row e of the tile columns J >= te: P[e, j] directly
-        for J in range(te, nt):
-            q = tb * ((J * (J + 1)) // 2) + 8 * b * e
-            for j in range(J * b, min(n, J * b + b)):
+        if T < te:  # Q[(e,c),(j,o)] = A_e / A_j P[j, e][o*, c*]
+            ru = u * A[e]
+            rt = t * A[e]
+            q = tb * ((te * (te + 1)) // 2) + 8 * (b * j0 + e - te * b)
+            for j in range(j0, j1):
+                r = inv[j]
+                su = (ru * P[q] + rt * P[q + 2]) * r
+                pp = (ru * P[q + 6] + rt * P[q + 7]) * r
+                s2 = (ru * P[q + 3] + rt * P[q + 5]) * r
+                stress[3 * j] += pp + su
+                stress[3 * j + 1] += pp - su
+                stress[3 * j + 2] += s2
+                q += 8 * b
+        else:  # P[e, j] directly
+            q = tb * ((T * (T + 1)) // 2) + 8 * b * e
+            for j in range(j0, j1):
                 su = u * P[q] + t * P[q + 3]
                 pp = u * P[q + 1] + t * P[q + 4]
                 s2 = u * P[q + 2] + t * P[q + 5]
@@ -130,6 +123,36 @@ def packed_add(buf, stress, count, act_e, deps):  # pragma: no cover - compiled
                 stress[3 * j + 1] += pp - su
                 stress[3 * j + 2] += s2
                 q += 8
+
+
+@nb.njit(cache=True, parallel=True)
+def _packed_add_par(P, A, inv, n, b, nt, stress, count, act_e, deps):  # pragma: no cover
+    """:func:`packed_add` with the target tiles shared among threads (the same bits)."""
+    for T in nb.prange(nt):
+        _tile_add(P, A, inv, n, b, nt, stress, count, act_e, deps, T)
+
+
+@nb.njit(cache=True)
+def packed_add(buf, stress, count, act_e, deps, par=False):  # pragma: no cover - compiled
+    """``stress +=`` the response to the traceless increments ``deps[:count]``.
+
+    ``buf`` is the packed response (module docstring); the other arguments are those of
+    :func:`~femplastic.fe.propagators.sparse_kernels.sparse_apply` (``stress`` flat
+    ``(3 n,)``, modified in place; ``deps`` Voigt increments, tensor shear). Each target
+    element receives the events in order, by the same arithmetic whether the target tiles
+    run on threads (``par``) or not: the result is bit-identical. Raises ValueError on an
+    increment with ``d0 + d1 != 0`` (not stored: the Python
+    :meth:`~femplastic.fe.propagators.general.PackedDensePropagator.add` solves that part).
+    """
+    n, b, nt, P, A, inv = _unpack(buf)
+    for k in range(count):
+        if deps[k, 0] + deps[k, 1] != 0.0:
+            raise ValueError("packed_add: the increments must be traceless (slips)")
+    if par:
+        _packed_add_par(P, A, inv, n, b, nt, stress, count, act_e, deps)
+    else:
+        for T in range(nt):
+            _tile_add(P, A, inv, n, b, nt, stress, count, act_e, deps, T)
 
 
 @nb.njit(cache=True, parallel=True, fastmath={"contract"}, boundscheck=False)
