@@ -10,7 +10,11 @@ case, in a fresh forked process (so the peak memory is the case's own), the same
   (:func:`femplastic.fe.meshgen.unstructured`; skipped without gmsh);
 * ``A``: variant A (heterogeneous moduli) on the grid, general propagator;
 * ``perturbed/sparse``, ``A/sparse``: the same with the dense response switched off
-  (``FEMPLASTIC_DENSE_BUDGET=0``), where the default budget picked the dense response.
+  (``FEMPLASTIC_DENSE_BUDGET=0``), where the default picked the full dense response (L <= 64).
+
+Above L = 64 the general path is the packed symmetric dense response
+(:class:`~femplastic.fe.propagators.general.PackedDensePropagator`) while it fits the budget
+(``FEMPLASTIC_DENSE_BUDGET``, default 45 % of the physical memory) and the available memory.
 
 Columns: build (mesh + model with its propagator and self response), the T = 0 quench, the
 KMC quench at T = 0.25 (``--kmc-max``: sizes above it skip it; the ``/sparse`` cases only
@@ -51,6 +55,8 @@ def _prop_bytes(prop) -> int:
     base = getattr(prop, "base", prop)
     if hasattr(base, "R"):
         return int(base.R.nbytes)
+    if hasattr(base, "buf"):  # packed dense response (+ its sparse factor)
+        return int(base.buf.nbytes + base.factor.nbytes)
     if hasattr(base, "factor"):
         return int(base.factor.nbytes)
     form = base.numba_form()
@@ -129,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         has_gmsh = True
     except ImportError:
         has_gmsh = False
-    from femplastic.fe.propagators.general import default_dense_budget
+    from femplastic.fe.propagators.general import FULL_DENSE_MAX, default_dense_budget
     budget = default_dense_budget()
     # compile every numba form once in this parent (children inherit the loaded caches)
     for case in ("grid", "perturbed", "A", "A/sparse"):
@@ -144,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         gamma = args.gamma if args.gamma is not None else _SPANS.get(L, 0.01)
         kmc = L <= args.kmc_max
         cases = args.cases or ["grid", "perturbed", "unstructured", "A"]
-        if args.cases is None and 72 * L**4 <= budget:
+        if args.cases is None and 72 * L**4 <= min(budget, FULL_DENSE_MAX):
             cases += ["perturbed/sparse", "A/sparse"]
         grid = None
         for case in cases:

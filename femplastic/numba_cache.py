@@ -24,7 +24,8 @@ KERNEL_MODULES = ("fe/propagators/kernels.py", "weakplane/kernels.py",
                   "weakplane/kmc_kernels.py", "weakplane/aqs_kernels.py", "lattice/kernel.py",
                   "lattice/loops.py", "fe/propagators/kernels3d.py",
                   "weakplane/kernels3d.py", "weakplane/path_kernels.py",
-                  "fe/propagators/sparse_kernels.py", "weakplane/relax3d.py",
+                  "fe/propagators/sparse_kernels.py", "fe/propagators/packed_kernels.py",
+                  "weakplane/relax3d.py",
                   "weakplane/aqs_kernels3d.py", "weakplane/kmc_kernels3d.py",
                   "weakplane/path_kernels3d.py", "atomistic/pair_kernels.py")
 _STAMP = _ROOT / "__pycache__" / "femplastic-kernels.sha256"

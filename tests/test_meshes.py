@@ -15,6 +15,7 @@ from femplastic.fe import mesh as fmesh
 from femplastic.fe.assembly import PeriodicFE
 from femplastic.fe.elasticity import Isotropic
 from femplastic.fe.propagators import DensePropagator, SparsePropagator, make_propagator
+from femplastic.fe.propagators.general import PackedDensePropagator
 
 MESHES = Path(__file__).resolve().parents[1] / "meshes"
 HAS_GMSH = importlib.util.find_spec("gmsh") is not None
@@ -113,6 +114,41 @@ def test_sparse_equals_old_solve_and_skfem(name):
     R = fe.unit_responses(np.arange(k))
     self_ref = R[np.arange(k), :, np.arange(k), :].transpose(0, 2, 1)
     assert np.abs(sp.self_response[:k] - self_ref).max() <= 1e-12 * np.abs(self_ref).max()
+    # the packed symmetric dense response (tiles of 5: off-diagonal tiles, strided half)
+    pk = PackedDensePropagator(m, mat, tile=5)
+    got = np.zeros((n, 3))
+    pk.add(got, elems, deps)
+    assert np.abs(got - ref).max() <= 1e-12 * scale
+    assert np.abs(got - ind).max() <= 1e-12 * scale
+    assert np.abs(pk.self_response[:k] - self_ref).max() <= 1e-12 * np.abs(self_ref).max()
+
+
+def test_packed_response_equals_full_rows():
+    """Every row of the packed response (stored half and symmetric half, several tile sides
+    and a last partial tile) equals the full response built by the same sparse solves."""
+    m = _perturbed(7)
+    mat = Isotropic(np.random.default_rng(2).uniform(8, 20, 49), 59.0)
+    R2 = DensePropagator(m, mat, cholesky_max=0)._R2
+    eye = np.eye(3)
+    for tile in (1, 4, 49):
+        p = PackedDensePropagator(m, mat, tile=tile)
+        assert p.nbytes < 0.75 * R2.nbytes or tile == 49
+        for e in range(49):
+            for b in range(3):
+                s = np.zeros((49, 3))
+                p.add(s, [e], eye[b:b + 1])
+                assert np.abs(s.reshape(-1) - R2[3 * e + b]).max() <= 1e-12 * 60
+    # the threaded form (13 target tiles on threads) gives the same bits as the serial one
+    from femplastic.fe.propagators import packed_kernels
+    p = PackedDensePropagator(m, mat, tile=4)
+    rng = np.random.default_rng(3)
+    elems = rng.integers(0, 49, 5)
+    deps = rng.normal(size=(5, 3))
+    deps[:, 1] = -deps[:, 0]
+    out = [np.zeros(147), np.zeros(147)]
+    for par, s in zip((False, True), out, strict=True):
+        packed_kernels.packed_add(p.buf.reshape(-1), s, 5, elems, deps, par)
+    assert np.array_equal(out[0], out[1])
 
 
 def test_dense_from_sparse_solves_equals_dense_cholesky():
@@ -125,6 +161,31 @@ def test_dense_from_sparse_solves_equals_dense_cholesky():
     assert np.abs(a.R - b.R).max() <= 1e-12 * np.abs(a.R).max()
 
 
+def test_packed_base_of_shuffled_and_meanfield_kernels():
+    """Models D and I over the packed response equal them over the full response: the fused
+    shuffled form (kind 8 vs 3, same permutations drawn) and the mean-field averages."""
+    from femplastic.fe.propagators import MeanFieldPropagator, ShuffledPropagator, kernels
+    m = fmesh.periodic_grid(6, 6.6)
+    mat = Isotropic(np.random.default_rng(4).uniform(8, 20, 36), 59.0)
+    full, packed = DensePropagator(m, mat), PackedDensePropagator(m, mat, tile=4)
+    elems = np.array([3, 17, 3, 35], np.int64)
+    deps = np.random.default_rng(5).normal(size=(4, 3)) * 0.01
+    deps[:, 1] = -deps[:, 0]  # slips: traceless (the packed form stores those only)
+    out = []
+    for base in (full, packed):
+        kind, arr, L = ShuffledPropagator(base).numba_form()
+        s = np.zeros((36, 3))
+        kernels.apply_form(kind, arr, L, s, 4, elems, deps, np.random.default_rng(6), 0)
+        out.append(s)
+    assert np.abs(out[0] - out[1]).max() <= 1e-12 * np.abs(out[0]).max()
+    a, b = MeanFieldPropagator(full), MeanFieldPropagator(packed)
+    assert np.abs(a.O - b.O).max() <= 1e-12 * np.abs(a.S).max()
+    with pytest.raises(ValueError, match="traceless"):  # the fused form refuses the others
+        kind, arr, L = packed.numba_form()
+        kernels.apply_form(kind, arr, L, np.zeros((36, 3)), 1, elems, np.ones((1, 3)),
+                           np.random.default_rng(6), 0)
+
+
 @pytest.mark.parametrize("variant", ["C", "A"])
 def test_aqs_trajectory_sparse_form_equals_dense(variant):
     """AQS through the fused driver with the sparse numba form (one solve per sweep) has the
@@ -134,23 +195,31 @@ def test_aqs_trajectory_sparse_form_equals_dense(variant):
     rng = np.random.default_rng(3)
     mat = p.material(rng, m.n_elem) if variant == "A" else p.material()
     runs = []
-    for prop in (DensePropagator(m, mat), SparsePropagator(m, mat)):
+    for prop in (DensePropagator(m, mat), SparsePropagator(m, mat),
+                 PackedDensePropagator(m, mat, tile=6)):
         st = fp.quench(p, np.random.default_rng(4), T=0.0, mesh=m, material=mat,
                        propagator=prop)
         runs.append(fp.aqs(st, p, np.random.default_rng(5), gamma_end=0.05, dgamma=1e-4,
                            record_events=True))
-    a, b = runs
+    a = runs[0]
     assert a.avalanche_size.sum() > 20
-    assert np.array_equal(a.avalanche_size, b.avalanche_size)
-    assert np.array_equal(a.events.element, b.events.element)
-    assert np.allclose(a.stress, b.stress, rtol=0, atol=1e-10)
-    assert np.allclose(a.state.stress, b.state.stress, rtol=0, atol=1e-10)
+    for b in runs[1:]:  # the sparse and the packed forms: the same events, stresses to 1e-12
+        assert np.array_equal(a.avalanche_size, b.avalanche_size)
+        assert np.array_equal(a.events.element, b.events.element)
+        assert np.allclose(a.stress, b.stress, rtol=0, atol=1e-12)
+        assert np.allclose(a.state.stress, b.state.stress, rtol=0, atol=1e-12)
 
 
 def test_make_propagator_budget(monkeypatch):
     m = _perturbed(6)
     assert isinstance(make_propagator(m, Isotropic()), DensePropagator)
     assert isinstance(make_propagator(m, Isotropic(), dense_budget=0), SparsePropagator)
+    # above the full-response cap, the packed one within the budget (36 elements: 1 tile)
+    from femplastic.fe.propagators import general
+    monkeypatch.setattr(general, "FULL_DENSE_MAX", 0)
+    assert isinstance(make_propagator(m, Isotropic()), PackedDensePropagator)
+    with pytest.warns(UserWarning, match="packed dense response of 36 elements needs"):
+        assert isinstance(make_propagator(m, Isotropic(), dense_budget=100), SparsePropagator)
     monkeypatch.setenv("FEMPLASTIC_DENSE_BUDGET", "0")
     assert isinstance(make_propagator(m, Isotropic()), SparsePropagator)
     monkeypatch.setenv("FEMPLASTIC_DENSE_BUDGET", "lots")

@@ -76,19 +76,26 @@ def model_bytes(n: float, N: float, periodic: bool = True, dim: int = 2
     state, propagator : float
         Four copies of the state (quench state, AQS copy, snapshot, chunk start); the
         folded kernel and its FFT work; else the dense ``n x n x 9`` response while it fits
-        ``make_propagator``'s dense budget, then the sparse factors (about 8 kB per element at
-        L = 128, growing like log n; measured by ``femplastic bench mesh``).
+        ``make_propagator``'s full-response cap and dense budget, then the packed symmetric
+        response (about ``36 n^2`` bytes, plus the sparse factors) while it fits the budget
+        and the available memory (``dense_choice``: the operator ``make_propagator`` builds),
+        then the sparse factors (about 8 kB per element at L = 128, growing like log n;
+        measured by ``femplastic bench mesh``).
     """
-    from ..fe.propagators.general import default_dense_budget
+    from ..fe.propagators.general import dense_choice, packed_bytes
 
     if dim == 3:
         return 4 * n * (27 + 9 * N) * 8, n * 4096
     state = 4 * n * (9 + 7 * N) * 8
     if periodic:
         return state, n * 1024
-    if 72 * n * n <= default_dense_budget():
+    sparse = n * 8192 * max(1.0, math.log2(n) / 14)
+    kind = dense_choice(int(n))[0] if n < 2**31 else "sparse"
+    if kind == "full":
         return state, n * n * 72
-    return state, n * 8192 * max(1.0, math.log2(n) / 14)
+    if kind == "packed":
+        return state, packed_bytes(int(n)) + sparse
+    return state, sparse
 
 
 def run_footprint(params: Any, run: Any, realizations: int = 1) -> dict[str, float]:

@@ -8,6 +8,8 @@ picks the fastest valid propagator for a mesh and material.
 from __future__ import annotations
 
 import os
+import time
+import warnings
 
 import numpy as np
 import scipy.linalg as sla
@@ -19,14 +21,15 @@ from ..assembly import PeriodicFE, _Assembly, _check_macro, check_field
 from ..elasticity import VOIGT_WEIGHTS, Isotropic
 from ..mesh import FEMesh
 from . import kernels
+from . import packed_kernels as pk
 from . import sparse_kernels as sk
-from .base import Propagator
+from .base import Propagator, aligned_zeros
 from .periodic import PeriodicKernel
 from .sparse_kernels import HEADER
 
-__all__ = ["DENSE_BUDGET", "SPARSE_BACKENDS", "DensePropagator", "SparseFactor",
-           "default_dense_budget",
-           "SparsePropagator", "make_propagator"]
+__all__ = ["DENSE_BUDGET", "FULL_DENSE_MAX", "PACKED_TILE", "SPARSE_BACKENDS",
+           "DensePropagator", "PackedDensePropagator", "SparseFactor", "default_dense_budget",
+           "SparsePropagator", "dense_choice", "make_propagator", "packed_bytes"]
 
 
 #: Factorisation backends of :class:`SparsePropagator` ("auto" = the first). SuperLU (scipy)
@@ -36,12 +39,37 @@ __all__ = ["DENSE_BUDGET", "SPARSE_BACKENDS", "DensePropagator", "SparseFactor",
 #: Debian 12 has 5.12; 0.4.12 builds but against the numpy 1 ABI).
 SPARSE_BACKENDS = ("superlu",)
 
-#: Default memory budget (bytes) of the dense response (:func:`make_propagator`): 1.25 GiB,
-#: i.e. up to 4,096 elements (72 n^2 bytes). Measured on the 2-core reference machine
-#: (``femplastic bench mesh``): at L = 64 the dense response runs AQS about 5x and the KMC
-#: quench about 10x faster than the sparse solves, after a build of a few seconds; override
-#: it with ``make_propagator(dense_budget=...)`` or ``FEMPLASTIC_DENSE_BUDGET`` (bytes).
-DENSE_BUDGET = int(1.25 * 2**30)
+#: Largest full dense response (bytes, ``72 n^2``) :func:`make_propagator` builds: 1.25 GiB,
+#: i.e. up to 4,096 elements (L = 64). Measured on the 2-core reference machine
+#: (``femplastic bench mesh``): at L = 64 the full response runs AQS about 5x and the KMC
+#: quench about 10x faster than the sparse solves, after a build of a few seconds. Above it
+#: (and within the budget) the packed symmetric response (:class:`PackedDensePropagator`,
+#: 4/9 of the memory, 3-4x slower per event than the full one) is used.
+FULL_DENSE_MAX = int(1.25 * 2**30)
+
+
+def _meminfo(key: str, default: float) -> float:
+    """``/proc/meminfo`` entry ``key`` (e.g. ``MemTotal``) in bytes, ``default`` if unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return float(line.split()[1]) * 1024.0
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return default
+
+
+#: Default memory budget (bytes) of the dense response (:func:`make_propagator`): 45 % of the
+#: physical memory, at least :data:`FULL_DENSE_MAX` (10.6 GiB on the 24 GiB reference
+#: machine: enough for the packed response of L = 128, 8.1 GiB). Override it with
+#: ``make_propagator(dense_budget=...)`` or ``FEMPLASTIC_DENSE_BUDGET`` (bytes; 0 = always
+#: sparse).
+DENSE_BUDGET = max(FULL_DENSE_MAX, int(0.45 * _meminfo("MemTotal", 0.0)))
+
+#: Tile side (elements) of the packed response (:mod:`.packed_kernels`: 44 us per event at
+#: n = 4,096 with 256, 56 us with 64; memory overhead ``b / n``).
+PACKED_TILE = 256
 
 
 def _element_bbar(asm: _Assembly) -> NDArray[np.float64]:
@@ -234,7 +262,51 @@ class SparseFactor:
         return out
 
 
-class SparsePropagator(Propagator):
+class _FactorPropagator(Propagator):
+    """A general propagator holding a :class:`SparseFactor`: its mesh, material, full solves.
+
+    :meth:`stress` is one compiled sparse solve; :attr:`fe` the scikit-fem problem (built on
+    first use). Subclasses set :attr:`factor` (via ``super().__init__``) and implement
+    :attr:`self_response`, :meth:`add` and :meth:`numba_form`.
+    """
+
+    def __init__(self, mesh: FEMesh, material: Isotropic, backend: str = "auto") -> None:
+        self.mesh = mesh
+        self.material = material
+        self.factor = SparseFactor(mesh, material, backend)
+        self._fe: PeriodicFE | None = None
+        self._self: NDArray[np.float64] | None = None
+
+    @property
+    def fe(self) -> PeriodicFE:
+        """The scikit-fem/SuperLU periodic FE problem (built on first use; energies, checks)."""
+        if self._fe is None:
+            self._fe = PeriodicFE(self.mesh, self.material)
+        return self._fe
+
+    def stress(
+        self,
+        eps_pl: ArrayLike,
+        macro_strain: ArrayLike = (0.0, 0.0, 0.0),
+        prestress: ArrayLike | None = None,
+    ) -> NDArray[np.float64]:
+        """Direct sparse FE solve, (n_elem, 3).
+
+        Parameters, result and errors as :meth:`Propagator.stress`.
+        """
+        fac = self.factor
+        n = fac.n_elem
+        epl = check_field("eps_pl", eps_pl, n)
+        E = _check_macro(macro_strain)
+        asm = fac.asm
+        u = fac.solve(asm.force(epl - E[None, :]))[:, 0]
+        out = np.einsum("eab,eb->ea", asm.C, E[None, :] + asm.avg_strain(u) - epl)
+        if prestress is not None:
+            out += check_field("prestress", prestress, n)
+        return out
+
+
+class SparsePropagator(_FactorPropagator):
     """General path: sparse FE solves with a fill-reducing factorisation computed once.
 
     Works on any periodic quadrilateral mesh and with per-element moduli. A batch of events
@@ -259,20 +331,6 @@ class SparsePropagator(Propagator):
         The packed factorisation.
     """
 
-    def __init__(self, mesh: FEMesh, material: Isotropic, backend: str = "auto") -> None:
-        self.mesh = mesh
-        self.material = material
-        self.factor = SparseFactor(mesh, material, backend)
-        self._fe: PeriodicFE | None = None
-        self._self: NDArray[np.float64] | None = None
-
-    @property
-    def fe(self) -> PeriodicFE:
-        """The scikit-fem/SuperLU periodic FE problem (built on first use; energies, checks)."""
-        if self._fe is None:
-            self._fe = PeriodicFE(self.mesh, self.material)
-        return self._fe
-
     @property
     def self_response(self) -> NDArray[np.float64]:
         """Each element's own response from the selected inverse, (n_elem, 3, 3).
@@ -287,25 +345,6 @@ class SparsePropagator(Propagator):
         if self._self is None:
             self._self = self.factor.self_response()
         return self._self
-
-    def stress(
-        self,
-        eps_pl: ArrayLike,
-        macro_strain: ArrayLike = (0.0, 0.0, 0.0),
-        prestress: ArrayLike | None = None,
-    ) -> NDArray[np.float64]:
-        """Direct sparse FE solve, (n_elem, 3).
-
-        Parameters, result and errors as :meth:`Propagator.stress`.
-        """
-        epl = check_field("eps_pl", eps_pl, self.n_elem)
-        E = _check_macro(macro_strain)
-        asm = self.factor.asm
-        u = self.factor.solve(asm.force(epl - E[None, :]))[:, 0]
-        out = np.einsum("eab,eb->ea", asm.C, E[None, :] + asm.avg_strain(u) - epl)
-        if prestress is not None:
-            out += check_field("prestress", prestress, self.n_elem)
-        return out
 
     def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
         """One forward and backward substitution for the whole batch (compiled).
@@ -387,25 +426,11 @@ class DensePropagator(Propagator):
         """Fill ``R`` by compiled sparse solves (:class:`SparseFactor`), in blocks of columns."""
         fac = SparseFactor(self.mesh, self.material)
         n, m = fac.n_elem, fac.m
-        buf = fac.buf.reshape(-1)
-        pos = fac.pos[fac.asm.basis.element_dofs.T]  # (n, 8)
-        ok = pos >= 0
-        Fe = fac.buf[0, sk.section(buf, 11):sk.section(buf, 11) + 24 * n].reshape(n, 3, 8)
         chunk = max(1, min(n, 2**24 // (3 * m)))  # <= 128 MiB of right-hand sides
         for start in range(0, n, chunk):
             idx = np.arange(start, min(n, start + chunk))
-            k = idx.size
-            B = 16
-            nrhs = 3 * k
-            nblk = -(-nrhs // B)
-            Xb = np.zeros((nblk, m, B))
-            for c in range(8):
-                sel = np.flatnonzero(ok[idx, c])
-                for b in range(3):
-                    r = 3 * sel + b
-                    np.add.at(Xb, (r // B, pos[idx[sel], c], r % B), Fe[idx[sel], b, c])
-            sk.sparse_solve_blocks(buf, Xb)
-            sk.gather_responses(buf, Xb, idx, R.reshape(3 * n, 3 * n))
+            sk.gather_responses(fac.buf.reshape(-1), _unit_solves(fac, idx), idx,
+                                R.reshape(3 * n, 3 * n))
 
     def _dense_build(self, R: NDArray[np.float64]) -> None:
         """Fill ``R`` (n, 3, n, 3) from a dense Cholesky factorisation of the stiffness."""
@@ -471,6 +496,187 @@ class DensePropagator(Propagator):
         return 1, self._R2, 0
 
 
+def _factor_operators(fac: SparseFactor) -> tuple[NDArray[np.int64], NDArray[np.float64],
+                                                  NDArray[np.float64], NDArray[np.float64]]:
+    """``Ed (n, 8)``, ``F (n, 3, 8)``, ``D (n, 3, 8)``, ``C (n, 3, 3)`` of the packed factor."""
+    buf = fac.buf.reshape(-1)
+    ib = buf.view(np.int64)
+    n = fac.n_elem
+    Ed = ib[ib[10]:ib[10] + 8 * n].reshape(n, 8)
+    F = buf[ib[11]:ib[11] + 24 * n].reshape(n, 3, 8)
+    D = buf[ib[12]:ib[12] + 24 * n].reshape(n, 3, 8)
+    C = buf[ib[13]:ib[13] + 9 * n].reshape(n, 3, 3)
+    return Ed, F, D, C
+
+
+def _unit_solves(fac: SparseFactor, idx: NDArray[np.int64], B: int = 16) -> NDArray[np.float64]:
+    """Displacements (permuted free dofs) of the unit eigenstrains of elements ``idx``.
+
+    Returns ``X (nb, m, B)``: right-hand side ``r = 3 i + b`` (block ``r // B``, lane
+    ``r % B``) is the unit eigenstrain ``b`` of element ``idx[i]``, solved by
+    :func:`~femplastic.fe.propagators.sparse_kernels.sparse_solve_blocks` (threaded).
+    """
+    pos = fac.pos[fac.asm.basis.element_dofs.T]  # (n, 8)
+    ok = pos >= 0
+    _, Fe, _, _ = _factor_operators(fac)
+    nblk = -(-3 * idx.size // B)
+    Xb = np.zeros((nblk, fac.m, B))
+    for c in range(8):
+        sel = np.flatnonzero(ok[idx, c])
+        for b in range(3):
+            r = 3 * sel + b
+            np.add.at(Xb, (r // B, pos[idx[sel], c], r % B), Fe[idx[sel], b, c])
+    sk.sparse_solve_blocks(fac.buf.reshape(-1), Xb)
+    return Xb
+
+
+def packed_bytes(n: int, tile: int = PACKED_TILE) -> int:
+    """Memory of the packed dense response of ``n`` elements (:class:`PackedDensePropagator`).
+
+    Parameters
+    ----------
+    n : int
+        Elements.
+    tile : int
+        Tile side (default :data:`PACKED_TILE`).
+
+    Returns
+    -------
+    int
+        Bytes, about ``32 n (n + tile)``.
+    """
+    return 8 * pk.packed_size(n, max(1, min(tile, n)))
+
+
+class PackedDensePropagator(_FactorPropagator):
+    """Dense response of a general periodic problem stored once per element pair (symmetry).
+
+    Reciprocity makes the response symmetric up to the element areas (:mod:`.packed_kernels`)
+    for any mesh and per-element moduli, so only the tiles ``i // b <= j // b`` are stored,
+    and of each element pair only the 8 numbers slips need (deviatoric inputs, and by the
+    symmetry deviatoric outputs; the pressure of every element stays exact): about
+    ``32 n^2`` bytes instead of ``72 n^2`` (8.1 GiB at L = 128, n = 16,384). Exact: built
+    from the compiled sparse solves of :class:`SparseFactor` (blocks of 16 unit eigenstrains,
+    threaded), equal to the solve to round-off (~1e-15 relative). An event reads ``8 n``
+    numbers (half of them strided, one cache line each), one ``numba`` loop, no Python per
+    event or sweep; usable by the fused drivers through the form ``(FORM_PACKED, buf, 0)``.
+    Volumetric increments (never slips) go through one sparse solve in :meth:`add`.
+
+    Parameters
+    ----------
+    mesh : FEMesh
+        Periodic mesh.
+    material : Isotropic
+        Homogeneous or per-element moduli.
+    tile : int
+        Tile side in elements (default :data:`PACKED_TILE`).
+
+    Attributes
+    ----------
+    buf : (1, N) float64 ndarray
+        The packed response (:mod:`.packed_kernels` layout).
+    factor : SparseFactor
+        The sparse factorisation (used by :meth:`stress`: one solve).
+    build_seconds : float
+        Wall time of the build (factorisation and ``3 n`` solves).
+    """
+
+    def __init__(self, mesh: FEMesh, material: Isotropic, tile: int = PACKED_TILE) -> None:
+        if int(tile) < 1:
+            raise ValueError(f"tile must be >= 1, got {tile}")
+        t0 = time.perf_counter()
+        super().__init__(mesh, material)
+        fac = self.factor
+        n = fac.n_elem
+        b = max(1, min(int(tile), n))
+        size = pk.packed_size(n, b)
+        buf = aligned_zeros((1, size))
+        flat = buf.reshape(-1)
+        ib = flat.view(np.int64)
+        nt = -(-n // b)
+        oP = pk.HEADER
+        oA = oP + 8 * b * b * (nt * (nt + 1) // 2)
+        ib[:6] = (n, b, oP, oA, oA + n, oA + 2 * n)
+        flat[oA:oA + n] = fac.asm.areas
+        flat[oA + n:oA + 2 * n] = 1.0 / fac.asm.areas
+        Ed, _, D, C = _factor_operators(fac)
+        chunk = max(1, min(n, 2**24 // (3 * fac.m)))  # <= 128 MiB of right-hand sides
+        for start in range(0, n, chunk):
+            idx = np.arange(start, min(n, start + chunk))
+            pk.gather_packed(flat, Ed, D, C, _unit_solves(fac, idx), idx)
+        self.buf = buf
+        self.tile = b
+        self.build_seconds = time.perf_counter() - t0
+
+    @property
+    def nbytes(self) -> int:
+        """Memory of the packed response, bytes."""
+        return int(self.buf.nbytes)
+
+    def _blocks(self, i: NDArray[np.int64], j: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Stored blocks ``P[i, j]`` (k, 8) of pairs with ``i // b <= j // b``."""
+        b = self.tile
+        J = j // b
+        q = pk.HEADER + 8 * b * b * (J * (J + 1) // 2) + 8 * (b * i + j - J * b)
+        return self.buf[0, q[:, None] + np.arange(8)[None, :]]
+
+    @property
+    def self_response(self) -> NDArray[np.float64]:
+        """Diagonal blocks of the response, (n_elem, 3, 3) as ``[e, a, b]`` (stored, exact).
+
+        Returns
+        -------
+        (n_elem, 3, 3) float64 ndarray
+            Stress ``a`` of element ``e`` per unit eigenstrain ``b`` of ``e``, units of ``G``.
+        """
+        if self._self is None:
+            n = self.n_elem
+            e = np.arange(n)
+            P = self._blocks(e, e)
+            ib = self.buf.reshape(-1).view(np.int64)
+            Q = np.empty((n, 3, 3))  # [e, input (u, v, t), output (su, p, s2)]
+            Q[:, 0] = P[:, 0:3]
+            Q[:, 2] = P[:, 3:6]
+            Q[:, 1, 0] = P[:, 6]
+            Q[:, 1, 1] = self.buf[0, ib[5]:ib[5] + n]
+            Q[:, 1, 2] = P[:, 7]
+            M = np.array([[0.5, -0.5, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])  # x = M d
+            N = np.array([[1.0, 1.0, 0.0], [-1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # s = N s'
+            self._self = np.ascontiguousarray(np.einsum("ao,eco,cb->eab", N, Q, M))
+        return self._self
+
+    def add(self, stress: NDArray[np.float64], elems: ArrayLike, deps: ArrayLike) -> None:
+        """Traceless parts by the packed response, event by event; volumetric by one solve.
+
+        Slips have no volumetric part.
+
+        Parameters and errors as :meth:`Propagator.add`.
+        """
+        elems, deps = self._check_increment(elems, deps)
+        flat = self._check_stress(stress)
+        u = 0.5 * (deps[:, 0] - deps[:, 1])
+        v = 0.5 * (deps[:, 0] + deps[:, 1])
+        dev = np.ascontiguousarray(np.stack([u, -u, deps[:, 2]], axis=1))
+        pk.packed_add(self.buf.reshape(-1), flat, elems.size, elems, dev)
+        vol = np.flatnonzero(v != 0.0)
+        if vol.size:
+            dv = np.zeros((vol.size, 3))
+            dv[:, 0] = v[vol]
+            dv[:, 1] = v[vol]
+            sk.sparse_apply(self.factor.buf.reshape(-1), flat, vol.size,
+                            np.ascontiguousarray(elems[vol]), dv)
+
+    def numba_form(self) -> tuple[int, NDArray[np.float64], int]:
+        """``(FORM_PACKED, buf, 0)``: the packed response.
+
+        Returns
+        -------
+        tuple of (int, ndarray, int)
+            ``(6, buf, 0)``, ``buf`` of shape ``(1, N)``.
+        """
+        return kernels.FORM_PACKED, self.buf, 0
+
+
 def default_dense_budget() -> int:
     """Dense-response memory budget, bytes: ``FEMPLASTIC_DENSE_BUDGET`` or :data:`DENSE_BUDGET`.
 
@@ -495,6 +701,41 @@ def default_dense_budget() -> int:
     return val
 
 
+def dense_choice(n: int, budget: int | None = None) -> tuple[str, str]:
+    """Which general operator :func:`make_propagator` builds for ``n`` elements, and why.
+
+    Parameters
+    ----------
+    n : int
+        Elements.
+    budget : int, optional
+        Dense-response budget, bytes (default :func:`default_dense_budget`).
+
+    Returns
+    -------
+    kind, why : str
+        ``"full"`` (``72 n^2`` fits the budget and :data:`FULL_DENSE_MAX`), ``"packed"``
+        (:func:`packed_bytes` fits the budget and, with the build's right-hand sides and
+        sparse factor, the memory available now) or ``"sparse"``; ``why`` says why not
+        dense (empty otherwise).
+    """
+    budget = default_dense_budget() if budget is None else int(budget)
+    if 72 * n * n <= min(budget, FULL_DENSE_MAX):
+        return "full", ""
+    need = packed_bytes(n)
+    if need > budget:
+        return "sparse", (f"the packed dense response of {n} elements needs "
+                          f"{need / 2**30:.2f} GiB, the dense-response budget is "
+                          f"{budget / 2**30:.2f} GiB")
+    avail = _meminfo("MemAvailable", float("inf"))
+    extra = 2**27 + 2 * 8192 * n  # right-hand sides and the sparse factor while built
+    if need + extra > avail:
+        return "sparse", (f"the packed dense response of {n} elements needs "
+                          f"{need / 2**30:.2f} GiB, only {avail / 2**30:.1f} GiB of memory "
+                          "is available now (MemAvailable)")
+    return "packed", ""
+
+
 def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int | None = None,
                     periodic_kernel: bool = True, dense_budget: int | None = None,
                     backend: str = "auto") -> Propagator:
@@ -502,9 +743,13 @@ def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int | None = N
 
     * regular periodic grid + homogeneous material (and ``periodic_kernel``) ->
       :class:`PeriodicKernel`;
-    * otherwise, when the dense response (``72 n_elem^2`` bytes) fits ``dense_budget`` ->
-      :class:`DensePropagator`;
-    * otherwise :class:`SparsePropagator` (compiled sparse solves, any size).
+    * otherwise, when the full dense response (``72 n_elem^2`` bytes) fits ``dense_budget``
+      and :data:`FULL_DENSE_MAX` (L <= 64) -> :class:`DensePropagator`;
+    * otherwise, when the packed symmetric response (:func:`packed_bytes`, about
+      ``32 n_elem^2``) fits ``dense_budget`` and the memory available now ->
+      :class:`PackedDensePropagator`;
+    * otherwise :class:`SparsePropagator` (compiled sparse solves, any size), with a warning
+      saying why when the budget was not 0.
 
     ``periodic_kernel=False`` forces the general path even for a homogeneous material (model
     A with a uniform modulus field: the same physics through the general solver).
@@ -522,14 +767,16 @@ def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int | None = N
         Allow :class:`PeriodicKernel` (default True).
     dense_budget : int, optional
         Memory budget of the dense response, bytes (default :func:`default_dense_budget`:
-        ``FEMPLASTIC_DENSE_BUDGET`` or :data:`DENSE_BUDGET`, 1.25 GiB = 4,096 elements).
+        ``FEMPLASTIC_DENSE_BUDGET`` or :data:`DENSE_BUDGET`, 45 % of the physical memory;
+        0: always sparse).
     backend : {"auto", "superlu"}
         Factorisation of :class:`SparsePropagator` (:data:`SPARSE_BACKENDS`).
 
     Returns
     -------
     Propagator
-        A :class:`PeriodicKernel`, :class:`DensePropagator` or :class:`SparsePropagator`.
+        A :class:`PeriodicKernel`, :class:`DensePropagator`, :class:`PackedDensePropagator` or
+        :class:`SparsePropagator`.
 
     Raises
     ------
@@ -546,7 +793,17 @@ def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int | None = N
     if budget < 0:
         raise ValueError(f"dense_budget must be >= 0 (bytes), got {dense_budget}")
     n = mesh.n_elem
-    dense = n <= dense_max if dense_max is not None else 72 * n * n <= budget
-    if dense:
+    if dense_max is not None:
+        if n <= dense_max:
+            return DensePropagator(mesh, material, max_elem=max(n, 4096))
+        return SparsePropagator(mesh, material, backend)
+    kind, why = dense_choice(n, budget)
+    if kind == "full":
         return DensePropagator(mesh, material, max_elem=max(n, 4096))
+    if kind == "packed":
+        return PackedDensePropagator(mesh, material)
+    if budget > 0:
+        warnings.warn(f"make_propagator: {why}: using the sparse solves (about 10x slower per "
+                      "event; raise FEMPLASTIC_DENSE_BUDGET or make_propagator(dense_budget="
+                      "...))", stacklevel=2)
     return SparsePropagator(mesh, material, backend)

@@ -15,12 +15,14 @@ from ...numba_cache import refresh as _refresh_numba_caches
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
+from .packed_kernels import packed_add  # noqa: E402  (after the cache refresh)
 from .sparse_kernels import sparse_apply  # noqa: E402  (after the cache refresh)
 
 __all__ = ["shifted_add", "shifted_add_many", "dense_add_many", "apply_form",
            "shuffle_scatter", "meanfield_add", "memory_pass",
            "FORM_PERIODIC", "FORM_DENSE", "FORM_SHUFFLED_PERIODIC", "FORM_SHUFFLED_DENSE",
-           "FORM_MEANFIELD", "FORM_SPARSE", "folded_add2_sweep", "PAR_UPDATE"]
+           "FORM_MEANFIELD", "FORM_SPARSE", "FORM_PACKED", "FORM_SHUFFLED_PACKED",
+           "folded_add2_sweep", "PAR_UPDATE"]
 
 
 @nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
@@ -298,6 +300,9 @@ FORM_SHUFFLED_PERIODIC, FORM_SHUFFLED_DENSE, FORM_MEANFIELD = 2, 3, 4
 #: Packed sparse factorisation (:mod:`~femplastic.fe.propagators.sparse_kernels`): one solve
 #: for all events of a call.
 FORM_SPARSE = 5
+#: Packed symmetric dense response (:mod:`~femplastic.fe.propagators.packed_kernels`), and the
+#: same shuffled per event (model D; kind + 2 as for the other dense forms).
+FORM_PACKED, FORM_SHUFFLED_PACKED = 6, 8
 
 
 @nb.njit(cache=True)
@@ -375,7 +380,8 @@ def apply_form(kind, arr, L, stress, count, act_e, deps, rng,
         2 / 3 the same kernels shuffled per event (:func:`shuffle_scatter`); 4 mean field
         ``arr (n, 18)`` (:func:`meanfield_add`); 5 packed sparse factorisation ``arr (1, N)``
         (:func:`~femplastic.fe.propagators.sparse_kernels.sparse_apply`: all ``count`` events
-        in one solve).
+        in one solve); 6 packed symmetric dense response ``arr (1, N)``
+        (:func:`~femplastic.fe.propagators.packed_kernels.packed_add`); 8 the same shuffled.
     arr : 2D float64 array, see ``kind``
     L : int, grid side for the periodic kinds (0 otherwise)
     stress : (n, 3) float64, C-contiguous, modified in place
@@ -385,11 +391,16 @@ def apply_form(kind, arr, L, stress, count, act_e, deps, rng,
     rng : numpy.random.Generator, used by the shuffled kinds only (one permutation per event)
     par : int, grain of the threaded regions (:func:`femplastic.threads.parallel_for`; 0
         serial): the periodic kind's sweep runs as one threaded region
-        (:func:`folded_add2_sweep`, same bits) when ``count * n >= PAR_UPDATE * par``
+        (:func:`folded_add2_sweep`, same bits), and the packed kind's target tiles on threads
+        (same bits), when ``count * n >= PAR_UPDATE * par``
     """
     flat = stress.reshape(-1)
     if kind == 5:
         sparse_apply(arr.reshape(-1), flat, count, act_e, deps)
+        return
+    if kind == 6:  # target tiles on threads above the grain (bit-identical)
+        packed_add(arr.reshape(-1), flat, count, act_e, deps,
+                   par > 0 and count * stress.shape[0] >= PAR_UPDATE * par)
         return
     n = stress.shape[0]
     if kind == 0 and par > 0 and count * n >= PAR_UPDATE * par:
@@ -399,7 +410,7 @@ def apply_form(kind, arr, L, stress, count, act_e, deps, rng,
         if traceless:  # slips are: the sweep as one threaded region
             folded_add2_sweep(flat, arr.reshape(-1), L, act_e, deps, count)
             return
-    shuffled = kind == 2 or kind == 3
+    shuffled = kind == 2 or kind == 3 or kind == 8
     resp = np.zeros(3 * n if shuffled else 0)
     perm = np.zeros(n - 1 if shuffled else 0, np.int64)
     for i in range(count):
@@ -412,6 +423,8 @@ def apply_form(kind, arr, L, stress, count, act_e, deps, rng,
             resp[:] = 0.0
             if kind == 2:
                 shifted_add(resp, arr, L, e, deps[i, 0], deps[i, 1], deps[i, 2])
+            elif kind == 8:
+                packed_add(arr.reshape(-1), resp, 1, act_e[i : i + 1], deps[i : i + 1])
             else:
                 dense_add_many(resp, arr, act_e[i : i + 1], deps[i : i + 1])
             shuffle_scatter(flat, resp, e, rng, perm)

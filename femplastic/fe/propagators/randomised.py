@@ -233,16 +233,18 @@ class ShuffledPropagator(_WrappedPropagator):
             kernels.shuffle_scatter(flat, resp.reshape(-1), int(e), rng, perm)
 
     def numba_form(self) -> tuple[int, NDArray[np.float64], int] | None:
-        """``(2, K, L)`` over a periodic kernel, ``(3, R2, 0)`` over a dense one, else None.
+        """The base's periodic, full or packed dense form with its kind + 2, else None.
 
         Returns
         -------
         tuple of (int, ndarray, int) or None
-            The base's form with its kind shifted by 2 (``FORM_SHUFFLED_PERIODIC`` or
-            ``FORM_SHUFFLED_DENSE``), or None when the base has no periodic or dense form.
+            The base's form with its kind shifted by 2 (``FORM_SHUFFLED_PERIODIC``,
+            ``FORM_SHUFFLED_DENSE`` or ``FORM_SHUFFLED_PACKED``), or None when the base has no
+            periodic or dense form.
         """
         form = self.base.numba_form()
-        if form is None or form[0] not in (kernels.FORM_PERIODIC, kernels.FORM_DENSE):
+        if form is None or form[0] not in (kernels.FORM_PERIODIC, kernels.FORM_DENSE,
+                                           kernels.FORM_PACKED):
             return None
         kind, arr, L = form
         return kind + 2, arr, L

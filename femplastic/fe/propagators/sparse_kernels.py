@@ -34,8 +34,8 @@ from ...numba_cache import refresh as _refresh_numba_caches
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
-__all__ = ["HEADER", "gather_responses", "sparse_apply", "sparse_solve", "sparse_solve_many",
-           "sparse_solve_blocks", "selected_inverse", "self_blocks", "section"]
+__all__ = ["HEADER", "element_stress", "gather_responses", "sparse_apply", "sparse_solve",
+           "sparse_solve_many", "sparse_solve_blocks", "selected_inverse", "self_blocks", "section"]
 
 #: Number of int64 header slots of the packed array.
 HEADER = 16
@@ -146,6 +146,26 @@ def sparse_solve_blocks(buf, X):  # pragma: no cover - compiled
                     Y[i, r] -= v * Y[j, r]
 
 
+@nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
+def element_stress(Ed, D, Y, lane, j):  # pragma: no cover - compiled
+    """Average stress ``D_j u`` (3 numbers) of element ``j`` for the solution ``Y[:, lane]``.
+
+    ``Ed (n, 8)`` dof positions in the permuted system (-1: pinned), ``D (n, 3, 8)``,
+    ``Y (m, B)`` a block of solutions (permuted free dofs).
+    """
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    for k in range(8):
+        p = Ed[j, k]
+        if p >= 0:
+            u = Y[p, lane]
+            s0 += D[j, 0, k] * u
+            s1 += D[j, 1, k] * u
+            s2 += D[j, 2, k] * u
+    return s0, s1, s2
+
+
 @nb.njit(cache=True, parallel=True, fastmath={"contract"}, boundscheck=False)
 def gather_responses(buf, X, idx, R2):  # pragma: no cover - compiled
     """Rows of the dense response from block solutions ``X (nb, m, B)`` of unit eigenstrains.
@@ -164,16 +184,7 @@ def gather_responses(buf, X, idx, R2):  # pragma: no cover - compiled
         lane = r % B
         row = R2[3 * e + b]
         for j in range(n):
-            s0 = 0.0
-            s1 = 0.0
-            s2 = 0.0
-            for k in range(8):
-                p = Ed[j, k]
-                if p >= 0:
-                    u = Y[p, lane]
-                    s0 += D[j, 0, k] * u
-                    s1 += D[j, 1, k] * u
-                    s2 += D[j, 2, k] * u
+            s0, s1, s2 = element_stress(Ed, D, Y, lane, j)
             row[3 * j] = s0
             row[3 * j + 1] = s1
             row[3 * j + 2] = s2
