@@ -225,6 +225,16 @@ def test_make_propagator_budget(monkeypatch):
     monkeypatch.setenv("FEMPLASTIC_DENSE_BUDGET", "lots")
     with pytest.raises(ValueError, match="FEMPLASTIC_DENSE_BUDGET"):
         make_propagator(m, Isotropic())
+    monkeypatch.setenv("FEMPLASTIC_DENSE_BUDGET", "inf")
+    with pytest.raises(ValueError, match="FEMPLASTIC_DENSE_BUDGET"):
+        make_propagator(m, Isotropic())
+    monkeypatch.delenv("FEMPLASTIC_DENSE_BUDGET")
+    # the free memory never changes the operator (resumes stay bitwise): refused, not swapped
+    monkeypatch.setattr(general, "_meminfo", lambda key, default: 1024.0)
+    assert general.dense_choice(36)[0] == "packed"
+    with pytest.raises(MemoryError, match="FEMPLASTIC_DENSE_BUDGET=0"):
+        make_propagator(m, Isotropic())
+    assert isinstance(make_propagator(m, Isotropic(), dense_budget=0), SparsePropagator)
 
 
 # --- unstructured meshes -------------------------------------------------------------------

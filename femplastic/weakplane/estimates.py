@@ -77,8 +77,9 @@ def model_bytes(n: float, N: float, periodic: bool = True, dim: int = 2
         Four copies of the state (quench state, AQS copy, snapshot, chunk start); the
         folded kernel and its FFT work; else the dense ``n x n x 9`` response while it fits
         ``make_propagator``'s full-response cap and dense budget, then the packed symmetric
-        response (about ``36 n^2`` bytes, plus the sparse factors) while it fits the budget
-        and the available memory (``dense_choice``: the operator ``make_propagator`` builds),
+        response (about ``32 n^2`` bytes, plus the sparse factors) while it fits the budget
+        (``dense_choice``: the operator ``make_propagator`` builds; the run's memory check
+        then compares it with the available memory),
         then the sparse factors (about 8 kB per element at L = 128, growing like log n;
         measured by ``femplastic bench mesh``).
     """

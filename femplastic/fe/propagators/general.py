@@ -29,7 +29,8 @@ from .sparse_kernels import HEADER
 
 __all__ = ["DENSE_BUDGET", "FULL_DENSE_MAX", "PACKED_TILE", "SPARSE_BACKENDS",
            "DensePropagator", "PackedDensePropagator", "SparseFactor", "default_dense_budget",
-           "SparsePropagator", "dense_choice", "make_propagator", "packed_bytes"]
+           "SparsePropagator", "check_packed_memory", "dense_choice", "make_propagator",
+           "packed_bytes"]
 
 
 #: Factorisation backends of :class:`SparsePropagator` ("auto" = the first). SuperLU (scipy)
@@ -694,7 +695,7 @@ def default_dense_budget() -> int:
         return DENSE_BUDGET
     try:
         val = int(float(raw))
-    except ValueError:
+    except (ValueError, OverflowError):
         val = -1
     if val < 0:
         raise ValueError(f"FEMPLASTIC_DENSE_BUDGET must be a number of bytes >= 0, got {raw!r}")
@@ -715,9 +716,11 @@ def dense_choice(n: int, budget: int | None = None) -> tuple[str, str]:
     -------
     kind, why : str
         ``"full"`` (``72 n^2`` fits the budget and :data:`FULL_DENSE_MAX`), ``"packed"``
-        (:func:`packed_bytes` fits the budget and, with the build's right-hand sides and
-        sparse factor, the memory available now) or ``"sparse"``; ``why`` says why not
-        dense (empty otherwise).
+        (:func:`packed_bytes` fits the budget) or ``"sparse"``; ``why`` says why not dense
+        (empty otherwise). The choice depends on ``n`` and the budget only, never on the memory
+        free at the moment, so a run and its resume build the same operator (the packed and
+        sparse forms agree to 1e-12, not bitwise): :func:`check_packed_memory` refuses a packed
+        response that the memory available now cannot hold.
     """
     budget = default_dense_budget() if budget is None else int(budget)
     if 72 * n * n <= min(budget, FULL_DENSE_MAX):
@@ -727,13 +730,34 @@ def dense_choice(n: int, budget: int | None = None) -> tuple[str, str]:
         return "sparse", (f"the packed dense response of {n} elements needs "
                           f"{need / 2**30:.2f} GiB, the dense-response budget is "
                           f"{budget / 2**30:.2f} GiB")
+    return "packed", ""
+
+
+def check_packed_memory(n: int) -> None:
+    """Refuse to build a packed response of ``n`` elements that the free memory cannot hold.
+
+    Parameters
+    ----------
+    n : int
+        Elements.
+
+    Raises
+    ------
+    MemoryError
+        If :func:`packed_bytes` plus the build's right-hand sides and sparse factor exceed
+        ``MemAvailable``; the message names the two ways out (free memory, or
+        ``FEMPLASTIC_DENSE_BUDGET=0`` for the sparse solves).
+    """
+    need = packed_bytes(n)
     avail = _meminfo("MemAvailable", float("inf"))
     extra = 2**27 + 2 * 8192 * n  # right-hand sides and the sparse factor while built
     if need + extra > avail:
-        return "sparse", (f"the packed dense response of {n} elements needs "
-                          f"{need / 2**30:.2f} GiB, only {avail / 2**30:.1f} GiB of memory "
-                          "is available now (MemAvailable)")
-    return "packed", ""
+        raise MemoryError(
+            f"the packed dense response of {n} elements needs {(need + extra) / 2**30:.2f} GiB "
+            f"with its build, only {avail / 2**30:.1f} GiB of memory is available now "
+            "(MemAvailable); free memory, or set FEMPLASTIC_DENSE_BUDGET=0 (or "
+            "make_propagator(dense_budget=0)) for the sparse solves (same physics to 1e-12, "
+            "about 10x slower per event at L = 128)")
 
 
 def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int | None = None,
@@ -746,8 +770,9 @@ def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int | None = N
     * otherwise, when the full dense response (``72 n_elem^2`` bytes) fits ``dense_budget``
       and :data:`FULL_DENSE_MAX` (L <= 64) -> :class:`DensePropagator`;
     * otherwise, when the packed symmetric response (:func:`packed_bytes`, about
-      ``32 n_elem^2``) fits ``dense_budget`` and the memory available now ->
-      :class:`PackedDensePropagator`;
+      ``32 n_elem^2``) fits ``dense_budget`` -> :class:`PackedDensePropagator` (refused with a
+      MemoryError naming ``FEMPLASTIC_DENSE_BUDGET=0`` if the memory available now cannot hold
+      it: the operator never depends on the free memory, so resumes stay bitwise);
     * otherwise :class:`SparsePropagator` (compiled sparse solves, any size), with a warning
       saying why when the budget was not 0.
 
@@ -782,6 +807,9 @@ def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int | None = N
     ------
     ValueError
         If ``mesh`` is not periodic, or ``dense_max`` / ``dense_budget`` is negative.
+    MemoryError
+        If the packed response fits the budget but not the memory available now
+        (:func:`check_packed_memory`).
     """
     if not mesh.periodic:
         raise ValueError("the models need a periodic mesh (load it with periodic=True)")
@@ -801,6 +829,7 @@ def make_propagator(mesh: FEMesh, material: Isotropic, dense_max: int | None = N
     if kind == "full":
         return DensePropagator(mesh, material, max_elem=max(n, 4096))
     if kind == "packed":
+        check_packed_memory(n)
         return PackedDensePropagator(mesh, material)
     if budget > 0:
         warnings.warn(f"make_propagator: {why}: using the sparse solves (about 10x slower per "
