@@ -43,6 +43,7 @@ _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_
 
 __all__ = ["renew_element", "full_check", "find_active", "draw_slips", "finish_slips",
            "add_plastic", "relax_fused", "trial_stress", "any_active", "load_rate_bounds",
+           "row_bundle", "rows_rescale", "rows_book", "find_active_rows",
            "trigger_bounds", "next_trigger", "next_unstable_step", "kmc_select"]
 
 _SAFE = 1e-12  # relative safety of the cached stability test (far above round-off)
@@ -224,6 +225,189 @@ def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
 
 
 @nb.njit(cache=True)
+def row_bundle(Kf, L, law_f, stress):  # pragma: no cover - compiled
+    """Drift bounds per x-row for :func:`find_active_rows` and the KMC refresh pass.
+
+    The elements ``b L .. b L + L - 1`` (``b = ez L + ey``) form row ``b``. An event with
+    Voigt increment ``d`` at ``e`` changes the stress of ``j`` by ``sum_k K_k(j - e) u_k``,
+    ``u = (d_xx, d_yy, tr d, d_yz, d_xz, d_xy)`` over the six folded planes ``K_k``
+    (:mod:`femplastic.fe.propagators.kernels3d`). By Cauchy-Schwarz the drift measure of the
+    cached tests, ``|dev dS| / sqrt(2) + |a| |dp|`` (a seminorm), changes by at most
+    ``c(j - e) |u|`` with ``c = (sum_k |dev K_k|^2 / 2)^(1/2) + |a| (sum_k (tr K_k / 3)^2)^(1/2)``,
+    invariant under the y and z mirrors; ``crow[dz L + dy]`` is its maximum over ``x`` at the
+    row offset ``(dy, dz)``, so ``crow[...] |u|`` bounds the drift change of every element of
+    a row (inflated by ``1e-9``; each event also adds the round-off of the stress adds,
+    ``eta = 1e-15 (smax + 1) (3 + |a|)``, ``smax`` a bound of ``max |stress|``).
+
+    Returns
+    -------
+    tuple
+        ``(crow (L^2,), r_drift (L^2,), r_slack (L^2,), k_drift (L^2,), k_slack (L^2,),
+        meta (4,))``: the bounds; drift bound accumulated and slack of each row for the
+        relaxation scans (``r_``) and the KMC refresh (``k_``), slack ``-inf`` (rescan) at
+        start; ``meta = [smax bound, max |K| (Frobenius), |a|, spare]``.
+    """
+    h = L // 2
+    W2 = 12 * L
+    P = (h + 1) * (h + 1) * W2
+    a = abs(law_f[4])
+    cq = np.zeros((h + 1) * (h + 1))
+    kf = 0.0
+    for rz in range(h + 1):
+        for ry in range(h + 1):
+            k0 = (rz * (h + 1) + ry) * W2
+            best = 0.0
+            for x in range(L):
+                sd = 0.0
+                sp = 0.0
+                sf = 0.0
+                for pl in range(6):
+                    i = pl * P + k0 + 6 * x
+                    a0 = Kf[i]
+                    a1 = Kf[i + 1]
+                    a2 = Kf[i + 2]
+                    a3 = Kf[i + 3]
+                    a4 = Kf[i + 4]
+                    a5 = Kf[i + 5]
+                    tr = (a0 + a1 + a2) / 3.0
+                    b0 = a0 - tr
+                    b1 = a1 - tr
+                    b2 = a2 - tr
+                    sd += 0.5 * (b0 * b0 + b1 * b1 + b2 * b2
+                                 + 2.0 * (a3 * a3 + a4 * a4 + a5 * a5))
+                    sp += tr * tr
+                    sf += a0 * a0 + a1 * a1 + a2 * a2 + a3 * a3 + a4 * a4 + a5 * a5
+                c = np.sqrt(sd) + a * np.sqrt(sp)
+                best = c if c > best else best
+                kf = sf if sf > kf else kf
+            cq[rz * (h + 1) + ry] = best
+    crow = np.empty(L * L)
+    for dz in range(L):
+        rz = min(dz, L - dz)
+        for dy in range(L):
+            ry = min(dy, L - dy)
+            crow[dz * L + dy] = cq[rz * (h + 1) + ry] * (1.0 + 1e-9)
+    meta = np.array([0.0, np.sqrt(kf) * (1.0 + 1e-9), a, 0.0])
+    rows = (crow, np.zeros(L * L), np.full(L * L, -np.inf), np.zeros(L * L),
+            np.full(L * L, -np.inf), meta)
+    rows_rescale(rows, stress)
+    return rows
+
+
+@nb.njit(cache=True, boundscheck=False)
+def rows_rescale(rows, stress):  # pragma: no cover - compiled
+    """``meta[0] = max |stress|`` (the round-off scale of the bounds), measured."""
+    flat = np.ascontiguousarray(stress).reshape(-1)
+    m = 0.0
+    for i in range(flat.shape[0]):
+        v = abs(flat[i])
+        m = v if v > m else m
+    rows[5][0] = m
+
+
+@nb.njit(cache=True, boundscheck=False, inline="always")
+def _rows_add(acc, crow, lo, cbase, ey, L, un, eta):  # pragma: no cover - compiled
+    """``acc[lo + by] += crow[cbase + (by - ey) mod L] un + eta`` for ``by = 0 .. L - 1``."""
+    for by in range(ey):
+        acc[lo + by] += crow[cbase + by - ey + L] * un + eta
+    for by in range(ey, L):
+        acc[lo + by] += crow[cbase + by - ey] * un + eta
+
+
+@nb.njit(cache=True, boundscheck=False)
+def rows_book(rows, L, count, act_e, deps):  # pragma: no cover - compiled
+    """Book ``count`` kernel updates in the row drift bounds; the slipped rows to rescan."""
+    crow, r_drift, r_slack, k_drift, k_slack, meta = rows
+    for i in range(count):
+        e = act_e[i]
+        d0 = deps[i, 0]
+        d1 = deps[i, 1]
+        t = d0 + d1 + deps[i, 2]
+        d3 = deps[i, 3]
+        d4 = deps[i, 4]
+        d5 = deps[i, 5]
+        un = np.sqrt(d0 * d0 + d1 * d1 + t * t + d3 * d3 + d4 * d4 + d5 * d5)
+        eta = 1e-15 * (meta[0] + 1.0) * (3.0 + meta[2])
+        meta[0] += meta[1] * un
+        ez = e // (L * L)
+        ey = e // L - ez * L
+        for bz in range(L):
+            dz = bz - ez
+            if dz < 0:
+                dz += L
+            _rows_add(r_drift, crow, bz * L, dz * L, ey, L, un, eta)
+            _rows_add(k_drift, crow, bz * L, dz * L, ey, L, un, eta)
+    for i in range(count):  # renewed systems: unknown margins
+        b = act_e[i] // L
+        r_slack[b] = -np.inf
+        k_slack[b] = -np.inf
+
+
+@nb.njit(cache=True, boundscheck=False)
+def _row_scan(flat, sr, margin, a, lo, hi):  # pragma: no cover - compiled
+    """:func:`_unsure` of one row and the row's slack ``min (t_e - dist_e)`` (branch-free).
+
+    ``t_e = margin_e (1 - _SAFE) - 1e-13`` is the bound the cached test compares the drift
+    ``dist_e`` with; the slack is ``-inf`` where a margin is unknown and is lowered by
+    ``1e-12 (1 + dist)`` for the round-off of ``dist``.
+    """
+    safe = 1.0 - _SAFE
+    c = 0
+    s = np.inf
+    for e in range(u64(lo), u64(hi)):
+        q, dt = _dq(flat, sr, u64(6) * e)
+        t = margin[e] * safe - 1e-13
+        dist = np.sqrt(q) + a * abs(dt)
+        if a == 0.0:
+            c += (t <= 0.0) | (q >= t * t)
+        else:
+            c += (t <= 0.0) | (dist >= t)
+        v = t - dist * (1.0 + 1e-12) - 1e-12
+        v = v if t > 0.0 else -np.inf
+        s = v if v < s else s
+    return c, s
+
+
+@nb.njit(cache=True)
+def find_active_rows(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
+                     rows):  # pragma: no cover - compiled
+    """:func:`find_active` that skips the x-rows whose drift bound is below their slack.
+
+    A row's slack is the least ``t_e - dist_e`` of its elements at its last scan; the stress
+    changes since are all booked in ``r_drift`` (:func:`rows_book`), and ``dist`` is a
+    seminorm, so ``r_drift < r_slack`` proves that every element of the row passes the cached
+    test. The rows not proven stable are scanned as :func:`find_active` scans a block; the
+    same elements get full checks, so the result and the cache are those of
+    :func:`find_active`.
+    """
+    _, r_drift, r_slack, _, _, _ = rows
+    a = law_f[4]
+    n = stress.shape[0]
+    nr = r_drift.shape[0]
+    L = n // nr
+    flat = np.ascontiguousarray(stress).reshape(-1)
+    sr = np.ascontiguousarray(sref).reshape(-1)
+    count = 0
+    for b in range(nr):
+        if r_drift[b] < r_slack[b]:
+            continue
+        lo = b * L
+        hi = lo + L
+        c, s = _row_scan(flat, sr, margin, a, lo, hi)
+        if c > 0:
+            for e in range(lo, hi):
+                k = _test_element(e, stress, nv, tauc, law_f, sref, pref, margin)
+                if k >= 0:
+                    out_e[count] = e
+                    out_k[count] = k
+                    count += 1
+            c, s = _row_scan(flat, sr, margin, a, lo, hi)
+        r_slack[b] = s
+        r_drift[b] = 0.0
+    return count
+
+
+@nb.njit(cache=True)
 def any_active(stress, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover - compiled
     """Whether any system is active (:func:`find_active` stopping at the first)."""
     scratch = np.empty(1, np.int64)
@@ -290,12 +474,14 @@ def add_plastic(count, act_e, deps, wts, out):  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def relax_fused(form, stress, system, law, cache, work, events, rng, record, max_sweeps,
-                thermal_first, wts=None, par=0):  # pragma: no cover - compiled
+                thermal_first, wts=None, par=0, rows=None):  # pragma: no cover - compiled
     """Athermal relaxation at fixed strain: synchronous sweeps until nothing is active.
 
     The 3D :func:`femplastic.weakplane.kernels.relax_fused` (same statuses, records and order
     of draws: amplitudes, then the renewals; the 3D kernel draws nothing). Returns
-    ``(status, events, plastic)`` with ``plastic`` (6,).
+    ``(status, events, plastic)`` with ``plastic`` (6,). With ``rows`` (:func:`row_bundle`)
+    the scans skip the x-rows that the drift bounds prove stable (:func:`find_active_rows`)
+    and every stress update is booked in the bounds: the same events, stress and draws.
     """
     Kf, L = form
     theta, tauc, nv, _, _, _, _ = system
@@ -308,8 +494,11 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
     for sweep in range(max_sweeps):
         if sweep == 0 and thermal_first:
             count = 1
-        else:
+        elif rows is None:
             count = find_active(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k)
+        else:
+            count = find_active_rows(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k,
+                                     rows)
         if count == 0:
             return 0, n_events, plastic
         draw_slips(count, stress, system, law, work, rng, sweep == 0 and thermal_first)
@@ -324,6 +513,8 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
                     ev_amp[j] = amp[i]
                 ev_n[0] = j + 1
         apply_form3d(Kf, L, stress, count, act_e, deps, par > 0 and stress.shape[0] >= par)
+        if rows is not None:
+            rows_book(rows, L, count, act_e, deps)
         add_plastic(count, act_e, deps, wts, plastic)
         finish_slips(count, system, law, cache, work, rng)
         n_events += count
