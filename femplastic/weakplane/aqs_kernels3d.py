@@ -15,7 +15,15 @@ import numpy as np
 
 from ..numba_cache import refresh as _refresh_numba_caches
 from .aqs_kernels import CHUNK_END, DONE, QUIET_PER_AVALANCHE, RECORD_FULL, SWEEP_LIMIT
-from .relax3d import any_active, next_unstable_step, relax_fused, trial_stress
+from .relax3d import (
+    any_active,
+    next_unstable_step,
+    relax_fused,
+    row_bundle,
+    rows_book_load,
+    rows_load,
+    trial_stress,
+)
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
@@ -139,8 +147,17 @@ def book_relaxed(stress, base, w, mload, pos, acc, rec_a, rec_size, rec_pl, rec_
 @nb.njit(cache=True)
 def avalanche(mstep, form, stress, base, w, mload, dgamma, vbar, system, law, cache,
               work, events, ev_aval, rng, record, max_sweeps, pos, acc, rec_b, rec_a, rec_size,
-              rec_pl, rec_mean, par=0):  # pragma: no cover - compiled
-    """Relax ``stress`` loaded to step ``k_base + mstep`` and book it (as in 2D)."""
+              rec_pl, rec_mean, par=0, rows=None):  # pragma: no cover - compiled
+    """Relax ``stress`` loaded to step ``k_base + mstep`` and book it (as in 2D).
+
+    ``rows`` (:func:`femplastic.weakplane.relax3d.row_bundle` with the loading's bounds,
+    :func:`~femplastic.weakplane.relax3d.rows_load`): the scans skip the rows the drift bounds
+    prove stable. A new avalanche starts from ``base + x v`` over the relaxed ``base`` of the
+    last scans, booked as such; the full checks of the trigger search in between only refresh
+    cached references, which the rows' proofs (exact margins at the old references, whose
+    systems have not changed) do not use. The scans find the same active systems as
+    :func:`~femplastic.weakplane.relax3d.find_active`; only the cache may differ.
+    """
     n, C = stress.shape
     ev_n = events[5]
     if pos[4] < 0:
@@ -153,8 +170,13 @@ def avalanche(mstep, form, stress, base, w, mload, dgamma, vbar, system, law, ca
         acc[C + 1:] = 0.0
     i = pos[4]
     n0 = ev_n[0]
+    if rows is not None:
+        if mstep > 0:
+            rows_book_load(rows, mstep * dgamma)
+        else:  # resuming an avalanche: rescan
+            rows[2][:] = -np.inf
     status, n_ev, pl = relax_fused(form, stress, system, law, cache, work, events, rng, record,
-                                   max_sweeps, False, w, par)
+                                   max_sweeps, False, w, par, rows)
     rec_size[i] += n_ev
     for c in range(C):
         acc[C + 1 + c] += pl[c]
@@ -178,13 +200,15 @@ def aqs_chunk(form, stress, base, v, ivm, w, mload, dgamma, vbar, vmean, n_steps
     _, tauc, nv, _, _, _, _ = system
     _, law_f, _, _ = law
     sref, pref, margin = cache
+    rows = row_bundle(form[0], form[1], law_f, stress)  # drift bounds of this chunk
+    rows_load(rows, v)
     n_done = 0
     n_quiet = 0
     while True:
         if pos[4] >= 0:
             st = avalanche(0, form, stress, base, w, mload, dgamma, vbar, system, law,
                            cache, work, events, ev_aval, rng, record, max_sweeps, pos, acc,
-                           rec_b, rec_a, rec_size, rec_pl, rec_mean, par)
+                           rec_b, rec_a, rec_size, rec_pl, rec_mean, par, rows)
             if st != DONE:
                 return st
             n_done += 1
@@ -206,7 +230,7 @@ def aqs_chunk(form, stress, base, v, ivm, w, mload, dgamma, vbar, vmean, n_steps
         fill_quiet(pos[0] + mstep - 1, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
         st = avalanche(mstep, form, stress, base, w, mload, dgamma, vbar, system, law,
                        cache, work, events, ev_aval, rng, record, max_sweeps, pos, acc, rec_b,
-                       rec_a, rec_size, rec_pl, rec_mean, par)
+                       rec_a, rec_size, rec_pl, rec_mean, par, rows)
         if st != DONE:
             return st
         n_done += 1

@@ -20,7 +20,16 @@ from numba import uint64 as u64
 
 from ..numba_cache import refresh as _refresh_numba_caches
 from .kmc_kernels import REFRESH, _set_leaf
-from .relax3d import SCAN_BLOCK, _dq, pressure, relax_fused, resolved, row_bundle, rows_rescale
+from .relax3d import (
+    SCAN_BLOCK,
+    _dq,
+    pressure,
+    relax_fused,
+    resolved,
+    row_bundle,
+    row_min,
+    rows_rescale,
+)
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
@@ -150,14 +159,15 @@ def _finish_tree(kcache, n, rebuild):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, boundscheck=False)
-def _krow_scan(flat, ks, k_slips, slips, a, thr, lo, hi):  # pragma: no cover - compiled
+def _krow_scan(flat, ks, k_slips, slips, a, thr, lo, hi, buf):  # pragma: no cover - compiled
     """:func:`_stale` of one row and its slack ``min (thr - dist_e)`` (branch-free).
 
-    ``dist_e = |dev(s - s_ref)| / sqrt(2) + |a| |p - p_ref|``; ``-inf`` for a renewed
-    element; lowered by ``1e-12 (1 + dist)`` for round-off.
+    ``dist_e = |dev(s - s_ref)| / sqrt(2) + |a| |p - p_ref|``; ``-1e300`` for a renewed
+    element (or NaN); lowered by ``1e-12 (1 + dist)`` for round-off; through ``buf`` as
+    :func:`femplastic.weakplane.relax3d._row_scan`.
     """
     c = 0
-    s = np.inf
+    j = 0
     thr2 = thr * thr
     for e in range(u64(lo), u64(hi)):
         q, dt = _dq(flat, ks, u64(6) * e)
@@ -165,9 +175,9 @@ def _krow_scan(flat, ks, k_slips, slips, a, thr, lo, hi):  # pragma: no cover - 
         same = k_slips[e] == slips[e]
         c += (not same) | (q > thr2) | (dist > thr)
         v = thr - dist * (1.0 + 1e-12) - 1e-12
-        v = v if same else -np.inf
-        s = v if v < s else s
-    return c, s
+        buf[j] = v if same & (v > -1e300) else -1e300
+        j += 1
+    return c, row_min(buf, j)
 
 
 @nb.njit(cache=True)
@@ -180,7 +190,7 @@ def _sync_rows(stress, nv, tauc, slips, law_f, beta, kcache, rows):  # pragma: n
     ``-inf``). The same elements are refreshed at the same events as by :func:`_sync`.
     """
     k_s, _, _, k_slips, tree, meta = kcache
-    _, _, _, k_drift, k_slack, _ = rows
+    _, _, _, k_drift, k_slack, _, _ = rows
     a = abs(law_f[4])
     n = stress.shape[0]
     nr = k_drift.shape[0]
@@ -190,16 +200,17 @@ def _sync_rows(stress, nv, tauc, slips, law_f, beta, kcache, rows):  # pragma: n
     rebuild = meta[1] != 0.0
     flat = np.ascontiguousarray(stress).reshape(-1)
     ks = k_s.reshape(-1)
+    buf = np.empty(L)
     for b in range(nr):
         if k_drift[b] < k_slack[b]:
             continue
         lo = b * L
         hi = lo + L
-        c, sl = _krow_scan(flat, ks, k_slips, slips, a, thr, lo, hi)
+        c, sl = _krow_scan(flat, ks, k_slips, slips, a, thr, lo, hi, buf)
         if c > 0:
             for e in range(lo, hi):
                 _sync_element(e, stress, nv, tauc, slips, law_f, beta, kcache, flat, a, thr, m)
-            c, sl = _krow_scan(flat, ks, k_slips, slips, a, thr, lo, hi)
+            c, sl = _krow_scan(flat, ks, k_slips, slips, a, thr, lo, hi, buf)
         k_slack[b] = sl
         k_drift[b] = 0.0
     _finish_tree(kcache, n, rebuild or meta[1] != 0.0)

@@ -43,7 +43,8 @@ _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_
 
 __all__ = ["renew_element", "full_check", "find_active", "draw_slips", "finish_slips",
            "add_plastic", "relax_fused", "trial_stress", "any_active", "load_rate_bounds",
-           "row_bundle", "rows_rescale", "rows_book", "find_active_rows",
+           "row_bundle", "rows_rescale", "rows_book", "find_active_rows", "row_min",
+           "rows_load", "rows_book_load",
            "trigger_bounds", "next_trigger", "next_unstable_step", "kmc_select"]
 
 _SAFE = 1e-12  # relative safety of the cached stability test (far above round-off)
@@ -243,9 +244,11 @@ def row_bundle(Kf, L, law_f, stress):  # pragma: no cover - compiled
     -------
     tuple
         ``(crow (L^2,), r_drift (L^2,), r_slack (L^2,), k_drift (L^2,), k_slack (L^2,),
-        meta (4,))``: the bounds; drift bound accumulated and slack of each row for the
+        meta (6,), vrow (L^2,))``: the bounds; drift bound accumulated and slack of each row for the
         relaxation scans (``r_``) and the KMC refresh (``k_``), slack ``-inf`` (rescan) at
-        start; ``meta = [smax bound, max |K| (Frobenius), |a|, spare]``.
+        start; ``meta = [smax bound, max |K| (Frobenius), |a|, max |v| (AQS), rows scanned
+        by the relaxation, scans]`` (the last two: counters for benchmarks); ``vrow`` the
+        bounds of a loading (:func:`rows_load`, zero until set).
     """
     h = L // 2
     W2 = 12 * L
@@ -287,11 +290,50 @@ def row_bundle(Kf, L, law_f, stress):  # pragma: no cover - compiled
         for dy in range(L):
             ry = min(dy, L - dy)
             crow[dz * L + dy] = cq[rz * (h + 1) + ry] * (1.0 + 1e-9)
-    meta = np.array([0.0, np.sqrt(kf) * (1.0 + 1e-9), a, 0.0])
+    meta = np.array([0.0, np.sqrt(kf) * (1.0 + 1e-9), a, 0.0, 0.0, 0.0])
     rows = (crow, np.zeros(L * L), np.full(L * L, -np.inf), np.zeros(L * L),
-            np.full(L * L, -np.inf), meta)
+            np.full(L * L, -np.inf), meta, np.zeros(L * L))
     rows_rescale(rows, stress)
     return rows
+
+
+@nb.njit(cache=True)
+def rows_load(rows, v):  # pragma: no cover - compiled
+    """Row bounds of the loading ``v`` (n, 6).
+
+    ``vrow[b]`` the largest drift measure of ``v`` over row ``b`` (inflated by ``1e-9``),
+    ``meta[3] = max |v|``.
+    """
+    meta = rows[5]
+    vrow = rows[6]
+    n = v.shape[0]
+    L = n // vrow.shape[0]
+    a = meta[2]
+    zero = np.zeros((1, 6))
+    vv = np.empty((1, 6))
+    vm = 0.0
+    for b in range(vrow.shape[0]):
+        best = 0.0
+        for e in range(b * L, b * L + L):
+            for c in range(6):
+                vv[0, c] = v[e, c]
+                vm = max(vm, abs(v[e, c]))
+            x = drift(vv, 0, zero) + a * abs(pressure(v, e))
+            best = x if x > best else best
+        vrow[b] = best * (1.0 + 1e-9)
+    meta[3] = vm
+
+
+@nb.njit(cache=True)
+def rows_book_load(rows, x):  # pragma: no cover - compiled
+    """Book the stress change ``x v`` of a load step (``base + x v`` over ``base``)."""
+    _, r_drift, _, k_drift, _, meta, vrow = rows
+    eta = 1e-15 * (meta[0] + 1.0) * (3.0 + meta[2])
+    ax = abs(x)
+    meta[0] += ax * meta[3]
+    for b in range(r_drift.shape[0]):
+        r_drift[b] += ax * vrow[b] + eta
+        k_drift[b] += ax * vrow[b] + eta
 
 
 @nb.njit(cache=True, boundscheck=False)
@@ -317,7 +359,7 @@ def _rows_add(acc, crow, lo, cbase, ey, L, un, eta):  # pragma: no cover - compi
 @nb.njit(cache=True, boundscheck=False)
 def rows_book(rows, L, count, act_e, deps):  # pragma: no cover - compiled
     """Book ``count`` kernel updates in the row drift bounds; the slipped rows to rescan."""
-    crow, r_drift, r_slack, k_drift, k_slack, meta = rows
+    crow, r_drift, r_slack, k_drift, k_slack, meta, _ = rows
     for i in range(count):
         e = act_e[i]
         d0 = deps[i, 0]
@@ -343,17 +385,31 @@ def rows_book(rows, L, count, act_e, deps):  # pragma: no cover - compiled
         k_slack[b] = -np.inf
 
 
+@nb.njit(cache=True, boundscheck=False, fastmath=True)
+def row_min(buf, m):  # pragma: no cover - compiled
+    """``min(buf[:m])`` of finite values (``-1e300`` stands for ``-inf``), vectorised.
+
+    ``min`` is exact and order-independent on finite numbers, so the reordering that
+    ``fastmath`` allows changes no bit; the callers never store NaN or infinities in ``buf``.
+    """
+    s = 1e300
+    for i in range(m):
+        s = min(s, buf[i])
+    return s
+
+
 @nb.njit(cache=True, boundscheck=False)
-def _row_scan(flat, sr, margin, a, lo, hi):  # pragma: no cover - compiled
+def _row_scan(flat, sr, margin, a, lo, hi, buf):  # pragma: no cover - compiled
     """:func:`_unsure` of one row and the row's slack ``min (t_e - dist_e)`` (branch-free).
 
     ``t_e = margin_e (1 - _SAFE) - 1e-13`` is the bound the cached test compares the drift
-    ``dist_e`` with; the slack is ``-inf`` where a margin is unknown and is lowered by
-    ``1e-12 (1 + dist)`` for the round-off of ``dist``.
+    ``dist_e`` with; the slack is ``-1e300`` where a margin is unknown (or anything is NaN)
+    and is lowered by ``1e-12 (1 + dist)`` for the round-off of ``dist``. The per-element
+    slacks go through ``buf`` (>= L,) so that this loop and :func:`row_min` vectorise.
     """
     safe = 1.0 - _SAFE
     c = 0
-    s = np.inf
+    j = 0
     for e in range(u64(lo), u64(hi)):
         q, dt = _dq(flat, sr, u64(6) * e)
         t = margin[e] * safe - 1e-13
@@ -363,9 +419,9 @@ def _row_scan(flat, sr, margin, a, lo, hi):  # pragma: no cover - compiled
         else:
             c += (t <= 0.0) | (dist >= t)
         v = t - dist * (1.0 + 1e-12) - 1e-12
-        v = v if t > 0.0 else -np.inf
-        s = v if v < s else s
-    return c, s
+        buf[j] = v if (t > 0.0) & (v > -1e300) else -1e300
+        j += 1
+    return c, row_min(buf, j)
 
 
 @nb.njit(cache=True)
@@ -380,20 +436,24 @@ def find_active_rows(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
     same elements get full checks, so the result and the cache are those of
     :func:`find_active`.
     """
-    _, r_drift, r_slack, _, _, _ = rows
+    _, r_drift, r_slack, _, _, _, _ = rows
     a = law_f[4]
     n = stress.shape[0]
     nr = r_drift.shape[0]
     L = n // nr
     flat = np.ascontiguousarray(stress).reshape(-1)
     sr = np.ascontiguousarray(sref).reshape(-1)
+    buf = np.empty(L)
     count = 0
+    meta = rows[5]
+    meta[5] += 1.0
     for b in range(nr):
         if r_drift[b] < r_slack[b]:
             continue
+        meta[4] += 1.0
         lo = b * L
         hi = lo + L
-        c, s = _row_scan(flat, sr, margin, a, lo, hi)
+        c, s = _row_scan(flat, sr, margin, a, lo, hi, buf)
         if c > 0:
             for e in range(lo, hi):
                 k = _test_element(e, stress, nv, tauc, law_f, sref, pref, margin)
@@ -401,7 +461,7 @@ def find_active_rows(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
                     out_e[count] = e
                     out_k[count] = k
                     count += 1
-            c, s = _row_scan(flat, sr, margin, a, lo, hi)
+            c, s = _row_scan(flat, sr, margin, a, lo, hi, buf)
         r_slack[b] = s
         r_drift[b] = 0.0
     return count
