@@ -18,6 +18,7 @@ from .aqs_kernels import CHUNK_END, DONE, QUIET_PER_AVALANCHE, RECORD_FULL, SWEE
 from .relax3d import (
     any_active,
     next_unstable_step,
+    next_unstable_step_rows,
     relax_fused,
     row_bundle,
     rows_book_load,
@@ -50,9 +51,16 @@ def fill_quiet(upto, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean):  # 
 
 @nb.njit(cache=True)
 def find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref, pref,
-              margin, pos, trial, par=0):  # pragma: no cover - compiled
-    """The next load step (from ``k_base``) whose loaded stress is unstable (as in 2D)."""
+              margin, pos, trial, par=0, rows=None):  # pragma: no cover - compiled
+    """The next load step (from ``k_base``) whose loaded stress is unstable (as in 2D).
+
+    With ``rows`` (the compiled loop's drift bounds) the event-driven search runs over them
+    (:func:`femplastic.weakplane.relax3d.next_unstable_step_rows`, the same step).
+    """
     k_base = pos[0]
+    if event_driven and rows is not None:
+        return next_unstable_step_rows(base, v, dgamma, nv, tauc, law_f, sref, pref, margin,
+                                       n_steps - k_base, trial, ivm, rows)
     if event_driven:
         return next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin,
                                   n_steps - k_base, trial, ivm, par)
@@ -202,6 +210,9 @@ def aqs_chunk(form, stress, base, v, ivm, w, mload, dgamma, vbar, vmean, n_steps
     sref, pref, margin = cache
     rows = row_bundle(form[0], form[1], law_f, stress)  # drift bounds of this chunk
     rows_load(rows, v)
+    for e in range(ivm.shape[0]):
+        if ivm[e] < np.inf and ivm[e] > rows[5][6]:
+            rows[5][6] = ivm[e]
     n_done = 0
     n_quiet = 0
     while True:
@@ -217,7 +228,7 @@ def aqs_chunk(form, stress, base, v, ivm, w, mload, dgamma, vbar, vmean, n_steps
         if n_done >= max_aval:
             return CHUNK_END
         mstep = find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref,
-                          pref, margin, pos, stress, par)
+                          pref, margin, pos, stress, par, rows)
         if not event_driven and mstep == 0:
             fill_quiet(pos[1] + 1, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
             n_quiet += 1

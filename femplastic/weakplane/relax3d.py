@@ -44,7 +44,7 @@ _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_
 __all__ = ["renew_element", "full_check", "find_active", "draw_slips", "finish_slips",
            "add_plastic", "relax_fused", "trial_stress", "any_active", "load_rate_bounds",
            "row_bundle", "rows_rescale", "rows_book", "find_active_rows", "row_min",
-           "rows_load", "rows_book_load",
+           "rows_load", "rows_book_load", "next_unstable_step_rows",
            "trigger_bounds", "next_trigger", "next_unstable_step", "kmc_select"]
 
 _SAFE = 1e-12  # relative safety of the cached stability test (far above round-off)
@@ -244,11 +244,11 @@ def row_bundle(Kf, L, law_f, stress):  # pragma: no cover - compiled
     -------
     tuple
         ``(crow (L^2,), r_drift (L^2,), r_slack (L^2,), k_drift (L^2,), k_slack (L^2,),
-        meta (6,), vrow (L^2,))``: the bounds; drift bound accumulated and slack of each row for the
+        meta (7,), vrow (L^2,))``: the bounds; drift bound accumulated and slack of each row for the
         relaxation scans (``r_``) and the KMC refresh (``k_``), slack ``-inf`` (rescan) at
         start; ``meta = [smax bound, max |K| (Frobenius), |a|, max |v| (AQS), rows scanned
-        by the relaxation, scans]`` (the last two: counters for benchmarks); ``vrow`` the
-        bounds of a loading (:func:`rows_load`, zero until set).
+        by the relaxation, scans, largest finite ivm]`` (rows scanned and scans: counters for
+        benchmarks); ``vrow`` the bounds of a loading (:func:`rows_load`, zero until set).
     """
     h = L // 2
     W2 = 12 * L
@@ -290,7 +290,7 @@ def row_bundle(Kf, L, law_f, stress):  # pragma: no cover - compiled
         for dy in range(L):
             ry = min(dy, L - dy)
             crow[dz * L + dy] = cq[rz * (h + 1) + ry] * (1.0 + 1e-9)
-    meta = np.array([0.0, np.sqrt(kf) * (1.0 + 1e-9), a, 0.0, 0.0, 0.0])
+    meta = np.array([0.0, np.sqrt(kf) * (1.0 + 1e-9), a, 0.0, 0.0, 0.0, 0.0])
     rows = (crow, np.zeros(L * L), np.full(L * L, -np.inf), np.zeros(L * L),
             np.full(L * L, -np.inf), meta, np.zeros(L * L))
     rows_rescale(rows, stress)
@@ -754,6 +754,14 @@ def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap
         if calm:
             trial_stress(base, v, mstep * dgamma, trial)
             return mstep
+    return _step_by_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap, trial,
+                         mstep)
+
+
+@nb.njit(cache=True)
+def _step_by_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap, trial,
+                  mstep):  # pragma: no cover - compiled
+    """Move ``mstep`` with the stepping test until it is unstable and ``mstep - 1`` stable."""
     while mstep <= cap:
         trial_stress(base, v, mstep * dgamma, trial)
         if any_active(trial, nv, tauc, law_f, sref, pref, margin):
@@ -767,6 +775,102 @@ def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap
     if mstep <= cap:
         trial_stress(base, v, mstep * dgamma, trial)
     return mstep
+
+
+@nb.njit(cache=True)
+def _row_loads(rows, out):  # pragma: no cover - compiled
+    """Lower bounds of the activation loads of each row (``out`` (L^2,)).
+
+    A row whose elements passed the cached test with slack ``r_slack`` at its last scan, and
+    drifted by at most ``r_drift`` since, stays stable under ``+ x v`` while
+    ``r_drift + x vrow < r_slack``: ``(r_slack - r_drift) / vrow`` (lowered by ``1e-9``
+    relative), ``-inf`` when nothing is proven, ``+inf`` when the row is stable and unloaded.
+    """
+    _, r_drift, r_slack, _, _, _, vrow = rows
+    for b in range(r_drift.shape[0]):
+        sl = r_slack[b] - r_drift[b]
+        if not sl > 0.0:
+            out[b] = -np.inf
+        elif vrow[b] > 0.0:
+            out[b] = sl / vrow[b] * (1.0 - 1e-9)
+        else:
+            out[b] = np.inf
+
+
+@nb.njit(cache=True)
+def _visit_row(j, L, b, sr, pref, margin, ivm, a, lbs, seen):  # pragma: no cover - compiled
+    """The elements' lower bounds of row ``j`` into ``lbs`` (:func:`_lower_bounds`), once."""
+    if not seen[j]:
+        _lower_bounds(b, sr, pref, margin, ivm, a, j * L, j * L + L, lbs)
+        seen[j] = True
+
+
+@nb.njit(cache=True)
+def next_unstable_step_rows(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap,
+                            trial, ivm, rows):  # pragma: no cover - compiled
+    """:func:`next_unstable_step` over the rows of the drift bounds (the same step).
+
+    ``stress == base`` and every change since the rows' scans booked (the compiled AQS loop
+    after an avalanche). Rows whose lower bound of the activation load (:func:`_row_loads`)
+    is not below the best load so far are skipped; in the others the elements are bounded
+    and solved as in :func:`trigger_bounds`, starting with the row of the least bound. The
+    least activation load is thus the same exact minimum, and the stability check one step
+    below it visits every element that could be active there, as
+    :func:`next_unstable_step` does; the cache only may end up different. ``rows[5][6]``
+    is the largest finite ``ivm`` (the absolute tolerance of that check, set by the caller).
+    """
+    n = base.shape[0]
+    nr = rows[1].shape[0]
+    L = n // nr
+    a = law_f[4]
+    b = np.ascontiguousarray(base).reshape(-1)
+    sr = np.ascontiguousarray(sref).reshape(-1)
+    xr = np.empty(nr)
+    _row_loads(rows, xr)
+    lbs = np.empty(n)
+    seen = np.zeros(nr, np.bool_)
+    jmin = 0
+    for j in range(nr):
+        if xr[j] < xr[jmin]:
+            jmin = j
+    best = np.inf
+    e_best = -1
+    for jj in range(nr + 1):
+        j = jmin if jj == 0 else jj - 1
+        if (jj > 0 and j == jmin) or xr[j] >= best:
+            continue
+        _visit_row(j, L, b, sr, pref, margin, ivm, a, lbs, seen)
+        for e in range(j * L, j * L + L):
+            if lbs[e] < best:
+                x = _element_trigger(e, base, v, nv, tauc, law_f)
+                if x < best:
+                    best = x
+                    e_best = e
+    mstep = cap + 1
+    if best < np.inf:
+        mstep = int(max(1.0, min(np.floor(best / dgamma) + 1.0, float(cap + 1))))
+    if mstep <= cap and e_best >= 0 and _active_at(e_best, base, v, mstep * dgamma, trial, nv,
+                                                   tauc, law_f, sref, pref, margin):
+        calm = True
+        if mstep > 1:
+            x = (mstep - 1) * dgamma
+            thr = x * (1.0 + 1e-9) + 1e-12 * rows[5][6]
+            for j in range(nr):
+                if not calm:
+                    break
+                if xr[j] > thr:
+                    continue
+                _visit_row(j, L, b, sr, pref, margin, ivm, a, lbs, seen)
+                for e in range(j * L, j * L + L):
+                    if lbs[e] <= thr and _active_at(e, base, v, x, trial, nv, tauc, law_f,
+                                                    sref, pref, margin):
+                        calm = False
+                        break
+        if calm:
+            trial_stress(base, v, mstep * dgamma, trial)
+            return mstep
+    return _step_by_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap, trial,
+                         mstep)
 
 
 @nb.njit(cache=True)
