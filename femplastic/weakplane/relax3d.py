@@ -214,14 +214,25 @@ def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
         hi = min(lo + SCAN_BLOCK, n)
         if _unsure(flat, sr, margin, a, lo, hi) == 0:
             continue
-        for e in range(lo, hi):
-            k = _test_element(e, stress, nv, tauc, law_f, sref, pref, margin)
-            if k >= 0:
-                out_e[count] = e
-                out_k[count] = k
-                count += 1
-                if stop_first:
-                    return count
+        count = _test_elements(lo, hi, stress, nv, tauc, law_f, sref, pref, margin, out_e,
+                               out_k, count, stop_first)
+        if stop_first and count > 0:
+            return count
+    return count
+
+
+@nb.njit(cache=True)
+def _test_elements(lo, hi, stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k, count,
+                   stop_first):  # pragma: no cover - compiled
+    """:func:`_test_element` on ``lo .. hi - 1``: actives appended after ``count``; new count."""
+    for e in range(lo, hi):
+        k = _test_element(e, stress, nv, tauc, law_f, sref, pref, margin)
+        if k >= 0:
+            out_e[count] = e
+            out_k[count] = k
+            count += 1
+            if stop_first:
+                return count
     return count
 
 
@@ -455,12 +466,8 @@ def find_active_rows(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
         hi = lo + L
         c, s = _row_scan(flat, sr, margin, a, lo, hi, buf)
         if c > 0:
-            for e in range(lo, hi):
-                k = _test_element(e, stress, nv, tauc, law_f, sref, pref, margin)
-                if k >= 0:
-                    out_e[count] = e
-                    out_k[count] = k
-                    count += 1
+            count = _test_elements(lo, hi, stress, nv, tauc, law_f, sref, pref, margin, out_e,
+                                   out_k, count, False)
             c, s = _row_scan(flat, sr, margin, a, lo, hi, buf)
         r_slack[b] = s
         r_drift[b] = 0.0
@@ -720,6 +727,17 @@ def _active_at(e, base, v, x, trial, nv, tauc, law_f, sref, pref, margin):  # pr
 
 
 @nb.njit(cache=True)
+def _calm(lo, hi, lbs, thr, base, v, x, trial, nv, tauc, law_f, sref, pref,
+          margin):  # pragma: no cover - compiled
+    """Whether no element of ``lo .. hi - 1`` with ``lbs <= thr`` is active at load ``x``."""
+    for e in range(lo, hi):
+        if lbs[e] <= thr and _active_at(e, base, v, x, trial, nv, tauc, law_f, sref, pref,
+                                        margin):
+            return False
+    return True
+
+
+@nb.njit(cache=True)
 def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap,
                        trial, ivm=None, par=0):  # pragma: no cover - compiled
     """First load step ``m`` in ``1 .. cap`` at which ``base + m dgamma v`` is unstable.
@@ -731,6 +749,7 @@ def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap
     n = base.shape[0]
     mstep, e_best, lbs, bmin, iv = _analytic_step(base, v, dgamma, nv, tauc, law_f, sref,
                                                   pref, margin, cap + 1, ivm)
+    calm = False
     if mstep <= cap and e_best >= 0 and _active_at(e_best, base, v, mstep * dgamma, trial, nv,
                                                    tauc, law_f, sref, pref, margin):
         calm = True
@@ -742,26 +761,25 @@ def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap
                     big = iv[e]
             thr = x * (1.0 + 1e-9) + 1e-12 * big
             for j in range(bmin.shape[0]):
-                if not calm:
+                if bmin[j] <= thr and not _calm(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n),
+                                                lbs, thr, base, v, x, trial, nv, tauc, law_f,
+                                                sref, pref, margin):
+                    calm = False
                     break
-                if bmin[j] > thr:
-                    continue
-                for e in range(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n)):
-                    if lbs[e] <= thr and _active_at(e, base, v, x, trial, nv, tauc, law_f,
-                                                    sref, pref, margin):
-                        calm = False
-                        break
-        if calm:
-            trial_stress(base, v, mstep * dgamma, trial)
-            return mstep
-    return _step_by_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap, trial,
-                         mstep)
+    return _settle(calm, base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap, trial,
+                   mstep)
 
 
 @nb.njit(cache=True)
-def _step_by_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap, trial,
-                  mstep):  # pragma: no cover - compiled
-    """Move ``mstep`` with the stepping test until it is unstable and ``mstep - 1`` stable."""
+def _settle(calm, base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap, trial,
+            mstep):  # pragma: no cover - compiled
+    """The step: ``mstep`` if verified (``calm``), else moved with the stepping test.
+
+    Moved until it is unstable and ``mstep - 1`` stable; ``trial`` holds the loaded stress.
+    """
+    if calm:
+        trial_stress(base, v, mstep * dgamma, trial)
+        return mstep
     while mstep <= cap:
         trial_stress(base, v, mstep * dgamma, trial)
         if any_active(trial, nv, tauc, law_f, sref, pref, margin):
@@ -849,6 +867,7 @@ def next_unstable_step_rows(base, v, dgamma, nv, tauc, law_f, sref, pref, margin
     mstep = cap + 1
     if best < np.inf:
         mstep = int(max(1.0, min(np.floor(best / dgamma) + 1.0, float(cap + 1))))
+    calm = False
     if mstep <= cap and e_best >= 0 and _active_at(e_best, base, v, mstep * dgamma, trial, nv,
                                                    tauc, law_f, sref, pref, margin):
         calm = True
@@ -856,21 +875,15 @@ def next_unstable_step_rows(base, v, dgamma, nv, tauc, law_f, sref, pref, margin
             x = (mstep - 1) * dgamma
             thr = x * (1.0 + 1e-9) + 1e-12 * rows[5][6]
             for j in range(nr):
-                if not calm:
-                    break
                 if xr[j] > thr:
                     continue
                 _visit_row(j, L, b, sr, pref, margin, ivm, a, lbs, seen)
-                for e in range(j * L, j * L + L):
-                    if lbs[e] <= thr and _active_at(e, base, v, x, trial, nv, tauc, law_f,
-                                                    sref, pref, margin):
-                        calm = False
-                        break
-        if calm:
-            trial_stress(base, v, mstep * dgamma, trial)
-            return mstep
-    return _step_by_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap, trial,
-                         mstep)
+                if not _calm(j * L, j * L + L, lbs, thr, base, v, x, trial, nv, tauc, law_f,
+                             sref, pref, margin):
+                    calm = False
+                    break
+    return _settle(calm, base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap, trial,
+                   mstep)
 
 
 @nb.njit(cache=True)
