@@ -97,8 +97,9 @@ def test_kmc_loop_with_row_bounds_is_bitwise_the_full_scans(variant):
         assert np.array_equal(x, y)
 
 
-def test_compiled_aqs_with_row_bounds_is_bitwise_the_python_loop():
-    p = fp.ModelParams(dim=3, L=5, N=8)
+@pytest.mark.parametrize("variant", ["C", "B"])
+def test_compiled_aqs_with_row_bounds_is_bitwise_the_python_loop(variant):
+    p = fp.ModelParams.for_variant(variant).replace(dim=3, L=5, N=8)
     st0 = fp.quench(p, np.random.default_rng(4), max_events=300)
     kw = dict(gamma_end=0.5, dgamma=1e-3, record_events=True)
     a = fp.aqs(st0, p, np.random.default_rng(7), **kw)
