@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
         # T = 0.25 KMC quench now costs ~4 s CPU per sample at L = 16, ~120 s at L = 32); the
         # stationary state does not depend on the start (A.3; checked in 2D by
         # fig5b_finite_size.py and a3_quench_T.py)
-        res = run((8, 12, 16, 24, 32), (6, 4, 3, 1, 1), args.seed, 1.0, 0.4, 1e-4, T=0.0)
+        res = run((8, 12, 16, 24, 32), (6, 4, 3, 2, 2), args.seed, 1.0, 0.4, 1e-4, T=0.0)
     out = _common.out_dir(args, "flow_3d")
     _common.save(out, "flow_3d", res, plot(res))
     return res
