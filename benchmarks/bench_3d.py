@@ -24,7 +24,8 @@ targets, minutes; ``--memory`` adds sides whose model is only built, default 32 
 calibration's) the KMC quench time (``fp.quench``, the exact O(n)
 selection, stationarity criterion as in 2D), then event-driven AQS from the quenched glass
 to ``--gamma`` (default 0.1): events per second and the wall time per event against the
-single-event kernel update (the ``slip`` column, measured in the same run at the same L);
+single-event kernel update (the ``slip`` column, measured in the same run at the same L;
+also both in CPU time of this process, the fair ratio on a loaded machine);
 and the memory of the model and one state, measured (``tracemalloc``, peak while building
 the model and drawing the state, and what they keep).
 
@@ -231,17 +232,19 @@ def _drivers(args, slip_us, rng, run3, slip) -> None:
 
     print(f"\n3D drivers, ModelParams(dim=3, N={args.N}) (model C otherwise), AQS to "
           f"gamma = {args.gamma} at dgamma = 1e-4, event driven, one thread")
-    print(f"{'L':>4} {'quench s':>9} {'thermal':>9} {'stat.':>5} {'AQS s':>8} {'events':>9} "
-          f"{'events/s':>9} {'us/event':>9} {'update us':>9} {'ratio':>6} {'peak MB':>8} "
-          f"{'kept MB':>8} {'state MB':>8}")
+    print(f"{'L':>4} {'quench s':>9} {'cpu s':>7} {'thermal':>9} {'stat.':>5} {'AQS s':>8} "
+          f"{'events':>9} {'events/s':>9} {'us/event':>9} {'update us':>9} {'ratio':>6} "
+          f"{'cpu us/ev':>9} {'cpu upd':>8} {'cpu ratio':>9} {'peak MB':>8} {'kept MB':>8} "
+          f"{'state MB':>8}")
     fp.aqs(fp.quench(fp.ModelParams(dim=3, L=3, N=6), np.random.default_rng(0),
                      max_events=30), None, np.random.default_rng(0), gamma_end=0.02)  # compile
     for L in sorted(set(args.drive) | set(args.memory)):
         p = fp.ModelParams(dim=3, L=L, N=args.N)
         peak, kept, own = _model_memory(p)
         if L not in args.drive:
-            print(f"{L:4d} {'-':>9} {'-':>9} {'-':>5} {'-':>8} {'-':>9} {'-':>9} {'-':>9} "
-                  f"{'-':>9} {'-':>6} {peak:8.0f} {kept:8.0f} {own:8.0f}")
+            print(f"{L:4d} {'-':>9} {'-':>7} {'-':>9} {'-':>5} {'-':>8} {'-':>9} {'-':>9} "
+                  f"{'-':>9} {'-':>9} {'-':>6} {'-':>9} {'-':>8} {'-':>9} {peak:8.0f} "
+                  f"{kept:8.0f} {own:8.0f}")
             continue
         if L not in slip_us:  # the single-event update at this L, in this run
             kern = PeriodicKernel3D((L, 6.6), fp.weakplane.dimension.material_3d(p))
@@ -250,20 +253,42 @@ def _drivers(args, slip_us, rng, run3, slip) -> None:
             e = rng.integers(0, L**3, m)
             slip_us[L] = 1e6 * min(_per_event(lambda e=e: run3(0, st0, kern.K.reshape(-1), L,
                                                                e, slip), m) for _ in range(3))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         st, info = fp.quench(p, np.random.default_rng(1), return_info=True)
-        tq = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        tq, cq = time.perf_counter() - t0, time.process_time() - c0
+        t0, c0 = time.perf_counter(), time.process_time()
         run = fp.aqs(st, p, np.random.default_rng(2), gamma_end=args.gamma, dgamma=1e-4)
-        ta = time.perf_counter() - t0
+        ta, ca = time.perf_counter() - t0, time.process_time() - c0
         ev = int(run.avalanche_size.sum())
         per = 1e6 * ta / max(ev, 1)
-        print(f"{L:4d} {tq:9.1f} {info.n_thermal:9d} {'yes' if info.stationary else 'no':>5} "
-              f"{ta:8.1f} {ev:9d} {ev / ta:9.0f} {per:9.1f} {slip_us[L]:9.1f} "
-              f"{per / slip_us[L]:6.2f} {peak:8.0f} {kept:8.0f} {own:8.0f}")
-    print("ratio: AQS wall time per event / one single-event kernel update (target <= 3); "
-          "peak/kept MB: building the model and drawing one state (tracemalloc); state MB: "
-          "one state's arrays (a run holds a few copies)")
+        cper = 1e6 * ca / max(ev, 1)
+        cupd = _cpu_update(run3, L, p, rng, slip)  # the update again, in CPU time, right after
+        print(f"{L:4d} {tq:9.1f} {cq:7.1f} {info.n_thermal:9d} "
+              f"{'yes' if info.stationary else 'no':>5} {ta:8.1f} {ev:9d} {ev / ta:9.0f} "
+              f"{per:9.1f} {slip_us[L]:9.1f} {per / slip_us[L]:6.2f} {cper:9.1f} {cupd:8.1f} "
+              f"{cper / cupd:9.2f} {peak:8.0f} {kept:8.0f} {own:8.0f}")
+    print("ratio: AQS wall time per event / one single-event kernel update (target <= 3); cpu: "
+          "the same in CPU time of this process (time.process_time, the update re-measured "
+          "right after the run; on a shared machine the wall ratio mixes in other processes' "
+          "load); peak/kept MB: building the model and drawing one state (tracemalloc); "
+          "state MB: one state's arrays (a run holds a few copies)")
+
+
+def _cpu_update(run3, L, p, rng, slip) -> float:
+    """CPU microseconds of one single-event update at side ``L`` (best of three rounds)."""
+    import femplastic as fp
+    from femplastic.fe.propagators.periodic3d import PeriodicKernel3D
+
+    kern = PeriodicKernel3D((L, 6.6), fp.weakplane.dimension.material_3d(p))
+    st0 = aligned_zeros((L**3, 6))
+    m = max(20, int(0.2 / (6e-9 * L**3 * 6)))
+    e = rng.integers(0, L**3, m)
+    best = np.inf
+    for _ in range(3):
+        c0 = time.process_time()
+        run3(0, st0, kern.K.reshape(-1), L, e, slip)
+        best = min(best, (time.process_time() - c0) / m)
+    return 1e6 * best
 
 if __name__ == "__main__":
     main()

@@ -15,7 +15,16 @@ import numpy as np
 
 from ..numba_cache import refresh as _refresh_numba_caches
 from .aqs_kernels import CHUNK_END, DONE, QUIET_PER_AVALANCHE, RECORD_FULL, SWEEP_LIMIT
-from .relax3d import any_active, next_unstable_step, relax_fused, trial_stress
+from .relax3d import (
+    any_active,
+    next_unstable_step,
+    next_unstable_step_rows,
+    relax_fused,
+    row_bundle,
+    rows_book_load,
+    rows_load,
+    trial_stress,
+)
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
@@ -42,9 +51,16 @@ def fill_quiet(upto, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean):  # 
 
 @nb.njit(cache=True)
 def find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref, pref,
-              margin, pos, trial, par=0):  # pragma: no cover - compiled
-    """The next load step (from ``k_base``) whose loaded stress is unstable (as in 2D)."""
+              margin, pos, trial, par=0, rows=None):  # pragma: no cover - compiled
+    """The next load step (from ``k_base``) whose loaded stress is unstable (as in 2D).
+
+    With ``rows`` (the compiled loop's drift bounds) the event-driven search runs over them
+    (:func:`femplastic.weakplane.relax3d.next_unstable_step_rows`, the same step).
+    """
     k_base = pos[0]
+    if event_driven and rows is not None:
+        return next_unstable_step_rows(base, v, dgamma, nv, tauc, law_f, sref, pref, margin,
+                                       n_steps - k_base, trial, ivm, rows)
     if event_driven:
         return next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin,
                                   n_steps - k_base, trial, ivm, par)
@@ -139,8 +155,17 @@ def book_relaxed(stress, base, w, mload, pos, acc, rec_a, rec_size, rec_pl, rec_
 @nb.njit(cache=True)
 def avalanche(mstep, form, stress, base, w, mload, dgamma, vbar, system, law, cache,
               work, events, ev_aval, rng, record, max_sweeps, pos, acc, rec_b, rec_a, rec_size,
-              rec_pl, rec_mean, par=0):  # pragma: no cover - compiled
-    """Relax ``stress`` loaded to step ``k_base + mstep`` and book it (as in 2D)."""
+              rec_pl, rec_mean, par=0, rows=None):  # pragma: no cover - compiled
+    """Relax ``stress`` loaded to step ``k_base + mstep`` and book it (as in 2D).
+
+    ``rows`` (:func:`femplastic.weakplane.relax3d.row_bundle` with the loading's bounds,
+    :func:`~femplastic.weakplane.relax3d.rows_load`): the scans skip the rows the drift bounds
+    prove stable. A new avalanche starts from ``base + x v`` over the relaxed ``base`` of the
+    last scans, booked as such; the full checks of the trigger search in between only refresh
+    cached references, which the rows' proofs (exact margins at the old references, whose
+    systems have not changed) do not use. The scans find the same active systems as
+    :func:`~femplastic.weakplane.relax3d.find_active`; only the cache may differ.
+    """
     n, C = stress.shape
     ev_n = events[5]
     if pos[4] < 0:
@@ -153,8 +178,13 @@ def avalanche(mstep, form, stress, base, w, mload, dgamma, vbar, system, law, ca
         acc[C + 1:] = 0.0
     i = pos[4]
     n0 = ev_n[0]
+    if rows is not None:
+        if mstep > 0:
+            rows_book_load(rows, mstep * dgamma)
+        else:  # resuming an avalanche: rescan
+            rows[2][:] = -np.inf
     status, n_ev, pl = relax_fused(form, stress, system, law, cache, work, events, rng, record,
-                                   max_sweeps, False, w, par)
+                                   max_sweeps, False, w, par, rows)
     rec_size[i] += n_ev
     for c in range(C):
         acc[C + 1 + c] += pl[c]
@@ -178,13 +208,18 @@ def aqs_chunk(form, stress, base, v, ivm, w, mload, dgamma, vbar, vmean, n_steps
     _, tauc, nv, _, _, _, _ = system
     _, law_f, _, _ = law
     sref, pref, margin = cache
+    rows = row_bundle(form[0], form[1], law_f, stress)  # drift bounds of this chunk
+    rows_load(rows, v)
+    for e in range(ivm.shape[0]):
+        if ivm[e] < np.inf and ivm[e] > rows[5][6]:
+            rows[5][6] = ivm[e]
     n_done = 0
     n_quiet = 0
     while True:
         if pos[4] >= 0:
             st = avalanche(0, form, stress, base, w, mload, dgamma, vbar, system, law,
                            cache, work, events, ev_aval, rng, record, max_sweeps, pos, acc,
-                           rec_b, rec_a, rec_size, rec_pl, rec_mean, par)
+                           rec_b, rec_a, rec_size, rec_pl, rec_mean, par, rows)
             if st != DONE:
                 return st
             n_done += 1
@@ -193,7 +228,7 @@ def aqs_chunk(form, stress, base, v, ivm, w, mload, dgamma, vbar, vmean, n_steps
         if n_done >= max_aval:
             return CHUNK_END
         mstep = find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref,
-                          pref, margin, pos, stress, par)
+                          pref, margin, pos, stress, par, rows)
         if not event_driven and mstep == 0:
             fill_quiet(pos[1] + 1, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
             n_quiet += 1
@@ -206,7 +241,7 @@ def aqs_chunk(form, stress, base, v, ivm, w, mload, dgamma, vbar, vmean, n_steps
         fill_quiet(pos[0] + mstep - 1, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
         st = avalanche(mstep, form, stress, base, w, mload, dgamma, vbar, system, law,
                        cache, work, events, ev_aval, rng, record, max_sweeps, pos, acc, rec_b,
-                       rec_a, rec_size, rec_pl, rec_mean, par)
+                       rec_a, rec_size, rec_pl, rec_mean, par, rows)
         if st != DONE:
             return st
         n_done += 1

@@ -20,13 +20,25 @@ from numba import uint64 as u64
 
 from ..numba_cache import refresh as _refresh_numba_caches
 from .kmc_kernels import REFRESH, _set_leaf
-from .relax3d import SCAN_BLOCK, _dq, pressure, relax_fused, resolved
+from .relax3d import (
+    SCAN_BLOCK,
+    _dq,
+    pressure,
+    relax_fused,
+    resolved,
+    row_bundle,
+    row_min,
+    rows_rescale,
+)
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
 __all__ = ["REFRESH", "kmc_cache", "kmc_select_bounded", "kmc_run"]
 
 _SLACK = 1e-9  # relative inflation of the bounds, far above round-off of the triangle bound
+#: Thermal events between measurements of ``max |stress|`` (the round-off scale of the row
+#: drift bounds, otherwise bounded from above by the kernel updates booked since).
+RESCALE = 4096
 
 
 def kmc_cache(n: int) -> tuple[np.ndarray, ...]:
@@ -122,7 +134,14 @@ def _sync(stress, nv, tauc, slips, law_f, beta, kcache):  # pragma: no cover
             continue
         for e in range(lo, hi):
             _sync_element(e, stress, nv, tauc, slips, law_f, beta, kcache, flat, a, thr, m)
-    rebuild = rebuild or meta[1] != 0.0
+    _finish_tree(kcache, n, rebuild or meta[1] != 0.0)
+
+
+@nb.njit(cache=True)
+def _finish_tree(kcache, n, rebuild):  # pragma: no cover - compiled
+    """Rebuild the sum tree when flagged (or its total underflows), after a refresh pass."""
+    _, _, k_logr, _, tree, meta = kcache
+    m = tree.shape[0] // 2
     if not rebuild and tree[1] < 1e-250:
         rebuild = True
     if rebuild:
@@ -139,14 +158,77 @@ def _sync(stress, nv, tauc, slips, law_f, beta, kcache):  # pragma: no cover
             tree[i] = tree[2 * i] + tree[2 * i + 1]
 
 
+@nb.njit(cache=True, boundscheck=False)
+def _krow_scan(flat, ks, k_slips, slips, a, thr, lo, hi, buf):  # pragma: no cover - compiled
+    """:func:`_stale` of one row and its slack ``min (thr - dist_e)`` (branch-free).
+
+    ``dist_e = |dev(s - s_ref)| / sqrt(2) + |a| |p - p_ref|``; ``-1e300`` for a renewed
+    element (or NaN); lowered by ``1e-12 (1 + dist)`` for round-off; through ``buf`` as
+    :func:`femplastic.weakplane.relax3d._row_scan`.
+    """
+    c = 0
+    j = 0
+    thr2 = thr * thr
+    for e in range(u64(lo), u64(hi)):
+        q, dt = _dq(flat, ks, u64(6) * e)
+        dist = np.sqrt(q) + a * abs(dt)
+        same = k_slips[e] == slips[e]
+        c += (not same) | (q > thr2) | (dist > thr)
+        v = thr - dist * (1.0 + 1e-12) - 1e-12
+        buf[j] = v if same & (v > -1e300) else -1e300
+        j += 1
+    return c, row_min(buf, j)
+
+
+@nb.njit(cache=True)
+def _sync_rows(stress, nv, tauc, slips, law_f, beta, kcache, rows):  # pragma: no cover
+    """:func:`_sync` that skips the x-rows whose drift bound is below their slack.
+
+    As :func:`femplastic.weakplane.relax3d.find_active_rows`: every stress change since a
+    row's scan is booked in ``k_drift``, so ``k_drift < k_slack`` proves that no element of
+    the row drifted beyond :data:`REFRESH` (nor was renewed: a slip sets the slack to
+    ``-inf``). The same elements are refreshed at the same events as by :func:`_sync`.
+    """
+    k_s, _, _, k_slips, tree, meta = kcache
+    _, _, _, k_drift, k_slack, _, _ = rows
+    a = abs(law_f[4])
+    n = stress.shape[0]
+    nr = k_drift.shape[0]
+    L = n // nr
+    m = tree.shape[0] // 2
+    thr = REFRESH / beta
+    rebuild = meta[1] != 0.0
+    flat = np.ascontiguousarray(stress).reshape(-1)
+    ks = k_s.reshape(-1)
+    buf = np.empty(L)
+    for b in range(nr):
+        if k_drift[b] < k_slack[b]:
+            continue
+        lo = b * L
+        hi = lo + L
+        c, sl = _krow_scan(flat, ks, k_slips, slips, a, thr, lo, hi, buf)
+        if c > 0:
+            for e in range(lo, hi):
+                _sync_element(e, stress, nv, tauc, slips, law_f, beta, kcache, flat, a, thr, m)
+            c, sl = _krow_scan(flat, ks, k_slips, slips, a, thr, lo, hi, buf)
+        k_slack[b] = sl
+        k_drift[b] = 0.0
+    _finish_tree(kcache, n, rebuild or meta[1] != 0.0)
+
+
 @nb.njit(cache=True)
 def kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng,
-                       par=0):  # pragma: no cover
+                       par=0, rows=None):  # pragma: no cover
     """Pick system ``(e, k)`` with probability ``nu_ek / sum(nu)``; returns ``(e, k, dt)``.
 
-    Draws per trial: one exponential, two uniforms (as in 2D).
+    Draws per trial: one exponential, two uniforms (as in 2D). With ``rows``
+    (:func:`femplastic.weakplane.relax3d.row_bundle`, every stress change booked) the refresh
+    pass skips the rows proven fresh (:func:`_sync_rows`): the same refreshes and draws.
     """
-    _sync(stress, nv, tauc, slips, law_f, beta, kcache)
+    if rows is None:
+        _sync(stress, nv, tauc, slips, law_f, beta, kcache)
+    else:
+        _sync_rows(stress, nv, tauc, slips, law_f, beta, kcache, rows)
     _, _, k_logr, _, tree, meta = kcache
     m = tree.shape[0] // 2
     n = stress.shape[0]
@@ -182,19 +264,30 @@ def kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng,
 @nb.njit(cache=True)
 def kmc_run(form, stress, system, law, cache, work, events, kcache, rng, beta, n_thermal,
             max_sweeps, par=0):  # pragma: no cover - compiled
-    """``n_thermal`` KMC steps: bounded selection, then the fused athermal relaxation."""
+    """``n_thermal`` KMC steps: bounded selection, then the fused athermal relaxation.
+
+    Every stress change inside is a kernel update of the relaxation, booked in the row drift
+    bounds (:func:`femplastic.weakplane.relax3d.row_bundle`, built at entry: the first pass
+    of each scan is a full one), so the refresh pass and the relaxation scans visit only the
+    rows near recent events: the same events, stress and draws as full scans, in about the
+    time of the kernel updates.
+    """
     _, tauc, nv, _, _, _, slips = system
     _, law_f, _, _ = law
     act_e, act_k, _, _, _ = work
+    rows = row_bundle(form[0], form[1], law_f, stress)
     total = 0
     time = 0.0
-    for _i in range(n_thermal):
-        e, k, dt = kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng)
+    for i in range(n_thermal):
+        if i % RESCALE == RESCALE - 1:
+            rows_rescale(rows, stress)
+        e, k, dt = kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng, 0,
+                                      rows)
         time += dt
         act_e[0] = e
         act_k[0] = k
         status, n_ev, _ = relax_fused(form, stress, system, law, cache, work, events, rng,
-                                      False, max_sweeps, True, None, par)
+                                      False, max_sweeps, True, None, par, rows)
         total += n_ev
         if status != 0:
             return 1, total, time

@@ -43,6 +43,8 @@ _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_
 
 __all__ = ["renew_element", "full_check", "find_active", "draw_slips", "finish_slips",
            "add_plastic", "relax_fused", "trial_stress", "any_active", "load_rate_bounds",
+           "row_bundle", "rows_rescale", "rows_book", "find_active_rows", "row_min",
+           "rows_load", "rows_book_load", "next_unstable_step_rows",
            "trigger_bounds", "next_trigger", "next_unstable_step", "kmc_select"]
 
 _SAFE = 1e-12  # relative safety of the cached stability test (far above round-off)
@@ -212,14 +214,263 @@ def find_active(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
         hi = min(lo + SCAN_BLOCK, n)
         if _unsure(flat, sr, margin, a, lo, hi) == 0:
             continue
-        for e in range(lo, hi):
-            k = _test_element(e, stress, nv, tauc, law_f, sref, pref, margin)
-            if k >= 0:
-                out_e[count] = e
-                out_k[count] = k
-                count += 1
-                if stop_first:
-                    return count
+        count = _test_elements(lo, hi, stress, nv, tauc, law_f, sref, pref, margin, out_e,
+                               out_k, count, stop_first)
+        if stop_first and count > 0:
+            return count
+    return count
+
+
+@nb.njit(cache=True)
+def _test_elements(lo, hi, stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k, count,
+                   stop_first):  # pragma: no cover - compiled
+    """:func:`_test_element` on ``lo .. hi - 1``: actives appended after ``count``; new count."""
+    for e in range(lo, hi):
+        k = _test_element(e, stress, nv, tauc, law_f, sref, pref, margin)
+        if k >= 0:
+            out_e[count] = e
+            out_k[count] = k
+            count += 1
+            if stop_first:
+                return count
+    return count
+
+
+@nb.njit(cache=True)
+def row_bundle(Kf, L, law_f, stress):  # pragma: no cover - compiled
+    """Drift bounds per x-row for :func:`find_active_rows` and the KMC refresh pass.
+
+    The elements ``b L .. b L + L - 1`` (``b = ez L + ey``) form row ``b``. An event with
+    Voigt increment ``d`` at ``e`` changes the stress of ``j`` by ``sum_k K_k(j - e) u_k``,
+    ``u = (d_xx, d_yy, tr d, d_yz, d_xz, d_xy)`` over the six folded planes ``K_k``
+    (:mod:`femplastic.fe.propagators.kernels3d`). By Cauchy-Schwarz the drift measure of the
+    cached tests, ``|dev dS| / sqrt(2) + |a| |dp|`` (a seminorm), changes by at most
+    ``c(j - e) |u|`` with ``c = (sum_k |dev K_k|^2 / 2)^(1/2) + |a| (sum_k (tr K_k / 3)^2)^(1/2)``,
+    invariant under the y and z mirrors; ``crow[dz L + dy]`` is its maximum over ``x`` at the
+    row offset ``(dy, dz)``, so ``crow[...] |u|`` bounds the drift change of every element of
+    a row (inflated by ``1e-9``; each event also adds the round-off of the stress adds,
+    ``eta = 1e-15 (smax + 1) (3 + |a|)``, ``smax`` a bound of ``max |stress|``).
+
+    Returns
+    -------
+    tuple
+        ``(crow (L^2,), r_drift (L^2,), r_slack (L^2,), k_drift (L^2,), k_slack (L^2,),
+        meta (7,), vrow (L^2,))``: the bounds; drift bound accumulated and slack of each row for the
+        relaxation scans (``r_``) and the KMC refresh (``k_``), slack ``-inf`` (rescan) at
+        start; ``meta = [smax bound, max |K| (Frobenius), |a|, max |v| (AQS), rows scanned
+        by the relaxation, scans, largest finite ivm]`` (rows scanned and scans: counters for
+        benchmarks); ``vrow`` the bounds of a loading (:func:`rows_load`, zero until set).
+    """
+    h = L // 2
+    W2 = 12 * L
+    P = (h + 1) * (h + 1) * W2
+    a = abs(law_f[4])
+    cq = np.zeros((h + 1) * (h + 1))
+    kf = 0.0
+    for rz in range(h + 1):
+        for ry in range(h + 1):
+            k0 = (rz * (h + 1) + ry) * W2
+            best = 0.0
+            for x in range(L):
+                sd = 0.0
+                sp = 0.0
+                sf = 0.0
+                for pl in range(6):
+                    i = pl * P + k0 + 6 * x
+                    a0 = Kf[i]
+                    a1 = Kf[i + 1]
+                    a2 = Kf[i + 2]
+                    a3 = Kf[i + 3]
+                    a4 = Kf[i + 4]
+                    a5 = Kf[i + 5]
+                    tr = (a0 + a1 + a2) / 3.0
+                    b0 = a0 - tr
+                    b1 = a1 - tr
+                    b2 = a2 - tr
+                    sd += 0.5 * (b0 * b0 + b1 * b1 + b2 * b2
+                                 + 2.0 * (a3 * a3 + a4 * a4 + a5 * a5))
+                    sp += tr * tr
+                    sf += a0 * a0 + a1 * a1 + a2 * a2 + a3 * a3 + a4 * a4 + a5 * a5
+                c = np.sqrt(sd) + a * np.sqrt(sp)
+                best = c if c > best else best
+                kf = sf if sf > kf else kf
+            cq[rz * (h + 1) + ry] = best
+    crow = np.empty(L * L)
+    for dz in range(L):
+        rz = min(dz, L - dz)
+        for dy in range(L):
+            ry = min(dy, L - dy)
+            crow[dz * L + dy] = cq[rz * (h + 1) + ry] * (1.0 + 1e-9)
+    meta = np.array([0.0, np.sqrt(kf) * (1.0 + 1e-9), a, 0.0, 0.0, 0.0, 0.0])
+    rows = (crow, np.zeros(L * L), np.full(L * L, -np.inf), np.zeros(L * L),
+            np.full(L * L, -np.inf), meta, np.zeros(L * L))
+    rows_rescale(rows, stress)
+    return rows
+
+
+@nb.njit(cache=True)
+def rows_load(rows, v):  # pragma: no cover - compiled
+    """Row bounds of the loading ``v`` (n, 6).
+
+    ``vrow[b]`` the largest drift measure of ``v`` over row ``b`` (inflated by ``1e-9``),
+    ``meta[3] = max |v|``.
+    """
+    meta = rows[5]
+    vrow = rows[6]
+    n = v.shape[0]
+    L = n // vrow.shape[0]
+    a = meta[2]
+    zero = np.zeros((1, 6))
+    vv = np.empty((1, 6))
+    vm = 0.0
+    for b in range(vrow.shape[0]):
+        best = 0.0
+        for e in range(b * L, b * L + L):
+            for c in range(6):
+                vv[0, c] = v[e, c]
+                vm = max(vm, abs(v[e, c]))
+            x = drift(vv, 0, zero) + a * abs(pressure(v, e))
+            best = x if x > best else best
+        vrow[b] = best * (1.0 + 1e-9)
+    meta[3] = vm
+
+
+@nb.njit(cache=True)
+def rows_book_load(rows, x):  # pragma: no cover - compiled
+    """Book the stress change ``x v`` of a load step (``base + x v`` over ``base``)."""
+    _, r_drift, _, k_drift, _, meta, vrow = rows
+    eta = 1e-15 * (meta[0] + 1.0) * (3.0 + meta[2])
+    ax = abs(x)
+    meta[0] += ax * meta[3]
+    for b in range(r_drift.shape[0]):
+        r_drift[b] += ax * vrow[b] + eta
+        k_drift[b] += ax * vrow[b] + eta
+
+
+@nb.njit(cache=True, boundscheck=False)
+def rows_rescale(rows, stress):  # pragma: no cover - compiled
+    """``meta[0] = max |stress|`` (the round-off scale of the bounds), measured."""
+    flat = np.ascontiguousarray(stress).reshape(-1)
+    m = 0.0
+    for i in range(flat.shape[0]):
+        v = abs(flat[i])
+        m = v if v > m else m
+    rows[5][0] = m
+
+
+@nb.njit(cache=True, boundscheck=False, inline="always")
+def _rows_add(acc, crow, lo, cbase, ey, L, un, eta):  # pragma: no cover - compiled
+    """``acc[lo + by] += crow[cbase + (by - ey) mod L] un + eta`` for ``by = 0 .. L - 1``."""
+    for by in range(ey):
+        acc[lo + by] += crow[cbase + by - ey + L] * un + eta
+    for by in range(ey, L):
+        acc[lo + by] += crow[cbase + by - ey] * un + eta
+
+
+@nb.njit(cache=True, boundscheck=False)
+def rows_book(rows, L, count, act_e, deps):  # pragma: no cover - compiled
+    """Book ``count`` kernel updates in the row drift bounds; the slipped rows to rescan."""
+    crow, r_drift, r_slack, k_drift, k_slack, meta, _ = rows
+    for i in range(count):
+        e = act_e[i]
+        d0 = deps[i, 0]
+        d1 = deps[i, 1]
+        t = d0 + d1 + deps[i, 2]
+        d3 = deps[i, 3]
+        d4 = deps[i, 4]
+        d5 = deps[i, 5]
+        un = np.sqrt(d0 * d0 + d1 * d1 + t * t + d3 * d3 + d4 * d4 + d5 * d5)
+        eta = 1e-15 * (meta[0] + 1.0) * (3.0 + meta[2])
+        meta[0] += meta[1] * un
+        ez = e // (L * L)
+        ey = e // L - ez * L
+        for bz in range(L):
+            dz = bz - ez
+            if dz < 0:
+                dz += L
+            _rows_add(r_drift, crow, bz * L, dz * L, ey, L, un, eta)
+            _rows_add(k_drift, crow, bz * L, dz * L, ey, L, un, eta)
+    for i in range(count):  # renewed systems: unknown margins
+        b = act_e[i] // L
+        r_slack[b] = -np.inf
+        k_slack[b] = -np.inf
+
+
+@nb.njit(cache=True, boundscheck=False, fastmath=True)
+def row_min(buf, m):  # pragma: no cover - compiled
+    """``min(buf[:m])`` of finite values (``-1e300`` stands for ``-inf``), vectorised.
+
+    ``min`` is exact and order-independent on finite numbers, so the reordering that
+    ``fastmath`` allows changes no bit; the callers never store NaN or infinities in ``buf``.
+    """
+    s = 1e300
+    for i in range(m):
+        s = min(s, buf[i])
+    return s
+
+
+@nb.njit(cache=True, boundscheck=False)
+def _row_scan(flat, sr, margin, a, lo, hi, buf):  # pragma: no cover - compiled
+    """:func:`_unsure` of one row and the row's slack ``min (t_e - dist_e)`` (branch-free).
+
+    ``t_e = margin_e (1 - _SAFE) - 1e-13`` is the bound the cached test compares the drift
+    ``dist_e`` with; the slack is ``-1e300`` where a margin is unknown (or anything is NaN)
+    and is lowered by ``1e-12 (1 + dist)`` for the round-off of ``dist``. The per-element
+    slacks go through ``buf`` (>= L,) so that this loop and :func:`row_min` vectorise.
+    """
+    safe = 1.0 - _SAFE
+    c = 0
+    j = 0
+    for e in range(u64(lo), u64(hi)):
+        q, dt = _dq(flat, sr, u64(6) * e)
+        t = margin[e] * safe - 1e-13
+        dist = np.sqrt(q) + a * abs(dt)
+        if a == 0.0:
+            c += (t <= 0.0) | (q >= t * t)
+        else:
+            c += (t <= 0.0) | (dist >= t)
+        v = t - dist * (1.0 + 1e-12) - 1e-12
+        buf[j] = v if (t > 0.0) & (v > -1e300) else -1e300
+        j += 1
+    return c, row_min(buf, j)
+
+
+@nb.njit(cache=True)
+def find_active_rows(stress, nv, tauc, law_f, sref, pref, margin, out_e, out_k,
+                     rows):  # pragma: no cover - compiled
+    """:func:`find_active` that skips the x-rows whose drift bound is below their slack.
+
+    A row's slack is the least ``t_e - dist_e`` of its elements at its last scan; the stress
+    changes since are all booked in ``r_drift`` (:func:`rows_book`), and ``dist`` is a
+    seminorm, so ``r_drift < r_slack`` proves that every element of the row passes the cached
+    test. The rows not proven stable are scanned as :func:`find_active` scans a block; the
+    same elements get full checks, so the result and the cache are those of
+    :func:`find_active`.
+    """
+    _, r_drift, r_slack, _, _, _, _ = rows
+    a = law_f[4]
+    n = stress.shape[0]
+    nr = r_drift.shape[0]
+    L = n // nr
+    flat = np.ascontiguousarray(stress).reshape(-1)
+    sr = np.ascontiguousarray(sref).reshape(-1)
+    buf = np.empty(L)
+    count = 0
+    meta = rows[5]
+    meta[5] += 1.0
+    for b in range(nr):
+        if r_drift[b] < r_slack[b]:
+            continue
+        meta[4] += 1.0
+        lo = b * L
+        hi = lo + L
+        c, s = _row_scan(flat, sr, margin, a, lo, hi, buf)
+        if c > 0:
+            count = _test_elements(lo, hi, stress, nv, tauc, law_f, sref, pref, margin, out_e,
+                                   out_k, count, False)
+            c, s = _row_scan(flat, sr, margin, a, lo, hi, buf)
+        r_slack[b] = s
+        r_drift[b] = 0.0
     return count
 
 
@@ -290,12 +541,14 @@ def add_plastic(count, act_e, deps, wts, out):  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def relax_fused(form, stress, system, law, cache, work, events, rng, record, max_sweeps,
-                thermal_first, wts=None, par=0):  # pragma: no cover - compiled
+                thermal_first, wts=None, par=0, rows=None):  # pragma: no cover - compiled
     """Athermal relaxation at fixed strain: synchronous sweeps until nothing is active.
 
     The 3D :func:`femplastic.weakplane.kernels.relax_fused` (same statuses, records and order
     of draws: amplitudes, then the renewals; the 3D kernel draws nothing). Returns
-    ``(status, events, plastic)`` with ``plastic`` (6,).
+    ``(status, events, plastic)`` with ``plastic`` (6,). With ``rows`` (:func:`row_bundle`)
+    the scans skip the x-rows that the drift bounds prove stable (:func:`find_active_rows`)
+    and every stress update is booked in the bounds: the same events, stress and draws.
     """
     Kf, L = form
     theta, tauc, nv, _, _, _, _ = system
@@ -308,8 +561,11 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
     for sweep in range(max_sweeps):
         if sweep == 0 and thermal_first:
             count = 1
-        else:
+        elif rows is None:
             count = find_active(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k)
+        else:
+            count = find_active_rows(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k,
+                                     rows)
         if count == 0:
             return 0, n_events, plastic
         draw_slips(count, stress, system, law, work, rng, sweep == 0 and thermal_first)
@@ -324,6 +580,8 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
                     ev_amp[j] = amp[i]
                 ev_n[0] = j + 1
         apply_form3d(Kf, L, stress, count, act_e, deps, par > 0 and stress.shape[0] >= par)
+        if rows is not None:
+            rows_book(rows, L, count, act_e, deps)
         add_plastic(count, act_e, deps, wts, plastic)
         finish_slips(count, system, law, cache, work, rng)
         n_events += count
@@ -469,6 +727,17 @@ def _active_at(e, base, v, x, trial, nv, tauc, law_f, sref, pref, margin):  # pr
 
 
 @nb.njit(cache=True)
+def _calm(lo, hi, lbs, thr, base, v, x, trial, nv, tauc, law_f, sref, pref,
+          margin):  # pragma: no cover - compiled
+    """Whether no element of ``lo .. hi - 1`` with ``lbs <= thr`` is active at load ``x``."""
+    for e in range(lo, hi):
+        if lbs[e] <= thr and _active_at(e, base, v, x, trial, nv, tauc, law_f, sref, pref,
+                                        margin):
+            return False
+    return True
+
+
+@nb.njit(cache=True)
 def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap,
                        trial, ivm=None, par=0):  # pragma: no cover - compiled
     """First load step ``m`` in ``1 .. cap`` at which ``base + m dgamma v`` is unstable.
@@ -480,6 +749,7 @@ def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap
     n = base.shape[0]
     mstep, e_best, lbs, bmin, iv = _analytic_step(base, v, dgamma, nv, tauc, law_f, sref,
                                                   pref, margin, cap + 1, ivm)
+    calm = False
     if mstep <= cap and e_best >= 0 and _active_at(e_best, base, v, mstep * dgamma, trial, nv,
                                                    tauc, law_f, sref, pref, margin):
         calm = True
@@ -491,18 +761,25 @@ def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap
                     big = iv[e]
             thr = x * (1.0 + 1e-9) + 1e-12 * big
             for j in range(bmin.shape[0]):
-                if not calm:
+                if bmin[j] <= thr and not _calm(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n),
+                                                lbs, thr, base, v, x, trial, nv, tauc, law_f,
+                                                sref, pref, margin):
+                    calm = False
                     break
-                if bmin[j] > thr:
-                    continue
-                for e in range(j * SCAN_BLOCK, min((j + 1) * SCAN_BLOCK, n)):
-                    if lbs[e] <= thr and _active_at(e, base, v, x, trial, nv, tauc, law_f,
-                                                    sref, pref, margin):
-                        calm = False
-                        break
-        if calm:
-            trial_stress(base, v, mstep * dgamma, trial)
-            return mstep
+    return _settle(calm, base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap, trial,
+                   mstep)
+
+
+@nb.njit(cache=True)
+def _settle(calm, base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap, trial,
+            mstep):  # pragma: no cover - compiled
+    """The step: ``mstep`` if verified (``calm``), else moved with the stepping test.
+
+    Moved until it is unstable and ``mstep - 1`` stable; ``trial`` holds the loaded stress.
+    """
+    if calm:
+        trial_stress(base, v, mstep * dgamma, trial)
+        return mstep
     while mstep <= cap:
         trial_stress(base, v, mstep * dgamma, trial)
         if any_active(trial, nv, tauc, law_f, sref, pref, margin):
@@ -516,6 +793,97 @@ def next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap
     if mstep <= cap:
         trial_stress(base, v, mstep * dgamma, trial)
     return mstep
+
+
+@nb.njit(cache=True)
+def _row_loads(rows, out):  # pragma: no cover - compiled
+    """Lower bounds of the activation loads of each row (``out`` (L^2,)).
+
+    A row whose elements passed the cached test with slack ``r_slack`` at its last scan, and
+    drifted by at most ``r_drift`` since, stays stable under ``+ x v`` while
+    ``r_drift + x vrow < r_slack``: ``(r_slack - r_drift) / vrow`` (lowered by ``1e-9``
+    relative), ``-inf`` when nothing is proven, ``+inf`` when the row is stable and unloaded.
+    """
+    _, r_drift, r_slack, _, _, _, vrow = rows
+    for b in range(r_drift.shape[0]):
+        sl = r_slack[b] - r_drift[b]
+        if not sl > 0.0:
+            out[b] = -np.inf
+        elif vrow[b] > 0.0:
+            out[b] = sl / vrow[b] * (1.0 - 1e-9)
+        else:
+            out[b] = np.inf
+
+
+@nb.njit(cache=True)
+def _visit_row(j, L, b, sr, pref, margin, ivm, a, lbs, seen):  # pragma: no cover - compiled
+    """The elements' lower bounds of row ``j`` into ``lbs`` (:func:`_lower_bounds`), once."""
+    if not seen[j]:
+        _lower_bounds(b, sr, pref, margin, ivm, a, j * L, j * L + L, lbs)
+        seen[j] = True
+
+
+@nb.njit(cache=True)
+def next_unstable_step_rows(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap,
+                            trial, ivm, rows):  # pragma: no cover - compiled
+    """:func:`next_unstable_step` over the rows of the drift bounds (the same step).
+
+    ``stress == base`` and every change since the rows' scans booked (the compiled AQS loop
+    after an avalanche). Rows whose lower bound of the activation load (:func:`_row_loads`)
+    is not below the best load so far are skipped; in the others the elements are bounded
+    and solved as in :func:`trigger_bounds`, starting with the row of the least bound. The
+    least activation load is thus the same exact minimum, and the stability check one step
+    below it visits every element that could be active there, as
+    :func:`next_unstable_step` does; the cache only may end up different. ``rows[5][6]``
+    is the largest finite ``ivm`` (the absolute tolerance of that check, set by the caller).
+    """
+    n = base.shape[0]
+    nr = rows[1].shape[0]
+    L = n // nr
+    a = law_f[4]
+    b = np.ascontiguousarray(base).reshape(-1)
+    sr = np.ascontiguousarray(sref).reshape(-1)
+    xr = np.empty(nr)
+    _row_loads(rows, xr)
+    lbs = np.empty(n)
+    seen = np.zeros(nr, np.bool_)
+    jmin = 0
+    for j in range(nr):
+        if xr[j] < xr[jmin]:
+            jmin = j
+    best = np.inf
+    e_best = -1
+    for jj in range(nr + 1):
+        j = jmin if jj == 0 else jj - 1
+        if (jj > 0 and j == jmin) or xr[j] >= best:
+            continue
+        _visit_row(j, L, b, sr, pref, margin, ivm, a, lbs, seen)
+        for e in range(j * L, j * L + L):
+            if lbs[e] < best:
+                x = _element_trigger(e, base, v, nv, tauc, law_f)
+                if x < best:
+                    best = x
+                    e_best = e
+    mstep = cap + 1
+    if best < np.inf:
+        mstep = int(max(1.0, min(np.floor(best / dgamma) + 1.0, float(cap + 1))))
+    calm = False
+    if mstep <= cap and e_best >= 0 and _active_at(e_best, base, v, mstep * dgamma, trial, nv,
+                                                   tauc, law_f, sref, pref, margin):
+        calm = True
+        if mstep > 1:
+            x = (mstep - 1) * dgamma
+            thr = x * (1.0 + 1e-9) + 1e-12 * rows[5][6]
+            for j in range(nr):
+                if xr[j] > thr:
+                    continue
+                _visit_row(j, L, b, sr, pref, margin, ivm, a, lbs, seen)
+                if not _calm(j * L, j * L + L, lbs, thr, base, v, x, trial, nv, tauc, law_f,
+                             sref, pref, margin):
+                    calm = False
+                    break
+    return _settle(calm, base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap, trial,
+                   mstep)
 
 
 @nb.njit(cache=True)

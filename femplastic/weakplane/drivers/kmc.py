@@ -24,7 +24,9 @@ event has probability ``nu_ek / sum(nu)`` exactly, and each trial succeeds with 
 ``sum B`` (exponential gaps), thinned with probability ``R_e / B_e``; the thinned process is
 Poisson of rate ``sum(nu)``, so the accumulated gaps up to the accepted trial are exponential
 of rate ``sum(nu)``, as with the reference scan (``selection="scan"``). The draws differ from
-the scan's, the distribution of the trajectory does not.
+the scan's, the distribution of the trajectory does not. (The 3D compiled loop,
+:func:`femplastic.weakplane.kmc_kernels3d.kmc_run`, skips the x-rows whose booked drift
+bound proves that none of their elements needs a refresh: the same refreshes and draws.)
 
 **Stationarity criterion.** Events are grouped in blocks of ``n_elem`` events. For each
 block we record the mean threshold over all systems and the mean von Mises stress over all
