@@ -9,6 +9,14 @@ when the hash differs from the one stored beside the caches, deletes femplastic'
 (``*.nbi``, ``*.nbc`` in the package's ``__pycache__`` folders) so that numba recompiles.
 Each kernel module calls it before defining its kernels; the check costs one hash of ~100 kB.
 Caches numba keeps elsewhere (``NUMBA_CACHE_DIR``) are not touched.
+
+Known limit: a process that imported the *old* sources and is still running while they change
+(a long run during a ``git pull`` of an editable install) can write caches of the old code
+after a newer process has dropped them and stamped the new hash; numba accepts them (its stamp
+is the caller's own file, unchanged) and a new process can then crash in a kernel. After
+changing the sources under a running femplastic process, delete the stamp
+(``femplastic/__pycache__/femplastic-kernels.sha256``) once that process has ended; the next
+import drops the caches again.
 """
 
 from __future__ import annotations
