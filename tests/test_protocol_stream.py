@@ -288,7 +288,7 @@ def test_cyclic_cycle_rows_stream_bitwise_bounded_and_resume():
 
 @pytest.mark.parametrize("proto,extra,chunk,files", [
     ("cyclic", ["run.dgamma=1e-4", "run.gamma_max=0.02", "run.cycles=4"], 300, (11, 0, 1)),
-    ("cyclic", ["run.dgamma=1e-3", "run.gamma_max=0.004", "run.cycles=30"], 7, (69, 0, 5)),
+    ("cyclic", ["run.dgamma=1e-2", "run.gamma_max=0.05", "run.cycles=30"], 7, (86, 0, 5)),
     ("stress", ["model.L=12", "model.N=36", "run.stress_end=0.7", "run.dstress=2e-3"], 10,
      (30, 5, 0)),
 ])

@@ -18,9 +18,10 @@ The run follows the rules of :func:`femplastic.cli.run.run_main_job` (status, Ct
 progress, per-realisation writes, one ``summary.json`` schema); ``cyclic`` and ``stress``
 checkpoint and resume; ``rate`` and ``creep`` (:data:`RATE_CHUNK` records per file),
 ``cyclic`` and ``stress`` (:data:`STEP_CHUNK` load steps per file) stream their records to
-chunk files in ``running/rNNNN/``, published into ``results.h5`` when the realisation is
-finished, so their memory does not grow with ``run.t_end``, ``run.cycles`` or the ramp (a
-resumed cyclic/stress run drops the files written after its checkpoint).
+chunk files in ``running/rNNNN/`` (stress its avalanche log, cyclic its per-cycle records
+too), published into ``results.h5`` when the realisation is finished, so their memory does
+not grow with ``run.t_end``, ``run.cycles`` or the ramp (a resumed cyclic/stress run drops
+the files written after its checkpoint).
 
 Protocols and their drivers: ``cyclic`` (:func:`femplastic.cyclic`), ``stress``
 (:func:`femplastic.stress_controlled`), ``bauschinger`` (preload to ``run.gamma_end``, then
