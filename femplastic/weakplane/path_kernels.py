@@ -44,7 +44,6 @@ from .path_rows import (  # the loop state and rows shared with 3D (IPOS, status
     NAVAL,
     NEV,
     NREC,
-    NSW,
     OJ,
     ONEV,
     OPEN,
@@ -52,8 +51,6 @@ from .path_rows import (  # the loop state and rows shared with 3D (IPOS, status
     OSW,
     PEND,
     PJ,
-    PSENSE,
-    PUPTO,
     R0,
     RECORD_FULL,
     ROWS_FULL,
@@ -71,9 +68,8 @@ from .path_rows import (  # the loop state and rows shared with 3D (IPOS, status
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
-__all__ = ["FACC", "IPOS", "ROWS_FULL", "energy_blas", "path_chunk", "stress_chunk", "wmean_blas",
-           "xdot_blas", "xmat3_blas", "xmat3_inline",
-           "NREC", "NSW", "PSENSE", "PUPTO"]  # (loop fields the drivers read, from path_rows)
+__all__ = ["FACC", "IPOS", "NREC", "ROWS_FULL", "energy_blas", "path_chunk", "stress_chunk",
+           "wmean_blas", "xdot_blas", "xmat3_blas", "xmat3_inline"]
 
 #: Fields of ``facc``: base_ext, energy (or enthalpy) before the open avalanche, its weighted
 #: plastic strain before (3), its stress before, the strain now and at its start

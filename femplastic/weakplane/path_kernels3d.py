@@ -35,7 +35,6 @@ from .path_rows import (  # the loop state and rows shared with 2D
     NAVAL,
     NEV,
     NREC,
-    NSW,
     OJ,
     ONEV,
     OPEN,
@@ -43,8 +42,6 @@ from .path_rows import (  # the loop state and rows shared with 2D
     OSW,
     PEND,
     PJ,
-    PSENSE,
-    PUPTO,
     R0,
     RECORD_FULL,
     ROWS_FULL,
@@ -64,9 +61,8 @@ from .relax3d import _active_at as _element_active
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
-__all__ = ["CHUNK_END", "DONE", "FACC", "IPOS", "LOG_FULL", "RECORD_FULL", "ROWS_FULL",
-           "SWEEP_LIMIT", "path_chunk", "stress_chunk",
-           "NREC", "NSW", "PSENSE", "PUPTO"]  # (loop fields the drivers read, from path_rows)
+__all__ = ["CHUNK_END", "DONE", "FACC", "IPOS", "LOG_FULL", "NREC", "RECORD_FULL",
+           "ROWS_FULL", "SWEEP_LIMIT", "path_chunk", "stress_chunk"]
 
 #: Fields of ``facc``: as in 2D with six plastic-strain slots.
 FACC = ("base_ext", "w_before", "pl0", "pl1", "pl2", "pl3", "pl4", "pl5", "s_before", "g_now",
