@@ -35,7 +35,8 @@ KERNEL_MODULES = ("fe/propagators/kernels.py", "weakplane/kernels.py",
                   "fe/propagators/sparse_kernels.py", "fe/propagators/packed_kernels.py",
                   "weakplane/relax3d.py",
                   "weakplane/aqs_kernels3d.py", "weakplane/kmc_kernels3d.py",
-                  "weakplane/path_kernels3d.py", "atomistic/pair_kernels.py")
+                  "weakplane/path_kernels3d.py", "atomistic/pair_kernels.py",
+                  "weakplane/path_rows.py")
 _STAMP = _ROOT / "__pycache__" / "femplastic-kernels.sha256"
 _done = False
 

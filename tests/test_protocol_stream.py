@@ -96,6 +96,19 @@ def _joined(blocks):
     return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
 
 
+def _with_cycles(run, blocks):
+    """A cyclic run's per-cycle arrays from its ``"cycles"`` blocks (the strobes' last entry
+    stays in the run), or the run itself when there are none (another driver)."""
+    if not blocks:
+        return run
+    from types import SimpleNamespace as NS
+
+    j = _joined(blocks)
+    for k in ("strobe_stress", "strobe_energy"):
+        j[k] = np.concatenate([j[k], getattr(run, k)])
+    return NS(**{**vars(run), **j})
+
+
 def test_cyclic_and_stress_stream_bitwise_and_resume_across_blocks():
     """Streamed step records (sink=, blocks of 7 rows) are bitwise the in-memory records,
     and a checkpoint taken after several hand-overs resumes to the same bits."""
@@ -165,7 +178,7 @@ def test_cyclic_and_stress_logs_stream_bitwise_and_resume():
         rav, rev = ref.avalanches, ref.avalanches.events
         assert rav.size.size > 20 and rev["element"].size > 40
         for rows in (1, 5, 64):
-            got = {"avalanches": [], "events": []}
+            got = {"avalanches": [], "events": [], "cycles": []}
             cks = []
             run = drive(q, p, np.random.default_rng(1), record_events=True, sink_rows=rows,
                         log_sink=lambda kind, b, got=got: got[kind].append(b),
@@ -179,14 +192,15 @@ def test_cyclic_and_stress_logs_stream_bitwise_and_resume():
             for k in rev:
                 assert ev[k].dtype == rev[k].dtype and np.array_equal(ev[k], rev[k]), k
             assert run.avalanches.size.size == 0 and run.avalanches.events["element"].size == 0
+            full = _with_cycles(run, got["cycles"])
             for f in fields:
-                assert np.array_equal(getattr(run, f), getattr(ref, f)), f
+                assert np.array_equal(getattr(full, f), getattr(ref, f)), f
             if rows != 5:
                 continue
             ck = cks[len(cks) // 2]
             a0 = int(ck.records["ipos"][PK.A0])
             assert a0 >= 5 and ck.records["alog"].shape[0] <= 5  # only rows not handed over
-            tail = {"avalanches": [], "events": []}
+            tail = {"avalanches": [], "events": [], "cycles": []}
             res = drive(q, p, np.random.default_rng(9), record_events=True, sink_rows=rows,
                         log_sink=lambda kind, b, tail=tail: tail[kind].append(b), resume=ck,
                         **kw)
@@ -198,21 +212,92 @@ def test_cyclic_and_stress_logs_stream_bitwise_and_resume():
             for k in rev:
                 assert np.array_equal(np.concatenate([ev[k][:n_before], rest_ev[k]]),
                                       rev[k]), k
+            if drive is cyclic:  # (no step sink: the cycle rows are settled at the end)
+                assert int(ck.records["cycles_handed"]) == 0 and not got["cycles"][0:0]
+            full = _with_cycles(res, tail["cycles"])
             for f in fields:
-                assert np.array_equal(getattr(res, f), getattr(ref, f)), f
+                assert np.array_equal(getattr(full, f), getattr(ref, f)), f
             assert np.array_equal(res.state.stress, ref.state.stress)
 
 
+def test_cyclic_cycle_rows_stream_bitwise_bounded_and_resume():
+    """With sink= and log_sink=, cyclic's per-cycle rows ("cycles" blocks of 1, 3 and 64
+    rows) are handed over as the run goes and are, joined, bitwise the in-memory per-cycle
+    arrays; memory (a checkpoint) holds only the open cycles and the rows not handed over;
+    a resume from a checkpoint after >= 2 handed cycles, and from one in main's previous
+    layout (every cycle from 0, ``loop_acc``/``cycle_acc`` of the whole run), continues the
+    blocks to the same bits."""
+    import femplastic as fp
+    from femplastic.weakplane import path_kernels as PK
+    from femplastic.weakplane.drivers.cyclic import cyclic
+
+    p = fp.ModelParams(L=10, T=0.0)
+    q = fp.quench(p, np.random.default_rng(3))
+    kw = dict(gamma_max=0.02, cycles=9, dgamma=1e-3)
+    ref = cyclic(q, p, np.random.default_rng(1), **kw)
+    per_cycle = ("strobe_stress", "strobe_energy", "events", "plastic_net", "plastic_abs",
+                 "loop_work", "dissipation", "balance")
+    assert ref.events.sum() > 20
+
+    def drive(rows, rng, **more):
+        got = {"avalanches": [], "events": [], "cycles": []}
+        run = cyclic(q, p, rng, sink=lambda b: None, sink_rows=rows,
+                     log_sink=lambda kind, b: got[kind].append(b), **kw, **more)
+        return run, got["cycles"]
+
+    for rows in (1, 3, 64):
+        cks = []
+        run, blocks = drive(rows, np.random.default_rng(1), checkpoint=cks.append,
+                            checkpoint_every=0)
+        assert [b["events"].size for b in blocks] == [rows] * (9 // rows) + (
+            [9 % rows] if 9 % rows else [])
+        assert run.events.size == 0 and run.strobe_stress.size == 1 and run.n_cycles == 9
+        full = _with_cycles(run, blocks)
+        for f in per_cycle:
+            assert getattr(full, f).dtype == getattr(ref, f).dtype, f
+            assert np.array_equal(getattr(full, f), getattr(ref, f)), f
+        if rows != 1:
+            continue
+        # open cycles + rows held: bounded by the steps/avalanches of a block, not the run
+        assert max(c.records["ends"].size + c.records["cycle_rows"].shape[1]
+                   for c in cks) <= 3
+        late = [c for c in cks if int(c.records["cycles_handed"]) >= 2]
+        ck = late[len(late) // 2]
+        handed = int(ck.records["cycles_handed"])
+        res, tail = drive(rows, np.random.default_rng(9), resume=ck)
+        full = _with_cycles(res, blocks[:handed] + tail)
+        for f in per_cycle:
+            assert np.array_equal(getattr(full, f), getattr(ref, f)), f
+        assert np.array_equal(res.state.stress, ref.state.stress)
+    # main's previous layout: a checkpoint in cycle 0 after a hand-over, converted
+    cks = []
+    drive(3, np.random.default_rng(1), checkpoint=cks.append, checkpoint_every=0)
+    ck = next(c for c in cks if int(c.records["ipos"][PK.R0]) >= 3 and int(c.records["cycle"])
+              == 0 and int(c.records["ipos"][PK.A0]) >= 3)
+    rec = ck.records
+    sums = rec.pop("cycle_sums")
+    rec["loop_acc"] = np.concatenate([sums[0], np.zeros(9 - sums.shape[1])])
+    rec["cycle_acc"] = np.hstack([sums[1:], np.zeros((4, 9 - sums.shape[1]))])
+    for k in ("cyc0", "cycle_rows", "cycles_handed"):
+        del rec[k]
+    res, tail = drive(3, np.random.default_rng(9), resume=ck)
+    full = _with_cycles(res, tail)
+    for f in per_cycle:
+        assert np.array_equal(getattr(full, f), getattr(ref, f)), f
+
+
 @pytest.mark.parametrize("proto,extra,chunk,files", [
-    ("cyclic", ["run.dgamma=1e-4", "run.gamma_max=0.02", "run.cycles=4"], 300, (11, 0)),
+    ("cyclic", ["run.dgamma=1e-4", "run.gamma_max=0.02", "run.cycles=4"], 300, (11, 0, 1)),
+    ("cyclic", ["run.dgamma=1e-2", "run.gamma_max=0.05", "run.cycles=30"], 7, (86, 0, 5)),
     ("stress", ["model.L=12", "model.N=36", "run.stress_end=0.7", "run.dstress=2e-3"], 10,
-     (30, 5)),
+     (30, 5, 0)),
 ])
 def test_cli_streamed_run_killed_and_resumed_bitwise(tmp_path, monkeypatch, proto, extra,
                                                      chunk, files):
     """`femplastic run` cyclic with blocks of 300 steps (3,200 steps: 11 chunk files, memory
-    holds one), stress with blocks of 10 steps and 10 avalanches (30 step files, 5 files of
-    the avalanche log): results.h5 and curve.csv bitwise those of the one-block run,
+    holds one) or of 7 steps and 7 cycles (30 cycles: 5 files of per-cycle rows), stress
+    with blocks of 10 steps and 10 avalanches (30 step files, 5 files of the avalanche
+    log): results.h5 and curve.csv bitwise those of the one-block run,
     uninterrupted or SIGKILLed at random moments and resumed."""
     import os
     import signal
@@ -222,14 +307,14 @@ def test_cli_streamed_run_killed_and_resumed_bitwise(tmp_path, monkeypatch, prot
     ref = tmp_path / "ref"
     P.run_protocol(cfg, 5, 1, ref)  # one block (STEP_CHUNK = 50,000)
     monkeypatch.setattr(P, "STEP_CHUNK", chunk)
-    writes = {"steps": [], "log": []}
+    writes = {"steps": [], "log": [], "cycles": [], "strobes": []}
     real = R._ChunkFiles.write
 
     def write(self, start, rec):
-        if "avalanche_sizes" in rec:
-            writes["log"].append(rec["avalanche_sizes"].size)
-        else:
-            writes["steps"].append(rec["gamma"].size)
+        for kind, key in (("log", "avalanche_sizes"), ("cycles", "events"),
+                          ("strobes", "strobe_stress"), ("steps", "gamma")):
+            if key in rec:
+                writes[kind].append(rec[key].size)
         return real(self, start, rec)
 
     monkeypatch.setattr(R._ChunkFiles, "write", write)
@@ -238,6 +323,8 @@ def test_cli_streamed_run_killed_and_resumed_bitwise(tmp_path, monkeypatch, prot
     wall = time.perf_counter() - t0
     assert max(writes["steps"]) == chunk and len(writes["steps"]) == files[0]
     assert len(writes["log"]) == files[1] and max(writes["log"], default=0) <= chunk
+    assert len(writes["cycles"]) == files[2] and max(writes["cycles"], default=0) <= chunk
+    assert writes["strobes"] == writes["cycles"] + [1] * bool(files[2])  # + the end state's
     with h5py.File(ref / "results.h5") as f:
         assert f["realizations/r0000/gamma"].shape[0] > 2 * chunk
 

@@ -18,9 +18,10 @@ The run follows the rules of :func:`femplastic.cli.run.run_main_job` (status, Ct
 progress, per-realisation writes, one ``summary.json`` schema); ``cyclic`` and ``stress``
 checkpoint and resume; ``rate`` and ``creep`` (:data:`RATE_CHUNK` records per file),
 ``cyclic`` and ``stress`` (:data:`STEP_CHUNK` load steps per file) stream their records to
-chunk files in ``running/rNNNN/``, published into ``results.h5`` when the realisation is
-finished, so their memory does not grow with ``run.t_end``, ``run.cycles`` or the ramp (a
-resumed cyclic/stress run drops the files written after its checkpoint).
+chunk files in ``running/rNNNN/`` (stress its avalanche log, cyclic its per-cycle records
+too), published into ``results.h5`` when the realisation is finished, so their memory does
+not grow with ``run.t_end``, ``run.cycles`` or the ramp (a resumed cyclic/stress run drops
+the files written after its checkpoint).
 
 Protocols and their drivers: ``cyclic`` (:func:`femplastic.cyclic`), ``stress``
 (:func:`femplastic.stress_controlled`), ``bauschinger`` (preload to ``run.gamma_end``, then
@@ -206,6 +207,85 @@ def _size_counts(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return vals, cnt.astype(np.int64)
 
 
+#: Cycles listed in a cyclic run's summary (``events_per_cycle``, ``dissipation_per_cycle``)
+#: and figure: every ``per_cycle_every``-th cycle, ``per_cycle_every = ceil(cycles /
+#: SUMMARY_CYCLES)`` (1, every cycle, up to this many cycles).
+SUMMARY_CYCLES = 10_000
+
+
+class _CycleFiles:
+    """The per-cycle records of a streamed ``cyclic`` realisation, in chunk files.
+
+    The driver's ``log_sink`` (:func:`femplastic.cyclic`; the avalanche log and events are
+    dropped: the outputs do not store them): each block of cycle rows is written as one chunk
+    file of ``events, plastic_net, plastic_abs, loop_work, dissipation, balance`` in
+    ``cycles/`` and one of ``strobe_stress, strobe_energy`` in ``strobes/`` (which gets the
+    end state's row last, :meth:`finish`), published into the realisation's group with the
+    step records (the datasets of an in-memory run). The summary's figures are running
+    values: cycles, the largest ``|balance|`` and the rows of every ``every``-th cycle
+    (:data:`SUMMARY_CYCLES`). A resumed run drops the files after its checkpoint's
+    ``cycles_handed`` rows and re-reads the others.
+    """
+
+    SUMS = ("events", "plastic_net", "plastic_abs", "loop_work", "dissipation", "balance")
+
+    def __init__(self, rows_of, cycles: int, kw: dict[str, Any]) -> None:
+        from .records import _ChunkFiles
+
+        self.sums = _ChunkFiles(rows_of.folder / "cycles")
+        self.strobes = _ChunkFiles(rows_of.folder / "strobes")
+        rows_of.also = [self.sums, self.strobes]
+        self.every = -(-int(cycles) // SUMMARY_CYCLES)
+        self.rows, self.max_balance = 0, 0.0
+        self.listed: dict[str, list] = {"cycle": [], "events": [], "dissipation": [],
+                                        "loop_work": []}
+        ck = kw.get("resume")
+        if ck is None:
+            for f in (self.sums, self.strobes):
+                f.remove()  # (a killed run's)
+            return
+        n = int(ck.records["cycles_handed"]) if "cycles_handed" in ck.records else 0
+        for f in (self.sums, self.strobes):
+            f.truncate(n)
+            if f.rows_upto(n) != n:
+                raise ValueError(f"resume: the per-cycle records before cycle {n} are missing "
+                                 f"from {f.folder}; rerun without --resume")
+        for a in range(0, n, STEP_CHUNK):
+            b = min(a + STEP_CHUNK, n)
+            self._account({k: self.sums.read(k, a, b) for k in self.SUMS})
+
+    def _account(self, block: dict[str, np.ndarray]) -> None:
+        k = int(block["events"].shape[0])
+        keep = np.arange((-self.rows) % self.every, k, self.every)
+        self.listed["cycle"].extend((self.rows + keep).tolist())
+        for name in ("events", "dissipation", "loop_work"):
+            self.listed[name].extend(block[name][keep].tolist())
+        if k:
+            self.max_balance = max(self.max_balance, float(np.abs(block["balance"]).max()))
+        self.rows += k
+
+    def __call__(self, kind: str, block: dict[str, np.ndarray]) -> None:
+        if kind != "cycles":
+            return
+        self.sums.write(self.rows, {k: block[k] for k in self.SUMS})
+        self.strobes.write(self.rows, {k: block[k] for k in ("strobe_stress", "strobe_energy")})
+        self._account(block)
+
+    def finish(self, r) -> None:
+        """Write the end state's strobe row (the last of ``strobe_stress, strobe_energy``)."""
+        self.strobes.write(self.rows, {"strobe_stress": r.strobe_stress[-1:],
+                                       "strobe_energy": r.strobe_energy[-1:]})
+
+
+def _cyclic_summary(r, n: int, every: int, listed: dict[str, list], max_balance: float
+                    ) -> dict[str, Any]:
+    return {"cycles_run": n, "absorbed_at": r.absorbed_at, "period": r.period,
+            "transient": r.transient, "per_cycle_every": every,
+            "events_per_cycle": [int(x) for x in listed["events"]],
+            "dissipation_per_cycle": listed["dissipation"],
+            "max_energy_balance_residual": max_balance}
+
+
 def _cyclic(state, p, rng, rp, opts, rows_of=None, **kw) -> ProtocolResult:
     from types import SimpleNamespace as NS
 
@@ -215,27 +295,37 @@ def _cyclic(state, p, rng, rp, opts, rows_of=None, **kw) -> ProtocolResult:
     names = ("gamma", "stress", "cycle")
     stream = _stream_for(rows_of, n_steps, ("gamma", "stress", "stress_before",
                                             "avalanche_size", "cycle"), names, kw)
-    if stream is not None:  # the log is not stored: stream it away (the per-cycle sums stay)
-        kw["log_sink"] = _drop
+    if stream is not None:  # the per-cycle rows to chunk files (the log is not stored)
+        cyc = _CycleFiles(rows_of, opts["cycles"], kw)
+        kw["log_sink"] = cyc
     r = cyclic(state, p, rng, gamma_max=opts["gamma_max"], cycles=opts["cycles"],
                dgamma=rp.dgamma, alpha=rp.alpha, until_absorbed=opts["until_absorbed"], **kw)
-    per_cycle = {"strobe_stress": r.strobe_stress, "strobe_energy": r.strobe_energy,
-                 "events": r.events, "plastic_net": r.plastic_net,
-                 "plastic_abs": r.plastic_abs, "loop_work": r.loop_work,
-                 "dissipation": r.dissipation, "balance": r.balance}
-    summ = {"cycles_run": r.n_cycles, "absorbed_at": r.absorbed_at, "period": r.period,
-            "transient": r.transient, "events_per_cycle": r.events.tolist(),
-            "dissipation_per_cycle": r.dissipation.tolist(),
-            "max_energy_balance_residual": float(np.abs(r.balance).max())}
     if stream is not None:
-        run = NS(**stream.curve(), n_cycles=r.n_cycles, dissipation=r.dissipation,
-                 loop_work=r.loop_work)
-        return ProtocolResult(per_cycle, (",".join(names), lambda: stream.blocks(names)), summ,
+        cyc.finish(r)
+        summ = _cyclic_summary(r, cyc.rows, cyc.every, cyc.listed, cyc.max_balance)
+        run = NS(**stream.curve(), n_cycles=cyc.rows, listed=cyc.listed)
+        return ProtocolResult({}, (",".join(names), lambda: stream.blocks(names)), summ,
                               r.state, {"run": run}, rows_of)
+    every = -(-int(opts["cycles"]) // SUMMARY_CYCLES)
+    listed = _listed(r.dissipation, r.loop_work, every, r.events)
+    summ = _cyclic_summary(r, r.n_cycles, every, listed,
+                           float(np.abs(r.balance).max()) if r.n_cycles else 0.0)
     rec = {"gamma": r.gamma, "stress": r.stress, "stress_before": r.stress_before,
-           "avalanche_size": r.avalanche_size, "cycle": r.cycle, **per_cycle}
+           "avalanche_size": r.avalanche_size, "cycle": r.cycle,
+           **{k: getattr(r, k) for k in ("strobe_stress", "strobe_energy", *_CycleFiles.SUMS)}}
+    run = NS(gamma=r.gamma, stress=r.stress, cycle=r.cycle, n_cycles=r.n_cycles, listed=listed)
     return ProtocolResult(rec, ("gamma,stress,cycle", np.column_stack(
-        [r.gamma, r.stress, r.cycle])), summ, r.state, {"run": r})
+        [r.gamma, r.stress, r.cycle])), summ, r.state, {"run": run})
+
+
+def _listed(dissipation, loop_work, every: int, events=None) -> dict[str, list]:
+    """Every ``every``-th cycle's rows (the summary's and figure's lists)."""
+    keep = np.arange(0, dissipation.size, every)
+    out = {"cycle": keep.tolist(), "dissipation": dissipation[keep].tolist(),
+           "loop_work": loop_work[keep].tolist()}
+    if events is not None:
+        out["events"] = events[keep].tolist()
+    return out
 
 
 def _stress(state, p, rng, rp, opts, rows_of=None, **kw) -> ProtocolResult:
@@ -275,10 +365,6 @@ def _stress(state, p, rng, rp, opts, rows_of=None, **kw) -> ProtocolResult:
     run = NS(gamma=r.gamma, stress=r.stress, size_counts=_size_counts(av.size))
     return ProtocolResult(rec, ("target,stress,gamma", np.column_stack(
         [r.target, r.stress, r.gamma])), summ, r.state, {"run": run})
-
-
-def _drop(kind: str, block: dict[str, np.ndarray]) -> None:
-    """A ``log_sink`` that keeps nothing (a log the outputs do not store)."""
 
 
 def _part(progress, a: float, b: float):
@@ -443,14 +529,17 @@ def _figure(protocol: str, results: list[ProtocolResult], path: Path) -> None:
     d = results[0].plot
     if protocol == "cyclic":
         r = d["run"]
-        for c in range(r.n_cycles):
+        drawn = np.unique(r.cycle)  # the cycles of the decimated curve, at most ~200 lines
+        drawn = drawn[np.unique(np.linspace(0, drawn.size - 1, min(drawn.size, 200)).astype(
+            np.int64))] if drawn.size else drawn
+        for c in drawn:
             m = r.cycle == c
             a.plot(*thin(r.gamma[m], r.stress[m]), lw=0.6,
                    color=plt.cm.viridis(c / max(1, r.n_cycles)))
         a.set(xlabel=r"$\gamma$", ylabel=r"$\Sigma^{\rm ext}$", title="loops (colour: cycle)")
-        cyc = np.arange(1, r.n_cycles + 1)
-        b.plot(cyc, r.dissipation, "o-", ms=3, label="dissipation")
-        b.plot(cyc, r.loop_work, "x", ms=4, label="loop area")
+        cyc = np.asarray(r.listed["cycle"]) + 1
+        b.plot(cyc, r.listed["dissipation"], "o-", ms=3, label="dissipation")
+        b.plot(cyc, r.listed["loop_work"], "x", ms=4, label="loop area")
         b.set(xlabel="cycle", ylabel="per cycle (LJ energy / area)")
         b.legend(frameon=False, fontsize=8)
     elif protocol == "stress":
@@ -709,8 +798,11 @@ def _redraw_first(proto: str, results: Path, out: Path) -> None:
 
     rec = io.read_hdf5(results)["realizations"]["r0000"]
     if proto == "cyclic":
-        run = NS(**{k: rec[k] for k in ("gamma", "stress", "cycle", "dissipation", "loop_work")},
-                 n_cycles=int(rec["dissipation"].size))
+        n = int(rec["dissipation"].size)
+        every = json.loads(io.read_attrs(results, "realizations/r0000")["summary"]).get(
+            "per_cycle_every", 1)
+        run = NS(**{k: rec[k] for k in ("gamma", "stress", "cycle")}, n_cycles=n,
+                 listed=_listed(rec["dissipation"], rec["loop_work"], int(every)))
         curve = ("gamma,stress,cycle", np.column_stack([run.gamma, run.stress, run.cycle]))
     elif proto == "stress":
         run = NS(gamma=rec["gamma"], stress=rec["stress"],

@@ -14,6 +14,8 @@ are evaluated here with numpy's own BLAS routines (``gemv``, ``ddot``: ctypes ha
 Loop position (``ipos``, int64, fields :data:`IPOS`) and open-avalanche values (``facc``,
 float64, fields :data:`FACC`) travel in two small arrays so that a call can stop anywhere (a
 full event record or avalanche log, the end of a chunk) and the next call continue.
+The loop state, statuses and record-row writes are shared with the 3D loops
+(:mod:`femplastic.weakplane.path_rows`).
 Avalanche log rows (``alog``, (capacity, 8), avalanche ``ipos[A0] + r`` in row ``r``):
 ``step, gamma, stress_before, stress_after, size, sweeps, plastic, dissipation`` (the integer
 columns exact in float64). Event extras (``ev_x``, (capacity, 2) int64): global sweep index
@@ -29,25 +31,46 @@ from ..numba_cache import refresh as _refresh_numba_caches
 from .aqs_kernels import weighted_mean
 from .kernels import SCAN_BLOCK, _analytic_step, _max, any_active, relax_fused, trial_stress
 from .kernels import _active_at as _element_active
+from .path_rows import (  # the loop state and rows shared with 3D (IPOS, statuses: here too)
+    A0,
+    CHUNK_END,
+    DONE,
+    DONE_,
+    FLOWED,
+    IPOS,
+    K_,
+    KB,
+    LOG_FULL,
+    NAVAL,
+    NEV,
+    NREC,
+    OJ,
+    ONEV,
+    OPEN,
+    OPEN_NEXT,
+    OSW,
+    PEND,
+    PJ,
+    R0,
+    RECORD_FULL,
+    ROWS_FULL,
+    SWEEP_LIMIT,
+    _pos,
+    _x_of,
+    count_sweep,
+    log_row,
+    open_avalanche,
+    pend_trigger,
+    strain_row,
+    strain_steps,
+    stress_steps,
+)
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
-__all__ = ["FACC", "IPOS", "ROWS_FULL", "energy_blas", "path_chunk", "stress_chunk", "wmean_blas",
-           "xdot_blas", "xmat3_blas", "xmat3_inline"]
+__all__ = ["FACC", "IPOS", "NREC", "ROWS_FULL", "energy_blas", "path_chunk", "stress_chunk",
+           "wmean_blas", "xdot_blas", "xmat3_blas", "xmat3_inline"]
 
-#: Fields of ``ipos``.
-IPOS = ("k", "k_base", "n", "n_aval", "n_events", "n_sweeps", "open", "open_j",
-        "open_nev", "open_sweeps", "done", "flowed", "row0", "pending", "p_upto", "p_j",
-        "p_aval", "p_sense", "log0")
-K_, KB, NREC, NAVAL, NEV, NSW, OPEN, OJ, ONEV, OSW, DONE_, FLOWED = range(12)
-#: ``row0``: the record row held at index 0 of the record arrays (streamed records: rows
-#: before it were handed over); ``pending``: 1 while the steps up to a found trigger are
-#: being written (``p_upto``: last elastic position, ``p_j``: the avalanche's, ``p_aval``:
-#: whether one opens there, ``p_sense``: the loading sense).
-R0, PEND, PUPTO, PJ, PAV, PSENSE = range(12, 18)
-#: ``log0``: the avalanche (log row) held at index 0 of ``alog`` (a streamed log: rows before
-#: it were handed over).
-A0 = 18
 #: Fields of ``facc``: base_ext, energy (or enthalpy) before the open avalanche, its weighted
 #: plastic strain before (3), its stress before, the strain now and at its start
 #: (stress control), its target stress (stress control), g_base (stress control).
@@ -55,9 +78,6 @@ FACC = ("base_ext", "w_before", "pl0", "pl1", "pl2", "s_before", "g_now", "g_sta
         "g_base")
 BEXT, WB, PL0, SB, GNOW, GSTART, TGT, GBASE = 0, 1, 2, 5, 6, 7, 8, 9
 
-#: Statuses (``ROWS_FULL``: the record arrays are full; hand rows ``row0 ..`` over, set
-#: ``row0`` and call again).
-DONE, CHUNK_END, RECORD_FULL, SWEEP_LIMIT, LOG_FULL, ROWS_FULL = 0, 1, 2, 3, 4, 5
 _VW = np.array([1.0, 1.0, 2.0])
 
 
@@ -159,26 +179,6 @@ def energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half, vec, mode, ba
 
 
 @nb.njit(cache=True)
-def log_row(alog, ipos, step, gamma, s_before, s_after, plastic, diss):  # pragma: no cover
-    """Append the closed avalanche's row to ``alog`` (row ``ipos[NAVAL] - ipos[A0]``).
-
-    ``step, gamma, stress_before, stress_after, size, sweeps, plastic, dissipation``, the
-    size and sweeps from ``ipos[ONEV]``, ``ipos[OSW]``; advances ``ipos[NAVAL]``.
-    """
-    a = ipos[NAVAL]
-    ra = a - ipos[A0]  # the log row held at index 0 is ipos[A0]
-    alog[ra, 0] = step
-    alog[ra, 1] = gamma
-    alog[ra, 2] = s_before
-    alog[ra, 3] = s_after
-    alog[ra, 4] = ipos[ONEV]
-    alog[ra, 5] = ipos[OSW]
-    alog[ra, 6] = plastic
-    alog[ra, 7] = diss
-    ipos[NAVAL] = a + 1
-
-
-@nb.njit(cache=True)
 def _sweeps(form, stress, system, law, cache, work, events, ev_x, rng, record, max_sweeps,
             ipos, facc, par, stress_mode, gemv, w, m, v, vbar, gamma_limit):  # pragma: no cover
     """Continue the open avalanche one synchronous sweep at a time (``relax_sweeps``).
@@ -199,13 +199,7 @@ def _sweeps(form, stress, system, law, cache, work, events, ev_x, rng, record, m
                                        record, 1, False, None, par)
         if status == 0:
             return DONE
-        if record:
-            for j in range(j0, ev_n[0]):
-                ev_x[j, 0] = ipos[NSW]
-                ev_x[j, 1] = ipos[NAVAL]
-        ipos[NSW] += 1
-        ipos[OSW] += 1
-        ipos[ONEV] += count
+        count_sweep(ipos, ev_x, j0, ev_n[0], record, count)
         if stress_mode:  # back on the target stress: a uniform reloading along v
             wmean_blas(gemv, w, stress, m3)
             dg = (facc[TGT] - _resolved(m, m3)) / vbar
@@ -220,27 +214,9 @@ def _sweeps(form, stress, system, law, cache, work, events, ev_x, rng, record, m
 
 
 @nb.njit(cache=True)
-def _pos(j, n_steps, p_last):  # pragma: no cover - compiled
-    """Position of step ``j`` on the lattice of stress increments (float)."""
-    return p_last if j == n_steps else float(j)
-
-
-@nb.njit(cache=True)
 def _active_at(base, v, x, trial, nv, tauc, law_f, sref, pref, margin):  # pragma: no cover
     trial_stress(base, v, x, trial)
     return any_active(trial, nv, tauc, law_f, sref, pref, margin)
-
-
-@nb.njit(cache=True)
-def _x_of(mode, m, a, b, sense, n_steps, p_last, d):  # pragma: no cover - compiled
-    """The load of step ``m`` as the drivers compute it (same operations, same bits).
-
-    ``mode`` 0 (strain path): ``(a + sense m - b) d`` with ``a = k``, ``b = k_base``;
-    1 (stress ramp): ``(pos(a + m) - b) d`` with ``a`` the steps done, ``b = j_base``.
-    """
-    if mode == 0:
-        return (a + sense * m - b) * d
-    return (_pos(a + m, n_steps, p_last) - b) * d
 
 
 @nb.njit(cache=True)
@@ -333,15 +309,8 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
             for c in range(3):
                 m3[c] = m3[c] - facc[PL0 + c]
             plast = _resolved(m, m3)
-            i = ipos[NREC]
-            r = i - ipos[R0]
-            rec_pos[r] = j
-            rec_sb[r] = facc[SB]
-            rec_s[r] = facc[BEXT]
-            rec_size[r] = ipos[ONEV]
-            rec_pl[r] = plast
-            ipos[NREC] = i + 1
-            ipos[K_] = j
+            i = strain_row(ipos, j, facc[SB], facc[BEXT], plast, rec_pos, rec_s, rec_sb,
+                           rec_size, rec_pl)
             diss = facc[WB] - energy_blas(gemv, ddot, stress, prestress, eps_pl, E, w, half,
                                           vec, 2, base, v, 0.0)
             log_row(alog, ipos, i, j * dgamma, facc[SB], facc[BEXT], plast, diss)
@@ -363,43 +332,14 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
             trial_stress(base, v, (k - kb) * dgamma, cur)
             mm = _trigger(0, cur, base, v, vload, dgamma, k, kb, sense, 0, 0.0, nv, tauc,
                           law_f, sref, pref, margin, cap, ivm, par, trial)
-            ipos[PUPTO] = k_to if mm > cap else k + sense * (mm - 1)
-            ipos[PAV] = 0 if mm > cap else 1
-            ipos[PJ] = k + sense * mm
-            ipos[PSENSE] = sense
-            ipos[PEND] = 1
+            pend_trigger(ipos, k, k_to, sense, mm, cap)
         # elastic steps k + sense .. upto on the line from the base (as many as fit)
-        k = ipos[K_]
-        kb = ipos[KB]
-        upto = ipos[PUPTO]
-        sense = ipos[PSENSE]
-        i = ipos[NREC]
-        r0 = ipos[R0]
-        room = rec_pos.shape[0]
-        while k != upto:
-            if i - r0 >= room:
-                ipos[NREC] = i
-                ipos[K_] = k
-                return ROWS_FULL
-            jj = k + sense
-            s = facc[BEXT] + ((jj - kb) * dgamma) * vbar
-            r = i - r0
-            rec_pos[r] = jj
-            rec_s[r] = s
-            rec_sb[r] = s
-            rec_size[r] = 0
-            rec_pl[r] = 0.0
-            i += 1
-            k = jj
-        ipos[NREC] = i
-        ipos[K_] = upto
-        if ipos[PAV] == 0:
-            ipos[PEND] = 0
-            return DONE
-        if i - r0 >= room:  # the avalanche's row
-            return ROWS_FULL
-        ipos[PEND] = 0
+        st = strain_steps(ipos, facc[BEXT], dgamma, vbar, rec_pos, rec_s, rec_sb, rec_size,
+                          rec_pl)
+        if st != OPEN_NEXT:
+            return st
         # open the avalanche at j
+        kb = ipos[KB]
         j = ipos[PJ]
         x = (j - kb) * dgamma
         for c in range(3):
@@ -412,10 +352,7 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
         facc[PL0] = m3[0]
         facc[PL0 + 1] = m3[1]
         facc[PL0 + 2] = m3[2]
-        ipos[OPEN] = 1
-        ipos[OJ] = j
-        ipos[ONEV] = 0
-        ipos[OSW] = 0
+        open_avalanche(ipos, j)
 
 
 @nb.njit(cache=True)
@@ -494,29 +431,13 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
             ipos[PJ] = min(done + mm, n_steps + 1)
             ipos[PEND] = 1
         # elastic steps done + 1 .. j - 1 on the line from the last avalanche (as many as fit)
+        st = stress_steps(ipos, n_steps, p_last, dgeq, sense, facc[GBASE], facc[BEXT], vbar,
+                          out_s, out_g, jump, sizes)
+        if st != OPEN_NEXT:
+            return st
+        # open the avalanche of step j
         j = ipos[PJ]
         jb = ipos[KB]
-        r0 = ipos[R0]
-        room = out_s.shape[0]
-        for jj in range(ipos[DONE_] + 1, min(j, n_steps + 1)):
-            r = jj - 1 - r0
-            if r >= room:
-                ipos[DONE_] = jj - 1
-                return ROWS_FULL
-            x = (_pos(jj, n_steps, p_last) - jb) * dgeq
-            out_g[r] = facc[GBASE] + sense * x
-            out_s[r] = facc[BEXT] + sense * x * vbar
-            jump[r] = 0.0
-            sizes[r] = 0
-        done = min(j, n_steps + 1) - 1
-        ipos[DONE_] = done
-        if j > n_steps:
-            ipos[PEND] = 0
-            return DONE
-        if j - 1 - r0 >= room:  # the avalanche's row
-            return ROWS_FULL
-        ipos[PEND] = 0
-        # open the avalanche of step j
         i = j - 1
         pj = _pos(j, n_steps, p_last)
         g_start = facc[GBASE] + sense * (pj - jb) * dgeq
@@ -533,7 +454,4 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
         facc[GSTART] = g_start
         facc[GNOW] = g_start
         facc[TGT] = tgt
-        ipos[OPEN] = 1
-        ipos[OJ] = j
-        ipos[ONEV] = 0
-        ipos[OSW] = 0
+        open_avalanche(ipos, j)

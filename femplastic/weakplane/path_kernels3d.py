@@ -7,8 +7,9 @@ plastic-strain slots, hence its own field indices (:data:`FACC`). The weighted m
 elastic energies are plain loops (3D has only the compiled loop, so there is no numpy
 evaluation to match bit for bit); the ``gemv``, ``ddot`` arguments are accepted and unused.
 
-The protocol is the 2D one, shared from :mod:`~femplastic.weakplane.path_kernels` (the
-``ipos`` fields and statuses, the step positions :func:`_x_of`): streamed step records (the
+The protocol is the 2D one, shared with :mod:`~femplastic.weakplane.path_kernels` through
+:mod:`~femplastic.weakplane.path_rows` (the ``ipos`` fields and statuses, the step positions
+:func:`_x_of`, the record rows and their :data:`ROWS_FULL` stops): streamed step records (the
 record arrays hold rows ``ipos[R0] ..``; :data:`ROWS_FULL` when they are full), a trigger
 search kept pending across a stop (``ipos[PEND]`` ...), the fast trigger verification
 (:func:`_trigger`) and the stress ramp given as ``ramp = (s0, sense dstress, stress_end)``.
@@ -21,7 +22,7 @@ import numpy as np
 
 from ..numba_cache import refresh as _refresh_numba_caches
 from .aqs_kernels3d import weighted_mean
-from .path_kernels import (
+from .path_rows import (  # the loop state and rows shared with 2D
     A0,
     CHUNK_END,
     DONE,
@@ -34,31 +35,34 @@ from .path_kernels import (
     NAVAL,
     NEV,
     NREC,
-    NSW,
     OJ,
     ONEV,
     OPEN,
+    OPEN_NEXT,
     OSW,
-    PAV,
     PEND,
     PJ,
-    PSENSE,
-    PUPTO,
     R0,
     RECORD_FULL,
     ROWS_FULL,
     SWEEP_LIMIT,
     _pos,
     _x_of,
+    count_sweep,
     log_row,
+    open_avalanche,
+    pend_trigger,
+    strain_row,
+    strain_steps,
+    stress_steps,
 )
 from .relax3d import SCAN_BLOCK, _analytic_step, any_active, relax_fused, trial_stress
 from .relax3d import _active_at as _element_active
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
-__all__ = ["CHUNK_END", "DONE", "FACC", "IPOS", "LOG_FULL", "RECORD_FULL", "ROWS_FULL",
-           "SWEEP_LIMIT", "path_chunk", "stress_chunk"]
+__all__ = ["CHUNK_END", "DONE", "FACC", "IPOS", "LOG_FULL", "NREC", "RECORD_FULL",
+           "ROWS_FULL", "SWEEP_LIMIT", "path_chunk", "stress_chunk"]
 
 #: Fields of ``facc``: as in 2D with six plastic-strain slots.
 FACC = ("base_ext", "w_before", "pl0", "pl1", "pl2", "pl3", "pl4", "pl5", "s_before", "g_now",
@@ -121,13 +125,7 @@ def _sweeps(form, stress, system, law, cache, work, events, ev_x, rng, record, m
                                        record, 1, False, None, par)
         if status == 0:
             return DONE
-        if record:
-            for j in range(j0, ev_n[0]):
-                ev_x[j, 0] = ipos[NSW]
-                ev_x[j, 1] = ipos[NAVAL]
-        ipos[NSW] += 1
-        ipos[OSW] += 1
-        ipos[ONEV] += count
+        count_sweep(ipos, ev_x, j0, ev_n[0], record, count)
         if stress_mode:  # back on the target stress: a uniform reloading along v
             _wmean(w, stress, m3)
             dg = (facc[TGT] - _resolved(m, m3)) / vbar
@@ -238,15 +236,8 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
             for c in range(6):
                 m3[c] = m3[c] - facc[PL0 + c]
             plast = _resolved(m, m3)
-            i = ipos[NREC]
-            r = i - ipos[R0]
-            rec_pos[r] = j
-            rec_sb[r] = facc[SB]
-            rec_s[r] = facc[BEXT]
-            rec_size[r] = ipos[ONEV]
-            rec_pl[r] = plast
-            ipos[NREC] = i + 1
-            ipos[K_] = j
+            i = strain_row(ipos, j, facc[SB], facc[BEXT], plast, rec_pos, rec_s, rec_sb,
+                           rec_size, rec_pl)
             diss = facc[WB] - _energy(stress, prestress, eps_pl, E, w)
             log_row(alog, ipos, i, j * dgamma, facc[SB], facc[BEXT], plast, diss)
             ipos[NEV] += ipos[ONEV]
@@ -267,43 +258,14 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
             trial_stress(base, v, (k - kb) * dgamma, cur)
             mm = _trigger(0, cur, base, v, vload, dgamma, k, kb, sense, 0, 0.0, nv, tauc,
                           law_f, sref, pref, margin, cap, ivm, trial)
-            ipos[PUPTO] = k_to if mm > cap else k + sense * (mm - 1)
-            ipos[PAV] = 0 if mm > cap else 1
-            ipos[PJ] = k + sense * mm
-            ipos[PSENSE] = sense
-            ipos[PEND] = 1
+            pend_trigger(ipos, k, k_to, sense, mm, cap)
         # elastic steps k + sense .. upto on the line from the base (as many as fit)
-        k = ipos[K_]
-        kb = ipos[KB]
-        upto = ipos[PUPTO]
-        sense = ipos[PSENSE]
-        i = ipos[NREC]
-        r0 = ipos[R0]
-        room = rec_pos.shape[0]
-        while k != upto:
-            if i - r0 >= room:
-                ipos[NREC] = i
-                ipos[K_] = k
-                return ROWS_FULL
-            jj = k + sense
-            s = facc[BEXT] + ((jj - kb) * dgamma) * vbar
-            r = i - r0
-            rec_pos[r] = jj
-            rec_s[r] = s
-            rec_sb[r] = s
-            rec_size[r] = 0
-            rec_pl[r] = 0.0
-            i += 1
-            k = jj
-        ipos[NREC] = i
-        ipos[K_] = upto
-        if ipos[PAV] == 0:
-            ipos[PEND] = 0
-            return DONE
-        if i - r0 >= room:  # the avalanche's row
-            return ROWS_FULL
-        ipos[PEND] = 0
+        st = strain_steps(ipos, facc[BEXT], dgamma, vbar, rec_pos, rec_s, rec_sb, rec_size,
+                          rec_pl)
+        if st != OPEN_NEXT:
+            return st
         # open the avalanche at j
+        kb = ipos[KB]
         j = ipos[PJ]
         x = (j - kb) * dgamma
         trial_stress(base, v, x, stress)
@@ -314,10 +276,7 @@ def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vne
         _wmean(w, eps_pl, m3)
         for c in range(6):
             facc[PL0 + c] = m3[c]
-        ipos[OPEN] = 1
-        ipos[OJ] = j
-        ipos[ONEV] = 0
-        ipos[OSW] = 0
+        open_avalanche(ipos, j)
 
 
 @nb.njit(cache=True)
@@ -396,28 +355,12 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
             ipos[PJ] = min(done + mm, n_steps + 1)
             ipos[PEND] = 1
         # elastic steps done + 1 .. j - 1 on the line from the last avalanche (as many as fit)
+        st = stress_steps(ipos, n_steps, p_last, dgeq, sense, facc[GBASE], facc[BEXT], vbar,
+                          out_s, out_g, jump, sizes)
+        if st != OPEN_NEXT:
+            return st
         j = ipos[PJ]
         jb = ipos[KB]
-        r0 = ipos[R0]
-        room = out_s.shape[0]
-        for jj in range(ipos[DONE_] + 1, min(j, n_steps + 1)):
-            r = jj - 1 - r0
-            if r >= room:
-                ipos[DONE_] = jj - 1
-                return ROWS_FULL
-            x = (_pos(jj, n_steps, p_last) - jb) * dgeq
-            out_g[r] = facc[GBASE] + sense * x
-            out_s[r] = facc[BEXT] + sense * x * vbar
-            jump[r] = 0.0
-            sizes[r] = 0
-        done = min(j, n_steps + 1) - 1
-        ipos[DONE_] = done
-        if j > n_steps:
-            ipos[PEND] = 0
-            return DONE
-        if j - 1 - r0 >= room:  # the avalanche's row
-            return ROWS_FULL
-        ipos[PEND] = 0
         # open the avalanche of step j
         i = j - 1
         pj = _pos(j, n_steps, p_last)
@@ -433,7 +376,4 @@ def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress,
         facc[GSTART] = g_start
         facc[GNOW] = g_start
         facc[TGT] = tgt
-        ipos[OPEN] = 1
-        ipos[OJ] = j
-        ipos[ONEV] = 0
-        ipos[OSW] = 0
+        open_avalanche(ipos, j)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,6 +45,7 @@ from ..params import ModelParams
 from ..state import State
 from .checkpoint import AQSCheckpoint
 from .path import (
+    LOG_COLUMNS,
     AvalancheLog,
     CompiledPath,
     StrainPath,
@@ -90,6 +92,15 @@ class CyclicRun:
     avalanches : AvalancheLog
         Every avalanche (and event, with ``record_events``).
     gamma_max, dgamma, alpha : float
+    cycles_run : int
+        Completed cycles (:attr:`n_cycles`).
+
+    Notes
+    -----
+    With ``log_sink`` the per-cycle records went to it (``"cycles"`` blocks): ``events`` ...
+    ``balance`` are then empty and ``strobe_stress``, ``strobe_energy`` hold the last entry
+    only (the state at the end), so that the blocks' columns followed by them are the arrays
+    of the run without a sink.
     """
 
     state: State
@@ -114,11 +125,12 @@ class CyclicRun:
     gamma_max: float
     dgamma: float
     alpha: float
+    cycles_run: int = -1
 
     @property
     def n_cycles(self) -> int:
-        """Completed cycles."""
-        return int(self.events.size)
+        """Completed cycles (also when the per-cycle records went to ``log_sink``)."""
+        return int(self.events.size) if self.cycles_run < 0 else int(self.cycles_run)
 
 
 def _snapshot(st: State) -> tuple[NDArray, NDArray, NDArray]:
@@ -212,20 +224,26 @@ def cyclic(
         stress_before, avalanche_size, plastic, cycle`` in order, the same bits as the
         records held in memory; memory then holds one block whatever the number of cycles,
         and the returned step records are empty (the per-cycle records, the loop work
-        included, and the avalanche log are kept). A checkpoint holds the rows not yet
-        handed over; resume with the same ``sink_rows``.
+        included, and the avalanche log are kept unless ``log_sink`` streams them). A
+        checkpoint holds the rows not yet handed over; resume with the same ``sink_rows``.
     sink_rows : int
         Steps per block handed to ``sink`` (>= 1), and avalanches (events) per block
         handed to ``log_sink``.
     log_sink : callable, optional
-        Streams the avalanche log and the events (compiled loop,
+        Streams the avalanche log, the events and the per-cycle records (compiled loop,
         :class:`~femplastic.weakplane.drivers.path.LoopLog`): ``log_sink("avalanches",
         block)`` gets the log's columns (``step, gamma, ..., dissipation``) every
         ``sink_rows`` avalanches, ``log_sink("events", block)`` the events' (with
-        ``record_events``) every ``sink_rows`` events or so, the rest at the end; the blocks,
-        concatenated, are the arrays of ``run.avalanches`` of the run without it, bit for
-        bit. The returned log is then empty; the per-cycle records (a few numbers per
-        cycle) are kept. A checkpoint holds the rows not yet handed over.
+        ``record_events``) every ``sink_rows`` events or so, ``log_sink("cycles", block)``
+        the per-cycle records (``strobe_stress, strobe_energy`` at each cycle's start,
+        ``events, plastic_net, plastic_abs, loop_work, dissipation, balance``) every
+        ``sink_rows`` cycles, the rest at the end; the blocks, concatenated, are the arrays
+        of the run without it, bit for bit (the strobes' last entry, the end state's, stays
+        in the returned run). The returned log and per-cycle records are then empty
+        (:class:`CyclicRun`). With ``sink`` too, a cycle's row is handed over once its
+        steps and avalanches have been, so memory holds about ``sink_rows`` rows of each
+        kind whatever the number of cycles; a checkpoint holds the rows not yet handed
+        over.
 
     Returns
     -------
@@ -276,7 +294,7 @@ def cyclic(
             "record_events": bool(record_events), **streaming}
     n_total = 4 * n * int(cycles)
     eng: CompiledPath | StrainPath
-    per_cycle = None if log_sink is None else _CycleLog(log_sink, int(cycles))
+    per_cycle = None if log_sink is None else _CycleLog(log_sink)
     if use_compiled:
         eng = CompiledPath(state, rng, dgamma, alpha, n_total, record_events,
                            rows=None if sink is None else int(sink_rows),
@@ -286,9 +304,8 @@ def cyclic(
         eng = StrainPath(state, rng, dgamma, alpha, n_total, record_events)
     st = eng.state
     strobes = [_snapshot(st)]
-    s_stress = [st.external_stress(alpha)]
-    s_energy = [elastic_energy(st, None, eng.w)]
-    ends = [0]
+    sums = _CycleSums(log_sink, int(sink_rows), st.external_stress(alpha),
+                      elastic_energy(st, None, eng.w))
     absorbed_at = period = None
     c0, l0 = 0, 0
     if resume is not None:
@@ -297,21 +314,17 @@ def cyclic(
         strobes = [(a.copy(), b.copy(), c.copy()) for a, b, c in
                    zip(rec["strobe_stress"], rec["strobe_tauc"], rec["strobe_theta"],
                        strict=True)]
-        s_stress = [float(x) for x in rec["s_stress"]]
-        s_energy = [float(x) for x in rec["s_energy"]]
-        ends = [int(x) for x in rec["ends"]]
-        if per_cycle is not None:
-            per_cycle.acc[:] = rec["cycle_acc"]
+        sums.restore(rec)
     if per_cycle is not None:
-        per_cycle.ends = ends
+        per_cycle.sums = sums
     stream = None
     if sink is not None:
         assert isinstance(eng, CompiledPath)
-        stream = _CycleStream(sink, float(dgamma), int(cycles), s_stress[0], ends)
-        if resume is not None:
-            stream.loop[:] = resume.records["loop_acc"]
-            stream.prev = tuple(float(x) for x in resume.records["prev_gs"])
+        stream = _CycleStream(sink, float(dgamma), sums)
         eng.sink = stream.take
+    # the per-cycle rows are settled (and streamed) as the run goes when both the step
+    # records and the log stream; otherwise at the end, from the records held
+    live = sink is not None and log_sink is not None
     where = [c0, l0]
     t_ckpt = _time.perf_counter() if checkpoint_since is None else float(checkpoint_since)
     t_prog = [0.0]
@@ -334,13 +347,7 @@ def cyclic(
                "strobe_stress": np.array([s[0] for s in strobes]),
                "strobe_tauc": np.array([s[1] for s in strobes]),
                "strobe_theta": np.array([s[2] for s in strobes]),
-               "s_stress": np.array(s_stress), "s_energy": np.array(s_energy),
-               "ends": np.array(ends, np.int64)}
-        if stream is not None:
-            rec["loop_acc"] = stream.loop.copy()
-            rec["prev_gs"] = np.array(stream.prev)
-        if per_cycle is not None:
-            rec["cycle_acc"] = per_cycle.acc.copy()
+               **sums.checkpoint()}
         return AQSCheckpoint(AQSCheckpoint.state_dict(st), eng.base.copy(), np.zeros(3),
                              float(eng.facc[PK.BEXT]), int(eng.ipos[PK.KB]), m,
                              int(eng.ipos[PK.NAVAL]), rec, ev, rng.bit_generator.state)
@@ -368,9 +375,11 @@ def cyclic(
             where[:] = c, li
             eng.leg(k_to, tick)
         eng.current_stress()
-        ends.append(eng.n)
-        s_stress.append(st.external_stress(alpha))
-        s_energy.append(elastic_energy(st, None, eng.w))
+        sums.end_cycle(eng.n, st.external_stress(alpha), elastic_energy(st, None, eng.w))
+        if live:
+            assert isinstance(eng, CompiledPath)
+            held = eng.log.held(eng.ipos)  # the first avalanche not handed over yet
+            sums.settle(int(eng.ipos[PK.R0]), eng.log.alog[0, 0] if held else eng.n)
         snap = _snapshot(st)
         if absorbed_at is None:
             for P in range(1, min(max_period, len(strobes)) + 1):
@@ -385,71 +394,203 @@ def cyclic(
         if c + 1 < int(cycles):
             tick()
     report(progress, 1.0, st.n_events)
-    nc = len(ends) - 1
-    se = np.asarray(s_energy)
     if per_cycle is not None:
         assert isinstance(eng, CompiledPath)
         eng.log.hand_over(eng.ipos)
     if stream is not None:
         assert isinstance(eng, CompiledPath)
         eng.hand_over()
-        av = eng.avalanches()
-        av_cycle = (np.searchsorted(np.asarray(ends), av.step, side="right") - 1
-                    if av.step.size else np.zeros(0, np.int64))
-        loop = stream.loop[:nc].copy()
         e, ei = np.zeros(0), np.zeros(0, np.int64)
         recs = (e, e.copy(), e.copy(), ei, e.copy(), ei.copy())
     else:
         nst = eng.n
         gamma = eng.pos[:nst] * dgamma
-        cyc = np.zeros(nst, np.int64)
-        for c in range(len(ends) - 1):
-            cyc[ends[c]:ends[c + 1]] = c
-        # loop work: trapezoid over steps (exact: affine between avalanches)
-        prev_g = np.concatenate([[0.0], gamma[:-1]])
-        prev_s = np.concatenate([[s_stress[0]], eng.stress[:nst - 1]])
-        work_step = (gamma - prev_g) * 0.5 * (prev_s + eng.stress_before[:nst])
-        av = eng.avalanches()
-        av_cycle = cyc[av.step] if av.step.size else np.zeros(0, np.int64)
-        loop = np.bincount(cyc, work_step, minlength=nc)[:nc]
+        cyc = sums.steps(0, gamma, eng.stress[:nst], eng.stress_before[:nst])
         recs = (gamma, eng.stress[:nst].copy(), eng.stress_before[:nst].copy(),
                 eng.size[:nst].copy(), eng.plastic[:nst].copy(), cyc)
-    if per_cycle is not None:  # accumulated block by block (the same sums)
-        diss, ev_f, pl_net, pl_abs = (a[:nc].copy() for a in per_cycle.acc)
-        events = ev_f.astype(np.int64)
-    else:
-        diss = np.bincount(av_cycle, av.dissipation, minlength=nc)[:nc]
-        events = np.bincount(av_cycle, av.size, minlength=nc)[:nc].astype(np.int64)
-        pl_net = np.bincount(av_cycle, av.plastic, minlength=nc)[:nc]
-        pl_abs = np.bincount(av_cycle, np.abs(av.plastic), minlength=nc)[:nc]
+    av = eng.avalanches()
+    if per_cycle is None:  # the whole log, in avalanche order
+        sums.avalanches({k: getattr(av, k) for k in LOG_COLUMNS})
+    sums.settle(eng.n, np.inf)
+    sums.emit(final=True)
+    cols = sums.held()
+    s_stress = np.concatenate([cols["strobe_stress"], sums.s[-1:]])
+    s_energy = np.concatenate([cols["strobe_energy"], sums.e[-1:]])
     return CyclicRun(
-        st, *recs, np.asarray(s_stress), se,
-        events, pl_net, pl_abs, loop, diss, loop - diss - np.diff(se), absorbed_at, period,
-        None if absorbed_at is None else absorbed_at - period, av, float(n * dgamma),
-        float(dgamma), float(alpha))
+        st, *recs, s_stress, s_energy, *(cols[k] for k in _CYCLE_COLUMNS[2:]), absorbed_at,
+        period, None if absorbed_at is None else absorbed_at - period,
+        av, float(n * dgamma), float(dgamma), float(alpha), sums.settled)
+
+
+#: Columns of the per-cycle rows (:func:`cyclic`'s ``log_sink("cycles", block)``), in order:
+#: the stroboscopic stress and energy at the cycle's start, then the cycle's sums.
+_CYCLE_COLUMNS = ("strobe_stress", "strobe_energy", "events", "plastic_net", "plastic_abs",
+                  "loop_work", "dissipation", "balance")
+
+
+class _CycleSums:
+    """The per-cycle records of a :func:`cyclic` run, summed and settled cycle by cycle.
+
+    Holds the cycles still *open* (from cycle :attr:`c0` on): the first step of each
+    (``ends``), the stroboscopic stress and energy at its start (and at the end of the last
+    one ended), and its sums: loop work, dissipation, events, net and absolute plastic
+    strain. The step records (:meth:`steps`, the trapezoid of each step from the step before
+    it) and the avalanche log (:meth:`avalanches`) are added block by block with
+    ``np.add.at`` in row order, the order of ``np.bincount`` over the whole run: the same
+    bits. A cycle is *settled* (:meth:`settle`) once it has ended and every step and
+    avalanche of it has been added; its row (:data:`_CYCLE_COLUMNS`) then waits in
+    :attr:`pending`, handed to ``sink("cycles", block)`` ``rows`` at a time when there is a
+    sink (:meth:`emit`), kept otherwise. Memory holds the open cycles and at most ``rows``
+    settled ones.
+    """
+
+    def __init__(self, sink: Callable[[str, dict[str, NDArray]], None] | None, rows: int,
+                 s_start: float, e_start: float) -> None:
+        self.sink, self.rows = sink, max(1, int(rows))
+        self.c0 = 0  # first open cycle
+        self.ends: list[int] = [0]  # first step of each open cycle and of the current one
+        self.s: list[float] = [float(s_start)]
+        self.e: list[float] = [float(e_start)]
+        self.acc = np.zeros((5, 16))  # loop work, dissipation, events, net, abs plastic
+        self.prev = (0.0, float(s_start))  # gamma and stress of the step before the next
+        self.pending: list[NDArray] = []  # settled rows (8, k), not handed over
+        self.settled = 0  # cycles settled
+        self.handed = 0  # cycle rows handed to the sink
+
+    def _index(self, steps: NDArray) -> NDArray[np.int64]:
+        """Column of :attr:`acc` (open cycle) of each step index."""
+        return (np.searchsorted(np.asarray(self.ends), steps, side="right") - 1
+                ).astype(np.int64)
+
+    def steps(self, row0: int, gamma: NDArray, stress: NDArray, stress_before: NDArray
+              ) -> NDArray[np.int64]:
+        """Add the loop work of step rows ``row0 ..``; returns their cycles."""
+        k = gamma.shape[0]
+        idx = self._index(np.arange(row0, row0 + k))
+        if k:
+            prev_g = np.concatenate([[self.prev[0]], gamma[:-1]])
+            prev_s = np.concatenate([[self.prev[1]], stress[:-1]])
+            np.add.at(self.acc[0], idx, (gamma - prev_g) * 0.5 * (prev_s + stress_before))
+            self.prev = (float(gamma[-1]), float(stress[-1]))
+        return idx + self.c0
+
+    def avalanches(self, b: dict[str, NDArray]) -> None:
+        """Add a block of the avalanche log (columns of :data:`LOG_COLUMNS`)."""
+        if b["step"].size:
+            idx = self._index(b["step"])
+            for row, x in zip(self.acc[1:], (b["dissipation"], b["size"].astype(float),
+                                             b["plastic"], np.abs(b["plastic"])), strict=True):
+                np.add.at(row, idx, x)
+
+    def end_cycle(self, n_steps: int, s_end: float, e_end: float) -> None:
+        """The current cycle ended after ``n_steps`` steps, in this stress and energy."""
+        self.ends.append(int(n_steps))
+        self.s.append(float(s_end))
+        self.e.append(float(e_end))
+        if len(self.ends) > self.acc.shape[1]:
+            a = np.zeros((5, 2 * self.acc.shape[1]))
+            a[:, :self.acc.shape[1]] = self.acc
+            self.acc = a
+
+    def settle(self, steps_done: int, log_next: float) -> None:
+        """Settle the ended cycles whose steps and avalanches have all been added.
+
+        Those are the cycles that ended before step ``steps_done`` (the steps added so far)
+        and before ``log_next`` (the step of the first avalanche not added yet); then emit
+        the full blocks.
+        """
+        k = 0
+        while k < len(self.ends) - 1 and self.ends[k + 1] <= steps_done \
+                and self.ends[k + 1] <= log_next:
+            k += 1
+        if k == 0:
+            return
+        a = self.acc
+        e = np.asarray(self.e[:k + 1])
+        bal = a[0, :k] - a[1, :k] - np.diff(e)
+        self.pending.append(np.vstack([np.asarray(self.s[:k]), e[:k], a[2, :k], a[3, :k],
+                                       a[4, :k], a[0, :k], a[1, :k], bal]))
+        w = len(self.ends)
+        a[:, :w - k] = a[:, k:w].copy()
+        a[:, w - k:w] = 0.0
+        del self.ends[:k], self.s[:k], self.e[:k]
+        self.c0 += k
+        self.settled += k
+        self.emit()
+
+    def _columns(self, block: NDArray) -> dict[str, NDArray]:
+        out = {name: block[i].copy() for i, name in enumerate(_CYCLE_COLUMNS)}
+        out["events"] = out["events"].astype(np.int64)
+        return out
+
+    def emit(self, final: bool = False) -> None:
+        """Hand ``rows`` settled rows at a time to the sink (``final``: the rest too)."""
+        if self.sink is None or not self.pending:
+            return
+        held = np.hstack(self.pending)
+        i = 0
+        while held.shape[1] - i >= self.rows or (final and i < held.shape[1]):
+            j = min(i + self.rows, held.shape[1])
+            self.sink("cycles", self._columns(held[:, i:j]))
+            self.handed += j - i
+            i = j
+        self.pending = [held[:, i:]] if i < held.shape[1] else []
+
+    def held(self) -> dict[str, NDArray]:
+        """The settled rows not handed over, as columns."""
+        return self._columns(np.hstack(self.pending) if self.pending else np.zeros((8, 0)))
+
+    def checkpoint(self) -> dict[str, NDArray]:
+        """What a checkpoint holds of it (the open cycles and the rows not handed over)."""
+        w = len(self.ends)
+        return {"cyc0": np.array(self.c0), "ends": np.array(self.ends, np.int64),
+                "s_stress": np.array(self.s), "s_energy": np.array(self.e),
+                "cycle_sums": self.acc[:, :w].copy(), "prev_gs": np.array(self.prev),
+                "cycle_rows": np.hstack(self.pending) if self.pending else np.zeros((8, 0)),
+                "cycles_handed": np.array(self.handed)}
+
+    def restore(self, rec: Any) -> None:
+        """Continue from a checkpoint's records (:meth:`checkpoint`).
+
+        Or from those of an older version, which held every cycle from 0: ``ends``,
+        ``s_stress``, ``s_energy`` and, when they streamed, the loop work ``loop_acc`` and
+        the log's sums ``cycle_acc``.
+        """
+        self.ends = [int(x) for x in rec["ends"]]
+        self.s = [float(x) for x in rec["s_stress"]]
+        self.e = [float(x) for x in rec["s_energy"]]
+        w = len(self.ends)
+        self.acc = np.zeros((5, max(16, 2 * w)))
+        if "cyc0" in rec:
+            self.c0 = self.settled = int(rec["cyc0"])
+            self.acc[:, :w] = rec["cycle_sums"]
+            self.prev = tuple(float(x) for x in rec["prev_gs"])  # type: ignore[assignment]
+            rows = np.asarray(rec["cycle_rows"], float).reshape(8, -1)
+            self.pending = [rows] if rows.shape[1] else []
+            self.handed = int(rec["cycles_handed"])
+            return
+        if "loop_acc" in rec:
+            self.acc[0, :w] = rec["loop_acc"][:w]
+            self.prev = tuple(float(x) for x in rec["prev_gs"])  # type: ignore[assignment]
+        if "cycle_acc" in rec:
+            self.acc[1:, :w] = rec["cycle_acc"][:, :w]
 
 
 class _CycleLog:
-    """The avalanche log of a :func:`cyclic` run streamed to ``log_sink``, and its per-cycle sums.
+    """The avalanche log of a :func:`cyclic` run streamed to ``log_sink``.
 
     Each block of the log (:class:`~femplastic.weakplane.drivers.path.LoopLog`) is added to
-    the dissipation, events, net and absolute plastic strain of its avalanches' cycles
-    (``ends`` the first step of each cycle so far) with ``np.add.at``, in avalanche order:
-    the order of ``np.bincount`` over the whole log, the same bits. Then it goes on to the
-    sink.
+    the per-cycle sums (:class:`_CycleSums`), then goes on to the sink.
     """
 
-    def __init__(self, sink: Callable[[str, dict[str, NDArray]], None], cycles: int) -> None:
+    def __init__(self, sink: Callable[[str, dict[str, NDArray]], None]) -> None:
         self.sink = sink
-        self.acc = np.zeros((4, cycles))  # dissipation, events, plastic_net, plastic_abs
-        self.ends: list[int] = [0]
+        self.sums: _CycleSums | None = None
 
     def take(self, kind: str, b: dict[str, NDArray]) -> None:
-        if kind == "avalanches" and b["step"].size:
-            cyc = np.searchsorted(np.asarray(self.ends), b["step"], side="right") - 1
-            for row, x in zip(self.acc, (b["dissipation"], b["size"].astype(float),
-                                         b["plastic"], np.abs(b["plastic"])), strict=True):
-                np.add.at(row, cyc, x)
+        if kind == "avalanches":
+            assert self.sums is not None
+            self.sums.avalanches(b)
         self.sink(kind, b)
 
 
@@ -457,26 +598,16 @@ class _CycleStream:
     """The step records of a streamed :func:`cyclic` run, block by block.
 
     Turns the engine's blocks into the run's records (``gamma``, the cycle of each step)
-    for ``sink`` and accumulates the loop work per cycle as the whole-run formula does
-    (each step's trapezoid from the step before it, summed in step order with
-    ``np.add.at``, the order of ``np.bincount``): the same bits.
+    for ``sink`` and adds their loop work to the per-cycle sums (:meth:`_CycleSums.steps`).
     """
 
     def __init__(self, sink: Callable[[dict[str, NDArray]], None], dgamma: float,
-                 cycles: int, s_start: float, ends: list[int]) -> None:
-        self.sink, self.dgamma, self.ends = sink, dgamma, ends
-        self.loop = np.zeros(cycles)
-        self.prev = (0.0, float(s_start))  # gamma and stress of the step before the block
+                 sums: _CycleSums) -> None:
+        self.sink, self.dgamma, self.sums = sink, dgamma, sums
 
     def take(self, row0: int, b: dict[str, NDArray]) -> None:
         gamma = b["pos"] * self.dgamma
-        k = gamma.shape[0]
-        cyc = (np.searchsorted(np.asarray(self.ends), np.arange(row0, row0 + k),
-                               side="right") - 1).astype(np.int64)
-        prev_g = np.concatenate([[self.prev[0]], gamma[:-1]])
-        prev_s = np.concatenate([[self.prev[1]], b["stress"][:-1]])
-        np.add.at(self.loop, cyc, (gamma - prev_g) * 0.5 * (prev_s + b["stress_before"]))
-        self.prev = (float(gamma[-1]), float(b["stress"][-1]))
+        cyc = self.sums.steps(row0, gamma, b["stress"], b["stress_before"])
         self.sink({"gamma": gamma, "stress": b["stress"], "stress_before": b["stress_before"],
                    "avalanche_size": b["size"], "plastic": b["plastic"], "cycle": cyc})
 
