@@ -33,7 +33,7 @@ KERNEL_MODULES = ("fe/propagators/kernels.py", "weakplane/kernels.py",
                   "lattice/loops.py", "fe/propagators/kernels3d.py",
                   "weakplane/kernels3d.py", "weakplane/path_kernels.py",
                   "fe/propagators/sparse_kernels.py", "fe/propagators/packed_kernels.py",
-                  "weakplane/relax3d.py",
+                  "weakplane/relax3d.py", "weakplane/scan3d.py",
                   "weakplane/aqs_kernels3d.py", "weakplane/kmc_kernels3d.py",
                   "weakplane/path_kernels3d.py", "atomistic/pair_kernels.py",
                   "weakplane/path_rows.py")

@@ -215,8 +215,8 @@ def test_make_propagator_budget(monkeypatch):
     assert isinstance(make_propagator(m, Isotropic()), DensePropagator)
     assert isinstance(make_propagator(m, Isotropic(), dense_budget=0), SparsePropagator)
     # above the full-response cap, the packed one within the budget (36 elements: 1 tile)
-    from femplastic.fe.propagators import general
-    monkeypatch.setattr(general, "FULL_DENSE_MAX", 0)
+    from femplastic.fe.propagators import budget
+    monkeypatch.setattr(budget, "FULL_DENSE_MAX", 0)
     assert isinstance(make_propagator(m, Isotropic()), PackedDensePropagator)
     with pytest.warns(UserWarning, match="packed dense response of 36 elements needs"):
         assert isinstance(make_propagator(m, Isotropic(), dense_budget=100), SparsePropagator)
@@ -230,8 +230,8 @@ def test_make_propagator_budget(monkeypatch):
         make_propagator(m, Isotropic())
     monkeypatch.delenv("FEMPLASTIC_DENSE_BUDGET")
     # the free memory never changes the operator (resumes stay bitwise): refused, not swapped
-    monkeypatch.setattr(general, "_meminfo", lambda key, default: 1024.0)
-    assert general.dense_choice(36)[0] == "packed"
+    monkeypatch.setattr(budget, "_meminfo", lambda key, default: 1024.0)
+    assert budget.dense_choice(36)[0] == "packed"
     with pytest.raises(MemoryError, match="FEMPLASTIC_DENSE_BUDGET=0"):
         make_propagator(m, Isotropic())
     assert isinstance(make_propagator(m, Isotropic(), dense_budget=0), SparsePropagator)

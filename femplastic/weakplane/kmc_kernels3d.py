@@ -164,7 +164,7 @@ def _krow_scan(flat, ks, k_slips, slips, a, thr, lo, hi, buf):  # pragma: no cov
 
     ``dist_e = |dev(s - s_ref)| / sqrt(2) + |a| |p - p_ref|``; ``-1e300`` for a renewed
     element (or NaN); lowered by ``1e-12 (1 + dist)`` for round-off; through ``buf`` as
-    :func:`femplastic.weakplane.relax3d._row_scan`.
+    :func:`femplastic.weakplane.scan3d._row_scan`.
     """
     c = 0
     j = 0
