@@ -230,7 +230,7 @@ def test_make_propagator_budget(monkeypatch):
         make_propagator(m, Isotropic())
     monkeypatch.delenv("FEMPLASTIC_DENSE_BUDGET")
     # the free memory never changes the operator (resumes stay bitwise): refused, not swapped
-    monkeypatch.setattr(budget, "_meminfo", lambda key, default: 1024.0)
+    monkeypatch.setattr(budget, "meminfo", lambda key, default: 1024.0)
     assert budget.dense_choice(36)[0] == "packed"
     with pytest.raises(MemoryError, match="FEMPLASTIC_DENSE_BUDGET=0"):
         make_propagator(m, Isotropic())

@@ -141,13 +141,11 @@ def available_memory() -> float:
     -------
     float
     """
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024.0
-    except OSError:
-        pass
+    from ..fe.propagators.budget import meminfo  # the reader the dense budget uses
+
+    avail = meminfo("MemAvailable", math.nan)
+    if not math.isnan(avail):
+        return avail
     try:
         return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):

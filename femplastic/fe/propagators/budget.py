@@ -14,7 +14,7 @@ import os
 from . import packed_kernels as pk
 
 __all__ = ["DENSE_BUDGET", "FULL_DENSE_MAX", "PACKED_TILE", "check_packed_memory",
-           "default_dense_budget", "dense_choice", "packed_bytes"]
+           "default_dense_budget", "dense_choice", "meminfo", "packed_bytes"]
 
 #: Largest full dense response (bytes, ``72 n^2``) that
 #: :func:`~femplastic.fe.propagators.general.make_propagator` builds: 1.25 GiB, i.e. up to
@@ -26,8 +26,21 @@ __all__ = ["DENSE_BUDGET", "FULL_DENSE_MAX", "PACKED_TILE", "check_packed_memory
 FULL_DENSE_MAX = int(1.25 * 2**30)
 
 
-def _meminfo(key: str, default: float) -> float:
-    """``/proc/meminfo`` entry ``key`` (e.g. ``MemTotal``) in bytes, ``default`` if unknown."""
+def meminfo(key: str, default: float) -> float:
+    """An entry of ``/proc/meminfo`` in bytes, ``default`` if unknown.
+
+    Parameters
+    ----------
+    key : str
+        The entry, e.g. ``MemTotal`` or ``MemAvailable``.
+    default : float
+        Returned where the file or the entry is missing (not Linux).
+
+    Returns
+    -------
+    float
+        Bytes.
+    """
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
@@ -44,7 +57,7 @@ def _meminfo(key: str, default: float) -> float:
 #: the packed response of L = 128, 8.1 GiB). Override it with
 #: ``make_propagator(dense_budget=...)`` or ``FEMPLASTIC_DENSE_BUDGET`` (bytes; 0 = always
 #: sparse).
-DENSE_BUDGET = max(FULL_DENSE_MAX, int(0.45 * _meminfo("MemTotal", 0.0)))
+DENSE_BUDGET = max(FULL_DENSE_MAX, int(0.45 * meminfo("MemTotal", 0.0)))
 
 #: Tile side (elements) of the packed response (:mod:`.packed_kernels`: 44 us per event at
 #: n = 4,096 with 256, 56 us with 64; memory overhead ``b / n``).
@@ -142,7 +155,7 @@ def check_packed_memory(n: int) -> None:
         ``FEMPLASTIC_DENSE_BUDGET=0`` for the sparse solves).
     """
     need = packed_bytes(n)
-    avail = _meminfo("MemAvailable", float("inf"))
+    avail = meminfo("MemAvailable", float("inf"))
     extra = 2**27 + 2 * 8192 * n  # right-hand sides and the sparse factor while built
     if need + extra > avail:
         raise MemoryError(
