@@ -46,9 +46,19 @@ def jsonable(obj: Any, nonfinite_as_null: bool = False) -> Any:
 
 
 def save(out: Path, name: str, results: dict, fig) -> None:
-    """Write ``name.json`` (the numbers) and ``name.png`` (the figure)."""
+    """Write ``name.json`` (the numbers) and ``name.png`` (the figure, then closed)."""
     (out / f"{name}.json").write_text(json.dumps(jsonable(results), indent=1))
-    fig.savefig(out / f"{name}.png", dpi=130)
+    save_png(fig, out / f"{name}.png")
+
+
+def save_png(fig, path: Path, dpi: int = 130) -> None:
+    """Write ``fig`` to ``path`` and close it (pyplot keeps every open figure alive)."""
+    import matplotlib.pyplot as plt
+
+    try:
+        fig.savefig(path, dpi=dpi)
+    finally:
+        plt.close(fig)
 
 
 def rngs(seed: int, n: int) -> list[np.random.Generator]:

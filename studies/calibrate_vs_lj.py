@@ -238,8 +238,8 @@ def main(argv: list[str] | None = None) -> dict:
         res = run(ref, base, np.arange(1.5, 3.01, 0.25), [1.25, 1.45, 1.65, 2.05, 2.45],
                   [1.75, 2.25, 2.75], args.seed, 48, 2.0, 1e-4, summary, args.store)
     _common.save(out, "calibrate_vs_lj", res, plot(res))
-    plot_fig2(res).savefig(out / "calibrate_vs_lj_fig2.png", dpi=130)
-    plot_fig4(res).savefig(out / "calibrate_vs_lj_fig4.png", dpi=130)
+    _common.save_png(plot_fig2(res), out / "calibrate_vs_lj_fig2.png")
+    _common.save_png(plot_fig4(res), out / "calibrate_vs_lj_fig4.png")
     e1 = res["errors_table1_params"]
     print(f"model L = {base.L} (box {base.L * base.l:.1f}), patch n = {res['model_patch_n']} "
           f"(R = {res['model_R']:.2f}) vs reference R = {ref.R}; sweep {res['sweep_s']:.0f} s")

@@ -91,11 +91,17 @@ def plot(res: dict):
         ax[1].semilogx(np.asarray(f["t"])[1:], np.asarray(f["fs"])[1:])
     ax[1].axhline(1 / np.e, color="k", lw=0.5)
     ax[1].set(xlabel="t (LJ)", ylabel=r"$F_s(k=2\pi, t)$ at $T = 1.132\,T_g$")
+    shown = False
     for key, lab in (("tau_c_forward", r"$\alpha=0$"), ("tau_c_backward", r"$\alpha=90°$")):
         if key in res and len(res[key]):
             ax[2].hist(np.asarray(res[key]), bins=10, alpha=0.6, label=lab)
+            shown = True
     ax[2].set(xlabel=r"$\tau^c$ (stationary)")
-    ax[2].legend()
+    if shown:
+        ax[2].legend()
+    else:  # no reference was formed (e.g. too few samples in the smoke mode)
+        ax[2].text(0.5, 0.5, "no reference formed (see the JSON)", ha="center",
+                   va="center", transform=ax[2].transAxes, fontsize=8)
     return fig
 
 

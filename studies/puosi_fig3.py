@@ -602,7 +602,11 @@ def _write(results: dict[str, Any], out: pathlib.Path, png: bool) -> None:
             w.writerow(keys)
             w.writerows([b[k] for k in keys] for b in sc["bridge"])
     if png:
-        plot(results).savefig(out / "puosi_fig3.png", dpi=150)
+        import matplotlib.pyplot as plt
+
+        fig = plot(results)
+        fig.savefig(out / "puosi_fig3.png", dpi=150)
+        plt.close(fig)
 
 
 def _report(res: dict[str, Any]) -> None:

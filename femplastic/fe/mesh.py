@@ -139,8 +139,9 @@ def _quad_geometry(
     yn = np.roll(y, -1, axis=1)
     cross = x * yn - xn * y
     area = 0.5 * cross.sum(axis=1)
-    cx = ((x + xn) * cross).sum(axis=1) / (6.0 * area)
-    cy = ((y + yn) * cross).sum(axis=1) / (6.0 * area)
+    with np.errstate(divide="ignore", invalid="ignore"):  # degenerate cells: refused later
+        cx = ((x + xn) * cross).sum(axis=1) / (6.0 * area)
+        cy = ((y + yn) * cross).sum(axis=1) / (6.0 * area)
     return area, np.stack([cx, cy], axis=1)
 
 

@@ -190,7 +190,8 @@ def fit_herschel_bulkley(
     corr = float("nan")
     if ok and "sigma_y" in free and "n" in free:
         i, j = free.index("sigma_y"), free.index("n")
-        corr = float(pcov[i, j] / np.sqrt(pcov[i, i] * pcov[j, j]))
+        den = np.sqrt(pcov[i, i] * pcov[j, j])
+        corr = float(pcov[i, j] / den) if den > 0 else float("nan")  # a pinned parameter
     return HerschelBulkley(
         val.get("sigma_y", sigma_y), val["A"], val.get("n", n),  # type: ignore[arg-type]
         e.get("sigma_y", 0.0), e["A"], e.get("n", 0.0), corr,
