@@ -65,6 +65,18 @@ def localisation(mesh, eps_pl: np.ndarray) -> dict:
             if x[large].mean() > 0 else float("nan")}
 
 
+def quenched(p: fp.ModelParams, mesh_of, seed: int, realizations: int):
+    """Yield ``(rng, params, state)`` per realisation r: its generator (child r of ``seed``),
+    ``p`` with ``L = round(sqrt(n_elem))`` of its mesh ``mesh_of(r)`` (``p`` itself for the
+    grid, None), and the quench on that mesh. The set-up :func:`run_ensemble` and
+    :func:`yield_ensemble` share, so both draw the same realisations from one seed."""
+    children = np.random.SeedSequence(seed).spawn(realizations)
+    for r, rng in enumerate(np.random.default_rng(c) for c in children):
+        mesh = mesh_of(r)
+        pp = p if mesh is None else p.replace(L=max(2, round(np.sqrt(mesh.n_elem))))
+        yield rng, pp, fp.quench(pp, rng, mesh=mesh)
+
+
 def run_ensemble(p: fp.ModelParams, mesh_of, seed: int, realizations: int, gamma_end: float,
                  dgamma: float, R: float, alphas: np.ndarray) -> dict:
     """Quench + AQS; macro curve, stationary statistics, disc tau_i at the end, localisation.
@@ -72,11 +84,7 @@ def run_ensemble(p: fp.ModelParams, mesh_of, seed: int, realizations: int, gamma
     ``mesh_of(r)`` gives realisation r's mesh (None: the regular grid of ``p``).
     """
     runs, taus_q, taus_s, taus_e, taus_eq, loc, n_elem, cvs, align = ([] for _ in range(9))
-    children = np.random.SeedSequence(seed).spawn(realizations)
-    for r, rng in enumerate(np.random.default_rng(c) for c in children):
-        mesh = mesh_of(r)
-        pp = p if mesh is None else p.replace(L=max(2, round(np.sqrt(mesh.n_elem))))
-        st = fp.quench(pp, rng, mesh=mesh)
+    for rng, pp, st in quenched(p, mesh_of, seed, realizations):
         m = st.model.mesh
         taus_q.append(disc_tau(m, st.stress, R, alphas))
         taus_eq.append(ddot(schmid(alphas)[None, :, :], st.stress[:, None, :]))
@@ -170,11 +178,7 @@ def yield_ensemble(p: fp.ModelParams, mesh_of, seed: int, realizations: int, n: 
 
     acc: dict = {}
     align, n_elem, npatch = [], [], []
-    children = np.random.SeedSequence(seed).spawn(realizations)
-    for r, rng in enumerate(np.random.default_rng(c) for c in children):
-        mesh = mesh_of(r)
-        pp = p if mesh is None else p.replace(L=max(2, round(np.sqrt(mesh.n_elem))))
-        st = fp.quench(pp, rng, mesh=mesh)
+    for rng, pp, st in quenched(p, mesh_of, seed, realizations):
         m = st.model.mesh
         align.append(edge_alignment(m))
         n_elem.append(m.n_elem)
