@@ -233,6 +233,18 @@ def state(value: Any, name: str = "state") -> Any:
     return instance(name, value, State, "e.g. from fp.quench(params, rng)")
 
 
+def params_match(state_: Any, params: Any) -> None:
+    """Raise ValueError unless ``params`` is None or those ``state_`` was built with.
+
+    Parameters
+    ----------
+    state_ : State
+    params : ModelParams or None
+    """
+    if params is not None and params != state_.model.params:
+        raise ValueError("params differ from those the state was built with (state.model.params)")
+
+
 # ---------------------------------------------------------------------- protocol rules
 
 #: Relative tolerance of "a whole number of steps": ``value / step`` within ``LATTICE_RTOL n``

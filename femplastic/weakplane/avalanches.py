@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .. import validation
 from .drivers.path import AvalancheLog, StrainPath
 from .params import ModelParams
 from .state import State
@@ -102,8 +103,7 @@ def record(state: State, params: ModelParams | None, rng: np.random.Generator,
         raise ValueError(f"gamma_end must be > 0, got {gamma_end!r}")
     if not np.isfinite(dgamma) or dgamma <= 0 or dgamma > gamma_end:
         raise ValueError(f"dgamma must be in (0, gamma_end], got {dgamma!r}")
-    if params is not None and params != state.model.params:
-        raise ValueError("params differ from those the state was built with (state.model.params)")
+    validation.params_match(state, params)
     n = int(round(gamma_end / dgamma))
     eng = StrainPath(state, rng, dgamma, alpha, n, record_events=True)
     eng.leg(n)

@@ -352,12 +352,9 @@ def aqs(
                            event_driven, record_events, stop_when, progress, backend=backend)
     # --- end of the hook
     _validate(gamma_end, dgamma, alpha, direction)
-    if rng is None or not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
     if not np.isfinite(checkpoint_every) or checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}")
-    if params is not None and params != state.model.params:
-        raise ValueError("params differ from those the state was built with (state.model.params)")
+    validation.params_match(state, params)
     st = state.copy()
     m = st.model
     K, AK, _ = kernels_of(m.dim)  # the dimension's compiled kernels (same signatures)

@@ -281,10 +281,7 @@ def cyclic(
         raise ValueError(f"max_period must be an integer >= 1, got {max_period!r}")
     if not np.isfinite(stress_atol) or stress_atol < 0:
         raise ValueError(f"stress_atol must be >= 0, got {stress_atol!r}")
-    if rng is None or not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
-    if params is not None and params != state.model.params:
-        raise ValueError("params differ from those the state was built with (state.model.params)")
+    validation.params_match(state, params)
     n = validation.lattice_multiple("gamma_max", gamma_max, "dgamma", dgamma)  # (checked above)
     use_compiled = choose_compiled(state, compiled, checkpoint, resume, checkpoint_every)
     streaming = sink_args(sink, log_sink, sink_rows, use_compiled)

@@ -158,12 +158,6 @@ def quench(
     State or (State, QuenchInfo)
     """
     validation.check_quench(params, rng, T, V_a, mesh, material, law, propagator, max_events)
-    if not isinstance(params, ModelParams):
-        raise TypeError(f"params must be a ModelParams (e.g. fp.ModelParams() for Castellanos "
-                        f"et al.'s model C, fp.ModelParams.for_variant('D')), got "
-                        f"{type(params).__name__} {params!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
     T = params.T if T is None else float(T)
     V_a = params.V_a if V_a is None else float(V_a)
     if not np.isfinite(T) or T < 0:

@@ -227,10 +227,7 @@ def stress_controlled(
         raise ValueError(f"dstress must be > 0, got {dstress!r}")
     if not np.isfinite(gamma_limit) or gamma_limit <= 0:
         raise ValueError(f"gamma_limit must be > 0, got {gamma_limit!r}")
-    if rng is None or not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
-    if params is not None and params != state.model.params:
-        raise ValueError("params differ from those the state was built with (state.model.params)")
+    validation.params_match(state, params)
     use_compiled = choose_compiled(state, compiled, checkpoint, resume, checkpoint_every)
     st = state.copy()
     m = st.model

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ... import validation
 from ...fe.elasticity import ddot, schmid
 from ..drivers.aqs import AQSRun, EventLog
 from ..params import ModelParams
@@ -199,10 +200,8 @@ def aqs_gpu(
         ``backend="gpu"`` without a visible GPU; an avalanche longer than ``max_sweeps``.
     """
     _check_args(gamma_end, dgamma, alpha, direction)
-    if rng is None or not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed))")
-    if params is not None and params != state.model.params:
-        raise ValueError("params differ from those the state was built with (state.model.params)")
+    validation.rng(rng)
+    validation.params_match(state, params)
     backend = normalize_backend(backend)
     if backend == "numba":
         raise ValueError("aqs_gpu runs the JAX backend: backend must be 'jax' or 'gpu'")

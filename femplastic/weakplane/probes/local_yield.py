@@ -580,11 +580,8 @@ def local_yield(
     (True, True)
     """
     validation.check_local_yield(state, rng, n, stride)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator")
+    validation.params_match(state, params)
     m = state.model
-    if params is not None and params != m.params:
-        raise ValueError("params differ from those the state was built with (state.model.params)")
     if m.dim == 3:  # cubic patches, loading axis and angle (same rules as below)
         from .local_yield3d import local_yield3d
 
