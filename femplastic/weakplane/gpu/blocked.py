@@ -21,15 +21,17 @@ import jax.numpy as jnp
 from jax import lax
 
 from .loop import (
-    STATUS,
-    _any_active_at,
     _direct_sizes,
     _fft,
     _ppf_amplitude,
     _ppf_threshold,
+    _step_by_step,
     _systems,
     candidates,
     dtau_rows,
+    end_avalanche,
+    first_step,
+    slips_allowed,
 )
 from .setup import LoopConfig
 
@@ -161,9 +163,7 @@ def _trigger_blocked(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cap:
     best, eb, cc = _blocks(B, do & (lb < best0), solve, (best0, e0, tuple(c[x] for x in cache)))
     c = dict(c)
     c.update(zip(cache, cc, strict=True))
-    mcap = cap + 1
-    mf = jnp.clip(jnp.floor(best / dg) + 1.0, 1.0, mcap.astype(jnp.float64))
-    m = jnp.where(jnp.isfinite(best), mf.astype(jnp.int64), mcap)
+    m = first_step(best, dg, cap)
 
     def active_rows(idx: Any, x: Any) -> Any:
         trial = st[idx] + x * v[None, :]
@@ -179,20 +179,8 @@ def _trigger_blocked(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cap:
 
     down_ok = _blocks(B, do & up_ok & (m > 1) & (lb <= thr), calm, jnp.bool_(True))
     general = do & ~(up_ok & down_ok)
-
-    def step_by_step(m: Any) -> Any:
-        def up_cond(m: Any) -> Any:
-            return (m <= cap) & ~_any_active_at(cfg, c, k, m * dg)
-
-        m = lax.while_loop(up_cond, lambda m: m + 1, m)
-
-        def down_cond(m: Any) -> Any:
-            return (m > 1) & _any_active_at(cfg, c, k, (m - 1) * dg)
-
-        return lax.while_loop(down_cond, lambda m: m - 1, m)
-
     c["fallbacks"] = c["fallbacks"] + general
-    return lax.cond(general, step_by_step, lambda m: m, m), c
+    return lax.cond(general, lambda m: _step_by_step(cfg, c, k, m, cap), lambda m: m, m), c
 
 
 def _sweep_blocked(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[str, Any]
@@ -251,32 +239,10 @@ def _sweep_blocked(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[
     c.update(zip(lists, lst, strict=True))
     # 2. end of the avalanche: its record
     end = gate & (count == 0)
-    j = jnp.where(end, c["n_rec"], cfg.n_records)
-    c["rec_step"] = c["rec_step"].at[j].set(c["k_trig"] - 1, mode="drop")
-    c["rec_m"] = c["rec_m"].at[j].set(c["m_trig"], mode="drop")
-    c["rec_size"] = c["rec_size"].at[j].set(c["aval_size"], mode="drop")
     # the mean stress only at the avalanche's end (a pass over n otherwise spent every sweep)
-    mean = lax.cond(end, lambda: jnp.mean(st, axis=0), lambda: jnp.zeros(3))
-    c["rec_mean"] = c["rec_mean"].at[j].set(mean, mode="drop")
-    c["rec_pl"] = c["rec_pl"].at[j].set(c["aval_pl"], mode="drop")
-    c["n_rec"] = c["n_rec"] + end
-    c["n_aval"] = c["n_aval"] + end
-    c["k_base"] = jnp.where(end, c["k_trig"], c["k_base"])
-    c["phase"] = jnp.where(end, 0, c["phase"]).astype(jnp.int32)
-    full = end & (c["n_rec"] >= cfg.n_records)
-    c["status"] = jnp.where(full, STATUS["records_full"], c["status"]).astype(jnp.int32)
+    end_avalanche(cfg, c, end, lax.cond(end, lambda: jnp.mean(st, axis=0), lambda: jnp.zeros(3)))
     # 3. the sweep's slips (status checks as _sweep)
-    want = gate & (count > 0)
-    low = want & (c["upos"] + count * (1 + R) > cfg.n_unif)
-    c["status"] = jnp.where(low, STATUS["uniforms_low"], c["status"]).astype(jnp.int32)
-    ok = want & ~low
-    if cfg.n_ev:
-        evfull = ok & (c["n_ev"] + count > cfg.n_ev)
-        c["status"] = jnp.where(evfull, STATUS["events_full"], c["status"]).astype(jnp.int32)
-        ok = ok & ~evfull
-    limit = ok & (c["sweeps"] >= max_sweeps)
-    c["status"] = jnp.where(limit, STATUS["sweep_limit"], c["status"]).astype(jnp.int32)
-    ok = ok & ~limit
+    ok = slips_allowed(cfg, c, gate & (count > 0), count, max_sweeps)
     count = jnp.where(ok, count, 0)
     upos = c["upos"]
     ev_names = ("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp", "ev_aval") if cfg.n_ev else ()

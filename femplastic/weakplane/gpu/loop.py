@@ -228,11 +228,28 @@ def _trigger(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], cap: Any, do
         r = r - a * vp
     d = dtau_rows(cfg, c["stress"], nv, c["tauc"], law_f)  # the base (between avalanches)
     x = jnp.where(r > 0.0, d / jnp.where(r > 0.0, r, 1.0), jnp.inf)
-    best = jnp.min(x)
+    return _step_by_step(cfg, c, k, first_step(jnp.min(x), dg, cap), cap, do)
+
+
+def first_step(best: Any, dg: Any, cap: Any) -> Any:
+    """Load step ``floor(best / dg) + 1`` in ``[1, cap + 1]`` of the lowest activation load.
+
+    ``best`` is that load; ``cap + 1`` (no trigger before the end) when it is not finite.
+    """
     mcap = cap + 1
     mf = jnp.floor(best / dg) + 1.0
     mf = jnp.clip(mf, 1.0, mcap.astype(jnp.float64))
-    m = jnp.where(jnp.isfinite(best), mf.astype(jnp.int64), mcap)
+    return jnp.where(jnp.isfinite(best), mf.astype(jnp.int64), mcap)
+
+
+def _step_by_step(cfg: LoopConfig, c: dict[str, Any], k: dict[str, Any], m: Any, cap: Any,
+                  do: Any = True) -> Any:
+    """Exact trigger step from the guess ``m``, tested step by step.
+
+    Up while no element is active at ``m dgamma`` (to ``cap + 1``), down while one is at
+    ``(m - 1) dgamma`` (to 1); with ``do`` False the loops stop at once.
+    """
+    dg = k["dgamma"]
 
     def up_cond(m: Any) -> Any:
         return do & (m <= cap) & ~_any_active_at(cfg, c, k, m * dg)
@@ -323,6 +340,46 @@ def candidates(cfg: LoopConfig, c: dict[str, Any], st: Any, law_f: Any, gate: An
     return gate & ~((mg > 0.0) & (dist < mg * (1.0 - _SAFE) - 1e-13)), s0, s1, p
 
 
+def end_avalanche(cfg: LoopConfig, c: dict[str, Any], end: Any, mean: Any) -> None:
+    """Close the avalanche where ``end``: its record, back to loading, records-full status.
+
+    The record holds its step, ``m``, size, ``mean`` stress (3,) and plastic strain. Updates
+    the carry ``c`` in place; where not ``end`` nothing changes.
+    """
+    j = jnp.where(end, c["n_rec"], cfg.n_records)
+    c["rec_step"] = c["rec_step"].at[j].set(c["k_trig"] - 1, mode="drop")
+    c["rec_m"] = c["rec_m"].at[j].set(c["m_trig"], mode="drop")
+    c["rec_size"] = c["rec_size"].at[j].set(c["aval_size"], mode="drop")
+    c["rec_mean"] = c["rec_mean"].at[j].set(mean, mode="drop")
+    c["rec_pl"] = c["rec_pl"].at[j].set(c["aval_pl"], mode="drop")
+    c["n_rec"] = c["n_rec"] + end
+    c["n_aval"] = c["n_aval"] + end
+    c["k_base"] = jnp.where(end, c["k_trig"], c["k_base"])
+    c["phase"] = jnp.where(end, 0, c["phase"]).astype(jnp.int32)
+    full = end & (c["n_rec"] >= cfg.n_records)
+    c["status"] = jnp.where(full, STATUS["records_full"], c["status"]).astype(jnp.int32)
+
+
+def slips_allowed(cfg: LoopConfig, c: dict[str, Any], want: Any, count: Any,
+                  max_sweeps: Any) -> Any:
+    """Whether a sweep that wants to slip ``count`` elements (``want``) may.
+
+    Not when it would run out of uniforms (``1 + n_draws`` each), of event rows, or of sweeps
+    (``max_sweeps``); each sets its status in the carry ``c`` (in place), stopping the loop.
+    """
+    need = count * (1 + cfg.n_draws)
+    low = want & (c["upos"] + need > cfg.n_unif)
+    c["status"] = jnp.where(low, STATUS["uniforms_low"], c["status"]).astype(jnp.int32)
+    ok = want & ~low
+    if cfg.n_ev:
+        evfull = ok & (c["n_ev"] + count > cfg.n_ev)
+        c["status"] = jnp.where(evfull, STATUS["events_full"], c["status"]).astype(jnp.int32)
+        ok = ok & ~evfull
+    limit = ok & (c["sweeps"] >= max_sweeps)
+    c["status"] = jnp.where(limit, STATUS["sweep_limit"], c["status"]).astype(jnp.int32)
+    return ok & ~limit
+
+
 def _sweep(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[str, Any]
            ) -> dict[str, Any]:
     """One iteration inside an avalanche: renewals, stability test, slips or the record."""
@@ -347,31 +404,9 @@ def _sweep(cfg: LoopConfig, k: dict[str, Any], max_sweeps: Any, c: dict[str, Any
     count = jnp.sum(active)
     # 3. end of the avalanche: its record
     end = gate & (count == 0)
-    j = jnp.where(end, c["n_rec"], cfg.n_records)
-    c["rec_step"] = c["rec_step"].at[j].set(c["k_trig"] - 1, mode="drop")
-    c["rec_m"] = c["rec_m"].at[j].set(c["m_trig"], mode="drop")
-    c["rec_size"] = c["rec_size"].at[j].set(c["aval_size"], mode="drop")
-    c["rec_mean"] = c["rec_mean"].at[j].set(jnp.mean(st, axis=0), mode="drop")
-    c["rec_pl"] = c["rec_pl"].at[j].set(c["aval_pl"], mode="drop")
-    c["n_rec"] = c["n_rec"] + end
-    c["n_aval"] = c["n_aval"] + end
-    c["k_base"] = jnp.where(end, c["k_trig"], c["k_base"])
-    c["phase"] = jnp.where(end, 0, c["phase"]).astype(jnp.int32)
-    full = end & (c["n_rec"] >= cfg.n_records)
-    c["status"] = jnp.where(full, STATUS["records_full"], c["status"]).astype(jnp.int32)
+    end_avalanche(cfg, c, end, jnp.mean(st, axis=0))
     # 4. the sweep's slips
-    want = gate & (count > 0)
-    need = count * (1 + cfg.n_draws)
-    low = want & (c["upos"] + need > cfg.n_unif)
-    c["status"] = jnp.where(low, STATUS["uniforms_low"], c["status"]).astype(jnp.int32)
-    ok = want & ~low
-    if cfg.n_ev:
-        evfull = ok & (c["n_ev"] + count > cfg.n_ev)
-        c["status"] = jnp.where(evfull, STATUS["events_full"], c["status"]).astype(jnp.int32)
-        ok = ok & ~evfull
-    limit = ok & (c["sweeps"] >= max_sweeps)
-    c["status"] = jnp.where(limit, STATUS["sweep_limit"], c["status"]).astype(jnp.int32)
-    ok = ok & ~limit
+    ok = slips_allowed(cfg, c, gate & (count > 0), count, max_sweeps)
     active = active & ok
     count = jnp.where(ok, count, 0)
     rank = jnp.cumsum(active) - 1
