@@ -64,77 +64,58 @@ def shifted_add(stress, K, L, e, d0, d1, d2, par=False):  # pragma: no cover - c
         _folded_add3(stress, K.reshape(-1), L, e, 0.5 * (d0 - d1), d2, 0.5 * (d0 + d1))
 
 
-@nb.njit(cache=True, fastmath={"contract"}, boundscheck=False)
-def _folded_add2(stress, Kf, L, e, u, d2):  # pragma: no cover - compiled
-    """:func:`shifted_add` of a traceless increment; ``Kf`` is the folded kernel, flat.
+def _folded_add2_form(parallel: bool):  # noqa: ANN202 (a numba dispatcher)
+    """Compile :func:`_folded_add2` (``parallel`` False) or :func:`_folded_add2_par` (True).
 
-    Indices are unsigned so that numba emits no negative-index wraparound, which would keep
-    LLVM from vectorising the row loops.
+    One source for both: the threaded form shares the kernel rows ``ry`` among threads
+    (``prange``), the serial one loops over them (``range``), with the same arithmetic. The
+    loop function is a closure variable, which numba's cache keys on, so the two forms keep
+    separate cache entries.
     """
-    ey = e // L
-    ex = e - ey * L
-    h = L // 2
-    W = u64(3 * L)
-    W2 = u64(6 * L)
-    P = u64(h + 1) * W2
-    M = u64(3) * P
-    off = u64(3 * (L - ex))
-    for ry in range(h + 1):
-        jA = ey + ry
-        if jA >= L:
-            jA -= L
-        jB = ey - ry
-        if jB < 0:
-            jB += L
-        k0 = u64(ry) * W2 + off
-        a = u64(jA) * W
-        b = u64(jB) * W
-        if jA == jB:
-            for k in range(W):
-                stress[a + k] += Kf[k0 + k] * u + Kf[P + k0 + k] * d2
-        else:
-            for k in range(W):
-                p = Kf[k0 + k] * u
-                q = Kf[P + k0 + k] * d2
-                stress[a + k] += p + q
-                stress[b + k] += Kf[M + k] * (p - q)
+    rows = nb.prange if parallel else range
+
+    @nb.njit(cache=True, fastmath={"contract"}, boundscheck=False, parallel=parallel)
+    def folded_add2(stress, Kf, L, e, u, d2):  # pragma: no cover - compiled
+        ey = e // L
+        ex = e - ey * L
+        h = L // 2
+        W = u64(3 * L)
+        W2 = u64(6 * L)
+        P = u64(h + 1) * W2
+        M = u64(3) * P
+        off = u64(3 * (L - ex))
+        for ry in rows(h + 1):
+            jA = ey + ry
+            if jA >= L:
+                jA -= L
+            jB = ey - ry
+            if jB < 0:
+                jB += L
+            k0 = u64(ry) * W2 + off
+            a = u64(jA) * W
+            b = u64(jB) * W
+            if jA == jB:
+                for k in range(W):
+                    stress[a + k] += Kf[k0 + k] * u + Kf[P + k0 + k] * d2
+            else:
+                for k in range(W):
+                    p = Kf[k0 + k] * u
+                    q = Kf[P + k0 + k] * d2
+                    stress[a + k] += p + q
+                    stress[b + k] += Kf[M + k] * (p - q)
+
+    return folded_add2
 
 
-@nb.njit(cache=True, fastmath={"contract"}, boundscheck=False, parallel=True)
-def _folded_add2_par(stress, Kf, L, e, u, d2):  # pragma: no cover - compiled
-    """:func:`_folded_add2` with the kernel rows ``ry`` shared among threads.
-
-    Row ``ry`` writes the target rows ``ey + ry`` and ``ey - ry`` only, which no other ``ry``
-    in ``0 .. L // 2`` writes, and every value is computed by the same arithmetic as the
-    serial form: the result is bit-identical whatever the number of threads.
-    """
-    ey = e // L
-    ex = e - ey * L
-    h = L // 2
-    W = u64(3 * L)
-    W2 = u64(6 * L)
-    P = u64(h + 1) * W2
-    M = u64(3) * P
-    off = u64(3 * (L - ex))
-    for ry in nb.prange(h + 1):
-        jA = ey + ry
-        if jA >= L:
-            jA -= L
-        jB = ey - ry
-        if jB < 0:
-            jB += L
-        k0 = u64(ry) * W2 + off
-        a = u64(jA) * W
-        b = u64(jB) * W
-        if jA == jB:
-            for k in range(W):
-                stress[a + k] += Kf[k0 + k] * u + Kf[P + k0 + k] * d2
-        else:
-            for k in range(W):
-                p = Kf[k0 + k] * u
-                q = Kf[P + k0 + k] * d2
-                stress[a + k] += p + q
-                stress[b + k] += Kf[M + k] * (p - q)
+#: :func:`shifted_add` of a traceless increment; ``Kf`` is the folded kernel, flat. Indices
+#: are unsigned so that numba emits no negative-index wraparound, which would keep LLVM from
+#: vectorising the row loops.
+_folded_add2 = _folded_add2_form(False)
+#: :func:`_folded_add2` with the kernel rows ``ry`` shared among threads. Row ``ry`` writes
+#: the target rows ``ey + ry`` and ``ey - ry`` only, which no other ``ry`` in ``0 .. L // 2``
+#: writes, and every value is computed by the same arithmetic as the serial form: the result
+#: is bit-identical whatever the number of threads.
+_folded_add2_par = _folded_add2_form(True)
 
 
 #: Weight of the sweep's stress update among the threaded regions: it runs on threads when
