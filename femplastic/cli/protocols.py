@@ -699,7 +699,6 @@ def _snap(w, t: float, s) -> None:
 def _write_first(proto: str, res: ProtocolResult, out: Path) -> None:
     """``curve.csv`` and ``<protocol>.png`` of the first realisation, each atomically."""
     import io as _io
-    import os
 
     from .. import interrupt, io
 
@@ -718,12 +717,8 @@ def _write_first(proto: str, res: ProtocolResult, out: Path) -> None:
 
     io.outdir.write_text(out / "curve.csv", lines())
     interrupt.check()
-    tmp = out / f"{proto}.part.png"
-    try:
-        protocol_figure(proto, [res], tmp)
-        os.replace(tmp, out / f"{proto}.png")
-    finally:
-        tmp.unlink(missing_ok=True)
+    io.outdir.replace_file(out / f"{proto}.png", lambda tmp: protocol_figure(proto, [res], tmp),
+                           tmp=out / f"{proto}.part.png")
 
 
 def _redraw_first(proto: str, results: Path, out: Path) -> None:

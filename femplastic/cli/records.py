@@ -9,7 +9,6 @@ summary and plot need, so memory does not grow with the run.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +102,10 @@ class _ChunkFiles:
 
         import h5py
 
+        from ..io.outdir import replace_file
         from ..io.results import _write_group
 
-        tmp = results.with_name(results.name + ".part")
-        try:
+        def write(tmp: Path) -> None:
             shutil.copyfile(results, tmp)
             with h5py.File(tmp, "a") as f:
                 if group in f:
@@ -119,11 +118,8 @@ class _ChunkFiles:
                 if extra:
                     _write_group(g, extra)
                 _write_group(f, root)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, results)
-        finally:
-            tmp.unlink(missing_ok=True)
+
+        replace_file(results, write, sync=True)
 
     def _copy_into(self, g: Any) -> None:
         """The files' columns as datasets of the HDF5 group ``g`` (rows in order)."""

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -40,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ..io.outdir import replace_file
 from ..weakplane.estimates import RUN_RECORD_CHUNK
 from .records import _ChunkFiles, _H5Rows, _RecordStream
 
@@ -607,12 +607,10 @@ def _plot(curves, path: Path, stationary_from: float, summary: dict[str, Any], c
     ax.set_xlabel(r"$\gamma^{\rm ext}$")
     ax.set_ylabel(r"$\Sigma^{\rm ext}_{xy}$ (LJ units)")
     ax.legend(frameon=False, fontsize=7)
-    tmp = path.with_name(path.stem + ".part.png")
     try:
-        fig.savefig(tmp, dpi=130)
-        os.replace(tmp, path)
+        replace_file(path, lambda tmp: fig.savefig(tmp, dpi=130),
+                     tmp=path.with_name(path.stem + ".part.png"))
     finally:
-        tmp.unlink(missing_ok=True)
         plt.close(fig)
 
 

@@ -41,6 +41,7 @@ from ..fe.elasticity import von_mises
 from ..fe.elasticity3d import equivalent_shear3
 from ..fe.mesh import FEMesh
 from ..fe.mesh3d import HexMesh
+from .outdir import replace_file
 from .results import provenance
 
 __all__ = ["XdmfWriter", "element_fields"]
@@ -109,22 +110,6 @@ def _attribute_type(shape: tuple[int, ...]) -> str:
     return {9: "Tensor", 3: "Vector"}.get(shape[1], "Matrix")
 
 
-def _replace(path: Path, write: Any, sync: bool = False) -> None:
-    """``write(tmp)``, then ``tmp`` renamed over ``path``: a kill never leaves half a file.
-
-    With ``sync`` the file is flushed to the disk first (against a machine crash too).
-    """
-    tmp = path.with_name(path.name + ".part")
-    try:
-        write(tmp)
-        if sync:
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 class XdmfWriter:
     """XDMF time series of cell fields for ParaView, safe to interrupt or kill.
 
@@ -191,7 +176,7 @@ class XdmfWriter:
         self._grids: list[bytes] = []  # the index's grids naming the staging files
         self.num_steps = 0
         self._write_index([])  # no step: no index before fields.h5 is replaced
-        _replace(self.h5_filename, lambda tmp: self._write_h5(tmp, "running", staged=False))
+        replace_file(self.h5_filename, lambda tmp: self._write_h5(tmp, "running", staged=False))
         shutil.rmtree(self.staging, ignore_errors=True)  # a killed writer's steps
         self.staging.mkdir(parents=True)
         self._open = True
@@ -249,7 +234,7 @@ class XdmfWriter:
             self.filename.unlink(missing_ok=True)
             return
         text = b"".join([_HEADER.encode(), *grids, _FOOTER.encode()])
-        _replace(self.filename, lambda tmp: tmp.write_bytes(text))
+        replace_file(self.filename, lambda tmp: tmp.write_bytes(text))
 
     def close(self, complete: bool = True) -> None:
         """Gather the steps into ``NAME.h5`` (``status`` ``"complete"`` if ``complete``).
@@ -263,7 +248,7 @@ class XdmfWriter:
             return
         self._open = False
         status = "complete" if complete else "running"
-        _replace(self.h5_filename, lambda tmp: self._write_h5(tmp, status, staged=True),
+        replace_file(self.h5_filename, lambda tmp: self._write_h5(tmp, status, staged=True),
                  sync=True)
         self._write_index([self._grid(st, t, f, staged=False) for st, t, f in self._steps])
         shutil.rmtree(self.staging, ignore_errors=True)
@@ -317,7 +302,7 @@ class XdmfWriter:
                 for name, arr in fields.items():
                     f.create_dataset(name, data=np.ascontiguousarray(arr))
 
-        _replace(self.staging / f"{step}.h5", put)  # on disk before the index names it
+        replace_file(self.staging / f"{step}.h5", put)  # on disk before the index names it
         self._steps.append((step, float(t), {k: (np.dtype(a.dtype), a.shape)
                                              for k, a in fields.items()}))
         self._grids.append(self._grid(*self._steps[-1], staged=True))

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 __all__ = ["MARKER", "RUN_FILES", "check_folder", "claim_folder", "mark", "backup_path",
-           "write_text"]
+           "write_text", "replace_file"]
 
 #: The marker file of a femplastic run folder.
 MARKER = "femplastic-run.json"
@@ -182,11 +182,45 @@ def write_text(path: str | Path, text: str | Iterable[str]) -> None:
         Its whole content, or its pieces in order (written as they come, e.g. from a
         generator, so a large file need not sit in memory).
     """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    try:
+    def write(tmp: Path) -> None:
         with open(tmp, "w") as fh:
             fh.writelines([text] if isinstance(text, str) else text)
+
+    replace_file(path, write)
+
+
+def replace_file(path: str | Path, write: Callable[[Path], Any], sync: bool = False,
+                 tmp: str | Path | None = None) -> Path:
+    """``write(tmp)``, then ``tmp`` renamed over ``path``: a kill never leaves half a file.
+
+    The one form of every atomic file replacement of the package (results, records, fields,
+    text, figures). The temporary file is removed whatever happens.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (replaced if it exists).
+    write : callable
+        ``write(tmp)`` writes the whole new content to the path ``tmp``.
+    sync : bool
+        Flush ``tmp`` to the disk before the rename (against a machine crash too).
+    tmp : str or Path, optional
+        The temporary file; default ``path`` with ``.part`` appended (a figure needs its
+        extension last: ``NAME.part.png``).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part") if tmp is None else Path(tmp)
+    try:
+        write(tmp)
+        if sync:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    return path

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
+
+from .outdir import replace_file
 
 __all__ = ["write_hdf5", "append_hdf5", "extend_hdf5", "truncate_hdf5", "move_hdf5",
            "read_rows", "read_attrs", "publish_hdf5", "read_hdf5", "provenance"]
@@ -123,17 +124,13 @@ def write_hdf5(
     >>> json.loads(back["params"])["L"], json.loads(back["seed"])
     (8, 3)
     """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    try:
+    def write(tmp: Path) -> None:
         with h5py.File(tmp, "w") as f:
             for k, v in provenance(params, seed).items():
                 f.attrs[k] = v
             _write_group(f, data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # no .part left behind, whatever happened
-    return path
+
+    return replace_file(path, write)  # no .part left behind, whatever happened
 
 
 def append_hdf5(path: str | Path, data: dict[str, Any]) -> Path:
@@ -177,17 +174,11 @@ def publish_hdf5(path: str | Path, data: dict[str, Any]) -> Path:
     """
     import shutil
 
-    path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    try:
+    def write(tmp: Path) -> None:
         shutil.copyfile(path, tmp)
         append_hdf5(tmp, data)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+
+    return replace_file(path, write, sync=True)
 
 
 def extend_hdf5(path: str | Path, group: str, rows: dict[str, Any]) -> int:
