@@ -241,7 +241,15 @@ class AQSRun:
         return np.flatnonzero(self.avalanche_size > 0)
 
 
-def _validate(gamma_end: float, dgamma: float, alpha: float, direction: int) -> None:
+def check_args(gamma_end: float, dgamma: float, alpha: float, direction: int) -> None:
+    """The ranges of :func:`aqs`'s (and :func:`~femplastic.weakplane.gpu.driver.aqs_gpu`'s) ramp.
+
+    Raises
+    ------
+    ValueError
+        ``gamma_end`` or ``dgamma`` not finite and > 0, ``dgamma > gamma_end``, ``alpha`` not
+        finite, ``direction`` not +1 or -1.
+    """
     if not np.isfinite(gamma_end) or gamma_end <= 0:
         raise ValueError(f"gamma_end must be > 0, got {gamma_end!r}")
     if not np.isfinite(dgamma) or dgamma <= 0:
@@ -351,7 +359,7 @@ def aqs(
             return aqs_gpu(state, params, rng, gamma_end, dgamma, alpha, direction,
                            event_driven, record_events, stop_when, progress, backend=backend)
     # --- end of the hook
-    _validate(gamma_end, dgamma, alpha, direction)
+    check_args(gamma_end, dgamma, alpha, direction)
     if not np.isfinite(checkpoint_every) or checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be >= 0 seconds, got {checkpoint_every!r}")
     validation.params_match(state, params)

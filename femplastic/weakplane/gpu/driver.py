@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from ... import validation
 from ...fe.elasticity import ddot, schmid
-from ..drivers.aqs import AQSRun, EventLog
+from ..drivers.aqs import AQSRun, EventLog, check_args
 from ..params import ModelParams
 from ..state import State
 from .runtime import device_name, normalize_backend, require_jax, select_device
@@ -51,19 +51,6 @@ UNIFORM_SOURCES = ("device", "host")
 #: thousands of rows.
 TUNING = {"cpu": {"n_check": 32, "n_renew": 16, "n_direct": 8, "blocked": True},
           "accelerator": {"n_check": 8192, "n_renew": 1024, "n_direct": 8, "blocked": False}}
-
-
-def _check_args(gamma_end: float, dgamma: float, alpha: float, direction: int) -> None:
-    if not np.isfinite(gamma_end) or gamma_end <= 0:
-        raise ValueError(f"gamma_end must be > 0, got {gamma_end!r}")
-    if not np.isfinite(dgamma) or dgamma <= 0:
-        raise ValueError(f"dgamma must be > 0, got {dgamma!r}")
-    if dgamma > gamma_end:
-        raise ValueError(f"dgamma ({dgamma}) must not exceed gamma_end ({gamma_end})")
-    if not np.isfinite(alpha):
-        raise ValueError(f"alpha must be finite (radians), got {alpha!r}")
-    if direction not in (1, -1):
-        raise ValueError(f"direction must be +1 or -1, got {direction!r}")
 
 
 class _Uniforms:
@@ -199,7 +186,7 @@ def aqs_gpu(
     RuntimeError
         ``backend="gpu"`` without a visible GPU; an avalanche longer than ``max_sweeps``.
     """
-    _check_args(gamma_end, dgamma, alpha, direction)
+    check_args(gamma_end, dgamma, alpha, direction)
     validation.rng(rng)
     validation.params_match(state, params)
     backend = normalize_backend(backend)
