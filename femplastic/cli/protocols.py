@@ -565,7 +565,14 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
     from .. import __version__, interrupt, io
     from ..weakplane.drivers import quench
     from .records import _ChunkFiles
-    from .run import _Checkpointing, _jsonable, _Progress, _remove_empty, _ResumePoint
+    from .run import (
+        _Checkpointing,
+        _jsonable,
+        _open_run,
+        _Progress,
+        _remove_empty,
+        _ResumePoint,
+    )
 
     p, rp = cfg.model, cfg.run
     opts = rp.settings()
@@ -589,16 +596,8 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
     files = ["results.h5", "curve.csv", "summary.json", f"{proto}.png", "fields.xdmf"]
     children = np.random.SeedSequence(seed).spawn(realizations)
     with interrupt.deferred():
-        out.mkdir(parents=True, exist_ok=True)
-        first = start.finished if start is not None else 0
-        io.outdir.mark(out, "running", seed=seed, realizations=realizations, finished=first,
-                       protocol=proto, checkpoint_every=checkpoint_every)
-        if start is None:
-            io.write_hdf5(results, {"status": "running", "protocol": proto,
-                                    "realizations_finished": 0,
-                                    "realizations": realizations}, params=params, seed=seed)
-        else:
-            start.clean()
+        first = _open_run(out, start, params, seed, realizations, checkpoint_every,
+                          protocol=proto)
         t0 = time.perf_counter()
         per: list[dict[str, Any]] = []
         n_events = n_aval = 0

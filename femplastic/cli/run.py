@@ -179,15 +179,7 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
     children = np.random.SeedSequence(seed).spawn(realizations)
     results = out / "results.h5"
     with interrupt.deferred():  # Ctrl-C only at the drivers' safe points: files stay whole
-        out.mkdir(parents=True, exist_ok=True)
-        first = start.finished if start is not None else 0
-        io.outdir.mark(out, "running", seed=seed, realizations=realizations, finished=first,
-                       checkpoint_every=checkpoint_every)
-        if start is None:
-            io.write_hdf5(results, {"status": "running", "realizations_finished": 0,
-                                    "realizations": realizations}, params=params, seed=seed)
-        else:
-            start.clean()
+        first = _open_run(out, start, params, seed, realizations, checkpoint_every)
         t0 = time.perf_counter()
         curves, per = [], []
         n_events = n_aval = 0
@@ -425,6 +417,31 @@ class _ResumePoint:
                     shutil.rmtree(d) if d.is_dir() else d.unlink()
         if self.ck is None:
             (self.out / "checkpoint.npz").unlink(missing_ok=True)
+
+
+def _open_run(out: Path, start: _ResumePoint | None, params: dict[str, Any], seed: int,
+              realizations: int, checkpoint_every: float | None, **protocol: str) -> int:
+    """Open the run folder (``femplastic run``, every protocol); return the realisations done.
+
+    The folder is created and marked running; a new run starts ``results.h5`` (status
+    running, none finished), a resumed one (``start``) drops what came after its resume
+    point. ``protocol``: ``protocol=NAME`` for the protocols other than the main AQS run,
+    recorded in the marker and in ``results.h5``.
+    """
+    from .. import io
+
+    out.mkdir(parents=True, exist_ok=True)
+    first = start.finished if start is not None else 0
+    io.outdir.mark(out, "running", seed=seed, realizations=realizations, finished=first,
+                   **protocol, checkpoint_every=checkpoint_every)
+    if start is None:
+        io.write_hdf5(out / "results.h5", {"status": "running", **protocol,
+                                           "realizations_finished": 0,
+                                           "realizations": realizations},
+                      params=params, seed=seed)
+    else:
+        start.clean()
+    return first
 
 
 class _Checkpointing:
