@@ -73,6 +73,23 @@ __all__ = ["local_yield", "LocalYield", "PatchPropagator", "patch_indices", "pat
 SELF_RESPONSES = ("patch", "system")
 
 
+def check_self_response(self_response: str) -> None:
+    """Raise ValueError unless ``self_response`` is one of :data:`SELF_RESPONSES`."""
+    if self_response not in SELF_RESPONSES:
+        raise ValueError(f"self_response must be one of {SELF_RESPONSES}, got {self_response!r}")
+
+
+def patch_self_response(self_response: str, prop: Propagator, Kself: NDArray[np.float64],
+                        idx: NDArray[np.int64]) -> NDArray[np.float64]:
+    """``K_self`` of a patch's elements, (n_patch, C, C), C-contiguous (2D and 3D).
+
+    The patch operator's own (``"patch"``) or the whole model's rows ``idx`` (``"system"``).
+    """
+    if self_response == "patch":
+        return np.ascontiguousarray(prop.self_response)
+    return np.ascontiguousarray(Kself[idx])
+
+
 class PatchPropagator(Propagator):
     """Dense response of an isolated patch with its boundary held (Dirichlet).
 
@@ -216,18 +233,14 @@ def patch_state(state: State, n: int, ix0: int, iy0: int,
         chosen by ``self_response``); ``selfres`` is ``-(K_self : M(theta)) : M(theta)`` of
         the state's systems.
     """
-    if self_response not in SELF_RESPONSES:
-        raise ValueError(f"self_response must be one of {SELF_RESPONSES}, got {self_response!r}")
+    check_self_response(self_response)
     m = state.model
     prop = patch_operator(m, n, ix0, iy0)
     if m.mesh.grid is None:
         idx = mesh_patch(m.mesh, n, ix0, iy0)[0]
     else:
         idx = patch_indices(m.mesh.grid[0], n, ix0, iy0)
-    if self_response == "patch":
-        Kp = np.ascontiguousarray(prop.self_response)
-    else:
-        Kp = np.ascontiguousarray(m.Kself[idx])
+    Kp = patch_self_response(self_response, prop, m.Kself, idx)
     law = m.law if m.law.per_element is None else dataclasses.replace(
         m.law, per_element=m.law.per_element[idx])  # element size: the patch's own rows
     pmodel = Model(m.params, prop.mesh, prop.material, prop, law, Kp)
@@ -601,8 +614,7 @@ def local_yield(
         pos = np.asarray(positions, dtype=np.int64).reshape(-1, 2)
         if pos.size == 0 or pos.min() < 0 or pos.max() >= L:
             raise ValueError(f"positions must be (k, 2) element coordinates in [0, {L - 1}]")
-    if self_response not in SELF_RESPONSES:
-        raise ValueError(f"self_response must be one of {SELF_RESPONSES}, got {self_response!r}")
+    check_self_response(self_response)
     law = m.law
     a, p0 = law.pressure_coefficient, law.pressure_offset
     na = alphas.size

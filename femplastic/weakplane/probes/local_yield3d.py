@@ -210,17 +210,13 @@ def patch_state3d(state: State, n: int, ix0: int, iy0: int, iz0: int,
         Of the patch model (its :class:`~femplastic.fe.patch3d.PatchPropagator3D`, the
         state's law, ``K_self`` chosen by ``self_response``).
     """
-    from .local_yield import SELF_RESPONSES
+    from .local_yield import check_self_response, patch_self_response
 
-    if self_response not in SELF_RESPONSES:
-        raise ValueError(f"self_response must be one of {SELF_RESPONSES}, got {self_response!r}")
+    check_self_response(self_response)
     m = state.model
     prop = patch_operator3d(m, n)
     idx = patch_indices3d(m.mesh.grid[0], n, ix0, iy0, iz0)
-    if self_response == "patch":
-        Kp = np.ascontiguousarray(prop.self_response)
-    else:
-        Kp = np.ascontiguousarray(m.Kself[idx])
+    Kp = patch_self_response(self_response, prop, m.Kself, idx)
     pmodel = Model(m.params, prop.mesh, prop.material, prop, m.law, Kp)
     nv = np.array(state.nv[idx])
     z = np.zeros((n**3, 6))
