@@ -20,6 +20,31 @@ def parse(doc: str, argv: list[str] | None, extra: list | None = None) -> argpar
     return ap.parse_args(argv)
 
 
+def run_study(doc: str, argv: list[str] | None, name: str, settings: Any, run: Any,
+              plot: Any) -> tuple[Path, dict]:
+    """The common course of a study's ``main``: command line, folder, run, figure.
+
+    Parses ``argv`` (:func:`parse`), makes the output folder (:func:`out_dir`), runs
+    ``run(settings, rng)`` with ``settings.smoke()`` under ``--smoke`` (else ``settings()``)
+    and ``np.random.default_rng(--seed)``, and saves ``plot(results)`` as ``name.png``
+    (dpi 100). The numbers the study writes and prints are its own.
+
+    Returns
+    -------
+    (Path, dict)
+        The output folder and the results of ``run``.
+    """
+    args = parse(doc, argv)
+    out = out_dir(args, name)
+    results = run(settings.smoke() if args.smoke else settings(), np.random.default_rng(args.seed))
+    fig = plot(results)
+    fig.savefig(out / f"{name}.png", dpi=100)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return out, results
+
+
 def out_dir(args: argparse.Namespace, name: str) -> Path:
     out = Path(args.out) if args.out else Path(__file__).resolve().parent / "out" / name
     out.mkdir(parents=True, exist_ok=True)

@@ -189,15 +189,7 @@ def plot(results: dict):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = _common.parse(__doc__, argv)
-    out = _common.out_dir(args, "liu_flow_curve")
-    settings = Settings.smoke() if args.smoke else Settings()
-    results = run(settings, np.random.default_rng(args.seed))
-    fig = plot(results)
-    fig.savefig(out / "liu_flow_curve.png", dpi=100)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    out, results = _common.run_study(__doc__, argv, "liu_flow_curve", Settings, run, plot)
     num = results["numbers"]
     (out / "liu_flow_curve.json").write_text(json.dumps(
         _common.jsonable(dict(numbers=num, samples=results["samples"], rates=results["rates"]),

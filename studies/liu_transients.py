@@ -227,15 +227,7 @@ def plot(results: dict):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = _common.parse(__doc__, argv)
-    out = _common.out_dir(args, "liu_transients")
-    settings = Settings.smoke() if args.smoke else Settings()
-    results = run(settings, np.random.default_rng(args.seed))
-    fig = plot(results)
-    fig.savefig(out / "liu_transients.png", dpi=100)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    out, results = _common.run_study(__doc__, argv, "liu_transients", Settings, run, plot)
     num = _common.jsonable(results["numbers"], nonfinite_as_null=True)
     (out / "liu_transients.json").write_text(json.dumps(num, indent=1))
     print(json.dumps(num, indent=1))

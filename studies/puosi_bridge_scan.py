@@ -155,15 +155,7 @@ def plot(results: dict):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = _common.parse(__doc__, argv)
-    out = _common.out_dir(args, "puosi_bridge_scan")
-    settings = Settings.smoke() if args.smoke else Settings()
-    results = run(settings, np.random.default_rng(args.seed))
-    fig = plot(results)
-    fig.savefig(out / "puosi_bridge_scan.png", dpi=100)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    out, results = _common.run_study(__doc__, argv, "puosi_bridge_scan", Settings, run, plot)
     num = _common.jsonable(results["numbers"], nonfinite_as_null=True)
     (out / "puosi_bridge_scan.json").write_text(json.dumps(num, indent=1))
     print(f"system of every number below: {num['system']}")

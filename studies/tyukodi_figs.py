@@ -260,15 +260,7 @@ def plot(results: dict):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = _common.parse(__doc__, argv)
-    out = _common.out_dir(args, "tyukodi_figs")
-    settings = Settings.smoke() if args.smoke else Settings()
-    results = run(settings, np.random.default_rng(args.seed))
-    fig = plot(results)
-    fig.savefig(out / "tyukodi_figs.png", dpi=100)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    out, results = _common.run_study(__doc__, argv, "tyukodi_figs", Settings, run, plot)
     (out / "tyukodi_numbers.json").write_text(json.dumps(_json(results["numbers"]), indent=1))
     fields = ("sigma", "sigma_sem", "mean_threshold", "strain_var", "loc", "stress_std")
     with open(out / "tyukodi_curves.csv", "w", newline="") as fh:

@@ -199,15 +199,7 @@ def plot(results: dict):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = _common.parse(__doc__, argv)
-    out = _common.out_dir(args, "tyukodi_scans")
-    settings = Settings.smoke() if args.smoke else Settings()
-    results = run(settings, np.random.default_rng(args.seed))
-    fig = plot(results)
-    fig.savefig(out / "tyukodi_scans.png", dpi=100)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    out, results = _common.run_study(__doc__, argv, "tyukodi_scans", Settings, run, plot)
     (out / "tyukodi_scans.json").write_text(json.dumps(_common.jsonable(
         results["numbers"], nonfinite_as_null=True), indent=1))
     print(json.dumps(_common.jsonable(results["numbers"], nonfinite_as_null=True), indent=1))
