@@ -8,6 +8,7 @@ convolution of the plastic strain, the energy with the closed form of
 
 import numpy as np
 import pytest
+from test_protocols_compiled import assert_same_run  # bitwise equality of two run records
 
 import femplastic as fp
 from femplastic.weakplane import relax3d as K3
@@ -173,30 +174,6 @@ def test_3d_refuses_what_it_does_not_have():
         fp.build_model(P3, material=model.material)
 
 
-def _same(a, b):
-    """Every field of two cyclic/stress records equal bitwise (state and logs included)."""
-    import dataclasses
-
-    for f in dataclasses.fields(a):
-        x, y = getattr(a, f.name), getattr(b, f.name)
-        if f.name == "state":
-            for k in ("stress", "eps_pl", "tauc", "nv", "theta", "slips", "macro_strain"):
-                assert np.array_equal(getattr(x, k), getattr(y, k)), f"state.{k}"
-        elif f.name == "avalanches":
-            for g in dataclasses.fields(x):
-                u, v = getattr(x, g.name), getattr(y, g.name)
-                if g.name == "events":
-                    assert u.keys() == v.keys()
-                    for k in u:
-                        assert np.array_equal(u[k], v[k]), f"events.{k}"
-                else:
-                    assert np.array_equal(u, v), f"avalanches.{g.name}"
-        elif isinstance(x, np.ndarray):
-            assert np.array_equal(x, y), f.name
-        else:
-            assert x == y, f.name
-
-
 def test_cyclic_balances_its_energy_and_resumes_bitwise(quenched, tmp_path):
     st0, _ = quenched
     kw = dict(gamma_max=0.12, cycles=2, dgamma=2e-3, record_events=True)
@@ -212,7 +189,7 @@ def test_cyclic_balances_its_energy_and_resumes_bitwise(quenched, tmp_path):
     tag = {"t": 3}
     back, _, _ = checkpoint.load(checkpoint.save(tmp_path / "c.npz", saved[len(saved) // 2],
                                                  tag), tag)
-    _same(ref, fp.cyclic(st0, P3, np.random.default_rng(99), resume=back, **kw))
+    assert_same_run(ref, fp.cyclic(st0, P3, np.random.default_rng(99), resume=back, **kw))
     with pytest.raises(ValueError, match="compiled loop only"):
         fp.cyclic(st0, P3, np.random.default_rng(4), compiled=False, **kw)
 
@@ -231,7 +208,7 @@ def test_stress_control_holds_its_target_and_resumes_bitwise(quenched, tmp_path)
     tag = {"t": 4}
     back, _, _ = checkpoint.load(checkpoint.save(tmp_path / "s.npz", saved[len(saved) // 2],
                                                  tag), tag)
-    _same(ref, fp.stress_controlled(st0, P3, np.random.default_rng(0), resume=back, **kw))
+    assert_same_run(ref, fp.stress_controlled(st0, P3, np.random.default_rng(0), resume=back, **kw))
 
 
 def test_cyclic_and_stress_stream_their_records_bitwise_in_3d(quenched):
@@ -258,7 +235,7 @@ def test_cyclic_and_stress_stream_their_records_bitwise_in_3d(quenched):
             assert got.dtype == getattr(ref, k).dtype and np.array_equal(got, getattr(ref, k)), k
             assert getattr(run, k).size == 0  # the step records went to the sink
         # everything else (state, per-cycle records, avalanche and event logs) bitwise
-        _same(dataclasses.replace(ref, **{k: getattr(run, k) for k in steps}), run)
+        assert_same_run(dataclasses.replace(ref, **{k: getattr(run, k) for k in steps}), run)
         held = [int(c.records["ipos"][PK3.R0]) for c in cks]
         ck = cks[next(i for i, r0 in enumerate(held) if r0 >= 10)]  # after >= 2 hand-overs
         r0 = int(ck.records["ipos"][PK3.R0])
