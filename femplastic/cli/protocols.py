@@ -567,6 +567,7 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
     from .records import _ChunkFiles
     from .run import (
         _Checkpointing,
+        _final_state,
         _jsonable,
         _open_run,
         _Progress,
@@ -667,9 +668,7 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
             root: dict[str, Any] = {"realizations": {f"r{r:04d}": group},
                                     "realizations_finished": r + 1}
             if r == 0:
-                st = res.state
-                root["final_state"] = {"stress": st.stress, "prestress": st.prestress,
-                                       "eps_pl": st.eps_pl, "theta": st.theta, "tauc": st.tauc}
+                root["final_state"] = _final_state(res.state)
             if done:
                 root["status"] = "complete"
             if res.streamed is None:

@@ -244,9 +244,7 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
             done = r + 1 == realizations
             root: dict[str, Any] = {"realizations_finished": r + 1}
             if r == 0:
-                st = final
-                root["final_state"] = {"stress": st.stress, "prestress": st.prestress,
-                                       "eps_pl": st.eps_pl, "theta": st.theta, "tauc": st.tauc}
+                root["final_state"] = _final_state(final)
             if done:
                 root["status"] = "complete"
             g = f"realizations/r{r:04d}"
@@ -417,6 +415,12 @@ class _ResumePoint:
                     shutil.rmtree(d) if d.is_dir() else d.unlink()
         if self.ck is None:
             (self.out / "checkpoint.npz").unlink(missing_ok=True)
+
+
+def _final_state(st: Any) -> dict[str, Any]:
+    """The fields of realisation 0's final state that ``results.h5`` keeps (``final_state``)."""
+    return {"stress": st.stress, "prestress": st.prestress, "eps_pl": st.eps_pl,
+            "theta": st.theta, "tauc": st.tauc}
 
 
 def _open_run(out: Path, start: _ResumePoint | None, params: dict[str, Any], seed: int,
