@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from test_meanfield import _synthetic_record  # the synthetic Brownian record
 
 from femplastic import meanfield as mf
 from femplastic.lattice import FiniteRateParams, finite_rate_initial_state, run_fixed_rate
@@ -10,18 +11,9 @@ from femplastic.lattice.bridge import hl_extensions_for, measure_bridge_scalar, 
 
 def _brownian_record(rng, n_t=1001, n_sites=2000, dt=0.01, D=0.3, drift=2.0, gam=0.05):
     """Brownian stresses (HL convention: msd = 2 D t) drifting at ``drift``, with one-sample
-    events at rate ``gam`` after which the stress has dropped by 20%."""
-    t = dt * np.arange(n_t)
-    plastic = rng.random((n_t, n_sites)) < gam * dt
-    plastic[0] = plastic[-1] = False
-    plastic[1:][plastic[:-1].copy()] = False  # isolated one-sample events
-    incr = np.sqrt(2.0 * D * dt) * rng.standard_normal((n_t - 1, n_sites)) + drift * dt
-    sigma = np.empty((n_t, n_sites))
-    sigma[0] = rng.uniform(0.5, 1.0, n_sites)
-    for i in range(1, n_t):
-        sigma[i] = sigma[i - 1] + incr[i - 1]
-        ev = plastic[i - 1] & ~plastic[i - 2] if i >= 2 else np.zeros(n_sites, bool)
-        sigma[i, ev] = 0.8 * sigma[i - 2, ev]
+    events at rate ``gam`` after which the stress has dropped by 20% (the mean-field tests'
+    synthetic record, as a lattice record)."""
+    t, sigma, plastic = _synthetic_record(rng, n_t, n_sites, dt, D, gdot=1.0, G0=drift, gam=gam)
     return {"times": t, "sigma": sigma, "plastic": plastic,
             "threshold": np.ones((n_t, n_sites), dtype=np.float32),
             "frac_plastic": float(plastic.mean()), "state": None}
