@@ -33,6 +33,16 @@ def _same_avalanches(r1, r2):
     np.testing.assert_array_equal(r1.avalanche_size, r2.avalanche_size)
 
 
+def _same_trajectory(r1, r2, records=(), state=()):
+    """Every avalanche (load step, size) the same; the named fields of the records and of the
+    final state to 1e-10."""
+    _same_avalanches(r1, r2)
+    for f in records:
+        np.testing.assert_allclose(getattr(r2, f), getattr(r1, f), rtol=0, atol=1e-10)
+    for f in state:
+        np.testing.assert_allclose(getattr(r2.state, f), getattr(r1.state, f), rtol=0, atol=1e-10)
+
+
 @pytest.mark.parametrize("blocked", [False, True], ids=["flat", "blocked"])
 def test_replay_reproduces_numba(quenched16, blocked):
     """Same uniforms: every avalanche (load step, size), every event, stresses to 1e-10.
@@ -52,17 +62,14 @@ def test_replay_reproduces_numba(quenched16, blocked):
     assert info["chunks"] > 10 and info["refills"] >= 1
     assert info["config"].blocked == blocked
     assert r1.avalanche_steps.size > 100 and r1.state.n_events > 1000
-    _same_avalanches(r1, r2)
+    _same_trajectory(r1, r2, ("stress", "stress_before", "plastic", "mean_stress", "gamma"),
+                     ("stress", "eps_pl", "theta", "tauc", "selfres", "nv", "macro_strain"))
     for f in ("element", "system", "avalanche"):
         np.testing.assert_array_equal(getattr(r1.events, f), getattr(r2.events, f))
     for f in ("theta", "tau", "amplitude"):
         np.testing.assert_allclose(getattr(r2.events, f), getattr(r1.events, f), rtol=0,
                                    atol=1e-10)
-    for f in ("stress", "stress_before", "plastic", "mean_stress", "gamma"):
-        np.testing.assert_allclose(getattr(r2, f), getattr(r1, f), rtol=0, atol=1e-10)
     a, b = r1.state, r2.state
-    for f in ("stress", "eps_pl", "theta", "tauc", "selfres", "nv", "macro_strain"):
-        np.testing.assert_allclose(getattr(b, f), getattr(a, f), rtol=0, atol=1e-10)
     np.testing.assert_array_equal(a.slips, b.slips)
     assert (a.n_events, a.n_avalanches) == (b.n_events, b.n_avalanches)
     # the final state is a valid numba state: it continues identically on the numba path
@@ -78,11 +85,8 @@ def test_replay_reproduces_numba_l32():
     r1 = fp.aqs(st, p, np.random.default_rng(9), gamma_end=0.08)
     r2 = aqs_gpu(st, p, np.random.default_rng(9), gamma_end=0.08, uniforms="host")
     assert r1.state.n_events > 1000
-    _same_avalanches(r1, r2)
-    for f in ("stress", "stress_before", "plastic", "mean_stress"):
-        np.testing.assert_allclose(getattr(r2, f), getattr(r1, f), rtol=0, atol=1e-10)
-    np.testing.assert_allclose(r2.state.stress, r1.state.stress, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(r2.state.tauc, r1.state.tauc, rtol=0, atol=1e-10)
+    _same_trajectory(r1, r2, ("stress", "stress_before", "plastic", "mean_stress"),
+                     ("stress", "tauc"))
 
 
 def test_replay_custom_law():
@@ -103,10 +107,7 @@ def test_replay_custom_law():
     r1 = fp.aqs(st, None, np.random.default_rng(7), gamma_end=0.15)
     r2 = aqs_gpu(st, None, np.random.default_rng(7), gamma_end=0.15, uniforms="host")
     assert r1.state.n_events > 1000
-    _same_avalanches(r1, r2)
-    np.testing.assert_allclose(r2.stress, r1.stress, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(r2.state.tauc, r1.state.tauc, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(r2.state.eps_pl, r1.state.eps_pl, rtol=0, atol=1e-10)
+    _same_trajectory(r1, r2, ("stress",), ("tauc", "eps_pl"))
 
 
 def test_replay_pressure_dependent_thresholds():
@@ -119,10 +120,7 @@ def test_replay_pressure_dependent_thresholds():
     r2 = aqs_gpu(st, p, np.random.default_rng(9), gamma_end=0.3, uniforms="host", info=info,
                  tuning={"blocked": True})
     assert info["config"].pressure and r1.state.n_events > 1000
-    _same_avalanches(r1, r2)
-    for f in ("stress", "plastic", "mean_stress"):
-        np.testing.assert_allclose(getattr(r2, f), getattr(r1, f), rtol=0, atol=1e-10)
-    np.testing.assert_allclose(r2.state.stress, r1.state.stress, rtol=0, atol=1e-10)
+    _same_trajectory(r1, r2, ("stress", "plastic", "mean_stress"), ("stress",))
 
 
 def test_variant_h_same_trajectory_without_replay():
@@ -132,11 +130,8 @@ def test_variant_h_same_trajectory_without_replay():
     r1 = fp.aqs(st, p, np.random.default_rng(2), gamma_end=0.25)
     r2 = aqs_gpu(st, p, np.random.default_rng(99), gamma_end=0.25)  # device uniforms
     assert r1.state.n_events > 1000
-    _same_avalanches(r1, r2)
-    for f in ("stress", "stress_before", "plastic", "mean_stress"):
-        np.testing.assert_allclose(getattr(r2, f), getattr(r1, f), rtol=0, atol=1e-10)
-    np.testing.assert_allclose(r2.state.stress, r1.state.stress, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(r2.state.eps_pl, r1.state.eps_pl, rtol=0, atol=1e-10)
+    _same_trajectory(r1, r2, ("stress", "stress_before", "plastic", "mean_stress"),
+                     ("stress", "eps_pl"))
 
 
 def test_same_seed_same_trajectory(quenched16):
