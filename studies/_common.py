@@ -27,7 +27,7 @@ def run_study(doc: str, argv: list[str] | None, name: str, settings: Any, run: A
     Parses ``argv`` (:func:`parse`), makes the output folder (:func:`out_dir`), runs
     ``run(settings, rng)`` with ``settings.smoke()`` under ``--smoke`` (else ``settings()``)
     and ``np.random.default_rng(--seed)``, and saves ``plot(results)`` as ``name.png``
-    (dpi 100). The numbers the study writes and prints are its own.
+    (dpi 100, then closed: :func:`save_png`). The numbers the study writes and prints are its own.
 
     Returns
     -------
@@ -37,11 +37,7 @@ def run_study(doc: str, argv: list[str] | None, name: str, settings: Any, run: A
     args = parse(doc, argv)
     out = out_dir(args, name)
     results = run(settings.smoke() if args.smoke else settings(), np.random.default_rng(args.seed))
-    fig = plot(results)
-    fig.savefig(out / f"{name}.png", dpi=100)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    save_png(plot(results), out / f"{name}.png", dpi=100)
     return out, results
 
 

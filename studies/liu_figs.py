@@ -270,11 +270,7 @@ def main(argv: list[str] | None = None) -> dict:
     settings = Settings.smoke() if args.smoke else Settings()
     settings.params = replace(settings.params, normalisation=args.normalisation)
     results = run(settings, np.random.default_rng(args.seed))
-    fig = plot(results)
-    fig.savefig(out / "liu_figs.png", dpi=110)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    _common.save_png(plot(results), out / "liu_figs.png", dpi=110)
     numbers = results["numbers"]
     (out / "liu_numbers.json").write_text(json.dumps(_json(numbers), indent=1))
     with open(out / "liu_flow_curve.csv", "w", newline="") as fh:
