@@ -49,9 +49,8 @@ from .path import (
     AvalancheLog,
     CompiledPath,
     StrainPath,
-    check_resume_args,
     choose_compiled,
-    loop_ipos,
+    restore_loop,
     sink_args,
 )
 from .progress import report
@@ -613,19 +612,8 @@ def _restore(ck: AQSCheckpoint, args: dict, eng: CompiledPath, rng: np.random.Ge
              ) -> tuple[int, int, int | None, int | None]:
     """Load a cyclic checkpoint into ``eng`` and ``rng``; returns (cycle, leg, absorbed, period)."""
     rec = ck.records
-    if str(rec.get("protocol", "")) != "cyclic":
-        raise ValueError(f"resume: not a cyclic checkpoint (protocol "
-                         f"{str(rec.get('protocol', 'aqs'))!r})")
-    check_resume_args(rec, args)
-    st = eng.state
-    ipos = loop_ipos(rec, st.model.dim)
-    ck.restore_state(st)
-    rng.bit_generator.state = ck.rng_state
-    eng.base[:] = ck.base
-    eng.ipos[:] = ipos
-    eng.facc[:] = rec["facc"]
-    eng.E0[:] = rec["E0"]
-    eng.events0, eng.aval0 = (int(x) for x in rec["counts0"])
+    eng.events0, eng.aval0 = restore_loop(ck, "cyclic", "cyclic", args, eng.state, rng,
+                                          eng.ipos, eng.base, eng.facc, eng.E0)
     m = int(ck.done) - int(eng.ipos[PK.R0])  # the rows not handed over
     for name in ("pos", "stress", "stress_before", "size", "plastic"):
         getattr(eng, name)[:m] = rec[name]

@@ -472,6 +472,49 @@ def check_resume_args(rec: Any, args: dict[str, Any]) -> None:
         raise ValueError(f"resume: the checkpoint's arguments differ from this call's ({details})")
 
 
+def restore_loop(ck: Any, protocol: str, what: str, args: dict[str, Any], st: State,
+                 rng: np.random.Generator, ipos: NDArray[np.int64], base: NDArray[np.float64],
+                 facc: NDArray[np.float64], E0: NDArray[np.float64]) -> tuple[int, int]:
+    """Resume a compiled cyclic/stress loop: check the checkpoint, restore the common state.
+
+    Refuses a checkpoint of another protocol (naming it ``what``) or of other arguments
+    (:func:`check_resume_args`), then writes the loop position (:func:`loop_ipos`), the
+    state's arrays and counters, the generator's state, the base stress, the loop's float
+    accumulators and the starting strain into ``ipos``, ``st``, ``rng``, ``base``, ``facc``,
+    ``E0`` (in place). The records each driver holds are its own to restore.
+
+    Parameters
+    ----------
+    ck : AQSCheckpoint
+    protocol : str
+        ``records["protocol"]`` of the driver's checkpoints.
+    what : str
+        The protocol's name in the message.
+    args : dict
+        This call's arguments (:func:`check_resume_args`).
+    st, rng, ipos, base, facc, E0
+        The loop's state, generator and arrays, restored in place.
+
+    Returns
+    -------
+    (int, int)
+        The events and avalanches before the run began (``counts0``).
+    """
+    rec = ck.records
+    if str(rec.get("protocol", "")) != protocol:
+        raise ValueError(f"resume: not a {what} checkpoint (protocol "
+                         f"{str(rec.get('protocol', 'aqs'))!r})")
+    check_resume_args(rec, args)
+    ipos[:] = loop_ipos(rec, st.model.dim)
+    ck.restore_state(st)
+    rng.bit_generator.state = ck.rng_state
+    base[:] = ck.base
+    facc[:] = rec["facc"]
+    E0[:] = rec["E0"]
+    events0, aval0 = (int(x) for x in rec["counts0"])
+    return events0, aval0
+
+
 def sink_args(sink: Any, log_sink: Any, sink_rows: Any, use_compiled: bool) -> dict[str, Any]:
     """Check the streaming arguments of a cyclic/stress driver; their checkpoint entries.
 

@@ -56,10 +56,9 @@ from .path import (
     AvalancheLog,
     LoopLog,
     area_weights,
-    check_resume_args,
     choose_compiled,
     first_chunk,
-    loop_ipos,
+    restore_loop,
     sink_args,
 )
 from .progress import report
@@ -462,17 +461,8 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
             **sink_args(sink, log_sink, sink_rows, True)}
     if resume is not None:
         rec = resume.records
-        if str(rec.get("protocol", "")) != "stress":
-            raise ValueError(f"resume: not a stress-controlled checkpoint (protocol "
-                             f"{str(rec.get('protocol', 'aqs'))!r})")
-        check_resume_args(rec, args)
-        ipos[:] = loop_ipos(rec, st.model.dim)
-        resume.restore_state(st)
-        rng.bit_generator.state = resume.rng_state
-        base[:] = resume.base
-        facc[:] = rec["facc"]
-        E0[:] = rec["E0"]
-        events0, aval0 = (int(x) for x in rec["counts0"])
+        events0, aval0 = restore_loop(resume, "stress", "stress-controlled", args, st, rng, ipos,
+                                      base, facc, E0)
         d = int(resume.done) - int(ipos[PK.R0])  # the rows not handed over
         out_s[:d], out_g[:d], jump[:d], sizes[:d] = (rec[k] for k in
                                                     ("stress", "gamma", "jump", "size"))
