@@ -197,13 +197,14 @@ def quench(
         kcache = KK.kmc_cache(n)
         system, law, cache = kernel_state(st)
         estimate = StationarityEstimate(window, tol, max_events / n)
+        gate = threads.Gate(n)  # the free-core gate, looked at again per block / event
         while n_thermal < max_events:
             interrupt.check()  # a safe point between compiled calls
             if form is not None:  # a whole block in one compiled call
                 todo = min(n - n_thermal % n, max_events - n_thermal)
                 status, n_ev, dt = KK.kmc_run(form, st.stress, system, law, cache, buf.work,
                                            buf.events, kcache, rng, beta, todo, 1_000_000,
-                                           threads.parallel_for(n))
+                                           gate.par)
                 if status != 0:
                     raise RuntimeError("relaxation did not stop after 1000000 sweeps")
                 time += dt
@@ -217,7 +218,7 @@ def quench(
                 else:
                     e, k, log_nu = K.kmc_select(st.stress, st.nv, st.tauc, law_f, beta, rng)
                     time += rng.exponential() * np.exp(-log_nu)
-                n_ev, _ = relax(st, rng, buf, thermal=(e, k))
+                n_ev, _ = relax(st, rng, buf, thermal=(e, k), gate=gate)
                 n_events += n_ev
                 n_thermal += 1
             if n_thermal % n == 0:
