@@ -25,9 +25,13 @@ one-thread run's bit for bit (runs cut at the cap are not compared). The machine
 ``/proc/loadavg`` is printed before and after: on a machine shared with other jobs the
 "idle" rows are not idle.
 
-Run: ``femplastic bench threadload`` (about a minute at L = 256 plus, the first time, the
-stationary state), ``--L 128 --span 0.02``, ``--loop python`` (AQS with ``stop_when``: the
-Python loop and its gate).
+With ``--variant A`` the run is variant A's (random moduli: the general propagator, from
+L = 66 on its packed dense response, ``32 n^2`` bytes, 8.6 GB at L = 128, built here, which
+takes minutes) in the transient from its ``T = 0`` quench.
+
+Run: ``femplastic bench threadload`` (about 1.5 minutes at L = 256 plus, the first time,
+the stationary state), ``--L 128``, ``--loop python`` (AQS with ``stop_when``: the Python
+loop and its gate), ``--variant A --L 96``.
 """
 
 from __future__ import annotations
@@ -188,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cap", type=float, default=3.0,
                     help="a run is cut at this many times the one-thread run's time")
     ap.add_argument("--cache", default=None, help="folder of the prepared states")
+    ap.add_argument("--variant", choices=["C", "A"], default="C",
+                    help="C: model C, stationary (default); A: variant A from its T = 0 quench")
     args = ap.parse_args(argv)
     if args.L < 8 or args.busy < 0 or args.busy_after < 0 or args.cap <= 1:
         raise ValueError("need --L >= 8, --busy >= 0, --busy-after >= 0, --cap > 1")
@@ -197,14 +203,25 @@ def main(argv: list[str] | None = None) -> None:
     import femplastic as fp
     from femplastic import threads
 
-    bt = _bench_threads()
-    path = bt._prepare(args.L, "stationary", 0.2, bt._cache_dir(args.cache))
-    st0 = pickle.loads(Path(path).read_bytes())
+    if args.variant == "A":
+        from femplastic.fe.propagators.budget import packed_bytes
+
+        print(f"variant A at L = {args.L}: the packed response needs "
+              f"{packed_bytes(args.L * args.L) / 2**30:.2f} GiB (built now)")
+        t_b = time.perf_counter()
+        st0 = fp.quench(fp.ModelParams(L=args.L, T=0.0, variant="A"),
+                        np.random.default_rng(args.L))
+        print(f"  {type(st0.model.propagator).__name__} built and quenched in "
+              f"{time.perf_counter() - t_b:.0f} s")
+    else:
+        bt = _bench_threads()
+        path = bt._prepare(args.L, "stationary", 0.2, bt._cache_dir(args.cache))
+        st0 = pickle.loads(Path(path).read_bytes())
     with open("/proc/loadavg") as f:
         load0 = f.read().split()
-    print(f"bench threadload: L = {args.L}, span {span:g}, {args.loop} loop, {os.cpu_count()} "
-          f"CPUs, {args.busy} busy processes from {args.busy_after:g} s; /proc/loadavg "
-          f"before: {' '.join(load0[:4])}")
+    print(f"bench threadload: model {args.variant}, L = {args.L}, span {span:g}, {args.loop} "
+          f"loop, {os.cpu_count()} CPUs, {args.busy} busy processes from {args.busy_after:g} "
+          f"s; /proc/loadavg before: {' '.join(load0[:4])}")
     # warm-up (untimed): serial and threaded kernels loaded, first-call costs of this state
     for t in (1, 2):
         threads.set_threads(t)
