@@ -243,7 +243,7 @@ def _numba_threads(count: int) -> bool:
 def cores_free() -> bool:
     """Whether the machine has a core free for each extra thread (Linux; else True).
 
-    Runnable threads besides the caller (:func:`runnable_others`) plus the thread count must
+    Runnable threads of other processes (:func:`runnable_others`) plus the thread count must
     not exceed the CPUs: on an oversubscribed machine a fork-join waits for a descheduled
     worker (regions 5-50x slower measured).
 
@@ -377,7 +377,7 @@ class Tuner:
     counts it) runs for ``hold`` seconds; then both are measured again, ``hold`` doubling
     (up to ``hold_max``) while the choice stands. Threads are kept only when at least
     ``margin`` times faster. No threaded probe is made while the machine has no free core
-    for the extra threads (runnable threads besides this one, :func:`runnable_others`, plus
+    for the extra threads (runnable threads of other processes, :func:`runnable_others`, plus
     the count exceed the CPUs). While it holds threads it looks at the free cores again
     after every chunk that ends ``look`` seconds or more after the last look, and drops the
     threads at once (serial for ``hold``, then both measured again) when a core is taken or

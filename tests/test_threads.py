@@ -425,3 +425,35 @@ def test_mode_switches_during_a_run_bit_identical(monkeypatch, driver):
         assert alt.switches >= 4
     else:  # the gates said no and yes along the run
         assert min(flip.calls) >= 2, flip.calls
+
+
+def test_kmc_blocks_in_parts_equal_one_call_per_block(monkeypatch):
+    """The quench's KMC block in compiled calls of any size: the same bits (time included)."""
+    import types
+
+    from femplastic.weakplane import kmc_kernels as KK
+    from femplastic.weakplane.drivers import kmc
+
+    RUN = KK.kmc_run
+
+    p = fp.ModelParams(L=8, N=12, T=0.05)  # first part 2**15 / 64 steps: the whole block
+    out = []
+    for step in (0.0, 1.0):  # clock still: one call per block; 1 s per read: parts shrink
+        clock = [0.0]
+
+        def perf_counter(step=step, clock=clock):
+            clock[0] += step
+            return clock[0]
+
+        monkeypatch.setattr(kmc, "_time", types.SimpleNamespace(perf_counter=perf_counter))
+        calls = []
+        monkeypatch.setattr(KK, "kmc_run", lambda *a, calls=calls: calls.append(a[10]) or
+                            RUN(*a))
+        out.append((fp.quench(p, np.random.default_rng(3), max_events=4 * 64,
+                              return_info=True), calls))
+    ((a, ia), ca), ((b, ib), cb) = out
+    assert ca == [64] * 4  # one call per block (as before parts)
+    assert sum(cb) == 256 and cb[:2] == [64, 6] and set(cb[2:]) == {1}  # then one step each
+    assert ia.n_events == ib.n_events > 256 and ia.time == ib.time
+    for name in ("stress", "eps_pl", "tauc", "theta", "slips"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
