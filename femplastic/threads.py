@@ -46,10 +46,11 @@ loops (AQS, the strain path of the cyclic driver, the stress ramp) measure with 
 threads and drops them at once when a core is taken (or a threaded chunk runs at less than
 half the serial rate); the Python loops (AQS with ``stop_when`` or a propagator without a numba
 form, :class:`~femplastic.weakplane.drivers.path.StrainPath`, the Python stress ramp, the
-sweep-by-sweep relaxation) hold a :class:`Gate`, which looks at the free cores again every
-:data:`LOOK` seconds at their safe points (between compiled calls); a single relaxation
-(:func:`~femplastic.weakplane.drivers.aqs.relax`) and a KMC block of ``n`` thermal steps
-(:func:`~femplastic.quench`) decide once per call. A run beside a process that starts
+sweep-by-sweep relaxation, the KMC quench, whose blocks of ``n`` thermal steps run in
+compiled calls of ~0.1 s in 2D, one call per block in 3D) hold a :class:`Gate`, which looks
+at the free cores again every :data:`LOOK` seconds at their safe points (between compiled
+calls); a single relaxation called on its own
+(:func:`~femplastic.weakplane.drivers.aqs.relax`) decides once. A run beside a process that starts
 spinning thus falls back to one thread within about :data:`LOOK` seconds plus one compiled
 call. The runnable count excludes the run's own threads (an OpenMP worker still spinning
 after a region is no other load).
