@@ -38,7 +38,22 @@ waits for a descheduled worker (regions 5-50x slower measured). So the AQS loop
 (:func:`femplastic.weakplane.drivers.aqs.aqs`), which runs in chunks, measures threaded
 against serial chunks as it goes and keeps threads only while they are faster
 (:class:`Tuner`); the other drivers use the region sizes, and no threads at all while the
-machine has no core free for them (:func:`cores_free`, looked at once per driver call).
+machine has no core free for them (:func:`cores_free`).
+
+Load can appear during a run, so no driver decides once for a whole call: the compiled chunk
+loops (AQS, the strain path of the cyclic driver, the stress ramp) measure with a
+:class:`Tuner`, which also looks at the free cores every :data:`LOOK` seconds while it holds
+threads and drops them at once when a core is taken (or a threaded chunk runs at less than
+half the serial rate); the Python loops (AQS with ``stop_when`` or a propagator without a numba
+form, :class:`~femplastic.weakplane.drivers.path.StrainPath`, the Python stress ramp, the
+sweep-by-sweep relaxation, the KMC quench, whose blocks of ``n`` thermal steps run in
+compiled calls of ~0.1 s in 2D, one call per block in 3D) hold a :class:`Gate`, which looks
+at the free cores again every :data:`LOOK` seconds at their safe points (between compiled
+calls); a single relaxation called on its own
+(:func:`~femplastic.weakplane.drivers.aqs.relax`) decides once. A run beside a process that starts
+spinning thus falls back to one thread within about :data:`LOOK` seconds plus one compiled
+call. The runnable count excludes the run's own threads (an OpenMP worker still spinning
+after a region is no other load).
 
 Threaded regions write disjoint elements with the serial arithmetic, reductions are exact
 (minima) or summed in a fixed block order, so the results are bit-identical whatever the
@@ -57,10 +72,11 @@ warning says so once; :data:`LAYERS` lists the layers threads are used with
 from __future__ import annotations
 
 import os
+import time
 import warnings
 
-__all__ = ["ENV", "GRAIN", "LAYER", "LAYERS", "Tuner", "get_threads", "grain", "layer",
-           "cores_free", "parallel_for", "resolve", "runnable_others", "set_threads"]
+__all__ = ["ENV", "GRAIN", "LAYER", "LAYERS", "LOOK", "Gate", "Tuner", "get_threads", "grain",
+           "layer", "cores_free", "parallel_for", "resolve", "runnable_others", "set_threads"]
 
 #: Environment variable giving the thread count (default 1).
 ENV = "FEMPLASTIC_THREADS"
@@ -71,6 +87,9 @@ GRAIN = 2**15
 LAYER = "omp"
 #: Layers the kernels use threads with; with any other the kernels run serially.
 LAYERS = ("omp",)
+#: Seconds between two looks at the free cores while a run may use threads (:class:`Gate`,
+#: :class:`Tuner`; a look reads ``/proc/loadavg`` and this process's threads, ~0.1 ms).
+LOOK = 0.1
 
 _count: int | None = None  # set_threads' count; None: $FEMPLASTIC_THREADS, else 1
 _grain = GRAIN
@@ -225,7 +244,7 @@ def _numba_threads(count: int) -> bool:
 def cores_free() -> bool:
     """Whether the machine has a core free for each extra thread (Linux; else True).
 
-    Runnable threads besides the caller (:func:`runnable_others`) plus the thread count must
+    Runnable threads of other processes (:func:`runnable_others`) plus the thread count must
     not exceed the CPUs: on an oversubscribed machine a fork-join waits for a descheduled
     worker (regions 5-50x slower measured).
 
@@ -240,8 +259,9 @@ def cores_free() -> bool:
 def parallel_for(n_elements: int, gate: bool = True) -> int:
     """The ``par`` argument of the kernels for a model of ``n_elements``: 0 or the grain.
 
-    The drivers call it once per call and pass it down; each parallel region then decides
-    from its own work (see the module notes). 0 (all serial) with one thread, when no region
+    A driver passes it down (directly for one compiled call, through a :class:`Gate` or a
+    :class:`Tuner` in its loops); each parallel region then decides from its own work (see
+    the module notes). 0 (all serial) with one thread, when no region
     can reach the grain (a sweep's update, the largest, has at most ``n_elements**2``), when
     the threading layer in force is not one of :data:`LAYERS`, or (``gate``) when no core is
     free for the extra threads now (:func:`cores_free`; a driver that measures, with a
@@ -270,19 +290,80 @@ def parallel_for(n_elements: int, gate: bool = True) -> int:
 
 
 def runnable_others() -> int | None:
-    """Threads runnable on the machine now besides the caller (Linux ``/proc/loadavg``).
+    """Threads runnable on the machine now besides this process's (Linux ``/proc``).
+
+    The instantaneous runnable count of ``/proc/loadavg`` minus the threads of this process
+    in state R (at least one: the caller), so that the run's own OpenMP workers, still
+    spinning after a region, do not count as other load.
 
     Returns
     -------
     int or None
-        The instantaneous count of runnable threads minus the calling one; None where
-        ``/proc/loadavg`` cannot be read.
+        Runnable threads of other processes; None where ``/proc/loadavg`` cannot be read.
     """
     try:
         with open("/proc/loadavg") as f:
-            return max(int(f.read().split()[3].split("/")[0]) - 1, 0)
+            total = int(f.read().split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):
         return None
+    return max(total - _own_runnable(), 0)
+
+
+def _own_runnable() -> int:
+    """Threads of this process in state R (``/proc/self/task``); 1 where unreadable."""
+    own = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    for t in tasks:
+        try:
+            with open(f"/proc/self/task/{t}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        i = stat.rfind(b")")
+        own += stat[i + 2:i + 3] == b"R"
+    return max(own, 1)
+
+
+class Gate:
+    """The ``par`` of a driver's Python loop, the free-core check made again as it runs.
+
+    :func:`parallel_for` once (without its gate) for the grain, then :attr:`par` is the
+    grain while :func:`cores_free` says yes, looked at again when :attr:`par` is read
+    ``look`` seconds or more after the last look (at the loop's safe points: between
+    compiled calls). Results are bit-identical whichever it returns.
+
+    Parameters
+    ----------
+    n_elements : int
+        Elements of the model (see :func:`parallel_for`).
+    look : float, optional
+        Seconds between two looks (default :data:`LOOK`, read when the gate is made).
+    """
+
+    def __init__(self, n_elements: int, look: float | None = None) -> None:
+        self.grain = parallel_for(n_elements, gate=False)
+        self.look = LOOK if look is None else float(look)
+        self._next = -float("inf")
+        self._par = 0
+
+    @property
+    def par(self) -> int:
+        """The ``par`` argument for the next compiled call (0 or the grain).
+
+        Returns
+        -------
+        int
+        """
+        if self.grain <= 0:
+            return 0
+        now = time.perf_counter()
+        if now >= self._next:
+            self._par = self.grain if cores_free() else 0
+            self._next = now + self.look
+        return self._par
 
 
 class Tuner:
@@ -297,10 +378,14 @@ class Tuner:
     counts it) runs for ``hold`` seconds; then both are measured again, ``hold`` doubling
     (up to ``hold_max``) while the choice stands. Threads are kept only when at least
     ``margin`` times faster. No threaded probe is made while the machine has no free core
-    for the extra threads (runnable threads besides this one, :func:`runnable_others`, plus
-    the count exceed the CPUs). What probing the slower mode costs is at most about
-    ``probe`` seconds per ``hold`` (under 5 % with the defaults, less as ``hold`` grows).
-    Results are bit-identical whichever mode runs.
+    for the extra threads (runnable threads of other processes, :func:`runnable_others`, plus
+    the count exceed the CPUs). While it holds threads it looks at the free cores again
+    after every chunk that ends ``look`` seconds or more after the last look, and drops the
+    threads at once (serial for ``hold``, then both measured again) when a core is taken or
+    the threaded chunks since the last look ran at less than half the measured serial rate:
+    load that appears during a hold costs about one chunk, not the rest of the hold. What
+    probing the slower mode costs is at most about ``probe`` seconds per ``hold`` (under 5 %
+    with the defaults, less as ``hold`` grows). Results are bit-identical whichever mode runs.
 
     Parameters
     ----------
@@ -310,13 +395,19 @@ class Tuner:
         Seconds (see above).
     margin : float
         Speed-up threads must show to be kept (> 1 guards against measurement noise).
+    look : float, optional
+        Seconds between two looks at the free cores while threads are held (default
+        :data:`LOOK`, read when the tuner is made).
     """
 
     def __init__(self, par: int, probe: float = 0.1, hold: float = 2.0,
-                 hold_max: float = 60.0, margin: float = 1.05) -> None:
+                 hold_max: float = 60.0, margin: float = 1.05,
+                 look: float | None = None) -> None:
         self.grain = int(par)
         self.probe, self.hold0, self.hold_max, self.margin = probe, hold, hold_max, margin
         self.hold = hold
+        self.look = LOOK if look is None else float(look)
+        self._looked = [0.0, 0.0]  # work, seconds held since the last look at the cores
         self._work = [0.0, 0.0]  # serial, threaded
         self._time = [0.0, 0.0]
         self._mode = 0  # 0 serial, 1 threaded
@@ -340,6 +431,7 @@ class Tuner:
         self._mode = choice
         self._measuring = False
         self._held = 0.0
+        self._looked = [0.0, 0.0]
 
     def record(self, work: float, seconds: float) -> bool:
         """Book a chunk that did ``work`` in ``seconds`` with :attr:`par`.
@@ -362,6 +454,17 @@ class Tuner:
         before = self._mode
         if not self._measuring:
             self._held += seconds
+            if self._mode == 1:  # threads held: drop them as soon as load appears
+                self._looked[0] += work
+                self._looked[1] += seconds
+                if self._looked[1] >= self.look:
+                    w, t = self._looked
+                    self._looked = [0.0, 0.0]
+                    if w < 0.5 * t * self._work[0] / max(self._time[0], 1e-12) \
+                            or not cores_free():
+                        self._choice = None  # serial for hold0, then measure again
+                        self._choose(0)
+                        return True
             if self._held >= self.hold:  # measure both again, serial first
                 self._measuring = True
                 self._work = [0.0, 0.0]

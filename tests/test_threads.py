@@ -204,7 +204,7 @@ def test_tuner_keeps_the_faster_mode_and_measures_again(monkeypatch):
     assert t.record(1, 0.1) and t.par == 0  # held 4 s: measure again, serial first
     assert t.record(30, 1.0) and t.par == 7
     assert not t.record(40, 1.0) and t.par == 7 and t.hold == 8.0  # same choice: hold x2
-    assert t.record(1, 8.0) and t.par == 0
+    assert t.record(320, 8.0) and t.par == 0  # (40 / s while held: threads not dropped)
     assert t.record(30, 1.0) and t.par == 7
     assert t.record(31, 1.0) and t.par == 0  # 31 / s < 1.05 * 30 / s: serial
     assert t.hold == 4.0  # the choice changed: hold starts over
@@ -239,3 +239,221 @@ def test_sweep_update_region_equals_event_by_event_bitwise():
             PK.apply_form(0, Kf, L, a, cnt, e, deps, rng, 0)
             PK.apply_form(0, Kf, L, b, cnt, e, deps, rng, 1)
             assert np.array_equal(a, b), (L, cnt)
+
+
+def test_tuner_drops_held_threads_when_load_appears(monkeypatch):
+    free = [True]
+    monkeypatch.setattr(threads, "cores_free", lambda: free[0])
+    t = threads.Tuner(7, probe=1.0, hold=4.0, hold_max=60.0, margin=1.05, look=0.5)
+    assert t.record(20, 1.0) and t.par == 7  # serial 20 / s
+    assert not t.record(40, 1.0) and t.par == 7  # threads 40 / s: held for 4 s
+    assert not t.record(20, 0.5) and t.par == 7  # looked: a core free, 40 / s
+    free[0] = False  # a process starts spinning beside the run
+    assert not t.record(4, 0.2) and t.par == 7  # 0.2 s since the last look: not yet
+    assert t.record(12, 0.3) and t.par == 0  # 0.5 s: looked, no core free: serial at once
+    assert t.hold == 4.0  # serial for hold0, then both measured again
+    free[0] = True
+    assert not t.record(1, 3.9) and t.par == 0
+    assert not t.record(1, 0.1) and t.par == 0  # held 4 s: measure again, serial first
+    assert t.record(20, 1.0) and t.par == 7
+    assert not t.record(40, 1.0) and t.par == 7  # threads again
+    # the chunks get slow (a cgroup quota, a load /proc/loadavg does not show): dropped too
+    assert t.record(4, 0.5) and t.par == 0  # 8 / s < half the serial 20 / s
+    off = threads.Tuner(0, look=0.0)
+    assert not off.record(1, 1.0) and off.par == 0
+
+
+def test_gate_looks_again_every_look_seconds(monkeypatch):
+    monkeypatch.setenv(threads.ENV, "2")
+    looks = []
+    free = [True]
+
+    def cores_free():
+        looks.append(free[0])
+        return free[0]
+
+    monkeypatch.setattr(threads, "cores_free", cores_free)
+    clock = [100.0]
+    monkeypatch.setattr(threads.time, "perf_counter", lambda: clock[0])
+    g = threads.Gate(1 << 16, look=0.5)
+    if g.grain == 0:  # one numba thread, or not the OpenMP layer
+        assert g.par == 0 and looks == []
+        return
+    assert g.grain == threads.GRAIN and g.par == threads.GRAIN and looks == [True]
+    free[0] = False
+    clock[0] += 0.4
+    assert g.par == threads.GRAIN and len(looks) == 1  # not looked again yet
+    clock[0] += 0.1
+    assert g.par == 0 and looks == [True, False]  # looked: no core free
+    free[0] = True
+    clock[0] += 0.6
+    assert g.par == threads.GRAIN and looks == [True, False, True]
+    assert threads.Gate(100).par == 0  # no region can reach the grain: no look
+    monkeypatch.setenv(threads.ENV, "1")
+    assert threads.Gate(1 << 16).par == 0 and len(looks) == 3
+
+
+RUNNABLE_OTHERS = threads.runnable_others  # the real ones (the fixture replaces the first)
+OWN_RUNNABLE = threads._own_runnable
+
+
+def test_runnable_others_leaves_out_this_process(monkeypatch):
+    class F:
+        def __init__(self, text):
+            self.text = text
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+        def read(self):
+            return self.text
+
+    monkeypatch.setattr(threads, "open", lambda *a, **k: F("0.5 0.4 0.3 5/300 123\n"),
+                        raising=False)
+    monkeypatch.setattr(threads, "_own_runnable", lambda: 3)  # the caller and 2 workers
+    monkeypatch.setattr(threads, "runnable_others", RUNNABLE_OTHERS)  # not the fixture's
+    assert threads.runnable_others() == 2
+    monkeypatch.setattr(threads, "_own_runnable", lambda: 6)
+    assert threads.runnable_others() == 0
+    monkeypatch.delattr(threads, "open")
+    monkeypatch.setattr(threads, "_own_runnable", OWN_RUNNABLE)
+    assert threads._own_runnable() >= 1  # this test runs
+    n = threads.runnable_others()
+    assert n is None or n >= 0
+
+
+class _Flip:
+    """``cores_free`` of a machine whose load comes and goes: no, yes, no, yes ..."""
+
+    def __init__(self):
+        self.calls = [0, 0]  # answers no, yes
+
+    def __call__(self):
+        free = self.calls[0] > self.calls[1]
+        self.calls[free] += 1
+        return free
+
+
+def _alternating(base):
+    """A Tuner whose chunks alternate serial / threaded (a switch at every safe point)."""
+
+    class Alternate(base):
+        switches = 0
+
+        def record(self, work, seconds):
+            if self.grain <= 0:
+                return False
+            self._mode = 1 - self._mode
+            type(self).switches += 1
+            return True
+
+    return Alternate
+
+
+def _bits(x, seen=None):
+    """Every array (and number) reachable from a driver's result, as bytes, by path."""
+    out = {}
+    if isinstance(x, np.ndarray):
+        return {"": (x.dtype.str, x.shape, x.tobytes())}
+    if isinstance(x, (int, float, bool, str, type(None), np.generic)):
+        return {"": repr(x)}
+    if isinstance(x, (list, tuple)):
+        items = enumerate(x)
+    elif isinstance(x, dict):
+        items = x.items()
+    elif hasattr(x, "__dict__") or hasattr(x, "__dataclass_fields__"):
+        items = ((k, v) for k, v in vars(x).items() if k != "model")
+    else:
+        return {}
+    for k, v in items:
+        for kk, b in _bits(v).items():
+            out[f"{k}.{kk}"] = b
+    return out
+
+
+@two_threads
+@pytest.mark.parametrize("driver", ["aqs_stop_when", "aqs_chunks", "cyclic_compiled",
+                                    "cyclic_python", "stress_compiled", "stress_python",
+                                    "quench_bounded", "quench_scan"])
+def test_mode_switches_during_a_run_bit_identical(monkeypatch, driver):
+    """Threads dropped and taken again at every safe point of a run: the serial run's bits."""
+    threads.grain(1)  # every region threaded whenever the driver says threads
+    monkeypatch.setattr(threads, "LOOK", 0.0)  # the gates look at every safe point
+    flip = _Flip()
+    monkeypatch.setattr(threads, "cores_free", flip)
+    alt = _alternating(threads.Tuner)
+    monkeypatch.setattr(threads, "Tuner", alt)
+    p = fp.ModelParams(L=16, N=12, T=0.0)  # (threaded regions on a loaded machine are slow)
+    st = fp.quench(p, np.random.default_rng(4))
+
+    every = {"checkpoint": lambda c: None, "checkpoint_every": 0.0}  # chunks of 1 avalanche
+
+    def run():
+        rng = np.random.default_rng(9)
+        if driver == "aqs_stop_when":
+            return fp.aqs(st, p, rng, gamma_end=0.08, dgamma=1e-4, record_events=True,
+                          stop_when=lambda g, sb, sa: False)
+        if driver == "aqs_chunks":
+            return fp.aqs(st, p, rng, gamma_end=0.08, dgamma=1e-4, record_events=True, **every)
+        if driver.startswith("cyclic"):
+            return fp.cyclic(st, p, rng, gamma_max=0.05, cycles=2, dgamma=1e-4,
+                             record_events=True, **(every if "compiled" in driver else
+                                                     {"compiled": False}))
+        if driver.startswith("stress"):
+            return fp.stress_controlled(st, p, rng, stress_end=0.8, dstress=1e-3,
+                                        record_events=True, **(every if "compiled" in driver
+                                                               else {"compiled": False}))
+        return fp.quench(fp.ModelParams(L=p.L, N=12, T=0.05), rng, max_events=3 * st.n_elem,
+                         return_info=True,
+                         selection="bounded" if driver == "quench_bounded" else "scan")
+
+    runs = []
+    for t in (1, 2):
+        threads.set_threads(t)
+        runs.append(run())
+    n_ev = runs[0][1].n_events if driver.startswith("quench") else runs[0].state.n_events
+    assert n_ev >= 60, n_ev
+    a, b = (_bits(r) for r in runs)
+    assert a.keys() == b.keys() and len(a) > 5
+    diff = [k for k in a if a[k] != b[k]]
+    assert not diff, diff[:5]
+    tuned = driver in ("aqs_chunks", "cyclic_compiled", "stress_compiled")
+    if tuned:  # chunks ran serial and threaded in turn
+        assert alt.switches >= 4
+    else:  # the gates said no and yes along the run
+        assert min(flip.calls) >= 2, flip.calls
+
+
+def test_kmc_blocks_in_parts_equal_one_call_per_block(monkeypatch):
+    """The quench's KMC block in compiled calls of any size: the same bits (time included)."""
+    import types
+
+    from femplastic.weakplane import kmc_kernels as KK
+    from femplastic.weakplane.drivers import kmc
+
+    RUN = KK.kmc_run
+
+    p = fp.ModelParams(L=8, N=12, T=0.05)  # first part 2**15 / 64 steps: the whole block
+    out = []
+    for step in (0.0, 1.0):  # clock still: one call per block; 1 s per read: parts shrink
+        clock = [0.0]
+
+        def perf_counter(step=step, clock=clock):
+            clock[0] += step
+            return clock[0]
+
+        monkeypatch.setattr(kmc, "_time", types.SimpleNamespace(perf_counter=perf_counter))
+        calls = []
+        monkeypatch.setattr(KK, "kmc_run", lambda *a, calls=calls: calls.append(a[10]) or
+                            RUN(*a))
+        out.append((fp.quench(p, np.random.default_rng(3), max_events=4 * 64,
+                              return_info=True), calls))
+    ((a, ia), ca), ((b, ib), cb) = out
+    assert ca == [64] * 4  # one call per block (as before parts)
+    assert sum(cb) == 256 and cb[:2] == [64, 6] and set(cb[2:]) == {1}  # then one step each
+    assert ia.n_events == ib.n_events > 256 and ia.time == ib.time
+    for name in ("stress", "eps_pl", "tauc", "theta", "slips"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name

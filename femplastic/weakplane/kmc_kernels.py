@@ -240,11 +240,12 @@ def kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng,
 
 @nb.njit(cache=True)
 def kmc_run(form, stress, system, law, cache, work, events, kcache, rng, beta, n_thermal,
-            max_sweeps, par=0):  # pragma: no cover - compiled
+            max_sweeps, par=0, time0=0.0):  # pragma: no cover - compiled
     """``n_thermal`` KMC steps: bounded selection, then the fused athermal relaxation.
 
     Returns ``(status, events, time)``: status 0 done, 1 a relaxation hit ``max_sweeps``;
-    ``events`` all slip events (thermal + athermal); ``time`` the KMC time elapsed. The
+    ``events`` all slip events (thermal + athermal); ``time`` the KMC time elapsed, summed
+    on from ``time0`` (a run in parts, each given the last's time, sums as one call). The
     draws of each step: the selection's (:func:`kmc_select_bounded`), then the relaxation's
     (:func:`femplastic.weakplane.kernels.relax_fused`). ``par``: the grain of the threaded
     regions (0: serial).
@@ -253,7 +254,7 @@ def kmc_run(form, stress, system, law, cache, work, events, kcache, rng, beta, n
     _, law_f, _, _ = law
     act_e, act_k, _, _, _ = work
     total = 0
-    time = 0.0
+    time = time0
     for _i in range(n_thermal):
         e, k, dt = kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng, par)
         time += dt

@@ -86,6 +86,7 @@ def relax(
     thermal: tuple[int, int] | None = None,
     max_sweeps: int = 1_000_000,
     weights: NDArray[np.float64] | None = None,
+    gate: threads.Gate | None = None,
 ) -> tuple[int, NDArray[np.float64]]:
     """Athermal relaxation of ``state`` in place, at fixed external strain.
 
@@ -102,6 +103,9 @@ def relax(
         Safety limit on synchronous sweeps.
     weights : (n,) ndarray, optional
         Element weights of the returned plastic strain (e.g. area fractions).
+    gate : threads.Gate, optional
+        The calling loop's free-core gate (its ``par``); default: looked at once for this
+        relaxation (:func:`femplastic.threads.parallel_for`).
 
     Notes
     -----
@@ -126,7 +130,7 @@ def relax(
     if thermal is not None:
         buf.act_e[0], buf.act_k[0] = thermal
     form = m.propagator.numba_form()
-    par = threads.parallel_for(state.n_elem)
+    par = threads.parallel_for(state.n_elem) if gate is None else gate.par
     total = 0
     plastic = np.zeros(m.components)
     if form is not None:
@@ -455,7 +459,7 @@ def aqs(
         s_before[i] = acc[3] + (mstep * dgamma) * vbar
         n0 = int(buf.ev_n[0])
         n_ev, acc[C + 1:] = relax(st, rng, buf, record=record_events, max_sweeps=max_sweeps,
-                               weights=w)  # grows buf as needed
+                               weights=w, gate=gate)  # grows buf as needed
         buf.ev_aval[n0:int(buf.ev_n[0])] = pos[2]
         sizes[i] = n_ev
         pos[4] = i
@@ -496,12 +500,12 @@ def aqs(
     else:
         # a Python loop over the same compiled parts: stop_when sees every step (and user
         # propagators without a numba form relax through relax())
-        par = threads.parallel_for(st.n_elem)  # no Tuner here: the free-core gate
+        gate = threads.Gate(st.n_elem)  # no Tuner here: the free-core gate, looked at again
         while int(pos[1]) < n_steps and not stopped:
             interrupt.check()
             done = int(pos[1])
             mstep = AK.find_next(base, v, ivm, dgamma, n_steps, event_driven, st.nv, st.tauc,
-                                 law_f, st.sref, st.pref, st.margin, pos, st.stress, par)
+                                 law_f, st.sref, st.pref, st.margin, pos, st.stress, gate.par)
             quiet_only = mstep == 0 or mstep > n_steps - int(pos[0])
             upto = done + 1 if mstep == 0 else min(int(pos[0]) + mstep - 1, n_steps)
             AK.fill_quiet(upto, pos, acc, dgamma, vbar, vmean, s_before, s_after, mean_st)
@@ -520,7 +524,7 @@ def aqs(
                                               dgamma, vbar, system, law, cache, buf.work,
                                               buf.events, buf.ev_aval, rng, record_events,
                                               max_sweeps, pos, acc, *recs,
-                                              par)) == AK.RECORD_FULL:
+                                              gate.par)) == AK.RECORD_FULL:
                     buf.grow(2 * buf.ev_e.shape[0] + st.n_elem)
                 if status == AK.SWEEP_LIMIT:
                     raise RuntimeError(f"relaxation did not stop after {max_sweeps} sweeps")

@@ -44,6 +44,7 @@ stress ``-C : <eps_pl>`` its plastic strain implies.
 from __future__ import annotations
 
 import math
+import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -191,15 +192,28 @@ def quench(
         kcache = KK.kmc_cache(n)
         system, law, cache = kernel_state(st)
         estimate = StationarityEstimate(window, tol, max_events / n)
+        gate = threads.Gate(n)  # the free-core gate, looked at again between compiled calls
+        part = max(1, (1 << 15) // n)  # thermal steps of the next compiled call (2D)
         while n_thermal < max_events:
             interrupt.check()  # a safe point between compiled calls
-            if form is not None:  # a whole block in one compiled call
+            if form is not None:  # a whole block in compiled calls
                 todo = min(n - n_thermal % n, max_events - n_thermal)
-                status, n_ev, dt = KK.kmc_run(form, st.stress, system, law, cache, buf.work,
-                                           buf.events, kcache, rng, beta, todo, 1_000_000,
-                                           threads.parallel_for(n))
-                if status != 0:
-                    raise RuntimeError("relaxation did not stop after 1000000 sweeps")
+                dt, n_ev, left = 0.0, 0, todo
+                while left > 0:  # 2D: parts of ~0.1 s, the gate looked at between them
+                    k = left if model.dim == 3 else min(left, part)  # (3D: one call)
+                    t0 = _time.perf_counter()
+                    more = () if model.dim == 3 else (dt,)  # the block's time summed on
+                    status, k_ev, dt = KK.kmc_run(form, st.stress, system, law, cache,
+                                                  buf.work, buf.events, kcache, rng, beta, k,
+                                                  1_000_000, gate.par, *more)
+                    if status != 0:
+                        raise RuntimeError("relaxation did not stop after 1000000 sweeps")
+                    n_ev += k_ev
+                    left -= k
+                    part = max(1, min(4 * part, int(k * 0.1 / max(_time.perf_counter() - t0,
+                                                                   1e-6))))
+                    if left:
+                        interrupt.check()
                 time += dt
                 n_events += n_ev
                 n_thermal += todo
@@ -211,7 +225,7 @@ def quench(
                 else:
                     e, k, log_nu = K.kmc_select(st.stress, st.nv, st.tauc, law_f, beta, rng)
                     time += rng.exponential() * np.exp(-log_nu)
-                n_ev, _ = relax(st, rng, buf, thermal=(e, k))
+                n_ev, _ = relax(st, rng, buf, thermal=(e, k), gate=gate)
                 n_events += n_ev
                 n_thermal += 1
             if n_thermal % n == 0:

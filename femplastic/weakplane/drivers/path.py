@@ -131,7 +131,7 @@ def _path_setup(path: Any, state: State, rng: np.random.Generator, dgamma: float
     path.v = np.ascontiguousarray(m.propagator.load_response(path.M))
     path.vneg = np.ascontiguousarray(-path.v)
     path.ivm = kernels_of(m.dim)[0].load_rate_bounds(path.v, m.law_arrays[1])  # same for -v
-    path.par = threads.parallel_for(st.n_elem)
+    path.gate = threads.Gate(st.n_elem)  # the free-core gate, looked at again as it runs
     path.w = area_weights(m.mesh)
     path.vmean = path.w @ path.v
     path.vbar = float(resolve(path.M, path.vmean))  # 2D: ddot
@@ -247,7 +247,7 @@ class StrainPath:
             K.trial_stress(self.base, self.v, (self.k - self.k_base) * self.dgamma, self.trial)
             cur = self.trial.copy()
             m = K.next_trigger(cur, vload, self.dgamma, st.nv, st.tauc, law_f, st.sref,
-                               st.pref, st.margin, cap + 1, self.ivm, self.par)
+                               st.pref, st.margin, cap + 1, self.ivm, self.gate.par)
             while m <= cap and not self._active_at(self.k + sense * m):
                 m += 1
             while m > 1 and self._active_at(self.k + sense * (m - 1)):
@@ -271,7 +271,7 @@ class StrainPath:
         w_before = elastic_energy(st, E, self.w)
         pl_before = self.w @ st.eps_pl
         n0 = self.buf.n_events
-        n_ev, _, sweeps = relax_sweeps(st, self.rng, self.buf)
+        n_ev, _, sweeps = relax_sweeps(st, self.rng, self.buf, gate=self.gate)
         self.base[:] = st.stress
         self.k_base = j
         self._set_base_stats()
@@ -691,6 +691,7 @@ class CompiledPath:
         self.fixed_chunk = False  # True: chunks of `chunk` avalanches (checkpoint_every = 0)
         self.form = m.propagator.numba_form()
         self.blas = routines()
+        self.tuner = threads.Tuner(self.gate.grain)  # threaded or serial chunks: the faster
         if self.form is None or self.blas is None:
             raise ValueError("CompiledPath needs a propagator with a numba form and numpy's "
                              "BLAS (see compiled_available)")
@@ -734,13 +735,17 @@ class CompiledPath:
         while True:
             interrupt.check()
             t0 = _time.perf_counter()
+            work0 = int(self.ipos[PK.NEV]) + 4 * int(self.ipos[PK.NAVAL])
             status = PK.path_chunk(
                 int(k_to), self.chunk, self.form, gemv, ddot_, st.stress, st.prestress,
                 self.base, self.v, self.vneg, self.ivm, self.w, self.M, self.E0, self.dgamma,
                 self.vbar, system, law, cache, self.work, log.events, log.ev_x, self.rng,
                 self.record_events, 1_000_000, self.ipos, self.facc, self.pos, self.stress,
                 self.stress_before, self.size, self.plastic, log.alog, cur, trial, half, vec,
-                self.par)
+                self.tuner.par)
+            if self.tuner.record(int(self.ipos[PK.NEV]) + 4 * int(self.ipos[PK.NAVAL]) - work0,
+                                 _time.perf_counter() - t0) and self.tuner.par:
+                self.chunk = 1  # a threaded probe starts with one avalanche
             self._sync()
             if status == PK.DONE:
                 return

@@ -308,7 +308,7 @@ def _python_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha: f
     vload = v if sense > 0 else np.ascontiguousarray(-v)
     law_f = m.law_arrays[1]
     ivm = K.load_rate_bounds(vload, law_f)
-    par = threads.parallel_for(st.n_elem)
+    gate = threads.Gate(st.n_elem)  # the free-core gate, looked at again as it runs
     out_s = np.zeros(n_steps)
     out_g = np.zeros(n_steps)
     jump = np.zeros(n_steps)
@@ -337,7 +337,7 @@ def _python_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha: f
             t_prog = _time.perf_counter()
         cap = n_steps - done
         mstep = K.next_trigger(base, vload, dgeq, st.nv, st.tauc, law_f, st.sref, st.pref,
-                               st.margin, cap + 1, ivm, par)
+                               st.margin, cap + 1, ivm, gate.par)
         while mstep <= cap and not active(done + mstep):
             mstep += 1
         while mstep > 1 and active(done + mstep - 1):
@@ -371,7 +371,7 @@ def _python_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha: f
         n0 = buf.n_events
         pl_before = w @ st.eps_pl
         try:
-            n_ev, _, sweeps = relax_sweeps(st, rng, buf, after_sweep=after)
+            n_ev, _, sweeps = relax_sweeps(st, rng, buf, after_sweep=after, gate=gate)
         except _Runaway:
             flowed = True
             sweeps = buf.n_sweeps - (buf.sweep[n0] if buf.n_events > n0 else buf.n_sweeps)
@@ -443,7 +443,7 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
     vload = v if sense > 0 else np.ascontiguousarray(-v)
     law_f = m.law_arrays[1]
     ivm = K.load_rate_bounds(vload, law_f)
-    par = threads.parallel_for(st.n_elem)
+    tuner = threads.Tuner(threads.parallel_for(st.n_elem, gate=False))  # serial or threaded
     out_s = np.zeros(rows)
     out_g = np.zeros(rows)
     jump = np.zeros(rows)
@@ -505,11 +505,15 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
     while True:
         interrupt.check()
         t0 = _time.perf_counter()
+        work0 = int(ipos[PK.NEV]) + 4 * int(ipos[PK.NAVAL])
         status = PK.stress_chunk(
             n_steps, p_last, chunk, form, gemv, ddot_, st.stress, st.prestress, base, v, vload,
             ivm, w, M, E0, dgeq, vbar, sense, tramp, gamma_limit, system, law, cache, work,
             log.events, log.ev_x, rng, record_events, 1_000_000, ipos, facc, out_s, out_g, jump,
-            sizes, log.alog, trial, half, vec, par)
+            sizes, log.alog, trial, half, vec, tuner.par)
+        if tuner.record(int(ipos[PK.NEV]) + 4 * int(ipos[PK.NAVAL]) - work0,
+                        _time.perf_counter() - t0) and tuner.par:
+            chunk = 1  # a threaded probe starts with one avalanche
         st.n_events = events0 + int(ipos[PK.NEV])
         st.n_avalanches = aval0 + int(ipos[PK.NAVAL])
         if status == PK.DONE:

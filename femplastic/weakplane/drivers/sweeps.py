@@ -86,6 +86,7 @@ def relax_sweeps(
     buffers: SweepBuffers,
     after_sweep: Callable[[State, NDArray[np.float64]], None] | None = None,
     max_sweeps: int = 1_000_000,
+    gate: threads.Gate | None = None,
 ) -> tuple[int, NDArray[np.float64], int]:
     """Athermal relaxation of ``state`` in place, recording every event and its sweep.
 
@@ -104,6 +105,8 @@ def relax_sweeps(
         uniform load adjustment); the next stability scan sees the change.
     max_sweeps : int
         Safety limit (RuntimeError beyond).
+    gate : threads.Gate, optional
+        The calling loop's free-core gate, read before each sweep; default: a new one.
 
     Returns
     -------
@@ -119,7 +122,8 @@ def relax_sweeps(
     work = buffers.work
     act_e, act_k, deps, amp, taus = work
     form = m.propagator.numba_form()
-    par = threads.parallel_for(state.n_elem)
+    if gate is None:  # the free-core gate, looked at again as the sweeps go
+        gate = threads.Gate(state.n_elem)
     stochastic = bool(getattr(m.propagator, "stochastic", False))
     total = 0
     plastic = np.zeros(3)
@@ -128,7 +132,8 @@ def relax_sweeps(
         j0 = buffers.n_events
         if form is not None:
             status, count, pl = K.relax_fused(form, state.stress, system, law, cache, work,
-                                              buffers.events, rng, True, 1, False, None, par)
+                                              buffers.events, rng, True, 1, False, None,
+                                              gate.par)
             if status == 0:
                 return total, plastic, sweep
         else:
