@@ -267,6 +267,8 @@ def _drivers(args, slip_us, rng, run3, slip) -> None:
               f"{'yes' if info.stationary else 'no':>5} {ta:8.1f} {ev:9d} {ev / ta:9.0f} "
               f"{per:9.1f} {slip_us[L]:9.1f} {per / slip_us[L]:6.2f} {cper:9.1f} {cupd:8.1f} "
               f"{cper / cupd:9.2f} {peak:8.0f} {kept:8.0f} {own:8.0f}")
+    print("quench s / cpu s: wall and CPU time of fp.quench from a fresh state to the "
+          "stationarity criterion (issue 26 target: under 60 s at L = 32)")
     print("ratio: AQS wall time per event / one single-event kernel update (target <= 3); cpu: "
           "the same in CPU time of this process (time.process_time, the update re-measured "
           "right after the run; on a shared machine the wall ratio mixes in other processes' "
