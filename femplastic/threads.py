@@ -47,7 +47,7 @@ threads and drops them at once when a core is taken (or a threaded chunk runs at
 half the serial rate); the Python loops (AQS with ``stop_when`` or a propagator without a numba
 form, :class:`~femplastic.weakplane.drivers.path.StrainPath`, the Python stress ramp, the
 sweep-by-sweep relaxation, the KMC quench, whose blocks of ``n`` thermal steps run in
-compiled calls of ~0.1 s in 2D, one call per block in 3D) hold a :class:`Gate`, which looks
+compiled calls of ~0.1 s) hold a :class:`Gate`, which looks
 at the free cores again every :data:`LOOK` seconds at their safe points (between compiled
 calls); a single relaxation called on its own
 (:func:`~femplastic.weakplane.drivers.aqs.relax`) decides once. A run beside a process that starts

@@ -263,21 +263,24 @@ def kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng,
 
 @nb.njit(cache=True)
 def kmc_run(form, stress, system, law, cache, work, events, kcache, rng, beta, n_thermal,
-            max_sweeps, par=0):  # pragma: no cover - compiled
+            max_sweeps, par=0, time0=0.0):  # pragma: no cover - compiled
     """``n_thermal`` KMC steps: bounded selection, then the fused athermal relaxation.
 
-    Every stress change inside is a kernel update of the relaxation, booked in the row drift
-    bounds (:func:`femplastic.weakplane.relax3d.row_bundle`, built at entry: the first pass
-    of each scan is a full one), so the refresh pass and the relaxation scans visit only the
-    rows near recent events: the same events, stress and draws as full scans, in about the
-    time of the kernel updates.
+    Returns ``(status, events, time)`` as the 2D
+    :func:`femplastic.weakplane.kmc_kernels.kmc_run`, ``time`` summed on from ``time0`` (a
+    block run in parts, each given the last's time, sums as one call). Every stress change
+    inside is a kernel update of the relaxation, booked in the row drift bounds
+    (:func:`femplastic.weakplane.relax3d.row_bundle`, built at entry: the first pass of each
+    scan is a full one), so the refresh pass and the relaxation scans visit only the rows near
+    recent events: the same events, stress and draws as full scans, in about the time of the
+    kernel updates.
     """
     _, tauc, nv, _, _, _, slips = system
     _, law_f, _, _ = law
     act_e, act_k, _, _, _ = work
     rows = row_bundle(form[0], form[1], law_f, stress)
     total = 0
-    time = 0.0
+    time = time0
     for i in range(n_thermal):
         if i % RESCALE == RESCALE - 1:
             rows_rescale(rows, stress)

@@ -193,19 +193,18 @@ def quench(
         system, law, cache = kernel_state(st)
         estimate = StationarityEstimate(window, tol, max_events / n)
         gate = threads.Gate(n)  # the free-core gate, looked at again between compiled calls
-        part = max(1, (1 << 15) // n)  # thermal steps of the next compiled call (2D)
+        part = max(1, (1 << 15) // n)  # thermal steps of the next compiled call
         while n_thermal < max_events:
             interrupt.check()  # a safe point between compiled calls
             if form is not None:  # a whole block in compiled calls
                 todo = min(n - n_thermal % n, max_events - n_thermal)
                 dt, n_ev, left = 0.0, 0, todo
-                while left > 0:  # 2D: parts of ~0.1 s, the gate looked at between them
-                    k = left if model.dim == 3 else min(left, part)  # (3D: one call)
+                while left > 0:  # parts of ~0.1 s, the gate looked at between them
+                    k = min(left, part)
                     t0 = _time.perf_counter()
-                    more = () if model.dim == 3 else (dt,)  # the block's time summed on
                     status, k_ev, dt = KK.kmc_run(form, st.stress, system, law, cache,
                                                   buf.work, buf.events, kcache, rng, beta, k,
-                                                  1_000_000, gate.par, *more)
+                                                  1_000_000, gate.par, dt)  # time summed on
                     if status != 0:
                         raise RuntimeError("relaxation did not stop after 1000000 sweeps")
                     n_ev += k_ev
