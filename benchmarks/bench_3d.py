@@ -228,10 +228,14 @@ def _model_memory(p) -> tuple[float, float, float]:
 def _drivers(args, slip_us, rng, run3, slip) -> None:
     """The 3D drivers at each ``--drive`` side: quench time, AQS events/s vs one update."""
     import femplastic as fp
+    from femplastic import threads
     from femplastic.fe.propagators.periodic3d import PeriodicKernel3D
 
+    count = threads.get_threads()
     print(f"\n3D drivers, ModelParams(dim=3, N={args.N}) (model C otherwise), AQS to "
-          f"gamma = {args.gamma} at dgamma = 1e-4, event driven, one thread")
+          f"gamma = {args.gamma} at dgamma = 1e-4, event driven, "
+          + ("one thread" if count < 2 else f"up to {count} threads ({threads.ENV}; "
+             "serial while no core is free)"))
     print(f"{'L':>4} {'quench s':>9} {'cpu s':>7} {'thermal':>9} {'stat.':>5} {'AQS s':>8} "
           f"{'events':>9} {'events/s':>9} {'us/event':>9} {'update us':>9} {'ratio':>6} "
           f"{'cpu us/ev':>9} {'cpu upd':>8} {'cpu ratio':>9} {'peak MB':>8} {'kept MB':>8} "
