@@ -43,12 +43,15 @@ _BLOCK = 64  # elements per partial sum of the mean (summed in element order, th
 
 
 @nb.njit(cache=True)
-def find_next(*args):  # pragma: no cover - compiled
+def find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref, pref,
+              margin, pos, trial, par=0):  # pragma: no cover - compiled
     """The next load step (from ``k_base``) whose loaded stress is unstable (as in 2D).
 
     The arguments (``par`` included) of :func:`femplastic.weakplane.aqs_kernels.find_next`.
     """
-    return _L.find_next(3, args, None)
+    return _L.find_next(3, (
+        base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref, pref, margin, pos,
+        trial, par), None)
 
 
 @nb.njit(cache=True)
@@ -175,7 +178,9 @@ def book_relaxed(stress, base, w, mload, pos, acc, rec_a, rec_size, rec_pl, rec_
 
 
 @nb.njit(cache=True)
-def avalanche(*args):  # pragma: no cover - compiled
+def avalanche(mstep, form, stress, base, w, mload, dgamma, vbar, system, law, cache,
+              work, events, ev_aval, rng, record, max_sweeps, pos, acc, rec_b, rec_a, rec_size,
+              rec_pl, rec_mean, par=0):  # pragma: no cover - compiled
     """Relax ``stress`` loaded to step ``k_base + mstep`` and book it (as in 2D).
 
     The arguments (``par`` included) and statuses of
@@ -184,14 +189,23 @@ def avalanche(*args):  # pragma: no cover - compiled
     prove stable; they find the same active systems as
     :func:`~femplastic.weakplane.relax3d.find_active` (only the cache may differ).
     """
-    return _L.avalanche(3, args, None)
+    return _L.avalanche(3, (
+        mstep, form, stress, base, w, mload, dgamma, vbar, system, law, cache, work, events,
+        ev_aval, rng, record, max_sweeps, pos, acc, rec_b, rec_a, rec_size, rec_pl, rec_mean,
+        par), None)
 
 
 @nb.njit(cache=True)
-def aqs_chunk(*args):  # pragma: no cover
+def aqs_chunk(form, stress, base, v, ivm, w, mload, dgamma, vbar, vmean, n_steps,
+              event_driven, system, law, cache, work, events, ev_aval, rng, record, max_sweeps,
+              max_aval, pos, acc, rec_b, rec_a, rec_size, rec_pl, rec_mean,
+              par=0):  # pragma: no cover
     """Up to ``max_aval`` avalanches of the AQS loop (as :func:`.aqs_kernels.aqs_chunk`).
 
     The arguments (``par`` included) and statuses of the 2D function; the loop keeps the
     drift bounds of the rows (:func:`rows_init`) for its trigger searches and scans.
     """
-    return _L.aqs_loop(3, args)
+    return _L.aqs_loop(3, (
+        form, stress, base, v, ivm, w, mload, dgamma, vbar, vmean, n_steps, event_driven, system,
+        law, cache, work, events, ev_aval, rng, record, max_sweeps, max_aval, pos, acc, rec_b,
+        rec_a, rec_size, rec_pl, rec_mean, par))

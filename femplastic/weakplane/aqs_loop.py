@@ -32,14 +32,14 @@ DONE, CHUNK_END, RECORD_FULL, SWEEP_LIMIT = 0, 1, 2, 3
 QUIET_PER_AVALANCHE = 256
 
 _D2, _D3 = ".aqs_kernels", ".aqs_kernels3d"
-# the dimension's pieces (see femplastic.weakplane.bydim)
-relax = by_dim("relax", _D2, _D3)
-next_unstable = by_dim("next_unstable", _D2, _D3)
-trial_stress = by_dim("trial_stress", _D2, _D3)
-any_active = by_dim("any_active", _D2, _D3)
-book_relaxed = by_dim("book_relaxed", _D2, _D3)
-rows_init = by_dim("rows_init", _D2, _D3)
-rows_book = by_dim("rows_book", _D2, _D3)
+# the dimension's pieces and their argument counts (see femplastic.weakplane.bydim)
+relax = by_dim("relax", _D2, _D3, 14)
+next_unstable = by_dim("next_unstable", _D2, _D3, 14)
+trial_stress = by_dim("trial_stress", _D2, _D3, 5)
+any_active = by_dim("any_active", _D2, _D3, 7)
+book_relaxed = by_dim("book_relaxed", _D2, _D3, 11)
+rows_init = by_dim("rows_init", _D2, _D3, 5)
+rows_book = by_dim("rows_book", _D2, _D3, 3)
 
 
 @nb.njit(cache=True)

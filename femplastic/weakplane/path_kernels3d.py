@@ -117,21 +117,33 @@ def iv_max(iv):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True)
-def path_chunk(*args):  # pragma: no cover - compiled
+def path_chunk(k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vneg, ivm, w, m,
+               E0, dgamma, vbar, system, law, cache, work, events, ev_x, rng, record,
+               max_sweeps, ipos, facc, rec_pos, rec_s, rec_sb, rec_size, rec_pl, alog,
+               cur, trial, half, vec, par=False):  # pragma: no cover - compiled
     """Drive the strain path from ``ipos[K_]`` to ``k_to``, in chunks (``CompiledPath.leg``).
 
     The arguments, ``par`` included, and the statuses of
     :func:`femplastic.weakplane.path_kernels.path_chunk`, with (n, 6) stresses; ``half`` and
     ``vec`` are unused.
     """
-    return path_loop(3, args)
+    return path_loop(3, (
+        k_to, max_aval, form, gemv, ddot, stress, prestress, base, v, vneg, ivm, w, m, E0, dgamma,
+        vbar, system, law, cache, work, events, ev_x, rng, record, max_sweeps, ipos, facc, rec_pos,
+        rec_s, rec_sb, rec_size, rec_pl, alog, cur, trial, half, vec, par))
 
 
 @nb.njit(cache=True)
-def stress_chunk(*args):  # pragma: no cover - compiled
+def stress_chunk(n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress, base, v,
+                 vload, ivm, w, m, E0, dgeq, vbar, sense, ramp, gamma_limit, system, law,
+                 cache, work, events, ev_x, rng, record, max_sweeps, ipos, facc, out_s, out_g,
+                 jump, sizes, alog, trial, half, vec, par=False):  # pragma: no cover - compiled
     """The stress ramp of ``stress_controlled`` up to step ``n_steps``, in chunks.
 
     The arguments, ``par`` included, and the statuses of
     :func:`femplastic.weakplane.path_kernels.stress_chunk`, with (n, 6) stresses.
     """
-    return stress_loop(3, args)
+    return stress_loop(3, (
+        n_steps, p_last, max_aval, form, gemv, ddot, stress, prestress, base, v, vload, ivm, w, m,
+        E0, dgeq, vbar, sense, ramp, gamma_limit, system, law, cache, work, events, ev_x, rng,
+        record, max_sweeps, ipos, facc, out_s, out_g, jump, sizes, alog, trial, half, vec, par))

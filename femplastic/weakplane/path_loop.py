@@ -84,19 +84,19 @@ def facc_fields(C: int) -> tuple[str, ...]:
 
 
 _D2, _D3 = ".path_kernels", ".path_kernels3d"
-# the dimension's pieces (see femplastic.weakplane.bydim)
-relax_fused = by_dim("relax_fused", _D2, _D3)
-trial_stress = by_dim("trial_stress", _D2, _D3)
-any_active = by_dim("any_active", _D2, _D3)
-analytic_step = by_dim("analytic_step", _D2, _D3)
-element_active = by_dim("element_active", _D2, _D3)
-iv_max = by_dim("iv_max", _D2, _D3)
-scan_block = by_dim("SCAN_BLOCK", _D2, _D3)
-weighted_mean = by_dim("weighted_mean", _D2, _D3)
-wmean = by_dim("wmean", _D2, _D3)
-resolved = by_dim("resolved", _D2, _D3)
-energy = by_dim("energy", _D2, _D3)
-reload = by_dim("reload", _D2, _D3)
+# the dimension's pieces and their argument counts (see femplastic.weakplane.bydim)
+relax_fused = by_dim("relax_fused", _D2, _D3, 13)
+trial_stress = by_dim("trial_stress", _D2, _D3, 4)
+any_active = by_dim("any_active", _D2, _D3, 7)
+analytic_step = by_dim("analytic_step", _D2, _D3, 12)
+element_active = by_dim("element_active", _D2, _D3, 11)
+iv_max = by_dim("iv_max", _D2, _D3, 1)
+scan_block = by_dim("SCAN_BLOCK", _D2, _D3, 0)
+weighted_mean = by_dim("weighted_mean", _D2, _D3, 2)
+wmean = by_dim("wmean", _D2, _D3, 4)
+resolved = by_dim("resolved", _D2, _D3, 2)
+energy = by_dim("energy", _D2, _D3, 13)
+reload = by_dim("reload", _D2, _D3, 3)
 
 
 @nb.njit(cache=True)
