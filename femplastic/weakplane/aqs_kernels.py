@@ -7,7 +7,10 @@ checkpoints and growing the event record between chunks). Its parts are also cal
 one (:func:`find_next`, :func:`fill_quiet`, :func:`avalanche`) by the driver's Python loop
 when a ``stop_when`` callback must see every step, so both give the same records; a
 propagator without a numba form relaxes from Python and closes its avalanches with
-:func:`book_relaxed`, with the same arithmetic.
+:func:`book_relaxed`, with the same arithmetic. The loop, :func:`find_next` and
+:func:`avalanche` are written once for 2D and 3D (:mod:`femplastic.weakplane.aqs_loop`); this
+module holds their 2D pieces (``relax``, ``next_unstable``, ``trial_stress``, ``any_active``,
+``book_relaxed``, ``rows_init``, ``rows_book``) and the 2D means.
 
 The loop's position travels in two small arrays:
 
@@ -29,45 +32,29 @@ import numba as nb
 import numpy as np
 
 from ..numba_cache import refresh as _refresh_numba_caches
+from . import aqs_loop as _L
+from .aqs_loop import CHUNK_END, DONE, QUIET_PER_AVALANCHE, RECORD_FULL, SWEEP_LIMIT, fill_quiet
 from .kernels import SCAN_BLOCK, any_active, next_unstable_step, relax_fused, trial_stress
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
-__all__ = ["ACC", "POS", "aqs_chunk", "avalanche", "book_relaxed", "fill_quiet", "find_next",
+__all__ = ["ACC", "CHUNK_END", "DONE", "POS", "QUIET_PER_AVALANCHE", "RECORD_FULL",
+           "SWEEP_LIMIT", "aqs_chunk", "avalanche", "book_relaxed", "fill_quiet", "find_next",
            "weighted_mean"]
+# the pieces of the shared loop (femplastic.weakplane.aqs_loop asks for these names)
+__all__ += ["any_active", "next_unstable", "relax", "rows_book", "rows_init", "trial_stress"]
 
 #: Fields of ``pos``.
 POS = ("k_base", "done", "n_aval", "n_events", "open")
 #: Fields of ``acc`` (``base_mean`` and ``open_pl`` take three slots each).
 ACC = ("base_mean", "base_mean", "base_mean", "base_ext", "open_pl", "open_pl", "open_pl")
 
-#: Statuses of :func:`aqs_chunk` and :func:`avalanche`.
-DONE, CHUNK_END, RECORD_FULL, SWEEP_LIMIT = 0, 1, 2, 3
-#: In the stepping mode, elastic steps that count as one avalanche for a chunk's length.
-QUIET_PER_AVALANCHE = 256
+# the statuses of aqs_chunk and avalanche (DONE, CHUNK_END, RECORD_FULL, SWEEP_LIMIT = 0, 1,
+# 2, 3) and QUIET_PER_AVALANCHE are femplastic.weakplane.aqs_loop's, re-exported
+
 #: Weight of the mean-and-copy pass among the threaded regions: threaded when
 #: ``n >= PAR_MEAN * par`` (``par`` the grain, :func:`femplastic.threads.parallel_for`).
 PAR_MEAN = 8
-
-
-@nb.njit(cache=True)
-def fill_quiet(upto, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean):  # pragma: no cover
-    """Record the elastic steps ``done + 1 .. upto`` (1-based) from the affine formula.
-
-    The loaded stress at step ``j`` is ``base + (j - k_base) dgamma v``, so its resolved
-    and mean values are ``base_ext + x vbar`` and ``base_mean + x vmean`` with
-    ``x = (j - k_base) dgamma``. Advances ``pos[1]`` (done) to ``upto``.
-    """
-    k_base = pos[0]
-    for i in range(pos[1], upto):
-        x = (i + 1 - k_base) * dgamma
-        rec_b[i] = acc[3] + x * vbar
-        rec_a[i] = rec_b[i]
-        rec_mean[i, 0] = acc[0] + x * vmean[0]
-        rec_mean[i, 1] = acc[1] + x * vmean[1]
-        rec_mean[i, 2] = acc[2] + x * vmean[2]
-    if upto > pos[1]:
-        pos[1] = upto
 
 
 @nb.njit(cache=True)
@@ -81,15 +68,36 @@ def find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref
     driven) or ``0`` (stepping, step stable) when there is none. ``par``: the grain of the
     threaded search (0: serial).
     """
-    k_base = pos[0]
-    if event_driven:
-        return next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin,
-                                  n_steps - k_base, trial, ivm, par)
-    mstep = pos[1] + 1 - k_base
-    trial_stress(base, v, mstep * dgamma, trial, par)
-    if any_active(trial, nv, tauc, law_f, sref, pref, margin):
-        return mstep
-    return 0
+    return _L.find_next(2, (base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f,
+                            sref, pref, margin, pos, trial, par), None)
+
+
+@nb.njit(cache=True)
+def next_unstable(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap, trial, ivm, par,
+                  rows):  # pragma: no cover - compiled
+    """:func:`~femplastic.weakplane.kernels.next_unstable_step` (``rows`` unused in 2D)."""
+    return next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap, trial,
+                              ivm, par)
+
+
+@nb.njit(cache=True)
+def relax(form, stress, system, law, cache, work, events, rng, record, max_sweeps,
+          thermal_first, wts, par, rows):  # pragma: no cover - compiled
+    """:func:`~femplastic.weakplane.kernels.relax_fused` (``rows`` unused in 2D)."""
+    return relax_fused(form, stress, system, law, cache, work, events, rng, record, max_sweeps,
+                       thermal_first, wts, par)
+
+
+@nb.njit(cache=True)
+def rows_init(form, law_f, stress, v, ivm):  # pragma: no cover - compiled
+    """No drift bounds in 2D (the 3D loop's row bundle)."""
+    return None
+
+
+@nb.njit(cache=True)
+def rows_book(rows, mstep, dgamma):  # pragma: no cover - compiled
+    """No drift bounds to book in 2D."""
+    return
 
 
 @nb.njit(cache=True)
@@ -111,35 +119,9 @@ def avalanche(mstep, form, stress, base, w, mload, dgamma, vbar, system, law, ca
     ``acc`` advanced; ``ev_aval`` holds the avalanche index of each recorded event.
     ``par``: the grain of the threaded scans and updates (0: serial; same bits).
     """
-    n = stress.shape[0]
-    ev_n = events[5]
-    if pos[4] < 0:
-        i = pos[0] + mstep - 1
-        if record and ev_n[0] + n > events[0].shape[0]:
-            return RECORD_FULL  # a first sweep might not fit; nothing done yet
-        rec_b[i] = acc[3] + (mstep * dgamma) * vbar
-        pos[4] = i
-        rec_size[i] = 0
-        acc[4] = 0.0
-        acc[5] = 0.0
-        acc[6] = 0.0
-    i = pos[4]
-    n0 = ev_n[0]
-    status, n_ev, pl = relax_fused(form, stress, system, law, cache, work, events, rng, record,
-                                   max_sweeps, False, w, par)
-    rec_size[i] += n_ev
-    acc[4] += pl[0]
-    acc[5] += pl[1]
-    acc[6] += pl[2]
-    if record:
-        for j in range(n0, min(ev_n[0], ev_aval.shape[0])):
-            ev_aval[j] = pos[2]
-    if status == 2:
-        return RECORD_FULL
-    if status == 1:
-        return SWEEP_LIMIT
-    book_relaxed(stress, base, w, mload, pos, acc, rec_a, rec_size, rec_pl, rec_mean, par)
-    return DONE
+    return _L.avalanche(2, (mstep, form, stress, base, w, mload, dgamma, vbar, system, law,
+                            cache, work, events, ev_aval, rng, record, max_sweeps, pos, acc,
+                            rec_b, rec_a, rec_size, rec_pl, rec_mean, par), None)
 
 
 @nb.njit(cache=True)
@@ -239,38 +221,7 @@ def aqs_chunk(form, stress, base, v, ivm, w, mload, dgamma, vbar, vmean, n_steps
     loop of :func:`find_next`, :func:`fill_quiet` and :func:`avalanche`; ``par`` is the grain
     of their threaded regions (0: serial; same bits).
     """
-    _, tauc, nv, _, _, _, _ = system
-    _, law_f, _, _ = law
-    sref, pref, margin = cache
-    n_done = 0
-    n_quiet = 0
-    while True:
-        if pos[4] >= 0:  # finish an avalanche interrupted by a full record
-            st = avalanche(0, form, stress, base, w, mload, dgamma, vbar, system, law,
-                           cache, work, events, ev_aval, rng, record, max_sweeps, pos, acc,
-                           rec_b, rec_a, rec_size, rec_pl, rec_mean, par)
-            if st != DONE:
-                return st
-            n_done += 1
-        if pos[1] >= n_steps:
-            return DONE
-        if n_done >= max_aval:
-            return CHUNK_END
-        mstep = find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref,
-                          pref, margin, pos, stress, par)  # loads stress to the step
-        if not event_driven and mstep == 0:
-            fill_quiet(pos[1] + 1, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
-            n_quiet += 1
-            if n_quiet >= QUIET_PER_AVALANCHE * max_aval and pos[1] < n_steps:
-                return CHUNK_END  # long elastic stretches step by step: back to Python too
-            continue
-        if mstep > n_steps - pos[0]:
-            fill_quiet(n_steps, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
-            return DONE
-        fill_quiet(pos[0] + mstep - 1, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
-        st = avalanche(mstep, form, stress, base, w, mload, dgamma, vbar, system, law,
-                       cache, work, events, ev_aval, rng, record, max_sweeps, pos, acc, rec_b,
-                       rec_a, rec_size, rec_pl, rec_mean, par)
-        if st != DONE:
-            return st
-        n_done += 1
+    return _L.aqs_loop(2, (form, stress, base, v, ivm, w, mload, dgamma, vbar, vmean, n_steps,
+                           event_driven, system, law, cache, work, events, ev_aval, rng,
+                           record, max_sweeps, max_aval, pos, acc, rec_b, rec_a, rec_size,
+                           rec_pl, rec_mean, par))

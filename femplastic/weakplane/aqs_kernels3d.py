@@ -5,7 +5,11 @@ over the 3D relaxation kernels (:mod:`femplastic.weakplane.relax3d`); the Python
 (:func:`femplastic.weakplane.drivers.aqs.aqs`) calls either through
 :func:`femplastic.weakplane.dimension.kernels_of`. With ``C = stress.shape[1]`` (6) stress
 components the small arrays are laid out as in 2D: ``acc = [base_mean (C), base_ext,
-open_pl (C)]`` and ``rec_mean`` (n_steps, C).
+open_pl (C)]`` and ``rec_mean`` (n_steps, C). The loop, :func:`find_next`, :func:`avalanche`
+and :func:`fill_quiet` are :mod:`femplastic.weakplane.aqs_loop`'s (written once for 2D and 3D)
+with this module's 3D pieces: the relaxation kernel, the trigger search and the drift bounds
+of the rows (``relax``, ``next_unstable``, ``trial_stress``, ``any_active``, ``rows_init``,
+``rows_book``) and the close of an avalanche (:func:`book_relaxed`, the 3D mean).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import numba as nb
 import numpy as np
 
 from ..numba_cache import refresh as _refresh_numba_caches
-from .aqs_kernels import CHUNK_END, DONE, QUIET_PER_AVALANCHE, RECORD_FULL, SWEEP_LIMIT
+from . import aqs_loop as _L
+from .aqs_loop import CHUNK_END, DONE, RECORD_FULL, SWEEP_LIMIT, fill_quiet
 from .relax3d import (
     any_active,
     next_unstable_step,
@@ -30,45 +35,65 @@ _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_
 
 __all__ = ["CHUNK_END", "DONE", "RECORD_FULL", "SWEEP_LIMIT", "aqs_chunk", "avalanche",
            "book_relaxed", "fill_quiet", "find_next", "weighted_mean"]
+# the pieces of the shared loop (femplastic.weakplane.aqs_loop asks for these names)
+__all__ += ["any_active", "next_unstable", "relax", "rows_book", "rows_init", "trial_stress"]
+relax = relax_fused  # (its signature takes the rows)
 
 _BLOCK = 64  # elements per partial sum of the mean (summed in element order, then blocks)
 
 
 @nb.njit(cache=True)
-def fill_quiet(upto, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean):  # pragma: no cover
-    """Record the elastic steps ``done + 1 .. upto`` (1-based) from the affine formula."""
-    C = rec_mean.shape[1]
-    k_base = pos[0]
-    for i in range(pos[1], upto):
-        x = (i + 1 - k_base) * dgamma
-        rec_b[i] = acc[C] + x * vbar
-        rec_a[i] = rec_b[i]
-        for c in range(C):
-            rec_mean[i, c] = acc[c] + x * vmean[c]
-    if upto > pos[1]:
-        pos[1] = upto
+def find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref, pref,
+              margin, pos, trial, par=0):  # pragma: no cover - compiled
+    """The next load step (from ``k_base``) whose loaded stress is unstable (as in 2D).
+
+    The arguments (``par`` included) of :func:`femplastic.weakplane.aqs_kernels.find_next`.
+    """
+    return _L.find_next(3, (
+        base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref, pref, margin, pos,
+        trial, par), None)
 
 
 @nb.njit(cache=True)
-def find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref, pref,
-              margin, pos, trial, par=0, rows=None):  # pragma: no cover - compiled
-    """The next load step (from ``k_base``) whose loaded stress is unstable (as in 2D).
+def next_unstable(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap, trial, ivm, par,
+                  rows):  # pragma: no cover - compiled
+    """The event-driven trigger search; with ``rows`` (the compiled loop's drift bounds) over them.
 
-    With ``rows`` (the compiled loop's drift bounds) the event-driven search runs over them
-    (:func:`femplastic.weakplane.relax3d.next_unstable_step_rows`, the same step).
+    :func:`femplastic.weakplane.relax3d.next_unstable_step_rows` (the same step as
+    :func:`~femplastic.weakplane.relax3d.next_unstable_step`, its form without rows).
     """
-    k_base = pos[0]
-    if event_driven and rows is not None:
+    if rows is not None:
         return next_unstable_step_rows(base, v, dgamma, nv, tauc, law_f, sref, pref, margin,
-                                       n_steps - k_base, trial, ivm, rows)
-    if event_driven:
-        return next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin,
-                                  n_steps - k_base, trial, ivm, par)
-    mstep = pos[1] + 1 - k_base
-    trial_stress(base, v, mstep * dgamma, trial)
-    if any_active(trial, nv, tauc, law_f, sref, pref, margin):
-        return mstep
-    return 0
+                                       cap, trial, ivm, rows)
+    return next_unstable_step(base, v, dgamma, nv, tauc, law_f, sref, pref, margin, cap, trial,
+                              ivm, par)
+
+
+@nb.njit(cache=True)
+def rows_init(form, law_f, stress, v, ivm):  # pragma: no cover - compiled
+    """The drift bounds of a chunk of the loop (:func:`~.relax3d.row_bundle`) along ``v``."""
+    rows = row_bundle(form[0], form[1], law_f, stress)
+    rows_load(rows, v)
+    for e in range(ivm.shape[0]):
+        if ivm[e] < np.inf and ivm[e] > rows[5][6]:
+            rows[5][6] = ivm[e]
+    return rows
+
+
+@nb.njit(cache=True)
+def rows_book(rows, mstep, dgamma):  # pragma: no cover - compiled
+    """Before an avalanche's relaxation: its load ``mstep dgamma`` booked in ``rows``.
+
+    A new avalanche starts from ``base + x v`` over the relaxed ``base`` of the last scans,
+    booked as such; the full checks of the trigger search in between only refresh cached
+    references, which the rows' proofs (exact margins at the old references, whose systems
+    have not changed) do not use. A resumed avalanche (``mstep = 0``) rescans every row.
+    """
+    if rows is not None:
+        if mstep > 0:
+            rows_book_load(rows, mstep * dgamma)
+        else:  # resuming an avalanche: rescan
+            rows[2][:] = -np.inf
 
 
 @nb.njit(cache=True)
@@ -155,48 +180,19 @@ def book_relaxed(stress, base, w, mload, pos, acc, rec_a, rec_size, rec_pl, rec_
 @nb.njit(cache=True)
 def avalanche(mstep, form, stress, base, w, mload, dgamma, vbar, system, law, cache,
               work, events, ev_aval, rng, record, max_sweeps, pos, acc, rec_b, rec_a, rec_size,
-              rec_pl, rec_mean, par=0, rows=None):  # pragma: no cover - compiled
+              rec_pl, rec_mean, par=0):  # pragma: no cover - compiled
     """Relax ``stress`` loaded to step ``k_base + mstep`` and book it (as in 2D).
 
-    ``rows`` (:func:`femplastic.weakplane.relax3d.row_bundle` with the loading's bounds,
-    :func:`~femplastic.weakplane.relax3d.rows_load`): the scans skip the rows the drift bounds
-    prove stable. A new avalanche starts from ``base + x v`` over the relaxed ``base`` of the
-    last scans, booked as such; the full checks of the trigger search in between only refresh
-    cached references, which the rows' proofs (exact margins at the old references, whose
-    systems have not changed) do not use. The scans find the same active systems as
-    :func:`~femplastic.weakplane.relax3d.find_active`; only the cache may differ.
+    The arguments (``par`` included) and statuses of
+    :func:`femplastic.weakplane.aqs_kernels.avalanche`. The compiled loop's avalanches also
+    book its rows' drift bounds (:func:`rows_book`), so that the scans skip the rows they
+    prove stable; they find the same active systems as
+    :func:`~femplastic.weakplane.relax3d.find_active` (only the cache may differ).
     """
-    n, C = stress.shape
-    ev_n = events[5]
-    if pos[4] < 0:
-        i = pos[0] + mstep - 1
-        if record and ev_n[0] + n > events[0].shape[0]:
-            return RECORD_FULL
-        rec_b[i] = acc[C] + (mstep * dgamma) * vbar
-        pos[4] = i
-        rec_size[i] = 0
-        acc[C + 1:] = 0.0
-    i = pos[4]
-    n0 = ev_n[0]
-    if rows is not None:
-        if mstep > 0:
-            rows_book_load(rows, mstep * dgamma)
-        else:  # resuming an avalanche: rescan
-            rows[2][:] = -np.inf
-    status, n_ev, pl = relax_fused(form, stress, system, law, cache, work, events, rng, record,
-                                   max_sweeps, False, w, par, rows)
-    rec_size[i] += n_ev
-    for c in range(C):
-        acc[C + 1 + c] += pl[c]
-    if record:
-        for j in range(n0, min(ev_n[0], ev_aval.shape[0])):
-            ev_aval[j] = pos[2]
-    if status == 2:
-        return RECORD_FULL
-    if status == 1:
-        return SWEEP_LIMIT
-    book_relaxed(stress, base, w, mload, pos, acc, rec_a, rec_size, rec_pl, rec_mean, par)
-    return DONE
+    return _L.avalanche(3, (
+        mstep, form, stress, base, w, mload, dgamma, vbar, system, law, cache, work, events,
+        ev_aval, rng, record, max_sweeps, pos, acc, rec_b, rec_a, rec_size, rec_pl, rec_mean,
+        par), None)
 
 
 @nb.njit(cache=True)
@@ -204,44 +200,12 @@ def aqs_chunk(form, stress, base, v, ivm, w, mload, dgamma, vbar, vmean, n_steps
               event_driven, system, law, cache, work, events, ev_aval, rng, record, max_sweeps,
               max_aval, pos, acc, rec_b, rec_a, rec_size, rec_pl, rec_mean,
               par=0):  # pragma: no cover
-    """Up to ``max_aval`` avalanches of the AQS loop (as :func:`.aqs_kernels.aqs_chunk`)."""
-    _, tauc, nv, _, _, _, _ = system
-    _, law_f, _, _ = law
-    sref, pref, margin = cache
-    rows = row_bundle(form[0], form[1], law_f, stress)  # drift bounds of this chunk
-    rows_load(rows, v)
-    for e in range(ivm.shape[0]):
-        if ivm[e] < np.inf and ivm[e] > rows[5][6]:
-            rows[5][6] = ivm[e]
-    n_done = 0
-    n_quiet = 0
-    while True:
-        if pos[4] >= 0:
-            st = avalanche(0, form, stress, base, w, mload, dgamma, vbar, system, law,
-                           cache, work, events, ev_aval, rng, record, max_sweeps, pos, acc,
-                           rec_b, rec_a, rec_size, rec_pl, rec_mean, par, rows)
-            if st != DONE:
-                return st
-            n_done += 1
-        if pos[1] >= n_steps:
-            return DONE
-        if n_done >= max_aval:
-            return CHUNK_END
-        mstep = find_next(base, v, ivm, dgamma, n_steps, event_driven, nv, tauc, law_f, sref,
-                          pref, margin, pos, stress, par, rows)
-        if not event_driven and mstep == 0:
-            fill_quiet(pos[1] + 1, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
-            n_quiet += 1
-            if n_quiet >= QUIET_PER_AVALANCHE * max_aval and pos[1] < n_steps:
-                return CHUNK_END
-            continue
-        if mstep > n_steps - pos[0]:
-            fill_quiet(n_steps, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
-            return DONE
-        fill_quiet(pos[0] + mstep - 1, pos, acc, dgamma, vbar, vmean, rec_b, rec_a, rec_mean)
-        st = avalanche(mstep, form, stress, base, w, mload, dgamma, vbar, system, law,
-                       cache, work, events, ev_aval, rng, record, max_sweeps, pos, acc, rec_b,
-                       rec_a, rec_size, rec_pl, rec_mean, par, rows)
-        if st != DONE:
-            return st
-        n_done += 1
+    """Up to ``max_aval`` avalanches of the AQS loop (as :func:`.aqs_kernels.aqs_chunk`).
+
+    The arguments (``par`` included) and statuses of the 2D function; the loop keeps the
+    drift bounds of the rows (:func:`rows_init`) for its trigger searches and scans.
+    """
+    return _L.aqs_loop(3, (
+        form, stress, base, v, ivm, w, mload, dgamma, vbar, vmean, n_steps, event_driven, system,
+        law, cache, work, events, ev_aval, rng, record, max_sweeps, max_aval, pos, acc, rec_b,
+        rec_a, rec_size, rec_pl, rec_mean, par))

@@ -1,15 +1,15 @@
 """The loop state and record rows of the compiled cyclic and stress loops, 2D and 3D.
 
-:mod:`femplastic.weakplane.path_kernels` and :mod:`~femplastic.weakplane.path_kernels3d`
-differ only in the physics of a step (stress components, energies, means); the bookkeeping
-around it is this module's, used by both: the loop position ``ipos`` (fields :data:`IPOS`)
-and the statuses, the step positions (:func:`_pos`, :func:`_x_of`), the pending trigger
-(:func:`pend_trigger`), the elastic step rows written up to a found trigger with their
-:data:`ROWS_FULL` stops (:func:`strain_steps`, :func:`stress_steps`), the row of an
-avalanche's step (:func:`strain_row`), the avalanche log row (:func:`log_row`), the counters
-of a relaxation sweep (:func:`count_sweep`) and the opening of an avalanche
-(:func:`open_avalanche`). Each does the operations the loops did inline, in the same order:
-the same bits.
+The loops (:mod:`femplastic.weakplane.path_loop`, with the 2D and 3D pieces of
+:mod:`~femplastic.weakplane.path_kernels` and :mod:`~femplastic.weakplane.path_kernels3d`,
+which re-export this module's state and statuses) do their bookkeeping here: the loop
+position ``ipos`` (fields :data:`IPOS`) and the statuses, the step positions (:func:`_pos`,
+:func:`_x_of`), the pending trigger (:func:`pend_trigger`), the elastic step rows written up
+to a found trigger with their :data:`ROWS_FULL` stops (:func:`strain_steps`,
+:func:`stress_steps`), the row of an avalanche's step (:func:`strain_row`), the avalanche log
+row (:func:`log_row`), the counters of a relaxation sweep (:func:`count_sweep`) and the
+opening of an avalanche (:func:`open_avalanche`). Each does the operations the loops did
+inline, in the same order: the same bits.
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ from ..numba_cache import refresh as _refresh_numba_caches
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
-__all__ = ["IPOS", "ROWS_FULL", "count_sweep", "log_row", "open_avalanche", "pend_trigger",
-           "strain_row", "strain_steps", "stress_steps"]
+__all__ = ["A0", "CHUNK_END", "DONE", "DONE_", "FLOWED", "IPOS", "K_", "KB", "LOG_FULL", "NAVAL",
+           "NEV", "NREC", "NSW", "OJ", "ONEV", "OPEN", "OPEN_NEXT", "OSW", "PAV", "PEND", "PJ",
+           "PSENSE", "PUPTO", "R0", "RECORD_FULL", "ROWS_FULL", "SWEEP_LIMIT", "count_sweep",
+           "log_row", "open_avalanche", "pend_trigger", "strain_row", "strain_steps",
+           "stress_steps"]
 
 #: Fields of ``ipos``.
 IPOS = ("k", "k_base", "n", "n_aval", "n_events", "n_sweeps", "open", "open_j",
