@@ -150,6 +150,22 @@ def test_event_driven_aqs_is_bitwise_the_fixed_step_run(quenched):
     assert np.allclose(a.stress_before[1:] - a.stress[:-1], P3.G * 1e-3, rtol=1e-9, atol=0)
 
 
+def test_python_avalanche_path_records_as_the_compiled_loop(quenched, monkeypatch):
+    """A propagator without a numba form (the Python avalanche path) in 3D: the same records.
+
+    The stress before each avalanche is the base's resolved stress (``acc[C]``, C = 6 in 3D);
+    the Python path once read the 2D slot and recorded another component.
+    """
+    st0, _ = quenched
+    kw = dict(gamma_end=0.15, dgamma=1e-3)
+    a = fp.aqs(st0, P3, np.random.default_rng(7), **kw)
+    monkeypatch.setattr(type(st0.model.propagator), "numba_form", lambda self: None)
+    b = fp.aqs(st0, P3, np.random.default_rng(7), **kw)
+    assert a.avalanche_size.sum() > 20
+    for k in KEYS:
+        assert np.array_equal(getattr(a, k), getattr(b, k)), k
+
+
 def test_reverse_loading_and_checkpoint_resume_are_bitwise(quenched, tmp_path):
     st0, _ = quenched
     kw = dict(gamma_end=0.12, dgamma=1e-3, record_events=True, alpha=np.pi / 2)

@@ -456,7 +456,7 @@ def aqs(
         Books the same records as :func:`~femplastic.weakplane.aqs_kernels.avalanche`.
         """
         i = int(pos[0]) + mstep - 1
-        s_before[i] = acc[3] + (mstep * dgamma) * vbar
+        s_before[i] = acc[C] + (mstep * dgamma) * vbar
         n0 = int(buf.ev_n[0])
         n_ev, acc[C + 1:] = relax(st, rng, buf, record=record_events, max_sweeps=max_sweeps,
                                weights=w, gate=gate)  # grows buf as needed
