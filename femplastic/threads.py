@@ -41,19 +41,19 @@ against serial chunks as it goes and keeps threads only while they are faster
 machine has no core free for them (:func:`cores_free`).
 
 Load can appear during a run, so no driver decides once for a whole call: the compiled chunk
-loops (AQS, the strain path of the cyclic driver, the stress ramp) measure with a
+loops (AQS, the strain path of the cyclic driver, the stress ramp, the KMC quench, whose
+blocks of ``n`` thermal steps run in compiled calls of ~0.1 s) measure with a
 :class:`Tuner`, which also looks at the free cores every :data:`LOOK` seconds while it holds
 threads and drops them at once when a core is taken (or a threaded chunk runs at less than
-half the serial rate); the Python loops (AQS with ``stop_when`` or a propagator without a numba
-form, :class:`~femplastic.weakplane.drivers.path.StrainPath`, the Python stress ramp, the
-sweep-by-sweep relaxation, the KMC quench, whose blocks of ``n`` thermal steps run in
-compiled calls of ~0.1 s) hold a :class:`Gate`, which looks
-at the free cores again every :data:`LOOK` seconds at their safe points (between compiled
-calls); a single relaxation called on its own
-(:func:`~femplastic.weakplane.drivers.aqs.relax`) decides once. A run beside a process that starts
-spinning thus falls back to one thread within about :data:`LOOK` seconds plus one compiled
-call. The runnable count excludes the run's own threads (an OpenMP worker still spinning
-after a region is no other load).
+half the serial rate); the Python loops (AQS with ``stop_when`` or a propagator without a
+numba form, :class:`~femplastic.weakplane.drivers.path.StrainPath`, the Python stress ramp,
+the sweep-by-sweep relaxation, the KMC quench without a compiled form) hold a
+:class:`Gate`, which looks at the free cores again every :data:`LOOK` seconds at their safe
+points (between compiled calls); a single relaxation called on its own
+(:func:`~femplastic.weakplane.drivers.aqs.relax`) decides once. A run beside a process that
+starts spinning thus falls back to one thread within about :data:`LOOK` seconds plus one
+compiled call. The runnable count excludes the run's own threads (an OpenMP worker still
+spinning after a region is no other load).
 
 Threaded regions write disjoint elements with the serial arithmetic, reductions are exact
 (minima) or summed in a fixed block order, so the results are bit-identical whatever the

@@ -420,7 +420,7 @@ def test_mode_switches_during_a_run_bit_identical(monkeypatch, driver):
     assert a.keys() == b.keys() and len(a) > 5
     diff = [k for k in a if a[k] != b[k]]
     assert not diff, diff[:5]
-    tuned = driver in ("aqs_chunks", "cyclic_compiled", "stress_compiled")
+    tuned = driver in ("aqs_chunks", "cyclic_compiled", "stress_compiled", "quench_bounded")
     if tuned:  # chunks ran serial and threaded in turn
         assert alt.switches >= 4
     else:  # the gates said no and yes along the run

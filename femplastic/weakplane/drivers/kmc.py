@@ -194,23 +194,25 @@ def quench(
         estimate = StationarityEstimate(window, tol, max_events / n)
         gate = threads.Gate(n)  # the free-core gate, looked at again between compiled calls
         part = max(1, (1 << 15) // n)  # thermal steps of the next compiled call
+        tuner = threads.Tuner(gate.grain)  # compiled parts: threaded or serial, the faster
         while n_thermal < max_events:
             interrupt.check()  # a safe point between compiled calls
             if form is not None:  # a whole block in compiled calls
                 todo = min(n - n_thermal % n, max_events - n_thermal)
                 dt, n_ev, left = 0.0, 0, todo
-                while left > 0:  # parts of ~0.1 s, the gate looked at between them
+                while left > 0:  # parts of ~0.1 s, the Tuner decides between them
                     k = min(left, part)
                     t0 = _time.perf_counter()
                     status, k_ev, dt = KK.kmc_run(form, st.stress, system, law, cache,
                                                   buf.work, buf.events, kcache, rng, beta, k,
-                                                  1_000_000, gate.par, dt)  # time summed on
+                                                  1_000_000, tuner.par, dt)  # time summed on
                     if status != 0:
                         raise RuntimeError("relaxation did not stop after 1000000 sweeps")
                     n_ev += k_ev
                     left -= k
-                    part = max(1, min(4 * part, int(k * 0.1 / max(_time.perf_counter() - t0,
-                                                                   1e-6))))
+                    took = max(_time.perf_counter() - t0, 1e-6)
+                    tuner.record(k + k_ev, took)  # work: thermal steps and slips
+                    part = max(1, min(4 * part, int(k * 0.1 / took)))
                     if left:
                         interrupt.check()
                 time += dt
