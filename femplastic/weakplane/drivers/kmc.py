@@ -192,7 +192,7 @@ def quench(
         kcache = KK.kmc_cache(n)
         system, law, cache = kernel_state(st)
         estimate = StationarityEstimate(window, tol, max_events / n)
-        gate = threads.Gate(n)  # the free-core gate, looked at again between compiled calls
+        gate = threads.Gate(n)  # the free-core gate of the per-step relaxations (no compiled form)
         part = max(1, (1 << 15) // n)  # thermal steps of the next compiled call
         tuner = threads.Tuner(gate.grain)  # compiled parts: threaded or serial, the faster
         while n_thermal < max_events:
