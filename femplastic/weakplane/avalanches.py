@@ -1,14 +1,16 @@
 """Avalanche catalogue and size statistics of the weak-plane model.
 
 **Catalogue.** :func:`record` drives monotonic AQS (the engine of
-:class:`~femplastic.weakplane.drivers.path.StrainPath`, identical to :func:`femplastic.aqs`)
+:class:`~femplastic.weakplane.drivers.path.StrainPath`, identical to :func:`femplastic.aqs`;
+a 3D state its compiled twin :class:`~femplastic.weakplane.drivers.path.CompiledPath`)
 keeping every event; :func:`catalogue` turns any driver's
 :class:`~femplastic.weakplane.drivers.path.AvalancheLog` into one row per avalanche: size in
 slip events, external stress drop, resolved plastic strain, duration in synchronous sweeps,
 number of distinct elements, dissipation and spatial extent, the radius of gyration of the
-distinct elements on the periodic grid. On a torus the centre is the circular mean along each
-axis (``atan2(<sin 2 pi x / L>, <cos 2 pi x / L>)``) and distances are minimum images from it;
-for an avalanche spanning the system the extent saturates near ``L / sqrt(6)`` per axis.
+distinct elements on the periodic grid (2D or 3D, ``AvalancheLog.dim``). On a torus the
+centre is the circular mean along each axis (``atan2(<sin 2 pi x / L>, <cos 2 pi x / L>)``)
+and distances are minimum images from it; for an avalanche spanning the system the extent
+saturates near ``L / sqrt(6)`` per axis.
 
 **Estimators.** Avalanche sizes ``s >= s_min`` are fitted by maximum likelihood to the
 discrete power law with an exponential (upper) cutoff
@@ -28,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import validation
-from .drivers.path import AvalancheLog, StrainPath
+from .drivers.path import AvalancheLog, CompiledPath, StrainPath, choose_compiled
 from .params import ModelParams
 from .state import State
 
@@ -105,12 +107,18 @@ def record(state: State, params: ModelParams | None, rng: np.random.Generator,
         raise ValueError(f"dgamma must be in (0, gamma_end], got {dgamma!r}")
     validation.params_match(state, params)
     n = int(round(gamma_end / dgamma))
-    eng = StrainPath(state, rng, dgamma, alpha, n, record_events=True)
+    eng: StrainPath | CompiledPath
+    if state.model.dim == 3:  # 3D runs on the compiled loop only (its 2D twin is bitwise
+        choose_compiled(state, None, None, None, 0.0)  # StrainPath): a clear error otherwise
+        eng = CompiledPath(state, rng, dgamma, alpha, n, record_events=True)
+    else:
+        eng = StrainPath(state, rng, dgamma, alpha, n, record_events=True)
     eng.leg(n)
     return eng.avalanches()
 
 
-def radius_of_gyration(ix: ArrayLike, iy: ArrayLike, L: int) -> float:
+def radius_of_gyration(ix: ArrayLike, iy: ArrayLike, L: int,
+                       iz: ArrayLike | None = None) -> float:
     """Radius of gyration of grid cells ``(ix, iy)`` on the ``L x L`` torus (cell units).
 
     Parameters
@@ -119,11 +127,14 @@ def radius_of_gyration(ix: ArrayLike, iy: ArrayLike, L: int) -> float:
         Cell coordinates (k >= 1), equal weights.
     L : int
         Grid side.
+    iz : (k,) array_like of int, optional
+        Third coordinate of cells of an ``L^3`` grid (3D torus).
 
     Returns
     -------
     float
-        ``sqrt(<dx^2 + dy^2>)`` with minimum-image offsets from the circular-mean centre.
+        ``sqrt(<dx^2 + dy^2 (+ dz^2)>)`` with minimum-image offsets from the circular-mean
+        centre.
 
     Examples
     --------
@@ -133,7 +144,8 @@ def radius_of_gyration(ix: ArrayLike, iy: ArrayLike, L: int) -> float:
     0.5
     """
     r2 = 0.0
-    for x in (np.asarray(ix, dtype=float), np.asarray(iy, dtype=float)):
+    coords = (ix, iy) if iz is None else (ix, iy, iz)
+    for x in (np.asarray(c, dtype=float) for c in coords):
         a = 2 * np.pi * x / L
         c = np.arctan2(np.sin(a).mean(), np.cos(a).mean()) * L / (2 * np.pi)
         d = (x - c + L / 2) % L - L / 2
@@ -141,8 +153,8 @@ def radius_of_gyration(ix: ArrayLike, iy: ArrayLike, L: int) -> float:
     return float(np.sqrt(r2))
 
 
-def catalogue(log: AvalancheLog, L: int) -> Catalogue:
-    """Per-avalanche catalogue of a log recorded with events, on an ``L x L`` grid.
+def catalogue(log: AvalancheLog, L: int, dim: int | None = None) -> Catalogue:
+    """Per-avalanche catalogue of a log recorded with events, on an ``L x L`` or ``L^3`` grid.
 
     Parameters
     ----------
@@ -150,15 +162,32 @@ def catalogue(log: AvalancheLog, L: int) -> Catalogue:
         From :func:`record`, :func:`femplastic.cyclic` or
         :func:`femplastic.stress_controlled` with ``record_events=True``.
     L : int
-        Grid side (elements are numbered ``iy * L + ix``).
+        Grid side (elements are numbered ``iy * L + ix`` in 2D, ``(iz * L + iy) * L + ix``
+        in 3D).
+    dim : int, optional
+        2 or 3; default ``log.dim``, the dimension of the model that ran. The extent is the
+        radius of gyration on the 2D or 3D torus.
 
     Returns
     -------
     Catalogue
+
+    Raises
+    ------
+    ValueError
+        A log without events, a ``dim`` other than 2 or 3, or an event element outside the
+        ``L^dim`` grid (e.g. a 3D log read as 2D).
     """
     if log.events is None:
         raise ValueError("the log has no events: record it with record_events=True")
+    dim = int(getattr(log, "dim", 2)) if dim is None else dim
+    if dim not in (2, 3):
+        raise ValueError(f"dim must be 2 or 3, got {dim!r}")
     ev = log.events
+    if ev["element"].size and (ev["element"].min() < 0 or ev["element"].max() >= L**dim):
+        hint = " (a 3D log? pass dim=3)" if dim == 2 else ""
+        raise ValueError(f"event element {int(ev['element'].max())} is outside the L^{dim} = "
+                         f"{L**dim} elements of L = {L}{hint}")
     m = log.size.size
     n_el = np.zeros(m, np.int64)
     ext = np.zeros(m)
@@ -168,7 +197,8 @@ def catalogue(log: AvalancheLog, L: int) -> Catalogue:
         els = np.unique(ev["element"][order[bounds[a]:bounds[a + 1]]])
         n_el[a] = els.size
         if els.size:
-            ext[a] = radius_of_gyration(els % L, els // L, L)
+            ext[a] = radius_of_gyration(els % L, (els // L) % L, L,
+                                        els // (L * L) if dim == 3 else None)
     return Catalogue(log.size.copy(), log.drop, log.plastic.copy(), log.sweeps.copy(), n_el,
                      ext, log.dissipation.copy(), log.gamma.copy())
 
