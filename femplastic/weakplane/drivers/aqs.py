@@ -42,7 +42,8 @@ __all__ = ["aqs", "relax", "AQSRun", "EventLog"]
 class EventLog:
     """Every slip event: element, system, angle (rad), resolved stress, amplitude, avalanche.
 
-    All arrays have shape (n_events,).
+    All arrays have shape (n_events,). In 3D the angle is the polar angle ``arccos n_z`` of
+    the plane normal (``State.theta``), which does not determine the system.
     """
 
     element: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -203,8 +204,8 @@ class AQSRun:
     plastic : (n_steps,) ndarray
         Resolved plastic strain of the step's avalanche, ``direction M(alpha) : sum(deps)/n``
         (area-weighted mean over elements).
-    mean_stress : (n_steps, 3) ndarray
-        Full mean stress tensor after each step.
+    mean_stress : (n_steps, C) ndarray
+        Full mean stress tensor after each step, Voigt (C = 3 in 2D, 6 in 3D).
     events : EventLog or None
         Every slip event when requested.
     alpha, direction, dgamma : float
