@@ -204,8 +204,8 @@ class AQSRun:
     plastic : (n_steps,) ndarray
         Resolved plastic strain of the step's avalanche, ``direction M(alpha) : sum(deps)/n``
         (area-weighted mean over elements).
-    mean_stress : (n_steps, C) ndarray
-        Full mean stress tensor after each step, Voigt (C = 3 in 2D, 6 in 3D).
+    mean_stress : (n_steps, 3) or (n_steps, 6) ndarray
+        Full mean stress tensor after each step, Voigt (2D or 3D).
     events : EventLog or None
         Every slip event when requested.
     alpha, direction, dgamma : float
