@@ -75,7 +75,7 @@ class AvalancheLog:
     plastic : (m,) ndarray
         Resolved mean plastic strain ``M(alpha) : <d eps_pl>``.
     dissipation : (m,) ndarray
-        Energy released per unit area (LJ units).
+        Energy released per unit area (per unit volume in 3D), LJ units.
     events : dict of (n_events,) ndarrays or None
         ``element, system, theta, tau, amplitude, sweep`` (global sweep index) and
         ``avalanche`` (row of this log) of every event, when recorded.
