@@ -270,3 +270,30 @@ def test_avalanche_record_and_catalogue_of_a_3d_run(quenched):
     for lg in (cyc, ramp):
         assert lg.dim == 3 and lg.size.sum() > 0
         assert A.catalogue(lg, 4).size.sum() == lg.events["element"].size
+
+
+def test_bauschinger_in_3d_keeps_its_stress_and_plastic_strain_books(quenched):
+    """Unload and both reloads: the macroscopic stress is ``C : (E - <eps_pl>) + <Sigma0>``
+    (the element mean), and every record is the elastic line minus ``2 G`` times the plastic
+    strain resolved along the loading (``M : C : d eps_pl = 2 G M : d eps_pl``, deviatoric)."""
+    C = fp.fe.elasticity3d.Isotropic3D(P3.G, P3.B).matrix()
+    loaded = fp.aqs(quenched, P3, np.random.default_rng(3), gamma_end=0.2, dgamma=1e-3).state
+    b = fp.bauschinger(loaded, P3, np.random.default_rng(4), gamma_reload=0.05, dgamma=1e-3)
+    rv = fp.aqs(b.unloaded, P3, np.random.default_rng(5), gamma_end=0.05, dgamma=1e-3,
+                alpha=np.pi / 2)  # a reverse reload (b.reverse's generator is b's)
+    assert rv.stress[0] == pytest.approx(b.reverse.stress[0], abs=1e-13)  # elastic start
+    n_slips = 0
+    for start, run in ((loaded, b.unload), (b.unloaded, rv)):
+        st = run.state
+        mean = C @ (st.macro_strain - st.eps_pl.mean(axis=0)) + st.prestress.mean(axis=0)
+        assert np.allclose(st.stress.mean(axis=0), mean, rtol=0, atol=1e-13)
+        M = run.direction * loading_tensor(3, run.alpha)
+        assert np.allclose(st.macro_strain - start.macro_strain, run.gamma[-1] * M, atol=1e-15)
+        d_pl = resolve(M, (st.eps_pl - start.eps_pl).mean(axis=0))
+        assert run.plastic.sum() == pytest.approx(d_pl, rel=1e-12, abs=1e-18)
+        line = resolve(M, start.stress.mean(axis=0)) + P3.G * run.gamma
+        assert np.allclose(run.stress, line - 2 * P3.G * np.cumsum(run.plastic), atol=1e-13)
+        n_slips += int(run.avalanche_size.sum())
+    assert n_slips > 0
+    # unloading stops at the first step whose stress is >= 0 (-Sigma_xy): within one step
+    assert -P3.G * 1e-3 <= b.unloaded.external_stress() <= 0.0
