@@ -42,10 +42,8 @@ def assert_same_run(a, b):
                         assert u.keys() == v.keys()
                         for k in u:
                             assert np.array_equal(u[k], v[k]), f"events.{k}"
-                elif isinstance(u, np.ndarray):
+                else:
                     assert u.dtype == v.dtype and np.array_equal(u, v), f"avalanches.{g.name}"
-                else:  # the model's dimension
-                    assert u == v, f"avalanches.{g.name}"
         elif isinstance(x, np.ndarray):
             assert x.dtype == y.dtype and np.array_equal(x, y), f.name
         else:

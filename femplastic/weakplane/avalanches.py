@@ -1,16 +1,14 @@
 """Avalanche catalogue and size statistics of the weak-plane model.
 
 **Catalogue.** :func:`record` drives monotonic AQS (the engine of
-:class:`~femplastic.weakplane.drivers.path.StrainPath`, identical to :func:`femplastic.aqs`;
-a 3D state its compiled twin :class:`~femplastic.weakplane.drivers.path.CompiledPath`)
+:class:`~femplastic.weakplane.drivers.path.StrainPath`, identical to :func:`femplastic.aqs`)
 keeping every event; :func:`catalogue` turns any driver's
 :class:`~femplastic.weakplane.drivers.path.AvalancheLog` into one row per avalanche: size in
 slip events, external stress drop, resolved plastic strain, duration in synchronous sweeps,
 number of distinct elements, dissipation and spatial extent, the radius of gyration of the
-distinct elements on the periodic grid (2D or 3D, ``AvalancheLog.dim``). On a torus the
-centre is the circular mean along each axis (``atan2(<sin 2 pi x / L>, <cos 2 pi x / L>)``)
-and distances are minimum images from it; for an avalanche spanning the system the extent
-saturates near ``L / sqrt(6)`` per axis.
+distinct elements on the periodic grid. On a torus the centre is the circular mean along each
+axis (``atan2(<sin 2 pi x / L>, <cos 2 pi x / L>)``) and distances are minimum images from it;
+for an avalanche spanning the system the extent saturates near ``L / sqrt(6)`` per axis.
 
 **Estimators.** Avalanche sizes ``s >= s_min`` are fitted by maximum likelihood to the
 discrete power law with an exponential (upper) cutoff
@@ -30,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import validation
-from .drivers.path import AvalancheLog, CompiledPath, StrainPath, choose_compiled
+from .drivers.path import AvalancheLog, CompiledPath, StrainPath
 from .params import ModelParams
 from .state import State
 
@@ -101,25 +99,19 @@ def record(state: State, params: ModelParams | None, rng: np.random.Generator,
     AvalancheLog
         With ``events`` (element, system, sweep, ...) for :func:`catalogue`.
     """
-    if not np.isfinite(gamma_end) or gamma_end <= 0:
-        raise ValueError(f"gamma_end must be > 0, got {gamma_end!r}")
-    if not np.isfinite(dgamma) or dgamma <= 0 or dgamma > gamma_end:
-        raise ValueError(f"dgamma must be in (0, gamma_end], got {dgamma!r}")
+    validation.check_aqs(state, rng, gamma_end, dgamma, alpha, True, True)  # types, memory
+    validation.number("dgamma", dgamma, low=0.0, low_open=True, high=gamma_end)
     validation.params_match(state, params)
     n = int(round(gamma_end / dgamma))
-    eng: StrainPath | CompiledPath
-    if state.model.dim == 3:  # 3D runs on the compiled loop only (its 2D twin is bitwise
-        choose_compiled(state, None, None, None, 0.0)  # StrainPath): a clear error otherwise
-        eng = CompiledPath(state, rng, dgamma, alpha, n, record_events=True)
-    else:
-        eng = StrainPath(state, rng, dgamma, alpha, n, record_events=True)
+    path = CompiledPath if state.model.dim == 3 else StrainPath  # StrainPath is 2D only
+    eng = path(state, rng, dgamma, alpha, n, record_events=True)
     eng.leg(n)
     return eng.avalanches()
 
 
-def radius_of_gyration(ix: ArrayLike, iy: ArrayLike, L: int,
-                       iz: ArrayLike | None = None) -> float:
-    """Radius of gyration of grid cells ``(ix, iy)`` on the ``L x L`` torus (cell units).
+def radius_of_gyration(ix: ArrayLike, iy: ArrayLike, L: int, iz: ArrayLike | None = None
+                       ) -> float:
+    """Radius of gyration of grid cells ``(ix, iy[, iz])`` on the ``L^2`` (``L^3``) torus.
 
     Parameters
     ----------
@@ -128,13 +120,13 @@ def radius_of_gyration(ix: ArrayLike, iy: ArrayLike, L: int,
     L : int
         Grid side.
     iz : (k,) array_like of int, optional
-        Third coordinate of cells of an ``L^3`` grid (3D torus).
+        Third coordinate of cells of an ``L^3`` grid (3D).
 
     Returns
     -------
     float
-        ``sqrt(<dx^2 + dy^2 (+ dz^2)>)`` with minimum-image offsets from the circular-mean
-        centre.
+        ``sqrt(<dx^2 + dy^2 [+ dz^2]>)`` with minimum-image offsets from the circular-mean
+        centre, in cell units.
 
     Examples
     --------
@@ -144,8 +136,7 @@ def radius_of_gyration(ix: ArrayLike, iy: ArrayLike, L: int,
     0.5
     """
     r2 = 0.0
-    coords = (ix, iy) if iz is None else (ix, iy, iz)
-    for x in (np.asarray(c, dtype=float) for c in coords):
+    for x in (np.asarray(c, dtype=float) for c in (ix, iy, iz) if c is not None):
         a = 2 * np.pi * x / L
         c = np.arctan2(np.sin(a).mean(), np.cos(a).mean()) * L / (2 * np.pi)
         d = (x - c + L / 2) % L - L / 2
@@ -153,8 +144,8 @@ def radius_of_gyration(ix: ArrayLike, iy: ArrayLike, L: int,
     return float(np.sqrt(r2))
 
 
-def catalogue(log: AvalancheLog, L: int, dim: int | None = None) -> Catalogue:
-    """Per-avalanche catalogue of a log recorded with events, on an ``L x L`` or ``L^3`` grid.
+def catalogue(log: AvalancheLog, L: int, dim: int = 2) -> Catalogue:
+    """Per-avalanche catalogue of a log recorded with events, on an ``L x L`` (``L^3``) grid.
 
     Parameters
     ----------
@@ -162,11 +153,9 @@ def catalogue(log: AvalancheLog, L: int, dim: int | None = None) -> Catalogue:
         From :func:`record`, :func:`femplastic.cyclic` or
         :func:`femplastic.stress_controlled` with ``record_events=True``.
     L : int
-        Grid side (elements are numbered ``iy * L + ix`` in 2D, ``(iz * L + iy) * L + ix``
-        in 3D).
-    dim : int, optional
-        2 or 3; default ``log.dim``, the dimension of the model that ran. The extent is the
-        radius of gyration on the 2D or 3D torus.
+        Grid side (elements are numbered ``iy * L + ix``; in 3D ``(iz * L + iy) * L + ix``).
+    dim : int
+        2 (default) or 3, the model's ``dim``: the extent is measured on the ``L^dim`` torus.
 
     Returns
     -------
@@ -175,19 +164,20 @@ def catalogue(log: AvalancheLog, L: int, dim: int | None = None) -> Catalogue:
     Raises
     ------
     ValueError
-        A log without events, a ``dim`` other than 2 or 3, or an event element outside the
-        ``L^dim`` grid (e.g. a 3D log read as 2D).
+        A log without events; ``dim`` not 2 or 3; an element outside the ``L^dim`` grid
+        (a 3D log catalogued as 2D).
     """
     if log.events is None:
         raise ValueError("the log has no events: record it with record_events=True")
-    dim = int(getattr(log, "dim", 2)) if dim is None else dim
-    if dim not in (2, 3):
-        raise ValueError(f"dim must be 2 or 3, got {dim!r}")
+    validation.integer("L", L, low=1)
+    if validation.integer("dim", dim, low=2, high=3) == 2 and log.events["element"].size \
+            and int(log.events["element"].max()) >= L ** 2:
+        raise ValueError(f"the log has element {int(log.events['element'].max())}, outside the "
+                         f"L x L = {L}^2 grid: a 3D log needs catalogue(log, L, dim=3)")
+    if dim == 3 and log.events["element"].size and int(log.events["element"].max()) >= L ** 3:
+        raise ValueError(f"the log has element {int(log.events['element'].max())}, outside the "
+                         f"L^3 = {L}^3 grid: pass the model's L")
     ev = log.events
-    if ev["element"].size and (ev["element"].min() < 0 or ev["element"].max() >= L**dim):
-        hint = " (a 3D log? pass dim=3)" if dim == 2 else ""
-        raise ValueError(f"event element {int(ev['element'].max())} is outside the L^{dim} = "
-                         f"{L**dim} elements of L = {L}{hint}")
     m = log.size.size
     n_el = np.zeros(m, np.int64)
     ext = np.zeros(m)

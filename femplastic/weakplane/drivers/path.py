@@ -79,8 +79,6 @@ class AvalancheLog:
     events : dict of (n_events,) ndarrays or None
         ``element, system, theta, tau, amplitude, sweep`` (global sweep index) and
         ``avalanche`` (row of this log) of every event, when recorded.
-    dim : int
-        Dimension of the model that ran, 2 or 3 (the element numbering the catalogue reads).
     """
 
     step: NDArray[np.int64]
@@ -92,7 +90,6 @@ class AvalancheLog:
     plastic: NDArray[np.float64]
     dissipation: NDArray[np.float64]
     events: dict[str, NDArray] | None = None
-    dim: int = 2
 
     @property
     def drop(self) -> NDArray[np.float64]:
@@ -346,14 +343,14 @@ class LoopLog:
         Keep the events.
     sink : callable, optional
         ``sink(kind, block)``, see above.
-    rows, dim : int
-        Avalanches (and events) per block handed to ``sink``; the model's dimension.
+    rows : int
+        Avalanches (and events) per block handed to ``sink``.
     """
 
     def __init__(self, PK: Any, n_elem: int, record_events: bool,
                  sink: Callable[[str, dict[str, NDArray]], None] | None = None,
-                 rows: int = 65536, dim: int = 2) -> None:
-        self.PK, self.n_elem, self.sink, self.dim = PK, int(n_elem), sink, int(dim)
+                 rows: int = 65536) -> None:
+        self.PK, self.n_elem, self.sink = PK, int(n_elem), sink
         self.record_events = bool(record_events)
         self.rows = max(1, int(rows))
         self.alog = np.zeros((self.rows if sink is not None else 64, 8))
@@ -419,7 +416,7 @@ class LoopLog:
     def avalanches(self, ipos: NDArray[np.int64]) -> AvalancheLog:
         """The rows held as an :class:`AvalancheLog` (events included when recorded)."""
         return AvalancheLog(**self._columns(self.held(ipos)),
-                            events=self._events() if self.record_events else None, dim=self.dim)
+                            events=self._events() if self.record_events else None)
 
     def checkpoint(self, ipos: NDArray[np.int64]) -> tuple[NDArray, dict[str, NDArray]]:
         """The rows and events held (copies): a checkpoint's ``alog`` and events."""
@@ -684,7 +681,7 @@ class CompiledPath:
         self.facc = np.zeros(len(PK.FACC))
         self.facc[PK.BEXT] = float(resolve(self.M, AK.weighted_mean(self.base, self.w)))
         self.record_events = bool(record_events)
-        self.log = LoopLog(PK, st.n_elem, record_events, log_sink, log_rows, m.dim)
+        self.log = LoopLog(PK, st.n_elem, record_events, log_sink, log_rows)
         self.work = work_buffers(st.n_elem, C)
         n = st.n_elem
         self._tmp = (np.empty((n, C)), np.empty((n, C)), np.empty((n, C)), np.empty(n))

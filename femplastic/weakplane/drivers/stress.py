@@ -448,7 +448,7 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
     out_g = np.zeros(rows)
     jump = np.zeros(rows)
     sizes = np.zeros(rows, np.int64)
-    log = LoopLog(PK, st.n_elem, record_events, log_sink, sink_rows, m.dim)
+    log = LoopLog(PK, st.n_elem, record_events, log_sink, sink_rows)
     work = work_buffers(st.n_elem, C)
     E0 = st.macro_strain.copy()
     base = st.stress.copy()
