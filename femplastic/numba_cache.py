@@ -37,7 +37,7 @@ KERNEL_MODULES = ("fe/propagators/kernels.py", "weakplane/kernels.py",
                   "weakplane/aqs_kernels3d.py", "weakplane/kmc_kernels3d.py",
                   "weakplane/path_kernels3d.py", "atomistic/pair_kernels.py",
                   "weakplane/path_rows.py", "weakplane/bydim.py", "weakplane/path_loop.py",
-                  "weakplane/aqs_loop.py")
+                  "weakplane/aqs_loop.py", "weakplane/relax_loop.py")
 _STAMP = _ROOT / "__pycache__" / "femplastic-kernels.sha256"
 _done = False
 

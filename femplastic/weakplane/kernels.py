@@ -17,6 +17,7 @@ from numba import uint64 as u64
 
 from ..fe.propagators.kernels import apply_form
 from ..numba_cache import refresh as _refresh_numba_caches
+from .relax_loop import relax_loop
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
@@ -370,6 +371,24 @@ def add_plastic(count, act_e, deps, wts, out):  # pragma: no cover - compiled
             out[2] += we * deps[i, 2]
 
 
+#: Stress components of a 2D element (Voigt xx, yy, xy).
+COMPONENTS = 3
+
+
+@nb.njit(cache=True)
+def sweep_scan(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k, par,
+               rows):  # pragma: no cover - compiled
+    """A sweep's stability scan (:func:`find_active`; ``rows`` unused in 2D)."""
+    return find_active(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k, False, par)
+
+
+@nb.njit(cache=True)
+def sweep_apply(form, stress, count, act_e, deps, rng, par, rows):  # pragma: no cover
+    """A sweep's kernel update (the propagator's ``apply_form``; ``rows`` unused in 2D)."""
+    kind, arr, L = form
+    apply_form(kind, arr, L, stress, count, act_e, deps, rng, par)
+
+
 @nb.njit(cache=True)
 def relax_fused(form, stress, system, law, cache, work, events, rng, record, max_sweeps,
                 thermal_first, wts=None, par=0):  # pragma: no cover - compiled
@@ -394,40 +413,8 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
     shuffled forms, :func:`apply_form`), then the renewals (:func:`finish_slips`). The Python
     sweep of :func:`femplastic.weakplane.drivers.aqs.relax` follows the same order.
     """
-    kind, arr, L = form
-    theta, tauc, nv, _, _, _, _ = system
-    _, law_f, _, _ = law
-    sref, pref, margin = cache
-    act_e, act_k, deps, amp, taus = work
-    ev_e, ev_k, ev_th, ev_tau, ev_amp, ev_n = events
-    n_events = 0
-    plastic = np.zeros(3)
-    for sweep in range(max_sweeps):
-        if sweep == 0 and thermal_first:
-            count = 1
-        else:
-            count = find_active(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k,
-                                False, par)
-        if count == 0:
-            return 0, n_events, plastic
-        draw_slips(count, stress, system, law, work, rng, sweep == 0 and thermal_first)
-        if record:
-            for i in range(count):
-                j = ev_n[0]
-                if j < ev_e.shape[0]:
-                    ev_e[j] = act_e[i]
-                    ev_k[j] = act_k[i]
-                    ev_th[j] = theta[act_e[i], act_k[i]]
-                    ev_tau[j] = taus[i]
-                    ev_amp[j] = amp[i]
-                ev_n[0] = j + 1
-        apply_form(kind, arr, L, stress, count, act_e, deps, rng, par)
-        add_plastic(count, act_e, deps, wts, plastic)
-        finish_slips(count, system, law, cache, work, rng)
-        n_events += count
-        if record and ev_n[0] + stress.shape[0] > ev_e.shape[0]:
-            return 2, n_events, plastic  # the next sweep (<= n events) might not fit
-    return 1, n_events, plastic
+    return relax_loop(2, form, stress, system, law, cache, work, events, rng, record,
+                      max_sweeps, thermal_first, wts, par, None)
 
 
 @nb.njit(cache=True)

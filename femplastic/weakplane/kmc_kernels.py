@@ -108,6 +108,57 @@ def _set_leaf(tree, m, e, w):  # pragma: no cover - compiled
         i //= 2
 
 
+@nb.njit(cache=True)
+def finish_tree(kcache, n, rebuild):  # pragma: no cover - compiled
+    """After a refresh pass: rebuild the sum tree when flagged (or its total underflows).
+
+    The leaves are ``exp(k_logr[e] - g)`` with ``g = max k_logr`` (stored in ``meta[0]``),
+    the inner nodes the sums of their children; ``meta[1]`` (the rebuild flag) is cleared.
+    """
+    _, _, k_logr, _, tree, meta = kcache
+    m = tree.shape[0] // 2
+    if not rebuild and tree[1] < 1e-250:
+        rebuild = True
+    if rebuild:
+        g = -np.inf
+        for e in range(n):
+            if k_logr[e] > g:
+                g = k_logr[e]
+        meta[0] = g
+        meta[1] = 0.0
+        tree[:] = 0.0
+        for e in range(n):
+            tree[m + e] = np.exp(k_logr[e] - g)
+        for i in range(m - 1, 0, -1):
+            tree[i] = tree[2 * i] + tree[2 * i + 1]
+
+
+@nb.njit(cache=True)
+def draw_trial(tree, m, n, tot, scale, rng):  # pragma: no cover - compiled
+    """One trial of the rejection scheme: ``(e, u, wait)``.
+
+    ``wait`` the exponential gap (mean ``scale = 1 / sum(B)``), ``e`` drawn from the sum
+    tree with probability ``B_e / sum(B)`` (O(log n); ``-1``: a void trial, round-off at a
+    node boundary), ``u`` the uniform of the acceptance test. Draws: one exponential, two
+    uniforms, in that order.
+    """
+    wait = rng.exponential() * scale
+    target = rng.random() * tot
+    i = 1
+    while i < m:
+        left = tree[2 * i]
+        if target < left:
+            i = 2 * i
+        else:
+            target -= left
+            i = 2 * i + 1
+    e = i - m
+    u = rng.random()
+    if e >= n or tree[i] == 0.0:
+        return -1, u, wait
+    return e, u, wait
+
+
 @nb.njit(cache=True, parallel=True)
 def _sync_par(stress, nv, tauc, slips, law_f, beta, kcache, rebuild):  # pragma: no cover
     """The refresh pass of :func:`_sync` on threads; the tree updated afterwards, serially.
@@ -173,20 +224,7 @@ def _sync(stress, nv, tauc, slips, law_f, beta, kcache, par=0):  # pragma: no co
                 rebuild = True
             elif not rebuild:
                 _set_leaf(tree, m, e, np.exp(x))
-    if not rebuild and tree[1] < 1e-250:
-        rebuild = True
-    if rebuild:
-        g = -np.inf
-        for e in range(n):
-            if k_logr[e] > g:
-                g = k_logr[e]
-        meta[0] = g
-        meta[1] = 0.0
-        tree[:] = 0.0
-        for e in range(n):
-            tree[m + e] = np.exp(k_logr[e] - g)
-        for i in range(m - 1, 0, -1):
-            tree[i] = tree[2 * i] + tree[2 * i + 1]
+    finish_tree(kcache, n, rebuild)
 
 
 @nb.njit(cache=True)
@@ -212,19 +250,9 @@ def kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng,
     scale = np.exp(-meta[0] - infl) / tot  # 1 / sum(B)
     dt = 0.0
     while True:
-        dt += rng.exponential() * scale
-        target = rng.random() * tot
-        i = 1
-        while i < m:
-            left = tree[2 * i]
-            if target < left:
-                i = 2 * i
-            else:
-                target -= left
-                i = 2 * i + 1
-        e = i - m
-        u = rng.random()
-        if e >= n or tree[i] == 0.0:  # round-off at a node boundary: a void trial
+        e, u, wait = draw_trial(tree, m, n, tot, scale, rng)
+        dt += wait
+        if e < 0:  # round-off at a node boundary: a void trial
             continue
         s0 = 0.5 * (stress[e, 1] - stress[e, 0])
         s1 = stress[e, 2]

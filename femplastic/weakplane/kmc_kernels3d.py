@@ -19,7 +19,7 @@ import numpy as np
 from numba import uint64 as u64
 
 from ..numba_cache import refresh as _refresh_numba_caches
-from .kmc_kernels import REFRESH, _set_leaf
+from .kmc_kernels import REFRESH, _set_leaf, draw_trial, finish_tree
 from .relax3d import (
     SCAN_BLOCK,
     _dq,
@@ -134,28 +134,7 @@ def _sync(stress, nv, tauc, slips, law_f, beta, kcache):  # pragma: no cover
             continue
         for e in range(lo, hi):
             _sync_element(e, stress, nv, tauc, slips, law_f, beta, kcache, flat, a, thr, m)
-    _finish_tree(kcache, n, rebuild or meta[1] != 0.0)
-
-
-@nb.njit(cache=True)
-def _finish_tree(kcache, n, rebuild):  # pragma: no cover - compiled
-    """Rebuild the sum tree when flagged (or its total underflows), after a refresh pass."""
-    _, _, k_logr, _, tree, meta = kcache
-    m = tree.shape[0] // 2
-    if not rebuild and tree[1] < 1e-250:
-        rebuild = True
-    if rebuild:
-        g = -np.inf
-        for e in range(n):
-            if k_logr[e] > g:
-                g = k_logr[e]
-        meta[0] = g
-        meta[1] = 0.0
-        tree[:] = 0.0
-        for e in range(n):
-            tree[m + e] = np.exp(k_logr[e] - g)
-        for i in range(m - 1, 0, -1):
-            tree[i] = tree[2 * i] + tree[2 * i + 1]
+    finish_tree(kcache, n, rebuild or meta[1] != 0.0)
 
 
 @nb.njit(cache=True, boundscheck=False)
@@ -213,7 +192,7 @@ def _sync_rows(stress, nv, tauc, slips, law_f, beta, kcache, rows):  # pragma: n
             c, sl = _krow_scan(flat, ks, k_slips, slips, a, thr, lo, hi, buf)
         k_slack[b] = sl
         k_drift[b] = 0.0
-    _finish_tree(kcache, n, rebuild or meta[1] != 0.0)
+    finish_tree(kcache, n, rebuild or meta[1] != 0.0)
 
 
 @nb.njit(cache=True)
@@ -237,19 +216,9 @@ def kmc_select_bounded(stress, nv, tauc, slips, law_f, beta, kcache, rng,
     scale = np.exp(-meta[0] - infl) / tot  # 1 / sum(B)
     dt = 0.0
     while True:
-        dt += rng.exponential() * scale
-        target = rng.random() * tot
-        i = 1
-        while i < m:
-            left = tree[2 * i]
-            if target < left:
-                i = 2 * i
-            else:
-                target -= left
-                i = 2 * i + 1
-        e = i - m
-        u = rng.random()
-        if e >= n or tree[i] == 0.0:  # round-off at a node boundary: a void trial
+        e, u, wait = draw_trial(tree, m, n, tot, scale, rng)
+        dt += wait
+        if e < 0:  # round-off at a node boundary: a void trial
             continue
         shift = law_f[4] * (pressure(stress, e) + law_f[5])
         lb = k_logr[e] + infl

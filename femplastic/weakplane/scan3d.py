@@ -40,6 +40,7 @@ from ..fe.propagators.kernels3d import apply_form3d
 from ..numba_cache import refresh as _refresh_numba_caches
 from .kernels import ppf_amplitude
 from .kernels3d import draw_orientation, draw_thresholds3d
+from .relax_loop import relax_loop
 
 _refresh_numba_caches()  # before any cached kernel loads (see femplastic.numba_cache)
 
@@ -539,6 +540,28 @@ def add_plastic(count, act_e, deps, wts, out):  # pragma: no cover - compiled
                 out[c] += we * deps[i, c]
 
 
+#: Stress components of a 3D element (Voigt xx, yy, zz, yz, xz, xy).
+COMPONENTS = 6
+
+
+@nb.njit(cache=True)
+def sweep_scan(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k, par,
+               rows):  # pragma: no cover - compiled
+    """A sweep's stability scan: every element, or with ``rows`` the rows not proven stable."""
+    if rows is None:
+        return find_active(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k)
+    return find_active_rows(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k, rows)
+
+
+@nb.njit(cache=True)
+def sweep_apply(form, stress, count, act_e, deps, rng, par, rows):  # pragma: no cover
+    """A sweep's kernel updates, booked in the drift bounds ``rows`` when given."""
+    Kf, L = form
+    apply_form3d(Kf, L, stress, count, act_e, deps, par > 0 and stress.shape[0] >= par)
+    if rows is not None:
+        rows_book(rows, L, count, act_e, deps)
+
+
 @nb.njit(cache=True)
 def relax_fused(form, stress, system, law, cache, work, events, rng, record, max_sweeps,
                 thermal_first, wts=None, par=0, rows=None):  # pragma: no cover - compiled
@@ -550,44 +573,8 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
     the scans skip the x-rows that the drift bounds prove stable (:func:`find_active_rows`)
     and every stress update is booked in the bounds: the same events, stress and draws.
     """
-    Kf, L = form
-    theta, tauc, nv, _, _, _, _ = system
-    _, law_f, _, _ = law
-    sref, pref, margin = cache
-    act_e, act_k, deps, amp, taus = work
-    ev_e, ev_k, ev_th, ev_tau, ev_amp, ev_n = events
-    n_events = 0
-    plastic = np.zeros(6)
-    for sweep in range(max_sweeps):
-        if sweep == 0 and thermal_first:
-            count = 1
-        elif rows is None:
-            count = find_active(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k)
-        else:
-            count = find_active_rows(stress, nv, tauc, law_f, sref, pref, margin, act_e, act_k,
-                                     rows)
-        if count == 0:
-            return 0, n_events, plastic
-        draw_slips(count, stress, system, law, work, rng, sweep == 0 and thermal_first)
-        if record:
-            for i in range(count):
-                j = ev_n[0]
-                if j < ev_e.shape[0]:
-                    ev_e[j] = act_e[i]
-                    ev_k[j] = act_k[i]
-                    ev_th[j] = theta[act_e[i], act_k[i]]
-                    ev_tau[j] = taus[i]
-                    ev_amp[j] = amp[i]
-                ev_n[0] = j + 1
-        apply_form3d(Kf, L, stress, count, act_e, deps, par > 0 and stress.shape[0] >= par)
-        if rows is not None:
-            rows_book(rows, L, count, act_e, deps)
-        add_plastic(count, act_e, deps, wts, plastic)
-        finish_slips(count, system, law, cache, work, rng)
-        n_events += count
-        if record and ev_n[0] + stress.shape[0] > ev_e.shape[0]:
-            return 2, n_events, plastic
-    return 1, n_events, plastic
+    return relax_loop(3, form, stress, system, law, cache, work, events, rng, record,
+                      max_sweeps, thermal_first, wts, par, rows)
 
 
 @nb.njit(cache=True)
