@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import validation
-from .drivers.path import AvalancheLog, StrainPath
+from .drivers.path import AvalancheLog, CompiledPath, StrainPath
 from .params import ModelParams
 from .state import State
 
@@ -99,19 +99,19 @@ def record(state: State, params: ModelParams | None, rng: np.random.Generator,
     AvalancheLog
         With ``events`` (element, system, sweep, ...) for :func:`catalogue`.
     """
-    if not np.isfinite(gamma_end) or gamma_end <= 0:
-        raise ValueError(f"gamma_end must be > 0, got {gamma_end!r}")
-    if not np.isfinite(dgamma) or dgamma <= 0 or dgamma > gamma_end:
-        raise ValueError(f"dgamma must be in (0, gamma_end], got {dgamma!r}")
+    validation.check_aqs(state, rng, gamma_end, dgamma, alpha, True, True)  # types, memory
+    validation.number("dgamma", dgamma, low=0.0, low_open=True, high=gamma_end)
     validation.params_match(state, params)
     n = int(round(gamma_end / dgamma))
-    eng = StrainPath(state, rng, dgamma, alpha, n, record_events=True)
+    path = CompiledPath if state.model.dim == 3 else StrainPath  # StrainPath is 2D only
+    eng = path(state, rng, dgamma, alpha, n, record_events=True)
     eng.leg(n)
     return eng.avalanches()
 
 
-def radius_of_gyration(ix: ArrayLike, iy: ArrayLike, L: int) -> float:
-    """Radius of gyration of grid cells ``(ix, iy)`` on the ``L x L`` torus (cell units).
+def radius_of_gyration(ix: ArrayLike, iy: ArrayLike, L: int, iz: ArrayLike | None = None
+                       ) -> float:
+    """Radius of gyration of grid cells ``(ix, iy[, iz])`` on the ``L^2`` (``L^3``) torus.
 
     Parameters
     ----------
@@ -119,11 +119,14 @@ def radius_of_gyration(ix: ArrayLike, iy: ArrayLike, L: int) -> float:
         Cell coordinates (k >= 1), equal weights.
     L : int
         Grid side.
+    iz : (k,) array_like of int, optional
+        Third coordinate of cells of an ``L^3`` grid (3D).
 
     Returns
     -------
     float
-        ``sqrt(<dx^2 + dy^2>)`` with minimum-image offsets from the circular-mean centre.
+        ``sqrt(<dx^2 + dy^2 [+ dz^2]>)`` with minimum-image offsets from the circular-mean
+        centre, in cell units.
 
     Examples
     --------
@@ -133,7 +136,7 @@ def radius_of_gyration(ix: ArrayLike, iy: ArrayLike, L: int) -> float:
     0.5
     """
     r2 = 0.0
-    for x in (np.asarray(ix, dtype=float), np.asarray(iy, dtype=float)):
+    for x in (np.asarray(c, dtype=float) for c in (ix, iy, iz) if c is not None):
         a = 2 * np.pi * x / L
         c = np.arctan2(np.sin(a).mean(), np.cos(a).mean()) * L / (2 * np.pi)
         d = (x - c + L / 2) % L - L / 2
@@ -141,8 +144,8 @@ def radius_of_gyration(ix: ArrayLike, iy: ArrayLike, L: int) -> float:
     return float(np.sqrt(r2))
 
 
-def catalogue(log: AvalancheLog, L: int) -> Catalogue:
-    """Per-avalanche catalogue of a log recorded with events, on an ``L x L`` grid.
+def catalogue(log: AvalancheLog, L: int, dim: int = 2) -> Catalogue:
+    """Per-avalanche catalogue of a log recorded with events, on an ``L x L`` (``L^3``) grid.
 
     Parameters
     ----------
@@ -150,14 +153,30 @@ def catalogue(log: AvalancheLog, L: int) -> Catalogue:
         From :func:`record`, :func:`femplastic.cyclic` or
         :func:`femplastic.stress_controlled` with ``record_events=True``.
     L : int
-        Grid side (elements are numbered ``iy * L + ix``).
+        Grid side (elements are numbered ``iy * L + ix``; in 3D ``(iz * L + iy) * L + ix``).
+    dim : int
+        2 (default) or 3, the model's ``dim``: the extent is measured on the ``L^dim`` torus.
 
     Returns
     -------
     Catalogue
+
+    Raises
+    ------
+    ValueError
+        A log without events; ``dim`` not 2 or 3; an element outside the ``L^dim`` grid
+        (a 3D log catalogued as 2D).
     """
     if log.events is None:
         raise ValueError("the log has no events: record it with record_events=True")
+    validation.integer("L", L, low=1)
+    if validation.integer("dim", dim, low=2, high=3) == 2 and log.events["element"].size \
+            and int(log.events["element"].max()) >= L ** 2:
+        raise ValueError(f"the log has element {int(log.events['element'].max())}, outside the "
+                         f"L x L = {L}^2 grid: a 3D log needs catalogue(log, L, dim=3)")
+    if dim == 3 and log.events["element"].size and int(log.events["element"].max()) >= L ** 3:
+        raise ValueError(f"the log has element {int(log.events['element'].max())}, outside the "
+                         f"L^3 = {L}^3 grid: pass the model's L")
     ev = log.events
     m = log.size.size
     n_el = np.zeros(m, np.int64)
@@ -168,7 +187,8 @@ def catalogue(log: AvalancheLog, L: int) -> Catalogue:
         els = np.unique(ev["element"][order[bounds[a]:bounds[a + 1]]])
         n_el[a] = els.size
         if els.size:
-            ext[a] = radius_of_gyration(els % L, els // L, L)
+            ext[a] = radius_of_gyration(els % L, (els // L) % L, L,
+                                        els // (L * L) if dim == 3 else None)
     return Catalogue(log.size.copy(), log.drop, log.plastic.copy(), log.sweeps.copy(), n_el,
                      ext, log.dissipation.copy(), log.gamma.copy())
 

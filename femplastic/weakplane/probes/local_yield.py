@@ -502,10 +502,25 @@ def _check_scan(n: int, L: int, stride: int, alphas: ArrayLike) -> NDArray[np.fl
         raise ValueError(f"n (patch side) must be an integer in [1, L={L}], got {n!r}")
     if isinstance(stride, bool) or not isinstance(stride, int | np.integer) or stride < 1:
         raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
-    alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
-    if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)):
-        raise ValueError("alphas must be a non-empty 1D array of finite angles (radians)")
-    return alphas
+    raw = np.atleast_1d(np.asarray(alphas))
+    if raw.dtype.kind not in "iuf" or raw.ndim != 1 or raw.size == 0 \
+            or not np.all(np.isfinite(raw)):
+        raise ValueError(f"alphas must be a non-empty 1D array of finite angles (radians), got "
+                         f"{raw.dtype} array of shape {raw.shape}")
+    return raw.astype(float)
+
+
+def _check_positions(positions: ArrayLike, dim: int, L: int) -> NDArray[np.int64]:
+    """``positions`` as ``(k, dim)`` int64 element coordinates, whole numbers in ``[0, L-1]``."""
+    raw = np.asarray(positions)
+    pos = raw.reshape(1, -1) if raw.ndim == 1 else raw  # one position (ix0, iy0[, iz0])
+    what = f"positions must be (k, {dim}) element coordinates of a {dim}D state"
+    if raw.dtype.kind not in "iuf" or pos.ndim != 2 or pos.shape[1] != dim or pos.size == 0:
+        raise ValueError(f"{what}, got {raw.dtype} array of shape {raw.shape}")
+    if not np.all(np.isfinite(pos)) or np.any(pos != np.round(pos)) or pos.min() < 0 \
+            or pos.max() >= L:
+        raise ValueError(f"{what}: whole numbers in [0, {L - 1}], got {raw.tolist()!r:.80}")
+    return pos.astype(np.int64)
 
 
 def _ddot_float(M: NDArray[np.float64], stress: NDArray[np.float64]) -> float:
@@ -611,9 +626,7 @@ def local_yield(
         g = np.arange(0, L, stride)
         pos = np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2)
     else:
-        pos = np.asarray(positions, dtype=np.int64).reshape(-1, 2)
-        if pos.size == 0 or pos.min() < 0 or pos.max() >= L:
-            raise ValueError(f"positions must be (k, 2) element coordinates in [0, {L - 1}]")
+        pos = _check_positions(positions, 2, L)
     check_self_response(self_response)
     law = m.law
     a, p0 = law.pressure_coefficient, law.pressure_offset
