@@ -776,7 +776,7 @@ def check_bauschinger(state_: Any, rng_: Any, gamma_reload: Any, dgamma: Any,
     state(state_)
     rng(rng_)
     g = number("gamma_reload", gamma_reload, low=0.0, low_open=True)
-    d = number("dgamma", dgamma, low=0.0, low_open=True)
+    d = number("dgamma", dgamma, low=0.0, low_open=True, high=g)  # (<= gamma_reload)
     m = number("max_unload", max_unload, low=0.0, low_open=True)
     _rows("bauschinger", (2 * g + m) / d,
           f"(2 gamma_reload + max_unload) / dgamma = (2 x {g:g} + {m:g}) / {d:g}",
