@@ -199,3 +199,36 @@ def test_ctrl_c_then_resume_of_a_3d_run_is_bitwise(tmp_path, monkeypatch, protoc
     assert (tmp_path / "ref" / "curve.csv").read_bytes() == (out / "curve.csv").read_bytes()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "complete" and summary["params"]["model"]["dim"] == 3
+
+
+def test_a_patch_with_no_system_driven_never_yields(glass3, tmp_path):
+    """tau_c = inf exactly where no system of the patch is driven towards its threshold.
+
+    A one-element 3D patch of N = 6 systems under the affine shear ``M`` has the uniform
+    stress rate ``2 G M``: a system is driven iff ``M_k : M > 0``. Such tests gave NaN (the
+    push ``inf * v``) and stopped ``femplastic run`` after the work, in its figure; variant F's
+    two systems at 0 and 90 deg are orthogonal to the 45 deg shear, once ``tau_c ~ 1e16``.
+    """
+    from femplastic.fe.elasticity3d import VOIGT_WEIGHTS_3D
+    from femplastic.weakplane.probes.local_yield3d import loading_tensor3d
+
+    p, st = glass3
+    ly = fp.local_yield(st, p, np.random.default_rng(1), 1, np.pi * np.arange(6) / 6,
+                        axes=["x", "y", "z"])
+    e = (ly.positions[:, 2] * p.L + ly.positions[:, 1]) * p.L + ly.positions[:, 0]
+    Ms = np.array([loading_tensor3d(ax, a) for ax, a in zip(ly.axes, ly.alphas, strict=True)])
+    driven = np.einsum("ekc,oc->eko", st.nv[e] * VOIGT_WEIGHTS_3D, Ms).max(axis=1) > 0
+    assert (~driven).sum() >= 1 and np.array_equal(np.isinf(ly.tau_c), ~driven)
+    assert np.all(ly.n_events[~driven] == 0) and np.all(np.isinf(ly.gamma_c[~driven]))
+    assert np.all(np.isfinite(ly.tau_c[driven])) and not np.isnan(ly.drop).any()
+    pf = fp.ModelParams.for_variant("F", L=4, T=0.0)
+    f = fp.local_yield(fp.quench(pf, np.random.default_rng(0)), pf, np.random.default_rng(0),
+                       2, [0.0, np.pi / 4], stride=2)
+    assert np.all(np.isfinite(f.tau_c[:, 0])) and np.all(np.isinf(f.tau_c[:, 1]))
+    out = tmp_path / "ly"  # the run writes its summary and figure
+    assert cli.main(["run", "--quiet", "--set", "model.variant=F", "--set", "model.L=4",
+                     "--set", "model.T=0", "--set", "run.protocol=local-yield", "--set",
+                     "run.patch=2", "--set", "run.n_alphas=4", "--set", "run.gamma_end=0.002",
+                     "--set", "run.dgamma=1e-3", "--out", str(out)]) == 0
+    q = json.loads((out / "summary.json").read_text())["per_realization"][0]["quench"]
+    assert q["never_yield"] == [0, 16, 0, 16] and q["mean_tau_c"][1] is None  # 16 patches

@@ -421,8 +421,10 @@ def _local_yield(state, p, rng, rp, opts, progress=None) -> ProtocolResult:
         ly = local_yield(st, p, rng, n, alphas, stride=max(1, n // 2),
                          progress=_part(progress, (1 + i) / 3, (2 + i) / 3), axes=axes)
         rec[name] = {f: getattr(ly, f) for f in fields}
-        summ[name] = {"mean_tau_c": ly.tau_c.mean(axis=0).tolist(),
-                      "std_tau_c": ly.tau_c.std(axis=0).tolist(), "R": ly.R}
+        fin = np.ma.masked_invalid(ly.tau_c)  # inf: a patch that never yields (LocalYield)
+        summ[name] = {"mean_tau_c": fin.mean(axis=0).filled(np.nan).tolist(),
+                      "std_tau_c": fin.std(axis=0).filled(np.nan).tolist(), "R": ly.R,
+                      "never_yield": (~np.isfinite(ly.tau_c)).sum(axis=0).tolist()}
         cols.append(ly.tau_c[:, 0])
     k = min(c.size for c in cols)
     return ProtocolResult(rec, ("tau_c_quench,tau_c_sheared", np.column_stack(

@@ -236,7 +236,7 @@ def _onset3d(stress: NDArray, v: NDArray, nv: NDArray, tauc: NDArray, a: float,
     p = -stress[:, :3].sum(axis=1) / 3.0
     vp = -v[:, :3].sum(axis=1) / 3.0
     return _first_crossing(tauc + a * (p + p0)[:, None] - np.einsum("ekc,ec->ek", nv, stress * w),
-                           np.einsum("ekc,ec->ek", nv, v * w) - a * vp[:, None])
+                           np.einsum("ekc,ec->ek", nv, v * w) - a * vp[:, None], np.abs(v).max())
 
 
 def _resolved3(M: NDArray[np.float64], stress: NDArray[np.float64]) -> float:
