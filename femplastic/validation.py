@@ -3,9 +3,9 @@
 Every entry point checks its input here, so the CLI (``femplastic run``), ``ensemble``,
 ``sweep`` and the library refuse the same things with the same messages:
 
-* **types** (:func:`number`, :func:`integer`, :func:`boolean`, :func:`instance`): booleans are
-  not numbers, strings are not numbers, numbers are not booleans, arrays are not scalars;
-  a ``TypeError`` names the parameter and what it got;
+* **types** (:func:`number`, :func:`integer`, :func:`boolean`, :func:`instance`,
+  :func:`check_file_types`): booleans, strings (a quoted ``dim = "3"`` in a file) and arrays
+  are not numbers, numbers are not booleans; a ``TypeError`` names the parameter and value;
 * **protocol rules** (:func:`check_run_params`, called by
   :class:`~femplastic.weakplane.params.RunParams`; :func:`check_protocol_keys`, called by
   :func:`~femplastic.weakplane.params.load_config` on the keys a file or ``--set`` names):
@@ -13,10 +13,8 @@ Every entry point checks its input here, so the CLI (``femplastic run``), ``ense
   an AQS ``gamma_end`` that is not a whole number of ``dgamma`` is refused with the nearest
   valid values, never rounded silently), ``fields_every >= dgamma``, ``t_end >= 10 dt``,
   absurd values refused with their allowed range (:data:`LIMITS`);
-* **model cross-checks** (:func:`check_config`, called by
-  :class:`~femplastic.weakplane.params.Config`): a patch at most ``L``, an imposed stress at
-  most :data:`STRESS_MAX_G` ``G`` (an elastic shear strain of 0.5: beyond it the small-strain
-  model has no meaning);
+* **model cross-checks** (:func:`check_config`, called by ``Config``): a patch at most ``L``,
+  an imposed stress at most :data:`STRESS_MAX_G` ``G``, what 3D runs (:func:`check_dimension`);
 * **cost** (:func:`femplastic.weakplane.estimates.footprint` and
   :func:`~femplastic.weakplane.estimates.check_cost`, with the other estimates): load steps
   (or time steps), cycles, snapshots, memory, disk and an order-of-magnitude run time of
@@ -32,6 +30,7 @@ Messages name the parameter as the caller knows it: ``run.gamma_max`` for a conf
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -242,7 +241,9 @@ def params_match(state_: Any, params: Any) -> None:
     params : ModelParams or None
     """
     if params is not None and params != state_.model.params:
-        raise ValueError("params differ from those the state was built with (state.model.params)")
+        a, b = vars(state_.model.params), getattr(params, "__dict__", {})
+        diff = "; ".join(f"{k}: state {a[k]!r}, params {b.get(k)!r}" for k in a if a[k] != b.get(k))
+        raise ValueError(f"params differ from those the state was built with ({diff or params})")
 
 
 # ---------------------------------------------------------------------- protocol rules
@@ -324,6 +325,27 @@ def check_protocol_keys(protocol: str, keys: Any) -> None:
                 continue
         if key in COMMON_KEYS and key not in PROTOCOL_COMMON_KEYS[protocol]:
             _not_read(protocol, key, PROTOCOL_KEYS)
+
+
+def check_file_types(data: dict[str, Any], path: Any) -> dict[str, Any]:
+    """Refuse a quoted number or boolean in a TOML file (``dim = "3"``; ``--set`` is text).
+
+    Parameters
+    ----------
+    data, path : dict, str
+        ``{"model": {...}, "run": {...}}`` as read from the TOML file ``path``.
+    """
+    from .weakplane.params import ModelParams, RunParams
+
+    for sec, cls in (("model", ModelParams), ("run", RunParams)):
+        table = data.get(sec) if isinstance(data.get(sec), dict) else {}
+        kinds = {f.name: str(f.type).replace(" | None", "") for f in fields(cls)}
+        for key, value in table.items():
+            if isinstance(value, str) and kinds.get(key, "str") != "str":
+                word = {"int": "an integer", "bool": "true or false"}.get(kinds[key], "a number")
+                raise TypeError(f"{sec}.{key} in {path} must be {word} (written without "
+                                f"quotes), got the string {value!r}")
+    return data
 
 
 def _not_read(protocol: str, key: str, protocol_keys: dict[str, tuple[str, ...]]) -> None:
@@ -468,15 +490,9 @@ def check_memory(what: str, nbytes: float, detail: str, fix: str) -> None:
 
     Parameters
     ----------
-    what : str
-        The call (``"aqs"``).
-    nbytes : float
-        Its estimated memory, bytes.
-    detail : str
-        Where the estimate comes from (``"gamma_end / dgamma = 2 / 1e-12 = 2e12 load
-        steps"``).
-    fix : str
-        What to change.
+    what, nbytes, detail, fix : str, float, str, str
+        The call (``"aqs"``), its estimated memory (bytes), where the estimate comes from
+        (``"gamma_end / dgamma = 2 / 1e-12 = 2e12 load steps"``) and what to change.
     """
     from .weakplane.estimates import MEMORY_FRACTION, available_memory
 
@@ -527,8 +543,7 @@ def check_run_flags(args: Any, protocol: str, default_out: str = "femplastic-out
     ------
     ValueError
         ``--realizations < 1``; ``--seed < 0``; ``--checkpoint-every`` not finite or < 0;
-        ``--out`` other than the ``--resume`` folder (checkpoints span every realisation:
-        ``--realizations`` other than the resumed run's is refused by the run engine).
+        ``--out`` other than the ``--resume`` folder.
     """
     if args.realizations < 1:
         raise ValueError(f"--realizations must be >= 1, got {args.realizations}")
@@ -587,13 +602,7 @@ def check_quench(params: Any, rng_: Any, T: Any, V_a: Any, mesh: Any, material: 
 
 
 def check_mesh_matches(params: Any, mesh: Any) -> None:
-    """Refuse a custom mesh whose size ``params.L`` does not describe.
-
-    ``model.L`` is the linear size in elements of the simulated system: the default grid is
-    ``L x L``, and ``L`` is what results record as the system size and what estimates and
-    patch sizes use. With a custom mesh of ``n`` elements it must be ``round(sqrt(n))``
-    (the side of a square grid of about as many elements); a mismatch would label results
-    with a system that was not simulated.
+    """Refuse a custom mesh whose size ``params.L`` (the recorded linear size) does not describe.
 
     Parameters
     ----------
@@ -617,13 +626,16 @@ def check_mesh_matches(params: Any, mesh: Any) -> None:
 
 
 def check_aqs(state_: Any, rng_: Any, gamma_end: Any, dgamma: Any, alpha: Any,
-              event_driven: Any, record_events: Any, checkpoint_every: Any = 0.0) -> None:
+              event_driven: Any, record_events: Any, checkpoint_every: Any = 0.0,
+              backend: Any = "numba") -> None:
     """Types, ranges and memory of :func:`femplastic.aqs` (before any work).
 
     Parameters
     ----------
     state_, rng_, gamma_end, dgamma, alpha, event_driven, record_events, checkpoint_every
         As :func:`femplastic.aqs`.
+    backend : str
+        As :func:`femplastic.aqs`; a 3D state takes ``"numba"`` only.
 
     Raises
     ------
@@ -633,6 +645,10 @@ def check_aqs(state_: Any, rng_: Any, gamma_end: Any, dgamma: Any, alpha: Any,
         A value out of range, or records (``gamma_end / dgamma`` rows) larger than the
         available memory.
     """
+    if backend != "numba":  # the accelerated backend is 2D
+        from .weakplane.dimension import require_2d
+
+        require_2d(state(state_).model.params, f"backend={backend!r} (3D runs on backend='numba')")
     state(state_)
     rng(rng_)
     g = number("gamma_end", gamma_end, low=0.0, low_open=True)
@@ -724,9 +740,10 @@ def check_rate(state_: Any, rp: Any, rng_: Any, t_end: Any, alpha: Any, record_e
         A value out of range; ``t_end < record_every dt`` (no record); records larger than
         the available memory.
     """
+    from .weakplane.dimension import require_2d
     from .weakplane.drivers.rate import RateParams
 
-    state(state_)
+    require_2d(state(state_).model.params, "the finite-rate driver (shear_rate, creep)")
     instance("rp", rp, RateParams, "fp.RateParams(tau0, tau_pl, tau_res, dt)")
     rng(rng_)
     t = number("t_end", t_end, low=0.0, low_open=True)
@@ -759,7 +776,7 @@ def check_bauschinger(state_: Any, rng_: Any, gamma_reload: Any, dgamma: Any,
     state(state_)
     rng(rng_)
     g = number("gamma_reload", gamma_reload, low=0.0, low_open=True)
-    d = number("dgamma", dgamma, low=0.0, low_open=True)
+    d = number("dgamma", dgamma, low=0.0, low_open=True, high=g)  # (<= gamma_reload)
     m = number("max_unload", max_unload, low=0.0, low_open=True)
     _rows("bauschinger", (2 * g + m) / d,
           f"(2 gamma_reload + max_unload) / dgamma = (2 x {g:g} + {m:g}) / {d:g}",

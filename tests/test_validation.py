@@ -92,7 +92,9 @@ TOML_CASES = [
     ("toml-until_absorbed-2", '[run]\nprotocol = "cyclic"\nuntil_absorbed = 2\n',
      "run.until_absorbed must be true or false"),
     ("toml-t_end-string", '[run]\nprotocol = "rate"\nt_end = "long"\n',
-     "t_end expects a number"),
+     "run.t_end in"),  # a quoted value in a file is a string, never a number
+    ("toml-dim-string", '[model]\ndim = "3"\nL = 4\n',
+     "must be an integer (written without quotes), got the string '3'"),
     ("toml-cyclic-gamma_end-5", '[run]\nprotocol = "cyclic"\ngamma_end = 5.0\n',
      "run.gamma_end does not apply to run.protocol=cyclic"),
 ]

@@ -80,7 +80,9 @@ def protocol_figure(protocol: str, results: list[ProtocolResult], path: Path) ->
         for ax, name in ((a, "quench"), (b, "sheared")):
             tc = d["rec"][name]["tau_c"]
             for j, al in enumerate(d["alphas"]):
-                x = tc[:, j]
+                x = tc[:, j][np.isfinite(tc[:, j])]  # (inf: never yields)
+                if x.size == 0:
+                    continue
                 pad = 1e-3 * max(1.0, float(np.abs(x).max()))  # a one-valued sample too
                 ax.hist(x, bins=20, range=(x.min() - pad, x.max() + pad), histtype="step",
                         density=True,

@@ -164,7 +164,7 @@ class _LogFiles:
     resumed run drops the files after its checkpoint's ``log0`` and recounts the others.
     """
 
-    def __init__(self, files, kw: dict[str, Any]) -> None:
+    def __init__(self, files, kw: dict[str, Any], dim: int = 2) -> None:
         self.files, self.rows, self.largest = files, 0, 0
         self.counts: dict[int, int] = {}
         ck = kw.get("resume")
@@ -174,7 +174,7 @@ class _LogFiles:
         from ..weakplane import path_kernels as PK
         from ..weakplane.drivers.path import loop_ipos
 
-        a0 = int(loop_ipos(ck.records)[PK.A0])
+        a0 = int(loop_ipos(ck.records, dim)[PK.A0])  # the 3D loop's layout in 3D
         files.truncate(a0)
         if files.rows_upto(a0) != a0:
             raise ValueError(f"resume: the avalanche log before row {a0} is missing from "
@@ -342,7 +342,7 @@ def _stress(state, p, rng, rp, opts, rows_of=None, **kw) -> ProtocolResult:
     if stream is not None:  # the avalanche log to chunk files too
         from .records import _ChunkFiles
 
-        log = _LogFiles(_ChunkFiles(rows_of.folder / "avalanches"), kw)
+        log = _LogFiles(_ChunkFiles(rows_of.folder / "avalanches"), kw, state.model.dim)
         rows_of.also = [log.files]
         kw["log_sink"] = log
     r = stress_controlled(state, p, rng, stress_end=opts["stress_end"], dstress=opts["dstress"],
@@ -421,8 +421,10 @@ def _local_yield(state, p, rng, rp, opts, progress=None) -> ProtocolResult:
         ly = local_yield(st, p, rng, n, alphas, stride=max(1, n // 2),
                          progress=_part(progress, (1 + i) / 3, (2 + i) / 3), axes=axes)
         rec[name] = {f: getattr(ly, f) for f in fields}
-        summ[name] = {"mean_tau_c": ly.tau_c.mean(axis=0).tolist(),
-                      "std_tau_c": ly.tau_c.std(axis=0).tolist(), "R": ly.R}
+        fin = np.ma.masked_invalid(ly.tau_c)  # inf: a patch that never yields (LocalYield)
+        summ[name] = {"mean_tau_c": fin.mean(axis=0).filled(np.nan).tolist(),
+                      "std_tau_c": fin.std(axis=0).filled(np.nan).tolist(), "R": ly.R,
+                      "never_yield": (~np.isfinite(ly.tau_c)).sum(axis=0).tolist()}
         cols.append(ly.tau_c[:, 0])
     k = min(c.size for c in cols)
     return ProtocolResult(rec, ("tau_c_quench,tau_c_sheared", np.column_stack(

@@ -33,7 +33,7 @@ class DimensionNotAvailable(NotImplementedError, ValueError):
     """A 2D-only code path was given ``dim = 3`` parameters (a ``ValueError`` for the CLI)."""
 
 
-def check_dim(dim: Any, variant: str, N: Any) -> None:
+def check_dim(dim: Any, variant: str, N: Any, L: Any = None) -> None:
     """Validate ``ModelParams.dim`` with the keys that depend on it.
 
     Parameters
@@ -45,13 +45,16 @@ def check_dim(dim: Any, variant: str, N: Any) -> None:
     N : int
         Systems per element; 3D needs ``N >= 6`` (isotropic systems spanning the five
         deviatoric directions; no multiple-of-4 rule). Non-integers are left to the caller.
+    L : int, optional
+        Elements per side; 3D needs ``L >= 3`` (the smallest periodic Hex8 grid,
+        :func:`femplastic.fe.mesh3d.periodic_grid3d`). Non-integers are left to the caller.
 
     Raises
     ------
     TypeError
         If ``dim`` is not an integer.
     ValueError
-        If ``dim`` is not 2 or 3, or a 3D model has another variant or ``N < 6``.
+        If ``dim`` is not 2 or 3, or a 3D model has another variant, ``N < 6`` or ``L < 3``.
     """
     if isinstance(dim, bool | np.bool_) or not isinstance(dim, int | np.integer):
         raise TypeError(f"dim must be an integer (2 or 3), got {type(dim).__name__} {dim!r}")
@@ -63,6 +66,9 @@ def check_dim(dim: Any, variant: str, N: Any) -> None:
     if dim == 3 and isinstance(N, int | np.integer) and not isinstance(N, bool) and N < 6:
         raise ValueError(f"N must be an integer >= 6 for dim = 3 (isotropic systems spanning "
                          f"the 5 deviatoric directions), got {N!r}")
+    if dim == 3 and isinstance(L, int | np.integer) and not isinstance(L, bool) and L < 3:
+        raise ValueError(f"L must be an integer >= 3 for dim = 3 (the smallest periodic Hex8 "
+                         f"grid, 27 elements), got {L!r}")
 
 
 def components(dim: int) -> int:
@@ -214,8 +220,8 @@ def require_2d(params: ModelParams, what: str) -> None:
     dim = getattr(params, "dim", 2)
     if dim != 2:
         raise DimensionNotAvailable(
-            f"model.dim = {dim}: {what} is 2D only (3D has the quench, aqs, cyclic and "
-            "stress protocols); set model.dim = 2")
+            f"model.dim = {dim}: {what} is 2D only (3D has the quench, aqs, cyclic, stress "
+            "control, bauschinger and local_yield); set model.dim = 2")
 
 
 def _need_3d(params: ModelParams, name: str) -> None:

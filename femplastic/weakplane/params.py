@@ -105,7 +105,7 @@ class ModelParams:
     Parameters
     ----------
     L : int
-        Elements per side of the periodic ``L x L`` grid (>= 2). Default 15.
+        Elements per side of the periodic ``L x L`` grid (>= 2; ``L^3``, >= 3, in 3D). Default 15.
     l : float
         Element side, LJ length units (> 0). Default 6.6.
     N : int
@@ -195,7 +195,7 @@ class ModelParams:
             raise ValueError(f"variant must be one of {', '.join(VARIANT_NAMES)} (Castellanos "
                              f"et al. 2021, A.8), got {self.variant!r}")
         object.__setattr__(self, "variant", v)
-        check_dim(self.dim, v, self.N)
+        check_dim(self.dim, v, self.N, self.L)
         if isinstance(self.L, bool | np.bool_) or not isinstance(self.L, int | np.integer):
             raise TypeError(f"L must be an integer, got {type(self.L).__name__} {self.L!r}")
         if self.L < 2:
@@ -747,7 +747,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         except UnicodeDecodeError:
             raise ValueError(f"config file {str(p)!r} is not a text (UTF-8) TOML file") from None
         try:
-            data = tomllib.loads(text)
+            data = validation.check_file_types(tomllib.loads(text), str(p))
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"config file {str(p)!r}: {exc}") from None
     cfg = config_from_dict(apply_overrides(data, overrides or []))

@@ -349,7 +349,7 @@ def aqs(
     ((50,), (50,))
     """
     validation.check_aqs(state, rng, gamma_end, dgamma, alpha, event_driven, record_events,
-                         checkpoint_every)
+                         checkpoint_every, backend)
     # --- accelerated backend hook (femplastic.weakplane.gpu): a thin dispatch, nothing else
     if backend != "numba":
         from ..gpu import normalize_backend

@@ -43,7 +43,7 @@ from ...fe.elasticity import ddot
 from .. import aqs_kernels as AK
 from .. import kernels as K
 from ..bundles import event_record, kernel_state, work_buffers
-from ..dimension import kernels_of, loading_tensor, path_kernels_of, resolve
+from ..dimension import kernels_of, loading_tensor, path_kernels_of, require_2d, resolve
 from ..energy import elastic_energy
 from ..npblas import routines
 from ..state import State
@@ -183,6 +183,7 @@ class StrainPath:
 
     def __init__(self, state: State, rng: np.random.Generator, dgamma: float, alpha: float,
                  n_steps: int, record_events: bool = False) -> None:
+        require_2d(state.model.params, "StrainPath (3D runs CompiledPath)")  # 2D kernels only
         _path_setup(self, state, rng, dgamma, alpha, n_steps)
         st = self.state
         self.k_base = 0

@@ -364,11 +364,13 @@ class LocalYield:
     ----------
     tau_i, tau_c, dtau_c, drop : ndarray
         Resolved initial stress, yield stress, distance to threshold and stress drop
-        (LJ stress units).
+        (LJ stress units). ``tau_c = dtau_c = inf`` (``drop = 0``, no event) where no system
+        of the patch is driven towards its threshold: it never yields in that orientation
+        (one 3D element with few systems; variants F-H at 45 deg).
     sigma_vm : ndarray
         Von Mises stress of the initial patch stress (independent of alpha).
     gamma_c : ndarray
-        Patch strain ``gamma~`` at the onset.
+        Patch strain ``gamma~`` at the onset (inf: never).
     n_events : ndarray of int
         Slip events of each patch avalanche.
     alphas : (n_alphas,) ndarray
@@ -412,10 +414,11 @@ def _onset(stress: NDArray, v: NDArray, nv: NDArray, tauc: NDArray, a: float,
     p = -0.5 * (stress[:, 0] + stress[:, 1])
     vp = -0.5 * (v[:, 0] + v[:, 1])
     return _first_crossing(tauc + a * (p + p0)[:, None] - np.einsum("ekc,ec->ek", nv, s),
-                           np.einsum("ekc,ec->ek", nv, vs) - a * vp[:, None])
+                           np.einsum("ekc,ec->ek", nv, vs) - a * vp[:, None], np.abs(v).max())
 
 
-def _first_crossing(dtau: NDArray, rate: NDArray) -> tuple[float, int, int]:
+def _first_crossing(dtau: NDArray, rate: NDArray, scale: float = 0.0
+                    ) -> tuple[float, int, int]:
     """Smallest ``x = dtau / rate`` over the systems with ``rate > 0``; (x, element, system).
 
     Parameters
@@ -424,9 +427,13 @@ def _first_crossing(dtau: NDArray, rate: NDArray) -> tuple[float, int, int]:
         Distance of each system to its (pressure-shifted) threshold, stress units.
     rate : (n_elem, n_sys) ndarray
         Rate at which the drive closes it, stress per unit patch strain.
+    scale : float
+        The drive's largest stress rate (``max |v|``): a rate below ``1e-12 scale`` is the
+        round-off of a zero rate (a system orthogonal to the load), not a drive; ``x = inf``
+        when no system is driven.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
-        x = np.where(rate > 0, dtau / rate, np.inf)
+        x = np.where(rate > 1e-12 * scale, dtau / rate, np.inf)
     flat = int(np.argmin(x))
     e, k = divmod(flat, x.shape[1])
     return float(x[e, k]), e, k
@@ -480,6 +487,10 @@ def _test_patch(
     mean0 = s0.mean(axis=0)
     for io, v in enumerate(loads):
         gc, _, _ = onset(s0, v, base.nv, base.tauc, a, p0)
+        tau_i[io] = resolved(Ms[io], mean0)
+        if not np.isfinite(gc):  # no system driven towards its threshold: it never yields
+            tau_c[io] = gamma_c[io] = np.inf
+            continue
         gpush = gc * (1.0 + 1e-12) + 1e-14  # just past the onset: the system is active
         # a fresh copy of the patch's own systems and self-responses for every test
         ps = State(base.model, s0 + gpush * v, base.prestress.copy(), base.eps_pl.copy(),
@@ -489,7 +500,6 @@ def _test_patch(
         interrupt.check()  # a safe point between compiled calls
         n_events[io], _ = relax(ps, rng)
         mean_f = ps.stress.mean(axis=0)
-        tau_i[io] = resolved(Ms[io], mean0)
         tau_c[io] = resolved(Ms[io], mean_c)
         drop[io] = tau_c[io] - resolved(Ms[io], mean_f)
         gamma_c[io] = gc
@@ -502,10 +512,25 @@ def _check_scan(n: int, L: int, stride: int, alphas: ArrayLike) -> NDArray[np.fl
         raise ValueError(f"n (patch side) must be an integer in [1, L={L}], got {n!r}")
     if isinstance(stride, bool) or not isinstance(stride, int | np.integer) or stride < 1:
         raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
-    alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
-    if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)):
-        raise ValueError("alphas must be a non-empty 1D array of finite angles (radians)")
-    return alphas
+    raw = np.atleast_1d(np.asarray(alphas))
+    if raw.dtype.kind not in "iuf" or raw.ndim != 1 or raw.size == 0 \
+            or not np.all(np.isfinite(raw)):
+        raise ValueError(f"alphas must be a non-empty 1D array of finite angles (radians), got "
+                         f"{raw.dtype} array of shape {raw.shape}")
+    return raw.astype(float)
+
+
+def _check_positions(positions: ArrayLike, dim: int, L: int) -> NDArray[np.int64]:
+    """``positions`` as ``(k, dim)`` int64 element coordinates, whole numbers in ``[0, L-1]``."""
+    raw = np.asarray(positions)
+    pos = raw.reshape(1, -1) if raw.ndim == 1 else raw  # one position (ix0, iy0[, iz0])
+    what = f"positions must be (k, {dim}) element coordinates of a {dim}D state"
+    if raw.dtype.kind not in "iuf" or pos.ndim != 2 or pos.shape[1] != dim or pos.size == 0:
+        raise ValueError(f"{what}, got {raw.dtype} array of shape {raw.shape}")
+    if not np.all(np.isfinite(pos)) or np.any(pos != np.round(pos)) or pos.min() < 0 \
+            or pos.max() >= L:
+        raise ValueError(f"{what}: whole numbers in [0, {L - 1}], got {raw.tolist()!r:.80}")
+    return pos.astype(np.int64)
 
 
 def _ddot_float(M: NDArray[np.float64], stress: NDArray[np.float64]) -> float:
@@ -611,9 +636,7 @@ def local_yield(
         g = np.arange(0, L, stride)
         pos = np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2)
     else:
-        pos = np.asarray(positions, dtype=np.int64).reshape(-1, 2)
-        if pos.size == 0 or pos.min() < 0 or pos.max() >= L:
-            raise ValueError(f"positions must be (k, 2) element coordinates in [0, {L - 1}]")
+        pos = _check_positions(positions, 2, L)
     check_self_response(self_response)
     law = m.law
     a, p0 = law.pressure_coefficient, law.pressure_offset

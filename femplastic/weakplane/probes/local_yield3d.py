@@ -73,13 +73,15 @@ def axis_vector(axis: ArrayLike | str) -> NDArray[np.float64]:
         if axis.lower() not in _AXES:
             raise ValueError(f"axis must be 'x', 'y', 'z' or a 3-vector, got {axis!r}")
         return np.array(_AXES[axis.lower()])
-    a = np.asarray(axis, dtype=float)
-    if a.shape != (3,) or not np.all(np.isfinite(a)):
-        raise ValueError(f"axis must be 'x', 'y', 'z' or a finite 3-vector, got {axis!r}")
-    nrm = float(np.linalg.norm(a))
-    if nrm == 0.0:
-        raise ValueError("axis must be a non-zero vector")
-    return a / nrm
+    a = np.asarray(axis)
+    if a.dtype.kind not in "iuf" or a.shape != (3,) or not np.all(np.isfinite(a)):
+        raise ValueError(f"axis must be 'x', 'y', 'z' or a finite 3-vector of numbers, got "
+                         f"{axis!r}")
+    a = a.astype(float)
+    big = float(np.abs(a).max())  # scaled first: 1e-320 or 1e308 components are directions too
+    if big == 0.0:
+        raise ValueError(f"axis must be a non-zero vector, got {axis!r}")
+    return (a / big) / float(np.linalg.norm(a / big))
 
 
 def _rotation_from_z(a: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -234,7 +236,7 @@ def _onset3d(stress: NDArray, v: NDArray, nv: NDArray, tauc: NDArray, a: float,
     p = -stress[:, :3].sum(axis=1) / 3.0
     vp = -v[:, :3].sum(axis=1) / 3.0
     return _first_crossing(tauc + a * (p + p0)[:, None] - np.einsum("ekc,ec->ek", nv, stress * w),
-                           np.einsum("ekc,ec->ek", nv, v * w) - a * vp[:, None])
+                           np.einsum("ekc,ec->ek", nv, v * w) - a * vp[:, None], np.abs(v).max())
 
 
 def _resolved3(M: NDArray[np.float64], stress: NDArray[np.float64]) -> float:
@@ -286,7 +288,14 @@ def local_yield3d(
         Fields of shape ``(n_patches, n_axes * n_alphas)``; ``alphas`` and ``axes`` give the
         angle and unit axis of each column; ``positions`` (n_patches, 3).
     """
-    from .local_yield import SELF_RESPONSES, LocalYield, _check_scan, _store, _test_patch
+    from .local_yield import (
+        SELF_RESPONSES,
+        LocalYield,
+        _check_positions,
+        _check_scan,
+        _store,
+        _test_patch,
+    )
 
     m = state.model
     L, l = m.mesh.grid
@@ -308,12 +317,7 @@ def local_yield3d(
         Z, Y, X = np.meshgrid(g, g, g, indexing="ij")
         pos = np.stack([X.ravel(), Y.ravel(), Z.ravel()], axis=1)
     else:
-        pos = np.asarray(positions, dtype=np.int64)
-        if pos.ndim != 2 or pos.shape[1] != 3 or pos.shape[0] == 0:
-            raise ValueError(f"positions must be (k, 3) element coordinates (ix0, iy0, iz0) "
-                             f"of a 3D state, got shape {pos.shape}")
-        if pos.min() < 0 or pos.max() >= L:
-            raise ValueError(f"positions must be (k, 3) element coordinates in [0, {L - 1}]")
+        pos = _check_positions(positions, 3, L)
     if self_response not in SELF_RESPONSES:
         raise ValueError(f"self_response must be one of {SELF_RESPONSES}, got {self_response!r}")
     law_f = m.law_arrays[1]
