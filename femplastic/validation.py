@@ -15,12 +15,10 @@ Every entry point checks its input here, so the CLI (``femplastic run``), ``ense
   absurd values refused with their allowed range (:data:`LIMITS`);
 * **model cross-checks** (:func:`check_config`, called by ``Config``): a patch at most ``L``,
   an imposed stress at most :data:`STRESS_MAX_G` ``G``, what 3D runs (:func:`check_dimension`);
-* **cost** (:func:`femplastic.weakplane.estimates.footprint` and
-  :func:`~femplastic.weakplane.estimates.check_cost`, with the other estimates): load steps
-  (or time steps), cycles, snapshots, memory, disk and an order-of-magnitude run time of
-  *every* protocol, compared with the memory and disk available and with a time limit,
-  before the quench; :func:`check_memory` does the same for one library call
-  (``fp.aqs(dgamma=1e-12)``, ``fp.quench(ModelParams(L=100000))`` ...), and the
+* **cost** (:func:`femplastic.weakplane.estimates.footprint`,
+  :func:`~femplastic.weakplane.estimates.check_cost`): load or time steps, cycles, snapshots,
+  memory, disk and run time of *every* protocol against what is available, before the
+  quench; :func:`check_memory` for one library call (``fp.aqs(dgamma=1e-12)``); the
   ``check_<entry point>`` functions check the arguments of each library entry point.
 
 Messages name the parameter as the caller knows it: ``run.gamma_max`` for a configuration,
@@ -642,8 +640,8 @@ def check_aqs(state_: Any, rng_: Any, gamma_end: Any, dgamma: Any, alpha: Any,
     TypeError
         A wrong type, named.
     ValueError
-        A value out of range, or records (``gamma_end / dgamma`` rows) larger than the
-        available memory.
+        A value out of range, ``gamma_end`` not a whole number of ``dgamma`` (the nearest
+        valid values named), or records larger than the available memory.
     """
     if backend != "numba":  # the accelerated backend is 2D
         from .weakplane.dimension import require_2d
@@ -657,6 +655,8 @@ def check_aqs(state_: Any, rng_: Any, gamma_end: Any, dgamma: Any, alpha: Any,
     boolean("event_driven", event_driven)
     boolean("record_events", record_events)
     number("checkpoint_every", checkpoint_every, low=0.0)
+    if d <= g:  # (dgamma > gamma_end: the driver's own message)
+        lattice_multiple("gamma_end", g, "dgamma", d)
     _rows("aqs", g / d, f"gamma_end / dgamma = {g:g} / {d:g}",
           "raise dgamma or lower gamma_end (or run in pieces from run.state)")
 

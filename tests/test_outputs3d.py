@@ -156,12 +156,21 @@ def test_results_h5_of_a_3d_run_carry_provenance_and_the_skfem_stress(tmp_path):
         assert params["model"]["dim"] == 3 and f.attrs["seed"] == "1"
         assert f.attrs["femplastic_version"] == fp.__version__ and f.attrs["created"]
         S, P, S0 = (f[f"final_state/{k}"][()] for k in ("stress", "eps_pl", "prestress"))
+        E_stored, M, tauc = (f[f"final_state/{k}"][()] for k in ("macro_strain", "schmid",
+                                                                  "tauc"))
         gamma = f["realizations/r0000/gamma"][-1]
         mean = f["realizations/r0000/mean_stress"][-1]
     with h5py.File(out / "fields.h5") as f:
         assert json.loads(f.attrs["params"])["model"]["dim"] == 3
     assert np.abs(P).max() > 1e-3 and np.abs(S0).max() > 0.1  # slips and a pre-stress
     E = gamma * loading_tensor(3, 0.3)
+    assert np.allclose(E_stored, E, rtol=1e-12, atol=0)  # the state can be rebuilt from it
+    # the stored systems are the final state's: unit traceless Schmid tensors (M : M = 1/2),
+    # all stable under the stored stress (the run ends relaxed) with their thresholds
+    w = np.array([1.0, 1, 1, 2, 2, 2])
+    assert M.shape == (64, 8, 6) and np.allclose((M * M * w).sum(-1), 0.5, atol=1e-12)
+    assert np.abs(M[..., :3].sum(-1)).max() < 1e-15
+    assert (tauc - np.einsum("ekc,ec->ek", M * w, S)).min() > -1e-12
     ref = _skfem_periodic_stress(4, 6.6, 13.2, 59.0, P, E, S0)
     assert np.abs(S - ref).max() <= 1e-12 * np.abs(ref).max()
     assert np.allclose(mean, S.mean(axis=0), rtol=0, atol=1e-13)

@@ -418,9 +418,16 @@ class _ResumePoint:
 
 
 def _final_state(st: Any) -> dict[str, Any]:
-    """The fields of realisation 0's final state that ``results.h5`` keeps (``final_state``)."""
-    return {"stress": st.stress, "prestress": st.prestress, "eps_pl": st.eps_pl,
-            "theta": st.theta, "tauc": st.tauc}
+    """The fields of realisation 0's final state that ``results.h5`` keeps (``final_state``).
+
+    Enough to rebuild it: in 3D the Schmid tensors ``schmid`` (n_elem, N, 6) as well (the
+    angle ``theta`` is only the polar angle of the plane normal there).
+    """
+    out = {"stress": st.stress, "prestress": st.prestress, "eps_pl": st.eps_pl,
+           "theta": st.theta, "tauc": st.tauc, "macro_strain": st.macro_strain}
+    if st.nv.shape[-1] == 6:  # 3D: the systems themselves
+        out["schmid"] = st.nv
+    return out
 
 
 def _open_run(out: Path, start: _ResumePoint | None, params: dict[str, Any], seed: int,

@@ -297,7 +297,9 @@ def aqs(
     rng : numpy.random.Generator
         Source of every random draw (amplitudes, renewals).
     gamma_end : float
-        External strain to apply in this run (> 0).
+        External strain to apply in this run (> 0): a whole number of ``dgamma`` steps (to a
+        relative 1e-9; another value is refused naming the nearest valid ones, as the CLI's
+        ``run.gamma_end``).
     dgamma : float
         External strain increment (> 0).
     alpha : float

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 __all__ = ["BACKENDS", "normalize_backend", "require_jax", "select_device", "device_name"]
 
 #: Accepted ``backend`` values: the numba CPU path, and the JAX backend on any device
@@ -67,7 +69,9 @@ def require_jax() -> Any:
     jax.config.update("jax_enable_x64", True)
     if not isinstance(jax.__version__, str):  # pragma: no cover - a documentation build's mock
         return jax
-    if jax.numpy.zeros(1).dtype != jax.numpy.float64:  # pragma: no cover - JAX version guard
+    # (asked of the dtype rules, not of an array: an array would start a backend and its
+    # threads at import, and a later os.fork of this process could deadlock)
+    if jax.dtypes.canonicalize_dtype(np.float64) != np.float64:  # pragma: no cover - guard
         raise RuntimeError(f"JAX {jax.__version__} did not switch to float64 "
                            "(jax_enable_x64); the backend computes in float64 only")
     return jax

@@ -10,6 +10,7 @@ hardening.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,7 +83,8 @@ def bauschinger(
     dgamma : float
         Strain increment (> 0).
     max_unload : float
-        Give up unloading after this strain (ValueError: the state never reached 0).
+        Give up unloading after this strain, rounded up to whole ``dgamma`` steps (ValueError:
+        the state never reached 0).
 
     Returns
     -------
@@ -107,7 +109,8 @@ def bauschinger(
     s0 = state.external_stress(0.0)
     if s0 <= 0:
         raise ValueError(f"the state must be loaded forward (Sigma_xy > 0), got {s0:.4g}")
-    un = aqs(state, params, rng, gamma_end=max_unload, dgamma=dgamma, alpha=0.0, direction=-1,
+    bound = max(1, math.ceil(max_unload / dgamma - 1e-9)) * dgamma  # on the dgamma lattice
+    un = aqs(state, params, rng, gamma_end=bound, dgamma=dgamma, alpha=0.0, direction=-1,
              stop_when=lambda g, sb, sa: sa >= 0.0)
     if not un.stopped:
         raise ValueError(f"unloading by {max_unload} did not bring the external stress to 0")
