@@ -36,7 +36,7 @@ import numpy as np
 
 __all__ = ["number", "integer", "boolean", "instance", "rng", "state", "check_run_params",
            "check_protocol_keys", "check_config", "check_memory", "check_model_size",
-           "check_run_flags", "PROTOCOL_COMMON_KEYS", "LIMITS", "STRESS_MAX_G",
+           "check_run_flags", "PROTOCOL_COMMON_KEYS", "LIMITS", "STRESS_MAX_G", "stress_bound",
            "LATTICE_RTOL", "lattice_steps", "lattice_multiple"]
 
 _GIB = 1024.0 ** 3
@@ -415,8 +415,13 @@ def check_run_params(rp: Any) -> None:
                              f"{o['n_alphas']!r}")
 
 
-def _shear_modulus(p: Any) -> float:
-    return float(p.G_weibull_mean if p.variant == "A" else p.G)
+def stress_bound(name: str, value: float, p: Any) -> None:
+    """Refuse an imposed stress ``name = value`` above :data:`STRESS_MAX_G` times ``p``'s G."""
+    g = float(p.G_weibull_mean if p.variant == "A" else p.G)
+    if abs(value) > STRESS_MAX_G * g:
+        raise ValueError(
+            f"{name} = {value:g} must be within +-{STRESS_MAX_G:g} G = +-{STRESS_MAX_G * g:g} "
+            f"(model.G = {g:g}), the small-strain model's range (flow near lam = {p.lam:g})")
 
 
 def check_config(cfg: Any) -> None:
@@ -443,14 +448,9 @@ def check_config(cfg: Any) -> None:
     check_dimension(p, rp)
     if "patch" in o and o["patch"] > p.L and rp.patch is not None:
         raise ValueError(f"run.patch ({rp.patch}) must not exceed model.L ({p.L})")
-    g = _shear_modulus(p)
     for key in ("stress_end", "target_stress"):
-        if key in o and abs(o[key]) > STRESS_MAX_G * g:
-            raise ValueError(
-                f"run.{key} = {o[key]:g} must be within +-{STRESS_MAX_G:g} G = "
-                f"+-{STRESS_MAX_G * g:g} (model.G = {g:g}): a larger stress is an elastic "
-                f"shear strain above {STRESS_MAX_G:g}, outside the small-strain model (flow "
-                f"sets in near lam = {p.lam:g})")
+        if key in o:
+            stress_bound(f"run.{key}", o[key], p)
 
 
 #: The ``run.protocol`` values a 3D model (``model.dim = 3``) runs.
@@ -704,14 +704,14 @@ def check_stress(state_: Any, rng_: Any, stress_end: Any, dstress: Any, alpha: A
     st = state(state_)
     rng(rng_)
     s = number("stress_end", stress_end)
+    stress_bound("stress_end", s, st.model.params)  # as the CLI's run.stress_end
     ds = number("dstress", dstress, low=0.0, low_open=True)
     a = number("alpha", alpha)
     number("gamma_limit", gamma_limit, low=0.0, low_open=True)
     boolean("record_events", record_events)
     from .weakplane.dimension import loading_tensor, resolve
 
-    # only to count the rows: the plain mean (the driver's is area-weighted; the areas cost
-    # more than a short ramp); 2D or 3D loading tensor
+    # rows counted from the plain mean (the driver's is area-weighted), 2D or 3D loading
     s0 = float(resolve(loading_tensor(st.model.dim, a), st.stress.mean(axis=0)))
     _rows("stress_controlled", abs(s - s0) / ds,
           f"|stress_end - Sigma_0| / dstress = {abs(s - s0):g} / {ds:g}",

@@ -270,6 +270,8 @@ LIB_CASES = [
      lambda p, st, r: fp.cyclic(st, p, r, gamma_max=0.01, cycles="3", dgamma=1e-3)),
     ("cyclic-gamma_max-off-lattice", ValueError, "nearest valid: 0.001 or 0.002",
      lambda p, st, r: fp.cyclic(st, p, r, gamma_max=0.0015, cycles=2, dgamma=1e-3)),
+    ("stress-stress_end-above-half-G", ValueError, "stress_end = 7 must be within \\+-0.5 G",
+     lambda p, st, r: fp.stress_controlled(st, p, r, stress_end=7.0)),
     ("aqs-gamma_end-off-lattice", ValueError, "gamma_end = 0.0105 .*nearest valid: 0.01 or 0.011",
      lambda p, st, r: fp.aqs(st, p, r, gamma_end=0.0105, dgamma=1e-3)),
     ("stress-stress_end-str", TypeError, "stress_end must be a number",

@@ -147,7 +147,8 @@ def stress_controlled(
     rng : numpy.random.Generator
         Source of every random draw.
     stress_end : float
-        Final resolved external stress (LJ units); the ramp goes up or down to it.
+        Final resolved external stress (LJ units); the ramp goes up or down to it. At most
+        0.5 G in magnitude (:data:`femplastic.validation.STRESS_MAX_G`, as ``run.stress_end``).
     dstress : float
         Stress increment (> 0).
     alpha : float
