@@ -425,7 +425,7 @@ def _final_state(st: Any) -> dict[str, Any]:
     """
     out = {"stress": st.stress, "prestress": st.prestress, "eps_pl": st.eps_pl,
            "theta": st.theta, "tauc": st.tauc, "macro_strain": st.macro_strain}
-    if st.nv.shape[-1] == 6:  # 3D: the systems themselves
+    if st.model.dim == 3:  # the systems themselves
         out["schmid"] = st.nv
     return out
 

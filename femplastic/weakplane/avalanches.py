@@ -170,13 +170,12 @@ def catalogue(log: AvalancheLog, L: int, dim: int = 2) -> Catalogue:
     if log.events is None:
         raise ValueError("the log has no events: record it with record_events=True")
     validation.integer("L", L, low=1)
-    if validation.integer("dim", dim, low=2, high=3) == 2 and log.events["element"].size \
-            and int(log.events["element"].max()) >= L ** 2:
-        raise ValueError(f"the log has element {int(log.events['element'].max())}, outside the "
-                         f"L x L = {L}^2 grid: a 3D log needs catalogue(log, L, dim=3)")
-    if dim == 3 and log.events["element"].size and int(log.events["element"].max()) >= L ** 3:
-        raise ValueError(f"the log has element {int(log.events['element'].max())}, outside the "
-                         f"L^3 = {L}^3 grid: pass the model's L")
+    validation.integer("dim", dim, low=2, high=3)
+    top = int(log.events["element"].max()) if log.events["element"].size else -1
+    if top >= L ** dim:
+        grid, hint = ((f"L x L = {L}^2", "a 3D log needs catalogue(log, L, dim=3)") if dim == 2
+                      else (f"L^3 = {L}^3", "pass the model's L"))
+        raise ValueError(f"the log has element {top}, outside the {grid} grid: {hint}")
     ev = log.events
     m = log.size.size
     n_el = np.zeros(m, np.int64)
