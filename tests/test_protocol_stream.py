@@ -3,6 +3,11 @@ of rate/creep are streamed to chunk files (memory holds one) with the same resul
 the in-memory records of the library drivers."""
 
 import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -298,19 +303,21 @@ def test_cli_streamed_run_killed_and_resumed_bitwise(tmp_path, monkeypatch, prot
     holds one) or of 7 steps and 7 cycles (30 cycles: 5 files of per-cycle rows), stress
     with blocks of 10 steps and 10 avalanches (30 step files, 5 files of the avalanche
     log): results.h5 and curve.csv bitwise those of the one-block run,
-    uninterrupted or SIGKILLed at random moments and resumed."""
-    import os
-    import signal
-    import time
+    uninterrupted or killed at random moments and resumed.
 
+    The kills are placed by the run's progress, not by the clock: each child is a fresh
+    process that dies just before its k-th chunk file, or at a random moment (a timer)
+    after it. (A fork of this process would also inherit JAX's threads when the GPU tests
+    ran first, and a time-based kill depends on the machine's load.)"""
     cfg = load_config(None, [*BASE, f"run.protocol={proto}", *extra])
     ref = tmp_path / "ref"
     P.run_protocol(cfg, 5, 1, ref)  # one block (STEP_CHUNK = 50,000)
     monkeypatch.setattr(P, "STEP_CHUNK", chunk)
-    writes = {"steps": [], "log": [], "cycles": [], "strobes": []}
+    writes = {"steps": [], "log": [], "cycles": [], "strobes": [], "calls": []}
     real = R._ChunkFiles.write
 
     def write(self, start, rec):
+        writes["calls"].append(start)
         for kind, key in (("log", "avalanche_sizes"), ("cycles", "events"),
                           ("strobes", "strobe_stress"), ("steps", "gamma")):
             if key in rec:
@@ -339,30 +346,59 @@ def test_cli_streamed_run_killed_and_resumed_bitwise(tmp_path, monkeypatch, prot
         assert (ref / "curve.csv").read_bytes() == (out / "curve.csv").read_bytes()
 
     same(tmp_path / "small")
+    calls = len(writes["calls"])
     rng = np.random.default_rng(1)
     resumed = 0
-    for i in range(8):  # >= 3 kills, until one resumed
-        if i >= 3 and resumed:
-            break
+    for i in range(4):
         out = tmp_path / f"k{i}"
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover (the child)
-            try:
-                P.run_protocol(cfg, 5, 1, out, checkpoint_every=0)
-            finally:
-                os._exit(0)
-        time.sleep(float(rng.uniform(0.3, 0.9)) * wall)
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        if not (out / "results.h5").exists():
+        at = int(rng.integers(1, calls))  # never after the last chunk file: unfinished
+        delay = None if i % 2 == 0 else float(rng.uniform(1e-3, 2 * wall / calls))
+        _kill_child({"overrides": [*BASE, f"run.protocol={proto}", *extra], "chunk": chunk,
+                      "out": str(out), "at": at, "delay": delay}, timeout=60 + 30 * wall)
+        if not (out / "results.h5").exists():  # killed before the folder was made
             continue
         try:
             P.run_protocol(cfg, 5, 1, out, resume=True)
             resumed += 1
-        except ValueError as exc:
-            assert "complete" in str(exc), exc
+        except ValueError as exc:  # a timer that fired after the run had finished
+            assert delay is not None and "complete" in str(exc), exc
         same(out)
-    assert resumed >= 1
+    assert resumed >= 2  # at least the two kills just before a chunk file
+
+
+_CHILD = """
+import json, os, signal, sys
+from pathlib import Path
+from femplastic.cli import protocols as P
+from femplastic.cli import run as R
+from femplastic.weakplane.params import load_config
+
+job = json.loads(sys.argv[1])
+P.STEP_CHUNK = job["chunk"]
+real, calls = R._ChunkFiles.write, []
+
+def write(self, start, rec):
+    calls.append(start)
+    if len(calls) == job["at"] and job["delay"] is None:
+        os.kill(os.getpid(), signal.SIGKILL)  # just before this chunk file
+    out = real(self, start, rec)
+    if len(calls) == job["at"] and job["delay"] is not None:
+        # SIGALRM, not handled: the process dies wherever it is, in compiled code or not
+        signal.setitimer(signal.ITIMER_REAL, job["delay"])
+    return out
+
+R._ChunkFiles.write = write
+P.run_protocol(load_config(None, job["overrides"]), 5, 1, Path(job["out"]), checkpoint_every=0)
+"""
+
+
+def _kill_child(job, timeout):
+    """Run `_CHILD` on ``job`` in a fresh interpreter; it must die by its own kill or finish."""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(job)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode in (0, -9, -14), proc.stderr  # finished, SIGKILL, SIGALRM
+    assert "Traceback" not in proc.stderr, proc.stderr
 
 
 def test_checkpoint_of_the_previous_loop_layout_still_resumes():
