@@ -381,3 +381,76 @@ def test_one_step_chunks_do_not_bloat_results(tmp_path):
             np.testing.assert_allclose(a[k], b[k], rtol=1e-9, atol=1e-12, err_msg=k)
     sa, sb = ((tmp_path / d / "results.h5").stat().st_size for d in ("a", "b"))
     assert sb < 1.2 * sa, (sa, sb)
+
+
+def test_failure_after_the_work_started_marks_the_run_failed_and_resumes(tmp_path, capsys,
+                                                                         monkeypatch):
+    """An exception of the work (not bad input) exits 1 with its traceback and one line
+    naming the folder; the marker says failed with the error; --resume then finishes the
+    run with the bits of the uninterrupted one."""
+    from femplastic.weakplane import drivers
+
+    base = ["run", *[x for s in SMALL for x in ("--set", s)], "--quiet", "--realizations", "2"]
+    ref, out = tmp_path / "ref", tmp_path / "o"
+    assert cli.main([*base, "--out", str(ref)]) == 0
+    real, calls = drivers.quench, []
+
+    def quench(*a, **k):  # the second realisation's quench raises (a ValueError: not input)
+        calls.append(1)
+        if len(calls) == 2:
+            raise ValueError("a failure inside the work\nsecond line")
+        return real(*a, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(drivers, "quench", quench)
+        assert cli.main([*base, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "in quench" in err, err
+    last = err.strip().splitlines()[-1]
+    assert last == (f"femplastic run: failed: ValueError: a failure inside the work; what was "
+                    f"finished is kept in {out} (marked failed); --resume {out} continues "
+                    "aqs, cyclic and stress runs from their last checkpoint"), last
+    marker = json.loads((out / outdir.MARKER).read_text())
+    assert marker["status"] == "failed" and marker["finished"] == 1
+    assert marker["error"] == "ValueError: a failure inside the work"
+    with h5py.File(out / "results.h5") as f:
+        assert f.attrs["realizations_finished"] == 1 and "r0000" in f["realizations"]
+    assert cli.main([*base, "--resume", str(out)]) == 0
+    assert json.loads((out / outdir.MARKER).read_text())["status"] == "complete"
+    _same_run(ref, out)
+
+
+def test_protocol_failing_mid_record_marks_failed_and_resumes_bitwise(tmp_path, monkeypatch):
+    """A cyclic run whose third chunk file cannot be written (a full disk): `RunFailed` from
+    the OSError, the folder marked failed, and --resume from its checkpoint gives the
+    uninterrupted run's results.h5."""
+    from femplastic.cli import protocols as P
+    from femplastic.cli import records
+
+    cfg = load_config(None, ["model.L=6", "model.N=8", "run.protocol=cyclic",
+                             "run.dgamma=1e-4", "run.gamma_max=0.01", "run.cycles=3"])
+    ref, out = tmp_path / "ref", tmp_path / "o"
+    monkeypatch.setattr(P, "STEP_CHUNK", 200)
+    P.run_protocol(cfg, 5, 1, ref)
+    real, calls = records._ChunkFiles.write, []
+
+    def write(self, start, rec):
+        calls.append(start)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real(self, start, rec)
+
+    with monkeypatch.context() as m:
+        m.setattr(records._ChunkFiles, "write", write)
+        with pytest.raises(outdir.RunFailed) as exc:
+            P.run_protocol(cfg, 5, 1, out, checkpoint_every=0)
+    assert isinstance(exc.value.__cause__, OSError) and exc.value.folder == out
+    marker = json.loads((out / outdir.MARKER).read_text())
+    assert marker["status"] == "failed" and marker["protocol"] == "cyclic"
+    assert marker["error"] == "OSError: [Errno 28] No space left on device"
+    assert (out / "checkpoint.npz").exists()
+    P.run_protocol(cfg, 5, 1, out, resume=True)
+    da, db = _datasets(ref / "results.h5"), _datasets(out / "results.h5")
+    assert da.keys() == db.keys()
+    for k in da:
+        assert k == "@" and da[k] == db[k] or np.array_equal(da[k], db[k]), k

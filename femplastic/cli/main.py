@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="KMC quench then athermal quasistatic shear of the weak-plane FE model of "
         "Fernandez Castellanos, Roux and Patinet, C. R. Physique 22 (2021); by default their "
         "calibrated model C. Writes results.h5, curve.csv, summary.json, stress_strain.png, "
-        "fields.xdmf (+ fields.h5) and femplastic-run.json (status running/complete). "
+        "fields.xdmf (+ fields.h5) and femplastic-run.json (status running/complete, or "
+        "failed when the work raised: exit status 1). "
         "Variants A-I of the paper: --set model.variant=D runs variant D with its calibrated "
         "parameters (appendix A.8) unless k, lam, chi... are set too; femplastic config lists "
         "every key. Other protocols: --set run.protocol=cyclic|stress|bauschinger|local-yield|"
@@ -204,6 +205,18 @@ def _main(argv: list[str] | None) -> int:
             return int(args.func(args))
     except (ValueError, TypeError) as exc:  # bad input, found before any work
         ap.exit(2, f"femplastic {args.cmd}: error: {exc}\n")
+    except RuntimeError as exc:  # the work raised: its traceback, then where the run is
+        from ..io.outdir import RunFailed  # (not at import: --help stays light)
+
+        if not isinstance(exc, RunFailed):
+            raise
+        import traceback
+
+        traceback.print_exception(exc.__cause__ or exc)
+        again = (f"; --resume {exc.folder} continues aqs, cyclic and stress runs from their "
+                 "last checkpoint" if args.cmd == "run" else "")
+        sys.stderr.write(f"femplastic {args.cmd}: failed: {exc}{again}\n")
+        return 1
     except KeyboardInterrupt:
         where = getattr(args, "out", None) or getattr(args, "resume", None) or (
             "femplastic-out" if args.cmd == "run" else None)

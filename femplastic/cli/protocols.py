@@ -571,7 +571,7 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
         _Checkpointing,
         _final_state,
         _jsonable,
-        _open_run,
+        _opened_run,
         _Progress,
         _remove_empty,
         _ResumePoint,
@@ -598,9 +598,8 @@ def run_protocol(cfg, seed: int, realizations: int, out: Path, progress: bool | 
     results = out / "results.h5"
     files = ["results.h5", "curve.csv", "summary.json", f"{proto}.png", "fields.xdmf"]
     children = np.random.SeedSequence(seed).spawn(realizations)
-    with interrupt.deferred():
-        first = _open_run(out, start, params, seed, realizations, checkpoint_every,
-                          protocol=proto)
+    with interrupt.deferred(), _opened_run(out, start, params, seed, realizations,
+                                           checkpoint_every, protocol=proto) as first:
         t0 = time.perf_counter()
         per: list[dict[str, Any]] = []
         n_events = n_aval = 0

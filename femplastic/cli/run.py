@@ -33,7 +33,8 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -178,8 +179,9 @@ def run_main_job(cfg, seed: int, realizations: int, out: Path, progress: bool | 
     ck = _Checkpointing(out, tag, checkpoint_every)
     children = np.random.SeedSequence(seed).spawn(realizations)
     results = out / "results.h5"
-    with interrupt.deferred():  # Ctrl-C only at the drivers' safe points: files stay whole
-        first = _open_run(out, start, params, seed, realizations, checkpoint_every)
+    # Ctrl-C only at the drivers' safe points (files stay whole); a failure marks the run
+    with interrupt.deferred(), _opened_run(out, start, params, seed, realizations,
+                                           checkpoint_every) as first:
         t0 = time.perf_counter()
         curves, per = [], []
         n_events = n_aval = 0
@@ -430,14 +432,17 @@ def _final_state(st: Any) -> dict[str, Any]:
     return out
 
 
-def _open_run(out: Path, start: _ResumePoint | None, params: dict[str, Any], seed: int,
-              realizations: int, checkpoint_every: float | None, **protocol: str) -> int:
-    """Open the run folder (``femplastic run``, every protocol); return the realisations done.
+@contextmanager
+def _opened_run(out: Path, start: _ResumePoint | None, params: dict[str, Any], seed: int,
+                realizations: int, checkpoint_every: float | None, **protocol: str
+                ) -> Iterator[int]:
+    """The run folder open for the work (``femplastic run``, every protocol).
 
     The folder is created and marked running; a new run starts ``results.h5`` (status
     running, none finished), a resumed one (``start``) drops what came after its resume
     point. ``protocol``: ``protocol=NAME`` for the protocols other than the main AQS run,
-    recorded in the marker and in ``results.h5``.
+    recorded in the marker and in ``results.h5``. Yields the realisations done; an
+    exception of the work marks the run failed (:func:`femplastic.io.outdir.failure_marked`).
     """
     from .. import io
 
@@ -452,7 +457,8 @@ def _open_run(out: Path, start: _ResumePoint | None, params: dict[str, Any], see
                       params=params, seed=seed)
     else:
         start.clean()
-    return first
+    with io.outdir.failure_marked(out):
+        yield first
 
 
 class _Checkpointing:

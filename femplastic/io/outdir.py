@@ -10,19 +10,22 @@ and :func:`claim_folder` when the work starts:
 * the marker file ``femplastic-run.json`` says ``"status": "running"`` from the start and
   ``"complete"`` only once the run has finished (:func:`mark`); a folder whose marker says
   ``running`` holds an interrupted run (its files are readable, the realisations finished
-  so far are in ``results.h5``).
+  so far are in ``results.h5``); ``"failed"`` (with ``error``, the exception's type and
+  first line) says that the work raised after it had started (:func:`failure_marked`).
+  Both resume.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MARKER", "RUN_FILES", "check_folder", "claim_folder", "mark", "backup_path",
-           "write_text", "replace_file"]
+__all__ = ["MARKER", "RUN_FILES", "RunFailed", "check_folder", "claim_folder", "mark",
+           "failure_marked", "backup_path", "write_text", "replace_file"]
 
 #: The marker file of a femplastic run folder.
 MARKER = "femplastic-run.json"
@@ -163,12 +166,50 @@ def mark(folder: str | Path, status: str, **info: Any) -> None:
     ----------
     folder : str or Path
     status : str
-        ``"running"`` or ``"complete"``.
+        ``"running"``, ``"complete"`` or ``"failed"``.
     **info
         JSON-able details (seed, realisations finished, ...).
     """
     write_text(Path(folder) / MARKER,
                json.dumps({"status": status, **info}, indent=2, allow_nan=False))
+
+
+class RunFailed(RuntimeError):
+    """The work of a run raised after its folder was opened; the folder is marked failed.
+
+    The original exception is ``__cause__``; ``folder`` is the run folder, ``error`` the
+    ``"Type: first line"`` written into its marker.
+    """
+
+    def __init__(self, folder: Path, error: str) -> None:
+        super().__init__(f"{error}; what was finished is kept in {folder} (marked failed)")
+        self.folder, self.error = folder, error
+
+
+@contextmanager
+def failure_marked(folder: str | Path) -> Iterator[None]:
+    """Mark the run in ``folder`` failed if the block raises (Ctrl-C excepted).
+
+    The marker keeps its details and gets ``"status": "failed"`` and ``"error"``; the
+    exception is raised again as :class:`RunFailed` from it. Ctrl-C (``KeyboardInterrupt``)
+    leaves the marker as it is (``running``: an interrupted run).
+    """
+    folder = Path(folder)
+    try:
+        yield
+    except Exception as exc:
+        lines = str(exc).strip().splitlines()
+        error = type(exc).__name__ + (f": {lines[0]}" if lines else "")
+        try:
+            info = json.loads((folder / MARKER).read_text())
+            info.pop("status", None)
+        except (OSError, ValueError, AttributeError):
+            info = {}
+        try:
+            mark(folder, "failed", **{**info, "error": error})
+        except OSError:  # (a full disk, say: the exception itself is what the user needs)
+            pass
+        raise RunFailed(folder, error) from exc
 
 
 def write_text(path: str | Path, text: str | Iterable[str]) -> None:
