@@ -27,6 +27,37 @@ def quenched():
     return st, info
 
 
+def _assert_events_rebuild(st0, st1, element, amplitude, schmid, theta):
+    """Each 3D event's system (``schmid``) and amplitude rebuild the plastic strain change
+    of every element, and its recorded polar angle is that of one of the two planes the
+    Schmid tensor allows (normal and slip direction play the same role in M)."""
+    assert schmid.shape == (element.size, 6) and element.size > 10
+    rebuilt = np.zeros_like(st0.eps_pl)
+    np.add.at(rebuilt, element, amplitude[:, None] * schmid)
+    assert np.allclose(rebuilt, st1.eps_pl - st0.eps_pl, rtol=0, atol=1e-13)
+    m = schmid
+    t = np.array([[m[:, 0], m[:, 5], m[:, 4]], [m[:, 5], m[:, 1], m[:, 3]],
+                  [m[:, 4], m[:, 3], m[:, 2]]]).transpose(2, 0, 1)
+    w, v = np.linalg.eigh(t)  # eigenvalues -1/2, 0, 1/2: (n -+ s) / sqrt 2
+    assert np.allclose(w, [-0.5, 0.0, 0.5], atol=1e-12)
+    nz = np.abs(np.stack([v[:, 2, 2] + v[:, 2, 0], v[:, 2, 2] - v[:, 2, 0]])) / np.sqrt(2)
+    assert np.all(np.isclose(nz, np.abs(np.cos(theta)), atol=1e-9).any(axis=0))
+
+
+def test_aqs_events_carry_their_systems(quenched):
+    """EventLog.schmid: the Schmid tensor of every event (the polar angle alone does not
+    determine a 3D system); the compiled loop and the Python path record the same."""
+    st0, _ = quenched
+    run = fp.aqs(st0, P3, np.random.default_rng(3), gamma_end=0.2, dgamma=1e-3,
+                 record_events=True)
+    ev = run.events
+    _assert_events_rebuild(st0, run.state, ev.element, ev.amplitude, ev.schmid, ev.theta)
+    p2 = fp.ModelParams(L=6)
+    st2 = fp.quench(p2, np.random.default_rng(1), max_events=50)
+    assert fp.aqs(st2, p2, np.random.default_rng(1), gamma_end=0.02, dgamma=1e-3,
+                  record_events=True).events.schmid is None  # 2D: theta determines it
+
+
 def _fft_stress(st):
     prop = st.model.propagator
     return prop.stress(st.eps_pl, st.macro_strain, st.prestress)
@@ -157,13 +188,15 @@ def test_python_avalanche_path_records_as_the_compiled_loop(quenched, monkeypatc
     the Python path once read the 2D slot and recorded another component.
     """
     st0, _ = quenched
-    kw = dict(gamma_end=0.15, dgamma=1e-3)
+    kw = dict(gamma_end=0.15, dgamma=1e-3, record_events=True)
     a = fp.aqs(st0, P3, np.random.default_rng(7), **kw)
     monkeypatch.setattr(type(st0.model.propagator), "numba_form", lambda self: None)
     b = fp.aqs(st0, P3, np.random.default_rng(7), **kw)
     assert a.avalanche_size.sum() > 20
     for k in KEYS:
         assert np.array_equal(getattr(a, k), getattr(b, k)), k
+    for k in ("element", "system", "theta", "amplitude", "avalanche", "schmid"):
+        assert np.array_equal(getattr(a.events, k), getattr(b.events, k)), k
 
 
 def test_reverse_loading_and_checkpoint_resume_are_bitwise(quenched, tmp_path):
@@ -201,6 +234,9 @@ def test_cyclic_balances_its_energy_and_resumes_bitwise(quenched, tmp_path):
     assert np.all(np.abs(ref.balance) < 1e-10)
     assert np.all(ref.avalanches.dissipation >= -1e-12)
     assert np.allclose(ref.state.stress, _fft_stress(ref.state), rtol=0, atol=1e-11)
+    ev = ref.avalanches.events
+    _assert_events_rebuild(st0, ref.state, ev["element"], ev["amplitude"], ev["schmid"],
+                           ev["theta"])
     assert len(saved) > 4
     tag = {"t": 3}
     back, _, _ = checkpoint.load(checkpoint.save(tmp_path / "c.npz", saved[len(saved) // 2],
@@ -220,6 +256,9 @@ def test_stress_control_holds_its_target_and_resumes_bitwise(quenched, tmp_path)
     assert np.allclose(ref.stress, ref.target, rtol=0, atol=1e-12)  # back on the target
     assert np.all(np.diff(ref.gamma) >= 0) and np.isclose(ref.stress[-1], 1.9)
     assert np.isclose(ref.state.external_stress(), 1.9, rtol=0, atol=1e-12)
+    ev = ref.avalanches.events
+    _assert_events_rebuild(st0, ref.state, ev["element"], ev["amplitude"], ev["schmid"],
+                           ev["theta"])
     assert len(saved) > 2
     tag = {"t": 4}
     back, _, _ = checkpoint.load(checkpoint.save(tmp_path / "s.npz", saved[len(saved) // 2],

@@ -57,8 +57,11 @@ WORK = ("act_e", "act_k", "deps", "amp", "taus")
 
 #: Fields of ``events`` (capacity m): ``ev_e, ev_k`` int64 element and system; ``ev_th,
 #: ev_tau, ev_amp`` angle (rad), resolved stress and amplitude; ``ev_n`` (1,) int64 events so
-#: far (may exceed m: the record is then full).
-EVENTS = ("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp", "ev_n")
+#: far (may exceed m: the record is then full); ``ev_m`` (m, 6) the Schmid tensor of the
+#: system that slipped in 3D (the event's plastic strain increment is ``ev_amp`` times it;
+#: in 3D ``ev_th`` is only the polar angle of the plane normal), (0, 6) in 2D (``ev_th``
+#: determines it).
+EVENTS = ("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp", "ev_n", "ev_m")
 
 
 def kernel_state(state: State) -> tuple[tuple[NDArray, ...], tuple[NDArray, ...],
@@ -104,7 +107,8 @@ def work_buffers(n: int, components: int = 3) -> tuple[NDArray, ...]:
             np.zeros(n), np.zeros(n))
 
 
-def event_record(capacity: int, old: tuple[NDArray, ...] | None = None) -> tuple[NDArray, ...]:
+def event_record(capacity: int, old: tuple[NDArray, ...] | None = None,
+                 schmid: bool = False) -> tuple[NDArray, ...]:
     """An ``events`` bundle (fields :data:`EVENTS`) of ``capacity``, keeping ``old``'s events.
 
     Parameters
@@ -113,18 +117,23 @@ def event_record(capacity: int, old: tuple[NDArray, ...] | None = None) -> tuple
         Number of events the record holds.
     old : tuple of ndarray, optional
         A record to copy: its events (up to its count, at most ``capacity``) and its count.
+    schmid : bool
+        Whether ``ev_m`` holds the events' Schmid tensors (3D) or is empty (2D).
 
     Returns
     -------
     tuple of ndarray
         ``ev_e, ev_k`` (capacity,) int64, ``ev_th, ev_tau, ev_amp`` (capacity,), ``ev_n``
-        (1,) int64.
+        (1,) int64, ``ev_m`` (capacity, 6) if ``schmid`` else (0, 6).
     """
     new = (np.zeros(capacity, np.int64), np.zeros(capacity, np.int64), np.zeros(capacity),
-           np.zeros(capacity), np.zeros(capacity), np.zeros(1, np.int64))
+           np.zeros(capacity), np.zeros(capacity), np.zeros(1, np.int64),
+           np.zeros((capacity if schmid else 0, 6)))
     if old is not None:
         m = min(int(old[5][0]), capacity)
         for dst, src in zip(new[:5], old[:5], strict=True):
             dst[:m] = src[:m]
         new[5][0] = old[5][0]
+        if schmid and old[6].shape[0]:
+            new[6][:m] = old[6][:m]
     return new

@@ -397,8 +397,9 @@ def relax_fused(form, stress, system, law, cache, work, events, rng, record, max
     ``form`` is the propagator's ``(kind, arr, L)``
     (:meth:`~femplastic.fe.propagators.Propagator.numba_form`); ``system``, ``law``,
     ``cache``, ``work`` and ``events`` are the bundles of :mod:`femplastic.weakplane.bundles`.
-    ``events = (ev_e, ev_k, ev_th, ev_tau, ev_amp, ev_n)`` receives every event when ``record``
-    (capacity ``ev_e.shape[0]``; ``ev_n[0]`` counts written events). A sweep has at most one
+    ``events = (ev_e, ev_k, ev_th, ev_tau, ev_amp, ev_n, ev_m)`` receives every event when
+    ``record`` (capacity ``ev_e.shape[0]``; ``ev_n[0]`` counts written events; ``ev_m`` the
+    Schmid tensors in 3D, empty in 2D). A sweep has at most one
     event per element, so the function returns early with status 2, after completing a sweep,
     when fewer than ``n`` free slots remain: a caller that starts it with ``n`` free slots
     and grows the record on status 2 never loses an event. ``thermal_first`` marks the

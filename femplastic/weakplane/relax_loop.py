@@ -49,7 +49,7 @@ def relax_loop(dim, form, stress, system, law, cache, work, events, rng, record,
     _, law_f, _, _ = law
     sref, pref, margin = cache
     act_e, act_k, deps, amp, taus = work
-    ev_e, ev_k, ev_th, ev_tau, ev_amp, ev_n = events
+    ev_e, ev_k, ev_th, ev_tau, ev_amp, ev_n, ev_m = events
     n_events = 0
     plastic = np.zeros(components(dim))
     for sweep in range(max_sweeps):
@@ -70,6 +70,8 @@ def relax_loop(dim, form, stress, system, law, cache, work, events, rng, record,
                     ev_th[j] = theta[act_e[i], act_k[i]]
                     ev_tau[j] = taus[i]
                     ev_amp[j] = amp[i]
+                    if dim == 3:  # the system itself (theta is only its normal's polar angle)
+                        ev_m[j, :] = nv[act_e[i], act_k[i], :]
                 ev_n[0] = j + 1
         sweep_apply(dim, form, stress, count, act_e, deps, rng, par, rows)
         add_plastic(dim, count, act_e, deps, wts, plastic)

@@ -42,8 +42,11 @@ __all__ = ["aqs", "relax", "AQSRun", "EventLog"]
 class EventLog:
     """Every slip event: element, system, angle (rad), resolved stress, amplitude, avalanche.
 
-    All arrays have shape (n_events,). In 3D the angle is the polar angle ``arccos n_z`` of
-    the plane normal (``State.theta``), which does not determine the system.
+    All arrays have shape (n_events,), except ``schmid``. In 3D the angle is the polar angle
+    ``arccos n_z`` of the plane normal (``State.theta``), which does not determine the
+    system: ``schmid`` (n_events, 6) holds the Schmid tensor of the system that slipped
+    (Voigt, tensor shear components), and the event's plastic strain increment is
+    ``amplitude[:, None] * schmid``. In 2D ``schmid`` is None (``theta`` determines it).
     """
 
     element: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -52,6 +55,7 @@ class EventLog:
     tau: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     amplitude: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     avalanche: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    schmid: NDArray[np.float64] | None = None
 
 
 class _Buffers:
@@ -60,13 +64,16 @@ class _Buffers:
     def __init__(self, n: int, capacity: int = 0, components: int = 3) -> None:
         self.work = work_buffers(n, components)  # the work and events bundles, their arrays
         self.act_e, self.act_k, self.deps, self.amp, self.taus = self.work
-        self.events = event_record(capacity)
-        self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp, self.ev_n = self.events
+        self.schmid = components == 6  # 3D: the events' systems (Schmid tensors) as well
+        self.events = event_record(capacity, schmid=self.schmid)
+        self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp, self.ev_n, self.ev_m = \
+            self.events
         self.ev_aval = np.zeros(capacity, np.int64)  # the avalanche of each event (AQS)
 
     def grow(self, capacity: int) -> None:
-        self.events = event_record(capacity, self.events)
-        self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp, self.ev_n = self.events
+        self.events = event_record(capacity, self.events, self.schmid)
+        self.ev_e, self.ev_k, self.ev_th, self.ev_tau, self.ev_amp, self.ev_n, self.ev_m = \
+            self.events
         aval = np.zeros(capacity, np.int64)
         m = min(capacity, self.ev_aval.size)
         aval[:m] = self.ev_aval[:m]
@@ -75,7 +82,8 @@ class _Buffers:
     def log(self) -> EventLog:
         m = int(self.ev_n[0])
         return EventLog(self.ev_e[:m].copy(), self.ev_k[:m].copy(), self.ev_th[:m].copy(),
-                        self.ev_tau[:m].copy(), self.ev_amp[:m].copy(), self.ev_aval[:m].copy())
+                        self.ev_tau[:m].copy(), self.ev_amp[:m].copy(), self.ev_aval[:m].copy(),
+                        self.ev_m[:m].copy() if self.schmid else None)
 
 
 @interrupt.deferring
@@ -174,6 +182,8 @@ def relax(
             buf.ev_th[j:j + count] = state.theta[buf.act_e[:count], buf.act_k[:count]]
             buf.ev_tau[j:j + count] = buf.taus[:count]
             buf.ev_amp[j:j + count] = buf.amp[:count]
+            if buf.schmid:
+                buf.ev_m[j:j + count] = state.nv[buf.act_e[:count], buf.act_k[:count]]
             buf.ev_n[0] = j + count
         if stochastic:  # e.g. the shuffled kernel: its draws come from the run's rng
             m.propagator.add(state.stress, buf.act_e[:count], buf.deps[:count], rng=rng)
@@ -426,6 +436,8 @@ def aqs(
                                 ("ev_e", "ev_k", "ev_th", "ev_tau", "ev_amp", "ev_aval"),
                                 strict=True):
                 dst[:m0] = ev[key]
+            if buf.schmid:  # (NaN: a checkpoint of a version that did not keep them)
+                buf.ev_m[:m0] = ev.get("ev_m", np.nan)
             buf.ev_n[0] = m0
     events0, aval0 = st.n_events, st.n_avalanches - int(pos[2])
     t_ckpt = _time.perf_counter() if checkpoint_since is None else float(checkpoint_since)
@@ -449,6 +461,8 @@ def aqs(
         ev = {"ev_e": buf.ev_e[:m0].copy(), "ev_k": buf.ev_k[:m0].copy(),
               "ev_th": buf.ev_th[:m0].copy(), "ev_tau": buf.ev_tau[:m0].copy(),
               "ev_amp": buf.ev_amp[:m0].copy(), "ev_aval": buf.ev_aval[:m0].copy()}
+        if buf.schmid:
+            ev["ev_m"] = buf.ev_m[:m0].copy()
         return AQSCheckpoint(AQSCheckpoint.state_dict(st), base.copy(), acc[:C].copy(),
                              float(acc[C]), int(pos[0]), done, int(pos[2]), rec, ev,
                              rng.bit_generator.state)

@@ -55,7 +55,7 @@ class AQSCheckpoint:
         mean_stress``.
     events : dict of ndarray
         The event log so far (empty arrays when events are not recorded): ``ev_e, ev_k,
-        ev_th, ev_tau, ev_amp, ev_aval``.
+        ev_th, ev_tau, ev_amp, ev_aval`` and in 3D ``ev_m`` (the Schmid tensors).
     rng_state : dict
         ``rng.bit_generator.state``.
     """

@@ -78,7 +78,10 @@ class AvalancheLog:
         Energy released per unit area (per unit volume in 3D), LJ units.
     events : dict of (n_events,) ndarrays or None
         ``element, system, theta, tau, amplitude, sweep`` (global sweep index) and
-        ``avalanche`` (row of this log) of every event, when recorded.
+        ``avalanche`` (row of this log) of every event, when recorded; in 3D also
+        ``schmid`` (n_events, 6), the Schmid tensor (Voigt, tensor shear components) of the
+        system that slipped (``theta`` is then only its normal's polar angle): the event's
+        plastic strain increment is ``amplitude * schmid``.
     """
 
     step: NDArray[np.int64]
@@ -346,18 +349,20 @@ class LoopLog:
         ``sink(kind, block)``, see above.
     rows : int
         Avalanches (and events) per block handed to ``sink``.
+    schmid : bool
+        Keep each event's Schmid tensor (``schmid`` (n_events, 6), 3D).
     """
 
     def __init__(self, PK: Any, n_elem: int, record_events: bool,
                  sink: Callable[[str, dict[str, NDArray]], None] | None = None,
-                 rows: int = 65536) -> None:
-        self.PK, self.n_elem, self.sink = PK, int(n_elem), sink
+                 rows: int = 65536, schmid: bool = False) -> None:
+        self.PK, self.n_elem, self.sink, self.schmid = PK, int(n_elem), sink, bool(schmid)
         self.record_events = bool(record_events)
         self.rows = max(1, int(rows))
         self.alog = np.zeros((self.rows if sink is not None else 64, 8))
         cap = (max(self.rows, n_elem) + n_elem if sink is not None else max(n_elem, 1024)) \
             if record_events else 0
-        self.events = event_record(cap)
+        self.events = event_record(cap, schmid=self.schmid)
         self.ev_x = np.zeros((cap, 2), np.int64)
 
     def held(self, ipos: NDArray[np.int64]) -> int:
@@ -379,7 +384,7 @@ class LoopLog:
             self._hand_events()
             return
         cap = 2 * self.events[0].shape[0] + self.n_elem
-        self.events = event_record(cap, self.events)
+        self.events = event_record(cap, self.events, self.schmid)
         x = np.zeros((cap, 2), np.int64)
         x[:self.ev_x.shape[0]] = self.ev_x
         self.ev_x = x
@@ -403,11 +408,14 @@ class LoopLog:
 
     def _events(self) -> dict[str, NDArray]:
         m = int(self.events[5][0])
-        ev_e, ev_k, ev_th, ev_tau, ev_amp, _ = self.events
-        return {"element": ev_e[:m].copy(), "system": ev_k[:m].copy(),
-                "theta": ev_th[:m].copy(), "tau": ev_tau[:m].copy(),
-                "amplitude": ev_amp[:m].copy(), "sweep": self.ev_x[:m, 0].copy(),
-                "avalanche": self.ev_x[:m, 1].copy()}
+        ev_e, ev_k, ev_th, ev_tau, ev_amp = self.events[:5]
+        out = {"element": ev_e[:m].copy(), "system": ev_k[:m].copy(),
+               "theta": ev_th[:m].copy(), "tau": ev_tau[:m].copy(),
+               "amplitude": ev_amp[:m].copy(), "sweep": self.ev_x[:m, 0].copy(),
+               "avalanche": self.ev_x[:m, 1].copy()}
+        if self.schmid:
+            out["schmid"] = self.events[6][:m].copy()
+        return out
 
     def _columns(self, k: int) -> dict[str, NDArray]:
         a = self.alog[:k]
@@ -424,6 +432,8 @@ class LoopLog:
         ne = int(self.events[5][0]) if self.record_events else 0
         ev = {name: a[:ne].copy() for name, a in zip(_EV_KEYS, self.events[:5], strict=True)}
         ev["ev_x"] = self.ev_x[:ne].copy()
+        if self.schmid:
+            ev["ev_m"] = self.events[6][:ne].copy()
         return self.alog[:self.held(ipos)].copy(), ev
 
     def restore(self, alog: NDArray, events: dict[str, NDArray] | None) -> None:
@@ -436,10 +446,12 @@ class LoopLog:
             ne = events["ev_x"].shape[0]
             while self.events[0].shape[0] < ne + self.n_elem:
                 cap = 2 * self.events[0].shape[0] + self.n_elem
-                self.events = event_record(cap, self.events)
+                self.events = event_record(cap, self.events, self.schmid)
                 self.ev_x = np.zeros((cap, 2), np.int64)
             for dst, key in zip(self.events[:5], _EV_KEYS, strict=True):
                 dst[:ne] = events[key]
+            if self.schmid:  # (NaN: a checkpoint of a version that did not keep them)
+                self.events[6][:ne] = events.get("ev_m", np.nan)
             self.ev_x[:ne] = events["ev_x"]
             self.events[5][0] = ne
 
@@ -682,7 +694,8 @@ class CompiledPath:
         self.facc = np.zeros(len(PK.FACC))
         self.facc[PK.BEXT] = float(resolve(self.M, AK.weighted_mean(self.base, self.w)))
         self.record_events = bool(record_events)
-        self.log = LoopLog(PK, st.n_elem, record_events, log_sink, log_rows)
+        self.log = LoopLog(PK, st.n_elem, record_events, log_sink, log_rows,
+                           schmid=st.model.dim == 3)
         self.work = work_buffers(st.n_elem, C)
         n = st.n_elem
         self._tmp = (np.empty((n, C)), np.empty((n, C)), np.empty((n, C)), np.empty(n))

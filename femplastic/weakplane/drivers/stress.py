@@ -449,7 +449,8 @@ def _compiled_ramp(rng: np.random.Generator, ramp: tuple, dstress: float, alpha:
     out_g = np.zeros(rows)
     jump = np.zeros(rows)
     sizes = np.zeros(rows, np.int64)
-    log = LoopLog(PK, st.n_elem, record_events, log_sink, sink_rows)
+    log = LoopLog(PK, st.n_elem, record_events, log_sink, sink_rows,
+                  schmid=st.model.dim == 3)
     work = work_buffers(st.n_elem, C)
     E0 = st.macro_strain.copy()
     base = st.stress.copy()

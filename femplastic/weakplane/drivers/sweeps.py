@@ -74,7 +74,7 @@ class SweepBuffers:
             activation), ``amplitude``, ``sweep`` (int64).
         """
         m = self.n_events
-        ev_e, ev_k, ev_th, ev_tau, ev_amp, _ = self.events
+        ev_e, ev_k, ev_th, ev_tau, ev_amp = self.events[:5]
         return {"element": ev_e[:m].copy(), "system": ev_k[:m].copy(), "theta": ev_th[:m].copy(),
                 "tau": ev_tau[:m].copy(), "amplitude": ev_amp[:m].copy(),
                 "sweep": np.asarray(self.sweep, np.int64)}
@@ -142,7 +142,7 @@ def relax_sweeps(
             if count == 0:
                 return total, plastic, sweep
             K.draw_slips(count, state.stress, system, law, work, rng, False)
-            ev_e, ev_k, ev_th, ev_tau, ev_amp, ev_n = buffers.events
+            ev_e, ev_k, ev_th, ev_tau, ev_amp, ev_n = buffers.events[:6]
             ev_e[j0:j0 + count] = act_e[:count]
             ev_k[j0:j0 + count] = act_k[:count]
             ev_th[j0:j0 + count] = state.theta[act_e[:count], act_k[:count]]
