@@ -239,6 +239,30 @@ def test_make_propagator_budget(monkeypatch):
 
 # --- unstructured meshes -------------------------------------------------------------------
 
+def _ignored_signals() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return int(line.split()[1], 16)
+    raise AssertionError("no SigIgn line")
+
+
+@needs_gmsh
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_meshing_leaves_the_process_signal_handling_alone():
+    """Gmsh's initialize sets SIGPIPE back to terminate and SIGINT to its default: after a
+    meshing, a broken socket (a Dask client) killed the process (exit 141: twice the CI's
+    pytest), and Ctrl-C killed instead of raising KeyboardInterrupt."""
+    import signal
+
+    from femplastic.fe import meshgen
+
+    before = _ignored_signals()
+    assert before >> (signal.SIGPIPE - 1) & 1  # Python ignores SIGPIPE
+    meshgen.unstructured(120, size_cv=0.3, seed=3)
+    assert _ignored_signals() == before
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 @needs_gmsh
 def test_unstructured_mesh_properties():
     from femplastic.fe import meshgen

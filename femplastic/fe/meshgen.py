@@ -17,6 +17,10 @@ gives the same mesh).
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,6 +151,43 @@ def _gmsh():
     return gmsh
 
 
+#: Signals whose handling ``gmsh.initialize`` changes for the whole process (at the C level:
+#: SIGPIPE back to "terminate", and SIGINT unless ``interruptible=False``).
+_GMSH_SIGNALS = ("SIGPIPE", "SIGINT")
+
+
+@contextmanager
+def _gmsh_session() -> Iterator[Any]:
+    """Gmsh initialised for one meshing, with the process's signal handling kept as it was.
+
+    ``gmsh.initialize`` sets SIGPIPE back to its default action, terminate, which Python
+    ignores (a write to a closed pipe or socket raises ``BrokenPipeError``): after it, any
+    broken pipe (a Dask client's socket, say) killed the whole process with exit status 141.
+    Its default ``interruptible=True`` also made Ctrl-C kill the process instead of raising
+    ``KeyboardInterrupt``. Both are restored after ``initialize`` and after ``finalize`` (in
+    the main thread, the only one that may set handlers).
+    """
+    gmsh = _gmsh()
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in _GMSH_SIGNALS:
+            num = getattr(signal, name, None)
+            if num is not None and signal.getsignal(num) is not None:
+                saved[num] = signal.getsignal(num)
+
+    def restore() -> None:
+        for num, handler in saved.items():
+            signal.signal(num, handler)
+
+    gmsh.initialize(interruptible=False)
+    restore()
+    try:
+        yield gmsh
+    finally:
+        gmsh.finalize()
+        restore()
+
+
 class _NotQuads(RuntimeError):
     """Gmsh left elements other than quadrilaterals."""
 
@@ -160,10 +201,8 @@ ALGORITHMS = {"frontal": (6, 3, 2.0), "delaunay": (5, 1, 1.3)}
 def _mesh_once(box: float, h0: float, s: float, modes: tuple,
                algorithm: str = "frontal") -> tuple[np.ndarray, np.ndarray]:
     """One Gmsh meshing: (nodes (k, 2), quads (n, 4)); raises if anything but quads comes out."""
-    gmsh = _gmsh()
     kx, ky, ph = modes
-    gmsh.initialize()
-    try:
+    with _gmsh_session() as gmsh:
         gmsh.option.setNumber("General.Terminal", 0)
         gmsh.option.setNumber("General.NumThreads", 1)
         gmsh.model.add("femplastic")
@@ -198,8 +237,6 @@ def _mesh_once(box: float, h0: float, s: float, modes: tuple,
         gmsh.model.mesh.generate(2)
         types, _, enodes = gmsh.model.mesh.getElements(2)
         tags, xyz, _ = gmsh.model.mesh.getNodes()
-    finally:
-        gmsh.finalize()
     types = [int(t) for t in types]
     if types != [3]:
         raise _NotQuads(f"Gmsh produced element types {types}, not only quadrilaterals (3)")
