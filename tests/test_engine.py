@@ -415,9 +415,15 @@ def test_failure_after_the_work_started_marks_the_run_failed_and_resumes(tmp_pat
     assert marker["error"] == "ValueError: a failure inside the work"
     with h5py.File(out / "results.h5") as f:
         assert f.attrs["realizations_finished"] == 1 and "r0000" in f["realizations"]
+        assert f.attrs["status"] == "failed" and f.attrs["error"] == marker["error"]
+    summ = json.loads((out / "summary.json").read_text())
+    assert summ["status"] == "failed" and summ["error"] == marker["error"]
+    assert summ["realizations_finished"] == 1
     assert cli.main([*base, "--resume", str(out)]) == 0
     assert json.loads((out / outdir.MARKER).read_text())["status"] == "complete"
     _same_run(ref, out)
+    with h5py.File(out / "results.h5") as f:
+        assert f.attrs["status"] == "complete" and "error" not in f.attrs
 
 
 def test_protocol_failing_mid_record_marks_failed_and_resumes_bitwise(tmp_path, monkeypatch):
@@ -448,6 +454,8 @@ def test_protocol_failing_mid_record_marks_failed_and_resumes_bitwise(tmp_path, 
     marker = json.loads((out / outdir.MARKER).read_text())
     assert marker["status"] == "failed" and marker["protocol"] == "cyclic"
     assert marker["error"] == "OSError: [Errno 28] No space left on device"
+    with h5py.File(out / "results.h5") as f:
+        assert f.attrs["status"] == "failed" and f.attrs["realizations_finished"] == 0
     assert (out / "checkpoint.npz").exists()
     P.run_protocol(cfg, 5, 1, out, resume=True)
     da, db = _datasets(ref / "results.h5"), _datasets(out / "results.h5")

@@ -235,3 +235,60 @@ class _RecordStream:
                 yield "".join(f"{x:.10g},{y:.10g}\n" for x, y in zip(g, st, strict=True))
 
         io.outdir.write_text(path, lines())
+
+
+def mark_failed(out: Path, error: str) -> None:
+    """``status = "failed"`` and ``error`` in ``summary.json`` and ``results.h5`` of ``out``.
+
+    Each file is replaced whole (never changed in place); one that is missing or cannot be
+    changed (a full disk) is left as it is: the run's own error is the one to report.
+
+    Parameters
+    ----------
+    out : Path
+        The run folder.
+    error : str
+        The exception's type and first line.
+    """
+    import json
+
+    from ..io import publish_hdf5
+    from ..io.outdir import write_text
+
+    def summary(path: Path, change: dict[str, str]) -> None:
+        write_text(path, json.dumps({**json.loads(path.read_text()), **change}, indent=2))
+
+    for name, mark in (("summary.json", summary), ("results.h5", publish_hdf5)):
+        if (out / name).exists():
+            try:
+                mark(out / name, {"status": "failed", "error": error})
+            except Exception:  # noqa: BLE001, S110
+                pass
+
+
+def clear_failed(out: Path) -> None:
+    """A failed run's ``results.h5`` back to ``status = "running"``, without ``error`` (resume).
+
+    Parameters
+    ----------
+    out : Path
+        The run folder (its ``results.h5`` exists and is readable).
+    """
+    import shutil
+
+    import h5py
+
+    from ..io.outdir import replace_file
+
+    results = out / "results.h5"
+    with h5py.File(results, "r") as f:
+        if f.attrs.get("status") != "failed":
+            return
+
+    def write(tmp: Path) -> None:
+        shutil.copyfile(results, tmp)
+        with h5py.File(tmp, "a") as f:
+            f.attrs["status"] = "running"
+            f.attrs.pop("error", None)
+
+    replace_file(results, write, sync=True)

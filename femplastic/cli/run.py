@@ -42,7 +42,7 @@ import numpy as np
 
 from ..io.outdir import replace_file
 from ..weakplane.estimates import RUN_RECORD_CHUNK
-from .records import _ChunkFiles, _H5Rows, _RecordStream
+from .records import _ChunkFiles, _H5Rows, _RecordStream, clear_failed, mark_failed
 
 __all__ = ["cmd_run", "run_main_job"]
 
@@ -417,6 +417,7 @@ class _ResumePoint:
                     shutil.rmtree(d) if d.is_dir() else d.unlink()
         if self.ck is None:
             (self.out / "checkpoint.npz").unlink(missing_ok=True)
+        clear_failed(self.out)  # (a failed run: running again, its error gone)
 
 
 def _final_state(st: Any) -> dict[str, Any]:
@@ -442,7 +443,8 @@ def _opened_run(out: Path, start: _ResumePoint | None, params: dict[str, Any], s
     running, none finished), a resumed one (``start``) drops what came after its resume
     point. ``protocol``: ``protocol=NAME`` for the protocols other than the main AQS run,
     recorded in the marker and in ``results.h5``. Yields the realisations done; an
-    exception of the work marks the run failed (:func:`femplastic.io.outdir.failure_marked`).
+    exception of the work marks the run failed (:func:`femplastic.io.outdir.failure_marked`):
+    ``status`` ``"failed"`` and ``error`` in the marker, ``summary.json`` and ``results.h5``.
     """
     from .. import io
 
@@ -457,8 +459,12 @@ def _opened_run(out: Path, start: _ResumePoint | None, params: dict[str, Any], s
                       params=params, seed=seed)
     else:
         start.clean()
-    with io.outdir.failure_marked(out):
-        yield first
+    try:
+        with io.outdir.failure_marked(out):
+            yield first
+    except io.outdir.RunFailed as exc:
+        mark_failed(out, exc.error)  # summary.json and results.h5 say it too
+        raise
 
 
 class _Checkpointing:
