@@ -244,6 +244,10 @@ class HLGrid:
         return float(w[max(j - 1, 0)]), float(w[min(j, self.n - 1)])
 
 
+#: Largest number of cells of one segment of a graded grid (a few hundred MB of operators).
+MAX_CELLS = 5_000_000
+
+
 def _segment_faces(
     a: float, b: float, ha: float, hb: float, cap: float, growth: float
 ) -> FloatArray:
@@ -267,6 +271,12 @@ def _segment_faces(
     hx = np.minimum(np.minimum(cap, ha + slope * (xs - a)), hb + slope * (b - xs))
     inv = 1.0 / hx
     phi = np.concatenate([[0.0], np.cumsum(0.5 * (inv[1:] + inv[:-1]) * np.diff(xs))])
+    if not phi[-1] < MAX_CELLS:
+        raise ValueError(
+            f"the stress grid would need more than {MAX_CELLS} cells between {a:.4g} and "
+            f"{b:.4g} sigma_c: lower the shear rate, the stress or the resolution, or pass a "
+            "coarser grid"
+        )
     n = max(1, int(round(phi[-1])))
     faces = np.interp(np.linspace(0.0, phi[-1], n + 1), phi, xs)
     faces[0], faces[-1] = a, b

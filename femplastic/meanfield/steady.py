@@ -18,7 +18,16 @@ from scipy import optimize, sparse
 from scipy.linalg import solve_banded
 from scipy.sparse.linalg import spsolve
 
-from ._checks import FloatArray, _rate_args, _rates, _scalar, _units
+from ._checks import (
+    V_RANGE,
+    V_RANGE_FV,
+    FloatArray,
+    _dimensionless_rate,
+    _rate_args,
+    _rates,
+    _scalar,
+    _units,
+)
 from .discretisation import _banded, _clip_roundoff, _Disc, _disc, _Ops
 from .exact import _exact_solve_D, hl_stationary_exact
 from .grid import HLExtensions, HLGrid, _auto_grid, _check_grid, _ext, _layer_lengths
@@ -188,7 +197,7 @@ def hl_steady_state(
     alpha : float
         Coupling ``D / (sigma_c^2 Gamma)``, in (0, inf).
     gdot : float
-        Shear rate (1/time), in (0, inf).
+        Shear rate (1/time), > 0 with ``G0 gdot tau / sigma_c`` in [1e-20, 1e8].
     sigma_c, G0, tau : float
         Local yield stress (stress), shear modulus (stress), plastic time (time), > 0.
     extensions : HLExtensions, optional
@@ -217,7 +226,7 @@ def hl_steady_state(
     >>> bool(hl_yield_stress(0.3) < st.mean_stress < 0.5)
     True
     """
-    alpha, gdot, sigma_c, G0, tau, v = _rate_args(alpha, gdot, sigma_c, G0, tau)
+    alpha, gdot, sigma_c, G0, tau, v = _rate_args(alpha, gdot, sigma_c, G0, tau, V_RANGE_FV)
     ext = _ext(extensions)
     resolution = _scalar("resolution", resolution, 0.25, 64.0, lo_open=False, hi_open=False)
     rtol = _scalar("rtol", rtol, 1e-15, 1e-3, lo_open=False, hi_open=False)
@@ -294,6 +303,9 @@ def hl_flow_curve(
         raise ValueError(f"method must be one of 'fv', 'exact', got {method!r}")
     if method == "exact" and not ext.is_standard:
         raise ValueError("method='exact' is only available for the original model (extensions)")
+    v_range = V_RANGE if method == "exact" else V_RANGE_FV
+    for g in r:  # every rate in range before any solve
+        _dimensionless_rate(float(g), sigma_c, G0, tau, v_range)
     out = np.empty(r.size)
     for i, g in enumerate(r):
         if method == "exact":

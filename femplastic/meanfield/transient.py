@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import optimize
 
-from ._checks import FloatArray, _docfill, _int, _scalar, _units
+from ._checks import V_RANGE_FV, FloatArray, _dimensionless_rate, _docfill, _int, _scalar, _units
 from .discretisation import _Disc, _disc, _step
 from .exact import _exact_solve_D
 from .grid import HLExtensions, HLGrid, _ext, _layer_lengths, _transient_grid
@@ -357,7 +357,7 @@ def hl_fixed_rate(
     alpha : float
         Coupling, in (0, inf).
     gdot : float
-        Shear rate (1/time), in [0, inf).
+        Shear rate (1/time): 0, or > 0 with ``G0 gdot tau / sigma_c`` in [1e-20, 1e8].
     t_max : float
         Duration (time units), in (0, inf).
     {run_params}
@@ -371,7 +371,7 @@ def hl_fixed_rate(
     s = _setup(alpha, sigma_c, G0, tau, extensions, resolution, t_max, dt, dt_growth, dt_max,
                picard)
     sigma_c, G0, tau = s.units
-    v = G0 * gdot * tau / sigma_c
+    v = _dimensionless_rate(gdot, sigma_c, G0, tau, V_RANGE_FV) if gdot > 0.0 else 0.0
     tmax = max(s.ext.thresholds)
     if v > 0.0:  # grid sized for the yielding layers of the steady state at this rate
         d_ss, _ = _exact_solve_D(s.alpha_eff, v)
