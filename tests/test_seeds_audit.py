@@ -289,3 +289,24 @@ def test_hl_refuses_rates_out_of_the_solvers_range():
         mf.hl_flow_curve(0.3, [1e-3, 1e9])
     with pytest.raises(ValueError, match="more than 5000000 cells"):
         mf.hl_fixed_rate(0.26, 1e6, 1.0)
+
+
+def test_hl_fixed_drop_relaxation_balances_the_loading_and_has_a_rate_limit():
+    # stationary mean-stress balance: G0 gdot = (1/tau) int_{|s| > 1} (s - target(s)) P;
+    # the tail beyond the threshold (jumps of relax_drop) must lie inside the grid
+    ext = mf.HLExtensions(relax_drop=0.2)
+    means = []
+    for res in (1.0, 2.0):
+        st = mf.hl_steady_state(0.3, 0.1, extensions=ext, resolution=res)
+        x, P, w = st.sigma, st.total_density, st.widths
+        out = np.abs(x) > 1.0
+        moment = float(((x - ext.target(x)) * P * w)[out].sum())
+        assert moment == pytest.approx(0.1, rel=2e-4)
+        means.append(st.mean_stress)
+    assert means[0] == pytest.approx(means[1], rel=1e-3)
+    # the start-up reaches the same state on its own grid (it stopped 1 % short, at 1.68)
+    tr = mf.hl_fixed_rate(0.3, 0.1, 1000.0, extensions=ext, dt=0.1, dt_growth=1.2, dt_max=50.0)
+    assert tr.stress[-1] == pytest.approx(means[0], rel=1e-4)
+    # a site relaxes by at most relax_drop per tau: no stationary state at G0 gdot >= that
+    with pytest.raises(ValueError, match="gdot must be < relax_drop"):
+        mf.hl_steady_state(0.3, 0.25, extensions=ext)

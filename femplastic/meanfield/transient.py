@@ -18,7 +18,7 @@ from scipy import optimize
 from ._checks import V_RANGE_FV, FloatArray, _dimensionless_rate, _docfill, _int, _scalar, _units
 from .discretisation import _Disc, _disc, _step
 from .exact import _exact_solve_D
-from .grid import HLExtensions, HLGrid, _ext, _layer_lengths, _transient_grid
+from .grid import HLExtensions, HLGrid, _ext, _layer_lengths, _tail_lengths, _transient_grid
 from .steady import HLSteadyState
 
 __all__ = [
@@ -382,6 +382,11 @@ def hl_fixed_rate(
         h_layer = min(lm, lp, 0.8) / 8.0
     h_layer = _scalar("h_layer", h_layer, 0.0, 0.1, hi_open=False)
     extent = max(tmax + 30.0 * max(lm, lp), tmax + 1.0)
+    if v > 0.0 and s.ext.relax_drop is not None:  # the slower tail of repeated fixed drops
+        if v < s.ext.relax_drop:  # D <= alpha_eff (Gamma <= 1/tau) bounds the tail length
+            extent = max(extent, tmax + 30.0 * max(_tail_lengths(s.ext, v, s.alpha_eff)))
+        else:  # no stationary state: the stress rises by at most v t_max
+            extent = max(extent, tmax + 1.0 + v * s.times[0])
     return _run(s, grid, h_layer, extent, P0, "rate", v)
 
 
