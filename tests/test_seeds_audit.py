@@ -310,3 +310,10 @@ def test_hl_fixed_drop_relaxation_balances_the_loading_and_has_a_rate_limit():
     # a site relaxes by at most relax_drop per tau: no stationary state at G0 gdot >= that
     with pytest.raises(ValueError, match="gdot must be < relax_drop"):
         mf.hl_steady_state(0.3, 0.25, extensions=ext)
+
+
+def test_hl_creep_above_yield_settles_on_the_flow_curve():
+    # the flowing state's yielding layer beyond +sigma_c is ~1 sigma_c long at this stress:
+    # the grid must hold it (the run stopped at a rate whose stationary stress was 1.026)
+    tr = mf.hl_creep(0.26, 1.0, 300.0, dt=0.05, dt_growth=1.1, dt_max=5.0)
+    assert mf.hl_steady_state(0.26, tr.gdot[-1]).mean_stress == pytest.approx(1.0, rel=2e-4)
