@@ -317,3 +317,16 @@ def test_hl_creep_above_yield_settles_on_the_flow_curve():
     # the grid must hold it (the run stopped at a rate whose stationary stress was 1.026)
     tr = mf.hl_creep(0.26, 1.0, 300.0, dt=0.05, dt_growth=1.1, dt_max=5.0)
     assert mf.hl_steady_state(0.26, tr.gdot[-1]).mean_stress == pytest.approx(1.0, rel=2e-4)
+
+
+def test_observables_refuse_bad_inputs():
+    from femplastic.lattice import smooth_rate, stress_at_strain
+
+    with pytest.raises(ValueError, match=r"mu must be in \(0, inf\)"):
+        stress_at_strain([0.1], [1.0], [0.2], float("nan"))
+    with pytest.raises(ValueError, match="grid must be >= gamma0"):
+        stress_at_strain([0.1], [1.0], [-0.1], 1.0)
+    with pytest.raises(ValueError, match="window must be an integer"):
+        smooth_rate(np.arange(5.0), np.arange(5.0), 1.5)
+    # the universal relation inverts the yield stress exactly
+    assert mf.alpha_from_yield_stress(mf.hl_yield_stress(0.26)) == pytest.approx(0.26, rel=1e-12)
