@@ -17,16 +17,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import interrupt
-from .common import (
-    MAX_RECORDS,
-    _check_state,
-    _generator,
-    _kernel,
-    _lattice_size,
-    _positive,
-    _real,
-    _site_map,
-)
+from . import common
+from .common import _check_state, _generator, _kernel, _lattice_size, _positive, _real, _site_map
 from .kernel import LatticeEshelby, effective_modulus
 from .loops import _qs_advance
 from .observables import localisation_index
@@ -321,10 +313,10 @@ def run_quasistatic(
                                                                            observe_every)
     # observations every dg from the start, and always one at gamma_max (the end of the run)
     n_obs = max(1, math.ceil((gmax - state.gamma) / dg - 1e-9))
-    if n_obs + 1 > MAX_RECORDS:
+    if n_obs + 1 > common.MAX_RECORDS:
         raise ValueError(
             f"observe_every={dg:g} gives {n_obs + 1} observations between {state.gamma:g} and "
-            f"gamma_max={gmax:g}: at most {MAX_RECORDS} (raise observe_every)"
+            f"gamma_max={gmax:g}: at most {common.MAX_RECORDS} (raise observe_every)"
         )
     grid = state.gamma + dg * np.arange(n_obs + 1)
     grid[-1] = gmax
