@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from femplastic import meanfield as mf
 from femplastic.lattice import FiniteRateParams, FiniteRateState, run_fixed_rate
+from femplastic.lattice.common import MAX_RECORDS, _check_state, _generator, _positive, _real
 
 __all__ = ["hl_extensions_for", "measure_bridge_scalar", "record_sites"]
 
@@ -75,13 +76,27 @@ def record_sites(
         If ``sample`` is not a positive multiple of ``p.dt`` or ``duration`` covers fewer
         than 2 samples.
     """
+    if not isinstance(p, FiniteRateParams):
+        raise ValueError(f"p must be FiniteRateParams, got {type(p).__name__}")
+    N = p.L * p.L
+    _check_state("state", state, FiniteRateState, N)
+    _generator(rng)
+    g = _real("gdot", gdot)
+    if g < 0 or not np.isfinite(g):
+        raise ValueError(f"gdot must be in [0, inf), got {gdot!r}")
+    sample = _positive("sample", sample)
+    duration = _positive("duration", duration)
     k = round(sample / p.dt)
     if k < 1 or abs(k * p.dt - sample) > 1e-9 * sample:
         raise ValueError(f"sample must be a positive multiple of dt={p.dt:g}, got {sample!r}")
     n = int(round(duration / sample))
     if n < 2:
         raise ValueError(f"duration must cover at least 2 samples of {sample:g}, got {duration}")
-    N = p.L * p.L
+    if (n + 1) * N > MAX_RECORDS * 8:  # 13 bytes per site-sample: at most ~2 GB
+        raise ValueError(
+            f"duration={duration:g} / sample={sample:g} records {n + 1} samples of {N} sites: "
+            f"at most {MAX_RECORDS * 8} site-samples (raise sample or shorten the record)"
+        )
     sigma = np.empty((n + 1, N))
     plastic = np.empty((n + 1, N), dtype=bool)
     threshold = np.empty((n + 1, N), dtype=np.float32)

@@ -60,15 +60,49 @@ def _generator(rng: object) -> np.random.Generator:
 
 
 def _check_state(name: str, state: object, cls: type, n: int) -> None:
+    """Check every field of a lattice model state before any compiled code touches it.
+
+    The compiled loops index the arrays without bounds checks: an array of the wrong length
+    would be read and written out of bounds, and a NaN scalar can make the extremal loading
+    loop forever. Arrays: ``(n,)`` and finite; ``plastic`` holds only 0 and 1; the internal
+    stress has zero mean (the external stress is the mean stress). Scalars: finite.
+    """
     if not isinstance(state, cls):
         raise ValueError(f"{name} must be a {cls.__name__}, got {type(state).__name__}")
-    for f in ("stress_int", "threshold"):
-        a = getattr(state, f)
+    arrays = [f for f in ("stress_int", "threshold", "plastic", "gamma_pl", "eps_pl")
+              if hasattr(state, f)]
+    for f in arrays:
+        a = np.asarray(getattr(state, f))
         if a.shape != (n,):
             raise ValueError(f"{name}.{f} must have shape ({n},) for this lattice, got {a.shape}")
+        if a.dtype.kind not in "biuf":
+            raise ValueError(f"{name}.{f} must be a numeric array, got dtype {a.dtype}")
         if not np.all(np.isfinite(a)):
-            raise ValueError(f"{name}.{f} must be finite")
+            raise ValueError(f"{name}.{f} must be finite (got NaN or inf)")
+    if hasattr(state, "plastic") and not np.all(np.isin(state.plastic, (0, 1))):
+        raise ValueError(f"{name}.plastic must hold only 0 (elastic) and 1 (plastic)")
+    for f in ("sigma_ext", "time", "eps_tot"):
+        if hasattr(state, f):
+            v = getattr(state, f)
+            if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating) \
+                    or not np.isfinite(v):
+                raise ValueError(f"{name}.{f} must be a finite real number, got {v!r}")
+    s = np.asarray(state.stress_int, dtype=float)
+    if abs(float(s.mean())) > 1e-6 * max(1.0, float(np.abs(s).max())):
+        raise ValueError(
+            f"{name}.stress_int must have zero mean (the mean stress is sigma_ext), got mean "
+            f"{float(s.mean()):.3g}: build states with the *_initial_state functions (stress=...)"
+        )
 
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+#: Largest number of records (rows of the record buffers) a run may allocate up front.
+MAX_RECORDS = 20_000_000
 
 
 @functools.lru_cache(maxsize=16)

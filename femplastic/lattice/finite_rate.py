@@ -19,7 +19,17 @@ import scipy.fft
 from numpy.typing import ArrayLike, NDArray
 
 from .. import interrupt
-from .common import _check_state, _generator, _kernel, _lattice_size, _positive, _real, _site_map
+from .common import (
+    MAX_RECORDS,
+    _check_state,
+    _flag,
+    _generator,
+    _kernel,
+    _lattice_size,
+    _positive,
+    _real,
+    _site_map,
+)
 from .kernel import LatticeEshelby, fft_min_sites
 from .loops import _fr_advance, _fr_finish
 from .thresholds import ThresholdDistribution, Weibull
@@ -36,6 +46,10 @@ __all__ = [
 
 #: ``dt`` may be at most this fraction of the shortest time scale of the finite-rate model.
 MAX_DT_FRACTION = 0.1
+
+#: Site-steps per compiled call of the finite-rate loop (~0.1 s): Ctrl-C is honoured between
+#: calls, and the chunking changes no result (bitwise).
+_CHUNK_SITE_STEPS = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -273,6 +287,8 @@ def finite_rate_initial_state(
         Map of local stresses: the external stress starts at its mean, the internal stress
         is the rest. Default: zero.
     """
+    if not isinstance(params, FiniteRateParams):
+        raise ValueError(f"params must be FiniteRateParams, got {type(params).__name__}")
     rng = _generator(rng)
     L = params.L
     n = L * L
@@ -395,6 +411,7 @@ def run_creep(
     s = _real("sigma_ext", sigma_ext)
     if not np.isfinite(s):
         raise ValueError("sigma_ext must be finite")
+    stop_when_stuck = _flag("stop_when_stuck", stop_when_stuck)
     state = replace(state, sigma_ext=s) if isinstance(state, FiniteRateState) else state
     return _run_finite_rate(params, state, 0, 0.0, duration, rng, record_every, fft_min,
                             stop_when_stuck)
@@ -424,6 +441,12 @@ def _run_finite_rate(
     if isinstance(record_every, bool) or not isinstance(record_every, int | np.integer) \
             or record_every < 1:
         raise ValueError(f"record_every must be an integer >= 1, got {record_every!r}")
+    if n_steps // record_every + 2 > MAX_RECORDS:
+        raise ValueError(
+            f"duration={T:g} with record_every={record_every} makes "
+            f"{n_steps // record_every + 2} records: at most {MAX_RECORDS} (raise "
+            "record_every or shorten the run)"
+        )
     if fft_min is None:
         fft_min = fft_min_sites(params.L)
     if isinstance(fft_min, bool) or not isinstance(fft_min, int | np.integer) or fft_min < 1:
@@ -452,11 +475,13 @@ def _run_finite_rate(
     p_res = -math.expm1(-params.dt / params.tau_res)
     c_flow = params.dt / (params.mu * params.tau)
     stop = 1 if (stop_when_stuck and mode == 0) else 0
+    chunk = max(1, _CHUNK_SITE_STEPS // n)  # steps per compiled call: Ctrl-C within ~0.1 s
     while True:
         interrupt.check()  # a safe point between compiled calls
+        stop_at = min(n_steps, int(iscal[0]) + chunk)
         code = _fr_advance(s, th, pl, gp, dgam, plist, G_eng, params.L, scal, iscal, n_steps,
-                           fft_min, mode, drive, params.mu, p_pl, p_res, c_flow, params.dt,
-                           kind, dpar, dtab, rng, rec, acc, record_every, stop)
+                           stop_at, fft_min, mode, drive, params.mu, p_pl, p_res, c_flow,
+                           params.dt, kind, dpar, dtab, rng, rec, acc, record_every, stop)
         if code == 1:  # many plastic sites: this step's stress update by FFT
             k = iscal[2]
             idx = plist[:k]
@@ -467,6 +492,8 @@ def _run_finite_rate(
             field.flat[idx] = 0.0
             _fr_finish(gp, dgam, plist, k, scal, iscal, n_steps, mode, drive, params.mu,
                        params.dt, rec, acc, record_every, n)
+            continue
+        if code == 0 and iscal[0] < n_steps:  # end of a chunk: next call
             continue
         break
     m = iscal[1]

@@ -88,10 +88,13 @@ def _fr_record(scal, iscal, rec, acc, dt, frac):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True)
-def _fr_advance(s, th, pl, gp, dgam, plist, G, L, scal, iscal, n_steps, fft_min, mode, drive,
-                mu, p_pl, p_res, c_flow, dt, kind, dpar, dtab, rng, rec, acc, rec_every,
+def _fr_advance(s, th, pl, gp, dgam, plist, G, L, scal, iscal, n_steps, stop_at, fft_min, mode,
+                drive, mu, p_pl, p_res, c_flow, dt, kind, dpar, dtab, rng, rec, acc, rec_every,
                 stop_stuck):  # pragma: no cover - compiled
-    """Advance the finite-rate model until ``n_steps`` steps (0), an FFT step (1), stuck (2).
+    """Advance the finite-rate model to step ``stop_at`` (0), an FFT step (1), stuck (2).
+
+    ``stop_at <= n_steps`` bounds one compiled call (the caller checks for Ctrl-C between
+    calls); the last record is written at step ``n_steps``.
 
     One step: every plastic site flows by ``sigma dt / (mu tau)`` (engineering), then
     plastic sites recover with probability ``p_res`` (drawing a new threshold) and elastic
@@ -101,7 +104,7 @@ def _fr_advance(s, th, pl, gp, dgam, plist, G, L, scal, iscal, n_steps, fft_min,
     ``G`` is the kernel per unit engineering strain.
     """
     n = s.shape[0]
-    while iscal[0] < n_steps:
+    while iscal[0] < stop_at:
         S = scal[0]
         n_pl = 0
         n_above = 0

@@ -485,8 +485,9 @@ def smooth_rate(time: ArrayLike, gamma: ArrayLike, window: int = 10) -> tuple[ND
     g = _vector("gamma", gamma)
     if t.shape != g.shape:
         raise ValueError("time and gamma differ in shape")
-    if not 1 <= window < t.size:
-        raise ValueError(f"window must be in [1, {t.size - 1}], got {window!r}")
+    if isinstance(window, bool) or not isinstance(window, int | np.integer) \
+            or not 1 <= window < t.size:
+        raise ValueError(f"window must be an integer in [1, {t.size - 1}], got {window!r}")
     return 0.5 * (t[window:] + t[:-window]), (g[window:] - g[:-window]) / (t[window:] - t[:-window])
 
 
@@ -661,9 +662,20 @@ def stress_at_strain(
     (m,) ndarray
         External stress at each strain of ``grid`` (stress units).
     """
-    g = np.asarray(gamma, dtype=float)
-    sa = np.asarray(sigma_after, dtype=float)
-    x = np.asarray(grid, dtype=float)
+    g = np.asarray(gamma, dtype=float).reshape(-1)
+    sa = np.asarray(sigma_after, dtype=float).reshape(-1)
+    x = _vector("grid", np.atleast_1d(np.asarray(grid, dtype=float)))
+    if g.shape != sa.shape or not (np.all(np.isfinite(g)) and np.all(np.isfinite(sa))):
+        raise ValueError(f"gamma {g.shape} and sigma_after {sa.shape} must be finite 1D arrays "
+                         "of the same length")
+    m = float(mu) if isinstance(mu, int | float | np.integer | np.floating) else float("nan")
+    if not (np.isfinite(m) and m > 0):
+        raise ValueError(f"mu must be in (0, inf), got {mu!r}")
+    if not (np.isfinite(gamma0) and np.isfinite(sigma0)):
+        raise ValueError(f"gamma0 and sigma0 must be finite, got {gamma0!r}, {sigma0!r}")
+    if np.any(x < gamma0):
+        raise ValueError(f"grid must be >= gamma0={gamma0:g}, got min {float(x.min()):g}")
+    mu = m
     gg = np.concatenate([[gamma0], g])
     ss = np.concatenate([[sigma0], sa])
     j = np.searchsorted(gg, x, side="right") - 1

@@ -9,6 +9,7 @@ models: :mod:`femplastic.lattice`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import interrupt
+from . import common
 from .common import _check_state, _generator, _kernel, _lattice_size, _positive, _real, _site_map
 from .kernel import LatticeEshelby, effective_modulus
 from .loops import _qs_advance
@@ -226,6 +228,8 @@ def quasistatic_initial_state(
     stress : (N,) or (L, L) array_like, optional
         Initial local stress map (the external stress starts at its mean).
     """
+    if not isinstance(params, QuasistaticParams):
+        raise ValueError(f"params must be QuasistaticParams, got {type(params).__name__}")
     rng = _generator(rng)
     L = params.L
     n = L * L
@@ -269,8 +273,9 @@ def run_quasistatic(
         Final engineering strain (``2 eps_tot``), > the current one.
     rng : numpy.random.Generator
     observe_every : float, optional
-        Strain interval of the field observations (default ``gamma_max / 200``). Fields are
-        recorded at exactly these strains (on the elastic branch).
+        Strain interval of the field observations, > 0 (default: the strain range / 200).
+        Fields are recorded at exactly these strains (on the elastic branch) from the
+        starting strain, and at ``gamma_max``, where the run always ends.
 
     Returns
     -------
@@ -294,13 +299,27 @@ def run_quasistatic(
     L = params.L
     n = L * L
     _check_state("state", state, QuasistaticState, n)
+    balance = 2.0 * params.mu * (state.eps_tot - float(np.mean(state.eps_pl)))
+    if abs(state.sigma_ext - balance) > 1e-6 * max(1.0, abs(state.sigma_ext)):
+        raise ValueError(
+            f"state.sigma_ext={state.sigma_ext:g} must equal 2 mu (eps_tot - <eps_pl>) = "
+            f"{balance:g} (mu={params.mu:g}): a state of another model or an edited one"
+        )
     gmax = _real("gamma_max", gamma_max)
     if not np.isfinite(gmax) or gmax <= state.gamma:
-        raise ValueError(f"gamma_max must be finite and > the current strain {state.gamma:g}")
+        raise ValueError(f"gamma_max must be finite and > the current strain {state.gamma:g}, "
+                         f"got {gamma_max!r}")
     dg = (gmax - state.gamma) / 200 if observe_every is None else _positive("observe_every",
                                                                            observe_every)
-    grid = np.arange(state.gamma, gmax + 0.5 * dg, dg)
-    grid[-1] = min(grid[-1], gmax)
+    # observations every dg from the start, and always one at gamma_max (the end of the run)
+    n_obs = max(1, math.ceil((gmax - state.gamma) / dg - 1e-9))
+    if n_obs + 1 > common.MAX_RECORDS:
+        raise ValueError(
+            f"observe_every={dg:g} gives {n_obs + 1} observations between {state.gamma:g} and "
+            f"gamma_max={gmax:g}: at most {common.MAX_RECORDS} (raise observe_every)"
+        )
+    grid = state.gamma + dg * np.arange(n_obs + 1)
+    grid[-1] = gmax
     kern = params.kernel
     s = state.stress_int.copy()
     th = state.threshold.copy()

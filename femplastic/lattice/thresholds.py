@@ -156,7 +156,15 @@ class Weibull(ThresholdDistribution):
             g2 = scipy.special.gammaln(1 + 2 / k)
             return float(np.expm1(g2 - 2 * g1) - cv2)
 
-        k = float(np.exp(scipy.optimize.brentq(f, np.log(0.05), np.log(200.0))))
+        lo, hi = np.log(0.05), np.log(200.0)
+        if not f(hi) < 0.0 < f(lo):  # cv decreases with the shape: reachable range
+            cv_min = float(np.sqrt(cv2 + f(hi)))
+            cv_max = float(np.sqrt(cv2 + f(lo)))
+            raise ValueError(
+                f"std/mean must be in ({cv_min:.4g}, {cv_max:.4g}) for a Weibull of shape in "
+                f"[0.05, 200], got std={s:g}, mean={m:g} (ratio {s / m:.4g})"
+            )
+        k = float(np.exp(scipy.optimize.brentq(f, lo, hi)))
         return cls(k, m / float(scipy.special.gamma(1 + 1 / k)))
 
     def cdf(self, x: ArrayLike) -> NDArray[np.float64]:  # noqa: D102

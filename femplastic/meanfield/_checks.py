@@ -62,16 +62,46 @@ def _scalar(
 
 
 def _rate_args(
-    alpha: float, gdot: float, sigma_c: float, G0: float, tau: float
+    alpha: float,
+    gdot: float,
+    sigma_c: float,
+    G0: float,
+    tau: float,
+    v_range: tuple[float, float] | None = None,
 ) -> tuple[float, float, float, float, float, float]:
     """Checked ``(alpha, gdot, sigma_c, G0, tau)`` of a stationary solver, and ``v``.
 
-    All five must be > 0; ``v = G0 gdot tau / sigma_c`` is the dimensionless shear rate.
+    All five must be > 0; ``v = G0 gdot tau / sigma_c`` is the dimensionless shear rate, in
+    ``v_range`` (default :data:`V_RANGE`).
     """
     alpha = _scalar("alpha", alpha, 0.0)
     gdot = _scalar("gdot", gdot, 0.0)
     sigma_c, G0, tau = _units(sigma_c, G0, tau)
-    return alpha, gdot, sigma_c, G0, tau, G0 * gdot * tau / sigma_c
+    return alpha, gdot, sigma_c, G0, tau, _dimensionless_rate(gdot, sigma_c, G0, tau, v_range)
+
+
+#: Range of the dimensionless shear rate ``G0 gdot tau / sigma_c`` of the closed-form
+#: stationary solution (beyond it ``D`` underflows or the root bracket overflows).
+V_RANGE = (1e-150, 1e12)
+#: The same for the finite-volume solvers (their graded grids: layers of width ``sqrt(D)``
+#: resolved below, a domain growing like ``v`` above).
+V_RANGE_FV = (1e-20, 1e8)
+
+
+def _dimensionless_rate(
+    gdot: float, sigma_c: float, G0: float, tau: float, v_range: tuple[float, float] | None = None
+) -> float:
+    """``v = G0 gdot tau / sigma_c`` of a checked ``gdot > 0``, refused outside ``v_range``."""
+    rng = V_RANGE if v_range is None else v_range
+    v = G0 * gdot * tau / sigma_c
+    if not rng[0] <= v <= rng[1]:
+        lo, hi = (x * sigma_c / (G0 * tau) for x in rng)
+        raise ValueError(
+            f"gdot must be in [{lo:.3g}, {hi:.3g}] (1/time) with sigma_c={sigma_c:g}, G0={G0:g}, "
+            f"tau={tau:g} (dimensionless rate G0 gdot tau / sigma_c in [{rng[0]:g}, "
+            f"{rng[1]:g}]), got {gdot!r}"
+        )
+    return v
 
 
 def _units(sigma_c: float, G0: float, tau: float) -> tuple[float, float, float]:

@@ -329,7 +329,7 @@ def hl_stationary_exact(
     alpha : float
         Coupling, in (0, inf).
     gdot : float
-        Shear rate (1/time), in (0, inf).
+        Shear rate (1/time), > 0 with ``G0 gdot tau / sigma_c`` in [1e-150, 1e12].
     sigma_c, G0, tau : float
         Local yield stress (stress), shear modulus (stress), plastic time (time), > 0.
 

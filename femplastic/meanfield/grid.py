@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from scipy import optimize
 
 from ._checks import FloatArray, _array, _int, _scalar
 
@@ -244,6 +245,10 @@ class HLGrid:
         return float(w[max(j - 1, 0)]), float(w[min(j, self.n - 1)])
 
 
+#: Largest number of cells of one segment of a graded grid (a few hundred MB of operators).
+MAX_CELLS = 5_000_000
+
+
 def _segment_faces(
     a: float, b: float, ha: float, hb: float, cap: float, growth: float
 ) -> FloatArray:
@@ -267,6 +272,12 @@ def _segment_faces(
     hx = np.minimum(np.minimum(cap, ha + slope * (xs - a)), hb + slope * (b - xs))
     inv = 1.0 / hx
     phi = np.concatenate([[0.0], np.cumsum(0.5 * (inv[1:] + inv[:-1]) * np.diff(xs))])
+    if not phi[-1] < MAX_CELLS:
+        raise ValueError(
+            f"the stress grid would need more than {MAX_CELLS} cells between {a:.4g} and "
+            f"{b:.4g} sigma_c: lower the shear rate, the stress or the resolution, or pass a "
+            "coarser grid"
+        )
     n = max(1, int(round(phi[-1])))
     faces = np.interp(np.linspace(0.0, phi[-1], n + 1), phi, xs)
     faces[0], faces[-1] = a, b
@@ -369,13 +380,45 @@ def _layer_lengths(v: float, D: float) -> tuple[float, float]:
     return 2.0 * D / (root + v), 0.5 * (v + root)
 
 
+def _tail_lengths(ext: HLExtensions, v: float, D: float) -> tuple[float, float]:
+    """Decay lengths (left, right) of the density far beyond the thresholds (dimensionless).
+
+    With the full reset (or partial relaxation by a fraction, whose jumps from far out are
+    negligible there) these are :func:`_layer_lengths`. With a fixed drop ``d`` a yielding
+    site lands at ``s -+ d``, still beyond the threshold when ``|s| > t + d``: the tail
+    ``exp(-lambda |s|)`` solves ``D lambda^2 +- v lambda - 1 + exp(-lambda d) = 0`` (``+``
+    on the right), which decays slower; on the right a root exists only for ``v < d`` (the
+    relaxation rate of a site is at most ``d``: beyond it there is no stationary state).
+    """
+    lm, lp = _layer_lengths(v, D)
+    d = ext.relax_drop
+    if d is None:
+        return lm, lp
+    out = []
+    for sign, ell in ((-1.0, lm), (1.0, lp)):
+        if sign > 0 and v >= d:
+            return lm, math.inf
+
+        def f(lam: float, sign: float = sign) -> float:
+            return D * lam * lam + sign * v * lam - 1.0 + math.exp(-lam * d)
+
+        hi = 1.0 / ell  # the full-reset rate: f(hi) >= 0 there
+        lo = hi
+        while f(lo) > 0.0:
+            lo *= 0.5
+        out.append(max(ell, 1.0 / optimize.brentq(f, lo, hi, rtol=1e-10)))
+    return out[0], out[1]
+
+
 def _auto_grid(ext: HLExtensions, v: float, D: float, resolution: float) -> HLGrid:
     """Build a grid resolving the outer and inner yielding layers.
 
-    Outer layers: decay lengths ``l_-, l_+`` beyond the thresholds; inner layers: width
-    ``D / v`` at 0- and inside the thresholds.
+    Outer layers: decay lengths ``l_-, l_+`` beyond the thresholds, the domain extends 30
+    tail lengths (:func:`_tail_lengths`) beyond them; inner layers: width ``D / v`` at 0-
+    and inside the thresholds.
     """
     lm, lp = _layer_lengths(v, D)
+    tm, tp = _tail_lengths(ext, v, D)
     cpl = 8.0 * resolution
     h_max = 0.01 / resolution
     growth = 1.0 + 0.1 / resolution
@@ -387,22 +430,31 @@ def _auto_grid(ext: HLExtensions, v: float, D: float, resolution: float) -> HLGr
         extra = list(np.concatenate([y, -y]))
     h_m = min(lm / cpl, h_max)
     h_p = min(lp / cpl, inner / cpl, h_max)
-    far_p = 0.1 * lp / resolution
+    far_p = 0.1 * tp / resolution
+    far_m = 0.1 * tm / resolution
+    if ext.relax_drop is not None:  # the tails are made of jumps of relax_drop: resolve them
+        far_p = min(far_p, 0.25 * ext.relax_drop / resolution)
+        far_m = min(far_m, 0.25 * ext.relax_drop / resolution)
     return make_grid(
         ext.thresholds,
         h_layer=(h_m, h_p),
         h_max=h_max,
         growth=growth,
-        s_min=-(tmax + 30.0 * lm + h_m),
-        s_max=tmax + 30.0 * lp + h_p,
-        h_far=(max(0.1 * lm / resolution, h_m), max(far_p, h_p)),
+        s_min=-(tmax + 30.0 * tm + h_m),
+        s_max=tmax + 30.0 * tp + h_p,
+        h_far=(max(far_m, h_m), max(far_p, h_p)),
         h_center=min(h_max, inner / cpl),
         extra_knots=extra,
     )
 
 
-def _check_grid(grid: HLGrid, ext: HLExtensions, lm: float, lp: float) -> None:
-    """Raise ValueError if a user grid cannot resolve the layers at the thresholds."""
+def _check_grid(grid: HLGrid, ext: HLExtensions, lm: float, lp: float,
+                tails: tuple[float, float] | None = None) -> None:
+    """Raise ValueError if a user grid cannot resolve the layers at the thresholds.
+
+    ``lm, lp``: layer lengths (cell widths); ``tails``: tail lengths of the extent (default
+    the same).
+    """
     for t in ext.thresholds:
         for s, ell, side in ((t, lp, "+"), (-t, lm, "-")):
             j = int(np.argmin(np.abs(grid.faces - s)))
@@ -417,6 +469,7 @@ def _check_grid(grid: HLGrid, ext: HLExtensions, lm: float, lp: float) -> None:
                     f"length of the yielding layer)"
                 )
     tmax = max(ext.thresholds)
+    lm, lp = (lm, lp) if tails is None else tails
     if grid.faces[-1] < tmax + 25.0 * lp or grid.faces[0] > -(tmax + 25.0 * lm):
         raise ValueError(
             f"grid must extend to [{-(tmax + 25 * lm):.4g}, {tmax + 25 * lp:.4g}] sigma_c "
@@ -433,6 +486,9 @@ def _transient_grid(
             raise ValueError("grid must be an HLGrid (units of sigma_c) or None")
         return grid
     h_max = 0.01 / resolution
+    h_far = 0.05 / resolution
+    if ext.relax_drop is not None:  # resolve the jumps of the tail (see _tail_lengths)
+        h_far = min(h_far, 0.25 * ext.relax_drop / resolution)
     return make_grid(
         ext.thresholds,
         h_layer=min(h_layer / resolution, h_max),
@@ -440,5 +496,5 @@ def _transient_grid(
         growth=1.0 + 0.1 / resolution,
         s_min=-extent,
         s_max=extent,
-        h_far=max(0.05 / resolution, h_layer),
+        h_far=max(h_far, h_layer),
     )

@@ -18,10 +18,27 @@ from scipy import optimize, sparse
 from scipy.linalg import solve_banded
 from scipy.sparse.linalg import spsolve
 
-from ._checks import FloatArray, _rate_args, _rates, _scalar, _units
+from ._checks import (
+    V_RANGE,
+    V_RANGE_FV,
+    FloatArray,
+    _dimensionless_rate,
+    _rate_args,
+    _rates,
+    _scalar,
+    _units,
+)
 from .discretisation import _banded, _clip_roundoff, _Disc, _disc, _Ops
 from .exact import _exact_solve_D, hl_stationary_exact
-from .grid import HLExtensions, HLGrid, _auto_grid, _check_grid, _ext, _layer_lengths
+from .grid import (
+    HLExtensions,
+    HLGrid,
+    _auto_grid,
+    _check_grid,
+    _ext,
+    _layer_lengths,
+    _tail_lengths,
+)
 
 __all__ = [
     "HLSteadyState",
@@ -58,6 +75,22 @@ def _stationary_given_D(disc: _Disc, v: float, D: float) -> tuple[FloatArray, _O
     return p / disc.mass(p), ops
 
 
+def _check_drop_rate(
+    ext: HLExtensions, v: float, gdot: float, sigma_c: float, G0: float, tau: float
+) -> None:
+    """Refuse a rate without stationary state: relaxation by a fixed drop and ``v >= drop``.
+
+    A yielding site loses at most ``drop`` per ``tau``, so ``d<sigma>/dt >= G0 gdot -
+    drop sigma_c Gamma >= G0 gdot - drop sigma_c / tau``: the mean stress grows for ever.
+    """
+    if ext.relax_drop is not None and v >= ext.relax_drop:
+        raise ValueError(
+            f"gdot must be < relax_drop sigma_c / (G0 tau) = "
+            f"{ext.relax_drop * sigma_c / (G0 * tau):.6g} with relax_drop={ext.relax_drop:g}: "
+            f"no stationary state beyond (the stress grows without bound), got {gdot!r}"
+        )
+
+
 def _solve_steady(
     alpha: float, v: float, ext: HLExtensions, grid: HLGrid | None, resolution: float, rtol: float
 ) -> tuple[float, FloatArray, HLGrid]:
@@ -72,7 +105,7 @@ def _solve_steady(
     d_est, _ = _exact_solve_D(alpha, v)
     user_grid = grid is not None
     if user_grid:
-        _check_grid(grid, ext, *_layer_lengths(v, d_est))
+        _check_grid(grid, ext, *_layer_lengths(v, d_est), _tail_lengths(ext, v, d_est))
     fast = ext.full_reset
     for it in range(8):
         coarse = not user_grid and not fast and it == 0
@@ -101,7 +134,7 @@ def _solve_steady(
         lm, lp = _layer_lengths(v, d)
         lm0, lp0 = _layer_lengths(v, d_est)
         if user_grid:
-            _check_grid(g, ext, lm, lp)
+            _check_grid(g, ext, lm, lp, _tail_lengths(ext, v, d))
             return d, p, g
         same = lm > 0.66 * lm0 and lp > 0.66 * lp0 and lm < 1.5 * lm0 and lp < 1.5 * lp0
         if same and not coarse:
@@ -188,7 +221,7 @@ def hl_steady_state(
     alpha : float
         Coupling ``D / (sigma_c^2 Gamma)``, in (0, inf).
     gdot : float
-        Shear rate (1/time), in (0, inf).
+        Shear rate (1/time), > 0 with ``G0 gdot tau / sigma_c`` in [1e-20, 1e8].
     sigma_c, G0, tau : float
         Local yield stress (stress), shear modulus (stress), plastic time (time), > 0.
     extensions : HLExtensions, optional
@@ -217,8 +250,9 @@ def hl_steady_state(
     >>> bool(hl_yield_stress(0.3) < st.mean_stress < 0.5)
     True
     """
-    alpha, gdot, sigma_c, G0, tau, v = _rate_args(alpha, gdot, sigma_c, G0, tau)
+    alpha, gdot, sigma_c, G0, tau, v = _rate_args(alpha, gdot, sigma_c, G0, tau, V_RANGE_FV)
     ext = _ext(extensions)
+    _check_drop_rate(ext, v, gdot, sigma_c, G0, tau)
     resolution = _scalar("resolution", resolution, 0.25, 64.0, lo_open=False, hi_open=False)
     rtol = _scalar("rtol", rtol, 1e-15, 1e-3, lo_open=False, hi_open=False)
     if grid is not None and not isinstance(grid, HLGrid):
@@ -294,6 +328,10 @@ def hl_flow_curve(
         raise ValueError(f"method must be one of 'fv', 'exact', got {method!r}")
     if method == "exact" and not ext.is_standard:
         raise ValueError("method='exact' is only available for the original model (extensions)")
+    v_range = V_RANGE if method == "exact" else V_RANGE_FV
+    for g in r:  # every rate in range before any solve
+        _check_drop_rate(ext, _dimensionless_rate(float(g), sigma_c, G0, tau, v_range), float(g),
+                         sigma_c, G0, tau)
     out = np.empty(r.size)
     for i, g in enumerate(r):
         if method == "exact":

@@ -9,16 +9,17 @@ equal the target. The three protocols share their set-up (:func:`_setup`) and th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from scipy import optimize
 
-from ._checks import FloatArray, _docfill, _int, _scalar, _units
+from ._checks import V_RANGE_FV, FloatArray, _dimensionless_rate, _docfill, _int, _scalar, _units
 from .discretisation import _Disc, _disc, _step
-from .exact import _exact_solve_D
-from .grid import HLExtensions, HLGrid, _ext, _layer_lengths, _transient_grid
+from .exact import _exact_solve_D, hl_stationary_exact, hl_yield_stress
+from .grid import HLExtensions, HLGrid, _ext, _layer_lengths, _tail_lengths, _transient_grid
 from .steady import HLSteadyState
 
 __all__ = [
@@ -278,10 +279,14 @@ def _run(
     disc = _disc(g, s.ext)
     if mode == "stress":
         # elastic stress step: shift the density so that its (discrete) mean equals the target
+        # (a fixed point: the mean is affine in the shift up to the partly filled edge cells)
         shift = 0.0
-        for _ in range(4):
+        for _ in range(60):
             p = _initial_density(disc, P0, shift, s.units[0])
-            shift += value - disc.mean(p, 0.0, 0.0)
+            miss = value - disc.mean(p, 0.0, 0.0)
+            if abs(miss) <= 1e-14 * max(1.0, abs(value)):
+                break
+            shift += miss
     else:
         p = _initial_density(disc, P0, shift, s.units[0])
     out = _evolve(disc, s.alpha_eff, p, _time_grid(*s.times), mode, value, s.picard)
@@ -357,7 +362,7 @@ def hl_fixed_rate(
     alpha : float
         Coupling, in (0, inf).
     gdot : float
-        Shear rate (1/time), in [0, inf).
+        Shear rate (1/time): 0, or > 0 with ``G0 gdot tau / sigma_c`` in [1e-20, 1e8].
     t_max : float
         Duration (time units), in (0, inf).
     {run_params}
@@ -371,7 +376,7 @@ def hl_fixed_rate(
     s = _setup(alpha, sigma_c, G0, tau, extensions, resolution, t_max, dt, dt_growth, dt_max,
                picard)
     sigma_c, G0, tau = s.units
-    v = G0 * gdot * tau / sigma_c
+    v = _dimensionless_rate(gdot, sigma_c, G0, tau, V_RANGE_FV) if gdot > 0.0 else 0.0
     tmax = max(s.ext.thresholds)
     if v > 0.0:  # grid sized for the yielding layers of the steady state at this rate
         d_ss, _ = _exact_solve_D(s.alpha_eff, v)
@@ -382,6 +387,11 @@ def hl_fixed_rate(
         h_layer = min(lm, lp, 0.8) / 8.0
     h_layer = _scalar("h_layer", h_layer, 0.0, 0.1, hi_open=False)
     extent = max(tmax + 30.0 * max(lm, lp), tmax + 1.0)
+    if v > 0.0 and s.ext.relax_drop is not None:  # the slower tail of repeated fixed drops
+        if v < s.ext.relax_drop:  # D <= alpha_eff (Gamma <= 1/tau) bounds the tail length
+            extent = max(extent, tmax + 30.0 * max(_tail_lengths(s.ext, v, s.alpha_eff)))
+        else:  # no stationary state: the stress rises by at most v t_max
+            extent = max(extent, tmax + 1.0 + v * s.times[0])
     return _run(s, grid, h_layer, extent, P0, "rate", v)
 
 
@@ -445,7 +455,35 @@ def hl_creep(
                picard)
     target = stress / s.units[0]
     h_layer, extent = _stepped_grid_size(s, h_layer, target)
+    v = _flow_rate_estimate(s.alpha_eff, abs(target))
+    if v > 0.0:  # it flows: room for the yielding layers of the flowing state
+        # D <= alpha_eff (Gamma <= 1/tau) bounds the decay lengths beyond the thresholds
+        tails = _layer_lengths(v, s.alpha_eff)
+        if s.ext.relax_drop is not None and v < s.ext.relax_drop:
+            tails = _tail_lengths(s.ext, v, s.alpha_eff)
+        extent = max(extent, max(s.ext.thresholds) + 30.0 * max(tails))
     return _run(s, grid, h_layer, extent, P0, "stress", target)
+
+
+def _flow_rate_estimate(alpha: float, stress: float) -> float:
+    """Dimensionless rate of the original model's stationary flow at ``stress`` (0: none).
+
+    The flow curve of the exact stationary solution inverted (it increases with the rate);
+    0 below the dynamical yield stress or at rates below 1e-20. With extensions it is an
+    estimate (partial relaxation and higher thresholds flow slower at the same stress).
+    """
+    if stress <= hl_yield_stress(alpha):
+        return 0.0
+
+    def f(logv: float) -> float:
+        return hl_stationary_exact(alpha, math.exp(logv)).mean_stress - stress
+
+    lo, hi = math.log(V_RANGE_FV[0]), math.log(V_RANGE_FV[1])
+    if f(lo) >= 0.0:
+        return 0.0
+    if f(hi) <= 0.0:
+        return V_RANGE_FV[1]
+    return math.exp(optimize.brentq(f, lo, hi, rtol=1e-6))
 
 
 @_docfill(run_params=_RUN_PARAMS)
