@@ -330,3 +330,7 @@ def test_observables_refuse_bad_inputs():
         smooth_rate(np.arange(5.0), np.arange(5.0), 1.5)
     # the universal relation inverts the yield stress exactly
     assert mf.alpha_from_yield_stress(mf.hl_yield_stress(0.26)) == pytest.approx(0.26, rel=1e-12)
+    # down to tiny yield stresses (alpha -> 1/2, sigma_Y ~ sqrt((1/2 - alpha) / 6)); below
+    # ratio ~ 8e-10 the root's bracket once started above the root (a brentq sign error)
+    assert mf.hl_yield_stress(mf.alpha_from_yield_stress(1e-5)) == pytest.approx(1e-5, rel=1e-6)
+    assert 0.5 - 1e-16 <= mf.alpha_from_yield_stress(1e-12) <= 0.5

@@ -197,7 +197,7 @@ def alpha_from_yield_stress(ratio: float) -> float:
             val = 0.5 * (1.0 + e) / (1.0 - e) - 1.0 / k
         return val - ratio
 
-    k_lo, k_hi = 1e-8, 10.0
+    k_lo, k_hi = min(1e-8, 6.0 * ratio), 10.0  # f ~ k / 12 - ratio for small k
     while f(k_hi) < 0.0:
         k_hi *= 2.0
     k = optimize.brentq(f, k_lo, k_hi, xtol=1e-300, rtol=1e-15, maxiter=500)
