@@ -45,8 +45,7 @@ __all__ = ["load_model_mesh", "model_mesh", "mesh_table", "mesh_provenance", "ch
 def _cached(path: str, mtime_ns: int, size: int) -> tuple[FEMesh, str]:
     from ..fe.mesh import load
 
-    _check_cell_types(path)  # once per file version, like the mesh itself
-    mesh = load(path, periodic=True)
+    mesh = load(path, periodic=True)  # refuses cells other than quads (fe.mesh._load)
     with open(path, "rb") as fh:
         digest = hashlib.sha256(fh.read()).hexdigest()
     return mesh, digest
@@ -93,20 +92,6 @@ def load_model_mesh(path: str | os.PathLike) -> FEMesh:
         raise ValueError(msg if msg.startswith("model.mesh") else
                          f"model.mesh = {str(path)!r}: {msg}") from None
     return mesh
-
-
-def _check_cell_types(path: str) -> None:
-    import meshio
-
-    try:
-        m = meshio.read(path)
-    except (SystemExit, Exception):  # load() reports unreadable files with its own message
-        return
-    other = sorted({c.type for c in m.cells} - {"quad", "line", "vertex"})
-    if other:
-        raise ValueError(f"model.mesh: the weak-plane model needs an all-quad mesh, {path!r} "
-                         f"also holds {other} cells (remesh with quadrilaterals only, "
-                         f"e.g. femplastic mesh)")
 
 
 def model_mesh(params: Any) -> FEMesh:
