@@ -260,3 +260,12 @@ def test_model_mesh_and_mesh_argument_must_agree():
         fp.build_model(p, mesh=other)
     same = fmesh.load(MESHES / "perturbed_periodic.vtu", periodic=True)
     assert fp.build_model(p, mesh=same).mesh.n_elem == 100
+
+
+def test_density_warns_when_the_floor_of_four_systems_decides():
+    # perturbed_periodic.vtu has elements of size ~1.5: rho_s A_e ~ 1.8 rounds to 0 systems
+    m = fmesh.load(MESHES / "perturbed_periodic.vtu", periodic=True)
+    p = fp.ModelParams(L=10, T=0.0, element_size="density")
+    with pytest.warns(UserWarning, match=r"elements have rho_s A_e < 2 .* minimum N_e = 4"):
+        law = fp.build_model(p, mesh=m).law
+    assert np.all(law.per_element[:, 3] == 4)
