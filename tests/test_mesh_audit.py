@@ -269,3 +269,25 @@ def test_density_warns_when_the_floor_of_four_systems_decides():
     with pytest.warns(UserWarning, match=r"elements have rho_s A_e < 2 .* minimum N_e = 4"):
         law = fp.build_model(p, mesh=m).law
     assert np.all(law.per_element[:, 3] == 4)
+
+
+def test_ensemble_points_carry_the_mesh_digest(tmp_path):
+    # femplastic ensemble/sweep resumed a store on a rewritten mesh file (same path): the
+    # points recorded the path only, so realisations of two meshes were mixed silently
+    import shutil
+
+    from femplastic.weakplane.ensembles import config_point, model_config
+    from femplastic.weakplane.params import load_config
+
+    path = tmp_path / "m.vtu"
+    shutil.copy(MESHES / "perturbed_periodic.vtu", path)
+    point = config_point(load_config(None, [f"model.mesh={path}"]))
+    assert len(point["model.mesh_sha256"]) == 64
+    assert model_config(point).model.mesh == str(path)
+    meshio = pytest.importorskip("meshio")
+    m = meshio.read(path)  # another mesh under the same name: one interior node moved
+    i = int(np.argmin(np.abs(m.points[:, :2] - m.points[:, :2].mean(0)).sum(1)))
+    m.points[i, :2] += 0.05
+    meshio.write(path, m)
+    with pytest.raises(ValueError, match="the file changed since the point was defined"):
+        model_config(point)
