@@ -303,3 +303,22 @@ def test_meshgen_meets_small_counts_or_names_the_counts_it_can():
     assert abs(rep.mesh.n_elem / 100 - 1) <= 0.1
     with pytest.raises(ValueError, match=r"n_elem=20 within 10 % .*Gmsh gave \[.*\] elements"):
         meshgen.unstructured(20, seed=0, algorithm="delaunay")  # counts jump 16 -> 36
+
+
+def test_local_yield_patches_that_hold_no_element_are_refused_before_any_work():
+    # graded_periodic.msh: elements up to 1.3 mean sizes wide; a 1-size square at (7, 0)
+    # holds no centroid. The CLI quenched, wrote its folder, then stopped mid-scan.
+    from femplastic import validation
+    from femplastic.weakplane.params import load_config
+
+    path = MESHES / "graded_periodic.msh"
+    with pytest.raises(ValueError, match=r"run.patch = 1: the patch square at \(7, 0\) holds "
+                                         "no element centroid"):
+        load_config(None, [f"model.mesh={path}", "run.protocol=local-yield", "run.patch=1"])
+    validation.check_config(load_config(None, [f"model.mesh={path}",
+                                                "run.protocol=local-yield", "run.patch=2"]))
+    m = fmesh.load(path, periodic=True)
+    st = fp.quench(fp.ModelParams(L=10, T=0.0), np.random.default_rng(0), mesh=m)
+    with pytest.raises(ValueError, match=r"n = 1: the patch square at \(7, 0\)"):
+        fp.local_yield(st, None, np.random.default_rng(1), 1, [0.0], positions=[[0, 0],
+                                                                                [7, 0]])
