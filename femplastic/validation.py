@@ -440,7 +440,6 @@ def check_config(cfg: Any) -> None:
     TypeError
         If ``cfg.model`` or ``cfg.run`` is not a ModelParams / RunParams.
     """
-    from .weakplane import meshfile
     from .weakplane.params import ModelParams, RunParams
 
     p = instance("model", cfg.model, ModelParams)
@@ -449,7 +448,6 @@ def check_config(cfg: Any) -> None:
     check_dimension(p, rp)
     if "patch" in o and o["patch"] > p.L and rp.patch is not None:
         raise ValueError(f"run.patch ({rp.patch}) must not exceed model.L ({p.L})")
-    meshfile.check_run(p, rp)  # model.mesh: e.g. local-yield patches that hold no element
     for key in ("stress_end", "target_stress"):
         if key in o:
             stress_bound(f"run.{key}", o[key], p)

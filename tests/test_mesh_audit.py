@@ -308,15 +308,16 @@ def test_meshgen_meets_small_counts_or_names_the_counts_it_can():
 def test_local_yield_patches_that_hold_no_element_are_refused_before_any_work():
     # graded_periodic.msh: elements up to 1.3 mean sizes wide; a 1-size square at (7, 0)
     # holds no centroid. The CLI quenched, wrote its folder, then stopped mid-scan.
-    from femplastic import validation
+    from femplastic.weakplane.estimates import check_cost
     from femplastic.weakplane.params import load_config
 
     path = MESHES / "graded_periodic.msh"
+    cfg = load_config(None, [f"model.mesh={path}", "run.protocol=local-yield", "run.patch=1"])
     with pytest.raises(ValueError, match=r"run.patch = 1: the patch square at \(7, 0\) holds "
                                          "no element centroid"):
-        load_config(None, [f"model.mesh={path}", "run.protocol=local-yield", "run.patch=1"])
-    validation.check_config(load_config(None, [f"model.mesh={path}",
-                                                "run.protocol=local-yield", "run.patch=2"]))
+        check_cost(cfg)  # femplastic run's check before any work or file
+    check_cost(load_config(None, [f"model.mesh={path}", "run.protocol=local-yield",
+                                  "run.patch=2"]))
     m = fmesh.load(path, periodic=True)
     st = fp.quench(fp.ModelParams(L=10, T=0.0), np.random.default_rng(0), mesh=m)
     with pytest.raises(ValueError, match=r"n = 1: the patch square at \(7, 0\)"):

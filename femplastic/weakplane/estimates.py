@@ -387,8 +387,13 @@ def check_cost(cfg: Any, realizations: int = 1, out: str | Path | None = None,
     Raises
     ------
     ValueError
-        Naming the keys that set the cost and the steps, memory, disk or time found.
+        Naming the keys that set the cost and the steps, memory, disk or time found; or a
+        run the ``model.mesh`` cannot honour (:func:`femplastic.weakplane.meshfile.check_run`:
+        local-yield patch squares that hold no element).
     """
+    from .meshfile import check_run
+
+    check_run(cfg.model, cfg.run)  # before any work, like the cost
     fp = footprint(cfg, realizations, streamed)
     p, rp = cfg.model, cfg.run
     steps = f"{fp['steps']:.3g} steps ({fp['steps_what']})"
