@@ -323,3 +323,31 @@ def test_local_yield_patches_that_hold_no_element_are_refused_before_any_work():
     with pytest.raises(ValueError, match=r"n = 1: the patch square at \(7, 0\)"):
         fp.local_yield(st, None, np.random.default_rng(1), 1, [0.0], positions=[[0, 0],
                                                                                 [7, 0]])
+
+
+def test_dissipation_bound_is_exact_on_a_mesh_with_per_element_moduli():
+    # gmax = 2 tau / selfres uses each element's own self response: the full-field FE energy
+    # (quadrature, not element averages) of a slip of gmax is unchanged, of gmax/2 it drops by
+    # A tau gmax / 4, on unequal distorted elements with their own G and B
+    from femplastic.fe.assembly import PeriodicFE
+    from femplastic.fe.elasticity import schmid
+    from femplastic.weakplane.slip import gmax
+
+    m = fmesh.load(MESHES / "graded_periodic.msh", periodic=True)
+    rng = np.random.default_rng(0)
+    n = m.n_elem
+    mat = Isotropic(rng.uniform(8.0, 25.0, n), rng.uniform(40.0, 70.0, n))
+    fe, prop = PeriodicFE(m, mat), DensePropagator(m, mat)
+    E, epl = np.array([0.01, -0.004, 0.03]), rng.normal(size=(n, 3)) * 0.01
+    S, W0 = prop.stress(epl, E), fe.energy(epl, E)
+    w = np.array([1.0, 1.0, 2.0])
+    for e in rng.choice(n, 6, replace=False):
+        M = schmid(rng.uniform(-np.pi / 2, np.pi / 2))
+        tau = M @ (w * S[e])
+        M, tau = (M, tau) if tau > 0 else (-M, -tau)
+        g = float(gmax(tau, -(w * M) @ prop.self_response[e] @ M))
+        scale = m.areas[e] * tau * g
+        for frac, expected in ((0.5, -0.25), (1.0, 0.0)):
+            e2 = epl.copy()
+            e2[e] += frac * g * M
+            assert abs((fe.energy(e2, E) - W0) / scale - expected) <= 1e-10
