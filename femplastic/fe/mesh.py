@@ -469,8 +469,10 @@ def _check_connected(nodes: NDArray[np.float64], cells: NDArray[np.int64],
     shift = np.rint((nodes[ub] - nodes[ua] - (nodes[b] - nodes[a])) / size).astype(np.int64)
     flip = a > b
     shift[flip] *= -1
-    key = np.column_stack([np.minimum(a, b), np.maximum(a, b), shift])
-    _, inv, count = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    # one integer per edge (shifts are -1, 0 or 1; n_node < 1e9): a 1D unique is fast
+    key = (np.minimum(a, b) * n_node + np.maximum(a, b)) * 9 + (shift[:, 0] + 1) * 3 \
+        + shift[:, 1] + 1
+    _, inv, count = np.unique(key, return_inverse=True, return_counts=True)
     bad = np.flatnonzero(count[inv.ravel()] != 2)
     if bad.size:
         e, k = divmod(int(bad[0]), t.shape[1])
