@@ -351,3 +351,19 @@ def test_dissipation_bound_is_exact_on_a_mesh_with_per_element_moduli():
             e2 = epl.copy()
             e2[e] += frac * g * M
             assert abs((fe.energy(e2, E) - W0) / scale - expected) <= 1e-10
+
+
+@pytest.mark.parametrize("keys, names", [
+    (["model.variant=A"], "model.variant = A"), (["model.variant=I"], "model.variant = I"),
+    ([f"model.mesh={MESHES / 'perturbed_periodic.vtu'}"], "model.mesh"),
+    (["model.element_size=density"], "model.element_size = density")])
+def test_accelerated_backend_refused_from_the_parameters(keys, names):
+    # femplastic run quenched on numba, wrote its folder, then the backend refused the model
+    from femplastic.weakplane.estimates import check_cost
+    from femplastic.weakplane.params import load_config
+
+    cfg = load_config(None, ["run.backend=jax", *keys] + ([] if "mesh" in names
+                                                           else ["model.L=8"]))
+    with pytest.raises(ValueError, match=f"run.backend = jax: .*not {names}.*run.backend = numba"):
+        check_cost(cfg)
+    check_cost(load_config(None, ["model.L=8", "run.backend=jax"]))  # model C: the grid kernel
