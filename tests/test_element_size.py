@@ -172,7 +172,8 @@ def test_bad_input_types_and_config():
 def test_extrapolation_warns(meshes_dir):
     m = fp.mesh.load(meshes_dir / "graded_periodic.msh", periodic=True)  # l_e = 0.79 ... 1.58
     p = fp.ModelParams(L=10, element_size="density+table1")
-    with pytest.warns(UserWarning, match="extrapolated"):
+    with pytest.warns(UserWarning, match="extrapolated"), \
+            pytest.warns(UserWarning, match="minimum N_e = 4"):
         law = fp.build_model(p, mesh=m).law
     assert np.all(law.per_element[:, 3] == 4)  # rho_s A_e < 2: the minimum of 4 systems
 

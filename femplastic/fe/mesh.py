@@ -34,6 +34,10 @@ __all__ = ["FEMesh", "periodic_grid", "load", "from_arrays"]
 
 _M = TypeVar("_M", bound="_Mesh")
 
+#: Largest node matching tolerance (relative to the largest box side) the meshes accept: a
+#: looser one would pair or merge nodes of neighbouring elements.
+TOL_MAX = 1e-3
+
 
 @dataclass(frozen=True, eq=False)
 class _CellType:
@@ -294,9 +298,11 @@ def from_arrays(
         Vertex indices of each quadrilateral (orientation is fixed to counter-clockwise).
     periodic : bool
         Identify the nodes on opposite sides of the bounding box (bi-periodic). Raises
-        ``ValueError`` when a node on one side has no partner on the other.
+        ``ValueError`` when a node on one side has no partner on the other (the message
+        names the node and the tolerance) or the elements form unconnected pieces.
     tol : float
-        Matching tolerance relative to the box size.
+        Matching tolerance relative to the largest box side, ``0 < tol <= 1e-3``
+        (:data:`TOL_MAX`); nodes closer than that are refused as duplicates.
 
     Returns
     -------
@@ -339,6 +345,7 @@ def _build(
     cell = cls._cell
     d, kind = cell.dim, cell.plural
     validation.boolean("periodic", periodic)
+    validation.number("tol", tol, low=0.0, low_open=True, high=TOL_MAX)
     nodes = np.asarray(nodes, dtype=float)
     cells = np.asarray(cells, dtype=np.int64)
     if nodes.ndim != 2 or nodes.shape[1] < d:
@@ -353,6 +360,7 @@ def _build(
         raise ValueError("nodes contain NaN or inf")
     if cells.min() < 0 or cells.max() >= nodes.shape[0]:
         raise ValueError("cells reference vertices outside nodes")
+    _check_nodes(nodes, cells, tol)
     measure, _ = cell.geometry(nodes, cells)
     cells = cells.copy()
     neg = measure < 0
@@ -372,11 +380,108 @@ def _build(
             raise ValueError(
                 f"elements overlap or leave gaps: their measures sum to {total:.10g} but the "
                 f"periodic box has measure {box_measure:.10g} (a folded element or a hole)")
+        _check_connected(nodes, cells, ix, ix0, box[1] - box[0])
         try:
             skmesh = cell.skfem_periodic.periodic(base, ix, ix0)
         except ValueError as exc:  # element touching two identified facets (too few elements)
-            raise ValueError(f"cannot make this mesh periodic: {exc}") from exc
+            raise ValueError(f"cannot make this mesh periodic: an element touches two opposite "
+                             f"{cell.facet}s of the box (at least two elements across each "
+                             f"direction are needed; scikit-fem: {exc})") from exc
     return cls(skmesh, nodes, cells, True, box, grid)
+
+
+def _check_nodes(nodes: NDArray[np.float64], cells: NDArray[np.int64], tol: float) -> None:
+    """Refuse nodes that no cell uses and coincident (duplicate) nodes.
+
+    Either leaves the stiffness singular (a node without stiffness; elements that share a
+    place but no node are not connected: a crack, or every element on its own nodes as some
+    exporters write them), which a solver would report only later and obscurely.
+
+    Parameters
+    ----------
+    nodes : (n_node, dim) ndarray
+        Vertex coordinates.
+    cells : (n_elem, n_vert) ndarray of int
+        Vertex indices.
+    tol : float
+        Two nodes closer than ``tol`` times the largest box side coincide.
+    """
+    from scipy.spatial import cKDTree
+
+    used = np.zeros(nodes.shape[0], dtype=bool)
+    used[cells.ravel()] = True
+    if not used.all():
+        k = int(np.flatnonzero(~used)[0])
+        raise ValueError(
+            f"{int((~used).sum())} node(s) used by no element, e.g. node {k} at "
+            f"{nodes[k].tolist()}: drop unused nodes (fp.mesh.load does)")
+    size = float((nodes.max(axis=0) - nodes.min(axis=0)).max())
+    pairs = cKDTree(nodes).query_pairs(tol * size, output_type="ndarray")
+    if pairs.size:
+        i, j = (int(v) for v in np.sort(pairs[0]))
+        raise ValueError(
+            f"{len(pairs)} pair(s) of coincident nodes, e.g. nodes {i} and {j} at "
+            f"{nodes[i].tolist()} (closer than tol={tol:g} x box size {size:g}): elements that "
+            "share a place but not a node are not connected; merge duplicate nodes first "
+            "(Gmsh: Coherence Mesh; or your mesher's node merge)")
+
+
+def _check_connected(nodes: NDArray[np.float64], cells: NDArray[np.int64],
+                     ix: NDArray[np.int32], ix0: NDArray[np.int32], size: NDArray[np.float64]
+                     ) -> None:
+    """Refuse a periodic mesh that is not one conforming body.
+
+    ``ix`` -> ``ix0`` are the periodic node identifications (:func:`_periodic_pairs`). A piece
+    connected to no other one would float freely (singular stiffness). In 2D, every edge of a
+    periodic quad mesh (a closed torus) must be shared by exactly two elements: an edge of
+    one element only is a hanging node (a finer neighbour's mid-edge node; the displacement
+    would jump across the edge, a non-conforming mesh) or a crack.
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    n_node = nodes.shape[0]
+    target = np.arange(n_node)
+    target[ix] = ix0
+    t = target[cells]
+    ts = np.sort(t, axis=1)
+    wide = np.flatnonzero((ts[:, 1:] == ts[:, :-1]).any(axis=1))
+    if wide.size:
+        raise ValueError(
+            f"cannot make this mesh periodic: element {int(wide[0])} touches two opposite "
+            "boundaries of the box (at least two elements across each direction are needed)")
+    rows = np.repeat(t[:, 0], t.shape[1] - 1)
+    graph = sp.coo_matrix((np.ones(rows.size), (rows, t[:, 1:].ravel())),
+                          shape=(n_node, n_node))
+    _, label = connected_components(graph, directed=False)
+    pieces = np.unique(label[t[:, 0]])
+    if pieces.size > 1:
+        e = [int(np.flatnonzero(label[t[:, 0]] == c)[0]) for c in pieces[:2]]
+        raise ValueError(
+            f"the elements form {pieces.size} unconnected pieces (e.g. elements {e[0]} and "
+            f"{e[1]} share no chain of nodes): the mesh must be one connected periodic body")
+    if nodes.shape[1] != 2:
+        return
+    # an edge is its two kept nodes and the periodic image (whole box periods) joining them:
+    # with two elements across, two different edges join the same pair of kept nodes
+    a, b = t.ravel(), np.roll(t, -1, axis=1).ravel()
+    ua, ub = cells.ravel(), np.roll(cells, -1, axis=1).ravel()
+    shift = np.rint((nodes[ub] - nodes[ua] - (nodes[b] - nodes[a])) / size).astype(np.int64)
+    flip = a > b
+    shift[flip] *= -1
+    # one integer per edge (shifts are -1, 0 or 1; n_node < 1e9): a 1D unique is fast
+    key = (np.minimum(a, b) * n_node + np.maximum(a, b)) * 9 + (shift[:, 0] + 1) * 3 \
+        + shift[:, 1] + 1
+    _, inv, count = np.unique(key, return_inverse=True, return_counts=True)
+    bad = np.flatnonzero(count[inv.ravel()] != 2)
+    if bad.size:
+        e, k = divmod(int(bad[0]), t.shape[1])
+        a, b = cells[e, k], cells[e, (k + 1) % t.shape[1]]
+        raise ValueError(
+            f"non-conforming mesh: {bad.size} element edge(s) are not shared by exactly two "
+            f"elements, e.g. the edge of element {e} between nodes {a} and {b} (a hanging node "
+            "of a locally refined mesh, or a crack); every edge must be a whole edge of its "
+            "neighbour")
 
 
 @contextlib.contextmanager
@@ -428,10 +533,12 @@ def _periodic_pairs(
         lo = np.flatnonzero(np.abs(nodes[:, d] - box[0, d]) <= atol)
         hi = np.flatnonzero(np.abs(nodes[:, d] - box[1, d]) <= atol)
         name = "xyz"[d]
+        within = (f"within tol={tol:g} x box size {float(size.max()):g} = {atol:.3g}; "
+                  "raise tol (at most 1e-3) only if the file's coordinates are rounded")
         if len(lo) != len(hi):
             raise ValueError(
                 f"mesh is not periodic along {name}: {len(lo)} nodes on the {facet} "
-                f"{name}={box[0, d]:g} but {len(hi)} on {name}={box[1, d]:g}"
+                f"{name}={box[0, d]:g} but {len(hi)} on {name}={box[1, d]:g} ({within})"
             )
         if len(other) == 1:  # 1D sides (2D): pair the nodes in their order along the side
             o = other[0]
@@ -445,10 +552,12 @@ def _periodic_pairs(
             j = int(np.argmax(dist))
             raise ValueError(
                 f"mesh is not periodic along {name}: node {hi[j]} at {nodes[hi[j]].tolist()} "
-                f"has no partner on the opposite {facet} (nearest mismatch {dist.max():.3g})"
+                f"has no partner on the opposite {facet} (nearest mismatch {dist.max():.3g}, "
+                f"not {within})"
             )
         if len(other) > 1 and np.unique(partner).size != partner.size:  # sorted: 1-to-1
-            raise ValueError(f"mesh is not periodic along {name}: {facet} nodes do not pair up")
+            raise ValueError(f"mesh is not periodic along {name}: {facet} nodes do not pair up "
+                             f"({within})")
         target[hi] = partner
     for _ in range(d_all + 1):  # resolve chains (corner -> edge [-> face] -> kept)
         target = target[target]
@@ -467,7 +576,8 @@ def load(path: str | Path, periodic: bool = False, tol: float = 1e-8) -> FEMesh:
         Make the mesh bi-periodic by identifying matching nodes on opposite sides of its
         bounding box; a clear ``ValueError`` is raised when the sides do not match.
     tol : float
-        Node matching tolerance relative to the box size.
+        Node matching tolerance relative to the largest box side, ``0 < tol <= 1e-3``
+        (:data:`TOL_MAX`); nodes closer than that are refused as duplicates.
 
     Returns
     -------
@@ -479,8 +589,11 @@ def load(path: str | Path, periodic: bool = False, tol: float = 1e-8) -> FEMesh:
     ValueError
         Missing file, a folder, a file meshio cannot read (meshio's ``SystemExit`` on some
         bad files, e.g. femplastic's own ``fields.xdmf`` time series, becomes this error,
-        naming the file), no quadrilateral cells, or (``periodic=True``) a node without a
-        partner on the opposite side (the message names it).
+        naming the file), no quadrilateral cells, 2D cells other than quadrilaterals
+        (triangles, second-order quads: dropping them would leave holes), points off the
+        plane ``z = const``, coincident (duplicate) nodes, ``tol`` outside ``(0, 1e-3]``, or
+        (``periodic=True``) a node without a partner on the opposite side within ``tol`` or
+        elements in unconnected pieces (the message names the node, element or tolerance).
 
     Examples
     --------
@@ -514,7 +627,7 @@ def _load(cls: type[_M], path: str | Path, periodic: bool, tol: float) -> _M:
 
     cell = cls._cell
     validation.boolean("periodic", periodic)
-    validation.number("tol", tol, low=0.0, low_open=True)
+    validation.number("tol", tol, low=0.0, low_open=True, high=TOL_MAX)
     validation.instance("path", path, (str, Path), "a mesh file name")
     path = Path(path)
     if not path.exists():
@@ -534,9 +647,26 @@ def _load(cls: type[_M], path: str | Path, periodic: bool, tol: float) -> _M:
         types = sorted({c.type for c in m.cells})
         raise ValueError(f"{path.name}: no {cell.adjective} ('{cell.meshio_type}') cells; "
                          f"found {types}")
+    # cells of the mesh's own dimension other than ours would be dropped: a hole in the body
+    dims = meshio._mesh.topological_dimension
+    other = sorted({c.type for c in m.cells if c.type != cell.meshio_type
+                    and dims.get(c.type, cell.dim) >= cell.dim})
+    if other:
+        raise ValueError(f"{path.name}: only {cell.adjective} ('{cell.meshio_type}') cells are "
+                         f"supported, the file also holds {other} cells (remesh with "
+                         f"{cell.plural} only, e.g. femplastic mesh)")
     if m.points.shape[1] < cell.dim:
         raise ValueError(f"{path.name}: points must be {cell.dim}D, got "
                          f"{m.points.shape[1]} coordinates")
+    extra = m.points[:, cell.dim:]  # 2D meshes stored with a z coordinate: it must be constant
+    if extra.size:
+        spread = float(np.ptp(extra, axis=0).max())
+        size = float(np.ptp(m.points[:, :cell.dim], axis=0).max())
+        if spread > tol * size:
+            raise ValueError(
+                f"{path.name}: the mesh is not in the plane z = const (z spans {spread:.3g}, "
+                f"more than tol={tol:g} x box size {size:g}): femplastic reads x, y only; "
+                "rotate the mesh into the x-y plane")
     cells = np.concatenate(blocks).astype(np.int64)
     used = np.unique(cells)
     remap = np.full(m.points.shape[0], -1, dtype=np.int64)

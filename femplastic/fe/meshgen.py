@@ -198,6 +198,15 @@ class _NotQuads(RuntimeError):
 ALGORITHMS = {"frontal": (6, 3, 2.0), "delaunay": (5, 1, 1.3)}
 
 
+def _count_error(n_elem: int, max_tries: int, counts: list[int]) -> None:
+    """Raise: no meshing met the element count (the counts it did get named)."""
+    raise ValueError(
+        f"could not meet n_elem={n_elem} within 10 % in {max_tries} meshings: Gmsh gave "
+        f"{sorted(set(counts))} elements (at small sizes its quad count jumps as the element "
+        "size varies, and some sizes leave a triangle); ask for one of these counts or more "
+        "elements")
+
+
 def _mesh_once(box: float, h0: float, s: float, modes: tuple,
                algorithm: str = "frontal") -> tuple[np.ndarray, np.ndarray]:
     """One Gmsh meshing: (nodes (k, 2), quads (n, 4)); raises if anything but quads comes out."""
@@ -247,7 +256,7 @@ def _mesh_once(box: float, h0: float, s: float, modes: tuple,
 
 
 def unstructured(n_elem: int, box: float | None = None, size_cv: float = 0.0, seed: int = 0,
-                 cv_tol: float = 0.05, max_tries: int = 8,
+                 cv_tol: float = 0.05, max_tries: int = 16,
                  algorithm: str = "frontal") -> MeshReport:
     """A bi-periodic unstructured all-quad mesh of a square with about ``n_elem`` elements.
 
@@ -308,25 +317,32 @@ def unstructured(n_elem: int, box: float | None = None, size_cv: float = 0.0, se
     hist: list[tuple[float, float]] = []
     lo: tuple[float, float] | None = None
     hi: tuple[float, float] | None = None
+    h_small = h_large = None  # h0 bracket of the count at this s: too many / too few elements
+    counts: list[int] = []
     while True:
         tries += 1
         try:
             nodes, quads = _mesh_once(box, h0, s, modes, algorithm)
         except _NotQuads as exc:  # blossom left a triangle (odd count): another size
-            if tries >= max_tries:
+            if tries >= max_tries and not counts:
                 raise RuntimeError(str(exc)) from None
+            if tries >= max_tries:
+                _count_error(n_elem, max_tries, counts)
             h0 *= 1.03
             continue
         q = quality(nodes, quads)
         hist.append((s, q["area_cv"]))
         count_ok = abs(q["n_elem"] / n_elem - 1) <= 0.1
         cv_ok = target == 0 or abs(q["area_cv"] - target) <= cv_tol
+        counts.append(int(q["n_elem"]))
         if count_ok and cv_ok:
             break
         if tries >= max_tries:
-            raise ValueError(f"could not meet n_elem={n_elem} (got {q['n_elem']}) and "
-                             f"size_cv={target} (got {q['area_cv']:.3f}, tolerance {cv_tol}) in "
-                             f"{max_tries} meshings")
+            if not count_ok:
+                _count_error(n_elem, max_tries, counts)
+            raise ValueError(f"could not meet size_cv={target} (got {q['area_cv']:.3f}, "
+                             f"tolerance {cv_tol}) at n_elem={n_elem} in {max_tries} meshings")
+        s_was = s
         if target > 0 and not cv_ok:
             cv = q["area_cv"]
             if cv < target:
@@ -344,7 +360,16 @@ def unstructured(n_elem: int, box: float | None = None, size_cv: float = 0.0, se
                 s = 0.5 * s if s > 0.05 else 0.0
             else:
                 s = max(2.0 * s, 0.1)
-        h0 *= np.sqrt(q["n_elem"] / n_elem)
+        if s != s_was:  # another size field: the count's bracket in h0 no longer holds
+            h_small = h_large = None
+        elif not count_ok and q["n_elem"] > n_elem:
+            h_small = h0 if h_small is None else max(h_small, h0)
+        elif not count_ok:
+            h_large = h0 if h_large is None else min(h_large, h0)
+        if h_small is not None and h_large is not None:  # bisect (the count is not smooth
+            h0 = float(np.sqrt(h_small * h_large))  # in h0: a ratio update can oscillate)
+        else:
+            h0 *= np.sqrt(q["n_elem"] / n_elem)
     if q["n_bad"]:
         raise RuntimeError(f"Gmsh mesh has {q['n_bad']} inverted or degenerate elements")
     mesh = from_arrays(nodes, quads, periodic=True)

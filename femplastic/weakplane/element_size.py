@@ -261,7 +261,9 @@ def element_law(params: ModelParams, mesh: FEMesh) -> SlipLaw:
     Warns
     -----
     UserWarning
-        ``"density+table1"`` with an element size outside Table 1's ``3.5 - 13.2``.
+        ``"density+table1"`` with an element size outside Table 1's ``3.5 - 13.2``; any
+        option with elements of ``rho_s A_e < 2`` (their ``N_e`` is the floor 4, not the
+        density's: a mesh not in LJ units?).
     """
     import dataclasses
 
@@ -271,6 +273,13 @@ def element_law(params: ModelParams, mesh: FEMesh) -> SlipLaw:
                          f"{params.variant}; set element_size='off'")
     tab = element_table(params, mesh.areas)
     le = np.sqrt(mesh.areas)
+    clipped = int(np.count_nonzero(params.rho_s * mesh.areas < 2.0))
+    if clipped:  # rounding gives 0 systems: the floor of 4 decides, not the density
+        warnings.warn(f"element_size={params.element_size!r}: {clipped} of {mesh.n_elem} "
+                      f"elements have rho_s A_e < 2 (sizes down to {le.min():.3g}; rho_s = "
+                      f"{params.rho_s:g}) and get the minimum N_e = 4, not rho_s A_e; mesh "
+                      "lengths are LJ units (the paper: l = 3.5-13.2): is the mesh scaled?",
+                      stacklevel=3)
     lo, hi = min(TABLE1_OPTIMUM), max(TABLE1_OPTIMUM)
     if params.element_size == "density+table1" and (le.min() < lo or le.max() > hi):
         warnings.warn(f"element_size='density+table1': element sizes {le.min():.3g}-"

@@ -44,10 +44,21 @@ def config_point(cfg: Config) -> dict[str, Any]:
     -------
     dict
         ``{"section.key": value}`` for every field of ``[model]`` and ``[run]`` (the unset,
-        None, protocol keys of ``[run]`` left out: they are not parameter values).
+        None, protocol keys of ``[run]`` left out: they are not parameter values); with a
+        ``model.mesh`` also ``model.mesh_sha256``, the SHA-256 of the file's bytes
+        (:func:`model_config` refuses the point when the file has changed since).
     """
-    return {f"{sec}.{k}": v for sec, table in cfg.to_dict().items() for k, v in table.items()
-            if v is not None}
+    point = {f"{sec}.{k}": v for sec, table in cfg.to_dict().items()
+             for k, v in table.items() if v is not None}
+    if cfg.model.mesh is not None:  # the file's bytes: a store resumed on a changed file
+        from .meshfile import mesh_provenance  # is refused (the points differ)
+
+        point[MESH_DIGEST] = mesh_provenance(cfg.model)["mesh_sha256"]
+    return point
+
+
+#: The point key of the SHA-256 of the ``model.mesh`` file (:func:`config_point`).
+MESH_DIGEST = "model.mesh_sha256"
 
 
 def model_config(point: Mapping[str, Any]) -> Config:
@@ -59,6 +70,7 @@ def model_config(point: Mapping[str, Any]) -> Config:
     ----------
     point : mapping
         ``{"section.key": value}``; values may be strings (converted to the field's type).
+        ``model.mesh_sha256`` (:func:`config_point`) is checked against the mesh file.
 
     Returns
     -------
@@ -68,9 +80,12 @@ def model_config(point: Mapping[str, Any]) -> Config:
     Raises
     ------
     ValueError
-        If a name is not ``section.key``, the section or key is unknown, or a value is
+        If the ``model.mesh`` file's SHA-256 differs from ``model.mesh_sha256``, a name is
+        not ``section.key``, the section or key is unknown, or a value is
         invalid (:func:`femplastic.weakplane.params.config_from_dict`).
     """
+    point = dict(point)
+    digest = point.pop(MESH_DIGEST, None)
     nested: dict[str, dict[str, Any]] = {}
     for key, value in point.items():
         parts = key.split(".")
@@ -78,7 +93,16 @@ def model_config(point: Mapping[str, Any]) -> Config:
             raise ValueError(f"model parameters are named section.key (e.g. model.L), got "
                              f"{key!r}")
         nested.setdefault(parts[0], {})[parts[1]] = value
-    return config_from_dict(nested)
+    cfg = config_from_dict(nested)
+    if digest is not None:  # every worker runs the mesh file the point was defined with
+        from .meshfile import mesh_provenance
+
+        now = mesh_provenance(cfg.model).get("mesh_sha256")
+        if now != digest:
+            raise ValueError(f"model.mesh = {cfg.model.mesh!r}: the file changed since the "
+                             f"point was defined (SHA-256 {str(digest)[:12]}..., now "
+                             f"{str(now)[:12]}...): use another store, or restore the file")
+    return cfg
 
 
 def check_aqs_protocol(cfg: Config) -> None:

@@ -387,8 +387,17 @@ def check_cost(cfg: Any, realizations: int = 1, out: str | Path | None = None,
     Raises
     ------
     ValueError
-        Naming the keys that set the cost and the steps, memory, disk or time found.
+        Naming the keys that set the cost and the steps, memory, disk or time found; or a
+        run the ``model.mesh`` cannot honour (:func:`femplastic.weakplane.meshfile.check_run`:
+        local-yield patch squares that hold no element), or a ``run.backend`` the model
+        cannot run on (:func:`femplastic.weakplane.gpu.runtime.check_params`).
     """
+    from .gpu.runtime import check_params
+    from .meshfile import check_run
+
+    check_run(cfg.model, cfg.run)  # before any work, like the cost
+    if getattr(cfg.model, "dim", 2) == 2:  # (3D: the config refuses any backend but numba)
+        check_params(cfg.model, cfg.run.backend)
     fp = footprint(cfg, realizations, streamed)
     p, rp = cfg.model, cfg.run
     steps = f"{fp['steps']:.3g} steps ({fp['steps_what']})"

@@ -38,15 +38,15 @@ import numpy as np
 
 from ..fe.mesh import FEMesh
 
-__all__ = ["load_model_mesh", "model_mesh", "mesh_table", "mesh_provenance", "check_params"]
+__all__ = ["load_model_mesh", "model_mesh", "mesh_table", "mesh_provenance", "check_params",
+           "check_run"]
 
 
 @functools.lru_cache(maxsize=8)
 def _cached(path: str, mtime_ns: int, size: int) -> tuple[FEMesh, str]:
     from ..fe.mesh import load
 
-    _check_cell_types(path)  # once per file version, like the mesh itself
-    mesh = load(path, periodic=True)
+    mesh = load(path, periodic=True)  # refuses cells other than quads (fe.mesh._load)
     with open(path, "rb") as fh:
         digest = hashlib.sha256(fh.read()).hexdigest()
     return mesh, digest
@@ -95,20 +95,6 @@ def load_model_mesh(path: str | os.PathLike) -> FEMesh:
     return mesh
 
 
-def _check_cell_types(path: str) -> None:
-    import meshio
-
-    try:
-        m = meshio.read(path)
-    except (SystemExit, Exception):  # load() reports unreadable files with its own message
-        return
-    other = sorted({c.type for c in m.cells} - {"quad", "line", "vertex"})
-    if other:
-        raise ValueError(f"model.mesh: the weak-plane model needs an all-quad mesh, {path!r} "
-                         f"also holds {other} cells (remesh with quadrilaterals only, "
-                         f"e.g. femplastic mesh)")
-
-
 def model_mesh(params: Any) -> FEMesh:
     """The mesh of ``params.mesh`` (see :func:`load_model_mesh`).
 
@@ -150,6 +136,35 @@ def check_params(params: Any) -> None:
 
         _equal_areas(mesh, f"model.mesh = {str(params.mesh)!r}: the shuffled kernel (model "
                            f"{params.variant})")
+
+
+def check_run(params: Any, run: Any) -> None:
+    """Refuse run settings the mesh of ``params.mesh`` cannot honour (no-op without a mesh).
+
+    ``run.protocol = local-yield``: every patch square of the scan (side ``run.patch``,
+    positions every ``max(1, patch // 2)`` as the protocol scans) holds an element
+    (:func:`femplastic.weakplane.probes.local_yield.check_mesh_patches`).
+
+    Parameters
+    ----------
+    params : ModelParams
+    run : RunParams
+
+    Raises
+    ------
+    ValueError
+        Naming ``run.patch``.
+    """
+    if params.mesh is None or run.protocol != "local-yield":
+        return
+    from .probes.local_yield import check_mesh_patches
+
+    mesh = load_model_mesh(params.mesh)
+    n = run.settings()["patch"]
+    n = min(n, params.L) if run.patch is None else n
+    g = np.arange(0, params.L, max(1, n // 2))
+    check_mesh_patches(mesh, n, np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2),
+                       "run.patch")
 
 
 def mesh_table(table: dict[str, Any]) -> dict[str, Any]:

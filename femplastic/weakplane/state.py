@@ -174,7 +174,8 @@ def build_model(
     ValueError
         Non-periodic mesh; variant A without ``rng`` (or ``material``), or with a
         homogeneous ``propagator``; a shuffled kernel on a mesh of unequal element areas;
-        a ``propagator`` whose number of elements differs from the mesh's; a ``mesh`` whose
+        a ``propagator`` whose number of elements differs from the mesh's; a ``mesh`` other
+        than the file ``params.mesh`` when both are given; a ``mesh`` whose
         element count ``params.L`` does not describe (``L = round(sqrt(n_elem))``,
         :func:`femplastic.validation.check_mesh_matches`); a model larger than the memory;
         ``params.dim = 3`` with a custom ingredient (3D: the regular ``L^3`` Hex8 grid, its
@@ -198,6 +199,12 @@ def build_model(
                              f"custom {', '.join(given) or 'model.mesh'} not supported in 3D")
         validation.check_model_size(params)
         return _default_model(params)
+    if params.mesh is not None and mesh is not None:  # results record params.mesh's file
+        other = model_mesh(params)
+        if mesh is not other and not (np.array_equal(mesh.nodes, other.nodes)
+                                      and np.array_equal(mesh.cells, other.cells)):
+            raise ValueError(f"mesh= differs from the mesh file model.mesh = {params.mesh!r} "
+                             "that the results would record: pass one of them, not both")
     if params.mesh is not None and mesh is None:  # model.mesh: the mesh file, cached model
         if material is None and law is None and propagator is None and not params.heterogeneous:
             validation.check_model_size(params, model_mesh(params).n_elem, False)

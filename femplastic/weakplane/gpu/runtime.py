@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BACKENDS", "normalize_backend", "require_jax", "select_device", "device_name"]
+__all__ = ["BACKENDS", "normalize_backend", "check_params", "require_jax", "select_device",
+           "device_name"]
 
 #: Accepted ``backend`` values: the numba CPU path, and the JAX backend on any device
 #: (``"jax"``) or on a GPU only (``"gpu"``, an error when none is visible).
@@ -41,6 +42,43 @@ def normalize_backend(backend: Any) -> str:
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     return name
+
+
+def check_params(params: Any, backend: str) -> None:
+    """Refuse, from the parameters alone, a 2D model the accelerated backend cannot run.
+
+    The same rule as :func:`femplastic.weakplane.gpu.setup.check_model` (the exact periodic
+    kernel of the regular grid, one slip law for all elements), known before any model is
+    built: ``femplastic run`` checks it before the quench (it refused after it, with the
+    output folder written).
+
+    Parameters
+    ----------
+    params : ModelParams
+        A 2D model (3D refuses any backend but numba elsewhere).
+    backend : str
+        ``run.backend``; ``"numba"`` passes.
+
+    Raises
+    ------
+    ValueError
+        Naming ``run.backend`` and the model key that needs the numba path.
+    """
+    if backend == "numba":
+        return
+    why = None
+    if params.mesh is not None:
+        why = "model.mesh (a custom mesh runs on the general FE propagator)"
+    elif params.heterogeneous:
+        why = f"model.variant = {params.variant} (per-element moduli: the general propagator)"
+    elif params.interaction != "eshelby":
+        why = f"model.variant = {params.variant} (the {params.interaction} kernel)"
+    elif params.element_size != "off":
+        why = f"model.element_size = {params.element_size} (per-element slip laws)"
+    if why is not None:
+        raise ValueError(f"run.backend = {backend}: the accelerated backend runs the regular "
+                         f"periodic grid with the exact periodic kernel only, not {why}; set "
+                         "run.backend = numba")
 
 
 def require_jax() -> Any:

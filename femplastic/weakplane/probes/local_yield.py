@@ -67,7 +67,7 @@ from ..params import ModelParams
 from ..state import Model, State
 
 __all__ = ["local_yield", "LocalYield", "PatchPropagator", "patch_indices", "patch_state",
-           "patch_operator", "mesh_patch", "SELF_RESPONSES"]
+           "patch_operator", "mesh_patch", "check_mesh_patches", "SELF_RESPONSES"]
 
 #: Choices of the self-response that bounds a slip inside a patch (module docstring).
 SELF_RESPONSES = ("patch", "system")
@@ -285,6 +285,43 @@ def patch_indices(L: int, n: int, ix0: int, iy0: int) -> NDArray[np.int64]:
 def _mean_size(mesh: FEMesh) -> float:
     """Mean element size ``sqrt(box area / n_elem)`` of a periodic mesh, LJ lengths."""
     return float(np.sqrt(np.prod(mesh.size) / mesh.n_elem))
+
+
+def check_mesh_patches(mesh: FEMesh, n: int, positions: ArrayLike, name: str = "n") -> None:
+    """Refuse a scan of ``mesh`` whose patch squares (:func:`mesh_patch`) hold no element.
+
+    Run before any patch is tested: on a graded mesh a square of ``n`` mean element sizes
+    can fall between the centroids of wide elements, and the scan would stop there.
+
+    Parameters
+    ----------
+    mesh : FEMesh
+        A periodic mesh.
+    n : int
+        Patch side in mean element sizes.
+    positions : (k, 2) array_like of int
+        Lower-left corners ``(ix0, iy0)`` of the patches, in steps ``h``.
+    name : str
+        The parameter's name in the message (``n``; ``run.patch`` in a run).
+
+    Raises
+    ------
+    ValueError
+        Naming the first empty patch and the widest element.
+    """
+    L = max(1, int(round(np.sqrt(mesh.n_elem))))
+    h = mesh.size / L
+    b = np.floor((mesh.centroids - mesh.box[0]) / h).astype(np.int64) % L  # the h-bins
+    occupied = np.zeros((L, L), dtype=bool)  # [iy, ix], as mesh_patch's squares tile them
+    occupied[b[:, 1], b[:, 0]] = True
+    k = np.arange(int(n))
+    for ix0, iy0 in np.asarray(positions, dtype=np.int64).reshape(-1, 2):
+        if not occupied[np.ix_((iy0 + k) % L, (ix0 + k) % L)].any():
+            wide = float(np.sqrt(mesh.areas.max() / mesh.areas.mean()))
+            raise ValueError(
+                f"{name} = {n}: the patch square at ({ix0}, {iy0}) holds no element centroid "
+                f"on this mesh (its widest element spans about {wide:.2g} mean element "
+                f"sizes): raise {name}")
 
 
 def mesh_patch(mesh: FEMesh, n: int, ix0: int, iy0: int
@@ -637,6 +674,8 @@ def local_yield(
         pos = np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2)
     else:
         pos = _check_positions(positions, 2, L)
+    if m.mesh.grid is None:  # every patch holds an element, before any is tested
+        check_mesh_patches(m.mesh, n, pos)
     check_self_response(self_response)
     law = m.law
     a, p0 = law.pressure_coefficient, law.pressure_offset
