@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,35 @@ def run_study(doc: str, argv: list[str] | None, name: str, settings: Any, run: A
     return out, results
 
 
-def out_dir(args: argparse.Namespace, name: str) -> Path:
-    out = Path(args.out) if args.out else Path(__file__).resolve().parent / "out" / name
+def out_dir(args: argparse.Namespace, name: str, keep: tuple[str, ...] = ()) -> Path:
+    """The study's output folder, ``--out`` or ``studies/out/<name>`` (see :func:`fresh_dir`)."""
+    return fresh_dir(Path(args.out) if args.out else Path(__file__).resolve().parent / "out" / name,
+                     keep)
+
+
+def fresh_dir(out: Path, keep: tuple[str, ...] = ()) -> Path:
+    """``out``, created, and empty but for ``keep``: a rerun never overwrites earlier results.
+
+    A folder that already holds files (a previous run of the study) is moved aside whole to
+    the first free ``<out>.1``, ``<out>.2``, ... (the rule of ``femplastic run``,
+    :func:`femplastic.io.outdir.backup_path`), and a line says so. The files named in
+    ``keep`` (a resumable store, e.g. the MD ensemble of ``lj_reference.py``) are carried
+    over into the new folder instead.
+    """
+    import os
+
+    from femplastic.io.outdir import backup_path
+
+    out = Path(out)
+    if out.is_dir() and any(out.iterdir()):
+        moved = backup_path(out)
+        os.replace(out, moved)
+        out.mkdir(parents=True)
+        carried = [k for k in keep if (moved / k).exists()]
+        for k in carried:
+            os.replace(moved / k, out / k)
+        also = f" ({', '.join(carried)} carried over)" if carried else ""
+        print(f"{out}: the previous results were moved to {moved}{also}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     return out
 

@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -59,6 +60,9 @@ from femplastic.weakplane.overlap import OVERLAP_METHODS
 from femplastic.weakplane.params import VARIANT_NAMES
 from femplastic.weakplane.probes import local_yield
 from femplastic.weakplane.probes.local_yield import SELF_RESPONSES
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 
 MACRO = ("stress", "drops", "increments")
 MESO = ("tau_i", "tau_c", "dtau_c", "drop")
@@ -325,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_response is not None:
         s = replace(s, self_response=args.self_response)
     results = run(s, np.random.default_rng(args.seed), args.reference)
-    args.out.mkdir(parents=True, exist_ok=True)
+    _common.fresh_dir(args.out)  # (a previous run's results are moved aside)
     import matplotlib
 
     matplotlib.use("Agg")

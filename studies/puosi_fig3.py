@@ -43,6 +43,7 @@ import csv
 import json
 import math
 import pathlib
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -60,6 +61,9 @@ from femplastic.lattice import (
     steady_mean,
 )
 from femplastic.lattice.bridge import hl_extensions_for, measure_bridge_scalar, record_sites
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import _common  # noqa: E402
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -580,7 +584,7 @@ def plot(results: dict[str, Any]) -> Figure:
 
 
 def _write(results: dict[str, Any], out: pathlib.Path, png: bool) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    _common.fresh_dir(out)  # (a previous run's results are moved aside)
     (out / "puosi_fig3.json").write_text(json.dumps(results, indent=1))
     with open(out / "puosi_fig3_curve.csv", "w", newline="") as fh:
         w = csv.writer(fh)
