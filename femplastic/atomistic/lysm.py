@@ -34,10 +34,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import interrupt
+from ..validation import number
 from .potential import LJ2D, PAPER
 from .system import Configuration, Session
 
-__all__ = ["LYSMResult", "slip_tensor", "Patch", "local_yield", "grid_centers"]
+__all__ = ["LYSMResult", "slip_tensor", "Patch", "check_radius", "local_yield", "grid_centers"]
 
 
 def slip_tensor(alpha: float) -> NDArray[np.float64]:
@@ -57,6 +58,34 @@ def grid_centers(box: tuple[float, float, float], spacing: float) -> NDArray[np.
     nx, ny = max(1, int(lx // spacing)), max(1, int(ly // spacing))
     u, v = np.meshgrid((np.arange(nx) + 0.5) / nx, (np.arange(ny) + 0.5) / ny, indexing="xy")
     return np.stack([u.ravel() * lx + v.ravel() * xy, v.ravel() * ly], -1)
+
+
+def check_radius(R: Any, box: tuple[float, float, float], pot: LJ2D = PAPER,
+                 shell: float | None = None) -> float:
+    """Refuse a patch radius that does not fit in the periodic cell ``box`` with its ring.
+
+    Parameters
+    ----------
+    R : float
+        Patch radius (> 0).
+    box : (Lx, Ly, xy)
+    pot : LJ2D
+    shell : float, optional
+        Frozen ring width in length units (default 1.1 largest cutoffs).
+
+    Returns
+    -------
+    float
+        ``R``.
+    """
+    R = number("patch radius R", R, 0.0)
+    shell = 1.1 * pot.max_cutoff if shell is None else shell
+    lx, ly = box[0], box[1]
+    if 2 * (R + shell) >= min(lx, ly):
+        raise ValueError(f"patch radius R = {R} plus the frozen shell {shell:.2f} does not fit "
+                         f"in the cell {lx:.2f} x {ly:.2f}: need 2 (R + shell) < "
+                         f"{min(lx, ly):.2f}, i.e. R < {min(lx, ly) / 2 - shell:.2f}")
+    return R
 
 
 class Patch:
@@ -80,16 +109,12 @@ class Patch:
     def __init__(self, glass: Configuration, center: NDArray[np.float64], R: float,
                  pot: LJ2D = PAPER, shell: float = 1.1) -> None:
         lx, ly, xy = glass.box
-        if not (math.isfinite(shell) and shell >= 1.0):
-            raise ValueError(f"shell must be >= 1 (cutoffs), got {shell!r}")
-        shell = shell * pot.max_cutoff
-        if not (math.isfinite(R) and R > 0):
-            raise ValueError(f"patch radius R must be > 0, got {R!r}")
-        if 2 * (R + shell) >= min(lx, ly):
-            raise ValueError(f"patch radius R = {R} plus the frozen shell {shell:.2f} does not fit "
-                             f"in the cell {lx:.2f} x {ly:.2f}: need 2 (R + shell) < "
-                             f"{min(lx, ly):.2f}, i.e. R < {min(lx, ly) / 2 - shell:.2f}")
-        d = glass.x - np.asarray(center, dtype=float)
+        shell = number("shell", shell, 1.0, low_open=False) * pot.max_cutoff
+        R = check_radius(R, glass.box, pot, shell)
+        center = np.asarray(center, dtype=float)
+        if center.shape != (2,) or not np.isfinite(center).all():
+            raise ValueError(f"patch center must be 2 finite numbers, got {center!r}")
+        d = glass.x - center
         ny = np.round(d[:, 1] / ly)
         d[:, 0] -= ny * xy
         d[:, 1] -= ny * ly
@@ -247,11 +272,25 @@ def local_yield(glass: Configuration, R: float, alphas: NDArray[np.float64],
     -------
     LYSMResult
     """
+    if not isinstance(glass, Configuration):
+        raise TypeError(f"glass must be a Configuration, got {type(glass).__name__}")
     alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
     centers = np.atleast_2d(np.asarray(centers, dtype=float))
-    if not (0 < dgamma <= coarse <= gamma_max):
+    if alphas.ndim != 1 or alphas.size == 0 or not np.isfinite(alphas).all():
+        raise ValueError(f"alphas must be a non-empty 1-D array of finite angles (radians), "
+                         f"got {alphas!r}")
+    if centers.ndim != 2 or centers.shape[1] != 2 or len(centers) == 0 or not np.isfinite(
+            centers).all():
+        raise ValueError(f"centers must be a (p, 2) array of finite positions, got shape "
+                         f"{centers.shape}")
+    dgamma = number("dgamma", dgamma, 0.0)
+    gamma_max = number("gamma_max", gamma_max, 0.0)
+    coarse = number("coarse", coarse, 0.0)
+    if not (dgamma <= coarse <= gamma_max):
         raise ValueError(f"need 0 < dgamma <= coarse <= gamma_max, got {dgamma}, {coarse}, "
                          f"{gamma_max}")
+    number("ftol", ftol, 0.0)
+    check_radius(R, glass.box, pot)
     p, q = len(centers), len(alphas)
     out = {k: np.full((p, q), np.nan) for k in ("tau_i", "tau_c", "dtau_c", "drop", "gamma_c")}
     with interrupt.deferred():
