@@ -228,6 +228,21 @@ def test_lysm_equals_an_independent_scipy_local_test(glass144) -> None:  # noqa:
 
 
 @needs_lammps
+def test_lysm_coarse_stage_keeps_the_peak(glass144) -> None:  # noqa: ANN001
+    """tau_c is the peak of the elastic branch, often between the last two coarse states: the
+    coarse stage (1e-2) now gives the coarse-free test's tau_c (steps of 1e-3 throughout) to
+    1e-9; locating from the last coarse state gave 1.8538 instead of 1.8623 here."""
+    from femplastic.atomistic.lysm import local_yield
+    g = glass144
+    kw = {"dgamma": 1e-3, "gamma_max": 0.3, "ftol": 1e-11}
+    a, b = (local_yield(g, 2.5, np.array([3 * np.pi / 4]), g.x[3:4], coarse=c, **kw)
+            for c in (1e-2, 1e-3))
+    assert np.isfinite(b.tau_c[0, 0]) and abs(b.tau_c[0, 0] - 1.8623) < 1e-3
+    for k in ("tau_i", "tau_c", "gamma_c", "drop"):
+        assert abs(getattr(a, k)[0, 0] - getattr(b, k)[0, 0]) < 1e-9, k
+
+
+@needs_lammps
 def test_prepare_is_bitwise_reproducible() -> None:
     """ESL preparation (melt, NVT, quench, CG): same seed, same liquid and glass bits."""
     from femplastic.atomistic.prep import ESLProtocol, prepare
