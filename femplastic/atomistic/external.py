@@ -119,6 +119,9 @@ class ExternalPair:
         """Re-raise an exception from the callback (and forget it)."""
         if self.error is not None:
             exc, self.error = self.error, None
+            if isinstance(exc, KeyboardInterrupt):
+                # Ctrl-C inside the callback (outside interrupt.deferred) stays a Ctrl-C
+                raise KeyboardInterrupt from exc
             raise RuntimeError(f"the pair-force callback failed: {exc}") from exc
 
     def _forces_into(self, nlocal: int, tag: Any, x: Any, f: Any) -> None:

@@ -6,7 +6,10 @@ Lancon-type parameters (Falk & Langer, PRE 57, 7192 (1998); Patinet et al. PRL 1
     sigma_SS = 2 sin(pi/10) ~ 0.618,  sigma_LL = 2 sin(pi/5) ~ 1.176,  sigma_SL = 1
     eps_SS = eps_LL = 1/2,            eps_SL = 1
 
-all masses 1, composition ``N_L / N_S = (1 + sqrt 5) / 4``.
+all masses 1, composition ``N_L / N_S = (1 + sqrt 5) / 4`` (Castellanos et al. print
+``N_L / N``, a misprint: 81 % large atoms at density 1.02 give a glass pressure ~50 against
+the paper's 1.95; with ``N_L / N_S`` the ESL glasses here have 0.7-1.0, rapid quenches 1.7-1.9,
+and the 1,000-atom reference's elastic slope is 13.25 against the paper's G = 13.2).
 
 The pair energy of species ``a, b`` (``s = sigma_ab``, ``e = epsilon_ab``) is
 
@@ -92,7 +95,8 @@ class LJ2D:
                              "runs in LAMMPS (engine 'auto' or 'lammps')")
         for name in ("r_in", "r_out", "ratio_LS", "density"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v)
+                                           and v > 0):
                 raise ValueError(f"LJ2D.{name} must be a finite number > 0, got {v!r}")
         if not self.r_out > self.r_in:
             raise ValueError(f"LJ2D.r_out ({self.r_out}) must exceed r_in ({self.r_in})")

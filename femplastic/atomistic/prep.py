@@ -78,11 +78,13 @@ class ESLProtocol:
         for name in ("T", "T_melt", "dt", "t_max", "n_tau", "sample_dt", "t_damp", "ftol",
                      "k"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v)
+                                           and v > 0):
                 raise ValueError(f"ESLProtocol.{name} must be a finite number > 0, got {v!r}")
         for name in ("t_melt", "t_min"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+            if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v)
+                                           and v >= 0):
                 raise ValueError(f"ESLProtocol.{name} must be a finite number >= 0, got {v!r}")
         if self.t_max < self.t_min:
             raise ValueError("ESLProtocol.t_max must be >= t_min")
@@ -282,8 +284,14 @@ def quench(liquid: Configuration, ftol: float = 1e-10, pot: LJ2D = PAPER) -> Con
     Configuration
         With ``meta["fmax"]`` and ``meta["cg_iterations"]``.
     """
-    with Session(liquid, pot) as s:
+    if not isinstance(liquid, Configuration):
+        raise TypeError(f"liquid must be a Configuration, got {type(liquid).__name__}")
+    if not (isinstance(ftol, (int, float)) and not isinstance(ftol, bool)
+            and math.isfinite(ftol) and ftol > 0):
+        raise ValueError(f"ftol must be a finite number > 0, got {ftol!r}")
+    with Session(liquid, pot) as s, interrupt.deferred():
         res = s.minimize(ftol)
         glass = s.configuration()
+    interrupt.check()
     glass.meta.update(fmax=res["fmax"], cg_iterations=res["iterations"])
     return glass

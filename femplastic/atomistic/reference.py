@@ -24,12 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from ..validation import lattice_multiple
 from .aqs import aqs
 from .lysm import grid_centers, local_yield
 from .potential import LJ2D, PAPER
 from .prep import ESLProtocol, prepare
 
-__all__ = ["DEFAULTS", "md_sample", "reference_from_store", "summary_from_store",
+__all__ = ["DEFAULTS", "md_sample", "min_atoms", "reference_from_store", "summary_from_store",
            "validate_point"]
 
 #: Parameters of a sample (the ``points`` of the ensemble).
@@ -41,43 +42,92 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def _num(key: str, value: Any, low: float = 0.0, low_open: bool = True) -> float:
+    """``value`` as a finite number above ``low`` (bools and strings refused, as ValueError)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
+            value) or (value <= low if low_open else value < low):
+        raise ValueError(f"{key} must be a finite number {'>' if low_open else '>='} {low:g}, "
+                         f"got {value!r}")
+    return float(value)
+
+
+def _int(key: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
+    return value
+
+
+def min_atoms(R: float | None = None, pot: LJ2D = PAPER) -> int:
+    """Fewest atoms whose square cell holds the pair cutoff (and a patch of radius ``R``).
+
+    The cell side must exceed twice the largest cutoff (minimum images unique) and, for the
+    local tests, ``2 (R + 1.1 r_c)`` (the patch and its frozen ring, :class:`.lysm.Patch`).
+
+    Parameters
+    ----------
+    R : float, optional
+        Patch radius (LJ length units).
+    pot : LJ2D
+
+    Returns
+    -------
+    int
+    """
+    half = pot.max_cutoff if R is None else R + 1.1 * pot.max_cutoff
+    n = max(16, math.ceil((2 * half) ** 2 * pot.density))
+    while pot.box_length(n) <= 2 * half:
+        n += 1
+    return n
+
+
 def validate_point(point: Mapping[str, Any]) -> None:
     """Refuse a bad sample definition before any work (names the key and its range)."""
     unknown = sorted(set(point) - set(DEFAULTS))
     if unknown:
         raise ValueError(f"unknown md parameter(s) {unknown}; known: {sorted(DEFAULTS)}")
     p = {**DEFAULTS, **point}
+    if p["smoothing"] not in ("polynomial", "taper"):
+        raise ValueError(f"smoothing must be 'polynomial' (the paper's) or 'taper' "
+                         f"(lj/mdf, another potential), got {p['smoothing']!r}")
     if p["engine"] not in ("auto", "numba", "lammps") or (
             p["engine"] == "numba" and p["smoothing"] == "taper"):
         raise ValueError(f"engine must be 'auto', 'numba' (the polynomial through fix external) "
                          f"or 'lammps' (pair lepton / lj/mdf), and the taper has no numba form; "
                          f"got engine={p['engine']!r} with smoothing={p['smoothing']!r}")
-    if p["smoothing"] not in ("polynomial", "taper"):
-        raise ValueError(f"smoothing must be 'polynomial' (the paper's, pair lepton) or 'taper' "
-                         f"(lj/mdf, ~10x faster), got {p['smoothing']!r}")
-    if not isinstance(p["atoms"], int) or p["atoms"] < 16:
-        raise ValueError(f"atoms must be an integer >= 16, got {p['atoms']!r}")
+    atoms = _int("atoms", p["atoms"], 16)
     for k in ("gamma_max", "dgamma", "lysm_dgamma", "ftol", "R", "patch_spacing", "lysm_coarse",
               "lysm_gamma_max", "T", "t_max", "n_tau"):
-        if not (isinstance(p[k], (int, float)) and math.isfinite(p[k]) and p[k] > 0):
-            raise ValueError(f"{k} must be a finite number > 0, got {p[k]!r}")
-    if not 0 <= p["gamma_stat"] < p["gamma_max"]:
-        raise ValueError(f"gamma_stat must be in [0, gamma_max), got {p['gamma_stat']!r}")
+        _num(k, p[k])
+    _num("t_min", p["t_min"], 0.0, low_open=False)
+    _num("gamma_stat", p["gamma_stat"], 0.0, low_open=False)
+    if p["t_min"] > p["t_max"]:
+        raise ValueError(f"t_min ({p['t_min']}) must be <= t_max ({p['t_max']})")
+    if not p["gamma_stat"] < p["gamma_max"]:
+        raise ValueError(f"gamma_stat must be in [0, gamma_max = {p['gamma_max']}), got "
+                         f"{p['gamma_stat']!r}")
     if p["dgamma"] > p["gamma_max"]:
         raise ValueError("dgamma must be <= gamma_max")
+    lattice_multiple("gamma_max", p["gamma_max"], "dgamma", p["dgamma"])
     if not p["lysm_dgamma"] <= p["lysm_coarse"] <= p["lysm_gamma_max"]:
         raise ValueError(f"need lysm_dgamma <= lysm_coarse <= lysm_gamma_max, got "
                          f"{p['lysm_dgamma']}, {p['lysm_coarse']}, {p['lysm_gamma_max']}")
-    if not (isinstance(p["n_alpha"], int) and p["n_alpha"] >= 2 and p["n_alpha"] % 2 == 0):
+    n_alpha = _int("n_alpha", p["n_alpha"], 2)
+    if n_alpha % 2:
         raise ValueError(f"n_alpha must be an even integer >= 2 (0 and 90 deg included), "
-                         f"got {p['n_alpha']!r}")
-    if not (isinstance(p["max_patches"], int) and p["max_patches"] >= 1):
-        raise ValueError(f"max_patches must be an integer >= 1, got {p['max_patches']!r}")
-    L = PAPER.box_length(p["atoms"])
-    rmax = L / 2 - 1.1 * PAPER.max_cutoff
+                         f"got {n_alpha!r}")
+    _int("max_patches", p["max_patches"], 1)
+    pot = _pot(p)
+    _protocol(p)   # the ESL protocol's own checks (the same ranges), before any work
+    if atoms < min_atoms(None, pot):
+        raise ValueError(f"atoms = {atoms} gives a cell of side {pot.box_length(atoms):.2f}, "
+                         f"narrower than twice the pair cutoff {pot.max_cutoff:.3f}: need "
+                         f"atoms >= {min_atoms(None, pot)}")
+    L = pot.box_length(atoms)
+    rmax = L / 2 - 1.1 * pot.max_cutoff
     if p["R"] >= rmax:
-        raise ValueError(f"R = {p['R']} does not fit in the {p['atoms']}-atom cell (side "
-                         f"{L:.2f}): need R < {rmax:.2f}")
+        raise ValueError(f"R = {p['R']} does not fit in the {atoms}-atom cell (side {L:.2f}) "
+                         f"with its frozen ring of 1.1 cutoffs: need R < {rmax:.2f}, or atoms >= "
+                         f"{min_atoms(p['R'], pot)} for this R")
 
 
 def _protocol(p: Mapping[str, Any]) -> ESLProtocol:
@@ -197,6 +247,8 @@ def reference_from_store(path: str | Path, point: int = 0) -> Any:
             "atoms": int(p["atoms"]), "samples": len(samples),
             "box": float(np.asarray(samples[0]["glass"]["box"])[0]),
             "gamma_stat": float(p["gamma_stat"]), "gamma_max": float(p["gamma_max"]),
+            "seed": str(data.definition.get("seed")),
+            "femplastic_version": str(data.attrs.get("femplastic_version", "unknown")),
             "provenance": samples[0]["provenance"]}
     return ReferenceData(
         macro={"stress": cat(stress), "drops": cat(drops), "increments": cat(incs)},
