@@ -430,9 +430,12 @@ class _PeriodicCell(_OnAssembly):
 
         ``W = sum_e int_e 1/2 (eps - eps_pl) : C : (eps - eps_pl) dA
         + sum_e A_e Sigma0_e : (epsbar_e - eps_pl_e)`` (``dA`` the area in 2D, the volume in
-        3D), the energy whose derivative with respect to ``eps_pl_e`` is ``-A_e Sigma_e``. An
-        independent check of the dissipation of slip events (it never uses the element-average
-        stress).
+        3D). An independent check of the dissipation of slip events (it never uses the
+        element-average stress): without ``prestress`` its derivative with respect to
+        ``eps_pl_e`` is ``-A_e Sigma_e`` exactly. With one, only if ``Sigma0`` is in nodal
+        equilibrium, which element averages of Q4 stresses on a distorted mesh are not: there
+        check a quench's pre-stress (the stress of plastic strains ``eps_q``) as
+        ``energy(eps_q + eps_pl)`` instead.
 
         Parameters
         ----------
