@@ -169,8 +169,8 @@ def test_cyclic_and_stress_logs_stream_bitwise_and_resume():
     continues the blocks to the same bits."""
     import femplastic as fp
     from femplastic.weakplane import path_kernels as PK
+    from femplastic.weakplane.drivers.avalanche_log import LOG_COLUMNS
     from femplastic.weakplane.drivers.cyclic import cyclic
-    from femplastic.weakplane.drivers.path import LOG_COLUMNS
     from femplastic.weakplane.drivers.stress import stress_controlled
 
     p = fp.ModelParams(L=10, T=0.0)

@@ -157,7 +157,7 @@ class _LogFiles:
     """The avalanche log of a streamed ``stress`` realisation, in chunk files.
 
     The driver's ``log_sink``: each block of the log
-    (:class:`~femplastic.weakplane.drivers.path.LoopLog`, :data:`STEP_CHUNK` avalanches) is
+    (:class:`~femplastic.weakplane.drivers.avalanche_log.LoopLog`, :data:`STEP_CHUNK` avalanches) is
     written as one chunk file of ``avalanche_dissipation, avalanche_sizes`` in
     ``files`` (published into the realisation's group with the step records), and counted
     (avalanches, the largest, how many of each size) for the summary and the figure. A

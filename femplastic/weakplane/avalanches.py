@@ -3,8 +3,8 @@
 **Catalogue.** :func:`record` drives monotonic AQS (the engine of
 :class:`~femplastic.weakplane.drivers.path.StrainPath`, identical to :func:`femplastic.aqs`)
 keeping every event; :func:`catalogue` turns any driver's
-:class:`~femplastic.weakplane.drivers.path.AvalancheLog` into one row per avalanche: size in
-slip events, external stress drop, resolved plastic strain, duration in synchronous sweeps,
+:class:`~femplastic.weakplane.drivers.avalanche_log.AvalancheLog` into one row per avalanche:
+size in slip events, external stress drop, resolved plastic strain, duration in synchronous sweeps,
 number of distinct elements, dissipation and spatial extent, the radius of gyration of the
 distinct elements on the periodic grid. On a torus the centre is the circular mean along each
 axis (``atan2(<sin 2 pi x / L>, <cos 2 pi x / L>)``) and distances are minimum images from it;
@@ -28,7 +28,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .. import validation
-from .drivers.path import AvalancheLog, CompiledPath, StrainPath
+from .drivers.avalanche_log import AvalancheLog
+from .drivers.path import CompiledPath, StrainPath
 from .params import ModelParams
 from .state import State
 

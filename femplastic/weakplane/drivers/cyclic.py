@@ -43,10 +43,9 @@ from ..energy import elastic_energy
 from ..npblas import on_one_thread
 from ..params import ModelParams
 from ..state import State
+from .avalanche_log import LOG_COLUMNS, AvalancheLog
 from .checkpoint import AQSCheckpoint
 from .path import (
-    LOG_COLUMNS,
-    AvalancheLog,
     CompiledPath,
     StrainPath,
     choose_compiled,
@@ -230,7 +229,7 @@ def cyclic(
         handed to ``log_sink``.
     log_sink : callable, optional
         Streams the avalanche log, the events and the per-cycle records (compiled loop,
-        :class:`~femplastic.weakplane.drivers.path.LoopLog`): ``log_sink("avalanches",
+        :class:`~femplastic.weakplane.drivers.avalanche_log.LoopLog`): ``log_sink("avalanches",
         block)`` gets the log's columns (``step, gamma, ..., dissipation``) every
         ``sink_rows`` avalanches, ``log_sink("events", block)`` the events' (with
         ``record_events``) every ``sink_rows`` events or so, ``log_sink("cycles", block)``
@@ -575,7 +574,7 @@ class _CycleSums:
 class _CycleLog:
     """The avalanche log of a :func:`cyclic` run streamed to ``log_sink``.
 
-    Each block of the log (:class:`~femplastic.weakplane.drivers.path.LoopLog`) is added to
+    Each block of the log (:class:`~femplastic.weakplane.drivers.avalanche_log.LoopLog`) is added to
     the per-cycle sums (:class:`_CycleSums`), then goes on to the sink.
     """
 

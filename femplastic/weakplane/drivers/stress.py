@@ -51,10 +51,9 @@ from ..energy import elastic_energy
 from ..npblas import on_one_thread, routines
 from ..params import ModelParams
 from ..state import State
+from .avalanche_log import AvalancheLog, LoopLog
 from .checkpoint import AQSCheckpoint
 from .path import (
-    AvalancheLog,
-    LoopLog,
     area_weights,
     choose_compiled,
     first_chunk,
@@ -190,7 +189,7 @@ def stress_controlled(
         handed to ``log_sink``.
     log_sink : callable, optional
         Streams the avalanche log and the events (compiled loop,
-        :class:`~femplastic.weakplane.drivers.path.LoopLog`): ``log_sink("avalanches",
+        :class:`~femplastic.weakplane.drivers.avalanche_log.LoopLog`): ``log_sink("avalanches",
         block)`` gets the log's columns (``step, gamma, ..., dissipation``) every
         ``sink_rows`` avalanches, ``log_sink("events", block)`` the events' (with
         ``record_events``) every ``sink_rows`` events or so, the rest at the end; the blocks,
