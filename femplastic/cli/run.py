@@ -356,7 +356,7 @@ class _ResumePoint:
                           "realizations": int(f.attrs.get("realizations", 1)),
                           "records_layout": 3 if "realizations" in f.attrs else 2}
                 self.finished = int(f.attrs["realizations_finished"])
-                status = str(f.attrs["status"])
+                status = self.status = str(f.attrs["status"])
         except (OSError, KeyError, ValueError) as exc:
             raise ValueError(f"--resume {out}: results.h5 there is unreadable ({exc}); start "
                              "the run again (without --resume the folder is moved aside)"
@@ -417,7 +417,8 @@ class _ResumePoint:
                     shutil.rmtree(d) if d.is_dir() else d.unlink()
         if self.ck is None:
             (self.out / "checkpoint.npz").unlink(missing_ok=True)
-        clear_failed(self.out)  # (a failed run: running again, its error gone)
+        if self.status == "failed":  # running again, its error gone
+            clear_failed(self.out)
 
 
 def _final_state(st: Any) -> dict[str, Any]:
